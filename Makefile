@@ -1,0 +1,161 @@
+# flameshot-node build. Everything lands in build/; nothing is written into
+# the source tree.
+#
+#   make            BPF objects + skeletons + build/flameshotd
+#   make deps       install build and test dependencies (apt-get, idempotent)
+#   make run        deps + build + start the agent on this host (standalone)
+#   make test       build + the whole test suite (ends "N passed, N failed")
+#   make asan       sanitizer build: build/asan/flameshotd and unit tests
+#   make bench      benchmarks in tools/
+#   make format / make lint
+
+MACHINE := $(shell uname -m)
+ifeq ($(MACHINE),x86_64)
+ARCH := x86
+else ifeq ($(MACHINE),aarch64)
+ARCH := arm64
+else ifeq ($(MACHINE),arm64)
+ARCH := arm64
+else
+$(error unsupported architecture '$(MACHINE)': flameshot-node builds for x86_64 and aarch64)
+endif
+
+BUILD   := build
+CC      ?= gcc
+CLANG   ?= clang
+BPFTOOL ?= bpftool
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+PKGS    := libbpf libcurl libcjson libmicrohttpd libpcre2-8 zlib libelf
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ifeq ($(PKG_LIBS),)
+PKG_LIBS := -lbpf -lcurl -lcjson -lmicrohttpd -lpcre2-8 -lz -lelf
+endif
+
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers -Wno-format-truncation \
+	-Iinclude -Ibpf -I$(BUILD)/gen $(PKG_CFLAGS) \
+	-DFS_VERSION='"$(VERSION)"' -DFS_GIT_REV='"$(GIT_REV)"' -MMD -MP
+CFLAGS  ?= -O2 -g
+LDLIBS  := $(PKG_LIBS) -lpthread
+ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ibpf -Wall -Werror
+
+SRCS      := $(wildcard src/*.c)
+LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
+OBJS      := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
+ASAN_OBJS := $(SRCS:src/%.c=$(BUILD)/asan/obj/%.o)
+ASAN_LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/asan/obj/%.o)
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
+SKELS     := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/gen/%.skel.h)
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/asan/tests/%)
+TEST_HELPER_SRCS := $(wildcard tests/helpers/*.c)
+TEST_HELPERS := $(TEST_HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
+TEST_AGENT_SRCS := $(wildcard tests/agents/*.c)
+TEST_AGENTS := $(TEST_AGENT_SRCS:tests/agents/%.c=$(BUILD)/tests/agents/%.so)
+JAVA_SRCS := $(wildcard tests/fixtures/java/*.java)
+TOOL_SRCS := $(wildcard tools/*.c)
+TOOLS     := $(TOOL_SRCS:tools/%.c=$(BUILD)/tools/%)
+
+.PHONY: all deps run test asan unit test-build bench format lint clean vmlinux
+.DEFAULT_GOAL := all
+
+all: $(BUILD)/flameshotd
+
+# --- BPF ------------------------------------------------------------------
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) vmlinux/$(ARCH)/vmlinux.h
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	@mkdir -p $(dir $@)
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
+
+# --- daemon -----------------------------------------------------------------
+$(BUILD)/obj/%.o: src/%.c | $(SKELS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/flameshotd: $(OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# --- sanitizer variant ----------------------------------------------------
+$(BUILD)/asan/obj/%.o: src/%.c | $(SKELS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(ASAN_FLAGS) -c $< -o $@
+
+$(BUILD)/asan/flameshotd: $(ASAN_OBJS)
+	$(CC) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/asan/libflameshot.a: $(ASAN_LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/asan/tests/%: tests/unit/%.c tests/harness.h $(BUILD)/asan/libflameshot.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -Itests $(ASAN_FLAGS) -o $@ $< $(BUILD)/asan/libflameshot.a $(LDLIBS)
+
+asan: $(BUILD)/asan/flameshotd $(UNIT_BINS)
+
+# --- test support ---------------------------------------------------------
+$(BUILD)/tests/helpers/%: tests/helpers/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -Itests -O1 -g -o $@ $< $(LIB_OBJS) $(LDLIBS)
+
+# JVMTI agents built by the tests: no JDK headers needed (see the sources)
+$(BUILD)/tests/agents/%.so: tests/agents/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -fPIC -shared -o $@ $<
+
+$(BUILD)/tests/java/.stamp: $(JAVA_SRCS)
+	@mkdir -p $(dir $@)
+	@if [ -n "$(JAVA_SRCS)" ]; then javac -d $(dir $@) $(JAVA_SRCS); fi
+	@touch $@
+
+$(BUILD)/tools/%: tools/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+
+test-build: all asan $(TEST_HELPERS) $(TEST_AGENTS) $(BUILD)/tests/java/.stamp $(TOOLS)
+
+test: test-build
+	@tests/run.sh
+
+unit: test-build
+	@tests/run.sh --unit
+
+bench: all $(TOOLS)
+	@tools/bench.sh
+
+# --- housekeeping ---------------------------------------------------------
+deps:
+	@tools/deps.sh
+
+run: deps all
+	@mkdir -p $${FLAMESHOT_PROFILING_PATH:-/var/lib/flameshot}
+	exec $(BUILD)/flameshotd
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
+
+FORMAT_FILES := $(wildcard src/*.c include/*.h bpf/*.c bpf/*.h tests/unit/*.c tests/harness.h tests/helpers/*.c tests/agents/*.c tools/*.c)
+
+format:
+	clang-format -i $(FORMAT_FILES)
+
+lint:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
+		--suppress=missingIncludeSystem -D_GNU_SOURCE -Iinclude -Ibpf src/
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d)

@@ -1,0 +1,81 @@
+/* metrics: the counters every module bumps and the status/metrics code
+ * reads. Plain atomics in one struct owned by the daemon context; modules
+ * receive a pointer (may be NULL in unit tests: use the metrics_inc macro). */
+#ifndef FS_METRICS_H
+#define FS_METRICS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* upper bounds (ms) of the attach latency histogram buckets; +Inf implied */
+#define METRICS_ATTACH_BUCKETS 10
+static const double metrics_attach_bounds_ms[METRICS_ATTACH_BUCKETS] = {
+    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000};
+
+enum metrics_trigger {
+    MT_CPU = 0,
+    MT_MEMORY,
+    MT_MEMORY_EMERGENCY,
+    MT_CGROUP_PRESSURE,
+    MT_OOM,
+    MT_AUTO,
+    MT_HTTP,
+    MT__COUNT
+};
+
+enum metrics_job_outcome {
+    MJ_DONE = 0,
+    MJ_FAILED,
+    MJ_TARGET_EXITED,
+    MJ_CANCELLED,
+    MJ_REJECTED, /* de-duplicated, cooldown or queue full */
+    MJ__COUNT
+};
+
+struct metrics {
+    _Atomic uint64_t targets;                 /* gauge */
+    _Atomic uint64_t triggers[MT__COUNT];
+    _Atomic uint64_t jobs[MJ__COUNT];
+    _Atomic uint64_t attach_bucket[METRICS_ATTACH_BUCKETS + 1];
+    _Atomic uint64_t attach_count;
+    _Atomic uint64_t attach_sum_us;
+    _Atomic uint64_t uploads_ok, uploads_failed;
+    _Atomic uint64_t outbox_bytes, outbox_items; /* gauges */
+    _Atomic uint64_t outbox_dropped;
+    _Atomic uint64_t events_total, events_lost, ringbuf_full;
+    _Atomic uint64_t http_by_class[6]; /* index: status / 100 */
+    _Atomic uint64_t http_429, http_rate_limited;
+};
+
+#define metrics_inc(m, field)                                                                      \
+    do {                                                                                           \
+        if (m)                                                                                     \
+            atomic_fetch_add(&(m)->field, 1);                                                      \
+    } while (0)
+
+#define metrics_add(m, field, v)                                                                   \
+    do {                                                                                           \
+        if (m)                                                                                     \
+            atomic_fetch_add(&(m)->field, (v));                                                    \
+    } while (0)
+
+#define metrics_set(m, field, v)                                                                   \
+    do {                                                                                           \
+        if (m)                                                                                     \
+            atomic_store(&(m)->field, (v));                                                        \
+    } while (0)
+
+/* Records one attach round trip of us microseconds. */
+static inline void metrics_observe_attach(struct metrics *m, uint64_t us)
+{
+    if (!m)
+        return;
+    int i = 0;
+    while (i < METRICS_ATTACH_BUCKETS && (double)us / 1000.0 > metrics_attach_bounds_ms[i])
+        i++;
+    atomic_fetch_add(&m->attach_bucket[i], 1);
+    atomic_fetch_add(&m->attach_count, 1);
+    atomic_fetch_add(&m->attach_sum_us, us);
+}
+
+#endif

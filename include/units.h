@@ -1,0 +1,35 @@
+/* units: parsing and printing of the values people type into variables:
+ * durations ("30s", "1m30s", "500ms", "1h"), booleans and integers. */
+#ifndef FS_UNITS_H
+#define FS_UNITS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Parses a Go-style duration made of <integer><unit> groups, units ms, s, m,
+ * h (e.g. "1m30s", "500ms"). A bare number, an empty string, a sign, a
+ * fraction or any other unit is rejected. Returns 0 and sets *ms, or
+ * -EINVAL with a reason in why (static string). */
+int units_parse_duration(const char *s, uint64_t *ms, const char **why);
+
+/* Formats ms back in the shortest canonical form ("1m30s", "500ms", "0s").
+ * Writes at most cap bytes; returns buf. */
+char *units_format_duration(uint64_t ms, char *buf, size_t cap);
+
+/* Parses true/false/1/0/yes/no/on/off (case-insensitive). 0 or -EINVAL. */
+int units_parse_bool(const char *s, bool *out);
+
+/* Parses a non-negative decimal integer with no sign, spaces or suffix that
+ * fits in max. 0, -EINVAL (not a number) or -ERANGE (too large). */
+int units_parse_u64(const char *s, uint64_t max, uint64_t *out);
+
+/* Nanoseconds since the epoch formatted as RFC 3339 with nanoseconds in UTC
+ * ("2026-11-21T16:22:00.123456789Z"). Returns buf. */
+char *units_rfc3339nano(uint64_t epoch_ns, char *buf, size_t cap);
+
+/* Monotonic and real-time clocks in milliseconds / nanoseconds. */
+uint64_t units_now_mono_ms(void);
+uint64_t units_now_real_ns(void);
+
+#endif

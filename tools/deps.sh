@@ -1,0 +1,32 @@
+#!/bin/sh
+# Installs every build and test dependency of flameshot-node from Debian's
+# archive. Idempotent: only missing packages are installed, and the package
+# lists are refreshed only when something is missing.
+set -eu
+
+PKGS="make gcc clang llvm bpftool pkg-config
+      libbpf-dev libelf-dev zlib1g-dev libcurl4-openssl-dev libcjson-dev
+      libmicrohttpd-dev libpcre2-dev
+      openjdk-17-jdk-headless curl util-linux procps
+      cppcheck clang-format"
+
+missing=""
+for p in $PKGS; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+
+if [ -z "$missing" ]; then
+    echo "deps: all build and test dependencies are installed"
+    exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO=sudo
+fi
+echo "deps: installing:$missing"
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
