@@ -46,7 +46,7 @@ int procfs_parse_stat(const char *text, struct proc_stat *out)
     p += 2;
     int idx = 4;
     while (*p && idx < 52) {
-        while (*p == ' ')
+        while (*p == ' ' || *p == '\n')
             p++;
         if (!*p)
             break;

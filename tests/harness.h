@@ -29,8 +29,8 @@ typedef void (*t_fn)(struct t_state *);
 
 #define T_FAIL_(...)                                                                               \
     do {                                                                                           \
-        int n_ = snprintf(t_->why, sizeof(t_->why), "%s:%d: ", __FILE__, __LINE__);                \
-        snprintf(t_->why + n_, sizeof(t_->why) - (size_t)n_, __VA_ARGS__);                         \
+        int tn_ = snprintf(t_->why, sizeof(t_->why), "%s:%d: ", __FILE__, __LINE__);               \
+        snprintf(t_->why + tn_, sizeof(t_->why) - (size_t)tn_, __VA_ARGS__);                       \
         t_->failed = 1;                                                                            \
         return;                                                                                    \
     } while (0)
@@ -63,9 +63,9 @@ typedef void (*t_fn)(struct t_state *);
 
 #define CHECK_CONTAINS(hay, needle)                                                                \
     do {                                                                                           \
-        const char *h_ = (hay), *n_ = (needle);                                                    \
-        if (!h_ || !strstr(h_, n_))                                                                \
-            T_FAIL_("\"%s\" does not contain \"%s\"", h_ ? h_ : "(null)", n_);                     \
+        const char *h_ = (hay), *nd_ = (needle);                                                   \
+        if (!h_ || !strstr(h_, nd_))                                                               \
+            T_FAIL_("\"%s\" does not contain \"%s\"", h_ ? h_ : "(null)", nd_);                    \
     } while (0)
 
 #define NEED(cond, reason)                                                                         \
