@@ -21,6 +21,8 @@ $(error unsupported architecture '$(MACHINE)': flameshot-node builds for x86_64 
 endif
 
 BUILD   := build
+# V=1 shows full command lines
+Q       := $(if $(V),,@)
 CC      ?= gcc
 CLANG   ?= clang
 BPFTOOL ?= bpftool
@@ -72,47 +74,56 @@ all: $(BUILD)/flameshotd
 # --- BPF ------------------------------------------------------------------
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) vmlinux/$(ARCH)/vmlinux.h
 	@mkdir -p $(dir $@)
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	@echo '  BPF     $@'
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD)/gen/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	@mkdir -p $(dir $@)
-	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
+	@echo '  SKEL    $@'
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
 
 # --- daemon -----------------------------------------------------------------
 $(BUILD)/obj/%.o: src/%.c | $(SKELS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -c $< -o $@
+	@echo '  CC      $@'
+	$(Q)$(CC) $(CFLAGS_COMMON) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/flameshotd: $(OBJS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	@echo '  LD      $@'
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # --- sanitizer variant ----------------------------------------------------
 $(BUILD)/asan/obj/%.o: src/%.c | $(SKELS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) $(ASAN_FLAGS) -c $< -o $@
+	@echo '  CC      $@'
+	$(Q)$(CC) $(CFLAGS_COMMON) $(ASAN_FLAGS) -c $< -o $@
 
 $(BUILD)/asan/flameshotd: $(ASAN_OBJS)
-	$(CC) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS)
+	@echo '  LD      $@'
+	$(Q)$(CC) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/asan/libflameshot.a: $(ASAN_LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/asan/tests/%: tests/unit/%.c tests/harness.h $(BUILD)/asan/libflameshot.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) -Itests $(ASAN_FLAGS) -o $@ $< $(BUILD)/asan/libflameshot.a $(LDLIBS)
+	@echo '  TEST    $@'
+	$(Q)$(CC) $(CFLAGS_COMMON) -Itests $(ASAN_FLAGS) -o $@ $< $(BUILD)/asan/libflameshot.a $(LDLIBS)
 
 asan: $(BUILD)/asan/flameshotd $(UNIT_BINS)
 
 # --- test support ---------------------------------------------------------
 $(BUILD)/tests/helpers/%: tests/helpers/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) -Itests -O1 -g -o $@ $< $(LIB_OBJS) $(LDLIBS)
+	@echo '  HELPER  $@'
+	$(Q)$(CC) $(CFLAGS_COMMON) -Itests -O1 -g -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
 # JVMTI agents built by the tests: no JDK headers needed (see the sources)
 $(BUILD)/tests/agents/%.so: tests/agents/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -fPIC -shared -o $@ $<
+	@echo '  AGENT   $@'
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -fPIC -shared -o $@ $<
 
 $(BUILD)/tests/java/.stamp: $(JAVA_SRCS)
 	@mkdir -p $(dir $@)
@@ -121,7 +132,8 @@ $(BUILD)/tests/java/.stamp: $(JAVA_SRCS)
 
 $(BUILD)/tools/%: tools/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+	@echo '  TOOL    $@'
+	$(Q)$(CC) $(CFLAGS_COMMON) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
 test-build: all asan $(TEST_HELPERS) $(TEST_AGENTS) $(BUILD)/tests/java/.stamp $(TOOLS)
 
