@@ -179,7 +179,8 @@ struct cJSON *artefact_summary_json(const struct artefact_meta *m);
 char *artefact_default_file_name(const struct artefact_meta *m, char *buf, size_t cap);
 
 /* Makes s safe as one path component: only [A-Za-z0-9._-] kept (others
- * -> '_'), no leading '.', at most 100 bytes, "_" when empty. In place. */
+ * -> '_'), no leading '.', at most 100 bytes, "_" when empty. In place;
+ * s must have room for at least 2 bytes. */
 void artefact_sanitize_component(char *s);
 
 #endif
