@@ -1,5 +1,6 @@
 /* flameshotd: command-line entry. Only parses the command and wires
  * modules together; every decision lives in a module. */
+#include "cli_jcmd.h"
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
@@ -82,6 +83,8 @@ int main(int argc, char **argv)
     }
     if (argc > 1 && strcmp(argv[1], "--check-config") == 0)
         return check_config();
+    if (argc > 1 && strcmp(argv[1], "jcmd") == 0)
+        return cli_jcmd_main(argc - 1, argv + 1);
     if (argc > 1) {
         fprintf(stderr, "flameshotd: unknown argument '%s'\n", argv[1]);
         usage(stderr);
