@@ -214,8 +214,8 @@ static uint64_t drop_oldest(struct outbox *ob, const char *why)
 static int make_room(struct outbox *ob, uint64_t need)
 {
     char why[128];
-    snprintf(why, sizeof(why), "disk budget FLAMESHOT_SPOOL_MAX_MB (%" PRIu64 " MiB) exceeded",
-             ob->max_bytes >> 20);
+    snprintf(why, sizeof(why), "disk budget FLAMESHOT_SPOOL_MAX_MB (%.1f MiB) exceeded",
+             (double)ob->max_bytes / 1048576.0);
     while (ob->bytes + sink_local_bytes(ob->local) + need > ob->max_bytes)
         if (!drop_oldest(ob, why))
             return -ENOSPC;
@@ -329,15 +329,17 @@ static int prepare(struct outbox *ob, const struct artefact_meta *meta, uint64_t
 /* The jcmd summary names where its text is kept (Flameshot's fields). */
 static int add_snapshot_fields(struct outbox *ob, struct artefact_meta *m)
 {
-    char path[PATH_MAX], msg[PATH_MAX + 128];
+    char path[PATH_MAX], msg[PATH_MAX + 128], type[64] = "jcmd";
     const struct artefact_field *t = artefact_field_get(m, "snapshot_type");
+    if (t && t->type == AF_STR && t->s) /* copied: adding fields moves the array */
+        snprintf(type, sizeof(type), "%s", t->s);
     snprintf(path, sizeof(path), "%s/%s", ob->root, m->local_relpath);
     int rc = artefact_field_str(m, "output_path", path);
     if (rc == 0)
         rc = artefact_field_int(m, "output_size_bytes", (int64_t)m->payload_size);
     if (rc == 0 && !artefact_field_get(m, "message")) {
-        snprintf(msg, sizeof(msg), "captured %s snapshot for pid=%d at %s",
-                 t && t->type == AF_STR ? t->s : "jcmd", m->nspid > 0 ? m->nspid : m->pid, path);
+        snprintf(msg, sizeof(msg), "captured %s snapshot for pid=%d at %s", type,
+                 m->nspid > 0 ? m->nspid : m->pid, path);
         rc = artefact_field_str(m, "message", msg);
     }
     return rc;
@@ -350,8 +352,8 @@ static int reserve(struct outbox *ob, struct item *it, uint64_t need, char *err,
     pthread_mutex_lock(&ob->mu);
     if (need > ob->max_bytes) {
         rc = -EFBIG;
-        snprintf(err, errcap, "%" PRIu64 " bytes exceed FLAMESHOT_SPOOL_MAX_MB (%" PRIu64 " MiB)",
-                 need, ob->max_bytes >> 20);
+        snprintf(err, errcap, "%" PRIu64 " bytes exceed FLAMESHOT_SPOOL_MAX_MB (%.1f MiB)", need,
+                 (double)ob->max_bytes / 1048576.0);
     }
     if (rc == 0 && (it->m.routes & ARTEFACT_ROUTE_LOCAL) && (rc = assign_local_path(ob, &it->m)))
         snprintf(err, errcap, "no local path for %s: %s", it->m.id, strerror(-rc));
