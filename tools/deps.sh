@@ -8,7 +8,7 @@ PKGS="make gcc clang llvm bpftool pkg-config
       libbpf-dev libelf-dev zlib1g-dev libcurl4-openssl-dev libcjson-dev
       libmicrohttpd-dev libpcre2-dev
       openjdk-17-jdk-headless curl util-linux procps
-      cppcheck clang-format"
+      cppcheck clang-format jq"
 
 missing=""
 for p in $PKGS; do
