@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -59,6 +60,7 @@ struct outbox {
     struct sink_local *local;
     struct sink_datakit *dk; /* NULL: local mode */
     atomic_bool abort;
+    int lock_fd; /* flock on outbox/.lock: one process per outbox */
     bool stopping, running;
     pthread_t thread;
 };
@@ -1018,6 +1020,7 @@ static struct outbox *alloc_outbox(const struct outbox_opts *o)
     if (ob->backoff_max_ms < ob->backoff_min_ms)
         ob->backoff_max_ms = ob->backoff_min_ms;
     ob->metrics = o->metrics;
+    ob->lock_fd = -1;
     if (getrandom(&ob->rng, sizeof(ob->rng), 0) != sizeof(ob->rng) || !ob->rng)
         ob->rng = units_now_real_ns() | 1;
     pthread_condattr_t ca;
@@ -1030,6 +1033,23 @@ static struct outbox *alloc_outbox(const struct outbox_opts *o)
     return ob;
 }
 
+/* Two processes delivering one outbox would send everything twice (a
+ * second agent on the node, or a restart racing an old instance). The
+ * kernel drops the lock when the holder dies, even by SIGKILL. */
+static int lock_dir(struct outbox *ob, char *err, size_t errcap)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/.lock", ob->dir);
+    ob->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (ob->lock_fd < 0 || flock(ob->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        int rc = -errno;
+        snprintf(err, errcap, "%s: %s", path,
+                 rc == -EWOULDBLOCK ? "another process is using this outbox" : strerror(-rc));
+        return rc;
+    }
+    return 0;
+}
+
 int outbox_open(const struct outbox_opts *o, struct outbox **out, char *err, size_t errcap)
 {
     struct outbox *ob = alloc_outbox(o);
@@ -1040,6 +1060,8 @@ int outbox_open(const struct outbox_opts *o, struct outbox **out, char *err, siz
     int rc = fsutil_mkdirs(ob->dir, 0750);
     if (rc < 0)
         snprintf(err, errcap, "cannot create %s: %s", ob->dir, strerror(-rc));
+    if (rc == 0)
+        rc = lock_dir(ob, err, errcap);
     if (rc == 0)
         rc = open_sinks(ob, o, err, errcap);
     if (rc == 0 && (rc = load_dir(ob)) < 0)
@@ -1070,6 +1092,8 @@ void outbox_close(struct outbox *ob)
     sink_datakit_free(ob->dk);
     pthread_cond_destroy(&ob->cv);
     pthread_mutex_destroy(&ob->mu);
+    if (ob->lock_fd >= 0)
+        close(ob->lock_fd);
     free(ob->root);
     free(ob);
 }

@@ -46,7 +46,7 @@ static int count_files(const char *dir, const char *needle)
     DIR *d = opendir(dir);
     struct dirent *de;
     while (d && (de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strcmp(de->d_name, ".lock"))
             continue;
         snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
         struct stat st;
@@ -169,11 +169,14 @@ TEST(commit_then_local_delivery_with_sidecar_and_index)
 
 TEST(abort_and_crash_leftovers_leave_nothing)
 {
-    char root[64], path[PATH_MAX];
-    struct outbox *ob;
+    char root[64], path[PATH_MAX], err[256];
+    struct outbox *ob, *second;
     struct outbox_tx tx;
     CHECK(tmpdir(root));
     CHECK_EQ(open_ob(root, NULL, 0, NULL, &ob), 0);
+    struct outbox_opts o2 = {.root = root};
+    CHECK(outbox_open(&o2, &second, err, sizeof(err)) < 0); /* one process per outbox */
+    CHECK_CONTAINS(err, "another process is using this outbox");
     CHECK_EQ(outbox_begin(ob, &tx), 0);
     CHECK_EQ(outbox_tx_write(ob, &tx, "abc", 3), 0);
     outbox_abort(ob, &tx);
