@@ -118,7 +118,7 @@ static uint64_t backoff_ms(struct outbox *ob, unsigned nth)
 
 static void update_gauges(struct outbox *ob)
 {
-    metrics_set(ob->metrics, outbox_bytes, ob->bytes + sink_local_bytes(ob->local));
+    metrics_set(ob->metrics, outbox_bytes, ob->bytes);
     metrics_set(ob->metrics, outbox_items, (uint64_t)ob->n);
 }
 
