@@ -61,6 +61,16 @@ struct {
     __type(value, struct fs_watermark);
 } proc_marks SEC(".maps");
 
+/* Classic mark_victim records whose victim is not current: the record is
+ * emitted from the victim's own exit, where its task_struct is current.
+ * Key: victim pid (thread id); value: CLOCK_BOOTTIME of mark_victim. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 1024);
+    __type(key, __u32);
+    __type(value, __u64);
+} oom_pending SEC(".maps");
+
 static __always_inline struct fs_bpf_stats *stats_slot(void)
 {
     __u32 zero = 0;
@@ -121,10 +131,29 @@ int exec_tp(void *ctx)
 
 /* ---- exit ---------------------------------------------------------------- */
 
+/* A victim the classic OOM program could not describe is exiting. */
+static __always_inline void oom_at_exit(struct task_struct *t)
+{
+    __u32 pid = BPF_CORE_READ(t, pid);
+    __u64 *ts = bpf_map_lookup_elem(&oom_pending, &pid);
+    if (!ts)
+        return;
+    __u64 when = *ts;
+    bpf_map_delete_elem(&oom_pending, &pid);
+    struct fs_event *e = reserve(FS_EV_OOM, FS_EVF_CLASSIC | FS_EVF_AT_EXIT);
+    if (!e)
+        return;
+    fill_task(e, t);
+    BPF_CORE_READ_STR_INTO(&e->comm, t, group_leader, comm);
+    e->ts_ns = when;
+    bpf_ringbuf_submit(e, 0);
+}
+
 /* One record per process: a thread's exit is not a process exit, and the
  * last thread out need not be the leader (pthread_exit() in main). */
 static __always_inline int on_exit(struct task_struct *t, __u32 flags)
 {
+    oom_at_exit(t);
     if (!compat_group_dead(t) || (BPF_CORE_READ(t, flags) & FS_PF_KTHREAD))
         return 0;
     struct fs_event *e = reserve(FS_EV_EXIT, flags);
@@ -165,22 +194,28 @@ int BPF_PROG(oom_btf, struct task_struct *victim)
     return 0;
 }
 
-/* The classic record carries only the victim's pid. When the task that
- * triggered the kill is the victim itself (one process filling its own
- * cgroup, the common case) current gives the rest; otherwise tgid,
- * comm and cgroup_id stay 0 and bpf_events.c fills them from /proc. */
+/* The classic record carries only the victim's pid (a thread id, usually
+ * the leader's). When the task that hit the limit belongs to the victim's
+ * process (a JVM thread filling its own heap: the common case) current
+ * describes it; otherwise the record is emitted when the victim exits
+ * (oom_at_exit), with the time of this event. */
 SEC("tracepoint/oom/mark_victim")
 int oom_tp(struct trace_event_raw_mark_victim *ctx)
 {
     struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
     int pid = ctx->pid;
+    if (BPF_CORE_READ(cur, tgid) != pid && BPF_CORE_READ(cur, pid) != pid) {
+        __u32 key = (__u32)pid;
+        __u64 now = bpf_ktime_get_boot_ns();
+        bpf_map_update_elem(&oom_pending, &key, &now, BPF_ANY);
+        return 0;
+    }
     struct fs_event *e = reserve(FS_EV_OOM, FS_EVF_CLASSIC);
     if (!e)
         return 0;
-    if (BPF_CORE_READ(cur, pid) == pid)
-        fill_task(e, cur);
-    else
-        e->pid = pid;
+    fill_task(e, cur);
+    e->pid = pid;
+    BPF_CORE_READ_STR_INTO(&e->comm, cur, group_leader, comm);
     bpf_ringbuf_submit(e, 0);
     return 0;
 }

@@ -41,6 +41,7 @@ struct poller_options {
     uint32_t rescan_ms;      /* 0: 2000 */
     uint32_t oom_match_ms;   /* 0: 1000 */
     bool no_timer;           /* tests drive poller_scan() by hand; poller_fd() is -1 */
+    uint64_t start_ms;       /* tests: CLOCK_MONOTONIC ms of the baseline (0: now) */
 };
 
 struct poller_counts {

@@ -171,7 +171,9 @@ static int load(struct bpf_events *b, const struct bpf_events_options *o, char *
     int rc = open_skel(b, o);
     if (rc == 0)
         rc = events_bpf__load(b->skel);
-    if (rc < 0 && !o->force_classic && !any_classic(b) && b->skel) {
+    /* a missing privilege will not be different for the classic programs */
+    if (rc < 0 && rc != -EPERM && rc != -EACCES && !o->force_classic && !any_classic(b) &&
+        b->skel) {
         log_warn("bpf", "loading the tp_btf programs failed (%s); retrying with classic "
                         "tracepoints",
                  strerror(-rc));

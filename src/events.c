@@ -5,7 +5,6 @@
 #include "log.h"
 #include "metrics.h"
 #include "poller.h"
-#include "procfs.h"
 #include "units.h"
 
 #include <errno.h>
@@ -187,34 +186,11 @@ int events_fd(const struct events_source *s)
 
 /* ---- consume ----------------------------------------------------------------------- */
 
-/* The classic mark_victim record names only the victim's pid when another
- * task triggered the kill: read the rest while the victim is still dying. */
-static void complete_oom(struct events_source *s, struct fs_event *ev)
-{
-    struct proc_status status;
-    struct proc_stat st;
-    if (ev->tgid || ev->pid <= 0)
-        return;
-    if (procfs_read_status(s->proc_root, ev->pid, &status) == 0)
-        ev->tgid = status.tgid;
-    if (procfs_read_stat(s->proc_root, ev->pid, &st) == 0) {
-        snprintf(ev->comm, sizeof(ev->comm), "%s", st.comm);
-        ev->ppid = st.ppid;
-    }
-    uint64_t id;
-    if (!ev->cgroup_id && cgroup_memory_id_of_pid(s->proc_root, s->cgroup_root, ev->pid, &id) == 0) {
-        ev->cgroup_id = id;
-        ev->flags |= FS_EVF_CGROUP_FROM_PROC;
-    }
-}
-
 static void deliver(const struct fs_event *in, void *arg)
 {
     struct events_source *s = arg;
     struct fs_event ev = *in;
     ev.comm[sizeof(ev.comm) - 1] = '\0';
-    if (ev.kind == FS_EV_OOM)
-        complete_oom(s, &ev);
     if (ev.kind == FS_EV_EXIT && set_has(s->marked, s->nmarked, &ev.tgid, sizeof(int)))
         events_clear_proc_watermark(s, ev.tgid);
     s->delivered++;

@@ -174,6 +174,18 @@ static int list_pids(struct poller *p)
     return 0;
 }
 
+/* A leader that called pthread_exit() shows as a zombie while its other
+ * threads run: only a zombie with no live thread has exited. */
+static bool really_dead(struct poller *p, int pid)
+{
+    char path[PATH_MAX], buf[4096];
+    snprintf(path, sizeof(path), "%s/%d/status", p->proc_root, pid);
+    if (fsutil_read_small(path, buf, sizeof(buf)) < 0)
+        return true;
+    const char *t = strstr(buf, "\nThreads:");
+    return !t || atoi(t + 10) <= 1;
+}
+
 /* Fills e from /proc/<pid>/stat; the memory cgroup only when with_cg. */
 static int read_proc(struct poller *p, int pid, struct pent *e, uint64_t now, bool with_cg)
 {
@@ -187,7 +199,7 @@ static int read_proc(struct poller *p, int pid, struct pent *e, uint64_t now, bo
     e->start = st.starttime;
     e->rss_pages = st.rss_pages;
     e->first_ms = now;
-    e->dead = st.state == 'Z' || st.state == 'X';
+    e->dead = (st.state == 'Z' || st.state == 'X') && really_dead(p, pid);
     e->quiet = pid == 2 || st.ppid == 2; /* kthreadd and its children */
     snprintf(e->comm, sizeof(e->comm), "%s", st.comm);
     if (with_cg && !e->quiet &&
@@ -222,8 +234,12 @@ static void recheck(struct poller *p, struct pent *e, uint64_t now, bool rescan)
     }
     e->rss_pages = fresh.rss_pages;
     if (!e->quiet && !e->dead && strcmp(fresh.comm, e->comm) != 0) {
+        /* an exec: runtimes move a container's first process into its
+         * cgroup between fork and exec, so the cgroup is read again */
         memcpy(e->comm, fresh.comm, sizeof(e->comm));
         e->ppid = fresh.ppid;
+        if (cgroup_memory_id_of_pid(p->proc_root, p->cgroup_root, e->pid, &e->memcg) < 0)
+            e->memcg = 0;
         emit_exec(p, e);
     }
 }
@@ -438,7 +454,7 @@ int poller_new(const struct poller_options *o, struct poller **out)
     p->page_size = sysconf(_SC_PAGESIZE);
     if (!p->proc_root || !p->cgroup_root)
         goto out;
-    uint64_t now = units_now_mono_ms();
+    uint64_t now = opt->start_ms ? opt->start_ms : units_now_mono_ms();
     p->last_rescan_ms = now;
     rc = scan(p, now, true); /* baseline: what exists now is not news */
     for (size_t i = 0; rc == 0 && i < p->tab.n; i++)

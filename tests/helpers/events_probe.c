@@ -2,10 +2,11 @@
  * record as one JSON line on stdout, for the integration tests.
  *
  *   events_probe [--bpf auto|on|off] [--classic] [--period-ms N]
- *                [--ringbuf BYTES] [--duration-ms N] [--comm NAME]...
+ *                [--ringbuf BYTES] [--duration-ms N] [--stall-ms N] [--comm NAME]...
  *
- * --comm limits exec/exit/oom/watermark_proc lines to those comms (cgroup
- * watermarks always print). Commands, one per line on stdin, each answered
+ * --comm limits exec/exit/watermark_proc lines to those comms (oom and
+ * cgroup watermark lines always print). --stall-ms does not consume for
+ * that long after "ready" (to overflow a small --ringbuf on purpose). Commands, one per line on stdin, each answered
  * by an "ack" line:
  *   watch DIR | unwatch DIR             memory cgroup directory
  *   cgwm DIR BYTES HYST | cgwm-clear DIR
@@ -19,6 +20,7 @@
 #include "cgroup.h"
 #include "events.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -33,6 +35,7 @@
 
 struct probe {
     struct events_source *src;
+    struct metrics metrics;
     const char *comms[MAX_COMMS];
     int ncomms;
     char line[4096];
@@ -64,7 +67,7 @@ static void json_str(const char *s, size_t max)
 
 static bool wanted(const struct probe *pr, const struct fs_event *ev)
 {
-    if (!pr->ncomms || ev->kind == FS_EV_WATERMARK_CGROUP)
+    if (!pr->ncomms || ev->kind == FS_EV_WATERMARK_CGROUP || ev->kind == FS_EV_OOM)
         return true;
     for (int i = 0; i < pr->ncomms; i++)
         if (strncmp(ev->comm, pr->comms[i], FS_COMM_LEN - 1) == 0)
@@ -99,8 +102,11 @@ static void print_stats(struct probe *pr)
     struct events_stats st;
     events_stats(pr->src, &st);
     printf("{\"kind\":\"stats\",\"source\":\"%s\",\"events\":%" PRIu64 ",\"lost\":%" PRIu64
-           ",\"ringbuf_full\":%" PRIu64 "}\n",
-           events_name(pr->src), st.events, st.lost, st.ringbuf_full);
+           ",\"ringbuf_full\":%" PRIu64 ",\"metrics_total\":%" PRIu64 ",\"metrics_lost\":%" PRIu64
+           ",\"metrics_ringbuf_full\":%" PRIu64 "}\n",
+           events_name(pr->src), st.events, st.lost, st.ringbuf_full,
+           (uint64_t)pr->metrics.events_total, (uint64_t)pr->metrics.events_lost,
+           (uint64_t)pr->metrics.ringbuf_full);
     fflush(stdout);
 }
 
@@ -164,7 +170,7 @@ static bool read_commands(struct probe *pr)
 }
 
 static int parse_args(int argc, char **argv, struct events_options *o, struct probe *pr,
-                      long *duration)
+                      long *duration, long *stall)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -184,6 +190,8 @@ static int parse_args(int argc, char **argv, struct events_options *o, struct pr
             o->ringbuf_bytes = (uint32_t)atol(v);
         else if (strcmp(a, "--duration-ms") == 0)
             *duration = atol(v);
+        else if (strcmp(a, "--stall-ms") == 0)
+            *stall = atol(v);
         else if (strcmp(a, "--comm") == 0 && pr->ncomms < MAX_COMMS)
             pr->comms[pr->ncomms++] = v;
         else
@@ -196,15 +204,16 @@ int main(int argc, char **argv)
 {
     struct events_options o = {.mode = FS_BPF_AUTO};
     struct probe pr = {0};
-    long duration = -1;
+    long duration = -1, stall = 0;
     char err[512];
-    if (parse_args(argc, argv, &o, &pr, &duration) < 0) {
+    if (parse_args(argc, argv, &o, &pr, &duration, &stall) < 0) {
         fprintf(stderr, "usage: events_probe [--bpf auto|on|off] [--classic] [--period-ms N] "
-                        "[--ringbuf BYTES] [--duration-ms N] [--comm NAME]...\n");
+                        "[--ringbuf BYTES] [--duration-ms N] [--stall-ms N] [--comm NAME]...\n");
         return 64;
     }
     log_set_level(getenv("PROBE_DEBUG") ? LOG_DEBUG : LOG_INFO);
     log_route_libbpf();
+    o.metrics = &pr.metrics;
     if (events_open(&o, &pr.src, err, sizeof(err)) < 0) {
         fprintf(stderr, "events_probe: %s\n", err);
         return 2;
@@ -213,6 +222,8 @@ int main(int argc, char **argv)
     json_str(events_detail(pr.src), 256);
     printf("}\n");
     fflush(stdout);
+    if (stall > 0)
+        usleep((useconds_t)stall * 1000);
     uint64_t end = duration >= 0 ? boot_ns() + (uint64_t)duration * 1000000ull : UINT64_MAX;
     bool stdin_open = true;
     while (!pr.quit && boot_ns() < end) {
