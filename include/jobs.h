@@ -97,6 +97,11 @@ bool jobs_busy(struct jobs *jobs, const struct proc_ident *target, enum capture_
 struct cJSON *jobs_get_json(struct jobs *jobs, uint64_t id);
 struct cJSON *jobs_list_json(struct jobs *jobs);
 
+/* The artefacts of the process's finished jobs, newest first, as
+ * "kind:name" joined by ", " into buf ("" when none). */
+void jobs_artefacts_text(struct jobs *jobs, const struct proc_ident *target, char *buf,
+                         size_t cap);
+
 int jobs_queued(struct jobs *jobs);
 int jobs_running(struct jobs *jobs);
 

@@ -6,7 +6,9 @@
  * current by exec/exit events only.
  *
  * Ownership: the daemon loop is the only writer and holds the table lock
- * while it mutates; other threads (HTTP) read under targets_lock(). A
+ * while it mutates; other threads (HTTP) read under targets_lock(). The
+ * lock is recursive: functions below that take it may be called with it
+ * held. A
  * `struct target *` is valid until the loop removes it: readers must not
  * keep one past targets_unlock(). */
 #ifndef FS_TARGETS_H
@@ -47,6 +49,7 @@ struct target {
     struct policy_state policy;
     uint64_t added_ms;        /* monotonic */
     uint64_t proc_watermark;  /* bytes armed in the event source; 0 none */
+    bool oom_killed;          /* chosen by the OOM killer (its exit follows) */
 };
 
 struct targets;

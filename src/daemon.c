@@ -1,20 +1,43 @@
 #include "daemon.h"
 
+#include "events.h"
 #include "fsutil.h"
+#include "jobs.h"
 #include "log.h"
+#include "metrics.h"
+#include "monitor.h"
+#include "outbox.h"
+#include "runner.h"
+#include "targets.h"
+#include "units.h"
 #include "version.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
+#define JOB_QUEUE_CAP 64
+#define JOB_HISTORY_CAP 256
+#define SHUTDOWN_GRACE_MS 20000
+
+/* The daemon's one context: every module instance and the loop's fds. */
 struct daemon {
     const struct config *cfg;
-    int sigfd;
+    struct metrics metrics;
+    struct outbox *outbox;
+    struct events_source *events;
+    struct targets *targets;
+    struct jobs *jobs;
+    struct runner runner;
+    struct monitor *monitor;
+    int sigfd, tickfd, epfd;
+    _Atomic bool stopping;
 };
 
 static int block_signals(struct daemon *d)
@@ -31,45 +54,178 @@ static int block_signals(struct daemon *d)
     return d->sigfd < 0 ? -errno : 0;
 }
 
-static void log_startup(const struct config *cfg)
+static int open_outbox(struct daemon *d)
 {
-    log_info("daemon", "flameshotd %s starting: mode=%s node=%s rules=%zu%s", FS_VERSION,
-             config_mode_name(cfg->mode), cfg->node_name, cfg->rules.n,
-             cfg->rules.is_default ? " (default: every Java process)" : "");
-    if (cfg->datakit_addr)
-        log_info("daemon", "sink: DataKit at %s", cfg->datakit_addr);
+    char err[256];
+    struct outbox_opts o = {.root = d->cfg->profiling_path,
+                            .datakit_addr = d->cfg->datakit_addr,
+                            .max_bytes = d->cfg->spool_max_mb << 20,
+                            .metrics = &d->metrics};
+    int rc = outbox_open(&o, &d->outbox, err, sizeof(err));
+    if (rc < 0) {
+        log_error("daemon", "outbox: %s", err);
+        return rc;
+    }
+    rc = outbox_start(d->outbox);
+    if (rc < 0)
+        log_error("daemon", "outbox delivery thread: %s", strerror(-rc));
+    return rc;
+}
+
+static int open_events(struct daemon *d)
+{
+    char err[512];
+    struct events_options o = {.mode = d->cfg->bpf, .metrics = &d->metrics};
+    int rc = events_open(&o, &d->events, err, sizeof(err));
+    if (rc < 0)
+        log_error("daemon", "event source (FLAMESHOT_BPF=%s): %s", config_bpf_name(d->cfg->bpf),
+                  err);
+    return rc;
+}
+
+static int open_core(struct daemon *d)
+{
+    d->targets = targets_new(d->cfg, NULL, NULL);
+    d->runner = (struct runner){.cfg = d->cfg, .outbox = d->outbox, .metrics = &d->metrics};
+    d->jobs = jobs_new(d->cfg->max_concurrent_jobs, JOB_QUEUE_CAP, JOB_HISTORY_CAP, runner_exec,
+                       &d->runner, &d->metrics);
+    struct monitor_deps md = {.cfg = d->cfg, .targets = d->targets, .events = d->events,
+                              .jobs = d->jobs, .outbox = d->outbox, .metrics = &d->metrics};
+    d->monitor = d->targets && d->jobs ? monitor_new(&md) : NULL;
+    if (!d->monitor) {
+        log_error("daemon", "out of memory");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+static int add_fd(struct daemon *d, int fd)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+    return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int open_loop(struct daemon *d)
+{
+    uint64_t ms = d->cfg->monitor_interval_ms;
+    struct itimerspec its = {
+        .it_interval = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L}};
+    its.it_value = its.it_interval;
+    d->tickfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    d->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (d->tickfd < 0 || d->epfd < 0 || timerfd_settime(d->tickfd, 0, &its, NULL) < 0)
+        return -errno;
+    int rc = add_fd(d, d->sigfd);
+    if (rc == 0)
+        rc = add_fd(d, d->tickfd);
+    if (rc == 0)
+        rc = add_fd(d, events_fd(d->events));
+    return rc;
+}
+
+static void log_startup(const struct daemon *d, int n_targets)
+{
+    const struct config *c = d->cfg;
+    log_info("daemon", "flameshotd %s (%s) running: mode=%s node=%s rules=%zu%s", FS_VERSION,
+             FS_GIT_REV, config_mode_name(c->mode), c->node_name, c->rules.n,
+             c->rules.is_default ? " (default: every Java process)" : "");
+    log_info("daemon", "event source: %s (%s); watching %d target(s); sampling every %llums; "
+             "at most %d capture(s) at once", events_name(d->events), events_detail(d->events),
+             n_targets, (unsigned long long)c->monitor_interval_ms, c->max_concurrent_jobs);
+    if (c->datakit_addr)
+        log_info("daemon", "results: DataKit at %s (spool %s/outbox)", c->datakit_addr,
+                 c->profiling_path);
     else
-        log_info("daemon", "sink: local directory %s/profiles (FLAMESHOT_DATAKIT_ADDR unset)",
-                 cfg->profiling_path);
+        log_info("daemon", "results: local directory %s/profiles (FLAMESHOT_DATAKIT_ADDR unset)",
+                 c->profiling_path);
+    if (c->mode == FS_MODE_KUBERNETES)
+        log_warn("daemon", "kubernetes mode: Pod metadata from the API server is not available "
+                           "in this version; processes are matched by FLAMESHOT_PROCESSES as in "
+                           "standalone mode and carry their container id only");
+    if (c->short_intervals)
+        log_warn("daemon", "FLAMESHOT_TEST_SHORT_INTERVALS is set: test-only minimums in force");
+}
+
+static void on_event(const struct fs_event *ev, void *arg)
+{
+    monitor_on_event(arg, ev);
+}
+
+static void on_tick(struct daemon *d)
+{
+    uint64_t expirations;
+    struct events_stats st;
+    if (read(d->tickfd, &expirations, sizeof(expirations)) < 0)
+        return;
+    monitor_tick(d->monitor, units_now_mono_ms());
+    events_stats(d->events, &st); /* also mirrored into d->metrics */
+}
+
+/* Returns when a stop signal arrives. */
+static void loop(struct daemon *d)
+{
+    struct epoll_event evs[8];
+    while (!atomic_load(&d->stopping)) {
+        int n = epoll_wait(d->epfd, evs, 8, -1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        for (int i = 0; i < n; i++) {
+            int fd = evs[i].data.fd;
+            struct signalfd_siginfo si;
+            if (fd == d->sigfd && read(d->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                log_info("daemon", "received %s, shutting down", strsignal((int)si.ssi_signo));
+                atomic_store(&d->stopping, true);
+            } else if (fd == d->tickfd) {
+                on_tick(d);
+            } else {
+                events_consume(d->events, on_event, d->monitor);
+            }
+        }
+    }
+}
+
+/* Running captures are told to stop and collect what they have (a partial
+ * profile still reaches the outbox); queued ones are cancelled; pending
+ * artefacts stay in the spool for the next start. */
+static void shutdown_all(struct daemon *d)
+{
+    if (d->jobs)
+        jobs_stop(d->jobs, SHUTDOWN_GRACE_MS);
+    if (d->outbox)
+        outbox_stop(d->outbox);
+    monitor_free(d->monitor);
+    jobs_free(d->jobs);
+    targets_free(d->targets);
+    events_close(d->events);
+    outbox_close(d->outbox);
+    if (d->epfd >= 0)
+        close(d->epfd);
+    if (d->tickfd >= 0)
+        close(d->tickfd);
+    if (d->sigfd >= 0)
+        close(d->sigfd);
 }
 
 int daemon_run(const struct config *cfg)
 {
-    struct daemon d = {.cfg = cfg, .sigfd = -1};
+    struct daemon d = {.cfg = cfg, .sigfd = -1, .tickfd = -1, .epfd = -1};
     int rc = block_signals(&d);
-    if (rc < 0) {
-        log_error("daemon", "cannot set up signal handling: %s", strerror(-rc));
-        return 1;
-    }
-    rc = fsutil_mkdirs(cfg->profiling_path, 0750);
-    if (rc < 0) {
+    if (rc == 0 && (rc = fsutil_mkdirs(cfg->profiling_path, 0750)) < 0)
         log_error("daemon", "FLAMESHOT_PROFILING_PATH %s: %s", cfg->profiling_path,
                   strerror(-rc));
-        close(d.sigfd);
-        return 1;
+    if (rc == 0)
+        rc = open_outbox(&d);
+    if (rc == 0)
+        rc = open_events(&d);
+    if (rc == 0)
+        rc = open_core(&d);
+    if (rc == 0 && (rc = open_loop(&d)) < 0)
+        log_error("daemon", "event loop: %s", strerror(-rc));
+    if (rc == 0) {
+        log_startup(&d, monitor_start(d.monitor));
+        loop(&d);
     }
-    log_startup(cfg);
-    for (;;) {
-        struct pollfd pfd = {.fd = d.sigfd, .events = POLLIN};
-        if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
-            break;
-        struct signalfd_siginfo si;
-        if (read(d.sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-            log_info("daemon", "received %s, shutting down", strsignal((int)si.ssi_signo));
-            break;
-        }
-    }
-    close(d.sigfd);
+    shutdown_all(&d);
     log_info("daemon", "stopped");
-    return 0;
+    return rc == 0 ? 0 : 1;
 }

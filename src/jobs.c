@@ -501,3 +501,32 @@ cJSON *jobs_get_json(struct jobs *j, uint64_t id)
     pthread_mutex_unlock(&j->lock);
     return fa.found;
 }
+
+struct arts_arg {
+    const struct proc_ident *target;
+    char *buf;
+    size_t cap, len;
+};
+
+static void add_arts(const struct job *job, void *arg)
+{
+    struct arts_arg *a = arg;
+    if (job->target.pid != a->target->pid || job->target.start_time != a->target->start_time)
+        return;
+    for (int i = 0; i < job->n_artefacts && a->len + 1 < a->cap; i++) {
+        int n = snprintf(a->buf + a->len, a->cap - a->len, "%s%s:%s", a->len ? ", " : "",
+                         job->artefacts[i].kind, job->artefacts[i].name);
+        if (n > 0)
+            a->len += (size_t)n < a->cap - a->len ? (size_t)n : a->cap - a->len - 1;
+    }
+}
+
+void jobs_artefacts_text(struct jobs *j, const struct proc_ident *target, char *buf, size_t cap)
+{
+    struct arts_arg a = {.target = target, .buf = buf, .cap = cap};
+    if (cap)
+        buf[0] = '\0';
+    pthread_mutex_lock(&j->lock);
+    each_job(j, add_arts, &a);
+    pthread_mutex_unlock(&j->lock);
+}

@@ -133,7 +133,11 @@ struct targets *targets_new(const struct config *cfg, const char *proc_root,
     struct targets *t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
-    pthread_mutex_init(&t->lock, NULL);
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&t->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
     t->cfg = cfg;
     t->proc_root = proc_root;
     t->cgroup_root = cgroup_root;
