@@ -155,15 +155,19 @@ void lp_field_str(struct lp_buf *b, const char *key, const char *value)
 void lp_field_int(struct lp_buf *b, const char *key, int64_t v)
 {
     char num[32];
-    if (field_key(b, key) == 0)
-        put_mem(b, num, (size_t)snprintf(num, sizeof(num), "%lldi", (long long)v));
+    if (field_key(b, key) == 0) {
+        int n = snprintf(num, sizeof(num), "%lldi", (long long)v);
+        put_mem(b, num, (size_t)n);
+    }
 }
 
 void lp_field_uint(struct lp_buf *b, const char *key, uint64_t v)
 {
     char num[32];
-    if (field_key(b, key) == 0)
-        put_mem(b, num, (size_t)snprintf(num, sizeof(num), "%lluu", (unsigned long long)v));
+    if (field_key(b, key) == 0) {
+        int n = snprintf(num, sizeof(num), "%lluu", (unsigned long long)v);
+        put_mem(b, num, (size_t)n);
+    }
 }
 
 /* The shortest %g text that reads back to v, so 0.1 is "0.1" and not
@@ -187,8 +191,10 @@ void lp_field_float(struct lp_buf *b, const char *key, double v)
             b->err = -EINVAL;
         return;
     }
-    if (field_key(b, key) == 0)
-        put_mem(b, num, (size_t)format_double(v, num, sizeof(num)));
+    if (field_key(b, key) == 0) {
+        int n = format_double(v, num, sizeof(num));
+        put_mem(b, num, (size_t)n);
+    }
 }
 
 void lp_field_bool(struct lp_buf *b, const char *key, bool v)
@@ -202,8 +208,10 @@ int lp_end(struct lp_buf *b, uint64_t ts_ns)
     char num[32];
     if (!b->err && b->state != ST_FIELDS)
         b->err = -EINVAL;
-    if (!b->err)
-        put_mem(b, num, (size_t)snprintf(num, sizeof(num), " %llu\n", (unsigned long long)ts_ns));
+    if (!b->err) {
+        int n = snprintf(num, sizeof(num), " %llu\n", (unsigned long long)ts_ns);
+        put_mem(b, num, (size_t)n);
+    }
     b->state = ST_IDLE;
     int rc = b->err;
     b->err = 0;

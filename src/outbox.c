@@ -502,7 +502,7 @@ int outbox_commit(struct outbox *ob, struct outbox_tx *tx, const struct artefact
         item_free(it);
         it = NULL;
     }
-    if (rc == 0) {
+    if (rc == 0 && it) {
         path_of(ob, it->m.id, ".payload", dest, sizeof(dest));
         if (rename(tx->path, dest) < 0) {
             rc = -errno;
@@ -544,7 +544,7 @@ int outbox_put_summary(struct outbox *ob, const struct artefact_meta *meta,
         item_free(it);
         it = NULL;
     }
-    if (rc == 0) {
+    if (rc == 0 && it) {
         rc = write_record(ob, it, &record_len, err, errcap);
         if (rc == 0)
             fill_receipt(ob, it, rcpt);
