@@ -25,7 +25,23 @@
  * Computed keys always win over user tags: a DaemonSet-wide FLAMESHOT_TAGS
  * pod_name would name the agent's Pod, not the target's. Keys lose spaces,
  * ',' and ':'; values lose ',' (-> '_') and newlines (-> ' '); empty values
- * are left out. */
+ * are left out.
+ *
+ * Summary fields the producer sets (research notes §1.8; "status" is always
+ * added from the kind, last; the same composed tags go along, minus any key
+ * that is also a field):
+ *   jcmd_snapshot  snapshot_type ("gc_class_histogram" | "thread_print"),
+ *                  preview, process_name, cgroup_mem_percent (float) when
+ *                  known; the outbox adds output_path, output_size_bytes and,
+ *                  when absent, message ("captured <type> snapshot for
+ *                  pid=<pid> at <path>")
+ *   oom_hprof      message, hprof_path, hprof_size_bytes (int),
+ *                  oom_kill_delta (int), matched_by, process_name; without
+ *                  a .hprof still one record whose message says why
+ *   process_exit   message ("process exit detected for pid=%d service=%s
+ *                  reason=%s"), process_name, exit_signal, suspected_reason,
+ *                  last_samples and last_artefacts (JSON text), ...
+ * Record time: end_ns, else created_ns (set it to the detection time). */
 #ifndef FS_ARTEFACT_H
 #define FS_ARTEFACT_H
 
