@@ -130,7 +130,8 @@ int outbox_put_summary(struct outbox *ob, const struct artefact_meta *meta,
                        struct outbox_receipt *rcpt, char *err, size_t errcap);
 
 /* Delivers, in the calling thread, every artefact that is due now (tests;
- * the daemon uses outbox_start). Returns how many routes were delivered. */
+ * the daemon uses outbox_start). Not while the delivery thread runs: both
+ * would use the same HTTP handles. Returns how many routes were delivered. */
 int outbox_run_once(struct outbox *ob);
 
 /* Waits until nothing is pending or timeout_ms passed. Returns 0 when

@@ -474,7 +474,7 @@ static void fill_receipt(struct outbox *ob, const struct item *it, struct outbox
 /* fsync and close the payload; its size. */
 static int seal(struct outbox_tx *tx, uint64_t *size, char *err, size_t errcap)
 {
-    struct stat st;
+    struct stat st = {0};
     int rc = fstat(tx->fd, &st) < 0 || fsync(tx->fd) < 0 ? -errno : 0;
     if (close(tx->fd) < 0 && rc == 0)
         rc = -errno;
