@@ -16,6 +16,7 @@
 
 #include "cgroup.h"
 #include "config.h"
+#include "hprof.h"
 #include "policy.h"
 #include "procfs.h"
 #include "sampler.h"
@@ -50,6 +51,8 @@ struct target {
     uint64_t added_ms;        /* monotonic */
     uint64_t proc_watermark;  /* bytes armed in the event source; 0 none */
     bool oom_killed;          /* chosen by the OOM killer (its exit follows) */
+    uint64_t started_ns;      /* wall clock */
+    struct hprof_watch hprof; /* oomwatch's pinned dump directory (dir_fd -1: none) */
 };
 
 struct targets;

@@ -3,6 +3,7 @@
 #include "artefact.h"
 #include "log.h"
 #include "metrics.h"
+#include "oomwatch.h"
 #include "outbox.h"
 #include "runner.h"
 #include "units.h"
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define LIMITS_REFRESH_TICKS 30
 #define HYSTERESIS_PCT 5 /* a watermark re-arms 5% below itself */
@@ -26,6 +28,7 @@ struct watched_cg {
 
 struct monitor {
     struct monitor_deps d;
+    struct oomwatch *oom; /* NULL unless FLAMESHOT_OOM_HPROF_ENABLED */
     struct watched_cg *cgs;
     size_t n_cgs, cap_cgs;
     uint64_t next_auto_ms;
@@ -35,8 +38,14 @@ struct monitor {
 struct monitor *monitor_new(const struct monitor_deps *deps)
 {
     struct monitor *m = calloc(1, sizeof(*m));
-    if (m)
-        m->d = *deps;
+    if (!m)
+        return NULL;
+    m->d = *deps;
+    m->oom = oomwatch_new(deps->cfg, deps->outbox);
+    if (deps->cfg->oom_hprof_enabled && !m->oom) {
+        free(m);
+        return NULL;
+    }
     return m;
 }
 
@@ -44,6 +53,7 @@ void monitor_free(struct monitor *m)
 {
     if (!m)
         return;
+    oomwatch_free(m->oom);
     free(m->cgs);
     free(m);
 }
@@ -133,6 +143,7 @@ static void arm(struct monitor *m, struct target *tg)
 static void added(struct monitor *m, struct target *tg)
 {
     arm(m, tg);
+    oomwatch_target_added(m->oom, tg);
     metrics_set(m->d.metrics, targets, targets_count(m->d.targets));
     log_info("monitor", "watching pid %d (%s, service %s, rule %d)%s%s", tg->id.pid, tg->id.comm,
              tg->service, tg->rule->index, tg->cg.container_id[0] ? " container " : "",
@@ -191,6 +202,7 @@ static void on_exec_event(struct monitor *m, const struct fs_event *ev)
         /* the target replaced its program: judge the new one afresh */
         if (tg->has_cgroup)
             unwatch_cg(m, tg->cg.memory_id);
+        oomwatch_target_removed(m->oom, tg);
         targets_remove(m->d.targets, ev->tgid);
     }
     tg = NULL;
@@ -271,8 +283,19 @@ static void on_exit_event(struct monitor *m, const struct fs_event *ev)
         report_exit(m, tg, ev, oom);
     if (tg->has_cgroup)
         unwatch_cg(m, tg->cg.memory_id);
+    oomwatch_target_removed(m->oom, tg);
     targets_remove(m->d.targets, ev->tgid);
     metrics_set(m->d.metrics, targets, targets_count(m->d.targets));
+}
+
+/* Event times are CLOCK_BOOTTIME; records carry wall-clock times. */
+static uint64_t boottime_to_real_ns(uint64_t boot_ns)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    uint64_t now_boot = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    uint64_t real = units_now_real_ns();
+    return boot_ns && boot_ns <= now_boot ? real - (now_boot - boot_ns) : real;
 }
 
 static void on_oom(struct monitor *m, const struct fs_event *ev)
@@ -286,8 +309,18 @@ static void on_oom(struct monitor *m, const struct fs_event *ev)
     if (!ours)
         return;
     metrics_inc(m->d.metrics, triggers[MT_OOM]);
-    if (victim)
+    uint64_t when = boottime_to_real_ns(ev->ts_ns), now = units_now_mono_ms();
+    if (victim) {
         victim->oom_killed = true;
+        oomwatch_on_oom(m->oom, victim, when, now);
+        return;
+    }
+    /* another process of a watched container died: its JVMs may have dumped */
+    for (size_t i = 0; i < targets_count(m->d.targets); i++) {
+        struct target *tg = targets_at(m->d.targets, i);
+        if (tg->has_cgroup && tg->cg.memory_id == ev->cgroup_id)
+            oomwatch_on_oom(m->oom, tg, when, now);
+    }
 }
 
 static void on_proc_watermark(struct monitor *m, const struct fs_event *ev)
@@ -424,6 +457,7 @@ void monitor_tick(struct monitor *m, uint64_t now_ms)
         on_exit_event(m, &ev);
     }
     auto_profile(m, now_ms);
+    oomwatch_tick(m->oom, m->d.targets, now_ms);
     targets_unlock(m->d.targets);
 }
 

@@ -150,6 +150,7 @@ static void target_free(struct target *tg)
 {
     if (!tg)
         return;
+    hprof_watch_close(&tg->hprof);
     free(tg->cmdline);
     free(tg->argv);
     free(tg);
@@ -243,6 +244,7 @@ static int build(struct targets *t, int pid, struct target **out)
     struct target *tg = calloc(1, sizeof(*tg));
     if (!tg)
         return -ENOMEM;
+    tg->hprof.dir_fd = -1;
     int rc = procfs_read_argv(t->proc_root, pid, &tg->argv, &tg->argv_len);
     if (rc == 0 && tg->argv_len == 0)
         rc = 0; /* kernel thread: no command line, never a target */
@@ -273,6 +275,9 @@ static void enrich(struct targets *t, struct target *tg)
                               sizeof(tg->service));
     targets_refresh_limits(t, tg);
     tg->added_ms = units_now_mono_ms();
+    double up = procfs_uptime(t->proc_root);
+    double age_s = up - (double)tg->id.start_time / (double)procfs_clk_tck();
+    tg->started_ns = units_now_real_ns() - (age_s > 0 ? (uint64_t)(age_s * 1e9) : 0);
 }
 
 int targets_consider(struct targets *t, int pid, struct target **out)

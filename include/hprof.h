@@ -1,0 +1,104 @@
+/* hprof: finding the heap dump a JVM wrote before an OOM kill
+ * (FLAMESHOT_OOM_HPROF_ENABLED), as Flameshot does, but from the node.
+ *
+ * While the JVM lives, its command line says whether and where it dumps:
+ * -XX:+HeapDumpOnOutOfMemoryError and -XX:HeapDumpPath=<file or dir>
+ * (the last occurrence of each wins, as in HotSpot). HotSpot writes
+ * <dir>/java_pid<nspid>.hprof when the path is an existing directory, the
+ * path itself otherwise, java_pid<nspid>.hprof in its cwd without a path,
+ * and appends .1, .2... for later dumps of the same JVM; .hprof.gz with
+ * -XX:HeapDumpGzipLevel.
+ *
+ * The dump directory is resolved inside the container (symlink-free, from
+ * the JVM's root or cwd: rootfs.h) and PINNED with an O_PATH fd when the
+ * target is added. The pinned fd keeps the directory, and the volume it
+ * is on, reachable after the JVM and its mount namespace are gone: an OOM
+ * kill ends the process that could otherwise have shown us the way.
+ *
+ * Each dump is reported once: a seen-list (device, inode, size, mtime) is
+ * kept in memory and persisted under FLAMESHOT_PROFILING_PATH, so a
+ * restart does not report the same file again. Not thread-safe: the daemon
+ * loop owns every watch. */
+#ifndef FS_HPROF_H
+#define FS_HPROF_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct hprof_spec {
+    bool on_oom;          /* -XX:+HeapDumpOnOutOfMemoryError */
+    bool has_path;        /* -XX:HeapDumpPath= given */
+    char path[PATH_MAX];  /* its value, quotes removed */
+    bool gz;              /* -XX:HeapDumpGzipLevel=N, N > 0 */
+};
+
+/* Parses the raw NUL-separated argv of a java command line. Also reads
+ * JAVA_TOOL_OPTIONS-style flags only from argv (the environment of another
+ * process is not consulted). Returns 0 or -EINVAL (empty argv). */
+int hprof_parse_argv(const char *argv, size_t len, struct hprof_spec *out);
+
+/* Why no dump can be found, for the record that still gets sent. */
+enum hprof_why {
+    HPROF_OK = 0,
+    HPROF_NOT_ENABLED,   /* no -XX:+HeapDumpOnOutOfMemoryError */
+    HPROF_UNREACHABLE,   /* the dump directory cannot be resolved or opened */
+    HPROF_NO_FILE,       /* nothing in the match window */
+};
+const char *hprof_why_name(enum hprof_why why); /* "ok", "not_enabled", ... */
+
+/* A pinned dump location. */
+struct hprof_watch {
+    enum hprof_why state;   /* HPROF_OK when dir_fd is pinned */
+    char detail[512];       /* why not, in words */
+    int dir_fd;             /* O_PATH directory, -1 when not pinned */
+    char dir[PATH_MAX];     /* the directory as the container sees it */
+    char base[256];         /* file name HotSpot writes (without .N) */
+    bool dir_mode;          /* HeapDumpPath named a directory: any *.hprof there counts */
+    uint64_t since_ns;      /* files older than this are not this JVM's (its start) */
+    /* hprof_poll_new: a file seen growing, reported once it settles */
+    char pending[256];
+    uint64_t pending_size;
+    uint64_t pending_seen_ns;
+};
+
+/* Resolves spec for the process pid (nspid = its own pid, for the default
+ * file name) and pins the directory. root_dir / proc_root: NULL for the
+ * real /proc. Never fails: w->state says what happened. */
+void hprof_watch_open(const char *proc_root, int pid, int nspid, uint64_t started_ns,
+                      const struct hprof_spec *spec, struct hprof_watch *w);
+void hprof_watch_close(struct hprof_watch *w);
+
+struct hprof_found {
+    char path[PATH_MAX]; /* as the container sees it */
+    uint64_t size;
+    uint64_t mtime_ns;
+    dev_t dev;
+    ino_t ino;
+};
+
+/* The newest dump in the pinned directory whose mtime is within window_ns
+ * of around_ns (either side), not yet reported (seen may be NULL), and not
+ * older than the JVM. Returns 1 found, 0 none, -errno. Symlinks and
+ * non-regular files are ignored, never followed. */
+struct hprof_seen;
+int hprof_find(const struct hprof_watch *w, uint64_t around_ns, uint64_t window_ns,
+               const struct hprof_seen *seen, struct hprof_found *out);
+
+/* A dump not yet reported that has stopped growing (the same size at two
+ * calls at least HPROF_SETTLE_NS apart): how a JVM-level OutOfMemoryError
+ * without a kernel OOM kill shows. Returns 1 with out, 0 none yet. */
+#define HPROF_SETTLE_NS 2000000000ull
+int hprof_poll_new(struct hprof_watch *w, const struct hprof_seen *seen, uint64_t now_ns,
+                   struct hprof_found *out);
+
+/* The seen-list. path: a JSON-lines file (created when missing). */
+struct hprof_seen *hprof_seen_open(const char *path);
+void hprof_seen_close(struct hprof_seen *s);
+bool hprof_seen_has(const struct hprof_seen *s, const struct hprof_found *f);
+/* Records f (and appends it to the file). 0 or -errno. */
+int hprof_seen_add(struct hprof_seen *s, const struct hprof_found *f);
+
+#endif

@@ -1,0 +1,256 @@
+#include "oomwatch.h"
+
+#include "artefact.h"
+#include "hprof.h"
+#include "log.h"
+#include "outbox.h"
+#include "units.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define POLL_EVERY_TICKS 2
+
+/* Who a record is about; copied so it outlives the target. */
+struct who {
+    int pid, nspid;
+    char comm[32];
+    char service[128];
+    const struct rule *rule;
+    char container_id[65];
+    struct target_pod pod;
+};
+
+/* A search due after an OOM kill. */
+struct pending {
+    struct who who;
+    struct hprof_watch watch; /* its own dir_fd (a dup) */
+    uint64_t oom_ns;
+    uint64_t due_ms;
+    struct pending *next;
+};
+
+struct oomwatch {
+    const struct config *cfg;
+    struct outbox *outbox;
+    struct hprof_seen *seen;
+    struct pending *pending;
+    unsigned ticks;
+};
+
+struct oomwatch *oomwatch_new(const struct config *cfg, struct outbox *outbox)
+{
+    if (!cfg->oom_hprof_enabled)
+        return NULL;
+    struct oomwatch *ow = calloc(1, sizeof(*ow));
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/hprof_seen.jsonl", cfg->profiling_path);
+    if (!ow || !(ow->seen = hprof_seen_open(path))) {
+        free(ow);
+        return NULL;
+    }
+    ow->cfg = cfg;
+    ow->outbox = outbox;
+    return ow;
+}
+
+static void pending_free(struct pending *p)
+{
+    hprof_watch_close(&p->watch);
+    free(p);
+}
+
+void oomwatch_free(struct oomwatch *ow)
+{
+    if (!ow)
+        return;
+    while (ow->pending) {
+        struct pending *p = ow->pending;
+        ow->pending = p->next;
+        pending_free(p);
+    }
+    hprof_seen_close(ow->seen);
+    free(ow);
+}
+
+void oomwatch_target_added(struct oomwatch *ow, struct target *tg)
+{
+    struct hprof_spec spec;
+    if (!ow || hprof_parse_argv(tg->argv, tg->argv_len, &spec) < 0)
+        return;
+    hprof_watch_open(NULL, tg->id.pid, tg->id.nspid, tg->started_ns, &spec, &tg->hprof);
+    if (tg->hprof.state == HPROF_OK)
+        log_debug("oomwatch", "pid %d: heap dumps go to %s/%s", tg->id.pid, tg->hprof.dir,
+                  tg->hprof.base);
+    else
+        log_info("oomwatch", "pid %d: no heap dump to recover after an OOM kill: %s", tg->id.pid,
+                 tg->hprof.detail);
+}
+
+void oomwatch_target_removed(struct oomwatch *ow, struct target *tg)
+{
+    (void)ow;
+    hprof_watch_close(&tg->hprof);
+}
+
+static void who_of(const struct target *tg, struct who *w)
+{
+    memset(w, 0, sizeof(*w));
+    w->pid = tg->id.pid;
+    w->nspid = tg->id.nspid;
+    snprintf(w->comm, sizeof(w->comm), "%s", tg->id.comm);
+    snprintf(w->service, sizeof(w->service), "%s", tg->service);
+    w->rule = tg->rule;
+    if (tg->has_cgroup)
+        snprintf(w->container_id, sizeof(w->container_id), "%s", tg->cg.container_id);
+    w->pod = tg->pod;
+}
+
+static int base_meta(const struct oomwatch *ow, const struct who *w, struct artefact_meta *m)
+{
+    artefact_meta_init(m, ARTEFACT_OOM_HPROF);
+    int rc = artefact_set(&m->service_override, ow->cfg->service);
+    rc = rc ?: artefact_set(&m->service, w->service);
+    rc = rc ?: artefact_set(&m->host, ow->cfg->node_name);
+    rc = rc ?: artefact_set(&m->process_name, w->comm);
+    rc = rc ?: artefact_set(&m->trigger, "oom");
+    rc = rc ?: tags_merge(&m->global_tags, &ow->cfg->tags);
+    if (w->rule)
+        rc = rc ?: tags_merge(&m->rule_tags, &w->rule->tags);
+    if (w->pod.name[0]) {
+        rc = rc ?: artefact_set(&m->k8s.pod_name, w->pod.name);
+        rc = rc ?: artefact_set(&m->k8s.pod_namespace, w->pod.namespace_);
+        rc = rc ?: artefact_set(&m->k8s.pod_uid, w->pod.uid);
+        rc = rc ?: artefact_set(&m->k8s.container_name, w->pod.container);
+        rc = rc ?: artefact_set(&m->k8s.container_id, w->container_id);
+    }
+    m->pid = w->pid;
+    m->nspid = w->nspid;
+    m->end_ns = units_now_real_ns();
+    return rc;
+}
+
+/* One flameshot_oom_hprof record: f is the dump, or NULL with why. */
+static void report(struct oomwatch *ow, const struct who *w, const struct hprof_found *f,
+                   enum hprof_why why, const char *detail, const char *matched_by, int delta)
+{
+    struct artefact_meta m;
+    char msg[1024], err[256];
+    if (f)
+        snprintf(msg, sizeof(msg), "%s, heap dump found at %s (%llu bytes)",
+                 delta ? "OOM detected via cgroup oom_kill" : "Java OutOfMemoryError heap dump",
+                 f->path, (unsigned long long)f->size);
+    else
+        snprintf(msg, sizeof(msg), "OOM detected via cgroup oom_kill, no heap dump found: %s",
+                 detail);
+    int rc = base_meta(ow, w, &m);
+    rc = rc ?: artefact_field_str(&m, "message", msg);
+    rc = rc ?: artefact_field_str(&m, "hprof_path", f ? f->path : "");
+    rc = rc ?: artefact_field_int(&m, "hprof_size_bytes", f ? (int64_t)f->size : 0);
+    rc = rc ?: artefact_field_int(&m, "oom_kill_delta", delta);
+    rc = rc ?: artefact_field_str(&m, "matched_by", matched_by);
+    rc = rc ?: artefact_field_str(&m, "process_name", w->comm);
+    rc = rc ?: artefact_field_str(&m, "reason", hprof_why_name(why));
+    if (rc == 0)
+        rc = outbox_put_summary(ow->outbox, &m, NULL, err, sizeof(err));
+    if (rc < 0)
+        log_warn("oomwatch", "pid %d: OOM summary lost: %s", w->pid,
+                 rc == -ENOMEM ? "out of memory" : err);
+    else
+        log_info("oomwatch", "pid %d: %s", w->pid, msg);
+    if (f && rc == 0 && !hprof_seen_has(ow->seen, f))
+        hprof_seen_add(ow->seen, f);
+    artefact_meta_free(&m);
+}
+
+void oomwatch_on_oom(struct oomwatch *ow, struct target *tg, uint64_t oom_real_ns,
+                     uint64_t now_ms)
+{
+    if (!ow)
+        return;
+    struct who w;
+    who_of(tg, &w);
+    if (tg->hprof.state != HPROF_OK) {
+        report(ow, &w, NULL, tg->hprof.state, tg->hprof.detail, "none", 1);
+        return;
+    }
+    struct pending *p = calloc(1, sizeof(*p));
+    if (!p)
+        return;
+    p->who = w;
+    p->watch = tg->hprof;
+    p->watch.dir_fd = fcntl(tg->hprof.dir_fd, F_DUPFD_CLOEXEC, 0);
+    p->oom_ns = oom_real_ns;
+    p->due_ms = now_ms + OOMWATCH_DELAY_MS;
+    p->next = ow->pending;
+    ow->pending = p;
+}
+
+static void run_search(struct oomwatch *ow, struct pending *p)
+{
+    struct hprof_found f;
+    uint64_t window = ow->cfg->oom_hprof_match_window_ms * 1000000ull;
+    int rc = hprof_find(&p->watch, p->oom_ns, window, ow->seen, &f);
+    char detail[600];
+    if (rc == 1) {
+        report(ow, &p->who, &f, HPROF_OK, "", "path+time_window", 1);
+        return;
+    }
+    /* already reported as a Java-level OOM dump moments before the kill:
+     * the kill still gets its record, naming the same file */
+    if (rc == 0 && hprof_find(&p->watch, p->oom_ns, window, NULL, &f) == 1) {
+        report(ow, &p->who, &f, HPROF_OK, "", "path+time_window", 1);
+        return;
+    }
+    if (rc < 0) {
+        snprintf(detail, sizeof(detail), "cannot list %s: %s", p->watch.dir, strerror(-rc));
+        report(ow, &p->who, NULL, HPROF_UNREACHABLE, detail, "none", 1);
+        return;
+    }
+    snprintf(detail, sizeof(detail), "no %s%s in %s modified within %llus of the kill",
+             p->watch.dir_mode ? "*.hprof" : p->watch.base, p->watch.dir_mode ? " file" : "",
+             p->watch.dir, (unsigned long long)(window / 1000000000ull));
+    report(ow, &p->who, NULL, HPROF_NO_FILE, detail, "none", 1);
+}
+
+static void run_due(struct oomwatch *ow, uint64_t now_ms)
+{
+    for (struct pending **pp = &ow->pending; *pp;) {
+        struct pending *p = *pp;
+        if (now_ms < p->due_ms) {
+            pp = &p->next;
+            continue;
+        }
+        *pp = p->next;
+        run_search(ow, p);
+        pending_free(p);
+    }
+}
+
+/* Java-level OutOfMemoryError: a dump appears while the JVM lives on. */
+static void poll_live(struct oomwatch *ow, struct targets *targets)
+{
+    uint64_t now = units_now_real_ns();
+    for (size_t i = 0; i < targets_count(targets); i++) {
+        struct target *tg = targets_at(targets, i);
+        struct hprof_found f;
+        if (tg->hprof.state != HPROF_OK || !hprof_poll_new(&tg->hprof, ow->seen, now, &f))
+            continue;
+        struct who w;
+        who_of(tg, &w);
+        report(ow, &w, &f, HPROF_OK, "", "new_file", 0);
+    }
+}
+
+void oomwatch_tick(struct oomwatch *ow, struct targets *targets, uint64_t now_ms)
+{
+    if (!ow)
+        return;
+    run_due(ow, now_ms);
+    if (++ow->ticks % POLL_EVERY_TICKS == 0)
+        poll_live(ow, targets);
+}
