@@ -7,7 +7,7 @@ set -eu
 PKGS="make gcc clang llvm bpftool pkg-config
       libbpf-dev libelf-dev zlib1g-dev libcurl4-openssl-dev libcjson-dev
       libmicrohttpd-dev libpcre2-dev
-      openjdk-17-jdk-headless curl util-linux procps
+      openjdk-17-jdk-headless curl util-linux procps jq iproute2
       cppcheck clang-format jq"
 
 missing=""
