@@ -268,8 +268,8 @@ static __always_inline int on_rss(struct mm_struct *mm, __u32 flags)
         __u64 cgid = compat_css_cgroup_ino(css);
         struct fs_watermark *w = bpf_map_lookup_elem(&cg_marks, &cgid);
         if (w)
-            check_mark(w, compat_memcg_usage_pages(css) * page_size, FS_EV_WATERMARK_CGROUP,
-                       owner, cgid, flags);
+            check_mark(w, compat_memcg_usage_pages(css) * page_size, FS_EV_WATERMARK_CGROUP, owner,
+                       cgid, flags);
     }
     return 0;
 }

@@ -24,10 +24,10 @@ enum fs_event_kind {
 };
 
 /* fs_event.flags */
-#define FS_EVF_NO_EXIT_STATUS   (1u << 0) /* exit: status/signal unknown (poller) */
-#define FS_EVF_PID_GUESSED      (1u << 1) /* oom: victim inferred from exits (poller) */
-#define FS_EVF_AT_EXIT          (1u << 2) /* oom: reported at the victim's exit (classic) */
-#define FS_EVF_CLASSIC          (1u << 3) /* produced by a classic tracepoint program */
+#define FS_EVF_NO_EXIT_STATUS (1u << 0) /* exit: status/signal unknown (poller) */
+#define FS_EVF_PID_GUESSED    (1u << 1) /* oom: victim inferred from exits (poller) */
+#define FS_EVF_AT_EXIT        (1u << 2) /* oom: reported at the victim's exit (classic) */
+#define FS_EVF_CLASSIC        (1u << 3) /* produced by a classic tracepoint program */
 
 struct fs_event {
     __u32 kind;  /* enum fs_event_kind */

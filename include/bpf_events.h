@@ -62,8 +62,7 @@ int bpf_events_consume(struct bpf_events *b, bpf_events_cb cb, void *arg);
 int bpf_events_set_cgroup_mark(struct bpf_events *b, uint64_t cgroup_id, uint64_t bytes,
                                uint64_t rearm_bytes);
 int bpf_events_clear_cgroup_mark(struct bpf_events *b, uint64_t cgroup_id);
-int bpf_events_set_proc_mark(struct bpf_events *b, int tgid, uint64_t bytes,
-                             uint64_t rearm_bytes);
+int bpf_events_set_proc_mark(struct bpf_events *b, int tgid, uint64_t bytes, uint64_t rearm_bytes);
 int bpf_events_clear_proc_mark(struct bpf_events *b, int tgid);
 
 /* Reads the per-CPU counters (one map lookup syscall). */

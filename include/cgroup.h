@@ -25,9 +25,9 @@
 /* What /proc/<pid>/cgroup says, before looking at the filesystem. Paths
  * are relative to their hierarchy's root and start with '/'. */
 struct cgroup_membership {
-    char memory_ctrl[64]; /* v1 controller list of the memory line, e.g. "memory" */
+    char memory_ctrl[64];              /* v1 controller list of the memory line, e.g. "memory" */
     char memory_path[CGROUP_PATH_LEN]; /* "" when memory is not on a v1 hierarchy */
-    char cpu_ctrl[64];    /* e.g. "cpu,cpuacct" */
+    char cpu_ctrl[64];                 /* e.g. "cpu,cpuacct" */
     char cpu_path[CGROUP_PATH_LEN];    /* "" when cpu is not on a v1 hierarchy */
     bool has_unified;                  /* a "0::<path>" line was present */
     char unified_path[CGROUP_PATH_LEN];
@@ -35,16 +35,16 @@ struct cgroup_membership {
 
 /* Everything the daemon needs about one process's cgroups. */
 struct cgroup_info {
-    int memory_version;                 /* 1 or 2 */
-    char memory_root[CGROUP_PATH_LEN];  /* the hierarchy's mount directory */
-    char memory_dir[CGROUP_PATH_LEN];   /* the process's memory cgroup directory */
-    uint64_t memory_id;                 /* inode of memory_dir */
-    int cpu_version;                    /* 1 or 2; 0 when no cpu directory was found */
+    int memory_version;                /* 1 or 2 */
+    char memory_root[CGROUP_PATH_LEN]; /* the hierarchy's mount directory */
+    char memory_dir[CGROUP_PATH_LEN];  /* the process's memory cgroup directory */
+    uint64_t memory_id;                /* inode of memory_dir */
+    int cpu_version;                   /* 1 or 2; 0 when no cpu directory was found */
     char cpu_root[CGROUP_PATH_LEN];
     char cpu_dir[CGROUP_PATH_LEN];
-    char path[CGROUP_PATH_LEN];         /* memory cgroup path inside its hierarchy */
-    char container_id[CGROUP_ID_LEN];   /* "" when the path names no container */
-    char pod_uid[CGROUP_UID_LEN];       /* "" when the path names no kubelet Pod */
+    char path[CGROUP_PATH_LEN];       /* memory cgroup path inside its hierarchy */
+    char container_id[CGROUP_ID_LEN]; /* "" when the path names no container */
+    char pod_uid[CGROUP_UID_LEN];     /* "" when the path names no kubelet Pod */
 };
 
 /* Parses the text of /proc/<pid>/cgroup ("hier:controllers:path" lines).
@@ -61,13 +61,11 @@ int cgroup_resolve(const char *cgroup_root, const struct cgroup_membership *m,
 
 /* cgroup_parse_membership + cgroup_resolve for /proc/<pid>/cgroup. Returns 0,
  * -ESRCH when the process is gone, or as cgroup_resolve. */
-int cgroup_of_pid(const char *proc_root, const char *cgroup_root, int pid,
-                  struct cgroup_info *out);
+int cgroup_of_pid(const char *proc_root, const char *cgroup_root, int pid, struct cgroup_info *out);
 
 /* Only the memory cgroup id of pid (cheaper: no cpu lookup, no parsing of
  * container ids). Returns 0 or -errno as cgroup_of_pid. */
-int cgroup_memory_id_of_pid(const char *proc_root, const char *cgroup_root, int pid,
-                            uint64_t *id);
+int cgroup_memory_id_of_pid(const char *proc_root, const char *cgroup_root, int pid, uint64_t *id);
 
 /* Extracts the container id and Pod uid from a cgroup path, for the kubelet
  * layouts (cgroupfs: .../kubepods[/<qos>]/pod<uid>/<id>; systemd:

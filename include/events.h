@@ -50,13 +50,13 @@ struct metrics;
 struct events_source;
 
 struct events_options {
-    enum fs_bpf_mode mode;    /* FLAMESHOT_BPF: auto (BPF, else poller), on (BPF or fail), off */
-    struct metrics *metrics;  /* events_total, events_lost, ringbuf_full; may be NULL */
-    const char *proc_root;    /* NULL: "/proc" */
-    const char *cgroup_root;  /* NULL: "/sys/fs/cgroup" */
-    uint32_t poll_period_ms;  /* poller period, 0: 50 ms */
-    uint32_t ringbuf_bytes;   /* 0: 1 MiB */
-    bool force_classic;       /* tests: classic tracepoint programs only */
+    enum fs_bpf_mode mode;   /* FLAMESHOT_BPF: auto (BPF, else poller), on (BPF or fail), off */
+    struct metrics *metrics; /* events_total, events_lost, ringbuf_full; may be NULL */
+    const char *proc_root;   /* NULL: "/proc" */
+    const char *cgroup_root; /* NULL: "/sys/fs/cgroup" */
+    uint32_t poll_period_ms; /* poller period, 0: 50 ms */
+    uint32_t ringbuf_bytes;  /* 0: 1 MiB */
+    bool force_classic;      /* tests: classic tracepoint programs only */
 };
 
 struct events_stats {

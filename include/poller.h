@@ -4,7 +4,8 @@
  *
  *  - exec/exit: every period (50 ms) /proc is listed and diffed against
  *    the previous listing (one getdents pass; stat is read only for new
- *    pids). A pid seen for less than young_ms (1 s) has its stat re-read
+ *    pids), unless /proc/loadavg shows that no task was created or reaped
+ *    since the last look. A pid seen for less than young_ms (1 s) has its stat re-read
  *    every period, so a fork followed by execve shows as a second exec
  *    with the new comm; every rescan_ms (2 s) all processes are re-read
  *    to catch later execs (comm change), pid reuse (start time change) and
@@ -46,8 +47,9 @@ struct poller_options {
 
 struct poller_counts {
     uint64_t scans;
-    uint64_t scan_ns; /* CPU time spent scanning, summed (CLOCK_THREAD_CPUTIME_ID) */
-    uint64_t procs;   /* processes in the table now */
+    uint64_t listings; /* scans that listed /proc (the others found loadavg unchanged) */
+    uint64_t scan_ns;  /* CPU time spent scanning, summed (CLOCK_THREAD_CPUTIME_ID) */
+    uint64_t procs;    /* processes in the table now */
     uint64_t events;
     uint64_t missed_ticks; /* timer expirations that found a scan still pending */
 };

@@ -56,7 +56,8 @@ static bool param_matches(const struct btf *btf, __u32 type_id, const char *want
         if (!btf_is_ptr(t))
             return false;
         const struct btf_type *s = btf__type_by_id(btf, btf__resolve_type(btf, t->type));
-        return s && btf_is_struct(s) && strcmp(btf__name_by_offset(btf, s->name_off), want + 7) == 0;
+        return s && btf_is_struct(s) &&
+               strcmp(btf__name_by_offset(btf, s->name_off), want + 7) == 0;
     }
     return btf_is_int(t) && strcmp(btf__name_by_offset(btf, t->name_off), want) == 0;
 }
@@ -91,8 +92,9 @@ static void plan(struct bpf_events *b, bool force_classic)
     for (size_t i = 0; i < N_TP; i++) {
         b->classic[i] = !btf || !tp_btf_usable(btf, &tp_specs[i]);
         if (b->classic[i] && !force_classic)
-            log_info("bpf", "%s: the kernel's %s prototype differs from what the tp_btf program "
-                            "reads; using the classic tracepoint",
+            log_info("bpf",
+                     "%s: the kernel's %s prototype differs from what the tp_btf program "
+                     "reads; using the classic tracepoint",
                      tp_specs[i].key, tp_specs[i].tp);
     }
     btf__free(btf);
@@ -158,8 +160,7 @@ static int open_skel(struct bpf_events *b, const struct bpf_events_options *o)
 static void reason(char *err, size_t cap, const char *what, int rc)
 {
     if (rc == -EPERM || rc == -EACCES)
-        snprintf(err, cap, "%s: %s (needs root, or CAP_BPF with CAP_PERFMON)", what,
-                 strerror(-rc));
+        snprintf(err, cap, "%s: %s (needs root, or CAP_BPF with CAP_PERFMON)", what, strerror(-rc));
     else
         snprintf(err, cap, "%s: %s", what, strerror(-rc));
 }
@@ -174,8 +175,9 @@ static int load(struct bpf_events *b, const struct bpf_events_options *o, char *
     /* a missing privilege will not be different for the classic programs */
     if (rc < 0 && rc != -EPERM && rc != -EACCES && !o->force_classic && !any_classic(b) &&
         b->skel) {
-        log_warn("bpf", "loading the tp_btf programs failed (%s); retrying with classic "
-                        "tracepoints",
+        log_warn("bpf",
+                 "loading the tp_btf programs failed (%s); retrying with classic "
+                 "tracepoints",
                  strerror(-rc));
         events_bpf__destroy(b->skel);
         for (size_t i = 0; i < N_TP; i++)
@@ -212,9 +214,9 @@ static void describe(struct bpf_events *b)
 {
     size_t off = 0;
     for (size_t i = 0; i < N_TP; i++)
-        off += (size_t)snprintf(b->describe + off, sizeof(b->describe) - off, "%s%s=%s",
-                                i ? " " : "", tp_specs[i].key,
-                                b->classic[i] ? "tracepoint" : "tp_btf");
+        off +=
+            (size_t)snprintf(b->describe + off, sizeof(b->describe) - off, "%s%s=%s", i ? " " : "",
+                             tp_specs[i].key, b->classic[i] ? "tracepoint" : "tp_btf");
 }
 
 static int attach(struct bpf_events *b, char *err, size_t cap)

@@ -210,8 +210,7 @@ static int read_membership(const char *proc_root, int pid, struct cgroup_members
     return cgroup_parse_membership(buf, m);
 }
 
-int cgroup_of_pid(const char *proc_root, const char *cgroup_root, int pid,
-                  struct cgroup_info *out)
+int cgroup_of_pid(const char *proc_root, const char *cgroup_root, int pid, struct cgroup_info *out)
 {
     struct cgroup_membership *m = malloc(sizeof(*m));
     if (!m)
@@ -223,8 +222,7 @@ int cgroup_of_pid(const char *proc_root, const char *cgroup_root, int pid,
     return rc;
 }
 
-int cgroup_memory_id_of_pid(const char *proc_root, const char *cgroup_root, int pid,
-                            uint64_t *id)
+int cgroup_memory_id_of_pid(const char *proc_root, const char *cgroup_root, int pid, uint64_t *id)
 {
     struct cgroup_membership *m = malloc(sizeof(*m));
     struct cgroup_info *info = malloc(sizeof(*info));
@@ -308,16 +306,16 @@ static int keyed_value(const char *text, const char *key, uint64_t *v)
 int cgroup_read_usage(const char *dir, int version, uint64_t *bytes)
 {
     char buf[64];
-    int rc = read_file(dir, version == 2 ? "memory.current" : "memory.usage_in_bytes", buf,
-                       sizeof(buf));
+    int rc =
+        read_file(dir, version == 2 ? "memory.current" : "memory.usage_in_bytes", buf, sizeof(buf));
     return rc < 0 ? rc : parse_u64(buf, bytes);
 }
 
 int cgroup_read_oom_kills(const char *dir, int version, uint64_t *count)
 {
     char buf[1024];
-    int rc = read_file(dir, version == 2 ? "memory.events" : "memory.oom_control", buf,
-                       sizeof(buf));
+    int rc =
+        read_file(dir, version == 2 ? "memory.events" : "memory.oom_control", buf, sizeof(buf));
     return rc < 0 ? rc : keyed_value(buf, "oom_kill", count);
 }
 
@@ -483,8 +481,8 @@ static bool pod_of(const char *c, size_t n, char *pod, size_t cap)
 
 static bool cid_of(const char *c, size_t n, char *cid, size_t cap)
 {
-    static const char *const prefixes[] = {"cri-containerd-", "docker-", "crio-",
-                                           "containerd-", "libpod-"};
+    static const char *const prefixes[] = {"cri-containerd-", "docker-", "crio-", "containerd-",
+                                           "libpod-"};
     if (n == 64 && all_hex(c, 64)) { /* cgroupfs driver, plain Docker */
         copy(cid, cap, c, 64);
         return true;

@@ -89,9 +89,8 @@ static bool set_has(const void *v, size_t n, const void *item, size_t sz)
 
 static int open_poller(struct events_source *s, const struct events_options *o, const char *why)
 {
-    struct poller_options po = {.proc_root = o->proc_root,
-                                .cgroup_root = o->cgroup_root,
-                                .period_ms = o->poll_period_ms};
+    struct poller_options po = {
+        .proc_root = o->proc_root, .cgroup_root = o->cgroup_root, .period_ms = o->poll_period_ms};
     int rc = poller_new(&po, &s->poller);
     if (rc < 0)
         return rc;
@@ -262,7 +261,8 @@ int events_set_proc_watermark(struct events_source *s, int tgid, uint64_t bytes,
     uint64_t rearm = bytes - hysteresis_bytes;
     int rc = s->bpf ? bpf_events_set_proc_mark(s->bpf, tgid, bytes, rearm)
                     : poller_set_proc_mark(s->poller, tgid, bytes, rearm);
-    if (rc == 0 && set_add((void **)&s->marked, &s->nmarked, &s->markcap, &tgid, sizeof(tgid)) < 0) {
+    if (rc == 0 &&
+        set_add((void **)&s->marked, &s->nmarked, &s->markcap, &tgid, sizeof(tgid)) < 0) {
         events_clear_proc_watermark(s, tgid);
         rc = -ENOMEM;
     }

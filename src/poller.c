@@ -17,8 +17,8 @@
 
 struct pent {
     int pid, ppid;
-    uint64_t start;    /* clock ticks since boot: (pid, start) names a process */
-    uint64_t memcg;    /* memory cgroup id, 0 unknown */
+    uint64_t start; /* clock ticks since boot: (pid, start) names a process */
+    uint64_t memcg; /* memory cgroup id, 0 unknown */
     uint64_t rss_pages;
     uint64_t first_ms; /* when first seen */
     char comm[FS_COMM_LEN];
@@ -73,6 +73,7 @@ struct poller {
     VEC(struct pmark) pm;
     VEC(struct pending_oom) po;
     uint64_t last_rescan_ms;
+    long long last_pid, nr_tasks; /* from loadavg; -1 unknown */
     struct poller_counts counts;
     poller_emit_fn emit;
     void *arg;
@@ -215,7 +216,7 @@ static void recheck(struct poller *p, struct pent *e, uint64_t now, bool rescan)
         return;
     struct pent fresh;
     if (read_proc(p, e->pid, &fresh, now, false) < 0)
-        return; /* vanished since the listing: the next scan reports it */
+        return;                    /* vanished since the listing: the next scan reports it */
     if (fresh.start != e->start) { /* pid reused */
         struct pent n;
         emit_exit(p, e);
@@ -376,13 +377,46 @@ static void match_ooms(struct poller *p, uint64_t now)
     p->po.n = keep;
 }
 
+/* /proc/loadavg ends with "<running>/<tasks> <last pid>": when neither the
+ * number of tasks nor the last pid allocated moved, no process was created
+ * or reaped since the previous look, and listing /proc (the expensive part:
+ * the kernel instantiates a dentry per pid) can be skipped. */
+static bool procs_changed(struct poller *p)
+{
+    char path[PATH_MAX], buf[128];
+    long long tasks, last;
+    snprintf(path, sizeof(path), "%s/loadavg", p->proc_root);
+    if (fsutil_read_small(path, buf, sizeof(buf)) < 0 ||
+        sscanf(buf, "%*s %*s %*s %*d/%lld %lld", &tasks, &last) != 2) {
+        p->last_pid = p->nr_tasks = -1;
+        return true;
+    }
+    bool changed = tasks != p->nr_tasks || last != p->last_pid || p->last_pid < 0;
+    p->nr_tasks = tasks;
+    p->last_pid = last;
+    return changed;
+}
+
+/* Without a listing: re-read the young (and, at rescan, all) entries. */
+static void recheck_all(struct poller *p, uint64_t now, bool rescan)
+{
+    for (size_t i = 0; i < p->tab.n; i++)
+        recheck(p, &p->tab.v[i], now, rescan);
+}
+
 static int scan(struct poller *p, uint64_t now, bool quiet)
 {
     bool rescan = now - p->last_rescan_ms >= p->rescan;
+    int rc = 0;
     p->exits.n = 0;
-    int rc = list_pids(p);
-    if (rc == 0)
-        rc = diff(p, now, rescan, quiet);
+    if (procs_changed(p) || rescan) {
+        p->counts.listings++;
+        rc = list_pids(p);
+        if (rc == 0)
+            rc = diff(p, now, rescan, quiet);
+    } else {
+        recheck_all(p, now, false);
+    }
     if (rc < 0)
         return rc;
     if (rescan)
@@ -445,6 +479,7 @@ int poller_new(const struct poller_options *o, struct poller **out)
     if (!p)
         return rc;
     p->tfd = -1;
+    p->last_pid = p->nr_tasks = -1;
     p->proc_root = strdup(opt->proc_root ? opt->proc_root : "/proc");
     p->cgroup_root = strdup(opt->cgroup_root ? opt->cgroup_root : "/sys/fs/cgroup");
     p->period = opt->period_ms ? opt->period_ms : 50;

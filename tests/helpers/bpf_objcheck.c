@@ -69,7 +69,7 @@ int main(int argc, char **argv)
         }
     }
     bpf_object__close(obj);
-    printf("%d programs: %s, %d unmatched relocations\n", n,
-           rc == 0 ? "all loaded" : "load failed", g_check.unmatched);
+    printf("%d programs: %s, %d unmatched relocations\n", n, rc == 0 ? "all loaded" : "load failed",
+           g_check.unmatched);
     return rc == 0 && g_check.unmatched == 0 ? 0 : 1;
 }

@@ -6,17 +6,13 @@
  *
  * --comm limits exec/exit/watermark_proc lines to those comms (oom and
  * cgroup watermark lines always print). --stall-ms does not consume for
- * that long after "ready" (to overflow a small --ringbuf on purpose). Commands, one per line on stdin, each answered
- * by an "ack" line:
- *   watch DIR | unwatch DIR             memory cgroup directory
- *   cgwm DIR BYTES HYST | cgwm-clear DIR
- *   procwm PID BYTES HYST | procwm-clear PID
- *   stats | quit
- * Lines: {"kind":"ready","source":"bpf|poller","detail":"..."} first, then
- * records {"kind":"exec",...,"ts_ns":N,"seen_ns":N} where seen_ns is
- * CLOCK_BOOTTIME when the callback ran (ts_ns is the event's own). Exits 0
- * on quit, EOF of stdin after --duration-ms, or the duration; 2 when the
- * source cannot open (the reason on stderr). */
+ * that long after "ready" (to overflow a small --ringbuf on purpose). Commands, one per line on
+ * stdin, each answered by an "ack" line: watch DIR | unwatch DIR             memory cgroup
+ * directory cgwm DIR BYTES HYST | cgwm-clear DIR procwm PID BYTES HYST | procwm-clear PID stats |
+ * quit Lines: {"kind":"ready","source":"bpf|poller","detail":"..."} first, then records
+ * {"kind":"exec",...,"ts_ns":N,"seen_ns":N} where seen_ns is CLOCK_BOOTTIME when the callback ran
+ * (ts_ns is the event's own). Exits 0 on quit, EOF of stdin after --duration-ms, or the duration; 2
+ * when the source cannot open (the reason on stderr). */
 #include "cgroup.h"
 #include "events.h"
 #include "log.h"
@@ -86,8 +82,8 @@ static void on_event(const struct fs_event *ev, void *arg)
     printf(",\"cgroup_id\":%llu,\"exit_code\":%d,\"exit_signal\":%d,\"value_bytes\":%llu,"
            "\"watermark_bytes\":%llu,\"flags\":%u,\"ts_ns\":%llu,\"seen_ns\":%" PRIu64 "}\n",
            (unsigned long long)ev->cgroup_id, ev->exit_code, ev->exit_signal,
-           (unsigned long long)ev->value_bytes, (unsigned long long)ev->watermark_bytes,
-           ev->flags, (unsigned long long)ev->ts_ns, boot_ns());
+           (unsigned long long)ev->value_bytes, (unsigned long long)ev->watermark_bytes, ev->flags,
+           (unsigned long long)ev->ts_ns, boot_ns());
     fflush(stdout);
 }
 
@@ -182,8 +178,9 @@ static int parse_args(int argc, char **argv, struct events_options *o, struct pr
             return -1;
         i++;
         if (strcmp(a, "--bpf") == 0)
-            o->mode = strcmp(v, "on") == 0 ? FS_BPF_ON : strcmp(v, "off") == 0 ? FS_BPF_OFF
-                                                                               : FS_BPF_AUTO;
+            o->mode = strcmp(v, "on") == 0    ? FS_BPF_ON
+                      : strcmp(v, "off") == 0 ? FS_BPF_OFF
+                                              : FS_BPF_AUTO;
         else if (strcmp(a, "--period-ms") == 0)
             o->poll_period_ms = (uint32_t)atoi(v);
         else if (strcmp(a, "--ringbuf") == 0)

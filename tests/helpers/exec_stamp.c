@@ -18,8 +18,9 @@ int main(int argc, char **argv)
     struct timespec ts;
     char buf[32];
     clock_gettime(CLOCK_BOOTTIME, &ts);
-    int n = snprintf(buf, sizeof(buf), "%llu\n",
-                     (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec);
+    int n =
+        snprintf(buf, sizeof(buf), "%llu\n",
+                 (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec);
     int fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0 || write(fd, buf, (size_t)n) != n) {
         perror(argv[1]);

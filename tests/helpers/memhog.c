@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CHUNK (1u << 20)
+#define CHUNK      (1u << 20)
 #define MAX_CHUNKS 65536
 
 static void *chunks[MAX_CHUNKS];

@@ -262,7 +262,8 @@ static pid_t spawn_in(const char *mem_dir, const char *cpu_dir)
     if (pid == 0) {
         char me[32];
         snprintf(me, sizeof(me), "%d", getpid());
-        if (write_file(mem_dir, "cgroup.procs", me) < 0 || write_file(cpu_dir, "cgroup.procs", me) < 0)
+        if (write_file(mem_dir, "cgroup.procs", me) < 0 ||
+            write_file(cpu_dir, "cgroup.procs", me) < 0)
             _exit(1);
         pause();
         _exit(0);

@@ -47,12 +47,13 @@ static int mkproc(struct fx *f, int pid, const char *comm, char state, int ppid,
     snprintf(d, sizeof(d), "%s/%d", f->proc, pid);
     mkdir(d, 0755);
     snprintf(text, sizeof(text),
-             "%d (%s) %c %d 0 0 0 0 0 0 0 0 0 0 0 0 0 20 0 %d 0 %llu 0 %llu 0\n", pid, comm,
-             state, ppid, threads, start, rss);
+             "%d (%s) %c %d 0 0 0 0 0 0 0 0 0 0 0 0 0 20 0 %d 0 %llu 0 %llu 0\n", pid, comm, state,
+             ppid, threads, start, rss);
     snprintf(p, sizeof(p), "%s/stat", d);
     int rc = put(p, text);
-    snprintf(text, sizeof(text), "Name:\t%s\nTgid:\t%d\nPid:\t%d\nUid:\t0\t0\t0\t0\n"
-                                 "Gid:\t0\t0\t0\t0\nThreads:\t%d\n",
+    snprintf(text, sizeof(text),
+             "Name:\t%s\nTgid:\t%d\nPid:\t%d\nUid:\t0\t0\t0\t0\n"
+             "Gid:\t0\t0\t0\t0\nThreads:\t%d\n",
              comm, pid, pid, threads);
     snprintf(p, sizeof(p), "%s/status", d);
     rc = rc ? rc : put(p, text);
@@ -325,8 +326,8 @@ TEST(cgroup_watermark_needs_a_watch_and_fires_once_per_crossing)
     static const int fires[] = {0, 1, 0, 0, 0, 0, 1, 0};
     for (size_t i = 0; i < sizeof(usage_mib) / sizeof(usage_mib[0]); i++) {
         CHECK_EQ(mkcg(&f, "podC", (unsigned long long)usage_mib[i] << 20, 0), 0);
-        CHECK_MSG(scan_at(p, &f, 50 * (i + 1)) == fires[i], "step %zu usage %d MiB: %d records",
-                  i, usage_mib[i], f.n);
+        CHECK_MSG(scan_at(p, &f, 50 * (i + 1)) == fires[i], "step %zu usage %d MiB: %d records", i,
+                  usage_mib[i], f.n);
         if (fires[i]) {
             CHECK_EQ(f.ev[0].kind, FS_EV_WATERMARK_CGROUP);
             CHECK_EQ(f.ev[0].cgroup_id, id);
@@ -336,6 +337,39 @@ TEST(cgroup_watermark_needs_a_watch_and_fires_once_per_crossing)
     }
     CHECK_EQ(poller_clear_cgroup_mark(p, id), 0);
     CHECK_EQ(poller_clear_cgroup_mark(p, id), -ENOENT);
+    poller_free(p);
+    fx_done(&f);
+}
+
+TEST(proc_is_listed_only_when_loadavg_says_tasks_changed)
+{
+    struct fx f;
+    char path[PATH_MAX + 16];
+    CHECK_EQ(fx_init(&f), 0);
+    snprintf(path, sizeof(path), "%s/loadavg", f.proc);
+    CHECK_EQ(put(path, "0.10 0.20 0.30 1/180 5000\n"), 0);
+    struct poller *p = fx_poller(&f);
+    CHECK(p != NULL);
+    struct poller_counts c0, c1;
+    poller_counts(p, &c0);
+    CHECK_EQ(scan_at(p, &f, 50), 0);
+    poller_counts(p, &c1);
+    CHECK_EQ(c1.listings, c0.listings); /* same tasks, same last pid: no listing */
+    CHECK_EQ(mkproc(&f, 5001, "java", 'S', 100, 990, 10, 1, ""), 0);
+    CHECK_EQ(put(path, "0.10 0.20 0.30 2/181 5001\n"), 0);
+    CHECK_EQ(scan_at(p, &f, 100), 1);
+    CHECK_EQ(f.ev[0].kind, FS_EV_EXEC);
+    CHECK_EQ(f.ev[0].pid, 5001);
+    poller_counts(p, &c1);
+    CHECK_EQ(c1.listings, c0.listings + 1);
+    /* a young process's exec is still seen without a listing */
+    CHECK_EQ(mkproc(&f, 5001, "jsvc", 'S', 100, 990, 10, 1, ""), 0);
+    CHECK_EQ(scan_at(p, &f, 150), 1);
+    CHECK_STREQ(f.ev[0].comm, "jsvc");
+    /* and the rescan lists regardless */
+    CHECK_EQ(scan_at(p, &f, 2100), 0);
+    poller_counts(p, &c0);
+    CHECK_EQ(c0.listings, c1.listings + 1);
     poller_free(p);
     fx_done(&f);
 }
@@ -361,10 +395,8 @@ TEST(events_off_runs_the_poller_and_clears_marks_of_exited_processes)
     CHECK_EQ(fx_init(&f), 0);
     CHECK_EQ(mkcg(&f, "podD", 1 << 20, 0), 0);
     CHECK_EQ(mkproc(&f, 700, "java", 'S', 100, 800, 10, 1, "podD"), 0);
-    struct events_options o = {.mode = FS_BPF_OFF,
-                               .proc_root = f.proc,
-                               .cgroup_root = f.cg,
-                               .poll_period_ms = 10};
+    struct events_options o = {
+        .mode = FS_BPF_OFF, .proc_root = f.proc, .cgroup_root = f.cg, .poll_period_ms = 10};
     struct events_source *s = NULL;
     CHECK_EQ(events_open(&o, &s, err, sizeof(err)), 0);
     CHECK_STREQ(events_name(s), "poller");
@@ -393,8 +425,10 @@ TEST(events_off_runs_the_poller_and_clears_marks_of_exited_processes)
 }
 
 TEST_MAIN(baseline_is_silent_then_new_processes_are_execs,
-          old_processes_are_rechecked_only_at_rescan, zombie_leader_with_live_threads_is_not_an_exit,
+          old_processes_are_rechecked_only_at_rescan,
+          zombie_leader_with_live_threads_is_not_an_exit,
           oom_victim_is_the_largest_exit_of_the_cgroup_or_pid_0,
           process_watermark_fires_once_per_upward_crossing,
           cgroup_watermark_needs_a_watch_and_fires_once_per_crossing,
+          proc_is_listed_only_when_loadavg_says_tasks_changed,
           events_off_runs_the_poller_and_clears_marks_of_exited_processes)
