@@ -72,4 +72,12 @@ void bpf_events_counts(struct bpf_events *b, struct bpf_events_counts *out);
  * "exec=tp_btf exit=tp_btf oom=tp_btf rss=tp_btf". Owned by b. */
 const char *bpf_events_describe(const struct bpf_events *b);
 
+/* Which program a tracepoint gets on a kernel with this BTF: "tp_btf" when
+ * btf_trace_<tracepoint> exists and its arguments start with those the
+ * tp_btf program reads, else "tracepoint" (also for vmlinux NULL). NULL for
+ * a tracepoint the programs do not use. Exposed so that tests can check
+ * the choice against the BTF of older kernels. */
+struct btf;
+const char *bpf_events_flavour(const struct btf *vmlinux, const char *tracepoint);
+
 #endif

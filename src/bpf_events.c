@@ -86,11 +86,19 @@ static bool tp_btf_usable(const struct btf *btf, const struct tp_spec *s)
     return true;
 }
 
+const char *bpf_events_flavour(const struct btf *vmlinux, const char *tracepoint)
+{
+    for (size_t i = 0; i < N_TP; i++)
+        if (strcmp(tp_specs[i].tp, tracepoint) == 0)
+            return vmlinux && tp_btf_usable(vmlinux, &tp_specs[i]) ? "tp_btf" : "tracepoint";
+    return NULL;
+}
+
 static void plan(struct bpf_events *b, bool force_classic)
 {
     struct btf *btf = force_classic ? NULL : btf__load_vmlinux_btf();
     for (size_t i = 0; i < N_TP; i++) {
-        b->classic[i] = !btf || !tp_btf_usable(btf, &tp_specs[i]);
+        b->classic[i] = strcmp(bpf_events_flavour(btf, tp_specs[i].tp), "tp_btf") != 0;
         if (b->classic[i] && !force_classic)
             log_info("bpf",
                      "%s: the kernel's %s prototype differs from what the tp_btf program "
