@@ -52,6 +52,12 @@ int rootfs_unlink(int root_fd, const char *path, int flags);
  * (S_ISLNK), so callers can say "refusing: X is a symbolic link". */
 int rootfs_lstat(int root_fd, const char *path, struct stat *st);
 
+/* Makes sure path is a directory owned by uid that neither group nor
+ * others can write, creating it with mode when absent. A symbolic link
+ * there is -ELOOP, any other kind of file -ENOTDIR, a directory owned by
+ * someone else or writable by others -EPERM. 0 or -errno. */
+int rootfs_ensure_dir(int root_fd, const char *path, uid_t uid, mode_t mode);
+
 /* Human text for an error of this module: -ELOOP reads "is or passes
  * through a symbolic link (refused)", others strerror. */
 const char *rootfs_strerror(int rc);

@@ -148,6 +148,24 @@ int rootfs_lstat(int root_fd, const char *path, struct stat *st)
     return rc;
 }
 
+int rootfs_ensure_dir(int root_fd, const char *path, uid_t uid, mode_t mode)
+{
+    int rc = rootfs_mkdir(root_fd, path, mode);
+    if (rc < 0 && rc != -EEXIST)
+        return rc;
+    struct stat st;
+    rc = rootfs_lstat(root_fd, path, &st);
+    if (rc < 0)
+        return rc;
+    if (S_ISLNK(st.st_mode))
+        return -ELOOP;
+    if (!S_ISDIR(st.st_mode))
+        return -ENOTDIR;
+    if (st.st_uid != uid || (st.st_mode & 022))
+        return -EPERM;
+    return 0;
+}
+
 const char *rootfs_strerror(int rc)
 {
     if (rc == -ELOOP)
