@@ -159,6 +159,34 @@ TEST(mkdir_unlink_lstat_never_follow)
     CHECK(intact);
 }
 
+TEST(ensure_dir_creates_checks_and_refuses)
+{
+    struct fx f;
+    CHECK(fx_setup(&f) == 0);
+    uid_t me = getuid();
+    int made = rootfs_ensure_dir(f.root_fd, "/tmp/.flameshot-x", me, 0700);
+    int again = rootfs_ensure_dir(f.root_fd, "/tmp/.flameshot-x", me, 0700);
+    int other = rootfs_ensure_dir(f.root_fd, "/tmp/.flameshot-x", me + 1, 0700);
+    char p[256];
+    snprintf(p, sizeof(p), "%s/tmp/.flameshot-x", f.root);
+    chmod(p, 0777);
+    int wide = rootfs_ensure_dir(f.root_fd, "/tmp/.flameshot-x", me, 0700);
+    plant(&f, f.outside, "tmp/.flameshot-l");
+    int link = rootfs_ensure_dir(f.root_fd, "/tmp/.flameshot-l", me, 0700);
+    snprintf(p, sizeof(p), "%s/tmp/.flameshot-f", f.root);
+    fsutil_write_atomic(p, "x", 1, 0600);
+    int file = rootfs_ensure_dir(f.root_fd, "/tmp/.flameshot-f", me, 0700);
+    int intact = outside_intact(&f);
+    fx_teardown(&f);
+    CHECK_EQ(made, 0);
+    CHECK_EQ(again, 0);
+    CHECK_EQ(other, -EPERM);
+    CHECK_EQ(wide, -EPERM);
+    CHECK_EQ(link, -ELOOP);
+    CHECK_EQ(file, -ENOTDIR);
+    CHECK(intact);
+}
+
 TEST(open_parent_splits_paths)
 {
     struct fx f;
@@ -272,5 +300,5 @@ TEST(mountinfo_malformed)
 
 TEST_MAIN(openat2_refuses_links_and_dotdot, component_walk_refuses_links_and_dotdot,
           absolute_link_to_root_path_refused, mkdir_unlink_lstat_never_follow,
-          open_parent_splits_paths, strerror_names_symlinks, mountinfo_containerd_noexec_tmp,
+          ensure_dir_creates_checks_and_refuses, open_parent_splits_paths, strerror_names_symlinks, mountinfo_containerd_noexec_tmp,
           mountinfo_readonly_root_and_stacking, mountinfo_unshare_fixture, mountinfo_malformed)
