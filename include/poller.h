@@ -23,7 +23,13 @@
  *    same armed/re-arm rule as the BPF program. A cgroup record has pid 0
  *    (no task triggered it).
  *
- * Timestamps are CLOCK_BOOTTIME at observation. Not thread-safe. */
+ * Why 50 ms: a new process must be seen within 100 ms, and an exec after
+ * fork within the same bound. Cost measured on the 2-CPU test host: 0.3%
+ * of one CPU with ~100 processes, 0.9% with ~1100 (one /proc listing is
+ * ~0.8 ms there; it is skipped while loadavg is unchanged), plus one stat
+ * and one cgroup read per new process and one stat read per young process
+ * per period. Timestamps are CLOCK_BOOTTIME at observation. Not
+ * thread-safe. */
 #ifndef FS_POLLER_H
 #define FS_POLLER_H
 

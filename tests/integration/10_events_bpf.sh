@@ -46,4 +46,5 @@ t_case "bpf: OOM victim bigger than the trigger is named, not the trigger" sc_oo
 t_case "bpf: process RSS watermark: exactly one record per upward crossing" sc_watermark_proc
 t_case "bpf: cgroup usage watermark: exactly one record per upward crossing" sc_watermark_cgroup
 t_case "bpf: ring buffer overflow is counted as lost (stats and metrics)" sc_ringbuf_overflow
+ct_cleanup # the state directory container.sh made when sourced
 t_done
