@@ -96,12 +96,14 @@ static __always_inline struct fs_event *reserve(__u32 kind, __u32 flags)
     return e;
 }
 
+/* comm is the process's (its leader's): the task may be any thread, and a
+ * JVM's threads are named "C2 CompilerThre", "GC Thread#0"... */
 static __always_inline void fill_task(struct fs_event *e, struct task_struct *t)
 {
     e->pid = BPF_CORE_READ(t, pid);
     e->tgid = BPF_CORE_READ(t, tgid);
     e->ppid = BPF_CORE_READ(t, real_parent, tgid);
-    BPF_CORE_READ_STR_INTO(&e->comm, t, comm);
+    BPF_CORE_READ_STR_INTO(&e->comm, t, group_leader, comm);
     e->cgroup_id = compat_css_cgroup_ino(compat_task_memcg_css(t));
 }
 
@@ -144,7 +146,6 @@ static __always_inline void oom_at_exit(struct task_struct *t)
     if (!e)
         return;
     fill_task(e, t);
-    BPF_CORE_READ_STR_INTO(&e->comm, t, group_leader, comm);
     e->ts_ns = when;
     bpf_ringbuf_submit(e, 0);
 }
@@ -215,7 +216,6 @@ int oom_tp(struct trace_event_raw_mark_victim *ctx)
         return 0;
     fill_task(e, cur);
     e->pid = pid;
-    BPF_CORE_READ_STR_INTO(&e->comm, cur, group_leader, comm);
     bpf_ringbuf_submit(e, 0);
     return 0;
 }

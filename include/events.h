@@ -10,8 +10,9 @@
  *               Watermark: the process whose RSS crossed (proc), or the
  *               owner of the mm whose fault pushed the cgroup over (cgroup;
  *               0 from the poller).
- *   ppid        tgid of the parent (exec/exit), 0 unknown
- *   comm        16 bytes, NUL-terminated
+ *   ppid        tgid of the parent (exec/exit), 0 unknown. Exit: pid is the
+ *               last thread out (usually the leader), tgid the process.
+ *   comm        the process's (leader's) name, 16 bytes, NUL-terminated
  *   cgroup_id   memory cgroup id = inode of its directory (cgroup.h
  *               cgroup_info.memory_id); 0 unknown
  *   ts_ns       CLOCK_BOOTTIME nanoseconds: of the kernel event (bpf) or of
