@@ -357,15 +357,23 @@ static void sleep_ms(uint64_t ms)
         ;
 }
 
-/* Waits for the listener's socket after SIGQUIT. 0, -ETIMEDOUT, -ESRCH. */
-static int wait_socket(struct nsexec_child *c, const struct connect_ctx *a, const char *path)
+/* Waits for the listener after SIGQUIT and connects. A socket that still
+ * refuses is the stale one the listener is about to replace (HotSpot binds
+ * <path>.tmp and renames it over <path>). 0, -ETIMEDOUT, -ESRCH, -errno. */
+static int wait_socket(struct nsexec_child *c, const struct connect_ctx *a, const char *path,
+                       int *s)
 {
     const struct proc_ident *id = jvm_ident(a->j);
     uint64_t delay = POLL_FIRST_MS;
     for (;;) {
         int st = sock_state(c, path, id->uid);
-        if (st != 0)
-            return st < 0 ? st : 0;
+        if (st < 0)
+            return st;
+        if (st == 1) {
+            int rc = connect_sock(c, path, id->uid, a->deadline_ms, s);
+            if (rc != -ECONNREFUSED)
+                return rc;
+        }
         uint64_t now = units_now_mono_ms();
         if (now >= a->deadline_ms) {
             nsexec_reply(c, "no attach listener at %s within the timeout (SIGQUIT was sent)",
@@ -381,7 +389,8 @@ static int wait_socket(struct nsexec_child *c, const struct connect_ctx *a, cons
     }
 }
 
-static int start_listener(struct nsexec_child *c, const struct connect_ctx *a, const char *path)
+static int start_listener(struct nsexec_child *c, const struct connect_ctx *a, const char *path,
+                          int *s)
 {
     if (!a->may_trigger) {
         nsexec_reply(c, "no attach listener at %s and %s", path, a->why_not);
@@ -395,7 +404,7 @@ static int start_listener(struct nsexec_child *c, const struct connect_ctx *a, c
     if (rc < 0)
         nsexec_reply(c, "sending SIGQUIT to the JVM: %s", strerror(-rc));
     else
-        rc = wait_socket(c, a, path);
+        rc = wait_socket(c, a, path, s);
     if (t.created)
         rootfs_unlink(t.dir, t.path, 0);
     return rc;
@@ -413,11 +422,8 @@ static int child_connect(struct nsexec_child *c, void *arg)
     int s = -1, rc = -ECONNREFUSED;
     if (st == 1)
         rc = connect_sock(c, path, id->uid, a->deadline_ms, &s);
-    if (rc == -ECONNREFUSED) { /* absent, or stale from an earlier JVM with this pid */
-        rc = start_listener(c, a, path);
-        if (rc == 0)
-            rc = connect_sock(c, path, id->uid, a->deadline_ms, &s);
-    }
+    if (rc == -ECONNREFUSED) /* absent, or stale from an earlier JVM with this pid */
+        rc = start_listener(c, a, path, &s);
     if (rc == 0)
         nsexec_pass_fd(c, s);
     return rc;

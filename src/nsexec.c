@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -103,6 +104,13 @@ static int enter(const struct nsexec_spec *s, struct nsexec_child *c)
     if (setresuid(s->uid, s->uid, s->uid) < 0)
         return nsexec_reply(c, "dropping to uid %u: %s", (unsigned)s->uid, strerror(errno)),
                -errno;
+    /* a JVM running as root must not get a helper holding the host's
+     * capabilities: from here on the child needs none */
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+    struct __user_cap_data_struct none[2] = {{0}};
+    if (syscall(SYS_capset, &hdr, none) < 0)
+        return nsexec_reply(c, "dropping capabilities: %s", strerror(errno)), -errno;
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     c->root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (c->root_fd < 0)

@@ -174,6 +174,24 @@ case_symlink_attach_pid_refused() {
     ct_stop syma
 }
 
+# a socket file left by an earlier JVM that had the same pid in a shared
+# /tmp: connecting is refused, so the listener is started and replaces it
+case_stale_socket_replaced() {
+    caps
+    need "command -v perl" "needs perl to leave a stale socket behind"
+    start_burner stale || return 1
+    local p ns ino; p=$(ct_pid stale); ns=$(ct_nspid stale)
+    $AS_JVM_USER perl -MIO::Socket::UNIX -e \
+        'IO::Socket::UNIX->new(Type => SOCK_STREAM(), Local => $ARGV[0], Listen => 1) or die $!' \
+        "/proc/$p/root/tmp/.java_pid$ns" || return 1
+    [ -S "/proc/$p/root/tmp/.java_pid$ns" ] || { echo "no stale socket"; return 1; }
+    ino=$(stat -c %i "/proc/$p/root/tmp/.java_pid$ns")
+    "$FLAMESHOTD" jcmd "$p" VM.version > "$WORK/stale.txt" 2>&1 || { cat "$WORK/stale.txt"; return 1; }
+    grep -q '^JDK ' "$WORK/stale.txt" || return 1
+    [ "$(stat -c %i "/proc/$p/root/tmp/.java_pid$ns")" != "$ino" ] || { echo "not replaced"; return 1; }
+    ct_stop stale
+}
+
 case_usage_and_gone() {
     caps
     local rc
@@ -196,5 +214,6 @@ t_case "-XX:+DisableAttachMechanism: clear error, JVM not signalled" case_attach
 t_case "a stopped JVM: timeout error naming the stopped state" case_stopped_jvm_times_out
 t_case "symlink at .java_pid<nspid> to a host file is refused" case_symlink_java_pid_refused
 t_case "symlink at .attach_pid<nspid> to a host file is refused" case_symlink_attach_pid_refused
+t_case "a stale .java_pid socket from an earlier JVM is replaced" case_stale_socket_replaced
 t_case "usage errors and vanished pids" case_usage_and_gone
 t_done

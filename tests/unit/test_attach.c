@@ -239,7 +239,30 @@ TEST(disable_attach_options_last_wins)
     CHECK_EQ(jvm_options_disable_attach(other, strlen(other), 0), 0);
 }
 
+/* (pid, start time) names a process: a pid reused by another process is
+ * refused before anything is read or signalled. */
+TEST(reused_pid_is_refused)
+{
+    struct proc_ident id;
+    CHECK_EQ(procfs_ident(NULL, getpid(), &id), 0);
+    id.start_time += 1;
+    struct jvm *j = NULL;
+    char err[256];
+    CHECK_EQ(jvm_open(&id, &j, err, sizeof(err)), -ESRCH);
+    CHECK_CONTAINS(err, "now names another process");
+    CHECK(j == NULL);
+}
+
+TEST(non_jvm_is_refused)
+{
+    struct jvm *j = NULL;
+    char err[256];
+    CHECK_EQ(jvm_open_pid(getpid(), &j, err, sizeof(err)), -ENOTSUP);
+    CHECK_CONTAINS(err, "is not a HotSpot JVM: libjvm.so is not mapped");
+    CHECK_EQ(jvm_open_pid(999999999, &j, err, sizeof(err)), -ESRCH);
+}
+
 TEST_MAIN(frame_jcmd_pads_to_five_strings, frame_load_three_args, frame_limits, status_line,
           load_jdk8, load_jdk9_to_20, load_jdk21_plus, load_malformed, buf_sink_caps_and_counts,
           jdk_version_from_vm_version, maps_kinds, maps_fixture_of_a_real_jvm, sigquit_masks,
-          disable_attach_options_last_wins)
+          disable_attach_options_last_wins, reused_pid_is_refused, non_jvm_is_refused)
