@@ -12,6 +12,20 @@
 static const double metrics_attach_bounds_ms[METRICS_ATTACH_BUCKETS] = {
     5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000};
 
+/* HTTP API responses counted per status code; the last slot counts any
+ * other code. */
+#define METRICS_HTTP_CODES 16
+static const int metrics_http_codes[METRICS_HTTP_CODES] = {
+    200, 202, 400, 401, 403, 404, 405, 409, 413, 414, 429, 431, 500, 503, 504, 0};
+
+static inline int metrics_http_code_index(int code)
+{
+    int i = 0;
+    while (i < METRICS_HTTP_CODES - 1 && metrics_http_codes[i] != code)
+        i++;
+    return i;
+}
+
 enum metrics_trigger {
     MT_CPU = 0,
     MT_MEMORY,
@@ -45,6 +59,7 @@ struct metrics {
     _Atomic uint64_t events_total, events_lost, ringbuf_full;
     _Atomic uint64_t http_by_class[6]; /* index: status / 100 */
     _Atomic uint64_t http_429, http_rate_limited;
+    _Atomic uint64_t http_by_code[METRICS_HTTP_CODES]; /* index: metrics_http_code_index */
 };
 
 #define metrics_inc(m, field)                                                                      \

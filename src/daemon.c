@@ -2,6 +2,7 @@
 
 #include "events.h"
 #include "fsutil.h"
+#include "http.h"
 #include "jobs.h"
 #include "log.h"
 #include "metrics.h"
@@ -36,6 +37,7 @@ struct daemon {
     struct jobs *jobs;
     struct runner runner;
     struct monitor *monitor;
+    struct http *http;
     int sigfd, tickfd, epfd;
     _Atomic bool stopping;
 };
@@ -97,6 +99,21 @@ static int open_core(struct daemon *d)
         return -ENOMEM;
     }
     return 0;
+}
+
+static int open_http(struct daemon *d)
+{
+    char err[256];
+    struct http_deps hd = {.cfg = d->cfg, .monitor = d->monitor, .targets = d->targets,
+                           .jobs = d->jobs, .outbox = d->outbox, .metrics = &d->metrics,
+                           .events_name = events_name(d->events),
+                           .events_detail = events_detail(d->events),
+                           .job_queue_cap = JOB_QUEUE_CAP};
+    int rc = http_open(&hd, &d->http, err, sizeof(err));
+    if (rc < 0)
+        log_error("daemon", "HTTP API (FLAMESHOT_HTTP_LOCAL_IP/FLAMESHOT_HTTP_LOCAL_PORT): %s",
+                  err);
+    return rc;
 }
 
 static int add_fd(struct daemon *d, int fd)
@@ -189,10 +206,13 @@ static void loop(struct daemon *d)
  * artefacts stay in the spool for the next start. */
 static void shutdown_all(struct daemon *d)
 {
+    /* the API keeps answering while jobs drain: captures and /readyz 503 */
+    http_set_state(d->http, HTTP_STOPPING);
     if (d->jobs)
         jobs_stop(d->jobs, SHUTDOWN_GRACE_MS);
     if (d->outbox)
         outbox_stop(d->outbox);
+    http_close(d->http); /* before the modules its handlers read are freed */
     monitor_free(d->monitor);
     jobs_free(d->jobs);
     targets_free(d->targets);
@@ -221,8 +241,11 @@ int daemon_run(const struct config *cfg)
         rc = open_core(&d);
     if (rc == 0 && (rc = open_loop(&d)) < 0)
         log_error("daemon", "event loop: %s", strerror(-rc));
+    if (rc == 0)
+        rc = open_http(&d);
     if (rc == 0) {
         log_startup(&d, monitor_start(d.monitor));
+        http_set_state(d.http, HTTP_READY);
         loop(&d);
     }
     shutdown_all(&d);
