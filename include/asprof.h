@@ -56,8 +56,8 @@ int asprof_library_path(const char *install, char *buf, size_t cap);
 
 /* Where staging happened and why other places were not used. */
 struct asprof_stage {
-    char dir[256];      /* e.g. "/tmp/.flameshot-10001" (container path) */
-    char path[320];     /* dir + "/<name>-<sha256 prefix>.so" */
+    char dir[256];  /* e.g. "/tmp/.flameshot-10001" (container path) */
+    char path[320]; /* dir + "/<name>-<sha256 prefix>.so" */
     char sha256[65];
     char rejected[768]; /* "/tmp: mounted noexec (tmpfs at /tmp); ..." */
 };

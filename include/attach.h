@@ -22,9 +22,9 @@
 
 struct metrics;
 
-#define ATTACH_NAME_MAX 16  /* HotSpot AttachOperation::name_length_max */
-#define ATTACH_ARG_MAX 1024 /* HotSpot AttachOperation::arg_length_max */
-#define ATTACH_NARGS 3
+#define ATTACH_NAME_MAX 16   /* HotSpot AttachOperation::name_length_max */
+#define ATTACH_ARG_MAX  1024 /* HotSpot AttachOperation::arg_length_max */
+#define ATTACH_NARGS    3
 
 /* Frames a request into buf. NULL args are sent as empty strings.
  * Returns 0 with *len set, or -E2BIG / -EINVAL with err naming what is
@@ -92,8 +92,8 @@ int attach_connect(struct jvm *j, uint64_t deadline_ms, int *sock, char *err, si
  * connection without a status line (it drops peers whose uid/gid differ),
  * -EPROTO, a sink's error, or -errno; err says which. */
 int attach_request(int sock, const char *cmd, const char *const args[ATTACH_NARGS],
-                   uint64_t deadline_ms, attach_sink_fn sink, void *sink_arg, int *code,
-                   char *err, size_t errcap);
+                   uint64_t deadline_ms, attach_sink_fn sink, void *sink_arg, int *code, char *err,
+                   size_t errcap);
 
 /* attach_connect + attach_request + close, within timeout_ms overall.
  * Records the round trip with metrics_observe_attach (m may be NULL).
@@ -103,9 +103,8 @@ int attach_execute(struct jvm *j, const char *cmd, const char *const args[ATTACH
                    struct metrics *m, char *err, size_t errcap);
 
 /* jcmd <command_line>: attach_execute("jcmd", {command_line}). */
-int attach_jcmd(struct jvm *j, const char *command_line, uint64_t timeout_ms,
-                attach_sink_fn sink, void *sink_arg, int *code, struct metrics *m, char *err,
-                size_t errcap);
+int attach_jcmd(struct jvm *j, const char *command_line, uint64_t timeout_ms, attach_sink_fn sink,
+                void *sink_arg, int *code, struct metrics *m, char *err, size_t errcap);
 
 /* The JDK version from VM.version output ("JDK 17.0.15" line), copied to
  * out. 0 or -ENOENT. */

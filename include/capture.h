@@ -45,7 +45,8 @@ int capture_jcmd(const struct proc_ident *p, const char *command_line, uint64_t 
  * process_name, rc/jvm_rc/error). Returns 0 when both commands succeeded,
  * else the first failure's -errno (-EIO when a JVM status was non-zero). */
 int capture_snapshots(const struct proc_ident *p, uint64_t timeout_ms, int histogram_fd,
-                      int threads_fd, struct metrics *m, struct snapshot_summary out[SNAPSHOT_TYPES]);
+                      int threads_fd, struct metrics *m,
+                      struct snapshot_summary out[SNAPSHOT_TYPES]);
 
 /* Stages any JVMTI agent library (a host path) into the JVM's filesystem
  * (asprof_stage_library: content-hashed name, JVM's uid, exec-capable

@@ -9,7 +9,7 @@
  * Exit status: 0 success; 1 the JVM reported a failure; 2 usage or bad
  * FLAMESHOT_JCMD_TIMEOUT; 3 no such process, not a HotSpot JVM (OpenJ9 is
  * reported as unsupported); 4 attach failed (attach disabled, timeout,
- * permission, refused symbolic link), with the reason on stderr.
+ * permission: not root, refused symbolic link), with the reason on stderr.
  * FLAMESHOT_JCMD_TIMEOUT (default 10s) bounds the whole command. */
 #ifndef FS_CLI_JCMD_H
 #define FS_CLI_JCMD_H

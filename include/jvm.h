@@ -6,8 +6,9 @@
  * reachable after the JVM exits, so files it leaves behind can still be
  * collected and removed.
  *
- * A struct jvm is used by one thread at a time; distinct ones are
- * independent. Nothing here blocks beyond reading /proc. */
+ * Once opened, a struct jvm is only read: several threads may use one at
+ * the same time (capture_snapshots does); jvm_close once they are done.
+ * Nothing here blocks beyond reading /proc. */
 #ifndef FS_JVM_H
 #define FS_JVM_H
 
@@ -39,7 +40,7 @@ int jvm_open_pid(int pid, struct jvm **out, char *err, size_t errcap);
 void jvm_close(struct jvm *j);
 
 const struct proc_ident *jvm_ident(const struct jvm *j);
-int jvm_pidfd(const struct jvm *j);   /* -1 on kernels without pidfd_open */
+int jvm_pidfd(const struct jvm *j); /* -1 on kernels without pidfd_open */
 int jvm_mntns_fd(const struct jvm *j);
 int jvm_root_fd(const struct jvm *j); /* O_PATH directory */
 int jvm_cwd_fd(const struct jvm *j);  /* O_PATH directory, or -1 */

@@ -22,9 +22,9 @@
 #include <sys/types.h>
 
 struct nsexec_spec {
-    int mntns_fd;        /* /proc/<pid>/ns/mnt of the target; -1: stay in ours */
-    int root_fd;         /* directory to chroot into (O_PATH ok); -1: none */
-    uid_t uid;           /* credentials to drop to */
+    int mntns_fd; /* /proc/<pid>/ns/mnt of the target; -1: stay in ours */
+    int root_fd;  /* directory to chroot into (O_PATH ok); -1: none */
+    uid_t uid;    /* credentials to drop to */
     gid_t gid;
     const int *keep_fds; /* fds fn uses; every other fd above 2 is closed */
     size_t nkeep;
@@ -65,7 +65,6 @@ struct nsexec_result {
  * says how); a setup step's -errno (text names the step: "entering the
  * mount namespace", "chroot", "dropping to uid 10001"...). Thread-safe;
  * the caller must not reap children with waitpid(-1) concurrently. */
-int nsexec_run(const struct nsexec_spec *spec, nsexec_fn fn, void *arg,
-               struct nsexec_result *res);
+int nsexec_run(const struct nsexec_spec *spec, nsexec_fn fn, void *arg, struct nsexec_result *res);
 
 #endif

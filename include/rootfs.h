@@ -66,8 +66,8 @@ const char *rootfs_strerror(int rc);
 struct rootfs_mount {
     char mount_point[512]; /* as the process sees it (its root is "/") */
     char fstype[64];
-    char options[256];     /* per-mount options, e.g. "rw,nosuid,noexec" */
-    bool read_only;        /* per-mount or superblock "ro" */
+    char options[256]; /* per-mount options, e.g. "rw,nosuid,noexec" */
+    bool read_only;    /* per-mount or superblock "ro" */
     bool noexec;
 };
 

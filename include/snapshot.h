@@ -15,7 +15,7 @@ enum snapshot_type {
 };
 #define SNAPSHOT_TYPES 2
 
-#define SNAPSHOT_PREVIEW_MAX 4096
+#define SNAPSHOT_PREVIEW_MAX      4096
 #define SNAPSHOT_FALLBACK_PREVIEW 2048 /* Flameshot: trimmed output cut at 2 KiB */
 
 /* "gc_class_histogram" / "thread_print" (the snapshot_type field). */
@@ -41,13 +41,13 @@ struct snapshot_summary {
     char file_name[128];        /* snapshot_file_name() */
     uint64_t output_size_bytes; /* bytes written to the caller's fd */
     char preview[SNAPSHOT_PREVIEW_MAX];
-    int pid;                    /* the pid as the JVM sees it (Flameshot's sidecar view) */
+    int pid; /* the pid as the JVM sees it (Flameshot's sidecar view) */
     int host_pid;
     char process_name[32];
-    uint64_t taken_at_ns;       /* CLOCK_REALTIME when the snapshot started */
-    int rc;                     /* 0, or -errno when no output could be captured */
-    int jvm_rc;                 /* the JVM's status for the command (0 = success) */
-    char error[512];            /* why, when rc < 0 or jvm_rc != 0 */
+    uint64_t taken_at_ns; /* CLOCK_REALTIME when the snapshot started */
+    int rc;               /* 0, or -errno when no output could be captured */
+    int jvm_rc;           /* the JVM's status for the command (0 = success) */
+    char error[512];      /* why, when rc < 0 or jvm_rc != 0 */
 };
 
 /* The summary record as one JSON object with exactly the fields

@@ -16,9 +16,9 @@
 #include <unistd.h>
 
 #define ALLOC_OPT "alloc=512k" /* async-profiler DEFAULT_ALLOC_INTERVAL 524287 */
-#define LOCK_OPT "lock=10us"   /* async-profiler DEFAULT_LOCK_INTERVAL 10000 ns */
-#define NBASES 3
-#define EV_KNOWN ((PROF_EV_ALL << 1) - 1)
+#define LOCK_OPT  "lock=10us"  /* async-profiler DEFAULT_LOCK_INTERVAL 10000 ns */
+#define NBASES    3
+#define EV_KNOWN  ((PROF_EV_ALL << 1) - 1)
 
 static const char *const bases[NBASES] = {"/tmp", "/dev/shm", "/var/tmp"};
 
@@ -59,8 +59,8 @@ static const char *primary_event(unsigned mask, char *note, size_t notecap)
         if (!chosen)
             chosen = engines[i].opt;
         else
-            notef(note, notecap, "%sdropped %s (only %s can drive sampling)",
-                  note[0] ? "; " : "", engines[i].name, chosen);
+            notef(note, notecap, "%sdropped %s (only %s can drive sampling)", note[0] ? "; " : "",
+                  engines[i].name, chosen);
     }
     return chosen;
 }
@@ -114,8 +114,8 @@ int asprof_start_options(unsigned mask, int major, const char *jfr_path, const c
     int rc = asprof_event_options(mask, major, ev, sizeof(ev), note, notecap);
     if (rc < 0)
         return rc;
-    int n = snprintf(buf, cap, "start,%s,jfr,file=%s,log=%s,timeout=%llu", ev, jfr_path,
-                     log_path, (unsigned long long)safety_s);
+    int n = snprintf(buf, cap, "start,%s,jfr,file=%s,log=%s,timeout=%llu", ev, jfr_path, log_path,
+                     (unsigned long long)safety_s);
     return n < 0 || (size_t)n >= cap ? -ENOSPC : 0;
 }
 
@@ -221,15 +221,13 @@ static int write_lib(struct nsexec_child *c, const struct stage_ctx *a, int dirf
 }
 
 /* 0 staged (or already there), < 0 failed (reply says why). */
-static int stage_into(struct nsexec_child *c, const struct stage_ctx *a, int dirfd,
-                      const char *dir)
+static int stage_into(struct nsexec_child *c, const struct stage_ctx *a, int dirfd, const char *dir)
 {
     struct stat st;
     int fd;
     if (fstatat(dirfd, a->name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
         if (S_ISLNK(st.st_mode))
-            return nsexec_reply(c, "refusing %s/%s: it is a symbolic link", dir, a->name),
-                   -ELOOP;
+            return nsexec_reply(c, "refusing %s/%s: it is a symbolic link", dir, a->name), -ELOOP;
         if (!S_ISREG(st.st_mode) || st.st_uid != a->uid)
             return nsexec_reply(c, "refusing %s/%s: not a regular file of uid %u", dir, a->name,
                                 (unsigned)a->uid),
@@ -341,9 +339,13 @@ static int run_stage(struct jvm *j, struct stage_ctx *a, uint64_t timeout_ms,
         snprintf(a->dir[i], sizeof(a->dir[i]), "%s/.flameshot-%u", bases[i], (unsigned)id->uid);
     precheck(j, a);
     int keep[1] = {a->lib_fd};
-    struct nsexec_spec spec = {.mntns_fd = jvm_mntns_fd(j), .root_fd = jvm_root_fd(j),
-                               .uid = id->uid, .gid = id->gid, .keep_fds = keep,
-                               .nkeep = a->lib_fd >= 0 ? 1 : 0, .timeout_ms = timeout_ms};
+    struct nsexec_spec spec = {.mntns_fd = jvm_mntns_fd(j),
+                               .root_fd = jvm_root_fd(j),
+                               .uid = id->uid,
+                               .gid = id->gid,
+                               .keep_fds = keep,
+                               .nkeep = a->lib_fd >= 0 ? 1 : 0,
+                               .timeout_ms = timeout_ms};
     struct nsexec_result res;
     int rc = nsexec_run(&spec, child_stage, a, &res);
     if (res.fd >= 0)
@@ -393,8 +395,7 @@ int asprof_stage_library(struct jvm *j, const char *host_path, uint64_t timeout_
         size_t n = strlen(base);
         if (n > 3 && strcmp(base + n - 3, ".so") == 0)
             n -= 3;
-        snprintf(a.name, sizeof(a.name), "%.*s-%.16s.so", (int)(n > 96 ? 96 : n), base,
-                 st->sha256);
+        snprintf(a.name, sizeof(a.name), "%.*s-%.16s.so", (int)(n > 96 ? 96 : n), base, st->sha256);
         rc = run_stage(j, &a, timeout_ms, st, err, errcap);
     } else {
         snprintf(err, errcap, "reading %s: %s", host_path, strerror(-rc));
@@ -419,8 +420,11 @@ static int child_unstage(struct nsexec_child *c, void *arg)
 int asprof_unstage(struct jvm *j, const struct asprof_stage *st, uint64_t timeout_ms)
 {
     const struct proc_ident *id = jvm_ident(j);
-    struct nsexec_spec spec = {.mntns_fd = jvm_mntns_fd(j), .root_fd = jvm_root_fd(j),
-                               .uid = id->uid, .gid = id->gid, .timeout_ms = timeout_ms};
+    struct nsexec_spec spec = {.mntns_fd = jvm_mntns_fd(j),
+                               .root_fd = jvm_root_fd(j),
+                               .uid = id->uid,
+                               .gid = id->gid,
+                               .timeout_ms = timeout_ms};
     struct nsexec_result res;
     int rc = nsexec_run(&spec, child_unstage, (void *)st, &res);
     if (res.fd >= 0)

@@ -18,9 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FRAME_MAX (2 + (ATTACH_NAME_MAX + 1) + ATTACH_NARGS * (ATTACH_ARG_MAX + 1))
+#define FRAME_MAX     (2 + (ATTACH_NAME_MAX + 1) + ATTACH_NARGS * (ATTACH_ARG_MAX + 1))
 #define POLL_FIRST_MS 10
-#define POLL_MAX_MS 500
+#define POLL_MAX_MS   500
 
 /* ---- framing and reply parsing ------------------------------------------ */
 
@@ -40,9 +40,8 @@ int attach_frame(const char *cmd, const char *const args[ATTACH_NARGS], char *bu
     for (int i = 0; i < 2 + ATTACH_NARGS; i++) {
         size_t l = strlen(parts[i]);
         if (i >= 2 && l > ATTACH_ARG_MAX) {
-            snprintf(err, errcap,
-                     "attach argument %d is %zu bytes; HotSpot accepts at most %d", i - 2, l,
-                     ATTACH_ARG_MAX);
+            snprintf(err, errcap, "attach argument %d is %zu bytes; HotSpot accepts at most %d",
+                     i - 2, l, ATTACH_ARG_MAX);
             return -E2BIG;
         }
         if (pos + l + 1 > cap) {
@@ -258,8 +257,7 @@ static int connect_sock(struct nsexec_child *c, const char *path, uid_t uid, uin
     struct stat st;
     int rc = fstat(pfd, &st) < 0 ? -errno : 0;
     if (rc == 0 && (!S_ISSOCK(st.st_mode) || st.st_uid != uid)) {
-        nsexec_reply(c, "%s changed under us (not a socket owned by uid %u)", path,
-                     (unsigned)uid);
+        nsexec_reply(c, "%s changed under us (not a socket owned by uid %u)", path, (unsigned)uid);
         rc = -EPERM;
     }
     int s = rc == 0 ? socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0) : -1;
@@ -317,8 +315,7 @@ static int try_trigger(struct nsexec_child *c, struct trigger *t, uid_t uid)
         return S_ISREG(st.st_mode) && st.st_uid == uid; /* left by an earlier attach */
     }
     if (fd == -ELOOP) {
-        nsexec_reply(c, "refusing %s in the JVM's %s: %s", t->path, t->where,
-                     rootfs_strerror(fd));
+        nsexec_reply(c, "refusing %s in the JVM's %s: %s", t->path, t->where, rootfs_strerror(fd));
         return fd;
     }
     return 0;
@@ -345,8 +342,10 @@ static int make_trigger(struct nsexec_child *c, const struct jvm *j, struct trig
             return 0;
         }
     }
-    nsexec_reply(c, "cannot create .attach_pid%d owned by uid %u in the JVM's working directory "
-                    "or /tmp", id->nspid, (unsigned)id->uid);
+    nsexec_reply(c,
+                 "cannot create .attach_pid%d owned by uid %u in the JVM's working directory "
+                 "or /tmp",
+                 id->nspid, (unsigned)id->uid);
     return -EACCES;
 }
 
@@ -376,8 +375,7 @@ static int wait_socket(struct nsexec_child *c, const struct connect_ctx *a, cons
         }
         uint64_t now = units_now_mono_ms();
         if (now >= a->deadline_ms) {
-            nsexec_reply(c, "no attach listener at %s within the timeout (SIGQUIT was sent)",
-                         path);
+            nsexec_reply(c, "no attach listener at %s within the timeout (SIGQUIT was sent)", path);
             return -ETIMEDOUT;
         }
         if (!jvm_alive(a->j)) {
@@ -459,8 +457,12 @@ int attach_connect(struct jvm *j, uint64_t deadline_ms, int *sock, char *err, si
     }
     uint64_t now = units_now_mono_ms();
     int keep[2] = {jvm_pidfd(j), jvm_cwd_fd(j)};
-    struct nsexec_spec spec = {.mntns_fd = jvm_mntns_fd(j), .root_fd = jvm_root_fd(j),
-                               .uid = id->uid, .gid = id->gid, .keep_fds = keep, .nkeep = 2,
+    struct nsexec_spec spec = {.mntns_fd = jvm_mntns_fd(j),
+                               .root_fd = jvm_root_fd(j),
+                               .uid = id->uid,
+                               .gid = id->gid,
+                               .keep_fds = keep,
+                               .nkeep = 2,
                                .timeout_ms = (deadline_ms > now ? deadline_ms - now : 1) + 1000};
     struct nsexec_result res;
     int rc = nsexec_run(&spec, child_connect, &a, &res);
@@ -570,16 +572,17 @@ static int recv_reply(int sock, struct reply *r, uint64_t deadline, char *err, s
             return rc;
     }
     if (!r->have_code) {
-        snprintf(err, errcap, "the JVM closed the connection without replying (it drops "
-                              "clients whose uid/gid differ from its own)");
+        snprintf(err, errcap,
+                 "the JVM closed the connection without replying (it drops "
+                 "clients whose uid/gid differ from its own)");
         return -ECONNRESET;
     }
     return 0;
 }
 
 int attach_request(int sock, const char *cmd, const char *const args[ATTACH_NARGS],
-                   uint64_t deadline_ms, attach_sink_fn sink, void *sink_arg, int *code,
-                   char *err, size_t errcap)
+                   uint64_t deadline_ms, attach_sink_fn sink, void *sink_arg, int *code, char *err,
+                   size_t errcap)
 {
     char frame[FRAME_MAX];
     size_t len;
@@ -611,8 +614,8 @@ int attach_execute(struct jvm *j, const char *cmd, const char *const args[ATTACH
     if (rc < 0)
         return rc;
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    uint64_t us = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000u +
-                  (uint64_t)((t1.tv_nsec - t0.tv_nsec) / 1000);
+    uint64_t us =
+        (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000u + (uint64_t)((t1.tv_nsec - t0.tv_nsec) / 1000);
     metrics_observe_attach(m, us);
     char why[512] = "";
     rc = attach_request(sock, cmd, args, deadline, sink, sink_arg, code, why, sizeof(why));
@@ -626,28 +629,28 @@ int attach_execute(struct jvm *j, const char *cmd, const char *const args[ATTACH
     return rc;
 }
 
-int attach_jcmd(struct jvm *j, const char *command_line, uint64_t timeout_ms,
-                attach_sink_fn sink, void *sink_arg, int *code, struct metrics *m, char *err,
-                size_t errcap)
+int attach_jcmd(struct jvm *j, const char *command_line, uint64_t timeout_ms, attach_sink_fn sink,
+                void *sink_arg, int *code, struct metrics *m, char *err, size_t errcap)
 {
     const char *args[ATTACH_NARGS] = {command_line, NULL, NULL};
     return attach_execute(j, "jcmd", args, timeout_ms, sink, sink_arg, code, m, err, errcap);
 }
 
-int attach_jdk_version(const char *out, char *ver, size_t cap)
+int attach_jdk_version(const char *vm_version_output, char *out, size_t cap)
 {
     /* VM.version: "<VM name> version <vm version>\nJDK <version>\n" */
-    for (const char *p = out; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+    const char *text = vm_version_output;
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
         if (strncmp(p, "JDK ", 4) == 0) {
             size_t n = strcspn(p + 4, "\r\n");
-            snprintf(ver, cap, "%.*s", (int)n, p + 4);
+            snprintf(out, cap, "%.*s", (int)n, p + 4);
             return n ? 0 : -ENOENT;
         }
     }
-    const char *v = out ? strstr(out, " version ") : NULL;
+    const char *v = text ? strstr(text, " version ") : NULL;
     if (!v)
         return -ENOENT;
     v += 9;
-    snprintf(ver, cap, "%.*s", (int)strcspn(v, " \r\n"), v);
+    snprintf(out, cap, "%.*s", (int)strcspn(v, " \r\n"), v);
     return 0;
 }

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #define PREVIEW_KEEP (256u << 10) /* output kept in memory for the preview */
-#define JFR_GRACE_S 30            /* safety-net duration beyond the requested one */
+#define JFR_GRACE_S  30           /* safety-net duration beyond the requested one */
 
 static const char *const outcome_names[] = {"ok", "target_exited", "cancelled", "failed"};
 
@@ -42,8 +42,8 @@ int capture_jcmd(const struct proc_ident *p, const char *command_line, uint64_t 
     int rc = jvm_open(p, &j, err, errcap);
     if (rc < 0)
         return rc;
-    rc = attach_jcmd(j, command_line, tmo_or_default(timeout_ms), attach_fd_sink, &out_fd,
-                     jvm_rc, m, err, errcap);
+    rc = attach_jcmd(j, command_line, tmo_or_default(timeout_ms), attach_fd_sink, &out_fd, jvm_rc,
+                     m, err, errcap);
     jvm_close(j);
     return rc;
 }
@@ -127,7 +127,8 @@ static int snap_fail(struct snapshot_summary out[SNAPSHOT_TYPES], int rc, const 
 }
 
 int capture_snapshots(const struct proc_ident *p, uint64_t timeout_ms, int histogram_fd,
-                      int threads_fd, struct metrics *m, struct snapshot_summary out[SNAPSHOT_TYPES])
+                      int threads_fd, struct metrics *m,
+                      struct snapshot_summary out[SNAPSHOT_TYPES])
 {
     char err[512];
     struct jvm *j = NULL;
@@ -144,10 +145,18 @@ int capture_snapshots(const struct proc_ident *p, uint64_t timeout_ms, int histo
         return snap_fail(out, rc, err);
     }
     struct snap_job jobs[SNAPSHOT_TYPES] = {
-        {.j = j, .timeout_ms = timeout_ms, .fd = histogram_fd, .m = m,
-         .s = &out[SNAPSHOT_GC_CLASS_HISTOGRAM], .keep = {.max = PREVIEW_KEEP}},
-        {.j = j, .timeout_ms = timeout_ms, .fd = threads_fd, .m = m,
-         .s = &out[SNAPSHOT_THREAD_PRINT], .keep = {.max = PREVIEW_KEEP}},
+        {.j = j,
+         .timeout_ms = timeout_ms,
+         .fd = histogram_fd,
+         .m = m,
+         .s = &out[SNAPSHOT_GC_CLASS_HISTOGRAM],
+         .keep = {.max = PREVIEW_KEEP}},
+        {.j = j,
+         .timeout_ms = timeout_ms,
+         .fd = threads_fd,
+         .m = m,
+         .s = &out[SNAPSHOT_THREAD_PRINT],
+         .keep = {.max = PREVIEW_KEEP}},
     };
     pthread_t t;
     int threaded = pthread_create(&t, NULL, snap_run, &jobs[0]) == 0;
@@ -173,8 +182,8 @@ static int load_staged(struct jvm *j, const char *path, const char *options, uin
     char reply_buf[32];
     struct attach_buf out = {.max = 16384};
     int code = 0;
-    int rc = attach_execute(j, "load", args, timeout_ms, attach_buf_sink, &out, &code, m, err,
-                            errcap);
+    int rc =
+        attach_execute(j, "load", args, timeout_ms, attach_buf_sink, &out, &code, m, err, errcap);
     if (rc == 0) {
         /* attach_parse_load wants the whole reply, status line included */
         int n = snprintf(reply_buf, sizeof(reply_buf), "%d\n", code);
@@ -206,8 +215,8 @@ int capture_load_agent(const struct proc_ident *p, const char *library, const ch
         rc = asprof_stage_library(j, library, timeout_ms, &res->stage, res->reason,
                                   sizeof(res->reason));
     if (rc == 0) {
-        rc = load_staged(j, res->stage.path, options, timeout_ms, m, &res->agent_rc,
-                         res->reason, sizeof(res->reason));
+        rc = load_staged(j, res->stage.path, options, timeout_ms, m, &res->agent_rc, res->reason,
+                         sizeof(res->reason));
         if (rc == -ENOEXEC) /* not loaded, so not mapped: take it away again */
             asprof_unstage(j, &res->stage, timeout_ms);
     }
@@ -221,7 +230,7 @@ struct out_files {
     char dir[256];
     char jfr[320];
     char log[320];
-    int out_fd;      /* collect: copy the JFR here; -1: only remove */
+    int out_fd; /* collect: copy the JFR here; -1: only remove */
     uid_t uid;
 };
 
@@ -325,9 +334,13 @@ static int in_container(struct jvm *j, nsexec_fn fn, struct out_files *f, uint64
 {
     const struct proc_ident *id = jvm_ident(j);
     int keep[1] = {f->out_fd};
-    struct nsexec_spec spec = {.mntns_fd = jvm_mntns_fd(j), .root_fd = jvm_root_fd(j),
-                               .uid = id->uid, .gid = id->gid, .keep_fds = keep,
-                               .nkeep = f->out_fd >= 0 ? 1 : 0, .timeout_ms = timeout_ms};
+    struct nsexec_spec spec = {.mntns_fd = jvm_mntns_fd(j),
+                               .root_fd = jvm_root_fd(j),
+                               .uid = id->uid,
+                               .gid = id->gid,
+                               .keep_fds = keep,
+                               .nkeep = f->out_fd >= 0 ? 1 : 0,
+                               .timeout_ms = timeout_ms};
     struct nsexec_result res;
     int rc = nsexec_run(&spec, fn, f, &res);
     if (res.fd >= 0)
@@ -344,9 +357,9 @@ struct prof {
     struct profile_result *res;
     uint64_t tmo;
     struct out_files f;
-    int asprof;             /* async-profiler is recording */
-    char staged[320];       /* its staged library path */
-    char rec_name[64];      /* the JFR recording's name */
+    int asprof;        /* async-profiler is recording */
+    char staged[320];  /* its staged library path */
+    char rec_name[64]; /* the JFR recording's name */
 };
 
 static int jvm_version(struct prof *P)
@@ -354,11 +367,11 @@ static int jvm_version(struct prof *P)
     struct attach_buf out = {.max = 4096};
     int code = 0;
     char err[512];
-    int rc = attach_jcmd(P->j, "VM.version", P->tmo, attach_buf_sink, &out, &code,
-                         P->req->metrics, err, sizeof(err));
-    if (rc == 0 && (code != 0 || !out.data ||
-                    attach_jdk_version(out.data, P->res->jdk_version,
-                                       sizeof(P->res->jdk_version)) < 0))
+    int rc = attach_jcmd(P->j, "VM.version", P->tmo, attach_buf_sink, &out, &code, P->req->metrics,
+                         err, sizeof(err));
+    if (rc == 0 &&
+        (code != 0 || !out.data ||
+         attach_jdk_version(out.data, P->res->jdk_version, sizeof(P->res->jdk_version)) < 0))
         snprintf(P->res->jdk_version, sizeof(P->res->jdk_version), "unknown");
     if (rc < 0)
         snprintf(P->res->reason, sizeof(P->res->reason), "%s", err);
@@ -423,8 +436,7 @@ static int start_asprof(struct prof *P, char *why, size_t cap)
                               safety_seconds(P->req->duration_ms), opts, sizeof(opts), note,
                               sizeof(note));
     if (rc == 0)
-        rc = load_staged(P->j, st.path, opts, P->tmo, P->req->metrics, &agent_rc, err,
-                         sizeof(err));
+        rc = load_staged(P->j, st.path, opts, P->tmo, P->req->metrics, &agent_rc, err, sizeof(err));
     if (rc == -ENOEXEC)
         asprof_unstage(P->j, &st, P->tmo);
     if (rc < 0) {
@@ -466,8 +478,7 @@ static int start_jfr(struct prof *P)
         return rc;
     }
     snprintf(P->res->library_type, sizeof(P->res->library_type), "jfr");
-    snprintf(P->res->library_version, sizeof(P->res->library_version), "%s",
-             P->res->jdk_version);
+    snprintf(P->res->library_version, sizeof(P->res->library_version), "%s", P->res->jdk_version);
     snprintf(P->res->events, sizeof(P->res->events), "jfr settings=profile");
     return 0;
 }

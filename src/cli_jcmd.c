@@ -129,6 +129,12 @@ int cli_jcmd_main(int argc, char **argv)
     }
     struct jvm *j = NULL;
     char err[1024];
+    if (geteuid() != 0) {
+        fprintf(stderr, "flameshotd jcmd: permission denied: it enters the JVM's mount namespace "
+                        "and takes the JVM's uid/gid, which needs root (run it with sudo)\n");
+        free(line);
+        return EXIT_ATTACH;
+    }
     rc = jvm_open_pid(pid, &j, err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "flameshotd jcmd: %s\n", err);

@@ -140,8 +140,8 @@ static int pidfd_alive(int pidfd)
 static int verify(struct jvm *j, char *err, size_t errcap)
 {
     char *text = NULL;
-    struct proc_stat st;
-    struct proc_status ss;
+    struct proc_stat st = {0};
+    struct proc_status ss = {0};
     int rc = read_at(j->proc_fd, "stat", 4096, &text);
     if (rc == 0)
         rc = procfs_parse_stat(text, &st);
@@ -154,8 +154,7 @@ static int verify(struct jvm *j, char *err, size_t errcap)
     free(text);
     if (rc < 0 || st.starttime != j->id.start_time || st.state == 'Z' || st.state == 'X' ||
         (j->pidfd >= 0 && !pidfd_alive(j->pidfd))) {
-        snprintf(err, errcap, "process %d is gone or its pid now names another process",
-                 j->id.pid);
+        snprintf(err, errcap, "process %d is gone or its pid now names another process", j->id.pid);
         return -ESRCH;
     }
     j->id.nspid = ss.nstgid > 0 ? ss.nstgid : ss.nspid;
@@ -189,18 +188,24 @@ static int check_kind(struct jvm *j, char *err, size_t errcap)
     return 0;
 }
 
+static int open_failed(const struct jvm *j, const char *what, char *err, size_t errcap)
+{
+    int e = errno;
+    snprintf(err, errcap, "opening /proc/%d/%s: %s%s", j->id.pid, what, strerror(e),
+             e == EACCES || e == EPERM ? " (capturing from a JVM needs root: CAP_SYS_ADMIN, "
+                                         "CAP_SYS_PTRACE, CAP_SETUID/CAP_SETGID)"
+                                       : "");
+    return -e;
+}
+
 static int open_fds(struct jvm *j, char *err, size_t errcap)
 {
     j->mntns_fd = openat(j->proc_fd, "ns/mnt", O_RDONLY | O_CLOEXEC);
-    if (j->mntns_fd < 0) {
-        snprintf(err, errcap, "opening /proc/%d/ns/mnt: %s", j->id.pid, strerror(errno));
-        return -errno;
-    }
+    if (j->mntns_fd < 0)
+        return open_failed(j, "ns/mnt", err, errcap);
     j->root_fd = openat(j->proc_fd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (j->root_fd < 0) {
-        snprintf(err, errcap, "opening /proc/%d/root: %s", j->id.pid, strerror(errno));
-        return -errno;
-    }
+    if (j->root_fd < 0)
+        return open_failed(j, "root", err, errcap);
     /* the cwd is only a preferred place for the attach trigger file */
     j->cwd_fd = openat(j->proc_fd, "cwd", O_PATH | O_DIRECTORY | O_CLOEXEC);
     return 0;

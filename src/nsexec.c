@@ -71,7 +71,7 @@ static int cmp_int(const void *a, const void *b)
  * the daemon's other sockets and files into a container's namespace). */
 static void close_others(const int *keep, size_t n)
 {
-    int sorted[64];
+    int sorted[64] = {0};
     size_t k = 0;
     for (size_t i = 0; i < n && k < 64; i++)
         if (keep[i] > 2)
@@ -99,11 +99,9 @@ static int enter(const struct nsexec_spec *s, struct nsexec_child *c)
     if (s->root_fd >= 0 && (fchdir(s->root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0))
         return nsexec_reply(c, "chroot to the target's root: %s", strerror(errno)), -errno;
     if (setgroups(0, NULL) < 0 || setresgid(s->gid, s->gid, s->gid) < 0)
-        return nsexec_reply(c, "dropping to gid %u: %s", (unsigned)s->gid, strerror(errno)),
-               -errno;
+        return nsexec_reply(c, "dropping to gid %u: %s", (unsigned)s->gid, strerror(errno)), -errno;
     if (setresuid(s->uid, s->uid, s->uid) < 0)
-        return nsexec_reply(c, "dropping to uid %u: %s", (unsigned)s->uid, strerror(errno)),
-               -errno;
+        return nsexec_reply(c, "dropping to uid %u: %s", (unsigned)s->uid, strerror(errno)), -errno;
     /* a JVM running as root must not get a helper holding the host's
      * capabilities: from here on the child needs none */
     struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
@@ -196,8 +194,8 @@ static int recv_reply(int sock, uint64_t timeout_ms, struct nsexec_result *res)
         char buf[CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;
     } u;
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                         .msg_controllen = sizeof(u.buf)};
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
     ssize_t got;
     while ((got = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
         ;
@@ -222,8 +220,7 @@ static void describe_death(int status, struct nsexec_result *res)
                  WEXITSTATUS(status));
 }
 
-int nsexec_run(const struct nsexec_spec *spec, nsexec_fn fn, void *arg,
-               struct nsexec_result *res)
+int nsexec_run(const struct nsexec_spec *spec, nsexec_fn fn, void *arg, struct nsexec_result *res)
 {
     memset(res, 0, sizeof(*res));
     res->fd = -1;

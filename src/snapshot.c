@@ -7,7 +7,7 @@
 #include <string.h>
 
 #define HISTOGRAM_ROWS 6
-#define THREAD_LINES 12
+#define THREAD_LINES   12
 
 static const char *const type_names[SNAPSHOT_TYPES] = {"gc_class_histogram", "thread_print"};
 static const char *const commands[SNAPSHOT_TYPES] = {"GC.class_histogram", "Thread.print"};

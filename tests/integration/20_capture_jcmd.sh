@@ -203,6 +203,8 @@ case_usage_and_gone() {
     [ $rc = 2 ] || { echo "bad timeout: exit $rc"; return 1; }
     "$FLAMESHOTD" jcmd 999999999 VM.version 2> "$WORK/u.err"; rc=$?
     [ $rc = 3 ] || { echo "no such pid: exit $rc"; return 1; }
+    $AS_JVM_USER "$FLAMESHOTD" jcmd 1 VM.version 2> "$WORK/u.err"; rc=$?
+    [ $rc = 4 ] && grep -q 'permission denied' "$WORK/u.err" || { echo "non-root: exit $rc"; return 1; }
 }
 
 t_case "Thread.print: named method, same thread names as the JDK's jcmd" case_thread_print

@@ -43,8 +43,7 @@ TEST(frame_limits)
     big[1024] = '\0'; /* exactly arg_length_max is accepted */
     CHECK_EQ(attach_frame("jcmd", args, buf, sizeof(buf), &len, err, sizeof(err)), 0);
     CHECK_EQ(attach_frame("", args, buf, sizeof(buf), &len, err, sizeof(err)), -EINVAL);
-    CHECK_EQ(attach_frame("a_name_longer_than_16", args, buf, sizeof(buf), &len, err,
-                          sizeof(err)),
+    CHECK_EQ(attach_frame("a_name_longer_than_16", args, buf, sizeof(buf), &len, err, sizeof(err)),
              -EINVAL);
     CHECK_EQ(attach_frame("jcmd", args, buf, 64, &len, err, sizeof(err)), -E2BIG);
 }
@@ -162,9 +161,9 @@ TEST(jdk_version_from_vm_version)
                                 sizeof(v)),
              0);
     CHECK_STREQ(v, "8.0_372");
-    CHECK_EQ(attach_jdk_version("Java HotSpot(TM) 64-Bit Server VM version 11.0.2+9\n", v,
-                                sizeof(v)),
-             0);
+    CHECK_EQ(
+        attach_jdk_version("Java HotSpot(TM) 64-Bit Server VM version 11.0.2+9\n", v, sizeof(v)),
+        0);
     CHECK_STREQ(v, "11.0.2+9");
     CHECK_EQ(attach_jdk_version("nothing here\n", v, sizeof(v)), -ENOENT);
 }

@@ -31,8 +31,7 @@ static int probe(struct nsexec_child *c, void *arg)
     int owned = fd >= 0 && fstat(fd, &st) == 0 && st.st_uid == NOBODY && st.st_gid == NOBODY;
     nsexec_reply(c, "uid=%d gid=%d caps=%x groups=%d marker=%d owned=%d leaked=%d kept=%d",
                  (int)getuid(), (int)getgid(), caps[0].effective | caps[0].permitted, ngroups,
-                 root_has_marker, owned, fcntl(fds[0], F_GETFD) >= 0,
-                 fcntl(fds[1], F_GETFD) >= 0);
+                 root_has_marker, owned, fcntl(fds[0], F_GETFD) >= 0, fcntl(fds[1], F_GETFD) >= 0);
     if (fd >= 0)
         nsexec_pass_fd(c, fd);
     return 7;
@@ -53,8 +52,13 @@ TEST(child_is_chrooted_unprivileged_and_clean)
     int null = open("/dev/null", O_RDONLY);
     int fds[2] = {dup2(null, 200), dup2(null, 201)};
     close(null);
-    struct nsexec_spec spec = {.mntns_fd = -1, .root_fd = root, .uid = NOBODY, .gid = NOBODY,
-                               .keep_fds = &fds[1], .nkeep = 1, .timeout_ms = 5000};
+    struct nsexec_spec spec = {.mntns_fd = -1,
+                               .root_fd = root,
+                               .uid = NOBODY,
+                               .gid = NOBODY,
+                               .keep_fds = &fds[1],
+                               .nkeep = 1,
+                               .timeout_ms = 5000};
     struct nsexec_result res;
     int rc = nsexec_run(&spec, probe, fds, &res);
     struct stat st;
@@ -82,8 +86,8 @@ static int sleeper(struct nsexec_child *c, void *arg)
 TEST(child_killed_on_timeout)
 {
     NEED(getuid() == 0, "needs root to change credentials");
-    struct nsexec_spec spec = {.mntns_fd = -1, .root_fd = -1, .uid = NOBODY, .gid = NOBODY,
-                               .timeout_ms = 300};
+    struct nsexec_spec spec = {
+        .mntns_fd = -1, .root_fd = -1, .uid = NOBODY, .gid = NOBODY, .timeout_ms = 300};
     struct nsexec_result res;
     time_t t0 = time(NULL);
     int rc = nsexec_run(&spec, sleeper, NULL, &res);
@@ -102,8 +106,8 @@ static int crasher(struct nsexec_child *c, void *arg)
 TEST(child_dying_without_reply)
 {
     NEED(getuid() == 0, "needs root to change credentials");
-    struct nsexec_spec spec = {.mntns_fd = -1, .root_fd = -1, .uid = NOBODY, .gid = NOBODY,
-                               .timeout_ms = 5000};
+    struct nsexec_spec spec = {
+        .mntns_fd = -1, .root_fd = -1, .uid = NOBODY, .gid = NOBODY, .timeout_ms = 5000};
     struct nsexec_result res;
     CHECK_EQ(nsexec_run(&spec, crasher, NULL, &res), -ECHILD);
     CHECK_CONTAINS(res.text, "exited with 3");
@@ -113,8 +117,8 @@ TEST(setup_failure_names_the_step)
 {
     NEED(getuid() == 0, "needs root to change credentials");
     int not_ns = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    struct nsexec_spec spec = {.mntns_fd = not_ns, .root_fd = -1, .uid = NOBODY, .gid = NOBODY,
-                               .timeout_ms = 5000};
+    struct nsexec_spec spec = {
+        .mntns_fd = not_ns, .root_fd = -1, .uid = NOBODY, .gid = NOBODY, .timeout_ms = 5000};
     struct nsexec_result res;
     int rc = nsexec_run(&spec, sleeper, NULL, &res);
     close(not_ns);

@@ -300,5 +300,6 @@ TEST(mountinfo_malformed)
 
 TEST_MAIN(openat2_refuses_links_and_dotdot, component_walk_refuses_links_and_dotdot,
           absolute_link_to_root_path_refused, mkdir_unlink_lstat_never_follow,
-          ensure_dir_creates_checks_and_refuses, open_parent_splits_paths, strerror_names_symlinks, mountinfo_containerd_noexec_tmp,
-          mountinfo_readonly_root_and_stacking, mountinfo_unshare_fixture, mountinfo_malformed)
+          ensure_dir_creates_checks_and_refuses, open_parent_splits_paths, strerror_names_symlinks,
+          mountinfo_containerd_noexec_tmp, mountinfo_readonly_root_and_stacking,
+          mountinfo_unshare_fixture, mountinfo_malformed)

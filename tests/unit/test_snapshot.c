@@ -40,8 +40,7 @@ TEST(file_names_in_local_time)
     tzset();
     char buf[128];
     /* 2026-05-07T02:36:59Z is 10:36:59 in UTC+8 */
-    CHECK_EQ(snapshot_file_name(SNAPSHOT_GC_CLASS_HISTOGRAM, 42, 1778121419, buf, sizeof(buf)),
-             0);
+    CHECK_EQ(snapshot_file_name(SNAPSHOT_GC_CLASS_HISTOGRAM, 42, 1778121419, buf, sizeof(buf)), 0);
     CHECK_STREQ(buf, "jcmd_gc_class_histogram_42_20260507_103659.txt");
     CHECK_EQ(snapshot_file_name(SNAPSHOT_THREAD_PRINT, 7, 1778121419, buf, sizeof(buf)), 0);
     CHECK_STREQ(buf, "jcmd_thread_print_7_20260507_103659.txt");
@@ -111,8 +110,8 @@ TEST(preview_fallback_is_trimmed_and_capped)
 
 TEST(summary_json_exact_fields)
 {
-    struct snapshot_summary s = {.type = SNAPSHOT_THREAD_PRINT, .output_size_bytes = 12345,
-                                 .pid = 7, .host_pid = 4242};
+    struct snapshot_summary s = {
+        .type = SNAPSHOT_THREAD_PRINT, .output_size_bytes = 12345, .pid = 7, .host_pid = 4242};
     snprintf(s.preview, sizeof(s.preview), "\"main\" #1\njava.lang.Thread.State: RUNNABLE");
     snprintf(s.process_name, sizeof(s.process_name), "java");
     char *j = snapshot_summary_json(&s, "/data/jcmd_thread_print_7_20260507_103659.txt");
@@ -129,8 +128,8 @@ TEST(summary_json_exact_fields)
     double pid = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "pid"));
     int ok = fields == 6 && type && strcmp(type, "thread_print") == 0 && path &&
              strcmp(path, "/data/jcmd_thread_print_7_20260507_103659.txt") == 0 && prev &&
-             strcmp(prev, s.preview) == 0 && name && strcmp(name, "java") == 0 &&
-             size == 12345 && pid == 7;
+             strcmp(prev, s.preview) == 0 && name && strcmp(name, "java") == 0 && size == 12345 &&
+             pid == 7;
     cJSON_Delete(o);
     CHECK(ok);
 }
