@@ -84,9 +84,10 @@ int asprof_workdir(struct jvm *j, int need_exec, uint64_t timeout_ms, struct asp
 int asprof_stage_library(struct jvm *j, const char *host_path, uint64_t timeout_ms,
                          struct asprof_stage *st, char *err, size_t errcap);
 
-/* Removes a staged library the JVM did not load (and the work directory
- * if that leaves it empty). Never call it for a library a JVM has mapped.
- * Blocks up to timeout_ms. 0 or -errno. */
-int asprof_unstage(struct jvm *j, const struct asprof_stage *st, uint64_t timeout_ms);
+/* Removes a staged library the JVM did not load, and with remove_dir the
+ * work directory too if that leaves it empty. Never call it for a library
+ * a JVM has mapped. Blocks up to timeout_ms. 0 or -errno. */
+int asprof_unstage(struct jvm *j, const struct asprof_stage *st, int remove_dir,
+                   uint64_t timeout_ms);
 
 #endif

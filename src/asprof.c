@@ -406,19 +406,27 @@ int asprof_stage_library(struct jvm *j, const char *host_path, uint64_t timeout_
     return rc;
 }
 
+struct unstage {
+    const struct asprof_stage *st;
+    int remove_dir;
+};
+
 static int child_unstage(struct nsexec_child *c, void *arg)
 {
-    const struct asprof_stage *st = arg;
+    const struct unstage *u = arg;
     struct stat sb;
     int root = nsexec_root_fd(c);
-    if (rootfs_lstat(root, st->path, &sb) == 0 && S_ISREG(sb.st_mode))
-        rootfs_unlink(root, st->path, 0);
-    rootfs_unlink(root, st->dir, AT_REMOVEDIR); /* only when empty */
+    if (rootfs_lstat(root, u->st->path, &sb) == 0 && S_ISREG(sb.st_mode))
+        rootfs_unlink(root, u->st->path, 0);
+    if (u->remove_dir)
+        rootfs_unlink(root, u->st->dir, AT_REMOVEDIR); /* only when empty */
     return 0;
 }
 
-int asprof_unstage(struct jvm *j, const struct asprof_stage *st, uint64_t timeout_ms)
+int asprof_unstage(struct jvm *j, const struct asprof_stage *st, int remove_dir,
+                   uint64_t timeout_ms)
 {
+    struct unstage u = {.st = st, .remove_dir = remove_dir};
     const struct proc_ident *id = jvm_ident(j);
     struct nsexec_spec spec = {.mntns_fd = jvm_mntns_fd(j),
                                .root_fd = jvm_root_fd(j),
@@ -426,7 +434,7 @@ int asprof_unstage(struct jvm *j, const struct asprof_stage *st, uint64_t timeou
                                .gid = id->gid,
                                .timeout_ms = timeout_ms};
     struct nsexec_result res;
-    int rc = nsexec_run(&spec, child_unstage, (void *)st, &res);
+    int rc = nsexec_run(&spec, child_unstage, &u, &res);
     if (res.fd >= 0)
         close(res.fd);
     return rc;

@@ -218,7 +218,7 @@ int capture_load_agent(const struct proc_ident *p, const char *library, const ch
         rc = load_staged(j, res->stage.path, options, timeout_ms, m, &res->agent_rc, res->reason,
                          sizeof(res->reason));
         if (rc == -ENOEXEC) /* not loaded, so not mapped: take it away again */
-            asprof_unstage(j, &res->stage, timeout_ms);
+            asprof_unstage(j, &res->stage, 1, timeout_ms);
     }
     jvm_close(j);
     return rc;
@@ -437,11 +437,12 @@ static int start_asprof(struct prof *P, char *why, size_t cap)
                               sizeof(note));
     if (rc == 0)
         rc = load_staged(P->j, st.path, opts, P->tmo, P->req->metrics, &agent_rc, err, sizeof(err));
-    if (rc == -ENOEXEC)
-        asprof_unstage(P->j, &st, P->tmo);
+    if (rc == -ENOEXEC) /* the JFR fallback still needs the directory */
+        asprof_unstage(P->j, &st, 0, P->tmo);
     if (rc < 0) {
         char logtext[512] = "";
-        in_container(P->j, child_read_log, &P->f, P->tmo, logtext, sizeof(logtext));
+        if (in_container(P->j, child_read_log, &P->f, P->tmo, logtext, sizeof(logtext)) < 0)
+            logtext[0] = '\0';
         return snprintf(why, cap, "loading %s: %s%s%s", st.path, err, logtext[0] ? ": " : "",
                         logtext),
                rc;

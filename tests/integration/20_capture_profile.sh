@@ -224,6 +224,48 @@ case_symlink_jfr_output() {
     ct_stop syml
 }
 
+# FLAMESHOT_ASYNC_PROFILER_PATH set, but the library cannot be used: the
+# profile is still produced, by JDK Flight Recorder, saying why
+case_asprof_unusable_falls_back_to_jfr() {
+    caps
+    start_burner fallback || return 1
+    local p; p=$(ct_pid fallback)
+    mkdir -p "$WORK/ap-empty" "$WORK/ap-bogus/lib"
+    "$PROBE" profile "$p" fb1.jfr 2000 cpu "$WORK/ap-empty" > fb1.json || { cat fb1.json; return 1; }
+    [ "$(j .library_type fb1.json)" = jfr ] && j .asprof_skipped fb1.json | grep -q 'no lib/libasyncProfiler.so under' ||
+        { cat fb1.json; return 1; }
+    printf 'not an ELF file\n' > "$WORK/ap-bogus/lib/libasyncProfiler.so"
+    "$PROBE" profile "$p" fb2.jfr 2000 cpu "$WORK/ap-bogus" > fb2.json || { cat fb2.json; return 1; }
+    [ "$(j .library_type fb2.json)" = jfr ] && [ "$(j .outcome fb2.json)" = ok ] || { cat fb2.json; return 1; }
+    j .asprof_skipped fb2.json | grep -q 'libasyncProfiler-[0-9a-f]*.so was not loaded' || { cat fb2.json; return 1; }
+    jfr summary fb2.jfr > /dev/null || return 1
+    [ ! -e "/proc/$p/root/tmp/.flameshot-$CT_UID" ] || { ls -la "/proc/$p/root/tmp/.flameshot-$CT_UID"; return 1; }
+}
+
+# The async-profiler path end to end with the marker agent standing in for
+# libasyncProfiler.so in an install layout: it appends each `load`'s options
+# to its file= option, which is where async-profiler writes its JFR. So the
+# collected "profile" holds exactly the start and stop options we sent.
+case_asprof_plumbing_with_marker() {
+    caps
+    local p ns; p=$(ct_pid fallback); ns=$(ct_nspid fallback)
+    mkdir -p "$WORK/ap-marker/lib" && cp "$AGENT" "$WORK/ap-marker/lib/libasyncProfiler.so"
+    "$PROBE" profile "$p" mk.jfr 1500 cpu,alloc,cs "$WORK/ap-marker" > mk.json || { cat mk.json; return 1; }
+    [ "$(j .library_type mk.json)" = async_profiler ] && [ "$(j .outcome mk.json)" = ok ] &&
+        [ "$(j .asprof_skipped mk.json)" = "" ] || { cat mk.json; return 1; }
+    [ "$(j .library_version mk.json)" = unknown ] || { cat mk.json; return 1; }
+    [ "$(j .events mk.json)" = "event=cpu,alloc=512k" ] || { cat mk.json; return 1; }
+    j .reason mk.json | grep -q 'dropped cs' || { cat mk.json; return 1; }
+    local d="/tmp/.flameshot-$CT_UID"
+    grep -q "options=start,event=cpu,alloc=512k,jfr,file=$d/profile-$ns.jfr,log=$d/asprof-$ns.log,timeout=32\$" mk.jfr &&
+        grep -q "options=stop,jfr,file=$d/profile-$ns.jfr,log=$d/asprof-$ns.log\$" mk.jfr &&
+        [ "$(wc -l < mk.jfr)" = 2 ] || { cat mk.jfr; return 1; }
+    # the library stays staged (the JVM has it mapped); the recording is gone
+    local staged; staged=$(ls "/proc/$p/root$d")
+    echo "$staged" | grep -Eq '^libasyncProfiler-[0-9a-f]{16}\.so$' || { echo "staged: $staged"; return 1; }
+    ct_stop fallback
+}
+
 # async-profiler itself cannot be downloaded here: an opt-in extra, run
 # only when the user points FLAMESHOT_ASYNC_PROFILER_PATH at an install.
 case_async_profiler_opt_in() {
@@ -248,6 +290,8 @@ t_case "noexec /tmp: staged elsewhere, and a clear reason when nowhere works" ca
 t_case "symlink at the staging directory to a host directory is refused" case_symlink_staging_dir
 t_case "symlink at the staged library name to a host file is refused" case_symlink_staged_library
 t_case "symlink at the JFR output path to a host file is refused" case_symlink_jfr_output
+t_case "async-profiler unusable: JFR fallback saying why" case_asprof_unusable_falls_back_to_jfr
+t_case "async-profiler path end to end (marker agent as the library)" case_asprof_plumbing_with_marker
 if [ -n "${FLAMESHOT_ASYNC_PROFILER_PATH:-}" ]; then
     t_case "async-profiler profile (opt-in: FLAMESHOT_ASYNC_PROFILER_PATH)" case_async_profiler_opt_in
 else
