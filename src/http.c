@@ -312,17 +312,23 @@ static void on_metrics(struct http *h, const char *query, const char *arg, struc
 
 struct route {
     const char *path;
-    bool prefix; /* path + "<arg>" */
-    bool probe;  /* the kubelet's: neither rate-limited nor authenticated */
+    bool prefix;  /* path + "<arg>" */
+    bool probe;   /* the kubelet's: neither rate-limited nor authenticated */
+    bool capture; /* queues jobs: 503 while stopping */
     handler_fn fn;
 };
 
 static const struct route routes[] = {
-    {"/healthz", false, true, on_healthz},     {"/readyz", false, true, on_readyz},
-    {"/metrics", false, false, on_metrics},    {"/v1/status", false, false, on_status},
-    {"/v1/targets", false, false, on_targets}, {"/v1/jobs", false, false, on_jobs},
-    {"/v1/jobs/", true, false, on_job},        {"/v1/profile", false, false, on_profile},
-    {"/v1/snapshot", false, false, on_snapshot}, {"/v1/artefacts", false, false, on_artefacts},
+    {"/healthz", false, true, false, on_healthz},
+    {"/readyz", false, true, false, on_readyz},
+    {"/metrics", false, false, false, on_metrics},
+    {"/v1/status", false, false, false, on_status},
+    {"/v1/targets", false, false, false, on_targets},
+    {"/v1/jobs", false, false, false, on_jobs},
+    {"/v1/jobs/", true, false, false, on_job},
+    {"/v1/profile", false, false, true, on_profile},
+    {"/v1/snapshot", false, false, true, on_snapshot},
+    {"/v1/artefacts", false, false, false, on_artefacts},
 };
 
 /* The route for a raw path (not decoded: our paths are plain ASCII, and a
@@ -428,6 +434,13 @@ static void route(struct http *h, struct MHD_Connection *c, struct req *r, struc
         *q++ = '\0';
     const char *arg = NULL;
     const struct route *rt = find_route(r->uri, &arg);
+    /* a stopping agent says so before anything else: "shutting down" is
+     * truer than "too many requests" and leaks nothing */
+    bool stopping = atomic_load(&h->state) == HTTP_STOPPING;
+    if (rt && rt->capture && stopping) {
+        rt->fn(h, q, arg, rep);
+        return;
+    }
     if ((!rt || !rt->probe) && !admit(h, c, rep))
         return;
     if (!rt)
