@@ -1,7 +1,8 @@
 /* jobs: the bounded queue every capture goes through. Every trigger
  * (threshold, emergency, OOM, timer, HTTP) becomes a job; nothing captures
  * directly. Jobs are de-duplicated per target and capture kind, at most
- * `workers` run at once, each has a deadline after which it is cancelled,
+ * `workers` run at once and one at a time per process, each has a
+ * deadline after which it is cancelled,
  * and finished jobs stay listed for the status API. The executor runs in a
  * worker thread, so monitoring and event handling never wait for a
  * capture. */

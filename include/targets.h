@@ -68,8 +68,20 @@ void targets_unlock(struct targets *t);
 
 /* Looks at pid and adds it when it is a target. Returns 1 (added; *out set
  * when out is non-NULL), 0 (not a target, or already in the table), or
- * -errno (gone, unreadable). Takes the lock itself. */
+ * -errno (gone, unreadable). Takes the lock itself.
+ *
+ * A java rule wants a JVM: a process whose command line matches but whose
+ * executable is not `java` (a wrapper shell, or a custom launcher that has
+ * not loaded libjvm.so yet) waits as a candidate for up to
+ * TARGETS_CANDIDATE_MS; targets_recheck() adds it once libjvm.so is mapped. */
 int targets_consider(struct targets *t, int pid, struct target **out);
+
+#define TARGETS_CANDIDATE_MS 10000
+
+/* Re-checks the candidates (loop thread, each tick): calls added(tg, arg)
+ * for each one that became a JVM, drops those gone or past their time. */
+void targets_recheck(struct targets *t, uint64_t now_ms, void (*added)(struct target *, void *),
+                     void *arg);
 
 /* The one start-up scan of /proc. Returns the number of targets added. */
 int targets_scan(struct targets *t);

@@ -168,15 +168,36 @@ bool jobs_busy(struct jobs *j, const struct proc_ident *target, enum capture_kin
     return busy;
 }
 
-/* Lock held; returns the next queued job or NULL when stopping. */
+static bool target_running(struct jobs *j, const struct proc_ident *t)
+{
+    for (int i = 0; i < j->n_workers; i++)
+        if (j->running[i] && j->running[i]->target.pid == t->pid &&
+            j->running[i]->target.start_time == t->start_time)
+            return true;
+    return false;
+}
+
+/* The oldest queued job whose process has nothing running: one capture
+ * per JVM at a time, so two attaches never race to start its listener
+ * (the loser's SIGQUIT would print a thread dump on the app's stdout). */
+static int runnable(struct jobs *j)
+{
+    for (int i = 0; i < j->queue_len; i++)
+        if (!target_running(j, &j->queue[i]->target))
+            return i;
+    return -1;
+}
+
+/* Lock held; returns the next job to run or NULL when stopping. */
 static struct job *take_next(struct jobs *j)
 {
-    while (!j->stopping && j->queue_len == 0)
+    int i;
+    while (!j->stopping && (i = runnable(j)) < 0)
         pthread_cond_wait(&j->changed, &j->lock);
     if (j->stopping)
         return NULL;
-    struct job *job = j->queue[0];
-    memmove(j->queue, j->queue + 1, (size_t)(--j->queue_len) * sizeof(*j->queue));
+    struct job *job = j->queue[i];
+    memmove(j->queue + i, j->queue + i + 1, (size_t)(--j->queue_len - i) * sizeof(*j->queue));
     return job;
 }
 

@@ -199,12 +199,12 @@ static void on_exec_event(struct monitor *m, const struct fs_event *ev)
 {
     struct target *tg = targets_find(m->d.targets, ev->tgid);
     if (tg) {
-        /* the target replaced its program: judge the new one afresh */
         if (tg->has_cgroup)
             unwatch_cg(m, tg->cg.memory_id);
         oomwatch_target_removed(m->oom, tg);
-        targets_remove(m->d.targets, ev->tgid);
     }
+    /* a target or candidate replaced its program: judge the new one afresh */
+    targets_remove(m->d.targets, ev->tgid);
     tg = NULL;
     if (targets_consider(m->d.targets, ev->tgid, &tg) == 1)
         added(m, tg);
@@ -441,10 +441,16 @@ static bool sample_one(struct monitor *m, struct target *tg, uint64_t now_ms, bo
     return true;
 }
 
+static void added_cb(struct target *tg, void *arg)
+{
+    added(arg, tg);
+}
+
 void monitor_tick(struct monitor *m, uint64_t now_ms)
 {
     bool refresh = ++m->ticks % LIMITS_REFRESH_TICKS == 0;
     targets_lock(m->d.targets);
+    targets_recheck(m->d.targets, now_ms, added_cb, m);
     for (size_t i = 0; i < targets_count(m->d.targets);) {
         struct target *tg = targets_at(m->d.targets, i);
         if (sample_one(m, tg, now_ms, refresh)) {

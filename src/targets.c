@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,8 @@ struct targets {
     const char *cgroup_root;
     struct target **items;
     size_t n, cap;
+    struct target **cands; /* matched, not yet known to be JVMs */
+    size_t n_cands, cap_cands;
     uint64_t host_mem;
     pid_t self;
 };
@@ -162,7 +165,10 @@ void targets_free(struct targets *t)
         return;
     for (size_t i = 0; i < t->n; i++)
         target_free(t->items[i]);
+    for (size_t i = 0; i < t->n_cands; i++)
+        target_free(t->cands[i]);
     free(t->items);
+    free(t->cands);
     pthread_mutex_destroy(&t->lock);
     free(t);
 }
@@ -224,18 +230,51 @@ void targets_refresh_limits(struct targets *t, struct target *tg)
     }
 }
 
+static int push(struct target ***v, size_t *n, size_t *cap, struct target *tg)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 16;
+        struct target **nv = realloc(*v, c * sizeof(*nv));
+        if (!nv)
+            return -ENOMEM;
+        *v = nv;
+        *cap = c;
+    }
+    (*v)[(*n)++] = tg;
+    return 0;
+}
+
 static int append(struct targets *t, struct target *tg)
 {
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        struct target **n = realloc(t->items, cap * sizeof(*n));
-        if (!n)
-            return -ENOMEM;
-        t->items = n;
-        t->cap = cap;
+    return push(&t->items, &t->n, &t->cap, tg);
+}
+
+/* A JVM: started by a `java` launcher, or with libjvm.so mapped (custom
+ * launchers load it after exec, hence the candidate list). */
+static bool is_jvm(struct targets *t, const struct target *tg)
+{
+    char path[PATH_MAX], exe[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%d/exe", t->proc_root ? t->proc_root : "/proc", tg->id.pid);
+    ssize_t n = readlink(path, exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *sp = strstr(exe, " (deleted)");
+        if (sp)
+            *sp = '\0';
+        if (strcmp(base_name(exe), "java") == 0)
+            return true;
     }
-    t->items[t->n++] = tg;
-    return 0;
+    return procfs_maps_has_lib(t->proc_root, tg->id.pid, "libjvm.so") == 1;
+}
+
+static bool known_pid(struct targets *t, int pid)
+{
+    if (targets_find(t, pid))
+        return true;
+    for (size_t i = 0; i < t->n_cands; i++)
+        if (t->cands[i]->id.pid == pid)
+            return true;
+    return false;
 }
 
 /* Reads what is needed to decide; fills a new target or returns 0. */
@@ -285,7 +324,7 @@ int targets_consider(struct targets *t, int pid, struct target **out)
     if (pid == t->self)
         return 0;
     pthread_mutex_lock(&t->lock);
-    bool known = targets_find(t, pid) != NULL;
+    bool known = known_pid(t, pid);
     pthread_mutex_unlock(&t->lock);
     if (known)
         return 0;
@@ -301,14 +340,17 @@ int targets_consider(struct targets *t, int pid, struct target **out)
         return 0;
     }
     enrich(t, tg);
+    bool jvm = tg->rule->language != RULE_LANG_JAVA || is_jvm(t, tg);
     pthread_mutex_lock(&t->lock);
-    bool dup = targets_find(t, pid) != NULL;
-    rc = dup ? 0 : append(t, tg);
+    bool dup = known_pid(t, pid);
+    rc = dup ? 0 : jvm ? append(t, tg) : push(&t->cands, &t->n_cands, &t->cap_cands, tg);
     pthread_mutex_unlock(&t->lock);
     if (dup || rc < 0) {
         target_free(tg);
         return rc;
     }
+    if (!jvm)
+        return 0;
     if (out)
         *out = tg;
     return 1;
@@ -331,10 +373,37 @@ int targets_scan(struct targets *t)
     return added;
 }
 
+void targets_recheck(struct targets *t, uint64_t now_ms, void (*added)(struct target *, void *),
+                     void *arg)
+{
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < t->n_cands;) {
+        struct target *tg = t->cands[i];
+        bool gone = !procfs_same_process(t->proc_root, &tg->id);
+        bool jvm = !gone && is_jvm(t, tg);
+        if (!gone && !jvm && now_ms < tg->added_ms + TARGETS_CANDIDATE_MS) {
+            i++;
+            continue;
+        }
+        t->cands[i] = t->cands[--t->n_cands];
+        if (jvm && append(t, tg) == 0)
+            added(tg, arg);
+        else
+            target_free(tg);
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
 int targets_remove(struct targets *t, int pid)
 {
     pthread_mutex_lock(&t->lock);
     int removed = 0;
+    for (size_t i = 0; i < t->n_cands; i++)
+        if (t->cands[i]->id.pid == pid) {
+            target_free(t->cands[i]);
+            t->cands[i] = t->cands[--t->n_cands];
+            break;
+        }
     for (size_t i = 0; i < t->n; i++) {
         if (t->items[i]->id.pid != pid)
             continue;

@@ -48,6 +48,7 @@ ct_relpath() {
 
 ct_start() {
     local name=$1; shift
+    mkdir -p "$CT_STATE"
     local uid=$CT_UID layout=cgroupfs limit="" init=1 shares=()
     while [ $# -gt 0 ]; do
         case $1 in
@@ -117,7 +118,7 @@ ct__find_main() {
     rel=$(cat "$CT_STATE/$name.rel"); argv0=$(cat "$CT_STATE/$name.argv0")
     for p in $(cat "$CT_MEM_ROOT/$rel/cgroup.procs" 2>/dev/null); do
         local exe
-        exe=$(tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null | cut -d' ' -f1)
+        exe=$(tr '\0' ' ' 2>/dev/null < /proc/$p/cmdline | cut -d' ' -f1)
         case $exe in
             unshare|sh|setpriv|*/unshare|*/sh|*/setpriv) continue ;;
         esac
@@ -167,7 +168,12 @@ ct_cleanup() {
     for f in "$CT_STATE"/*.rel; do
         [ -f "$f" ] && ct_stop "$(basename "$f" .rel)"
     done
-    local d
+    # anything still in this run's cgroups (a container whose state was lost)
+    local d p
+    for p in $(find "$CT_MEM_ROOT/$CT_RUN_ID" -name cgroup.procs -exec cat {} + 2>/dev/null); do
+        kill -KILL "$p" 2>/dev/null
+    done
+    sleep 0.2
     for d in "$CT_MEM_ROOT" "$CT_CPU_ROOT" "$CT_V2_ROOT"; do
         [ -d "$d/$CT_RUN_ID" ] && find "$d/$CT_RUN_ID" -depth -type d -exec rmdir {} \; 2>/dev/null
     done

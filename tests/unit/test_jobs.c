@@ -187,6 +187,22 @@ TEST(history_is_bounded_and_listed_newest_first)
     jobs_free(j);
 }
 
-TEST_MAIN(at_most_workers_run_at_once, duplicates_per_target_and_kind_are_rejected,
+TEST(one_capture_per_process_at_a_time)
+{
+    reset();
+    struct jobs *j = jobs_new(2, 8, 8, exec_wait, NULL, NULL);
+    uint64_t a, b;
+    struct job_request p = req(77, CAPTURE_PROFILE, 300, 5000);
+    struct job_request s = req(77, CAPTURE_SNAPSHOT, 300, 5000);
+    CHECK_EQ(jobs_submit(j, &p, &a), 0);
+    CHECK_EQ(jobs_submit(j, &s, &b), 0);
+    while (atomic_load(&executed) < 2)
+        usleep(5000);
+    CHECK_EQ(atomic_load(&max_running), 1); /* two workers free, same JVM: in turn */
+    jobs_stop(j, 1000);
+    jobs_free(j);
+}
+
+TEST_MAIN(one_capture_per_process_at_a_time, at_most_workers_run_at_once, duplicates_per_target_and_kind_are_rejected,
           full_queue_is_reported, deadline_cancels_an_overrunning_job,
           stop_cancels_queued_and_running_jobs, history_is_bounded_and_listed_newest_first)
