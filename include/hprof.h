@@ -80,9 +80,11 @@ struct hprof_found {
 };
 
 /* The newest dump in the pinned directory whose mtime is within window_ns
- * of around_ns (either side), not yet reported (seen may be NULL), and not
- * older than the JVM. Returns 1 found, 0 none, -errno. Symlinks and
- * non-regular files are ignored, never followed. */
+ * of around_ns (either side), not older than the JVM, and not yet named by
+ * an OOM-kill record (seen may be NULL; a dump reported only as a
+ * Java-level OutOfMemoryError still counts: the kill is another event).
+ * Returns 1 found, 0 none, -errno. Symlinks and non-regular files are
+ * ignored, never followed. */
 struct hprof_seen;
 int hprof_find(const struct hprof_watch *w, uint64_t around_ns, uint64_t window_ns,
                const struct hprof_seen *seen, struct hprof_found *out);
@@ -97,8 +99,10 @@ int hprof_poll_new(struct hprof_watch *w, const struct hprof_seen *seen, uint64_
 /* The seen-list. path: a JSON-lines file (created when missing). */
 struct hprof_seen *hprof_seen_open(const char *path);
 void hprof_seen_close(struct hprof_seen *s);
-bool hprof_seen_has(const struct hprof_seen *s, const struct hprof_found *f);
-/* Records f (and appends it to the file). 0 or -errno. */
-int hprof_seen_add(struct hprof_seen *s, const struct hprof_found *f);
+/* Whether f was reported: by an OOM-kill record (oom_only), or at all. */
+bool hprof_seen_has(const struct hprof_seen *s, const struct hprof_found *f, bool oom_only);
+/* Records f as reported, by an OOM-kill record or not (and appends it to
+ * the file). 0 or -errno. */
+int hprof_seen_add(struct hprof_seen *s, const struct hprof_found *f, bool by_oom);
 
 #endif

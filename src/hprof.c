@@ -20,6 +20,7 @@ struct seen_entry {
     ino_t ino;
     uint64_t size;
     uint64_t mtime_ns;
+    bool oom; /* named by an OOM-kill record */
 };
 
 struct hprof_seen {
@@ -240,7 +241,7 @@ static bool consider_in_window(const struct hprof_found *f, void *arg)
 {
     struct find_arg *a = arg;
     uint64_t d = f->mtime_ns > a->around ? f->mtime_ns - a->around : a->around - f->mtime_ns;
-    if (d > a->window || (a->seen && hprof_seen_has(a->seen, f)))
+    if (d > a->window || (a->seen && hprof_seen_has(a->seen, f, true)))
         return true;
     if (!a->found || f->mtime_ns > a->best->mtime_ns) {
         *a->best = *f;
@@ -266,7 +267,7 @@ struct newest_arg {
 static bool consider_unseen(const struct hprof_found *f, void *arg)
 {
     struct newest_arg *a = arg;
-    if (a->seen && hprof_seen_has(a->seen, f))
+    if (a->seen && hprof_seen_has(a->seen, f, false))
         return true;
     if (!a->found || f->mtime_ns > a->best->mtime_ns) {
         *a->best = *f;
@@ -313,6 +314,7 @@ static void seen_load_line(struct hprof_seen *s, const char *line)
         .ino = (ino_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "ino")),
         .size = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "size")),
         .mtime_ns = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "mtime_us")) * 1000,
+        .oom = cJSON_IsTrue(cJSON_GetObjectItem(j, "oom")),
     };
     cJSON_Delete(j);
     seen_push(s, &e);
@@ -343,28 +345,29 @@ void hprof_seen_close(struct hprof_seen *s)
     free(s);
 }
 
-bool hprof_seen_has(const struct hprof_seen *s, const struct hprof_found *f)
+bool hprof_seen_has(const struct hprof_seen *s, const struct hprof_found *f, bool oom_only)
 {
     for (size_t i = 0; s && i < s->n; i++) {
         const struct seen_entry *e = &s->items[i];
         if (e->dev == f->dev && e->ino == f->ino && e->size == f->size &&
-            e->mtime_ns / 1000 == f->mtime_ns / 1000)
+            e->mtime_ns / 1000 == f->mtime_ns / 1000 && (e->oom || !oom_only))
             return true;
     }
     return false;
 }
 
-int hprof_seen_add(struct hprof_seen *s, const struct hprof_found *f)
+int hprof_seen_add(struct hprof_seen *s, const struct hprof_found *f, bool by_oom)
 {
-    struct seen_entry e = {.dev = f->dev, .ino = f->ino, .size = f->size, .mtime_ns = f->mtime_ns};
+    struct seen_entry e = {.dev = f->dev, .ino = f->ino, .size = f->size, .mtime_ns = f->mtime_ns,
+                           .oom = by_oom};
     seen_push(s, &e);
     /* JSON numbers are doubles, exact up to 2^53: mtime is kept in us */
     FILE *out = fopen(s->path, "ae");
     if (!out)
         return -errno;
-    fprintf(out, "{\"dev\":%llu,\"ino\":%llu,\"size\":%llu,\"mtime_us\":%llu}\n",
+    fprintf(out, "{\"dev\":%llu,\"ino\":%llu,\"size\":%llu,\"mtime_us\":%llu,\"oom\":%s}\n",
             (unsigned long long)f->dev, (unsigned long long)f->ino, (unsigned long long)f->size,
-            (unsigned long long)(f->mtime_ns / 1000));
+            (unsigned long long)(f->mtime_ns / 1000), by_oom ? "true" : "false");
     int rc = fflush(out) == 0 && fsync(fileno(out)) == 0 ? 0 : -errno;
     fclose(out);
     return rc;

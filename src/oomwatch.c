@@ -162,8 +162,8 @@ static void report(struct oomwatch *ow, const struct who *w, const struct hprof_
                  rc == -ENOMEM ? "out of memory" : err);
     else
         log_info("oomwatch", "pid %d: %s", w->pid, msg);
-    if (f && rc == 0 && !hprof_seen_has(ow->seen, f))
-        hprof_seen_add(ow->seen, f);
+    if (f && rc == 0)
+        hprof_seen_add(ow->seen, f, delta > 0);
     artefact_meta_free(&m);
 }
 
@@ -197,12 +197,6 @@ static void run_search(struct oomwatch *ow, struct pending *p)
     int rc = hprof_find(&p->watch, p->oom_ns, window, ow->seen, &f);
     char detail[600];
     if (rc == 1) {
-        report(ow, &p->who, &f, HPROF_OK, "", "path+time_window", 1);
-        return;
-    }
-    /* already reported as a Java-level OOM dump moments before the kill:
-     * the kill still gets its record, naming the same file */
-    if (rc == 0 && hprof_find(&p->watch, p->oom_ns, window, NULL, &f) == 1) {
         report(ow, &p->who, &f, HPROF_OK, "", "path+time_window", 1);
         return;
     }
