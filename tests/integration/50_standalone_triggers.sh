@@ -182,6 +182,28 @@ case_sigterm_keeps_a_partial_profile_and_leaves_nothing_behind() {
         { echo "JFR left in the container"; find "$(ct_root term)/tmp"; return 1; }
 }
 
+case_exec_becomes_a_target_quickly_and_exit_removes_it() {
+    caps
+    d_start exec FLAMESHOT_PROCESSES='[{"service":"exec","command":"Burner 86405$"}]' || return 1
+    local worst=0 i
+    for i in 1 2 3; do
+        # the stamp is taken just before execve of the JVM
+        sh -c "date +%s.%N > '$WORK/stamp'; exec /usr/bin/java -cp '$CLASSES' Burner 86405" \
+            >/dev/null 2>&1 &
+        local pid=$!
+        d_wait_log exec "watching pid $pid " 5 || return 1
+        local t1 ms; t1=$(log_time exec "watching pid $pid ")
+        ms=$(awk -v a="$(cat "$WORK/stamp")" -v b="$t1" 'BEGIN { printf "%d", (b - a) * 1000 }')
+        [ "$ms" -gt "$worst" ] && worst=$ms
+        kill -KILL "$pid"; wait "$pid" 2>/dev/null
+        d_wait_log exec "pid $pid \\(java\\) exited: code 0 signal 9" 5 || return 1
+    done
+    echo "# worst exec-to-target latency: ${worst} ms"
+    [ "$worst" -lt 100 ] || { echo "exec to target took ${worst} ms"; return 1; }
+    d_stop exec
+}
+
+t_case "exec of a matching JVM becomes a target in under 100 ms; exit removes it" case_exec_becomes_a_target_quickly_and_exit_removes_it
 t_case "cpu threshold fires on the 5-point average, not before; cooldown holds" case_cpu_threshold_fires_on_five_point_average
 t_case "memory emergency fires on one hit from the kernel watermark" case_emergency_fires_on_one_hit
 t_case "auto-profiling fires on schedule" case_auto_profiling_on_schedule
