@@ -1,0 +1,50 @@
+#!/bin/bash
+# The daemon's command line: --help, --version, --check-config (exit 0 with
+# the normalized configuration as JSON, exit 2 naming variable, path and
+# reason), unknown arguments, and a start-up refused for bad configuration.
+ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+source "$ROOT/tests/lib.sh"
+
+clean_env() { env -i PATH="$PATH" HOME=/tmp "$@"; }
+
+case_help_and_version() {
+    "$FLAMESHOTD" --help | grep -q 'usage: flameshotd' || return 1
+    "$FLAMESHOTD" --version | grep -Eq '^flameshotd [0-9]+\.[0-9]+\.[0-9]+ \(' || return 1
+    "$FLAMESHOTD" --bogus >/dev/null 2>&1; [ $? = 2 ] || { echo "unknown argument not exit 2"; return 1; }
+}
+
+case_check_config_prints_normalized_json() {
+    local out
+    out=$(clean_env FLAMESHOT_MONITOR_INTERVAL=2 FLAMESHOT_TAGS='host: node_a, pod_name:p' \
+        FLAMESHOT_PROCESSES='[{"command":"java","duration":"90s","events":["alloc","cpu"]}]' \
+        "$FLAMESHOTD" --check-config) || { echo "exit $?"; return 1; }
+    echo "$out" | jq -e '.monitor_interval == "2s" and .tags.host == "node_a" and
+        .processes[0].duration == "1m30s" and .processes[0].events == "cpu,alloc" and
+        .mode == "standalone" and .sink == "local" and .processes_default == false' >/dev/null ||
+        { echo "$out"; return 1; }
+}
+
+case_check_config_rejects_with_path_and_reason() {
+    local err rc
+    err=$(clean_env FLAMESHOT_PROCESSES='[{"command":"java"},{"command":"x","duration":"30"}]' \
+        "$FLAMESHOTD" --check-config 2>&1 >/dev/null); rc=$?
+    [ $rc = 2 ] || { echo "exit $rc"; return 1; }
+    echo "$err" | grep -q 'level=error module=config msg="FLAMESHOT_PROCESSES\[1\].duration: \\"30\\" is not a duration' ||
+        { echo "$err"; return 1; }
+    err=$(clean_env FLAMESHOT_AUTO_PROFILING=30s "$FLAMESHOTD" 2>&1); rc=$?
+    [ $rc = 2 ] && echo "$err" | grep -q 'FLAMESHOT_AUTO_PROFILING: 30s is too short (minimum 1m)' ||
+        { echo "daemon start: exit $rc: $err"; return 1; }
+}
+
+case_unknown_variables_warn_with_suggestion() {
+    local err
+    err=$(clean_env FLAMESHOT_MONITOR_INTERVALL=5s FLAMESHOT_LOG_PATH=/x "$FLAMESHOTD" --check-config 2>&1 >/dev/null)
+    echo "$err" | grep -q 'unknown variable FLAMESHOT_MONITOR_INTERVALL ignored (did you mean FLAMESHOT_MONITOR_INTERVAL?)' &&
+        echo "$err" | grep -q 'FLAMESHOT_LOG_PATH is ignored' || { echo "$err"; return 1; }
+}
+
+t_case "--help, --version, unknown arguments" case_help_and_version
+t_case "--check-config prints the normalized configuration" case_check_config_prints_normalized_json
+t_case "bad configuration: exit 2 naming variable, JSON path and reason" case_check_config_rejects_with_path_and_reason
+t_case "unknown FLAMESHOT_ variables are reported with a did-you-mean" case_unknown_variables_warn_with_suggestion
+t_done
