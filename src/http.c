@@ -52,7 +52,8 @@ struct reply {
     size_t text_len;
     const char *content_type;
     unsigned retry_after_s; /* 0: no Retry-After */
-    bool allow, www_auth;
+    const char *allow;      /* Allow header of a 405, NULL: none */
+    bool www_auth;
 };
 
 typedef void (*handler_fn)(struct http *h, const char *query, const char *arg, struct reply *rep);
@@ -416,8 +417,10 @@ static bool precheck(struct MHD_Connection *c, const char *method, struct req *r
         return false;
     }
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
-        error_reply(rep, 405, "method not allowed", "%s: only GET and HEAD are served", method);
-        rep->allow = true;
+        char pm[24];
+        error_reply(rep, 405, "method not allowed", "%s: only GET and HEAD are served",
+                    httpq_printable(method, pm, sizeof(pm)));
+        rep->allow = "GET, HEAD";
         return false;
     }
     if (has_body(c)) {
@@ -427,7 +430,8 @@ static bool precheck(struct MHD_Connection *c, const char *method, struct req *r
     return true;
 }
 
-static void route(struct http *h, struct MHD_Connection *c, struct req *r, struct reply *rep)
+static void route(struct http *h, struct MHD_Connection *c, const char *method, struct req *r,
+                  struct reply *rep)
 {
     char *q = strchr(r->uri, '?');
     if (q)
@@ -443,12 +447,17 @@ static void route(struct http *h, struct MHD_Connection *c, struct req *r, struc
     }
     if ((!rt || !rt->probe) && !admit(h, c, rep))
         return;
-    if (!rt)
+    if (!rt) {
         error_reply(rep, 404, "no such endpoint",
                     "endpoints: /v1/profile /v1/snapshot /v1/jobs[/<id>] /v1/targets "
                     "/v1/artefacts /v1/status /metrics /healthz /readyz");
-    else
+    } else if (rt->capture && strcmp(method, MHD_HTTP_METHOD_HEAD) == 0) {
+        /* HEAD must be safe: it never queues a capture */
+        error_reply(rep, 405, "method not allowed", "%s queues a capture: use GET", rt->path);
+        rep->allow = "GET";
+    } else {
         rt->fn(h, q, arg, rep);
+    }
 }
 
 /* ---- libmicrohttpd plumbing ---------------------------------------------- */
@@ -514,7 +523,7 @@ static enum MHD_Result send_reply(struct http *h, struct MHD_Connection *c, stru
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
     }
     if (rep->allow)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rep->allow);
     if (rep->www_auth)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Bearer realm=\"flameshot\"");
@@ -566,7 +575,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (precheck(c, method, r, &rep))
             return MHD_YES;
     } else {
-        route(h, c, r, &rep);
+        route(h, c, method, r, &rep);
     }
     r->answered = true;
     log_debug("http", "%s %s -> %d", method, r->uri ? r->uri : "(too long)", rep.status);
