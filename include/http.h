@@ -38,15 +38,15 @@ struct outbox;
 struct targets;
 struct http;
 
-#define HTTP_RATE_PER_S 20.0
-#define HTTP_RATE_BURST 40.0
-#define HTTP_RATE_CLIENTS 4096     /* token buckets kept (ratelimit.h) */
+#define HTTP_RATE_PER_S      20.0
+#define HTTP_RATE_BURST      40.0
+#define HTTP_RATE_CLIENTS    4096 /* token buckets kept (ratelimit.h) */
 #define HTTP_MAX_CONNECTIONS 128
-#define HTTP_MAX_PER_IP 16
-#define HTTP_IDLE_TIMEOUT_S 10     /* a connection idle this long is closed */
-#define HTTP_MEMORY_LIMIT 16384    /* per connection: request line + headers */
-#define HTTP_MAX_URI 4096          /* request target, before decoding */
-#define HTTP_THREADS 4
+#define HTTP_MAX_PER_IP      16
+#define HTTP_IDLE_TIMEOUT_S  10    /* a connection idle this long is closed */
+#define HTTP_MEMORY_LIMIT    16384 /* per connection: request line + headers */
+#define HTTP_MAX_URI         4096  /* request target, before decoding */
+#define HTTP_THREADS         4
 
 enum http_state {
     HTTP_STARTING = 0, /* listening; /readyz 503, captures 503 */

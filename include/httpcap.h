@@ -45,20 +45,20 @@ struct monitor;
 struct targets;
 
 #define HTTPCAP_DEFAULT_DURATION_MS 30000
-#define HTTPCAP_MIN_DURATION_MS 1000
-#define HTTPCAP_MAX_DURATION_MS 300000 /* Flameshot cuts a job at 5 min */
-#define HTTPCAP_MAX_REGEX 1024
-#define HTTPCAP_MATCH_LIMIT 200000     /* PCRE2 backtracking steps per command line */
+#define HTTPCAP_MIN_DURATION_MS     1000
+#define HTTPCAP_MAX_DURATION_MS     300000 /* Flameshot cuts a job at 5 min */
+#define HTTPCAP_MAX_REGEX           1024
+#define HTTPCAP_MATCH_LIMIT         200000 /* PCRE2 backtracking steps per command line */
 
 struct httpcap_request {
     enum capture_kind capture;
-    int pid;               /* 0: not by pid */
-    void *re;              /* pcre2_code * of command; NULL when by pid or Pod only */
+    int pid;  /* 0: not by pid */
+    void *re; /* pcre2_code * of command; NULL when by pid or Pod only */
     char command[HTTPCAP_MAX_REGEX + 1];
-    bool command_ignored;  /* both pid and command were given */
-    uint64_t duration_ms;  /* profiles */
-    unsigned events;       /* PROF_EV_* mask; 0: each target's rule events */
-    int snapshot_type;     /* snapshots: enum snapshot_type, -1 both */
+    bool command_ignored; /* both pid and command were given */
+    uint64_t duration_ms; /* profiles */
+    unsigned events;      /* PROF_EV_* mask; 0: each target's rule events */
+    int snapshot_type;    /* snapshots: enum snapshot_type, -1 both */
     char namespace_[64];
     char pod[254];
     char container[254];

@@ -15,8 +15,8 @@ static const double metrics_attach_bounds_ms[METRICS_ATTACH_BUCKETS] = {
 /* HTTP API responses counted per status code; the last slot counts any
  * other code. */
 #define METRICS_HTTP_CODES 16
-static const int metrics_http_codes[METRICS_HTTP_CODES] = {
-    200, 202, 400, 401, 403, 404, 405, 409, 413, 414, 429, 431, 500, 503, 504, 0};
+static const int metrics_http_codes[METRICS_HTTP_CODES] = {200, 202, 400, 401, 403, 404, 405, 409,
+                                                           413, 414, 429, 431, 500, 503, 504, 0};
 
 static inline int metrics_http_code_index(int code)
 {

@@ -15,8 +15,8 @@
 
 /* What /metrics shows besides struct metrics. */
 struct prom_extra {
-    double start_time_s;      /* flameshot_start_time_seconds (Flameshot's own) */
-    const char *version;      /* flameshot_build_info labels */
+    double start_time_s; /* flameshot_start_time_seconds (Flameshot's own) */
+    const char *version; /* flameshot_build_info labels */
     const char *git_rev;
     const char *event_source; /* "bpf" or "poller" */
     int jobs_queued, jobs_running;

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #define RATELIMIT_KEY_MAX 16 /* an IPv6 address */
-#define RATELIMIT_WINDOW 8   /* slots probed for one key */
+#define RATELIMIT_WINDOW  8  /* slots probed for one key */
 
 struct ratelimit;
 

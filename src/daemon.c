@@ -104,8 +104,12 @@ static int open_core(struct daemon *d)
 static int open_http(struct daemon *d)
 {
     char err[256];
-    struct http_deps hd = {.cfg = d->cfg, .monitor = d->monitor, .targets = d->targets,
-                           .jobs = d->jobs, .outbox = d->outbox, .metrics = &d->metrics,
+    struct http_deps hd = {.cfg = d->cfg,
+                           .monitor = d->monitor,
+                           .targets = d->targets,
+                           .jobs = d->jobs,
+                           .outbox = d->outbox,
+                           .metrics = &d->metrics,
                            .events_name = events_name(d->events),
                            .events_detail = events_detail(d->events),
                            .job_queue_cap = JOB_QUEUE_CAP};

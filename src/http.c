@@ -373,7 +373,8 @@ static size_t client_key(struct MHD_Connection *c, uint8_t key[16])
 
 static bool has_body(struct MHD_Connection *c)
 {
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     const char *te =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
     return te || (cl && strspn(cl, "0") != strlen(cl));
@@ -394,9 +395,9 @@ static bool admit(struct http *h, struct MHD_Connection *c, struct reply *rep)
         return false;
     }
     const char *token = h->d.cfg->http_token;
-    if (token && !httpq_bearer_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                              MHD_HTTP_HEADER_AUTHORIZATION),
-                                  token)) {
+    if (token && !httpq_bearer_ok(
+                     MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+                     token)) {
         error_reply(rep, 401, "unauthorized",
                     "this agent requires Authorization: Bearer <FLAMESHOT_HTTP_TOKEN>");
         rep->www_auth = true;
@@ -408,8 +409,7 @@ static bool admit(struct http *h, struct MHD_Connection *c, struct reply *rep)
 /* What can be refused before the request is complete: the early answer
  * closes the connection, so an unread body never becomes the next request.
  * Returns false with rep filled when refused. */
-static bool precheck(struct MHD_Connection *c, const char *method, struct req *r,
-                     struct reply *rep)
+static bool precheck(struct MHD_Connection *c, const char *method, struct req *r, struct reply *rep)
 {
     if (!r->uri) {
         error_reply(rep, 414, "uri too long", "the request target is longer than %d bytes",
@@ -503,8 +503,9 @@ static enum MHD_Result send_reply(struct http *h, struct MHD_Connection *c, stru
     size_t len = 0;
     char *body = render(rep, &len);
     struct MHD_Response *resp =
-        body ? MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE)
-             : MHD_create_response_from_buffer(sizeof(oom) - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
+        body
+            ? MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE)
+            : MHD_create_response_from_buffer(sizeof(oom) - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
     if (!body) {
         rep->status = 500;
         rep->content_type = "application/json";
@@ -554,9 +555,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
 {
     (void)url, (void)version, (void)upload_data;
     struct http *h = cls;
@@ -633,9 +633,9 @@ static int start(struct http *h, int fd, char *err, size_t errcap)
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)HTTP_MAX_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT, MHD_OPTION_URI_LOG_CALLBACK,
+        on_uri, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, h, MHD_OPTION_END);
     if (!h->mhd) {
         int e = errno ? errno : EINVAL;
         snprintf(err, errcap, "libmicrohttpd failed to start: %s", strerror(e));
@@ -664,8 +664,7 @@ int http_open(const struct http_deps *deps, struct http **out, char *err, size_t
     int fd = listen_socket(deps->cfg, err, errcap);
     rc = fd < 0 ? fd : start(h, fd, err, errcap);
     if (rc == 0) {
-        log_info("http", "API listening on %s port %u%s", deps->cfg->http_ip,
-                 deps->cfg->http_port,
+        log_info("http", "API listening on %s port %u%s", deps->cfg->http_ip, deps->cfg->http_port,
                  deps->cfg->http_token ? " (bearer token required)" : " (no token)");
         *out = h;
         return 0;

@@ -21,13 +21,21 @@
 
 #define PID_MAX 4194304 /* PID_MAX_LIMIT on 64-bit kernels */
 
+/* Bounds on decoded values: a pid has at most 7 digits, a Kubernetes
+ * namespace 63 bytes, a Pod or container name 253. */
 static const struct httpq_spec profile_params[] = {
-    {"pid", 16},       {"command", HTTPCAP_MAX_REGEX}, {"duration", 32}, {"events", 256},
-    {"namespace", 63}, {"pod", 253},                   {"container", 253}, {NULL, 0}};
+    {"pid", 16},        {"command", HTTPCAP_MAX_REGEX},
+    {"duration", 32},   {"events", 256},
+    {"namespace", 63},  {"pod", 253},
+    {"container", 253}, {NULL, 0},
+};
 
 static const struct httpq_spec snapshot_params[] = {
-    {"pid", 16}, {"command", HTTPCAP_MAX_REGEX}, {"type", 32}, {"namespace", 63},
-    {"pod", 253}, {"container", 253},            {NULL, 0}};
+    {"pid", 16},  {"command", HTTPCAP_MAX_REGEX},
+    {"type", 32}, {"namespace", 63},
+    {"pod", 253}, {"container", 253},
+    {NULL, 0},
+};
 
 const struct httpq_spec *httpcap_params(enum capture_kind capture)
 {
@@ -254,13 +262,13 @@ static int add_entry(struct result *res, const struct httpcap_request *r, const 
              tg->has_cgroup ? tg->cg.container_id : "");
     e->pod = tg->pod;
     e->rule = tg->rule ? tg->rule->index : -1;
-    e->events = r->events ? r->events : tg->rule && tg->rule->events ? tg->rule->events
-                                                                      : PROF_EV_DEFAULT;
+    e->events = r->events                      ? r->events
+                : tg->rule && tg->rule->events ? tg->rule->events
+                                               : PROF_EV_DEFAULT;
     return 0;
 }
 
-static int queue_one(const struct httpcap_deps *d, const struct httpcap_request *r,
-                     struct entry *e)
+static int queue_one(const struct httpcap_deps *d, const struct httpcap_request *r, struct entry *e)
 {
     char v[32];
     struct trigger t = {.kind = TRIGGER_HTTP, .capture = r->capture};
@@ -335,14 +343,18 @@ static int why_not_target(const struct httpcap_deps *d, int pid, char *why, size
                  strerror(-rc));
     else if (rc == 0 && targets_is_excluded(argv, len, id.comm,
                                             procfs_read_stat(NULL, pid, &st) == 0 ? st.ppid : 0))
-        snprintf(why, cap, "pid %d (%s) is a JDK tool or a capture helper of the agent: never a "
-                 "target", pid, id.comm);
+        snprintf(why, cap,
+                 "pid %d (%s) is a JDK tool or a capture helper of the agent: never a "
+                 "target",
+                 pid, id.comm);
     else if (rc == 0 && !rules_find(&d->cfg->rules, line, NULL))
         snprintf(why, cap, "pid %d (%s): no FLAMESHOT_PROCESSES rule matches its command line%s",
                  pid, id.comm, d->cfg->rules.is_default ? " (default rule: java processes)" : "");
     else if (rc == 0)
-        snprintf(why, cap, "pid %d (%s) matches a rule but is not watched yet (it may have just "
-                 "started): retry", pid, id.comm);
+        snprintf(why, cap,
+                 "pid %d (%s) matches a rule but is not watched yet (it may have just "
+                 "started): retry",
+                 pid, id.comm);
     free(line);
     free(argv);
     return rc == -ENODATA ? 0 : rc;
@@ -380,8 +392,7 @@ static bool any_process_matches(const struct httpcap_request *r)
 static const char *selection(const struct httpcap_request *r, char *buf, size_t cap)
 {
     snprintf(buf, cap, "%s%s%s%s%s%s", r->namespace_[0] ? "namespace " : "", r->namespace_,
-             r->pod[0] ? " pod " : "", r->pod, r->container[0] ? " container " : "",
-             r->container);
+             r->pod[0] ? " pod " : "", r->pod, r->container[0] ? " container " : "", r->container);
     return buf;
 }
 
@@ -391,9 +402,13 @@ static int nothing_matched(const struct httpcap_deps *d, const struct httpcap_re
     char sel[600];
     if (has_pod(r)) {
         *error = "nothing matches";
-        snprintf(detail, cap, "no target in %s%s (this version has no Pod metadata: targets carry "
-                 "no Pod, so a Pod selector matches nothing)", selection(r, sel, sizeof(sel)),
-                 r->pid ? " has that pid" : r->re ? " matches the regex" : "");
+        snprintf(detail, cap,
+                 "no target in %s%s (this version has no Pod metadata: targets carry "
+                 "no Pod, so a Pod selector matches nothing)",
+                 selection(r, sel, sizeof(sel)),
+                 r->pid  ? " has that pid"
+                 : r->re ? " matches the regex"
+                         : "");
         return 404;
     }
     if (r->pid) {
@@ -405,7 +420,8 @@ static int nothing_matched(const struct httpcap_deps *d, const struct httpcap_re
     }
     if (any_process_matches(r)) {
         *error = "not a target";
-        snprintf(detail, cap, "the regex matches processes on this node but none of them is a "
+        snprintf(detail, cap,
+                 "the regex matches processes on this node but none of them is a "
                  "target (no FLAMESHOT_PROCESSES rule matches them, or they are JDK tools)");
         return 403;
     }
@@ -442,7 +458,8 @@ static int decide(const struct httpcap_request *r, const struct result *res, con
         return 429;
     }
     if (count_rc(res, -EEXIST, &e)) {
-        *error = r->capture == CAPTURE_PROFILE ? "already being profiled" : "already being snapshotted";
+        *error =
+            r->capture == CAPTURE_PROFILE ? "already being profiled" : "already being snapshotted";
         snprintf(detail, cap, "pid %d: job %llu of this kind is queued or running%s", e->id.pid,
                  (unsigned long long)e->job_id,
                  res->n > 1 ? " (every matching target is busy: see targets)" : "");
@@ -523,12 +540,11 @@ static void add_request(cJSON *o, const struct httpcap_request *r)
     if (r->capture == CAPTURE_PROFILE) {
         cJSON_AddStringToObject(o, "duration", units_format_duration(r->duration_ms, b, sizeof(b)));
         cJSON_AddNumberToObject(o, "duration_ms", (double)r->duration_ms);
-        cJSON_AddStringToObject(o, "events", r->events ? prof_events_format(r->events, b, sizeof(b))
-                                                       : "rule");
+        cJSON_AddStringToObject(o, "events",
+                                r->events ? prof_events_format(r->events, b, sizeof(b)) : "rule");
     } else {
-        cJSON_AddStringToObject(o, "type", r->snapshot_type < 0
-                                               ? "all"
-                                               : snapshot_type_name(r->snapshot_type));
+        cJSON_AddStringToObject(
+            o, "type", r->snapshot_type < 0 ? "all" : snapshot_type_name(r->snapshot_type));
     }
     if (r->command_ignored)
         cJSON_AddStringToObject(o, "note", "command ignored: pid takes precedence");
@@ -568,8 +584,10 @@ int httpcap_run(const struct httpcap_deps *d, const struct httpcap_request *r, c
     } else if (res.match_limit) {
         status = 400;
         error = "bad parameter";
-        snprintf(detail, sizeof(detail), "command: the regex exceeds PCRE2's match limit (%d "
-                 "steps) on a target's command line; simplify it", HTTPCAP_MATCH_LIMIT);
+        snprintf(detail, sizeof(detail),
+                 "command: the regex exceeds PCRE2's match limit (%d "
+                 "steps) on a target's command line; simplify it",
+                 HTTPCAP_MATCH_LIMIT);
     } else if (res.n == 0) {
         status = nothing_matched(d, r, &error, detail, sizeof(detail));
     } else {

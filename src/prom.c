@@ -88,8 +88,8 @@ static void triggers(struct buf *b, const struct metrics *m)
 
 static void jobs(struct buf *b, const struct metrics *m, const struct prom_extra *x)
 {
-    static const char *const outcome[MJ__COUNT] = {"done", "failed", "target_exited",
-                                                   "cancelled", "rejected"};
+    static const char *const outcome[MJ__COUNT] = {"done", "failed", "target_exited", "cancelled",
+                                                   "rejected"};
     family(b, "flameshot_jobs_total", "counter",
            "Capture jobs by outcome (rejected: de-duplicated or queue full).");
     for (int i = 0; i < MJ__COUNT; i++)

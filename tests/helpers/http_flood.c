@@ -34,9 +34,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_PATHS 16
+#define MAX_PATHS   16
 #define MAX_CLIENTS 64
-#define MAX_CONNS 64
+#define MAX_CONNS   64
 
 struct opts {
     int port, clients, conns, requests, first_source, sources, wait_ms, late_ms;

@@ -52,8 +52,8 @@ TEST(empty_and_tolerated_segments)
 
 TEST(bad_percent_encoding)
 {
-    static const char *bad[] = {"pid=%", "pid=%4", "pid=1%zz", "pid=%4g", "pid=%g4",
-                                "pid=1%", "p%id=1", "command=%%41"};
+    static const char *bad[] = {"pid=%",   "pid=%4", "pid=1%zz", "pid=%4g",
+                                "pid=%g4", "pid=1%", "p%id=1",   "command=%%41"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct httpq q;
         char err[256];
@@ -89,14 +89,14 @@ TEST(utf8_validated)
     CHECK_STREQ(httpq_get(&q, "command"), "\xE2\x82\xAC\xF0\x9F\x94\xA5\xC3\xA9");
     httpq_free(&q);
     static const char *bad[] = {
-        "command=%C3%28",        /* bad continuation */
-        "command=%C0%AF",        /* overlong '/' */
-        "command=%E0%80%AF",     /* overlong, 3 bytes */
-        "command=%ED%A0%80",     /* UTF-16 surrogate */
-        "command=%F4%90%80%80",  /* past U+10FFFF */
-        "command=%E2%82",        /* truncated */
-        "command=%FF",           /* never valid */
-        "command=%80abc",        /* lone continuation */
+        "command=%C3%28",       /* bad continuation */
+        "command=%C0%AF",       /* overlong '/' */
+        "command=%E0%80%AF",    /* overlong, 3 bytes */
+        "command=%ED%A0%80",    /* UTF-16 surrogate */
+        "command=%F4%90%80%80", /* past U+10FFFF */
+        "command=%E2%82",       /* truncated */
+        "command=%FF",          /* never valid */
+        "command=%80abc",       /* lone continuation */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         CHECK_MSG(parse(bad[i], &q, err) == -EINVAL, "%s accepted", bad[i]);
@@ -216,10 +216,10 @@ TEST(bearer_token)
 {
     const char *tok = "s3cr3t-token";
     CHECK(httpq_bearer_ok("Bearer s3cr3t-token", tok));
-    CHECK(httpq_bearer_ok("bearer s3cr3t-token", tok));  /* scheme is case-insensitive */
+    CHECK(httpq_bearer_ok("bearer s3cr3t-token", tok)); /* scheme is case-insensitive */
     CHECK(httpq_bearer_ok("BEARER   s3cr3t-token", tok));
-    CHECK(!httpq_bearer_ok("Bearer s3cr3t-tokeN", tok)); /* the token is not */
-    CHECK(!httpq_bearer_ok("Bearer s3cr3t-toke", tok));  /* a prefix */
+    CHECK(!httpq_bearer_ok("Bearer s3cr3t-tokeN", tok));  /* the token is not */
+    CHECK(!httpq_bearer_ok("Bearer s3cr3t-toke", tok));   /* a prefix */
     CHECK(!httpq_bearer_ok("Bearer s3cr3t-token2", tok)); /* longer */
     CHECK(!httpq_bearer_ok("Bearer ", tok));
     CHECK(!httpq_bearer_ok("Bearer", tok));
@@ -239,6 +239,6 @@ TEST(bearer_token)
 }
 
 TEST_MAIN(parses_and_decodes, empty_and_tolerated_segments, bad_percent_encoding,
-          nul_and_control_bytes, utf8_validated, repeated_parameters,
-          unknown_parameters_with_hint, values_bounded, parameter_count_bounded, unescape_direct,
-          printable, error_body, bearer_token)
+          nul_and_control_bytes, utf8_validated, repeated_parameters, unknown_parameters_with_hint,
+          values_bounded, parameter_count_bounded, unescape_direct, printable, error_body,
+          bearer_token)

@@ -70,14 +70,13 @@ static const char *lint(char *text, char *why, size_t cap)
         if (!valid_name(line, nl))
             return snprintf(why, cap, "line %d: bad name", line_no), why;
         size_t fl = strlen(family);
-        bool ours = nl == fl || (strcmp(type, "histogram") == 0 && nl > fl &&
-                                 (strcmp(line + fl, "_bucket") == 0 ||
-                                  strncmp(line + fl, "_bucket{", 8) == 0 ||
-                                  strncmp(line + fl, "_sum ", 5) == 0 ||
-                                  strncmp(line + fl, "_count ", 7) == 0));
+        bool ours =
+            nl == fl ||
+            (strcmp(type, "histogram") == 0 && nl > fl &&
+             (strcmp(line + fl, "_bucket") == 0 || strncmp(line + fl, "_bucket{", 8) == 0 ||
+              strncmp(line + fl, "_sum ", 5) == 0 || strncmp(line + fl, "_count ", 7) == 0));
         if (strncmp(line, family, fl) != 0 || !ours)
-            return snprintf(why, cap, "line %d (%s) outside family %s", line_no, line, family),
-                   why;
+            return snprintf(why, cap, "line %d (%s) outside family %s", line_no, line, family), why;
         const char *v = line + nl;
         if (*v == '{') {
             size_t ll = valid_labels(v);
@@ -221,7 +220,8 @@ TEST(lint_rejects_bad_expositions)
         snprintf(text, sizeof(text), "%s", bad[i]);
         CHECK_MSG(lint(text, why, sizeof(why)) != NULL, "accepted: %s", bad[i]);
     }
-    snprintf(text, sizeof(text), "# HELP flameshot_h x\n# TYPE flameshot_h histogram\n"
+    snprintf(text, sizeof(text),
+             "# HELP flameshot_h x\n# TYPE flameshot_h histogram\n"
              "flameshot_h_bucket{le=\"+Inf\"} 1\nflameshot_h_sum 0.5\nflameshot_h_count 1\n");
     CHECK(lint(text, why, sizeof(why)) == NULL);
 }

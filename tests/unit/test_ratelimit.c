@@ -48,7 +48,8 @@ TEST(bucket_capped_at_burst)
 TEST(clients_independent)
 {
     struct ratelimit *rl = ratelimit_new(1, 2, 64);
-    uint8_t v6a[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1}, v6b[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 2};
+    uint8_t v6a[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1},
+            v6b[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 2};
     CHECK(take(rl, 1, 0, NULL) && take(rl, 1, 0, NULL) && !take(rl, 1, 0, NULL));
     CHECK(take(rl, 2, 0, NULL) && take(rl, 2, 0, NULL) && !take(rl, 2, 0, NULL));
     CHECK(ratelimit_take(rl, v6a, 16, 0, NULL) && ratelimit_take(rl, v6a, 16, 0, NULL));
@@ -74,8 +75,8 @@ TEST(evicts_least_recently_seen)
     struct ratelimit *rl = ratelimit_new(0.001, 1, RATELIMIT_WINDOW);
     for (uint32_t ip = 0; ip < RATELIMIT_WINDOW; ip++)
         CHECK(take(rl, ip, 100 + ip, NULL)); /* each bucket now empty */
-    CHECK(!take(rl, 0, 200, NULL));           /* 0 seen again: now the newest */
-    CHECK(take(rl, 100, 300, NULL));          /* a 9th client evicts 1, the oldest */
+    CHECK(!take(rl, 0, 200, NULL));          /* 0 seen again: now the newest */
+    CHECK(take(rl, 100, 300, NULL));         /* a 9th client evicts 1, the oldest */
     CHECK_EQ(ratelimit_clients(rl), RATELIMIT_WINDOW);
     CHECK(!take(rl, 0, 400, NULL)); /* 0 kept its empty bucket */
     CHECK(take(rl, 1, 500, NULL));  /* 1 was forgotten: full bucket again */
