@@ -53,6 +53,7 @@ struct job {
     enum job_state state;
     struct proc_ident target;
     const struct rule *rule; /* may be NULL; owned by the config */
+    char service[128];
     struct trigger trigger;
     uint64_t created_ns, started_ns, finished_ns; /* real time */
     uint64_t deadline_ms;                         /* monotonic; 0 until started */
@@ -68,6 +69,7 @@ struct job {
 struct job_request {
     struct proc_ident target;
     const struct rule *rule;
+    const char *service;     /* copied; may be NULL */
     struct trigger trigger;  /* moved into the job when jobs_submit succeeds */
     uint64_t budget_ms;      /* time from start to deadline */
     void *payload;           /* moved too; freed with payload_free */

@@ -93,6 +93,7 @@ int targets_remove(struct targets *t, int pid);
 /* Lookups; call with the lock held (or from the loop thread). */
 struct target *targets_find(struct targets *t, int pid);
 size_t targets_count(struct targets *t);
+size_t targets_candidates(struct targets *t); /* matched, not yet known to be JVMs */
 struct target *targets_at(struct targets *t, size_t i);
 
 /* Re-reads the limits of a target: FLAMESHOT_POD_MEM_LIMIT /

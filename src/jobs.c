@@ -146,6 +146,7 @@ int jobs_submit(struct jobs *j, struct job_request *req, uint64_t *id)
     job->state = JOB_QUEUED;
     job->target = req->target;
     job->rule = req->rule;
+    snprintf(job->service, sizeof(job->service), "%s", req->service ? req->service : "");
     job->trigger = req->trigger;
     job->deadline_ms = req->budget_ms; /* relative until started */
     job->payload = req->payload;
@@ -454,8 +455,8 @@ static cJSON *job_json(const struct job *job)
     cJSON_AddNumberToObject(t, "pid", job->target.pid);
     cJSON_AddNumberToObject(t, "nspid", job->target.nspid);
     cJSON_AddStringToObject(t, "process_name", job->target.comm);
-    if (job->rule && job->rule->service)
-        cJSON_AddStringToObject(o, "service", job->rule->service);
+    if (job->service[0])
+        cJSON_AddStringToObject(o, "service", job->service);
     if (job->trigger.capture == CAPTURE_PROFILE) {
         cJSON_AddNumberToObject(o, "duration_ms", (double)job->trigger.duration_ms);
         cJSON_AddStringToObject(o, "events", prof_events_format(job->trigger.events, ev, sizeof(ev)));

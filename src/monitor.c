@@ -162,8 +162,9 @@ static uint64_t budget_ms(const struct monitor *m, const struct trigger *t)
 static int submit(struct monitor *m, struct target *tg, struct trigger *t, int snapshot_type,
                   uint64_t *job_id)
 {
-    struct job_request req = {.target = tg->id, .rule = tg->rule, .trigger = *t,
-                              .budget_ms = budget_ms(m, t), .payload_free = runner_target_free};
+    struct job_request req = {.target = tg->id, .rule = tg->rule, .service = tg->service,
+                              .trigger = *t, .budget_ms = budget_ms(m, t),
+                              .payload_free = runner_target_free};
     struct runner_target *rt = runner_target_new(tg);
     uint64_t id = 0;
     if (!rt) {
@@ -472,6 +473,11 @@ int monitor_request(struct monitor *m, int pid, struct trigger *trigger, int sna
 {
     targets_lock(m->d.targets);
     struct target *tg = targets_find(m->d.targets, pid);
+    if (tg) {
+        /* shown as the last trigger; manual requests never touch cooldowns */
+        tg->policy.last_kind = trigger->kind;
+        tg->policy.last_trigger_ms = units_now_mono_ms();
+    }
     int rc = tg ? submit(m, tg, trigger, snapshot_type, job_id) : -ENOENT;
     targets_unlock(m->d.targets);
     if (!tg)

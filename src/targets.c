@@ -196,6 +196,11 @@ size_t targets_count(struct targets *t)
     return t->n;
 }
 
+size_t targets_candidates(struct targets *t)
+{
+    return t->n_cands;
+}
+
 struct target *targets_at(struct targets *t, size_t i)
 {
     return i < t->n ? t->items[i] : NULL;

@@ -2,6 +2,7 @@
  * with real processes started under a fake argv[0]. */
 #include "harness.h"
 #include "targets.h"
+#include "units.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -34,6 +35,12 @@ static int excluded(const char *cmd, const char *comm)
     return targets_is_excluded(a, n, comm, 1);
 }
 
+static void count_added(struct target *tg, void *arg)
+{
+    (void)tg;
+    (*(int *)arg)++;
+}
+
 TEST(service_from_jar_or_main_class)
 {
     CHECK_STREQ(guess("java -Xmx1g -jar /srv/user-service.jar --port 8080", "java"), "user-service");
@@ -55,10 +62,41 @@ TEST(jdk_tools_are_never_targets)
     CHECK_EQ(targets_is_excluded(a, n, "java", getpid()), 1); /* our own child */
 }
 
+/* A copy of sleep(1) installed under the name the test wants: the daemon
+ * knows a JVM by its executable's name (or libjvm.so), and /proc/<pid>/exe
+ * resolves symbolic links, so only a copy carries the name. */
+static const char *tool_copy(const char *name)
+{
+    static char dir[64];
+    static char path[128];
+    if (!dir[0]) {
+        snprintf(dir, sizeof(dir), "/tmp/fs-targets-XXXXXX");
+        if (!mkdtemp(dir))
+            return NULL;
+    }
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "cp /bin/sleep '%s' 2>/dev/null || true", path);
+    return system(cmd) == 0 ? path : NULL;
+}
+
+__attribute__((destructor)) static void remove_tool_copies(void)
+{
+    const char *any = tool_copy("x");
+    char cmd[200];
+    if (!any)
+        return;
+    snprintf(cmd, sizeof(cmd), "rm -rf \"$(dirname '%s')\"", any);
+    if (system(cmd) != 0)
+        return;
+}
+
 /* Double fork: our own children are excluded from targets by design, so
- * the test process must not be the parent. Returns the grandchild's pid. */
+ * the test process must not be the parent. argv0 names the executable too
+ * (a copy of sleep). Returns the grandchild's pid. */
 static pid_t spawn_as(const char *argv0)
 {
+    const char *exe = argv0[0] == '/' ? NULL : tool_copy(argv0);
     int p[2];
     if (pipe(p) < 0)
         return -1;
@@ -68,6 +106,8 @@ static pid_t spawn_as(const char *argv0)
         if (pid == 0) {
             close(p[0]);
             close(p[1]);
+            if (exe)
+                execl(exe, argv0, "30", (char *)NULL);
             execlp("sleep", argv0, "30", (char *)NULL);
             _exit(127);
         }
@@ -111,7 +151,7 @@ TEST(matching_process_becomes_a_target_with_limits)
     CHECK(tg->limits.mem_source == LIMIT_HOST || tg->limits.mem_source == LIMIT_CGROUP);
     cJSON *j = targets_json(t, 1000);
     char *s = cJSON_PrintUnformatted(j);
-    CHECK_CONTAINS(s, "\"process_name\":\"sleep\"");
+    CHECK_CONTAINS(s, "\"process_name\":\"java\"");
     free(s);
     cJSON_Delete(j);
     CHECK_EQ(targets_remove(t, java), 1);
@@ -150,7 +190,7 @@ TEST(startup_scan_finds_existing_targets)
     struct config cfg;
     struct config_error err;
     CHECK_EQ(config_load(&cfg, NULL, NULL, &err), 0);
-    pid_t a = spawn_as("java"), b = spawn_as("/opt/jdk/bin/java");
+    pid_t a = spawn_as("java"), b = spawn_as("java");
     struct targets *t = targets_new(&cfg, NULL, NULL);
     CHECK(targets_scan(t) >= 2);
     CHECK(targets_find(t, a) != NULL);
@@ -161,6 +201,27 @@ TEST(startup_scan_finds_existing_targets)
     config_free(&cfg);
 }
 
-TEST_MAIN(service_from_jar_or_main_class, jdk_tools_are_never_targets,
+TEST(a_matching_non_jvm_waits_as_a_candidate_then_is_dropped)
+{
+    struct config cfg;
+    struct config_error err;
+    CHECK_EQ(config_load(&cfg, NULL, NULL, &err), 0);
+    struct targets *t = targets_new(&cfg, NULL, NULL);
+    pid_t wrapper = spawn_as("/opt/jdk/bin/java"); /* argv[0] says java, exe is sleep */
+    CHECK_EQ(targets_consider(t, wrapper, NULL), 0);
+    CHECK_EQ(targets_count(t), 0);
+    CHECK_EQ(targets_candidates(t), 1);
+    int added = 0;
+    targets_recheck(t, units_now_mono_ms(), count_added, &added);
+    CHECK_EQ(targets_candidates(t), 1); /* still within its time */
+    targets_recheck(t, units_now_mono_ms() + TARGETS_CANDIDATE_MS + 1, count_added, &added);
+    CHECK_EQ(added, 0);
+    CHECK_EQ(targets_candidates(t), 0); /* never loaded libjvm.so: dropped */
+    reap(wrapper);
+    targets_free(t);
+    config_free(&cfg);
+}
+
+TEST_MAIN(service_from_jar_or_main_class, a_matching_non_jvm_waits_as_a_candidate_then_is_dropped, jdk_tools_are_never_targets,
           matching_process_becomes_a_target_with_limits, overrides_win_over_cgroup_limits,
           startup_scan_finds_existing_targets)
