@@ -29,10 +29,10 @@
 #include <sys/types.h>
 
 struct hprof_spec {
-    bool on_oom;          /* -XX:+HeapDumpOnOutOfMemoryError */
-    bool has_path;        /* -XX:HeapDumpPath= given */
-    char path[PATH_MAX];  /* its value, quotes removed */
-    bool gz;              /* -XX:HeapDumpGzipLevel=N, N > 0 */
+    bool on_oom;         /* -XX:+HeapDumpOnOutOfMemoryError */
+    bool has_path;       /* -XX:HeapDumpPath= given */
+    char path[PATH_MAX]; /* its value, quotes removed */
+    bool gz;             /* -XX:HeapDumpGzipLevel=N, N > 0 */
 };
 
 /* Parses the raw NUL-separated argv of a java command line. Also reads
@@ -43,21 +43,21 @@ int hprof_parse_argv(const char *argv, size_t len, struct hprof_spec *out);
 /* Why no dump can be found, for the record that still gets sent. */
 enum hprof_why {
     HPROF_OK = 0,
-    HPROF_NOT_ENABLED,   /* no -XX:+HeapDumpOnOutOfMemoryError */
-    HPROF_UNREACHABLE,   /* the dump directory cannot be resolved or opened */
-    HPROF_NO_FILE,       /* nothing in the match window */
+    HPROF_NOT_ENABLED, /* no -XX:+HeapDumpOnOutOfMemoryError */
+    HPROF_UNREACHABLE, /* the dump directory cannot be resolved or opened */
+    HPROF_NO_FILE,     /* nothing in the match window */
 };
 const char *hprof_why_name(enum hprof_why why); /* "ok", "not_enabled", ... */
 
 /* A pinned dump location. */
 struct hprof_watch {
-    enum hprof_why state;   /* HPROF_OK when dir_fd is pinned */
-    char detail[512];       /* why not, in words */
-    int dir_fd;             /* O_PATH directory, -1 when not pinned */
-    char dir[PATH_MAX];     /* the directory as the container sees it */
-    char base[256];         /* file name HotSpot writes (without .N) */
-    bool dir_mode;          /* HeapDumpPath named a directory: any *.hprof there counts */
-    uint64_t since_ns;      /* files older than this are not this JVM's (its start) */
+    enum hprof_why state; /* HPROF_OK when dir_fd is pinned */
+    char detail[512];     /* why not, in words */
+    int dir_fd;           /* O_PATH directory, -1 when not pinned */
+    char dir[PATH_MAX];   /* the directory as the container sees it */
+    char base[256];       /* file name HotSpot writes (without .N) */
+    bool dir_mode;        /* HeapDumpPath named a directory: any *.hprof there counts */
+    uint64_t since_ns;    /* files older than this are not this JVM's (its start) */
     /* hprof_poll_new: a file seen growing, reported once it settles */
     char pending[256];
     uint64_t pending_size;

@@ -41,7 +41,7 @@ struct job_artefact {
 struct job_result {
     enum job_state state; /* DONE, FAILED, TARGET_EXITED or CANCELLED */
     char reason[256];
-    char detail[256];     /* e.g. "library_type=jfr: no async-profiler at ..." */
+    char detail[256]; /* e.g. "library_type=jfr: no async-profiler at ..." */
     struct job_artefact artefacts[JOB_MAX_ARTEFACTS];
     int n_artefacts;
 };
@@ -69,10 +69,10 @@ struct job {
 struct job_request {
     struct proc_ident target;
     const struct rule *rule;
-    const char *service;     /* copied; may be NULL */
-    struct trigger trigger;  /* moved into the job when jobs_submit succeeds */
-    uint64_t budget_ms;      /* time from start to deadline */
-    void *payload;           /* moved too; freed with payload_free */
+    const char *service;    /* copied; may be NULL */
+    struct trigger trigger; /* moved into the job when jobs_submit succeeds */
+    uint64_t budget_ms;     /* time from start to deadline */
+    void *payload;          /* moved too; freed with payload_free */
     void (*payload_free)(void *payload);
 };
 
@@ -102,8 +102,7 @@ struct cJSON *jobs_list_json(struct jobs *jobs);
 
 /* The artefacts of the process's finished jobs, newest first, as
  * "kind:name" joined by ", " into buf ("" when none). */
-void jobs_artefacts_text(struct jobs *jobs, const struct proc_ident *target, char *buf,
-                         size_t cap);
+void jobs_artefacts_text(struct jobs *jobs, const struct proc_ident *target, char *buf, size_t cap);
 
 int jobs_queued(struct jobs *jobs);
 int jobs_running(struct jobs *jobs);

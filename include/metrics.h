@@ -47,7 +47,7 @@ enum metrics_job_outcome {
 };
 
 struct metrics {
-    _Atomic uint64_t targets;                 /* gauge */
+    _Atomic uint64_t targets; /* gauge */
     _Atomic uint64_t triggers[MT__COUNT];
     _Atomic uint64_t jobs[MJ__COUNT];
     _Atomic uint64_t attach_bucket[METRICS_ATTACH_BUCKETS + 1];

@@ -33,8 +33,7 @@ void oomwatch_target_removed(struct oomwatch *ow, struct target *tg);
 
 /* An OOM kill of tg's container (tg is the victim or shares its memory
  * cgroup). oom_real_ns: wall-clock time of the kill. */
-void oomwatch_on_oom(struct oomwatch *ow, struct target *tg, uint64_t oom_real_ns,
-                     uint64_t now_ms);
+void oomwatch_on_oom(struct oomwatch *ow, struct target *tg, uint64_t oom_real_ns, uint64_t now_ms);
 
 /* Runs due searches and looks for Java-level dumps of live targets. */
 void oomwatch_tick(struct oomwatch *ow, struct targets *targets, uint64_t now_ms);

@@ -20,13 +20,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define POLICY_COOLDOWN_NORMAL_MS 60000
+#define POLICY_COOLDOWN_NORMAL_MS    60000
 #define POLICY_COOLDOWN_EMERGENCY_MS 30000
-#define POLICY_COOLDOWN_SNAPSHOT_MS 60000
-#define POLICY_DEFAULT_CGROUP_PCT 95.0
+#define POLICY_COOLDOWN_SNAPSHOT_MS  60000
+#define POLICY_DEFAULT_CGROUP_PCT    95.0
 
 struct policy_state {
-    uint64_t last_normal_ms;    /* 0: never */
+    uint64_t last_normal_ms; /* 0: never */
     uint64_t last_emergency_ms;
     uint64_t last_snapshot_ms;
     enum trigger_kind last_kind;

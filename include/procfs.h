@@ -23,8 +23,8 @@ struct proc_stat {
 
 struct proc_status {
     int tgid;
-    int nspid;  /* innermost NSpid; equals the pid without a PID namespace */
-    int nstgid; /* innermost NStgid */
+    int nspid;    /* innermost NSpid; equals the pid without a PID namespace */
+    int nstgid;   /* innermost NStgid */
     int ns_depth; /* how many pid namespaces deep (1 = host only) */
     uid_t ruid, euid;
     gid_t rgid, egid;

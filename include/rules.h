@@ -29,13 +29,13 @@ enum prof_event {
 #define PROF_EV_DEFAULT PROF_EV_CPU
 
 struct rule {
-    int index;             /* position in FLAMESHOT_PROCESSES, -1 for the default */
-    char *service;         /* after FLAMESHOT_SERVICE is applied */
+    int index;     /* position in FLAMESHOT_PROCESSES, -1 for the default */
+    char *service; /* after FLAMESHOT_SERVICE is applied */
     enum rule_language language;
-    char *command;         /* the regex as written */
-    void *re;              /* pcre2_code * (compiled, JIT where available) */
-    uint64_t duration_ms;  /* normal profile length */
-    unsigned events;       /* PROF_EV_* mask */
+    char *command;                      /* the regex as written */
+    void *re;                           /* pcre2_code * (compiled, JIT where available) */
+    uint64_t duration_ms;               /* normal profile length */
+    unsigned events;                    /* PROF_EV_* mask */
     double cpu_usage_percent;           /* 0 = disabled */
     double mem_usage_percent;           /* 0 = disabled */
     double mem_usage_mb;                /* 0 = disabled */
@@ -43,9 +43,9 @@ struct rule {
     double mem_usage_mb_emergency;      /* 0 = disabled */
     uint64_t emergency_duration_ms;
     struct tags tags;
-    char *jdk_version;     /* NULL when not given */
-    char *container;       /* scope to one container name; NULL = any */
-    uint64_t cooldown_ms;  /* 0 = the defaults (1m normal, 30s emergency) */
+    char *jdk_version;    /* NULL when not given */
+    char *container;      /* scope to one container name; NULL = any */
+    uint64_t cooldown_ms; /* 0 = the defaults (1m normal, 30s emergency) */
 };
 
 struct rule_set {

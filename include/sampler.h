@@ -10,15 +10,15 @@
 #include <stdint.h>
 
 #define SAMPLER_KEEP 10
-#define SAMPLER_AVG 5
+#define SAMPLER_AVG  5
 
 enum limit_source { LIMIT_NONE = 0, LIMIT_CGROUP, LIMIT_OVERRIDE, LIMIT_HOST };
 
 /* The limits a target's percentages are relative to. */
 struct limits {
-    uint64_t mem_bytes;           /* never 0: falls back to host memory */
+    uint64_t mem_bytes; /* never 0: falls back to host memory */
     enum limit_source mem_source;
-    uint64_t cpu_millis;          /* 0: no CPU limit known */
+    uint64_t cpu_millis; /* 0: no CPU limit known */
     enum limit_source cpu_source;
 };
 
@@ -27,16 +27,16 @@ struct sample {
     double cpu_pct;      /* the value cpu_usage_percent is compared with */
     double cpu_host_pct; /* cores busy x 100 (may exceed 100) */
     double rss_mb;
-    double mem_pct;      /* RSS / limits.mem_bytes x 100 */
+    double mem_pct; /* RSS / limits.mem_bytes x 100 */
 };
 
 struct sampler_state {
     uint64_t last_ticks; /* utime+stime at the previous read */
     uint64_t last_ms;
-    bool primed;         /* a previous read exists */
+    bool primed; /* a previous read exists */
     struct sample ring[SAMPLER_KEEP];
-    int n;               /* samples held, <= SAMPLER_KEEP */
-    int head;            /* index of the next write */
+    int n;    /* samples held, <= SAMPLER_KEEP */
+    int head; /* index of the next write */
 };
 
 /* Reads /proc/<pid>/stat and statm under proc_root (NULL = /proc) and, from
@@ -44,8 +44,8 @@ struct sampler_state {
  * call only primes the CPU counters (Flameshot's first delta is 0, which
  * would drag the average down). Returns 1 if a sample was pushed, 0 if
  * only primed, -ESRCH if the process is gone, -errno otherwise. */
-int sampler_take(const char *proc_root, int pid, const struct limits *lim,
-                 struct sampler_state *st, uint64_t now_ms);
+int sampler_take(const char *proc_root, int pid, const struct limits *lim, struct sampler_state *st,
+                 uint64_t now_ms);
 
 /* Pushes a computed sample (used by sampler_take and by tests). */
 void sampler_push(struct sampler_state *st, const struct sample *s);

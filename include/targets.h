@@ -37,11 +37,11 @@ struct target_pod {
 
 struct target {
     struct proc_ident id;
-    char *cmdline;            /* argv joined by spaces */
-    char *argv;               /* raw, NUL-separated (flags with spaces survive) */
+    char *cmdline; /* argv joined by spaces */
+    char *argv;    /* raw, NUL-separated (flags with spaces survive) */
     size_t argv_len;
-    const struct rule *rule;  /* owned by the config */
-    char service[128];        /* rule/FLAMESHOT_SERVICE, else the jar or main class */
+    const struct rule *rule; /* owned by the config */
+    char service[128];       /* rule/FLAMESHOT_SERVICE, else the jar or main class */
     bool has_cgroup;
     struct cgroup_info cg;
     struct target_pod pod;

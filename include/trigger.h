@@ -20,8 +20,8 @@ enum trigger_kind {
 };
 
 enum capture_kind {
-    CAPTURE_PROFILE = 0,  /* JFR via async-profiler or JDK Flight Recorder */
-    CAPTURE_SNAPSHOT,     /* jcmd GC.class_histogram + Thread.print */
+    CAPTURE_PROFILE = 0, /* JFR via async-profiler or JDK Flight Recorder */
+    CAPTURE_SNAPSHOT,    /* jcmd GC.class_histogram + Thread.print */
     CAPTURE__COUNT
 };
 

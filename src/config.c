@@ -12,10 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MIN_AUTO_PROFILING_MS 60000
+#define MIN_AUTO_PROFILING_MS   60000
 #define MIN_MONITOR_INTERVAL_MS 100
 #define MAX_MONITOR_INTERVAL_MS 3600000
-#define MAX_JOBS 64
+#define MAX_JOBS                64
 
 /* Every variable we read, for the unknown-variable check. */
 static const char *const known_vars[] = {
@@ -332,7 +332,7 @@ static int load_node(struct loader *l, struct config *c)
 
 static int load_limits(struct loader *l, struct config *c)
 {
-    uint64_t jobs;
+    uint64_t jobs = 2;
     int rc = load_uint(l, "FLAMESHOT_POD_MEM_LIMIT", "Mi", 0, 1, UINT32_MAX, &c->pod_mem_limit_mb);
     if (rc == 0)
         rc = load_uint(l, "FLAMESHOT_POD_CPU_LIMIT", "m", 0, 1, 1u << 24, &c->pod_cpu_limit_millis);

@@ -23,8 +23,8 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#define JOB_QUEUE_CAP 64
-#define JOB_HISTORY_CAP 256
+#define JOB_QUEUE_CAP     64
+#define JOB_HISTORY_CAP   256
 #define SHUTDOWN_GRACE_MS 20000
 
 /* The daemon's one context: every module instance and the loop's fds. */
@@ -91,8 +91,12 @@ static int open_core(struct daemon *d)
     d->runner = (struct runner){.cfg = d->cfg, .outbox = d->outbox, .metrics = &d->metrics};
     d->jobs = jobs_new(d->cfg->max_concurrent_jobs, JOB_QUEUE_CAP, JOB_HISTORY_CAP, runner_exec,
                        &d->runner, &d->metrics);
-    struct monitor_deps md = {.cfg = d->cfg, .targets = d->targets, .events = d->events,
-                              .jobs = d->jobs, .outbox = d->outbox, .metrics = &d->metrics};
+    struct monitor_deps md = {.cfg = d->cfg,
+                              .targets = d->targets,
+                              .events = d->events,
+                              .jobs = d->jobs,
+                              .outbox = d->outbox,
+                              .metrics = &d->metrics};
     d->monitor = d->targets && d->jobs ? monitor_new(&md) : NULL;
     if (!d->monitor) {
         log_error("daemon", "out of memory");
@@ -150,9 +154,11 @@ static void log_startup(const struct daemon *d, int n_targets)
     log_info("daemon", "flameshotd %s (%s) running: mode=%s node=%s rules=%zu%s", FS_VERSION,
              FS_GIT_REV, config_mode_name(c->mode), c->node_name, c->rules.n,
              c->rules.is_default ? " (default: every Java process)" : "");
-    log_info("daemon", "event source: %s (%s); watching %d target(s); sampling every %llums; "
-             "at most %d capture(s) at once", events_name(d->events), events_detail(d->events),
-             n_targets, (unsigned long long)c->monitor_interval_ms, c->max_concurrent_jobs);
+    log_info("daemon",
+             "event source: %s (%s); watching %d target(s); sampling every %llums; "
+             "at most %d capture(s) at once",
+             events_name(d->events), events_detail(d->events), n_targets,
+             (unsigned long long)c->monitor_interval_ms, c->max_concurrent_jobs);
     if (c->datakit_addr)
         log_info("daemon", "results: DataKit at %s (spool %s/outbox)", c->datakit_addr,
                  c->profiling_path);
@@ -235,8 +241,7 @@ int daemon_run(const struct config *cfg)
     struct daemon d = {.cfg = cfg, .sigfd = -1, .tickfd = -1, .epfd = -1};
     int rc = block_signals(&d);
     if (rc == 0 && (rc = fsutil_mkdirs(cfg->profiling_path, 0750)) < 0)
-        log_error("daemon", "FLAMESHOT_PROFILING_PATH %s: %s", cfg->profiling_path,
-                  strerror(-rc));
+        log_error("daemon", "FLAMESHOT_PROFILING_PATH %s: %s", cfg->profiling_path, strerror(-rc));
     if (rc == 0)
         rc = open_outbox(&d);
     if (rc == 0)

@@ -358,8 +358,8 @@ bool hprof_seen_has(const struct hprof_seen *s, const struct hprof_found *f, boo
 
 int hprof_seen_add(struct hprof_seen *s, const struct hprof_found *f, bool by_oom)
 {
-    struct seen_entry e = {.dev = f->dev, .ino = f->ino, .size = f->size, .mtime_ns = f->mtime_ns,
-                           .oom = by_oom};
+    struct seen_entry e = {
+        .dev = f->dev, .ino = f->ino, .size = f->size, .mtime_ns = f->mtime_ns, .oom = by_oom};
     seen_push(s, &e);
     /* JSON numbers are doubles, exact up to 2^53: mtime is kept in us */
     FILE *out = fopen(s->path, "ae");

@@ -403,8 +403,10 @@ void jobs_stop(struct jobs *j, uint64_t grace_ms)
         if (pthread_cond_timedwait(&j->changed, &j->lock, &ts) == ETIMEDOUT)
             break;
     if (count_running(j) > 0)
-        log_warn("jobs", "%d job(s) still running after %llums; waiting for them to honour "
-                         "cancellation", count_running(j), (unsigned long long)grace_ms);
+        log_warn("jobs",
+                 "%d job(s) still running after %llums; waiting for them to honour "
+                 "cancellation",
+                 count_running(j), (unsigned long long)grace_ms);
     pthread_mutex_unlock(&j->lock);
     for (int i = 0; i < j->n_started; i++)
         pthread_join(j->threads[i], NULL);
@@ -450,7 +452,8 @@ static cJSON *job_json(const struct job *job)
     cJSON_AddStringToObject(o, "trigger", trigger_kind_name(job->trigger.kind));
     cJSON *why = cJSON_AddObjectToObject(o, "trigger_tags");
     for (size_t i = 0; i < job->trigger.why.n; i++)
-        cJSON_AddStringToObject(why, job->trigger.why.items[i].key, job->trigger.why.items[i].value);
+        cJSON_AddStringToObject(why, job->trigger.why.items[i].key,
+                                job->trigger.why.items[i].value);
     cJSON *t = cJSON_AddObjectToObject(o, "target");
     cJSON_AddNumberToObject(t, "pid", job->target.pid);
     cJSON_AddNumberToObject(t, "nspid", job->target.nspid);
@@ -459,7 +462,8 @@ static cJSON *job_json(const struct job *job)
         cJSON_AddStringToObject(o, "service", job->service);
     if (job->trigger.capture == CAPTURE_PROFILE) {
         cJSON_AddNumberToObject(o, "duration_ms", (double)job->trigger.duration_ms);
-        cJSON_AddStringToObject(o, "events", prof_events_format(job->trigger.events, ev, sizeof(ev)));
+        cJSON_AddStringToObject(o, "events",
+                                prof_events_format(job->trigger.events, ev, sizeof(ev)));
     }
     add_time(o, "created", job->created_ns);
     add_time(o, "started", job->started_ns);

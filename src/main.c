@@ -15,18 +15,17 @@ extern char **environ;
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: flameshotd [--check-config | --version | --help]\n"
-            "       flameshotd jcmd <pid> <command> [arguments...]\n"
-            "\n"
-            "Node-level profiling agent for Java workloads. Configured entirely through\n"
-            "FLAMESHOT_* environment variables (see README.md). Without any, it watches\n"
-            "every Java process of this host and keeps results under /var/lib/flameshot.\n"
-            "\n"
-            "  --check-config  validate the configuration, print it as JSON, exit 0 or 2\n"
-            "  --version       print the version\n"
-            "  jcmd            run a diagnostic command in a JVM through the HotSpot attach\n"
-            "                  protocol, as the JDK's jcmd does, without needing a JDK\n");
+    fprintf(out, "usage: flameshotd [--check-config | --version | --help]\n"
+                 "       flameshotd jcmd <pid> <command> [arguments...]\n"
+                 "\n"
+                 "Node-level profiling agent for Java workloads. Configured entirely through\n"
+                 "FLAMESHOT_* environment variables (see README.md). Without any, it watches\n"
+                 "every Java process of this host and keeps results under /var/lib/flameshot.\n"
+                 "\n"
+                 "  --check-config  validate the configuration, print it as JSON, exit 0 or 2\n"
+                 "  --version       print the version\n"
+                 "  jcmd            run a diagnostic command in a JVM through the HotSpot attach\n"
+                 "                  protocol, as the JDK's jcmd does, without needing a JDK\n");
 }
 
 static void report_unknown(const char *name, const char *near, void *arg)

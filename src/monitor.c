@@ -17,7 +17,7 @@
 #include <time.h>
 
 #define LIMITS_REFRESH_TICKS 30
-#define HYSTERESIS_PCT 5 /* a watermark re-arms 5% below itself */
+#define HYSTERESIS_PCT       5 /* a watermark re-arms 5% below itself */
 
 /* A watched memory cgroup: how many targets live in it and its mark. */
 struct watched_cg {
@@ -124,9 +124,9 @@ static void arm_process(struct monitor *m, struct target *tg)
     uint64_t mark = policy_proc_watermark(tg->rule, tg->limits.mem_bytes);
     if (mark == tg->proc_watermark)
         return;
-    int rc = mark ? events_set_proc_watermark(m->d.events, tg->id.pid, mark,
-                                              mark / 100 * HYSTERESIS_PCT)
-                  : events_clear_proc_watermark(m->d.events, tg->id.pid);
+    int rc =
+        mark ? events_set_proc_watermark(m->d.events, tg->id.pid, mark, mark / 100 * HYSTERESIS_PCT)
+             : events_clear_proc_watermark(m->d.events, tg->id.pid);
     if (rc < 0 && rc != -ENOENT)
         log_warn("monitor", "pid %d: cannot set watermark: %s", tg->id.pid, strerror(-rc));
     else
@@ -162,8 +162,11 @@ static uint64_t budget_ms(const struct monitor *m, const struct trigger *t)
 static int submit(struct monitor *m, struct target *tg, struct trigger *t, int snapshot_type,
                   uint64_t *job_id)
 {
-    struct job_request req = {.target = tg->id, .rule = tg->rule, .service = tg->service,
-                              .trigger = *t, .budget_ms = budget_ms(m, t),
+    struct job_request req = {.target = tg->id,
+                              .rule = tg->rule,
+                              .service = tg->service,
+                              .trigger = *t,
+                              .budget_ms = budget_ms(m, t),
                               .payload_free = runner_target_free};
     struct runner_target *rt = runner_target_new(tg);
     uint64_t id = 0;
@@ -179,13 +182,12 @@ static int submit(struct monitor *m, struct target *tg, struct trigger *t, int s
     if (job_id)
         *job_id = id;
     if (rc == 0)
-        log_info("monitor", "job %llu queued: %s of pid %d, trigger %s",
-                 (unsigned long long)id, capture_kind_name(t->capture), tg->id.pid,
-                 trigger_kind_name(t->kind));
+        log_info("monitor", "job %llu queued: %s of pid %d, trigger %s", (unsigned long long)id,
+                 capture_kind_name(t->capture), tg->id.pid, trigger_kind_name(t->kind));
     else
         log_info("monitor", "pid %d: %s trigger not queued: %s", tg->id.pid,
                  trigger_kind_name(t->kind),
-                 rc == -EEXIST ? "the same capture is already queued or running"
+                 rc == -EEXIST   ? "the same capture is already queued or running"
                  : rc == -ENOSPC ? "job queue full"
                                  : strerror(-rc));
     if (rc < 0) {
@@ -363,12 +365,14 @@ static void on_cgroup_watermark(struct monitor *m, const struct fs_event *ev)
     struct trigger t[2];
     if (!tg || cgroup_memory_limit(&tg->cg, &limit) < 0 || limit == CGROUP_UNLIMITED)
         return;
-    log_info("monitor", "cgroup %s: usage %llu crossed its high-water mark %llu; evidence from "
-             "pid %d", tg->cg.path, (unsigned long long)ev->value_bytes,
+    log_info("monitor",
+             "cgroup %s: usage %llu crossed its high-water mark %llu; evidence from "
+             "pid %d",
+             tg->cg.path, (unsigned long long)ev->value_bytes,
              (unsigned long long)ev->watermark_bytes, tg->id.pid);
-    int n = policy_on_cgroup_pressure(tg->rule, ev->value_bytes, limit,
-                                      m->d.cfg->jcmd_snapshot_enabled, &tg->policy,
-                                      units_now_mono_ms(), t);
+    int n =
+        policy_on_cgroup_pressure(tg->rule, ev->value_bytes, limit, m->d.cfg->jcmd_snapshot_enabled,
+                                  &tg->policy, units_now_mono_ms(), t);
     for (int i = 0; i < n; i++)
         submit(m, tg, &t[i], -1, NULL);
 }
@@ -418,7 +422,8 @@ static void auto_profile(struct monitor *m, uint64_t now_ms)
     m->next_auto_ms = now_ms + c->auto_profiling_ms;
     for (size_t i = 0; i < targets_count(m->d.targets); i++) {
         struct target *tg = targets_at(m->d.targets, i);
-        struct trigger t = {.kind = TRIGGER_AUTO, .capture = CAPTURE_PROFILE,
+        struct trigger t = {.kind = TRIGGER_AUTO,
+                            .capture = CAPTURE_PROFILE,
                             .duration_ms = c->auto_profiling_duration_ms,
                             .events = tg->rule->events};
         tags_set(&t.why, "trigger", trigger_kind_name(TRIGGER_AUTO));
@@ -459,8 +464,11 @@ void monitor_tick(struct monitor *m, uint64_t now_ms)
             continue;
         }
         /* gone without an exit event (a source that missed it): same path */
-        struct fs_event ev = {.kind = FS_EV_EXIT, .tgid = tg->id.pid, .exit_code = -1,
-                              .exit_signal = -1, .flags = FS_EVF_NO_EXIT_STATUS};
+        struct fs_event ev = {.kind = FS_EV_EXIT,
+                              .tgid = tg->id.pid,
+                              .exit_code = -1,
+                              .exit_signal = -1,
+                              .flags = FS_EVF_NO_EXIT_STATUS};
         on_exit_event(m, &ev);
     }
     auto_profile(m, now_ms);

@@ -167,8 +167,7 @@ static void report(struct oomwatch *ow, const struct who *w, const struct hprof_
     artefact_meta_free(&m);
 }
 
-void oomwatch_on_oom(struct oomwatch *ow, struct target *tg, uint64_t oom_real_ns,
-                     uint64_t now_ms)
+void oomwatch_on_oom(struct oomwatch *ow, struct target *tg, uint64_t oom_real_ns, uint64_t now_ms)
 {
     if (!ow)
         return;

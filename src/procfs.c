@@ -200,8 +200,7 @@ int procfs_maps_text_has_lib(const char *text, const char *lib)
         if (slash) {
             size_t bl = n - (size_t)(slash + 1 - line);
             /* "(deleted)" suffix after an upgrade of the JDK package */
-            if (bl >= ll && strncmp(slash + 1, lib, ll) == 0 &&
-                (bl == ll || slash[1 + ll] == ' '))
+            if (bl >= ll && strncmp(slash + 1, lib, ll) == 0 && (bl == ll || slash[1 + ll] == ' '))
                 return 1;
         }
         line = nl ? nl + 1 : NULL;

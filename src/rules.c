@@ -14,12 +14,12 @@
 
 /* Flameshot's own defaults (its process monitor): a profile lasts 60s, an
  * emergency profile 15s. */
-#define DEFAULT_DURATION_MS 60000
+#define DEFAULT_DURATION_MS           60000
 #define DEFAULT_EMERGENCY_DURATION_MS 15000
-#define MAX_PROFILE_MS (10 * 60 * 1000)
-#define MIN_PROFILE_MS 1000
-#define MIN_COOLDOWN_MS 1000
-#define MAX_COOLDOWN_MS (24ull * 3600 * 1000)
+#define MAX_PROFILE_MS                (10 * 60 * 1000)
+#define MIN_PROFILE_MS                1000
+#define MIN_COOLDOWN_MS               1000
+#define MAX_COOLDOWN_MS               (24ull * 3600 * 1000)
 
 /* The default standalone rule: argv[0] is a `java` launcher, by path or not */
 #define DEFAULT_COMMAND "^(\\S*/)?java(\\s|$)"
@@ -159,8 +159,8 @@ static int compile_regex(struct rule *r, const char *path, struct rule_error *er
 {
     int code;
     PCRE2_SIZE off;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)r->command, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &code,
-                                   &off, NULL);
+    pcre2_code *re =
+        pcre2_compile((PCRE2_SPTR)r->command, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &code, &off, NULL);
     if (!re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(code, msg, sizeof(msg));
@@ -228,8 +228,8 @@ static int parse_language(const cJSON *item, const char *path, struct rule *r,
         rc = 0;
     } else if (strcmp(lang, "go") == 0 || strcmp(lang, "golang") == 0 ||
                strcmp(lang, "python") == 0) {
-        rc = fail(err, path, "language \"%s\" is planned but not supported yet: only java is",
-                  lang);
+        rc =
+            fail(err, path, "language \"%s\" is planned but not supported yet: only java is", lang);
     } else {
         rc = fail(err, path, "unsupported language \"%s\": only java is supported", lang);
     }
@@ -237,8 +237,7 @@ static int parse_language(const cJSON *item, const char *path, struct rule *r,
     return rc;
 }
 
-static int parse_events(const cJSON *item, const char *path, struct rule *r,
-                        struct rule_error *err)
+static int parse_events(const cJSON *item, const char *path, struct rule *r, struct rule_error *err)
 {
     const char *why;
     char bad[64];

@@ -63,8 +63,7 @@ static int base_meta(const struct runner *r, const struct job *job, enum artefac
     return rc;
 }
 
-static void add_artefact(struct job_result *res, const char *kind, const char *name,
-                         uint64_t bytes)
+static void add_artefact(struct job_result *res, const char *kind, const char *name, uint64_t bytes)
 {
     if (res->n_artefacts >= JOB_MAX_ARTEFACTS)
         return;
@@ -213,8 +212,8 @@ static void run_snapshot(const struct runner *r, const struct job *job, struct j
         if (commit_snapshot(r, job, &sum[i], &tx[i], res) == 0)
             ok++;
     }
-    res->state = ok ? JOB_DONE : (procfs_same_process(NULL, &job->target) ? JOB_FAILED
-                                                                           : JOB_TARGET_EXITED);
+    res->state =
+        ok ? JOB_DONE : (procfs_same_process(NULL, &job->target) ? JOB_FAILED : JOB_TARGET_EXITED);
 }
 
 void runner_exec(const struct job *job, struct job_result *res, void *arg)

@@ -66,8 +66,8 @@ bool sampler_average(const struct sampler_state *st, struct sample *avg)
     return true;
 }
 
-int sampler_take(const char *proc_root, int pid, const struct limits *lim,
-                 struct sampler_state *st, uint64_t now_ms)
+int sampler_take(const char *proc_root, int pid, const struct limits *lim, struct sampler_state *st,
+                 uint64_t now_ms)
 {
     struct proc_stat ps;
     uint64_t rss;

@@ -33,16 +33,17 @@ static const char *const jdk_tools[] = {"jcmd", "jps", "jstack", "jmap", "jinfo"
 
 /* The same tools when started as `java -m <module>/...` or by main class. */
 static const char *const jdk_tool_mains[] = {
-    "jdk.jcmd/",        "jdk.hotspot.agent/",  "jdk.jstatd/",          "sun.tools.jcmd.",
-    "sun.tools.jps.",   "sun.tools.jstack.",   "sun.tools.jmap.",      "sun.tools.jinfo.",
+    "jdk.jcmd/",        "jdk.hotspot.agent/", "jdk.jstatd/",     "sun.tools.jcmd.",
+    "sun.tools.jps.",   "sun.tools.jstack.",  "sun.tools.jmap.", "sun.tools.jinfo.",
     "sun.tools.jstat.", "sun.jvm.hotspot.",
 };
 
 /* java launcher options whose value is the next argument */
 static const char *const opts_with_value[] = {
-    "-cp",           "-classpath",    "--class-path",   "-p",           "--module-path",
-    "--add-modules", "--add-opens",   "--add-exports",  "--add-reads",  "--patch-module",
-    "--limit-modules", "--upgrade-module-path", "--source",
+    "-cp",           "-classpath",     "--class-path",    "-p",
+    "--module-path", "--add-modules",  "--add-opens",     "--add-exports",
+    "--add-reads",   "--patch-module", "--limit-modules", "--upgrade-module-path",
+    "--source",
 };
 
 static bool in_list(const char *s, const char *const *list, size_t n)
@@ -502,9 +503,9 @@ cJSON *target_json(const struct target *tg, uint64_t now_ms)
     } else {
         cJSON_AddNullToObject(o, "last_trigger");
     }
-    cJSON_AddNumberToObject(o, "cooldown_left_ms",
-                            tg->rule ? (double)policy_cooldown_left_ms(tg->rule, &tg->policy, now_ms)
-                                     : 0);
+    cJSON_AddNumberToObject(
+        o, "cooldown_left_ms",
+        tg->rule ? (double)policy_cooldown_left_ms(tg->rule, &tg->policy, now_ms) : 0);
     return o;
 }
 

@@ -26,7 +26,8 @@ struct reject_case {
 
 static const struct reject_case rejects[] = {
     /* malformed JSON names the offset */
-    {{"FLAMESHOT_PROCESSES=[{\"command\": \"java\",}]"}, "FLAMESHOT_PROCESSES",
+    {{"FLAMESHOT_PROCESSES=[{\"command\": \"java\",}]"},
+     "FLAMESHOT_PROCESSES",
      "malformed JSON at offset 21"},
     {{"FLAMESHOT_PROCESSES=[{\"command\": \"java\""}, "FLAMESHOT_PROCESSES", "malformed JSON"},
     {{"FLAMESHOT_PROCESSES={\"command\":\"java\"}"}, "FLAMESHOT_PROCESSES", "must be a JSON array"},
@@ -35,75 +36,103 @@ static const struct reject_case rejects[] = {
     {{"FLAMESHOT_PROCESSES=[\"java\"]"}, "FLAMESHOT_PROCESSES[0]", "must be an object"},
     /* unknown field with did-you-mean */
     {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"cpu_usage_precent\":80}]"},
-     "FLAMESHOT_PROCESSES[0].cpu_usage_precent", "did you mean \"cpu_usage_percent\""},
+     "FLAMESHOT_PROCESSES[0].cpu_usage_precent",
+     "did you mean \"cpu_usage_percent\""},
     {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\"},{\"command\":\"x\",\"durration\":\"1m\"}]"},
-     "FLAMESHOT_PROCESSES[1].durration", "did you mean \"duration\""},
+     "FLAMESHOT_PROCESSES[1].durration",
+     "did you mean \"duration\""},
     {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"zzzzzzzz\":1}]"},
-     "FLAMESHOT_PROCESSES[0].zzzzzzzz", "unknown field \"zzzzzzzz\""},
+     "FLAMESHOT_PROCESSES[0].zzzzzzzz",
+     "unknown field \"zzzzzzzz\""},
     {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"command\":\"x\"}]"},
-     "FLAMESHOT_PROCESSES[0].command", "duplicate field"},
+     "FLAMESHOT_PROCESSES[0].command",
+     "duplicate field"},
     /* wrong types */
     {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"cpu_usage_percent\":\"80\"}]"},
-     "FLAMESHOT_PROCESSES[0].cpu_usage_percent", "must be a number"},
-    {{"FLAMESHOT_PROCESSES=[{\"command\":42}]"}, "FLAMESHOT_PROCESSES[0].command",
+     "FLAMESHOT_PROCESSES[0].cpu_usage_percent",
+     "must be a number"},
+    {{"FLAMESHOT_PROCESSES=[{\"command\":42}]"},
+     "FLAMESHOT_PROCESSES[0].command",
      "must be a string"},
     {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"tags\":\"env:prod\"}]"},
-     "FLAMESHOT_PROCESSES[0].tags", "must be an array"},
+     "FLAMESHOT_PROCESSES[0].tags",
+     "must be an array"},
     {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"tags\":[\"envprod\"]}]"},
-     "FLAMESHOT_PROCESSES[0].tags[0]", "expected key:value"},
+     "FLAMESHOT_PROCESSES[0].tags[0]",
+     "expected key:value"},
     {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"duration\":30}]"},
-     "FLAMESHOT_PROCESSES[0].duration", "must be a duration string"},
+     "FLAMESHOT_PROCESSES[0].duration",
+     "must be a duration string"},
     /* negative numbers */
     {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"mem_usage_mb\":-1}]"},
-     "FLAMESHOT_PROCESSES[0].mem_usage_mb", "must not be negative"},
+     "FLAMESHOT_PROCESSES[0].mem_usage_mb",
+     "must not be negative"},
     {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"cpu_usage_percent\":-5}]"},
-     "FLAMESHOT_PROCESSES[0].cpu_usage_percent", "must not be negative"},
+     "FLAMESHOT_PROCESSES[0].cpu_usage_percent",
+     "must not be negative"},
     /* memory percent > 100 */
     {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"mem_usage_percent\":101}]"},
-     "FLAMESHOT_PROCESSES[0].mem_usage_percent", "cannot exceed 100"},
+     "FLAMESHOT_PROCESSES[0].mem_usage_percent",
+     "cannot exceed 100"},
     {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"mem_usage_percent_emergency\":150}]"},
-     "FLAMESHOT_PROCESSES[0].mem_usage_percent_emergency", "cannot exceed 100"},
+     "FLAMESHOT_PROCESSES[0].mem_usage_percent_emergency",
+     "cannot exceed 100"},
     /* regex that does not compile: PCRE2's message and offset */
-    {{"FLAMESHOT_PROCESSES=[{\"command\":\"java(\"}]"}, "FLAMESHOT_PROCESSES[0].command",
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"java(\"}]"},
+     "FLAMESHOT_PROCESSES[0].command",
      "regex does not compile: missing closing parenthesis at offset 5"},
     {{"FLAMESHOT_PROCESSES=[{\"service\":\"a\"}]"}, "FLAMESHOT_PROCESSES[0].command", "missing"},
     /* a bare number or garbage as a duration */
     {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"duration\":\"30\"}]"},
-     "FLAMESHOT_PROCESSES[0].duration", "missing unit"},
+     "FLAMESHOT_PROCESSES[0].duration",
+     "missing unit"},
     {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"emergency_duration\":\"soon\"}]"},
-     "FLAMESHOT_PROCESSES[0].emergency_duration", "is not a duration"},
+     "FLAMESHOT_PROCESSES[0].emergency_duration",
+     "is not a duration"},
     {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"duration\":\"5d\"}]"},
-     "FLAMESHOT_PROCESSES[0].duration", "unknown unit"},
+     "FLAMESHOT_PROCESSES[0].duration",
+     "unknown unit"},
     {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"duration\":\"1h\"}]"},
-     "FLAMESHOT_PROCESSES[0].duration", "too long"},
+     "FLAMESHOT_PROCESSES[0].duration",
+     "too long"},
     {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"cooldown\":\"10ms\"}]"},
-     "FLAMESHOT_PROCESSES[0].cooldown", "too short"},
+     "FLAMESHOT_PROCESSES[0].cooldown",
+     "too short"},
     {{"FLAMESHOT_AUTO_PROFILING=300"}, "FLAMESHOT_AUTO_PROFILING", "missing unit"},
-    {{"FLAMESHOT_AUTO_PROFILING_DURATION=abc"}, "FLAMESHOT_AUTO_PROFILING_DURATION",
+    {{"FLAMESHOT_AUTO_PROFILING_DURATION=abc"},
+     "FLAMESHOT_AUTO_PROFILING_DURATION",
      "is not a duration"},
     {{"FLAMESHOT_JCMD_TIMEOUT=10"}, "FLAMESHOT_JCMD_TIMEOUT", "missing unit"},
-    {{"FLAMESHOT_OOM_HPROF_MATCH_WINDOW=2 minutes"}, "FLAMESHOT_OOM_HPROF_MATCH_WINDOW",
+    {{"FLAMESHOT_OOM_HPROF_MATCH_WINDOW=2 minutes"},
+     "FLAMESHOT_OOM_HPROF_MATCH_WINDOW",
      "is not a duration"},
     {{"FLAMESHOT_MONITOR_INTERVAL=fast"}, "FLAMESHOT_MONITOR_INTERVAL", "is not a duration"},
     {{"FLAMESHOT_MONITOR_INTERVAL=0"}, "FLAMESHOT_MONITOR_INTERVAL", "at least 100ms"},
     /* auto-profiling under 1m */
     {{"FLAMESHOT_AUTO_PROFILING=30s"}, "FLAMESHOT_AUTO_PROFILING", "too short (minimum 1m)"},
     {{"FLAMESHOT_AUTO_PROFILING=1m", "FLAMESHOT_AUTO_PROFILING_DURATION=1m"},
-     "FLAMESHOT_AUTO_PROFILING_DURATION", "must be shorter"},
+     "FLAMESHOT_AUTO_PROFILING_DURATION",
+     "must be shorter"},
     /* unsupported language: go and python are planned */
     {{"FLAMESHOT_PROCESSES=[{\"command\":\"x\",\"language\":\"go\"}]"},
-     "FLAMESHOT_PROCESSES[0].language", "planned but not supported yet"},
+     "FLAMESHOT_PROCESSES[0].language",
+     "planned but not supported yet"},
     {{"FLAMESHOT_PROCESSES=[{\"command\":\"x\",\"language\":\"python\"}]"},
-     "FLAMESHOT_PROCESSES[0].language", "planned but not supported yet"},
+     "FLAMESHOT_PROCESSES[0].language",
+     "planned but not supported yet"},
     {{"FLAMESHOT_PROCESSES=[{\"command\":\"x\",\"language\":\"cobol\"}]"},
-     "FLAMESHOT_PROCESSES[0].language", "unsupported language \"cobol\""},
+     "FLAMESHOT_PROCESSES[0].language",
+     "unsupported language \"cobol\""},
     /* events */
     {{"FLAMESHOT_PROCESSES=[{\"command\":\"x\",\"events\":\"cpu,heap\"}]"},
-     "FLAMESHOT_PROCESSES[0].events", "\"heap\": unknown event"},
+     "FLAMESHOT_PROCESSES[0].events",
+     "\"heap\": unknown event"},
     {{"FLAMESHOT_PROCESSES=[{\"command\":\"x\",\"events\":[\"cpu\",7]}]"},
-     "FLAMESHOT_PROCESSES[0].events[1]", "must be a string"},
+     "FLAMESHOT_PROCESSES[0].events[1]",
+     "must be a string"},
     {{"FLAMESHOT_PROCESSES=[{\"command\":\"x\",\"container\":\"\"}]"},
-     "FLAMESHOT_PROCESSES[0].container", "must not be empty"},
+     "FLAMESHOT_PROCESSES[0].container",
+     "must not be empty"},
     /* scalar variables */
     {{"FLAMESHOT_MODE=cluster"}, "FLAMESHOT_MODE", "not one of auto, kubernetes, standalone"},
     {{"FLAMESHOT_BPF=maybe"}, "FLAMESHOT_BPF", "not one of auto, on, off"},
@@ -140,8 +169,8 @@ TEST(every_rejection_names_variable_path_and_reason)
         CHECK_MSG(rc == -EINVAL, "case %zu (%s) was accepted", i, c->env[0]);
         CHECK_MSG(strcmp(err.path, c->path) == 0, "case %zu (%s): path \"%s\", want \"%s\"", i,
                   c->env[0], err.path, c->path);
-        CHECK_MSG(strstr(err.reason, c->reason) != NULL, "case %zu (%s): reason \"%s\" lacks \"%s\"",
-                  i, c->env[0], err.reason, c->reason);
+        CHECK_MSG(strstr(err.reason, c->reason) != NULL,
+                  "case %zu (%s): reason \"%s\" lacks \"%s\"", i, c->env[0], err.reason, c->reason);
     }
 }
 
@@ -189,37 +218,37 @@ TEST(defaults_are_flameshot_defaults)
 
 TEST(every_variable_is_read)
 {
-    const char *env[] = {
-        "FLAMESHOT_MODE=standalone",
-        "FLAMESHOT_DATAKIT_ADDR=http://datakit:9529/profiling/v1/input",
-        "FLAMESHOT_PROFILING_PATH=/data/fs",
-        "FLAMESHOT_MONITOR_INTERVAL=500ms",
-        "FLAMESHOT_LOG_LEVEL=debug",
-        "FLAMESHOT_AUTO_PROFILING=1h",
-        "FLAMESHOT_AUTO_PROFILING_DURATION=1m30s",
-        "FLAMESHOT_OOM_HPROF_ENABLED=true",
-        "FLAMESHOT_OOM_HPROF_MATCH_WINDOW=5m",
-        "FLAMESHOT_JCMD_SNAPSHOT_ENABLED=off",
-        "FLAMESHOT_JCMD_TIMEOUT=2s",
-        "FLAMESHOT_POD_MEM_LIMIT=512Mi",
-        "FLAMESHOT_POD_CPU_LIMIT=1500m",
-        "FLAMESHOT_HTTP_LOCAL_IP=::1",
-        "FLAMESHOT_HTTP_LOCAL_PORT=9099",
-        "FLAMESHOT_SERVICE=checkout",
-        "FLAMESHOT_TAGS=host: host_name,pod_name:pod_a , url:http://x:1",
-        "FLAMESHOT_NODE_NAME=node-7",
-        "FLAMESHOT_ASYNC_PROFILER_PATH=/opt/ap",
-        "FLAMESHOT_BPF=off",
-        "FLAMESHOT_MAX_CONCURRENT_JOBS=4",
-        "FLAMESHOT_SPOOL_MAX_MB=64",
-        "FLAMESHOT_HTTP_TOKEN=s3cret",
-        "FLAMESHOT_PROCESSES=[{\"service\":\"user-service\",\"language\":\"java\","
-        "\"command\":\"^java.*user-service\\\\.jar$\",\"duration\":\"60s\",\"events\":\"cpu,alloc\","
-        "\"cpu_usage_percent\":80,\"mem_usage_percent\":80,\"mem_usage_mb\":1024,"
-        "\"mem_usage_percent_emergency\":92,\"mem_usage_mb_emergency\":1536,"
-        "\"emergency_duration\":\"10s\",\"tags\":[\"env:prod\",\"version:v1.2\"],"
-        "\"jdk_version\":\"17\",\"container\":\"app\",\"cooldown\":\"2m\"}]",
-        NULL};
+    const char *env[] = {"FLAMESHOT_MODE=standalone",
+                         "FLAMESHOT_DATAKIT_ADDR=http://datakit:9529/profiling/v1/input",
+                         "FLAMESHOT_PROFILING_PATH=/data/fs",
+                         "FLAMESHOT_MONITOR_INTERVAL=500ms",
+                         "FLAMESHOT_LOG_LEVEL=debug",
+                         "FLAMESHOT_AUTO_PROFILING=1h",
+                         "FLAMESHOT_AUTO_PROFILING_DURATION=1m30s",
+                         "FLAMESHOT_OOM_HPROF_ENABLED=true",
+                         "FLAMESHOT_OOM_HPROF_MATCH_WINDOW=5m",
+                         "FLAMESHOT_JCMD_SNAPSHOT_ENABLED=off",
+                         "FLAMESHOT_JCMD_TIMEOUT=2s",
+                         "FLAMESHOT_POD_MEM_LIMIT=512Mi",
+                         "FLAMESHOT_POD_CPU_LIMIT=1500m",
+                         "FLAMESHOT_HTTP_LOCAL_IP=::1",
+                         "FLAMESHOT_HTTP_LOCAL_PORT=9099",
+                         "FLAMESHOT_SERVICE=checkout",
+                         "FLAMESHOT_TAGS=host: host_name,pod_name:pod_a , url:http://x:1",
+                         "FLAMESHOT_NODE_NAME=node-7",
+                         "FLAMESHOT_ASYNC_PROFILER_PATH=/opt/ap",
+                         "FLAMESHOT_BPF=off",
+                         "FLAMESHOT_MAX_CONCURRENT_JOBS=4",
+                         "FLAMESHOT_SPOOL_MAX_MB=64",
+                         "FLAMESHOT_HTTP_TOKEN=s3cret",
+                         "FLAMESHOT_PROCESSES=[{\"service\":\"user-service\",\"language\":\"java\","
+                         "\"command\":\"^java.*user-service\\\\.jar$\",\"duration\":\"60s\","
+                         "\"events\":\"cpu,alloc\","
+                         "\"cpu_usage_percent\":80,\"mem_usage_percent\":80,\"mem_usage_mb\":1024,"
+                         "\"mem_usage_percent_emergency\":92,\"mem_usage_mb_emergency\":1536,"
+                         "\"emergency_duration\":\"10s\",\"tags\":[\"env:prod\",\"version:v1.2\"],"
+                         "\"jdk_version\":\"17\",\"container\":\"app\",\"cooldown\":\"2m\"}]",
+                         NULL};
     struct config c;
     CHECK_EQ(load(env, &c), 0);
     CHECK_STREQ(c.datakit_addr, "http://datakit:9529/profiling/v1/input");
@@ -300,11 +329,10 @@ TEST(test_override_allows_short_auto_profiling)
 
 TEST(events_default_and_all_names)
 {
-    const char *env[] = {
-        "FLAMESHOT_PROCESSES=[{\"command\":\"a\"},{\"command\":\"b\",\"events\":"
-        "\"cpu,alloc,lock,wall,itimer,cache-misses,cs,nativemem,all\"},"
-        "{\"command\":\"c\",\"events\":[\"context-switches\",\"wall\"]}]",
-        NULL};
+    const char *env[] = {"FLAMESHOT_PROCESSES=[{\"command\":\"a\"},{\"command\":\"b\",\"events\":"
+                         "\"cpu,alloc,lock,wall,itimer,cache-misses,cs,nativemem,all\"},"
+                         "{\"command\":\"c\",\"events\":[\"context-switches\",\"wall\"]}]",
+                         NULL};
     struct config c;
     CHECK_EQ(load(env, &c), 0);
     CHECK_EQ(c.rules.items[0].events, PROF_EV_DEFAULT);
@@ -347,7 +375,8 @@ TEST(rules_find_honours_container_scope_and_order)
 TEST(check_config_json_masks_token_and_normalizes)
 {
     const char *env[] = {"FLAMESHOT_HTTP_TOKEN=s3cret", "FLAMESHOT_AUTO_PROFILING=90s",
-                         "FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"duration\":\"1m30s\"}]", NULL};
+                         "FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"duration\":\"1m30s\"}]",
+                         NULL};
     struct config c;
     CHECK_EQ(load(env, &c), 0);
     cJSON *j = config_to_json(&c);
@@ -386,5 +415,6 @@ TEST_MAIN(every_rejection_names_variable_path_and_reason, defaults_are_flameshot
           every_variable_is_read, monitor_interval_accepts_flameshot_bare_seconds,
           mode_auto_follows_kubernetes_service_host, test_override_allows_short_auto_profiling,
           events_default_and_all_names, default_rule_matches_java_launchers_only,
-          rules_find_honours_container_scope_and_order, check_config_json_masks_token_and_normalizes,
+          rules_find_honours_container_scope_and_order,
+          check_config_json_masks_token_and_normalizes,
           unknown_variables_are_reported_with_suggestion)

@@ -168,8 +168,7 @@ TEST(not_enabled_and_unreachable_say_why)
     hprof_watch_open(NULL, getpid(), 1, 0, &sp, &w);
     CHECK_EQ(w.state, HPROF_NOT_ENABLED);
     CHECK_CONTAINS(w.detail, "-XX:+HeapDumpOnOutOfMemoryError");
-    parse("java -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath=/nonexistent/d/x.hprof Main",
-          &sp);
+    parse("java -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath=/nonexistent/d/x.hprof Main", &sp);
     hprof_watch_open(NULL, getpid(), 1, 0, &sp, &w);
     CHECK_EQ(w.state, HPROF_UNREACHABLE);
     CHECK_CONTAINS(w.detail, "/nonexistent/d");
@@ -192,8 +191,8 @@ TEST(seen_list_survives_a_restart_and_settling_is_required)
     struct hprof_seen *s = hprof_seen_open(seenp);
     struct hprof_found f;
     uint64_t t0 = units_now_real_ns();
-    CHECK_EQ(hprof_poll_new(&w, s, t0, &f), 0);                     /* first sight */
-    CHECK_EQ(hprof_poll_new(&w, s, t0 + 1000000000ull, &f), 0);     /* not settled yet */
+    CHECK_EQ(hprof_poll_new(&w, s, t0, &f), 0);                 /* first sight */
+    CHECK_EQ(hprof_poll_new(&w, s, t0 + 1000000000ull, &f), 0); /* not settled yet */
     CHECK_EQ(hprof_poll_new(&w, s, t0 + HPROF_SETTLE_NS + 1, &f), 1);
     CHECK_EQ(hprof_seen_add(s, &f, false), 0); /* reported as a Java-level OOM */
     hprof_seen_close(s);
@@ -213,6 +212,8 @@ TEST(seen_list_survives_a_restart_and_settling_is_required)
     rmrf();
 }
 
-TEST_MAIN(flags_last_one_wins_and_stop_at_main_class, file_mode_finds_newest_sequence_file_in_window,
+TEST_MAIN(flags_last_one_wins_and_stop_at_main_class,
+          file_mode_finds_newest_sequence_file_in_window,
           dir_mode_pins_the_directory_after_it_is_renamed, symlinks_are_never_followed,
-          not_enabled_and_unreachable_say_why, seen_list_survives_a_restart_and_settling_is_required)
+          not_enabled_and_unreachable_say_why,
+          seen_list_survives_a_restart_and_settling_is_required)

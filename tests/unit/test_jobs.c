@@ -203,6 +203,7 @@ TEST(one_capture_per_process_at_a_time)
     jobs_free(j);
 }
 
-TEST_MAIN(one_capture_per_process_at_a_time, at_most_workers_run_at_once, duplicates_per_target_and_kind_are_rejected,
-          full_queue_is_reported, deadline_cancels_an_overrunning_job,
-          stop_cancels_queued_and_running_jobs, history_is_bounded_and_listed_newest_first)
+TEST_MAIN(one_capture_per_process_at_a_time, at_most_workers_run_at_once,
+          duplicates_per_target_and_kind_are_rejected, full_queue_is_reported,
+          deadline_cancels_an_overrunning_job, stop_cancels_queued_and_running_jobs,
+          history_is_bounded_and_listed_newest_first)

@@ -19,7 +19,8 @@ static struct rule make_rule(void)
 
 static void push(struct sampler_state *ss, uint64_t t, double cpu, double mb, double pct)
 {
-    struct sample s = {.t_ms = t, .cpu_pct = cpu, .cpu_host_pct = cpu, .rss_mb = mb, .mem_pct = pct};
+    struct sample s = {
+        .t_ms = t, .cpu_pct = cpu, .cpu_host_pct = cpu, .rss_mb = mb, .mem_pct = pct};
     sampler_push(ss, &s);
 }
 
@@ -119,7 +120,7 @@ TEST(cooldowns_suppress_and_then_allow)
     CHECK_EQ(policy_on_sample(&r, &ss, &ps, 5000, &t), 1);
     trigger_free(&t);
     push(&ss, 6000, 90, 10, 10);
-    CHECK_EQ(policy_on_sample(&r, &ss, &ps, 6000, &t), 0);      /* normal cooldown 1m */
+    CHECK_EQ(policy_on_sample(&r, &ss, &ps, 6000, &t), 0); /* normal cooldown 1m */
     CHECK_EQ(policy_cooldown_left_ms(&r, &ps, 6000), 59000);
     /* an emergency is not held back by the normal cooldown */
     push(&ss, 7000, 90, 10, 95);
@@ -127,12 +128,12 @@ TEST(cooldowns_suppress_and_then_allow)
     CHECK_EQ(t.kind, TRIGGER_MEMORY_EMERGENCY);
     trigger_free(&t);
     push(&ss, 8000, 90, 10, 95);
-    CHECK_EQ(policy_on_sample(&r, &ss, &ps, 8000, &t), 0);      /* emergency cooldown 30s */
+    CHECK_EQ(policy_on_sample(&r, &ss, &ps, 8000, &t), 0); /* emergency cooldown 30s */
     push(&ss, 37000, 90, 10, 95);
-    CHECK_EQ(policy_on_sample(&r, &ss, &ps, 37000, &t), 1);     /* 30s later */
+    CHECK_EQ(policy_on_sample(&r, &ss, &ps, 37000, &t), 1); /* 30s later */
     trigger_free(&t);
     push(&ss, 65000, 90, 10, 10);
-    CHECK_EQ(policy_on_sample(&r, &ss, &ps, 65000, &t), 1);     /* 1m after the first */
+    CHECK_EQ(policy_on_sample(&r, &ss, &ps, 65000, &t), 1); /* 1m after the first */
     CHECK_EQ(t.kind, TRIGGER_CPU);
     trigger_free(&t);
 }
@@ -220,8 +221,9 @@ TEST(sampler_reads_a_real_process)
     CHECK_EQ(sampler_take(NULL, 0x3ffffff0, &lim, &ss, 3000), -ESRCH);
 }
 
-TEST_MAIN(cpu_fires_after_five_point_average_crosses_not_before, average_below_threshold_does_not_fire,
-          average_uses_latest_five_of_ten, memory_average_thresholds_carry_their_values,
+TEST_MAIN(cpu_fires_after_five_point_average_crosses_not_before,
+          average_below_threshold_does_not_fire, average_uses_latest_five_of_ten,
+          memory_average_thresholds_carry_their_values,
           emergency_fires_on_one_sample_with_emergency_duration, cooldowns_suppress_and_then_allow,
           rule_cooldown_overrides_defaults, process_watermark_is_a_single_hit_emergency,
           cgroup_pressure_gives_profile_and_snapshot, cpu_percent_of_limit_when_known,

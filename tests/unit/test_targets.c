@@ -43,7 +43,8 @@ static void count_added(struct target *tg, void *arg)
 
 TEST(service_from_jar_or_main_class)
 {
-    CHECK_STREQ(guess("java -Xmx1g -jar /srv/user-service.jar --port 8080", "java"), "user-service");
+    CHECK_STREQ(guess("java -Xmx1g -jar /srv/user-service.jar --port 8080", "java"),
+                "user-service");
     CHECK_STREQ(guess("/usr/bin/java -cp /a:/b com.example.shop.OrderApp arg", "java"), "OrderApp");
     CHECK_STREQ(guess("java --module-path mods -m shop.app/com.ex.Main", "java"), "Main");
     CHECK_STREQ(guess("java -classpath x.jar Burner", "java"), "Burner");
@@ -222,6 +223,6 @@ TEST(a_matching_non_jvm_waits_as_a_candidate_then_is_dropped)
     config_free(&cfg);
 }
 
-TEST_MAIN(service_from_jar_or_main_class, a_matching_non_jvm_waits_as_a_candidate_then_is_dropped, jdk_tools_are_never_targets,
-          matching_process_becomes_a_target_with_limits, overrides_win_over_cgroup_limits,
-          startup_scan_finds_existing_targets)
+TEST_MAIN(service_from_jar_or_main_class, a_matching_non_jvm_waits_as_a_candidate_then_is_dropped,
+          jdk_tools_are_never_targets, matching_process_becomes_a_target_with_limits,
+          overrides_win_over_cgroup_limits, startup_scan_finds_existing_targets)
