@@ -6,7 +6,6 @@
 #   make run        deps + build + start the agent on this host (standalone)
 #   make test       build + the whole test suite (ends "N passed, N failed")
 #   make asan       sanitizer build: build/asan/flameshotd and unit tests
-#   make bench      benchmarks in tools/
 #   make format / make lint
 
 MACHINE := $(shell uname -m)
@@ -66,7 +65,7 @@ JAVA_SRCS := $(wildcard tests/fixtures/java/*.java)
 TOOL_SRCS := $(wildcard tools/*.c)
 TOOLS     := $(TOOL_SRCS:tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all deps run test asan unit test-build bench format lint clean vmlinux
+.PHONY: all deps run test asan unit test-build format lint clean vmlinux
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/flameshotd
@@ -142,9 +141,6 @@ test: test-build
 
 unit: test-build
 	@tests/run.sh --unit
-
-bench: all $(TOOLS)
-	@tools/bench.sh
 
 # --- housekeeping ---------------------------------------------------------
 deps:

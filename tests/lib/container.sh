@@ -77,17 +77,31 @@ ct_start() {
     printf '%s\n' "$rel" > "$CT_STATE/$name.rel"
     printf '%s\n' "$1" > "$CT_STATE/$name.argv0"
 
-    local binds="" s
+    # The private tmpfs hides whatever lies under the host's /tmp, the build
+    # tree included when the checkout is there: such paths are opened
+    # before the tmpfs is mounted and bound back in through /proc/self/fd.
+    local pre="" post="" binds="" fd=3 s
+    local keep=()
+    case $BUILD in /tmp | /tmp/*) keep+=("$BUILD") ;; esac
     for s in "${shares[@]}"; do
-        binds="$binds mount --bind '$s' '$s' &&"
+        case $s in
+            /tmp | /tmp/*) keep+=("$s") ;;
+            *) binds="$binds mount --bind '$s' '$s' &&" ;;
+        esac
     done
+    for s in "${keep[@]}"; do
+        pre="$pre exec $fd<'$s' &&"
+        post="$post mkdir -p '$s' && mount --no-canonicalize --bind /proc/self/fd/$fd '$s' && exec $fd<&- &&"
+        fd=$((fd + 1))
+    done
+    binds="$post$binds"
     local run="exec setpriv --reuid $uid --regid $uid --clear-groups --no-new-privs"
     local inner
     # the command line is passed as "$@" to the innermost shell
     if [ $init -eq 1 ]; then
-        inner="mount -t tmpfs -o mode=1777,size=256m tmpfs /tmp && $binds cd /tmp && { setpriv --reuid $uid --regid $uid --clear-groups --no-new-privs \"\$@\" & child=\$!; trap 'kill \$child 2>/dev/null' TERM; wait \$child; }"
+        inner="$pre mount -t tmpfs -o mode=1777,size=256m tmpfs /tmp && $binds cd /tmp && { setpriv --reuid $uid --regid $uid --clear-groups --no-new-privs \"\$@\" & child=\$!; trap 'kill \$child 2>/dev/null' TERM; wait \$child; }"
     else
-        inner="mount -t tmpfs -o mode=1777,size=256m tmpfs /tmp && $binds cd /tmp && $run \"\$@\""
+        inner="$pre mount -t tmpfs -o mode=1777,size=256m tmpfs /tmp && $binds cd /tmp && $run \"\$@\""
     fi
     (
         for d in "$CT_MEM_ROOT" "$CT_CPU_ROOT" "$CT_V2_ROOT"; do
