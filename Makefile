@@ -67,6 +67,8 @@ TOOLS     := $(TOOL_SRCS:tools/%.c=$(BUILD)/tools/%)
 
 .PHONY: all deps run test asan unit test-build format lint clean vmlinux
 .DEFAULT_GOAL := all
+# the BPF object and skeleton are intermediates of a pattern chain: keep them
+.SECONDARY: $(BPF_OBJS) $(SKELS)
 
 all: $(BUILD)/flameshotd
 

@@ -1,5 +1,7 @@
 #include "attach.h"
 
+#include "fsutil.h"
+
 #include "metrics.h"
 #include "nsexec.h"
 #include "rootfs.h"
@@ -194,17 +196,7 @@ void attach_buf_free(struct attach_buf *b)
 
 int attach_fd_sink(void *arg, const char *data, size_t len)
 {
-    int fd = *(int *)arg;
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return fsutil_write_full(*(int *)arg, data, len);
 }
 
 /* ---- connecting (runs in an nsexec child) --------------------------------- */

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include "jsonx.h"
 #include "log.h"
 #include "units.h"
 
@@ -463,20 +464,6 @@ const char *config_bpf_name(enum fs_bpf_mode bpf)
     return bpf == FS_BPF_ON ? "on" : bpf == FS_BPF_OFF ? "off" : "auto";
 }
 
-static void add_duration(cJSON *o, const char *k, uint64_t ms)
-{
-    char b[32];
-    cJSON_AddStringToObject(o, k, units_format_duration(ms, b, sizeof(b)));
-}
-
-static void add_str_or_null(cJSON *o, const char *k, const char *v)
-{
-    if (v)
-        cJSON_AddStringToObject(o, k, v);
-    else
-        cJSON_AddNullToObject(o, k);
-}
-
 static void add_limits_json(cJSON *o, const struct config *c)
 {
     if (c->pod_mem_limit_mb)
@@ -496,25 +483,25 @@ cJSON *config_to_json(const struct config *c)
         return NULL;
     cJSON_AddStringToObject(o, "mode", config_mode_name(c->mode));
     cJSON_AddStringToObject(o, "mode_requested", config_mode_name(c->mode_requested));
-    add_str_or_null(o, "datakit_addr", c->datakit_addr);
+    jsonx_add_str_or_null(o, "datakit_addr", c->datakit_addr);
     cJSON_AddStringToObject(o, "sink", c->datakit_addr ? "datakit" : "local");
     cJSON_AddStringToObject(o, "profiling_path", c->profiling_path);
-    add_duration(o, "monitor_interval", c->monitor_interval_ms);
+    jsonx_add_duration(o, "monitor_interval", c->monitor_interval_ms);
     cJSON_AddStringToObject(o, "log_level", log_level_name((enum log_level)c->log_level));
     if (c->auto_profiling_ms)
-        add_duration(o, "auto_profiling", c->auto_profiling_ms);
+        jsonx_add_duration(o, "auto_profiling", c->auto_profiling_ms);
     else
         cJSON_AddNullToObject(o, "auto_profiling");
-    add_duration(o, "auto_profiling_duration", c->auto_profiling_duration_ms);
+    jsonx_add_duration(o, "auto_profiling_duration", c->auto_profiling_duration_ms);
     cJSON_AddBoolToObject(o, "oom_hprof_enabled", c->oom_hprof_enabled);
-    add_duration(o, "oom_hprof_match_window", c->oom_hprof_match_window_ms);
+    jsonx_add_duration(o, "oom_hprof_match_window", c->oom_hprof_match_window_ms);
     cJSON_AddBoolToObject(o, "jcmd_snapshot_enabled", c->jcmd_snapshot_enabled);
-    add_duration(o, "jcmd_timeout", c->jcmd_timeout_ms);
+    jsonx_add_duration(o, "jcmd_timeout", c->jcmd_timeout_ms);
     add_limits_json(o, c);
     cJSON_AddStringToObject(o, "http_local_ip", c->http_ip);
     cJSON_AddNumberToObject(o, "http_local_port", c->http_port);
     cJSON_AddStringToObject(o, "http_token", c->http_token ? "(set)" : "(unset)");
-    add_str_or_null(o, "service", c->service);
+    jsonx_add_str_or_null(o, "service", c->service);
     cJSON *tags = cJSON_AddObjectToObject(o, "tags");
     for (size_t i = 0; tags && i < c->tags.n; i++)
         cJSON_AddStringToObject(tags, c->tags.items[i].key, c->tags.items[i].value);

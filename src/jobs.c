@@ -1,5 +1,6 @@
 #include "jobs.h"
 
+#include "jsonx.h"
 #include "log.h"
 #include "units.h"
 
@@ -433,15 +434,6 @@ void jobs_free(struct jobs *j)
     free(j);
 }
 
-static void add_time(cJSON *o, const char *key, uint64_t ns)
-{
-    char b[64];
-    if (ns)
-        cJSON_AddStringToObject(o, key, units_rfc3339nano(ns, b, sizeof(b)));
-    else
-        cJSON_AddNullToObject(o, key);
-}
-
 static cJSON *job_json(const struct job *job)
 {
     cJSON *o = cJSON_CreateObject();
@@ -465,9 +457,9 @@ static cJSON *job_json(const struct job *job)
         cJSON_AddStringToObject(o, "events",
                                 prof_events_format(job->trigger.events, ev, sizeof(ev)));
     }
-    add_time(o, "created", job->created_ns);
-    add_time(o, "started", job->started_ns);
-    add_time(o, "finished", job->finished_ns);
+    jsonx_add_time(o, "created", job->created_ns);
+    jsonx_add_time(o, "started", job->started_ns);
+    jsonx_add_time(o, "finished", job->finished_ns);
     cJSON_AddStringToObject(o, "reason", job->reason);
     cJSON_AddStringToObject(o, "detail", job->detail);
     cJSON *arts = cJSON_AddArrayToObject(o, "artefacts");

@@ -1,6 +1,7 @@
 #include "outbox.h"
 
 #include "fsutil.h"
+#include "jsonx.h"
 #include "log.h"
 #include "metrics.h"
 #include "sink_datakit.h"
@@ -1134,15 +1135,6 @@ void outbox_stats(struct outbox *ob, struct outbox_stats *st)
     pthread_mutex_unlock(&ob->mu);
 }
 
-static void add_time(cJSON *o, const char *key, uint64_t ns)
-{
-    char ts[48];
-    if (ns)
-        cJSON_AddStringToObject(o, key, units_rfc3339nano(ns, ts, sizeof(ts)));
-    else
-        cJSON_AddNullToObject(o, key);
-}
-
 static cJSON *sink_json(const struct outbox_sink_stats *s)
 {
     cJSON *o = cJSON_CreateObject();
@@ -1152,8 +1144,8 @@ static cJSON *sink_json(const struct outbox_sink_stats *s)
     cJSON_AddNumberToObject(o, "pending", (double)s->pending);
     cJSON_AddNumberToObject(o, "ok", (double)s->ok);
     cJSON_AddNumberToObject(o, "failed", (double)s->failed);
-    add_time(o, "last_success", s->last_ok_ns);
-    add_time(o, "last_failure", s->last_fail_ns);
+    jsonx_add_time(o, "last_success", s->last_ok_ns);
+    jsonx_add_time(o, "last_failure", s->last_fail_ns);
     if (s->last_error[0])
         cJSON_AddStringToObject(o, "last_error", s->last_error);
     else

@@ -1,5 +1,6 @@
 #include "rules.h"
 
+#include "jsonx.h"
 #include "units.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -517,32 +518,23 @@ const struct rule *rules_find(const struct rule_set *set, const char *cmdline,
     return NULL;
 }
 
-static void add_duration(cJSON *o, const char *k, uint64_t ms)
-{
-    char b[32];
-    cJSON_AddStringToObject(o, k, units_format_duration(ms, b, sizeof(b)));
-}
-
 cJSON *rule_to_json(const struct rule *r)
 {
     cJSON *o = cJSON_CreateObject();
     char ev[128];
     if (!o)
         return NULL;
-    if (r->service)
-        cJSON_AddStringToObject(o, "service", r->service);
-    else
-        cJSON_AddNullToObject(o, "service");
+    jsonx_add_str_or_null(o, "service", r->service);
     cJSON_AddStringToObject(o, "language", "java");
     cJSON_AddStringToObject(o, "command", r->command ? r->command : "");
-    add_duration(o, "duration", r->duration_ms);
+    jsonx_add_duration(o, "duration", r->duration_ms);
     cJSON_AddStringToObject(o, "events", prof_events_format(r->events, ev, sizeof(ev)));
     cJSON_AddNumberToObject(o, "cpu_usage_percent", r->cpu_usage_percent);
     cJSON_AddNumberToObject(o, "mem_usage_percent", r->mem_usage_percent);
     cJSON_AddNumberToObject(o, "mem_usage_mb", r->mem_usage_mb);
     cJSON_AddNumberToObject(o, "mem_usage_percent_emergency", r->mem_usage_percent_emergency);
     cJSON_AddNumberToObject(o, "mem_usage_mb_emergency", r->mem_usage_mb_emergency);
-    add_duration(o, "emergency_duration", r->emergency_duration_ms);
+    jsonx_add_duration(o, "emergency_duration", r->emergency_duration_ms);
     cJSON *tags = cJSON_AddArrayToObject(o, "tags");
     for (size_t i = 0; tags && i < r->tags.n; i++) {
         char b[512];
@@ -554,6 +546,6 @@ cJSON *rule_to_json(const struct rule *r)
     if (r->container)
         cJSON_AddStringToObject(o, "container", r->container);
     if (r->cooldown_ms)
-        add_duration(o, "cooldown", r->cooldown_ms);
+        jsonx_add_duration(o, "cooldown", r->cooldown_ms);
     return o;
 }

@@ -87,14 +87,31 @@ static enum job_state state_of(enum capture_outcome o)
     }
 }
 
+/* Commits tx with m (when building m succeeded: rc 0) and records the
+ * artefact; frees m. Returns 0 or -errno with res->reason set. */
+static int commit(const struct runner *r, struct outbox_tx *tx, struct artefact_meta *m, int rc,
+                  const char *kind, uint64_t bytes, struct job_result *res)
+{
+    struct outbox_receipt rcpt;
+    char err[256] = "out of memory";
+    if (rc == 0)
+        rc = outbox_commit(r->outbox, tx, m, &rcpt, err, sizeof(err));
+    else
+        outbox_abort(r->outbox, tx);
+    if (rc == 0)
+        add_artefact(res, kind, rcpt.local_path[0] ? rcpt.local_path : rcpt.id, bytes);
+    else
+        snprintf(res->reason, sizeof(res->reason), "outbox: %s", err);
+    artefact_meta_free(m);
+    return rc;
+}
+
 /* Commits the JFR in tx; returns 0 or -errno with res->reason set. */
 static int commit_profile(const struct runner *r, const struct job *job,
                           const struct profile_result *pr, struct outbox_tx *tx,
                           struct job_result *res)
 {
     struct artefact_meta m;
-    struct outbox_receipt rcpt;
-    char err[256];
     int rc = base_meta(r, job, ARTEFACT_PROFILE, &m);
     rc = rc ?: artefact_set(&m.library_type, pr->library_type);
     rc = rc ?: artefact_set(&m.library_version, pr->library_version);
@@ -102,17 +119,7 @@ static int commit_profile(const struct runner *r, const struct job *job,
         rc = artefact_set(&m.jdk_version, pr->jdk_version);
     m.start_ns = pr->start_ns;
     m.end_ns = pr->end_ns;
-    if (rc == 0)
-        rc = outbox_commit(r->outbox, tx, &m, &rcpt, err, sizeof(err));
-    else
-        outbox_abort(r->outbox, tx);
-    if (rc == 0)
-        add_artefact(res, "profile", rcpt.local_path[0] ? rcpt.local_path : rcpt.id, pr->bytes);
-    else
-        snprintf(res->reason, sizeof(res->reason), "outbox: %s",
-                 rc == -ENOMEM ? "out of memory" : err);
-    artefact_meta_free(&m);
-    return rc;
+    return commit(r, tx, &m, rc, "profile", pr->bytes, res);
 }
 
 static void run_profile(const struct runner *r, const struct job *job, struct job_result *res)
@@ -156,8 +163,6 @@ static int commit_snapshot(const struct runner *r, const struct job *job,
                            struct job_result *res)
 {
     struct artefact_meta m;
-    struct outbox_receipt rcpt;
-    char err[256];
     int rc = base_meta(r, job, ARTEFACT_JCMD_SNAPSHOT, &m);
     rc = rc ?: artefact_set(&m.file_name, s->file_name);
     rc = rc ?: artefact_field_str(&m, "snapshot_type", snapshot_type_name(s->type));
@@ -169,18 +174,7 @@ static int commit_snapshot(const struct runner *r, const struct job *job,
         rc = artefact_field_float(&m, "cgroup_mem_percent", strtod(pct, NULL));
     m.start_ns = s->taken_at_ns;
     m.end_ns = units_now_real_ns();
-    if (rc == 0)
-        rc = outbox_commit(r->outbox, tx, &m, &rcpt, err, sizeof(err));
-    else
-        outbox_abort(r->outbox, tx);
-    if (rc == 0)
-        add_artefact(res, snapshot_type_name(s->type),
-                     rcpt.local_path[0] ? rcpt.local_path : rcpt.id, s->output_size_bytes);
-    else
-        snprintf(res->reason, sizeof(res->reason), "outbox: %s",
-                 rc == -ENOMEM ? "out of memory" : err);
-    artefact_meta_free(&m);
-    return rc;
+    return commit(r, tx, &m, rc, snapshot_type_name(s->type), s->output_size_bytes, res);
 }
 
 /* Both snapshots always run together (one attach); an HTTP request for one

@@ -80,6 +80,17 @@ typedef void (*t_fn)(struct t_state *);
         }                                                                                          \
     } while (0)
 
+/* "java -jar a.jar" -> "java\0-jar\0a.jar\0", as /proc/<pid>/cmdline holds
+ * it (for tests; no quoting). Returns the length including the last NUL. */
+static inline size_t t_argv(const char *spaced, char *buf, size_t cap)
+{
+    size_t n = 0;
+    for (; *spaced && n + 1 < cap; spaced++)
+        buf[n++] = *spaced == ' ' ? '\0' : *spaced;
+    buf[n++] = '\0';
+    return n;
+}
+
 static inline int t_run_(const char *names, t_fn *fns, int n)
 {
     int failed = 0;

@@ -26,12 +26,7 @@ caps() {
 start_burner() { # name [args for Burner...]
     local name=$1; shift
     ct_start "$name" -- /usr/bin/java -cp "$CLASSES" Burner "$@" || return 1
-    local i
-    for i in $(seq 1 100); do
-        grep -q "Burner started" "$CT_STATE/$name.out" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "$name did not start"; ct_output "$name"; return 1
+    ct_wait_output "$name" "Burner started" 10
 }
 
 # mounts inside a container's mount namespace never reach the host

@@ -33,12 +33,7 @@ caps() {
 
 start_burner() { # name
     ct_start "$1" -- /usr/bin/java -Dflameshot.test="$MARK" -cp "$CLASSES" Burner || return 1
-    local i
-    for i in $(seq 1 150); do
-        grep -q "Burner started" "$CT_STATE/$1.out" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "$1 did not start"; ct_output "$1"; return 1
+    ct_wait_output "$1" "Burner started" 15
 }
 
 # Everything the cases share, started once by this shell (the cases run in

@@ -25,12 +25,7 @@ caps() {
 start_java() {
     local name=$1 marker=$2; shift 2
     ct_start "$name" "$@" || return 1
-    local i
-    for i in $(seq 1 100); do
-        grep -q "$marker" "$CT_STATE/$name.out" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "$name did not start"; ct_output "$name"; return 1
+    ct_wait_output "$name" "$marker" 10
 }
 
 # epoch seconds (with ms) of the first log line matching a regex

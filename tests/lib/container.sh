@@ -17,6 +17,7 @@
 #   ct_id NAME          container id (64 hex chars)
 #   ct_pod_uid NAME     pod uid
 #   ct_root NAME        /proc/<pid>/root of the main process
+#   ct_wait_output NAME TEXT [secs]   wait until the container prints TEXT
 #   ct_stop NAME        kill everything in it, remove its cgroups
 #   ct_cleanup          stop every container of this run
 #
@@ -150,6 +151,15 @@ ct_id() { cat "$CT_STATE/$1.cid"; }
 ct_pod_uid() { cat "$CT_STATE/$1.pod"; }
 ct_root() { echo "/proc/$(ct_pid "$1")/root"; }
 ct_output() { cat "$CT_STATE/$1.out"; }
+
+ct_wait_output() {
+    local name=$1 text=$2 secs=${3:-15} i
+    for i in $(seq 1 $((secs * 10))); do
+        grep -qF "$text" "$CT_STATE/$name.out" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "$name did not print \"$text\" within ${secs}s:"; ct_output "$name"; return 1
+}
 
 ct_stop() {
     local name=$1 rel d p

@@ -10,19 +10,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-static size_t mkargv(const char *s, char *buf, size_t cap)
-{
-    size_t n = 0;
-    for (; *s && n + 1 < cap; s++)
-        buf[n++] = *s == ' ' ? '\0' : *s;
-    buf[n++] = '\0';
-    return n;
-}
-
 static void parse(const char *cmd, struct hprof_spec *sp)
 {
     char a[1024];
-    size_t n = mkargv(cmd, a, sizeof(a));
+    size_t n = t_argv(cmd, a, sizeof(a));
     hprof_parse_argv(a, n, sp);
 }
 

@@ -11,27 +11,18 @@
 #include <unistd.h>
 
 /* "a\0b\0c\0" from a space-separated literal */
-static size_t mkargv(const char *s, char *buf, size_t cap)
-{
-    size_t n = 0;
-    for (; *s && n + 1 < cap; s++)
-        buf[n++] = *s == ' ' ? '\0' : *s;
-    buf[n++] = '\0';
-    return n;
-}
-
 static const char *guess(const char *cmd, const char *comm)
 {
     static char out[128];
     char a[512];
-    size_t n = mkargv(cmd, a, sizeof(a));
+    size_t n = t_argv(cmd, a, sizeof(a));
     return targets_guess_service(a, n, comm, out, sizeof(out));
 }
 
 static int excluded(const char *cmd, const char *comm)
 {
     char a[512];
-    size_t n = mkargv(cmd, a, sizeof(a));
+    size_t n = t_argv(cmd, a, sizeof(a));
     return targets_is_excluded(a, n, comm, 1);
 }
 
@@ -59,7 +50,7 @@ TEST(jdk_tools_are_never_targets)
     CHECK_EQ(excluded("java -cp x sun.jvm.hotspot.SALauncher", "java"), 1);
     CHECK_EQ(excluded("java -jar app.jar", "java"), 0);
     char a[64];
-    size_t n = mkargv("java -jar app.jar", a, sizeof(a));
+    size_t n = t_argv("java -jar app.jar", a, sizeof(a));
     CHECK_EQ(targets_is_excluded(a, n, "java", getpid()), 1); /* our own child */
 }
 
