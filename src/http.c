@@ -42,7 +42,15 @@ struct http {
 struct req {
     char *uri; /* NULL when longer than HTTP_MAX_URI */
     bool checked, answered;
+    bool body;        /* the request came with one: refused once it is read */
+    size_t discarded; /* body bytes read and thrown away */
 };
+
+/* A refused body is read to its end before the 413 so that closing the
+ * connection does not reset it under the client's feet (a close with
+ * unread data sends RST, which can discard the answer in flight); past
+ * this much the answer goes at once. */
+#define HTTP_MAX_DISCARD (64 * 1024)
 
 /* What a handler answers. */
 struct reply {
@@ -54,6 +62,7 @@ struct reply {
     unsigned retry_after_s; /* 0: no Retry-After */
     const char *allow;      /* Allow header of a 405, NULL: none */
     bool www_auth;
+    bool close; /* Connection: close (a client that sent a body) */
 };
 
 typedef void (*handler_fn)(struct http *h, const char *query, const char *arg, struct reply *rep);
@@ -423,11 +432,14 @@ static bool precheck(struct MHD_Connection *c, const char *method, struct req *r
         rep->allow = "GET, HEAD";
         return false;
     }
-    if (has_body(c)) {
-        error_reply(rep, 413, "payload too large", "request bodies are not accepted");
-        return false;
-    }
+    r->body = has_body(c);
     return true;
+}
+
+static void body_refused(struct reply *rep)
+{
+    error_reply(rep, 413, "payload too large", "request bodies are not accepted");
+    rep->close = true; /* a client that sends bodies gets no second request */
 }
 
 static void route(struct http *h, struct MHD_Connection *c, const char *method, struct req *r,
@@ -519,6 +531,8 @@ static enum MHD_Result send_reply(struct http *h, struct MHD_Connection *c, stru
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rep->content_type);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (rep->close)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     if (rep->retry_after_s) {
         snprintf(ra, sizeof(ra), "%u", rep->retry_after_s);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
@@ -564,16 +578,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct reply rep = {.content_type = "application/json"};
     if (!r)
         return MHD_NO; /* on_uri could not allocate: drop the connection */
+    bool too_much = false;
     if (r->answered || *upload_data_size) {
-        *upload_data_size = 0; /* a body sent anyway: discarded */
-        return MHD_YES;
+        r->discarded += *upload_data_size;
+        *upload_data_size = 0; /* a body: discarded */
+        too_much = !r->answered && r->discarded > HTTP_MAX_DISCARD;
+        if (!too_much)
+            return MHD_YES;
     }
-    if (!r->checked) {
+    if (too_much) {
+        body_refused(&rep);
+    } else if (!r->checked) {
         /* headers are in: refuse early, or wait for the end of the request
          * (answering before it would cost the connection's keep-alive) */
         r->checked = true;
         if (precheck(c, method, r, &rep))
             return MHD_YES;
+    } else if (r->body) {
+        body_refused(&rep);
     } else {
         route(h, c, method, r, &rep);
     }

@@ -27,15 +27,15 @@ caps() {
 }
 
 alive() {
-    kill -0 "$(h_pid abuse)" 2> /dev/null || { echo "flameshotd died:"; h_log abuse | tail -n 30; return 1; }
-    SRC=127.0.0.99 h_expect abuse 200 /v1/status '.state == "ready"'
+    kill -0 "$(d_pid abuse)" 2> /dev/null || { echo "flameshotd died:"; d_log abuse | tail -n 30; return 1; }
+    SRC=127.0.0.99 d_expect abuse 200 /v1/status '.state == "ready"'
 }
 
 # raw REQUEST-BYTES (printf format): sends them on a new connection, prints
 # the status line of the answer ("" when the server just closed)
 raw() {
     local port out
-    port=$(h_port abuse)
+    port=$(d_port abuse)
     out=$(
         exec 3<> "/dev/tcp/127.0.0.1/$port" || exit 1
         printf "$1" >&3
@@ -86,16 +86,16 @@ case_malformed_queries() {
     local c want path expect code
     for c in "${cases[@]}"; do
         IFS='|' read -r want path expect <<< "$c"
-        code=$(h_api abuse "$path")
-        [ "$code" = "$want" ] && jq -e --arg e "$expect" '.error + ": " + .detail | contains($e)' "$H_BODY" \
-            > /dev/null || { echo "${path:0:100}: $code $(head -c 300 "$H_BODY"), want $want ($expect)"; return 1; }
+        code=$(d_api abuse "$path")
+        [ "$code" = "$want" ] && jq -e --arg e "$expect" '.error + ": " + .detail | contains($e)' "$D_BODY" \
+            > /dev/null || { echo "${path:0:100}: $code $(head -c 300 "$D_BODY"), want $want ($expect)"; return 1; }
     done
     # beyond HTTP_MEMORY_LIMIT libmicrohttpd answers by itself (not JSON)
-    code=$(h_api abuse "/v1/profile?command=$a20000")
+    code=$(d_api abuse "/v1/profile?command=$a20000")
     [ "$code" = 414 ] || { echo "20 kB URL: $code"; return 1; }
-    code=$(h_api abuse /v1/status -H "X-Big: $a20000")
+    code=$(d_api abuse /v1/status -H "X-Big: $a20000")
     [ "$code" = 431 ] || { echo "20 kB header: $code"; return 1; }
-    [ "$(h_api abuse /v1/status -X FOO)" = 405 ] || { echo "unknown method"; return 1; }
+    [ "$(d_api abuse /v1/status -X FOO)" = 405 ] || { echo "unknown method"; return 1; }
     alive
 }
 
@@ -136,7 +136,7 @@ case_raw_bytes() {
 case_flood() {
     caps
     local out=$H_DIR/flood.json allowed budget t0 t1
-    "$FLOOD" flood --port "$(h_port abuse)" --clients 5 --first-source 30 --conns 8 \
+    "$FLOOD" flood --port "$(d_port abuse)" --clients 5 --first-source 30 --conns 8 \
         --requests 5000 /v1/status /metrics /v1/targets /v1/jobs "/v1/profile?pid=abc" \
         /v1/nope > "$out" || return 1
     jq -e '.requests == 5000 and .errors == 0 and
@@ -148,23 +148,23 @@ case_flood() {
     budget=$(jq '5 * (40 + 20 * (.elapsed_ms / 1000 + 1)) | floor' "$out")
     [ "$allowed" -le "$budget" ] || { echo "$allowed passed, more than $budget"; return 1; }
     # right after: the probes of a flooded client pass, its API calls soon wait
-    SRC=127.0.0.30 h_expect abuse 200 /healthz || return 1
+    SRC=127.0.0.30 d_expect abuse 200 /healthz || return 1
     local i
     for i in $(seq 1 45); do
-        [ "$(SRC=127.0.0.30 h_api abuse /v1/status)" = 429 ] && break
+        [ "$(SRC=127.0.0.30 d_api abuse /v1/status)" = 429 ] && break
     done
-    jq -e '.error == "rate limit exceeded"' "$H_BODY" > /dev/null || { echo "no 429"; return 1; }
-    [ "$(h_header Retry-After)" -ge 1 ] || { echo "Retry-After $(h_header Retry-After)"; return 1; }
-    sleep "$(h_header Retry-After)"
-    SRC=127.0.0.30 h_expect abuse 200 /v1/status || return 1
+    jq -e '.error == "rate limit exceeded"' "$D_BODY" > /dev/null || { echo "no 429"; return 1; }
+    [ "$(d_header Retry-After)" -ge 1 ] || { echo "Retry-After $(d_header Retry-After)"; return 1; }
+    sleep "$(d_header Retry-After)"
+    SRC=127.0.0.30 d_expect abuse 200 /v1/status || return 1
     # another client is served at once
     t0=$(date +%s%N)
-    SRC=127.0.0.35 h_expect abuse 200 /v1/status || return 1
+    SRC=127.0.0.35 d_expect abuse 200 /v1/status || return 1
     t1=$(date +%s%N)
     [ $(((t1 - t0) / 1000000)) -lt 1000 ] || { echo "/v1/status took $(((t1 - t0) / 1000000)) ms"; return 1; }
-    SRC=127.0.0.35 h_api abuse /metrics > /dev/null
+    SRC=127.0.0.35 d_api abuse /metrics > /dev/null
     local n429
-    n429=$(awk '$1 == "flameshot_http_requests_total{code=\"429\"}" {print $2}' "$H_BODY")
+    n429=$(awk '$1 == "flameshot_http_requests_total{code=\"429\"}" {print $2}' "$D_BODY")
     [ "${n429:-0}" -ge "$(jq '.codes["429"]' "$out")" ] || { echo "429s counted: $n429"; return 1; }
     alive
 }
@@ -172,7 +172,7 @@ case_flood() {
 case_probes_never_limited() {
     caps
     local out=$H_DIR/probes.json
-    "$FLOOD" flood --port "$(h_port abuse)" --clients 1 --first-source 36 --conns 8 \
+    "$FLOOD" flood --port "$(d_port abuse)" --clients 1 --first-source 36 --conns 8 \
         --requests 3000 /healthz /readyz > "$out" || return 1
     jq -e '.errors == 0 and .codes == {"200": 3000}' "$out" > /dev/null ||
         { echo "probes: $(jq -c . "$out")"; return 1; }
@@ -183,28 +183,28 @@ case_connection_limits() {
     local out=$H_DIR/hold.json code
     # 40 idle connections from one address: 16 kept, 24 closed at once; the
     # 16 closed by the idle timeout (10 s); other clients served meanwhile
-    "$FLOOD" hold --port "$(h_port abuse)" --first-source 40 --sources 1 --conns 40 \
+    "$FLOOD" hold --port "$(d_port abuse)" --first-source 40 --sources 1 --conns 40 \
         --wait-ms 700 --late-ms 10800 > "$out" &
     local hp=$!
     sleep 1
-    SRC=127.0.0.41 h_expect abuse 200 /v1/status || { kill $hp; return 1; }
+    SRC=127.0.0.41 d_expect abuse 200 /v1/status || { kill $hp; return 1; }
     wait $hp
     jq -e '.opened == 40 and .closed_early == 24 and .open_early == 16 and .closed_late == 40' \
         "$out" > /dev/null || { echo "per client: $(cat "$out")"; return 1; }
     # 160 connections from 10 addresses: past 128 the server stops accepting,
     # so a new client waits; once they are gone it is served again
-    "$FLOOD" hold --port "$(h_port abuse)" --first-source 50 --sources 10 --conns 16 \
+    "$FLOOD" hold --port "$(d_port abuse)" --first-source 50 --sources 10 --conns 16 \
         --wait-ms 3000 --late-ms 0 > "$out" &
     hp=$!
     sleep 1
-    code=$(SRC=127.0.0.70 h_api abuse /healthz --max-time 1.5)
+    code=$(SRC=127.0.0.70 d_api abuse /healthz --max-time 1.5)
     wait $hp
     [ "$code" = 000 ] || { echo "a 161st connection was served ($code)"; return 1; }
     jq -e '.opened == 160 and .closed_early == 0' "$out" > /dev/null ||
         { echo "total: $(cat "$out")"; return 1; }
     local i
     for i in $(seq 1 50); do
-        code=$(SRC=127.0.0.71 h_api abuse /healthz --max-time 1)
+        code=$(SRC=127.0.0.71 d_api abuse /healthz --max-time 1)
         [ "$code" = 200 ] && break
         sleep 0.2
     done
@@ -214,57 +214,57 @@ case_connection_limits() {
 
 case_token_and_pod_selectors() {
     caps
-    h_start tok FLAMESHOT_PROCESSES="$RULES" FLAMESHOT_HTTP_TOKEN="$TOKEN" \
+    d_start tok FLAMESHOT_PROCESSES="$RULES" FLAMESHOT_HTTP_TOKEN="$TOKEN" \
         FLAMESHOT_MODE=kubernetes FLAMESHOT_BPF=off || return 1
     SRC=127.0.0.80
     local auth="Authorization: Bearer $TOKEN" p code
-    h_expect tok 200 /healthz || return 1
-    h_expect tok 200 /readyz || return 1
+    d_expect tok 200 /healthz || return 1
+    d_expect tok 200 /readyz || return 1
     for p in /v1/status /metrics /v1/targets /v1/jobs /v1/jobs/1 /v1/artefacts \
         "/v1/profile?pid=1" "/v1/snapshot?pid=1" /v1/nope; do
-        h_expect tok 401 "$p" '.error == "unauthorized"' || return 1
-        [ "$(h_header WWW-Authenticate)" = 'Bearer realm="flameshot"' ] ||
-            { echo "$p: WWW-Authenticate $(h_header WWW-Authenticate)"; return 1; }
+        d_expect tok 401 "$p" '.error == "unauthorized"' || return 1
+        [ "$(d_header WWW-Authenticate)" = 'Bearer realm="flameshot"' ] ||
+            { echo "$p: WWW-Authenticate $(d_header WWW-Authenticate)"; return 1; }
     done
     for p in "Bearer wrong" "Bearer ${TOKEN}x" "Bearer ${TOKEN:0:10}" "Basic $TOKEN" "$TOKEN" \
         "Bearer"; do
-        h_expect tok 401 /v1/status '.error == "unauthorized"' -H "Authorization: $p" ||
+        d_expect tok 401 /v1/status '.error == "unauthorized"' -H "Authorization: $p" ||
             { echo "with \"$p\""; return 1; }
     done
-    h_expect tok 200 /v1/status '.mode == "kubernetes" and .config.http_token == "(set)" and
+    d_expect tok 200 /v1/status '.mode == "kubernetes" and .config.http_token == "(set)" and
         .http.token_required and .event_source.name == "poller"' -H "$auth" || return 1
-    ! grep -q "$TOKEN" "$H_BODY" || { echo "the token is in /v1/status"; return 1; }
-    h_expect tok 200 /v1/status . -H "authorization: bearer  $TOKEN" || return 1
-    [ "$(h_api tok /metrics -H "$auth")" = 200 ] || { echo "/metrics with the token"; return 1; }
+    ! grep -q "$TOKEN" "$D_BODY" || { echo "the token is in /v1/status"; return 1; }
+    d_expect tok 200 /v1/status . -H "authorization: bearer  $TOKEN" || return 1
+    [ "$(d_api tok /metrics -H "$auth")" = 200 ] || { echo "/metrics with the token"; return 1; }
     # Pod selectors: accepted in Kubernetes mode, matching nothing in this version
-    h_expect tok 404 "/v1/profile?namespace=shop&pod=orders-7f9c" '.error == "nothing matches" and
+    d_expect tok 404 "/v1/profile?namespace=shop&pod=orders-7f9c" '.error == "nothing matches" and
         (.detail | contains("no Pod metadata"))' -H "$auth" || return 1
-    h_expect tok 404 "/v1/snapshot?namespace=shop&command=java&container=app" \
+    d_expect tok 404 "/v1/snapshot?namespace=shop&command=java&container=app" \
         '.error == "nothing matches"' -H "$auth" || return 1
-    h_expect tok 400 "/v1/profile?pod=orders-7f9c" '.detail | contains("needs namespace")' \
+    d_expect tok 400 "/v1/profile?pod=orders-7f9c" '.detail | contains("needs namespace")' \
         -H "$auth" || return 1
-    h_expect tok 400 "/v1/profile?container=app" '.detail | contains("pid or command is required")' \
+    d_expect tok 400 "/v1/profile?container=app" '.detail | contains("pid or command is required")' \
         -H "$auth" || return 1
     # guessing the token is rate-limited like anything else
-    "$FLOOD" flood --port "$(h_port tok)" --clients 1 --first-source 81 --conns 4 --requests 300 \
+    "$FLOOD" flood --port "$(d_port tok)" --clients 1 --first-source 81 --conns 4 --requests 300 \
         --token wrong /v1/status > "$H_DIR/guess.json" || return 1
     jq -e '.codes["401"] <= 60 and .codes["429"] >= 240 and
         ([.codes | keys[]] - ["401", "429"]) == []' "$H_DIR/guess.json" > /dev/null ||
         { echo "guessing: $(jq -c .codes "$H_DIR/guess.json")"; return 1; }
     ! grep -q "$TOKEN" "$H_DIR/tok/log" || { echo "the token is in the log"; return 1; }
-    h_stop tok || { echo "exit status $?"; return 1; }
+    d_stop tok || { echo "exit status $?"; return 1; }
 }
 
 case_clean_stop_no_sanitizer_report() {
     caps
     alive || return 1
-    h_stop abuse || { echo "exit status $?"; h_log abuse | tail -n 30; return 1; }
+    d_stop abuse || { echo "exit status $?"; d_log abuse | tail -n 30; return 1; }
     ! grep -Eq 'AddressSanitizer|runtime error|LeakSanitizer' "$H_DIR/abuse/log" "$H_DIR/tok/log" \
         2> /dev/null || { grep -E -A20 'AddressSanitizer|runtime error' "$H_DIR"/*/log | head -60; return 1; }
 }
 
 if h_can_run > /dev/null 2>&1; then
-    h_start abuse FLAMESHOT_PROCESSES="$RULES" > "$H_DIR/setup.err" 2>&1 && touch "$H_DIR/ready"
+    d_start abuse FLAMESHOT_PROCESSES="$RULES" > "$H_DIR/setup.err" 2>&1 && touch "$H_DIR/ready"
 fi
 
 t_case "malformed query strings: 400/404/414/431, never a crash" case_malformed_queries

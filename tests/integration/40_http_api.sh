@@ -54,13 +54,13 @@ setup() {
     echo $! > "$H_DIR/fakejcmd"
     disown -a # killed at the end: no job-control noise
     cat "$H_DIR/nontarget" "$H_DIR/fakejcmd" > "$H_DIR/others"
-    h_start main FLAMESHOT_PROCESSES="$RULES" FLAMESHOT_NODE_NAME=http-test || return 1
+    d_start main FLAMESHOT_PROCESSES="$RULES" FLAMESHOT_NODE_NAME=http-test || return 1
     for i in $(seq 1 100); do # the start-up scan, then exec events
-        h_api main /v1/targets > /dev/null
-        [ "$(jq .count "$H_BODY")" = $((N_FILLERS + 2)) ] && return 0
+        d_api main /v1/targets > /dev/null
+        [ "$(jq .count "$D_BODY")" = $((N_FILLERS + 2)) ] && return 0
         sleep 0.1
     done
-    echo "targets: $(jq -c '[.targets[].process_name]' "$H_BODY")"
+    echo "targets: $(jq -c '[.targets[].process_name]' "$D_BODY")"
     return 1
 }
 
@@ -68,12 +68,12 @@ JVM1() { ct_pid jvm1; }
 JVM2() { ct_pid jvm2; }
 FILLER() { sed -n "${1}p" "$H_DIR/fillers"; }
 
-# wait_job ID [secs]: prints the final state; the job's JSON stays in $H_BODY
+# wait_job ID [secs]: prints the final state; the job's JSON stays in $D_BODY
 wait_job() {
     local i st
     for i in $(seq 1 $((${2:-60} * 5))); do
-        h_api main "/v1/jobs/$1" > /dev/null
-        st=$(jq -r .state "$H_BODY")
+        d_api main "/v1/jobs/$1" > /dev/null
+        st=$(jq -r .state "$D_BODY")
         case $st in
             queued | running) sleep 0.2 ;;
             *) echo "$st"; return 0 ;;
@@ -86,10 +86,10 @@ wait_job() {
 case_probes_and_status() {
     caps
     SRC=127.0.0.11
-    h_expect main 200 /healthz '.status == "alive" and .state == "ready"' || return 1
-    h_expect main 200 /readyz '.status == "ready" and .config_loaded and
+    d_expect main 200 /healthz '.status == "alive" and .state == "ready"' || return 1
+    d_expect main 200 /readyz '.status == "ready" and .config_loaded and
         (.event_source | test("^(bpf|poller)$"))' || return 1
-    h_expect main 200 /v1/status '.version != "" and .git_rev != "" and .state == "ready" and
+    d_expect main 200 /v1/status '.version != "" and .git_rev != "" and .state == "ready" and
         .mode == "standalone" and .node == "http-test" and (.pid | type == "number") and
         (.event_source.name | test("^(bpf|poller)$")) and (.event_source.detail | length > 0) and
         (.event_source.lost | type == "number") and (.event_source.events > 0) and
@@ -98,14 +98,14 @@ case_probes_and_status() {
         (.outbox.sinks.local | type == "object") and .targets == 72 and
         .config.http_token == "(unset)" and .http.rate_limit.per_second == 20 and
         .http.limits.connections_per_client == 16 and (.uptime_seconds > 0)' || return 1
-    [ "$(h_header Content-Type)" = application/json ] || { echo "content type"; return 1; }
-    [ "$(h_header Cache-Control)" = no-store ] || { echo "cache control"; return 1; }
+    [ "$(d_header Content-Type)" = application/json ] || { echo "content type"; return 1; }
+    [ "$(d_header Cache-Control)" = no-store ] || { echo "cache control"; return 1; }
     # HEAD: the same headers, no body (curl -I writes the headers where the body would go)
-    [ "$(h_api main /v1/status -I)" = 200 ] && ! grep -q '{' "$H_BODY" ||
-        { echo "HEAD: $(cat "$H_BODY")"; return 1; }
-    [ "$(h_header Content-Type)" = application/json ] || { echo "HEAD content type"; return 1; }
-    h_expect main 200 /v1/jobs '(.jobs | type == "array") and .queued == 0' || return 1
-    h_expect main 200 /v1/artefacts '.sink == "local" and (.artefacts | type == "array")'
+    [ "$(d_api main /v1/status -I)" = 200 ] && ! grep -q '{' "$D_BODY" ||
+        { echo "HEAD: $(cat "$D_BODY")"; return 1; }
+    [ "$(d_header Content-Type)" = application/json ] || { echo "HEAD content type"; return 1; }
+    d_expect main 200 /v1/jobs '(.jobs | type == "array") and .queued == 0' || return 1
+    d_expect main 200 /v1/artefacts '.sink == "local" and (.artefacts | type == "array")'
 }
 
 case_targets() {
@@ -115,8 +115,8 @@ case_targets() {
     p=$(JVM1); nspid=$(ct_nspid jvm1); cid=$(ct_id jvm1); f=$(FILLER 1)
     local i
     for i in $(seq 1 100); do # until the 5-sample average has begun
-        h_expect main 200 /v1/targets ".count == 72 and (.targets | length) == 72" || return 1
-        jq -e --argjson p "$p" '.targets[] | select(.pid == $p) | .average != null' "$H_BODY" \
+        d_expect main 200 /v1/targets ".count == 72 and (.targets | length) == 72" || return 1
+        jq -e --argjson p "$p" '.targets[] | select(.pid == $p) | .average != null' "$D_BODY" \
             > /dev/null && break
         sleep 0.1
     done
@@ -125,31 +125,31 @@ case_targets() {
         .process_name == "java" and .uid == 10001 and (.cmdline | contains("-Dflameshot.test")) and
         .latest.rss_mb > 0 and (.average.cpu_percent | type == "number") and
         (.samples | length) >= 1 and .limits.memory_bytes > 0 and
-        (.cooldown_left_ms | type == "number") and has("last_trigger")' "$H_BODY" > /dev/null ||
-        { echo "JVM entry: $(jq -c --argjson p "$p" '.targets[] | select(.pid == $p)' "$H_BODY")"; return 1; }
+        (.cooldown_left_ms | type == "number") and has("last_trigger")' "$D_BODY" > /dev/null ||
+        { echo "JVM entry: $(jq -c --argjson p "$p" '.targets[] | select(.pid == $p)' "$D_BODY")"; return 1; }
     jq -e --argjson f "$f" '.targets[] | select(.pid == $f) | .service == "http-filler" and
-        .rule == 1' "$H_BODY" > /dev/null || { echo "filler entry"; return 1; }
+        .rule == 1' "$D_BODY" > /dev/null || { echo "filler entry"; return 1; }
 }
 
 case_profile_end_to_end() {
     caps
     SRC=127.0.0.13
     local p nspid cid id jfr root
-    p=$(JVM1); nspid=$(ct_nspid jvm1); cid=$(ct_id jvm1); root=$(h_root main)
-    h_expect main 202 "/v1/profile?pid=$p&duration=2s&events=cpu" ".queued == 1 and
+    p=$(JVM1); nspid=$(ct_nspid jvm1); cid=$(ct_id jvm1); root=$(d_data main)
+    d_expect main 202 "/v1/profile?pid=$p&duration=2s&events=cpu" ".queued == 1 and
         .capture == \"profile\" and .trigger == \"http\" and .selector.pid == $p and
         .duration == \"2s\" and .duration_ms == 2000 and .events == \"cpu\" and
         .job_ids == [.job_id] and .targets[0].pid == $p and .targets[0].nspid == $nspid and
         .targets[0].status == \"queued\" and .targets[0].job_id == .job_id and
         .targets[0].container_id == \"$cid\" and .targets[0].service == \"http-burner\"" || return 1
-    id=$(jq .job_id "$H_BODY")
-    [ "$(wait_job "$id" 60)" = done ] || { echo "job: $(cat "$H_BODY")"; return 1; }
+    id=$(jq .job_id "$D_BODY")
+    [ "$(wait_job "$id" 60)" = done ] || { echo "job: $(cat "$D_BODY")"; return 1; }
     jq -e --arg p "$p" '.capture == "profile" and .trigger == "http" and
         .trigger_tags.trigger == "http" and .trigger_tags.pid == $p and .duration_ms == 2000 and
         .events == "cpu" and (.created | test("Z$")) and (.started | test("Z$")) and
         (.finished | test("Z$")) and .artefacts[0].kind == "profile" and .artefacts[0].bytes > 0' \
-        "$H_BODY" > /dev/null || { echo "job JSON: $(cat "$H_BODY")"; return 1; }
-    jfr=$(jq -r '.artefacts[0].name' "$H_BODY")
+        "$D_BODY" > /dev/null || { echo "job JSON: $(cat "$D_BODY")"; return 1; }
+    jfr=$(jq -r '.artefacts[0].name' "$D_BODY")
     case $jfr in
         "$root/profiles/host/http-burner/profile_${nspid}_"*.jfr) ;;
         *) echo "JFR at $jfr, not in the local sink's layout"; return 1 ;;
@@ -162,7 +162,7 @@ case_profile_end_to_end() {
     jq -e --arg p "$p" '.artefact.trigger_tags.trigger == "http" and
         .artefact.trigger_tags.pid == $p' "$jfr.json" > /dev/null ||
         { echo "sidecar: $(cat "$jfr.json")"; return 1; }
-    h_expect main 200 /v1/artefacts "any(.artefacts[]; .path == \"$jfr\" and .kind == \"profile\")
+    d_expect main 200 /v1/artefacts "any(.artefacts[]; .path == \"$jfr\" and .kind == \"profile\")
         and .count >= 1" || return 1
     jq -e --arg j "$jfr" 'any(.[]; .path == $j)' "$root/profiles/index.json" > /dev/null ||
         { echo "not in profiles/index.json"; return 1; }
@@ -173,52 +173,52 @@ case_snapshots() {
     SRC=127.0.0.14
     local p id txt
     p=$(JVM1)
-    h_expect main 202 "/v1/snapshot?pid=$p&type=thread_print" '.capture == "snapshot" and
+    d_expect main 202 "/v1/snapshot?pid=$p&type=thread_print" '.capture == "snapshot" and
         .type == "thread_print" and .queued == 1' || return 1
-    id=$(jq .job_id "$H_BODY")
-    [ "$(wait_job "$id" 60)" = done ] || { echo "job: $(cat "$H_BODY")"; return 1; }
-    jq -e '.artefacts | length == 1 and .[0].kind == "thread_print"' "$H_BODY" > /dev/null ||
-        { echo "artefacts: $(cat "$H_BODY")"; return 1; }
-    txt=$(jq -r '.artefacts[0].name' "$H_BODY")
+    id=$(jq .job_id "$D_BODY")
+    [ "$(wait_job "$id" 60)" = done ] || { echo "job: $(cat "$D_BODY")"; return 1; }
+    jq -e '.artefacts | length == 1 and .[0].kind == "thread_print"' "$D_BODY" > /dev/null ||
+        { echo "artefacts: $(cat "$D_BODY")"; return 1; }
+    txt=$(jq -r '.artefacts[0].name' "$D_BODY")
     # (where the burner thread stops for the dump varies: look for the thread and a frame)
     grep -q '^"flameshot-burner"' "$txt" && grep -q 'at Burner\.' "$txt" ||
         { echo "no Burner thread in $txt"; return 1; }
     # by command: both JVMs, one job each
-    h_expect main 202 "/v1/snapshot?command=$RE_JVMS&type=gc_class_histogram" '.queued == 2' ||
+    d_expect main 202 "/v1/snapshot?command=$RE_JVMS&type=gc_class_histogram" '.queued == 2' ||
         return 1
-    for id in $(jq '.job_ids[]' "$H_BODY"); do
-        [ "$(wait_job "$id" 60)" = done ] || { echo "job: $(cat "$H_BODY")"; return 1; }
-        jq -e '.artefacts[0].kind == "gc_class_histogram"' "$H_BODY" > /dev/null || return 1
-        grep -q '^Total ' "$(jq -r '.artefacts[0].name' "$H_BODY")" || { echo "no Total"; return 1; }
+    for id in $(jq '.job_ids[]' "$D_BODY"); do
+        [ "$(wait_job "$id" 60)" = done ] || { echo "job: $(cat "$D_BODY")"; return 1; }
+        jq -e '.artefacts[0].kind == "gc_class_histogram"' "$D_BODY" > /dev/null || return 1
+        grep -q '^Total ' "$(jq -r '.artefacts[0].name' "$D_BODY")" || { echo "no Total"; return 1; }
     done
     # a target that is not a JVM: accepted (it is a target), then failed with a reason
-    h_expect main 202 "/v1/snapshot?pid=$(FILLER 1)&type=thread_print" '.queued == 1' || return 1
-    id=$(jq .job_id "$H_BODY")
-    [ "$(wait_job "$id" 60)" = failed ] || { echo "job: $(cat "$H_BODY")"; return 1; }
-    jq -e '(.reason | length > 0) and .artefacts == []' "$H_BODY" > /dev/null ||
-        { echo "no failure reason: $(cat "$H_BODY")"; return 1; }
+    d_expect main 202 "/v1/snapshot?pid=$(FILLER 1)&type=thread_print" '.queued == 1' || return 1
+    id=$(jq .job_id "$D_BODY")
+    [ "$(wait_job "$id" 60)" = failed ] || { echo "job: $(cat "$D_BODY")"; return 1; }
+    jq -e '(.reason | length > 0) and .artefacts == []' "$D_BODY" > /dev/null ||
+        { echo "no failure reason: $(cat "$D_BODY")"; return 1; }
 }
 
 case_command_regex_one_job_per_target() {
     caps
     SRC=127.0.0.15
     local ids
-    h_expect main 202 "/v1/profile?command=$RE_JVMS&duration=3s" ".queued == 2 and
+    d_expect main 202 "/v1/profile?command=$RE_JVMS&duration=3s" ".queued == 2 and
         (.targets | length) == 2 and (.job_ids | length) == 2 and
         ([.targets[].pid] | sort) == ([$(JVM1), $(JVM2)] | sort) and
         .selector.command == \"-Dflameshot\\\\.test=$MARK\" and
         all(.targets[]; .status == \"queued\" and .events == \"cpu\")" || return 1
-    ids=$(jq -c '.job_ids | sort' "$H_BODY")
+    ids=$(jq -c '.job_ids | sort' "$D_BODY")
     # again at once: every matching target is busy
-    h_expect main 409 "/v1/profile?command=$RE_JVMS&duration=3s" ".error == \"already being profiled\"
+    d_expect main 409 "/v1/profile?command=$RE_JVMS&duration=3s" ".error == \"already being profiled\"
         and .queued == 0 and .job_ids == [] and
         all(.targets[]; .status == \"already_running\") and
         ([.targets[].job_id] | sort) == $ids" || return 1
     # and by pid
-    h_expect main 409 "/v1/profile?pid=$(JVM1)" '.targets[0].status == "already_running"' ||
+    d_expect main 409 "/v1/profile?pid=$(JVM1)" '.targets[0].status == "already_running"' ||
         return 1
     for id in $(jq '.[]' <<< "$ids"); do
-        [ "$(wait_job "$id" 60)" = done ] || { echo "job: $(cat "$H_BODY")"; return 1; }
+        [ "$(wait_job "$id" 60)" = done ] || { echo "job: $(cat "$D_BODY")"; return 1; }
     done
 }
 
@@ -228,68 +228,68 @@ case_error_codes() {
     local p dead code
     p=$(JVM1)
     true & dead=$!; wait $dead
-    h_expect main 400 /v1/profile '.error == "bad parameter" and
+    d_expect main 400 /v1/profile '.error == "bad parameter" and
         .detail == "pid or command is required"' || return 1
-    h_expect main 400 "/v1/profile?pid=abc" '.detail == "pid: \"abc\" is not a number"' || return 1
-    h_expect main 400 "/v1/profile?pid=$p&duration=10m" '.detail | contains("out of range (1s..5m)")' ||
+    d_expect main 400 "/v1/profile?pid=abc" '.detail == "pid: \"abc\" is not a number"' || return 1
+    d_expect main 400 "/v1/profile?pid=$p&duration=10m" '.detail | contains("out of range (1s..5m)")' ||
         return 1
-    h_expect main 400 "/v1/profile?pid=$p&duration=30" '.detail | startswith("duration: \"30\"")' ||
+    d_expect main 400 "/v1/profile?pid=$p&duration=30" '.detail | startswith("duration: \"30\"")' ||
         return 1
-    h_expect main 400 "/v1/profile?command=(" '.detail ==
+    d_expect main 400 "/v1/profile?command=(" '.detail ==
         "command: regex does not compile: missing closing parenthesis at offset 1"' || return 1
-    h_expect main 400 "/v1/profile?pid=$p&events=cpu,bogus" '.detail | contains("\"bogus\"")' ||
+    d_expect main 400 "/v1/profile?pid=$p&events=cpu,bogus" '.detail | contains("\"bogus\"")' ||
         return 1
-    h_expect main 400 "/v1/profile?pid=$p&namespace=default" '.detail | contains("Kubernetes mode")' ||
+    d_expect main 400 "/v1/profile?pid=$p&namespace=default" '.detail | contains("Kubernetes mode")' ||
         return 1
-    h_expect main 400 "/v1/snapshot?pid=$p&type=heap" '.detail | contains("not a snapshot type")' ||
+    d_expect main 400 "/v1/snapshot?pid=$p&type=heap" '.detail | contains("not a snapshot type")' ||
         return 1
-    h_expect main 403 "/v1/profile?pid=$(cat "$H_DIR/nontarget")" '.error == "not a target" and
+    d_expect main 403 "/v1/profile?pid=$(cat "$H_DIR/nontarget")" '.error == "not a target" and
         (.detail | contains("no FLAMESHOT_PROCESSES rule matches its command line"))' || return 1
-    h_expect main 403 "/v1/snapshot?pid=$(cat "$H_DIR/nontarget")" '.error == "not a target"' ||
+    d_expect main 403 "/v1/snapshot?pid=$(cat "$H_DIR/nontarget")" '.error == "not a target"' ||
         return 1
-    h_expect main 403 "/v1/profile?pid=$(cat "$H_DIR/fakejcmd")" '.detail | contains("JDK tool")' ||
+    d_expect main 403 "/v1/profile?pid=$(cat "$H_DIR/fakejcmd")" '.detail | contains("JDK tool")' ||
         return 1
-    h_expect main 403 "/v1/profile?pid=$(h_pid main)" '.detail | contains("the agent itself")' ||
+    d_expect main 403 "/v1/profile?pid=$(d_pid main)" '.detail | contains("the agent itself")' ||
         return 1
-    h_expect main 403 "/v1/profile?command=nontarget-$MARK" '.error == "not a target" and
+    d_expect main 403 "/v1/profile?command=nontarget-$MARK" '.error == "not a target" and
         (.detail | contains("none of them is a target"))' || return 1
-    h_expect main 404 "/v1/profile?pid=$dead" '.error == "no such process"' || return 1
-    h_expect main 404 "/v1/profile?command=nothing-$MARK-zz" '.error == "nothing matches"' ||
+    d_expect main 404 "/v1/profile?pid=$dead" '.error == "no such process"' || return 1
+    d_expect main 404 "/v1/profile?command=nothing-$MARK-zz" '.error == "nothing matches"' ||
         return 1
-    h_expect main 404 /v1/jobs/999999 '.error == "no such job"' || return 1
-    h_expect main 400 /v1/jobs/abc '.detail | contains("not a positive number")' || return 1
-    h_expect main 404 /v1/nope '.error == "no such endpoint"' || return 1
-    h_expect main 404 /v1/status/ '.error == "no such endpoint"' || return 1
-    h_expect main 400 "/v1/status?verbose=1" '.detail | contains("takes no parameters")' || return 1
-    code=$(h_api main "/v1/profile?pid=$p" -X POST)
-    [ "$code" = 405 ] && [ "$(h_header Allow)" = "GET, HEAD" ] ||
-        { echo "POST: $code, Allow: $(h_header Allow)"; return 1; }
-    [ "$(h_api main /v1/jobs/1 -X DELETE)" = 405 ] || { echo "DELETE"; return 1; }
+    d_expect main 404 /v1/jobs/999999 '.error == "no such job"' || return 1
+    d_expect main 400 /v1/jobs/abc '.detail | contains("not a positive number")' || return 1
+    d_expect main 404 /v1/nope '.error == "no such endpoint"' || return 1
+    d_expect main 404 /v1/status/ '.error == "no such endpoint"' || return 1
+    d_expect main 400 "/v1/status?verbose=1" '.detail | contains("takes no parameters")' || return 1
+    code=$(d_api main "/v1/profile?pid=$p" -X POST)
+    [ "$code" = 405 ] && [ "$(d_header Allow)" = "GET, HEAD" ] ||
+        { echo "POST: $code, Allow: $(d_header Allow)"; return 1; }
+    [ "$(d_api main /v1/jobs/1 -X DELETE)" = 405 ] || { echo "DELETE"; return 1; }
     # HEAD is safe: never a capture
-    code=$(h_api main "/v1/profile?pid=$p" -I)
-    [ "$code" = 405 ] && [ "$(h_header Allow)" = GET ] ||
-        { echo "HEAD /v1/profile: $code, Allow: $(h_header Allow)"; return 1; }
-    code=$(h_api main /v1/status --data-binary 'x=1' -X GET)
-    [ "$code" = 413 ] && jq -e '.error == "payload too large"' "$H_BODY" > /dev/null ||
-        { echo "body: $code $(cat "$H_BODY")"; return 1; }
+    code=$(d_api main "/v1/profile?pid=$p" -I)
+    [ "$code" = 405 ] && [ "$(d_header Allow)" = GET ] ||
+        { echo "HEAD /v1/profile: $code, Allow: $(d_header Allow)"; return 1; }
+    code=$(d_api main /v1/status --data-binary 'x=1' -X GET)
+    [ "$code" = 413 ] && jq -e '.error == "payload too large"' "$D_BODY" > /dev/null ||
+        { echo "body: $code $(cat "$D_BODY")"; return 1; }
 }
 
 # metric VALUE: the value of a sample line of the last /metrics body
-metric() { awk -v k="$1" '$1 == k {print $2; exit}' "$H_BODY"; }
+metric() { awk -v k="$1" '$1 == k {print $2; exit}' "$D_BODY"; }
 
 case_metrics() {
     caps
     SRC=127.0.0.19
     local code bad
-    code=$(h_api main /metrics)
+    code=$(d_api main /metrics)
     [ "$code" = 200 ] || { echo "/metrics: $code"; return 1; }
-    [ "$(h_header Content-Type)" = "text/plain; version=0.0.4; charset=utf-8" ] ||
-        { echo "content type $(h_header Content-Type)"; return 1; }
+    [ "$(d_header Content-Type)" = "text/plain; version=0.0.4; charset=utf-8" ] ||
+        { echo "content type $(d_header Content-Type)"; return 1; }
     # the text format: sample lines, HELP and TYPE once per family
-    bad=$(grep -v '^#' "$H_BODY" | grep -Ev '^flameshot_[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9.e+-]+$')
+    bad=$(grep -v '^#' "$D_BODY" | grep -Ev '^flameshot_[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9.e+-]+$')
     [ -z "$bad" ] || { echo "bad sample lines: $bad"; return 1; }
-    [ -z "$(grep '^# TYPE' "$H_BODY" | awk '{print $3}' | sort | uniq -d)" ] || { echo "repeated"; return 1; }
-    [ "$(grep -c '^# TYPE' "$H_BODY")" = "$(grep -c '^# HELP' "$H_BODY")" ] || return 1
+    [ -z "$(grep '^# TYPE' "$D_BODY" | awk '{print $3}' | sort | uniq -d)" ] || { echo "repeated"; return 1; }
+    [ "$(grep -c '^# TYPE' "$D_BODY")" = "$(grep -c '^# HELP' "$D_BODY")" ] || return 1
     local checks=(
         "flameshot_targets == 72"
         "flameshot_triggers_total{kind=\"http\"} >= 6"
@@ -322,7 +322,7 @@ case_metrics() {
             exit !((op == "==" && v == w) || (op == ">=" && v >= w) || (op == ">" && v > w)) }' ||
             { echo "$name = ${v:-missing}, want $op $want"; return 1; }
     done
-    grep -q '^flameshot_event_source_info{source="\(bpf\|poller\)"} 1$' "$H_BODY" ||
+    grep -q '^flameshot_event_source_info{source="\(bpf\|poller\)"} 1$' "$D_BODY" ||
         { echo "no event source"; return 1; }
 }
 
@@ -331,23 +331,23 @@ case_queue_full_429() {
     SRC=127.0.0.17
     local i f
     # both workers busy for a minute
-    h_expect main 202 "/v1/profile?pid=$(JVM1)&duration=60s" || return 1
-    h_expect main 202 "/v1/profile?pid=$(JVM2)&duration=60s" || return 1
+    d_expect main 202 "/v1/profile?pid=$(JVM1)&duration=60s" || return 1
+    d_expect main 202 "/v1/profile?pid=$(JVM2)&duration=60s" || return 1
     for i in $(seq 1 100); do
-        h_api main /v1/status > /dev/null
-        [ "$(jq .jobs.running "$H_BODY")" = 2 ] && break
+        d_api main /v1/status > /dev/null
+        [ "$(jq .jobs.running "$D_BODY")" = 2 ] && break
         sleep 0.1
     done
     # 70 fillers match: 64 fit in the queue, 6 do not
-    h_expect main 202 "/v1/profile?command=%2Ffiller-$MARK%2Fjava%5Cs&duration=1s" '.queued == 64 and
+    d_expect main 202 "/v1/profile?command=%2Ffiller-$MARK%2Fjava%5Cs&duration=1s" '.queued == 64 and
         ([.targets[] | select(.status == "queue_full")] | length) == 6 and
         (.targets | length) == 70' || return 1
-    f=$(jq '[.targets[] | select(.status == "queue_full")][0].pid' "$H_BODY")
-    h_expect main 429 "/v1/profile?pid=$f&duration=1s" '.error == "job queue full" and
+    f=$(jq '[.targets[] | select(.status == "queue_full")][0].pid' "$D_BODY")
+    d_expect main 429 "/v1/profile?pid=$f&duration=1s" '.error == "job queue full" and
         .targets[0].status == "queue_full"' || return 1
-    [ -n "$(h_header Retry-After)" ] || { echo "no Retry-After"; return 1; }
-    h_expect main 429 "/v1/snapshot?pid=$f" '.error == "job queue full"' || return 1
-    h_expect main 200 /v1/status '.jobs.queued == 64 and .jobs.running == 2'
+    [ -n "$(d_header Retry-After)" ] || { echo "no Retry-After"; return 1; }
+    d_expect main 429 "/v1/snapshot?pid=$f" '.error == "job queue full"' || return 1
+    d_expect main 200 /v1/status '.jobs.queued == 64 and .jobs.running == 2'
 }
 
 # Last: stops the daemon. Six keep-alive connections ask for /healthz,
@@ -357,12 +357,12 @@ case_queue_full_429() {
 case_shutdown_503() {
     caps
     local fl
-    timeout 60 "$FLOOD" flood --port "$(h_port main)" --clients 1 --first-source 18 --conns 6 \
+    timeout 60 "$FLOOD" flood --port "$(d_port main)" --clients 1 --first-source 18 --conns 6 \
         --requests 100000000 --until-refused /healthz /readyz "/v1/profile?pid=$(JVM1)" \
         > "$H_DIR/stop.json" &
     fl=$!
     sleep 0.5
-    kill -TERM "$(h_pid main)"
+    kill -TERM "$(d_pid main)"
     wait $fl || { echo "the load did not end with the server"; return 1; }
     jq -e '.paths[0].codes["200"] > 0 and .paths[0].codes["503"] == null and
         .paths[1].codes["200"] > 0 and .paths[1].codes["503"] > 0 and
@@ -370,8 +370,8 @@ case_shutdown_503() {
         ([.codes | keys[]] - ["200", "409", "429", "503"]) == [] and .errors >= 1' \
         "$H_DIR/stop.json" > /dev/null ||
         { echo "answers around the shutdown: $(jq -c '{errors, first_error, paths}' "$H_DIR/stop.json")"; return 1; }
-    h_stop main 60 || { echo "exit status $?"; h_log main | tail -n 20; return 1; }
-    h_log main | grep -q 'msg="stopped"' || { echo "no clean stop"; return 1; }
+    d_stop main 60 || { echo "exit status $?"; d_log main | tail -n 20; return 1; }
+    d_log main | grep -q 'msg="stopped"' || { echo "no clean stop"; return 1; }
 }
 
 if h_can_run > /dev/null 2>&1 && ct_can_run && command -v java > /dev/null &&

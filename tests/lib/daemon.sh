@@ -1,54 +1,131 @@
-# tests/lib/daemon.sh: run build/flameshotd for real in a test.
+# tests/lib/daemon.sh: running build/flameshotd for real in a test, and
+# talking to its HTTP API with curl.
 #
-#   source tests/lib/daemon.sh
-#   d_start NAME [VAR=value ...]   start with a fresh FLAMESHOT_PROFILING_PATH
-#                                  ($D_DIR/NAME) and the given variables;
-#                                  waits until the loop runs
-#   d_log NAME                     its log so far
-#   d_wait_log NAME REGEX [secs]   wait for a log line
-#   d_stop NAME                    SIGTERM, wait, return its exit status
-#   d_profiles NAME                the profiles directory
-#   d_port NAME                    its HTTP port (D_PORT, else random)
-#   d_cleanup                      stop every daemon of this test
+#   d_start NAME [VAR=value ...]  a daemon with its own FLAMESHOT_PROFILING_PATH
+#                                 ($D_DIR/NAME/data) on a free port of 127.0.0.1
+#                                 (D_PORT to choose); waits until /readyz is 200
+#   d_stop NAME [secs]            SIGTERM; waits; returns its exit status
+#   d_kill NAME                   SIGKILL (a crash); waits
+#   d_log NAME / d_wait_log NAME REGEX [secs]
+#   d_data NAME / d_profiles NAME / d_port NAME / d_pid NAME
+#   d_api NAME PATH [curl args]   prints the status code; the body is in
+#                                 $D_BODY, the headers in $D_HDRS; SRC=127.0.0.N
+#                                 picks the source address (the rate limiter's
+#                                 client)
+#   d_expect NAME CODE PATH [JQ-FILTER [curl args]]
+#                                 d_api, then checks the code and that the body
+#                                 satisfies the filter; says what came instead
+#   d_header NAME                 a header of the last d_api answer
+#   d_cleanup                     kill every daemon of this test, remove $D_DIR
+# State lives in files under $D_DIR: t_case runs each case in a subshell.
 D_DIR=${D_DIR:-$(mktemp -d /var/tmp/flameshot-daemon-test.XXXXXX)}
+chmod 755 "$D_DIR"
+D_BODY=$D_DIR/body
+D_HDRS=$D_DIR/headers
 FLAMESHOTD=${FLAMESHOTD:-$BUILD/flameshotd}
 
-d_start() {
-    local name=$1; shift
-    mkdir -p "$D_DIR/$name"
-    local port=${D_PORT:-$((20000 + RANDOM % 20000))}
-    echo "$port" > "$D_DIR/$name/port"
-    env FLAMESHOT_PROFILING_PATH="$D_DIR/$name/data" FLAMESHOT_HTTP_LOCAL_PORT="$port" \
-        FLAMESHOT_LOG_LEVEL="${D_LOG_LEVEL:-info}" "$@" \
-        "$FLAMESHOTD" > "$D_DIR/$name/log" 2>&1 &
-    echo $! > "$D_DIR/$name/pid"
-    d_wait_log "$name" 'module=daemon msg="flameshotd .* running' 20 || {
-        echo "flameshotd did not start:"; tail -n 30 "$D_DIR/$name/log"; return 1; }
+d_free_port() {
+    local p
+    for p in $(shuf -i 20000-60000 -n 100); do
+        ss -ltnH "sport = :$p" | grep -q . || { echo "$p"; return 0; }
+    done
+    return 1
 }
 
-d_pid() { cat "$D_DIR/$1/pid"; }
 d_port() { cat "$D_DIR/$1/port"; }
-d_log() { cat "$D_DIR/$1/log"; }
+d_pid() { cat "$D_DIR/$1/pid"; }
+d_data() { echo "$D_DIR/$1/data"; }
 d_profiles() { echo "$D_DIR/$1/data/profiles"; }
+d_log() { cat "$D_DIR/$1/log"; }
+
+d_start() {
+    local name=$1 port i
+    shift
+    mkdir -p "$D_DIR/$name"
+    rm -f "$D_DIR/$name/exit"
+    port=${D_PORT:-$(d_free_port)} || { echo "no free port"; return 1; }
+    echo "$port" > "$D_DIR/$name/port"
+    # the wrapper records the exit status (the stopping case is not our
+    # parent); it must not hold t_case's output pipe open, or the case
+    # never ends
+    (
+        env FLAMESHOT_PROFILING_PATH="$D_DIR/$name/data" FLAMESHOT_HTTP_LOCAL_IP=127.0.0.1 \
+            FLAMESHOT_HTTP_LOCAL_PORT="$port" FLAMESHOT_LOG_LEVEL="${D_LOG_LEVEL:-info}" "$@" \
+            "$FLAMESHOTD" >> "$D_DIR/$name/log" 2>&1 &
+        echo $! > "$D_DIR/$name/pid"
+        wait $!
+        echo $? > "$D_DIR/$name/exit"
+    ) </dev/null >/dev/null 2>&1 &
+    for i in $(seq 1 200); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")" = 200 ] &&
+            return 0
+        [ -f "$D_DIR/$name/exit" ] && break
+        sleep 0.1
+    done
+    echo "flameshotd $name did not become ready:"
+    tail -n 20 "$D_DIR/$name/log"
+    return 1
+}
+
+d_stop() {
+    local name=$1 secs=${2:-40} i pid
+    pid=$(d_pid "$name" 2>/dev/null) || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for i in $(seq 1 $((secs * 10))); do
+        [ -f "$D_DIR/$name/exit" ] && { rm -f "$D_DIR/$name/pid"; return "$(cat "$D_DIR/$name/exit")"; }
+        sleep 0.1
+    done
+    echo "flameshotd $name did not stop within ${secs}s"
+    return 124
+}
+
+d_kill() {
+    local name=$1 i pid
+    pid=$(d_pid "$name" 2>/dev/null) || return 0
+    kill -KILL "$pid" 2>/dev/null
+    for i in $(seq 1 100); do
+        [ -f "$D_DIR/$name/exit" ] && break
+        sleep 0.1
+    done
+    rm -f "$D_DIR/$name/pid"
+}
 
 d_wait_log() {
     local name=$1 re=$2 secs=${3:-30} i
     for i in $(seq 1 $((secs * 10))); do
         grep -Eq "$re" "$D_DIR/$name/log" 2>/dev/null && return 0
-        kill -0 "$(d_pid "$name")" 2>/dev/null || { echo "flameshotd exited"; return 1; }
+        [ -f "$D_DIR/$name/exit" ] && { echo "flameshotd $name exited"; return 1; }
         sleep 0.1
     done
     echo "timed out waiting for /$re/ in the log of $name"
     return 1
 }
 
-d_stop() {
-    local name=$1 pid rc
-    pid=$(d_pid "$name" 2>/dev/null) || return 0
-    kill -TERM "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null; rc=$?
-    rm -f "$D_DIR/$name/pid"
-    return $rc
+d_api() {
+    local name=$1 path=$2
+    shift 2
+    curl -s --interface "${SRC:-127.0.0.1}" --max-time 20 -D "$D_HDRS" -o "$D_BODY" \
+        -w '%{http_code}' "$@" "http://127.0.0.1:$(d_port "$name")$path"
+}
+
+d_expect() {
+    local name=$1 want=$2 path=$3 filter=${4:-.} code
+    shift 3
+    [ $# -gt 0 ] && shift
+    code=$(d_api "$name" "$path" "$@")
+    if [ "$code" != "$want" ]; then
+        echo "GET $path: $code, want $want: $(head -c 600 "$D_BODY")"
+        return 1
+    fi
+    if ! jq -e "$filter" "$D_BODY" > /dev/null 2>&1; then
+        echo "GET $path: $code but the body fails $filter: $(head -c 800 "$D_BODY")"
+        return 1
+    fi
+}
+
+d_header() {
+    tr -d '\r' < "$D_HDRS" | awk -v h="$1" \
+        'BEGIN{h=tolower(h)} tolower($0) ~ "^"h": " {sub(/^[^:]*: /, ""); print; exit}'
 }
 
 d_cleanup() {
@@ -57,4 +134,8 @@ d_cleanup() {
         [ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null
     done
     rm -rf "$D_DIR"
+}
+
+d_can_run() {
+    [ "$(id -u)" = 0 ] && [ -x "$FLAMESHOTD" ] && command -v curl && command -v jq && command -v ss
 }
