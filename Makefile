@@ -26,7 +26,7 @@ CC      ?= gcc
 CLANG   ?= clang
 BPFTOOL ?= bpftool
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
-GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+GIT_REV := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 PKGS    := libbpf libcurl libcjson libmicrohttpd libpcre2-8 zlib libelf
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -37,7 +37,7 @@ endif
 
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers -Wno-format-truncation \
 	-Iinclude -Ibpf -I$(BUILD)/gen $(PKG_CFLAGS) \
-	-DFS_VERSION='"$(VERSION)"' -DFS_GIT_REV='"$(GIT_REV)"' -MMD -MP
+	-DFS_VERSION='"$(VERSION)"' -MMD -MP
 CFLAGS  ?= -O2 -g
 LDLIBS  := $(PKG_LIBS) -lpthread
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -84,7 +84,18 @@ $(BUILD)/gen/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
 
 # --- daemon -----------------------------------------------------------------
-$(BUILD)/obj/%.o: src/%.c | $(SKELS)
+# The revision goes in a generated header rewritten only when it changes,
+# so a new commit rebuilds what prints it and nothing else.
+GIT_REV_H := $(BUILD)/gen/git_rev.h
+$(GIT_REV_H): FORCE
+	@mkdir -p $(dir $@)
+	@echo '#define FS_GIT_REV "$(GIT_REV)"' > $@.tmp
+	@cmp -s $@.tmp $@ || mv $@.tmp $@
+	@rm -f $@.tmp
+.PHONY: FORCE
+FORCE:
+
+$(BUILD)/obj/%.o: src/%.c | $(SKELS) $(GIT_REV_H)
 	@mkdir -p $(dir $@)
 	@echo '  CC      $@'
 	$(Q)$(CC) $(CFLAGS_COMMON) $(CFLAGS) -c $< -o $@
@@ -94,7 +105,7 @@ $(BUILD)/flameshotd: $(OBJS)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # --- sanitizer variant ----------------------------------------------------
-$(BUILD)/asan/obj/%.o: src/%.c | $(SKELS)
+$(BUILD)/asan/obj/%.o: src/%.c | $(SKELS) $(GIT_REV_H)
 	@mkdir -p $(dir $@)
 	@echo '  CC      $@'
 	$(Q)$(CC) $(CFLAGS_COMMON) $(ASAN_FLAGS) -c $< -o $@

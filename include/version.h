@@ -4,8 +4,6 @@
 #ifndef FS_VERSION
 #define FS_VERSION "0.0.0"
 #endif
-#ifndef FS_GIT_REV
-#define FS_GIT_REV "unknown"
-#endif
+#include "git_rev.h" /* generated: build/gen/git_rev.h */
 
 #endif
