@@ -31,8 +31,4 @@ int fsutil_write_full(int fd, const void *data, size_t len);
 /* fsync the directory containing path. Returns 0 or -errno. */
 int fsutil_fsync_parent(const char *path);
 
-/* Copies everything readable from in_fd to out_fd. Returns bytes copied or
- * -errno. */
-ssize_t fsutil_copy_fd(int in_fd, int out_fd);
-
 #endif

@@ -157,22 +157,3 @@ int fsutil_write_atomic(const char *path, const void *data, size_t len, mode_t m
     }
     return fsutil_fsync_parent(path);
 }
-
-ssize_t fsutil_copy_fd(int in_fd, int out_fd)
-{
-    char buf[65536];
-    ssize_t total = 0;
-    for (;;) {
-        ssize_t n = read(in_fd, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        if (n == 0)
-            return total;
-        int rc = fsutil_write_full(out_fd, buf, (size_t)n);
-        if (rc < 0)
-            return rc;
-        total += n;
-    }
-}
