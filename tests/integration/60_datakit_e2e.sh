@@ -12,7 +12,9 @@ source "$ROOT/tests/lib/daemon.sh"
 source "$ROOT/tests/data/outbox/lib.sh"
 CLASSES=$BUILD/tests/java
 WORK=$(mktemp -d /var/tmp/flameshot-dk-test.XXXXXX)
-trap 'd_cleanup; ct_cleanup; ob_cleanup; rm -rf "$WORK"' EXIT
+# receivers are started inside the cases' subshells: find them by their
+# output directory, which only this run uses
+trap 'd_cleanup; ct_cleanup; pkill -f "datakit_receiver --out $WORK/" ; rm -rf "$WORK"' EXIT
 
 caps() {
     need "[ \"\$(id -u)\" = 0 ]" "needs root"
@@ -63,7 +65,7 @@ case_profile_and_snapshots_reach_datakit() {
     # the raw text stays on the node, where output_path says
     local out; out=$(jq -r -s 'map(select(.fields.snapshot_type == "thread_print"))[0].fields.output_path' "$rec")
     grep -q flameshotBurnCpu "$out" || { echo "no thread dump at $out"; return 1; }
-    d_stop dk
+    d_stop dk && ob_receiver_stop
 }
 
 case_outage_and_sigkill_lose_nothing() {
@@ -95,7 +97,7 @@ case_outage_and_sigkill_lose_nothing() {
     [ "$(jq -s 'map(select(.kind == "profile")) | length' "$WORK/r2/records.jsonl")" = 1 ] ||
         { echo "not exactly one profile"; cat "$WORK/r2/records.jsonl"; return 1; }
     [ -z "$(find "$(d_data dk2)/outbox" -name '*.payload')" ] || { echo "still pending after delivery"; return 1; }
-    d_stop dk2
+    d_stop dk2 && ob_receiver_stop
 }
 
 t_case "a profile and jcmd snapshots reach DataKit with every tag and field" case_profile_and_snapshots_reach_datakit
