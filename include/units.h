@@ -21,15 +21,19 @@ char *units_format_duration(uint64_t ms, char *buf, size_t cap);
 int units_parse_bool(const char *s, bool *out);
 
 /* Parses a non-negative decimal integer with no sign, spaces or suffix that
- * fits in max. 0, -EINVAL (not a number) or -ERANGE (too large). */
+ * fits in max (the whole uint64_t range). 0, -EINVAL (not a number) or
+ * -ERANGE (too large). */
 int units_parse_u64(const char *s, uint64_t max, uint64_t *out);
 
 /* Nanoseconds since the epoch formatted as RFC 3339 with nanoseconds in UTC
  * ("2026-11-21T16:22:00.123456789Z"). Returns buf. */
 char *units_rfc3339nano(uint64_t epoch_ns, char *buf, size_t cap);
 
-/* Monotonic and real-time clocks in milliseconds / nanoseconds. */
+/* Clocks: monotonic in ms and us, CLOCK_BOOTTIME (kernel event times) and
+ * real time in ns. */
 uint64_t units_now_mono_ms(void);
+uint64_t units_now_mono_us(void);
+uint64_t units_now_boot_ns(void);
 uint64_t units_now_real_ns(void);
 
 #endif

@@ -343,27 +343,6 @@ cJSON *artefact_to_json(const struct artefact_meta *m)
 
 /* ---- JSON record: parsing ----------------------------------------------- */
 
-/* Strict decimal: digits only, full uint64 range (units_parse_u64 stops
- * short of UINT64_MAX). */
-static int parse_dec(const char *s, uint64_t max, uint64_t *out)
-{
-    uint64_t n = 0;
-    if (!s || !*s)
-        return -EINVAL;
-    for (; *s; s++) {
-        unsigned d = (unsigned)(*s - '0');
-        if (d > 9)
-            return -EINVAL;
-        if (n > (UINT64_MAX - d) / 10)
-            return -ERANGE;
-        n = n * 10 + d;
-    }
-    if (n > max)
-        return -ERANGE;
-    *out = n;
-    return 0;
-}
-
 struct jerr {
     char *buf;
     size_t cap;
@@ -390,7 +369,7 @@ static int get_u64(const cJSON *o, const char *key, uint64_t *out, struct jerr *
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!v)
         return 0;
-    if (!cJSON_IsString(v) || parse_dec(v->valuestring, UINT64_MAX, out) < 0)
+    if (!cJSON_IsString(v) || units_parse_u64(v->valuestring, UINT64_MAX, out) < 0)
         return bad(e, "not a decimal string", key);
     return 0;
 }
@@ -458,12 +437,12 @@ static int parse_field(const cJSON *f, struct artefact_meta *m, struct jerr *e)
     if (strcmp(ty, "bool") == 0 && cJSON_IsBool(v))
         return artefact_field_bool(m, key, cJSON_IsTrue(v));
     if (strcmp(ty, "uint") == 0 && cJSON_IsString(v) &&
-        parse_dec(v->valuestring, UINT64_MAX, &u) == 0)
+        units_parse_u64(v->valuestring, UINT64_MAX, &u) == 0)
         return artefact_field_uint(m, key, u);
     if (strcmp(ty, "int") == 0 && cJSON_IsString(v)) {
         const char *s = v->valuestring;
         int neg = *s == '-';
-        if (parse_dec(s + neg, neg ? (uint64_t)INT64_MAX + 1 : INT64_MAX, &u) == 0)
+        if (units_parse_u64(s + neg, neg ? (uint64_t)INT64_MAX + 1 : INT64_MAX, &u) == 0)
             return artefact_field_int(m, key, neg ? (int64_t)(0 - u) : (int64_t)u);
     }
     return bad(e, "bad type or value", key);

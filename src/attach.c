@@ -598,17 +598,13 @@ int attach_execute(struct jvm *j, const char *cmd, const char *const args[ATTACH
                    uint64_t timeout_ms, attach_sink_fn sink, void *sink_arg, int *code,
                    struct metrics *m, char *err, size_t errcap)
 {
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = units_now_mono_us();
     uint64_t deadline = units_now_mono_ms() + timeout_ms;
     int sock = -1;
     int rc = attach_connect(j, deadline, &sock, err, errcap);
     if (rc < 0)
         return rc;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    uint64_t us =
-        (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000u + (uint64_t)((t1.tv_nsec - t0.tv_nsec) / 1000);
-    metrics_observe_attach(m, us);
+    metrics_observe_attach(m, units_now_mono_us() - t0);
     char why[512] = "";
     rc = attach_request(sock, cmd, args, deadline, sink, sink_arg, code, why, sizeof(why));
     close(sock);

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define LIMITS_REFRESH_TICKS 30
 #define HYSTERESIS_PCT       5 /* a watermark re-arms 5% below itself */
@@ -294,10 +293,7 @@ static void on_exit_event(struct monitor *m, const struct fs_event *ev)
 /* Event times are CLOCK_BOOTTIME; records carry wall-clock times. */
 static uint64_t boottime_to_real_ns(uint64_t boot_ns)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_BOOTTIME, &ts);
-    uint64_t now_boot = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-    uint64_t real = units_now_real_ns();
+    uint64_t now_boot = units_now_boot_ns(), real = units_now_real_ns();
     return boot_ns && boot_ns <= now_boot ? real - (now_boot - boot_ns) : real;
 }
 

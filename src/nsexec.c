@@ -1,5 +1,7 @@
 #include "nsexec.h"
 
+#include "units.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -26,13 +28,6 @@ struct nsexec_child {
     int pass_fd;
     char text[1024];
 };
-
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 struct wire {
     int32_t rc;
@@ -175,9 +170,9 @@ child_main(int sock, pid_t parent, const struct nsexec_spec *s, nsexec_fn fn, vo
 /* Receives the child's reply within timeout_ms. 0, -ETIMEDOUT or -ECHILD. */
 static int recv_reply(int sock, uint64_t timeout_ms, struct nsexec_result *res)
 {
-    uint64_t deadline = now_us() + timeout_ms * 1000;
+    uint64_t deadline = units_now_mono_us() + timeout_ms * 1000;
     for (;;) {
-        uint64_t now = now_us();
+        uint64_t now = units_now_mono_us();
         if (now >= deadline)
             return -ETIMEDOUT;
         struct pollfd p = {.fd = sock, .events = POLLIN};
@@ -224,7 +219,7 @@ int nsexec_run(const struct nsexec_spec *spec, nsexec_fn fn, void *arg, struct n
 {
     memset(res, 0, sizeof(*res));
     res->fd = -1;
-    uint64_t t0 = now_us();
+    uint64_t t0 = units_now_mono_us();
     uint64_t timeout = spec->timeout_ms ? spec->timeout_ms : DEFAULT_TIMEOUT_MS;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -253,7 +248,7 @@ int nsexec_run(const struct nsexec_spec *spec, nsexec_fn fn, void *arg, struct n
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
-    res->elapsed_us = now_us() - t0;
+    res->elapsed_us = units_now_mono_us() - t0;
     if (rc == -ETIMEDOUT) {
         res->rc = rc;
         snprintf(res->text, sizeof(res->text), "namespace helper timed out after %llu ms",

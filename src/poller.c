@@ -99,16 +99,9 @@ static int grow(void **v, size_t *cap, size_t need, size_t elem)
          ? ((vec).v[(vec).n++] = (item), 0)                                                        \
          : -ENOMEM)
 
-static uint64_t boot_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_BOOTTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void emit(struct poller *p, struct fs_event *ev)
 {
-    ev->ts_ns = boot_ns();
+    ev->ts_ns = units_now_boot_ns();
     p->emitted++;
     p->counts.events++;
     if (p->emit)

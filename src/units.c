@@ -113,9 +113,10 @@ int units_parse_u64(const char *s, uint64_t max, uint64_t *out)
     for (const char *p = s; *p; p++) {
         if (!isdigit((unsigned char)*p))
             return -EINVAL;
-        if (n > (UINT64_MAX - 9) / 10)
+        uint64_t d = (uint64_t)(*p - '0');
+        if (n > (UINT64_MAX - d) / 10)
             return -ERANGE;
-        n = n * 10 + (uint64_t)(*p - '0');
+        n = n * 10 + d;
     }
     if (n > max)
         return -ERANGE;
@@ -138,6 +139,20 @@ uint64_t units_now_mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t units_now_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+uint64_t units_now_boot_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 uint64_t units_now_real_ns(void)

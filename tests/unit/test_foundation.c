@@ -59,6 +59,9 @@ TEST(u64_and_bool_parsing)
     CHECK_EQ(units_parse_u64("70000", 65535, &v), -ERANGE);
     CHECK_EQ(units_parse_u64("12a", 65535, &v), -EINVAL);
     CHECK_EQ(units_parse_u64("99999999999999999999999", UINT64_MAX, &v), -ERANGE);
+    CHECK_EQ(units_parse_u64("18446744073709551615", UINT64_MAX, &v), 0);
+    CHECK(v == UINT64_MAX);
+    CHECK_EQ(units_parse_u64("18446744073709551616", UINT64_MAX, &v), -ERANGE);
     CHECK_EQ(units_parse_bool("Yes", &b), 0);
     CHECK(b);
     CHECK_EQ(units_parse_bool("off", &b), 0);
