@@ -37,6 +37,7 @@ struct proc_status {
 struct proc_ident {
     int pid;             /* host tgid */
     int nspid;           /* the pid as the process itself sees it */
+    int ppid;            /* host pid of the parent */
     uint64_t start_time; /* clock ticks since boot */
     uid_t uid;           /* effective */
     gid_t gid;           /* effective */
@@ -67,6 +68,20 @@ int procfs_read_cmdline(const char *root, int pid, char **line);
 
 /* Reads the raw NUL-separated argv (malloc'd, caller frees). */
 int procfs_read_argv(const char *root, int pid, char **buf, size_t *len);
+
+/* The command line of a raw argv already read: a malloc'd copy with the
+ * NUL separators as spaces (trailing ones dropped), or NULL when len is 0
+ * or out of memory. */
+char *procfs_argv_join(const char *argv, size_t len);
+
+/* Resident set size in bytes from /proc/<pid>/statm. 0, -ESRCH when the
+ * process is gone, -errno. */
+int procfs_read_rss(const char *root, int pid, uint64_t *bytes);
+
+/* Calls fn(pid, arg) for every process of the proc root, in directory
+ * order, until fn returns non-zero (which is returned). 0 when all were
+ * visited, -errno when the directory cannot be read. */
+int procfs_each_pid(const char *root, int (*fn)(int pid, void *arg), void *arg);
 
 /* Returns 1 if a mapping in /proc/<pid>/maps has a path whose basename is
  * lib (e.g. "libjvm.so"), 0 if not, -errno on error. */

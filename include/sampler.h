@@ -6,6 +6,8 @@
 #ifndef FS_SAMPLER_H
 #define FS_SAMPLER_H
 
+#include "procfs.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -43,9 +45,10 @@ struct sampler_state {
  * the second call on, pushes one sample computed against lim. The first
  * call only primes the CPU counters (Flameshot's first delta is 0, which
  * would drag the average down). Returns 1 if a sample was pushed, 0 if
- * only primed, -ESRCH if the process is gone, -errno otherwise. */
-int sampler_take(const char *proc_root, int pid, const struct limits *lim, struct sampler_state *st,
-                 uint64_t now_ms);
+ * only primed, -ESRCH if the process is gone or its pid now names another
+ * (start time), -errno otherwise. */
+int sampler_take(const char *proc_root, const struct proc_ident *id, const struct limits *lim,
+                 struct sampler_state *st, uint64_t now_ms);
 
 /* Pushes a computed sample (used by sampler_take and by tests). */
 void sampler_push(struct sampler_state *st, const struct sample *s);

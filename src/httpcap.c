@@ -10,8 +10,6 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <cjson/cJSON.h>
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <pcre2.h>
 #include <stdio.h>
@@ -325,7 +323,6 @@ static int why_not_target(const struct httpcap_deps *d, int pid, char *why, size
     struct proc_ident id;
     char *line = NULL, *argv = NULL;
     size_t len = 0;
-    struct proc_stat st;
     int rc = procfs_ident(NULL, pid, &id);
     if (rc < 0)
         return rc;
@@ -333,16 +330,15 @@ static int why_not_target(const struct httpcap_deps *d, int pid, char *why, size
         snprintf(why, cap, "pid %d is the agent itself", pid);
         return 0;
     }
-    rc = procfs_read_cmdline(NULL, pid, &line);
-    if (rc == 0)
-        rc = procfs_read_argv(NULL, pid, &argv, &len);
+    rc = procfs_read_argv(NULL, pid, &argv, &len);
+    if (rc == 0 && !(line = procfs_argv_join(argv, len)))
+        rc = len ? -ENOMEM : -ENODATA;
     if (rc == -ENODATA)
         snprintf(why, cap, "pid %d (%s) is a kernel thread", pid, id.comm);
     else if (rc < 0 && rc != -ESRCH && rc != -ENOENT)
         snprintf(why, cap, "pid %d (%s): its command line cannot be read: %s", pid, id.comm,
                  strerror(-rc));
-    else if (rc == 0 && targets_is_excluded(argv, len, id.comm,
-                                            procfs_read_stat(NULL, pid, &st) == 0 ? st.ppid : 0))
+    else if (rc == 0 && targets_is_excluded(argv, len, id.comm, id.ppid))
         snprintf(why, cap,
                  "pid %d (%s) is a JDK tool or a capture helper of the agent: never a "
                  "target",
@@ -370,23 +366,26 @@ static bool is_api_client(const char *cmdline)
 
 /* True when some process other than the agent and the API's clients has a
  * command line the regex matches. Reads every /proc/<pid>/cmdline. */
+struct any_match {
+    const struct httpcap_request *r;
+    int self;
+};
+
+static int process_matches(int pid, void *arg)
+{
+    const struct any_match *a = arg;
+    char *line = NULL;
+    if (pid == a->self || procfs_read_cmdline(NULL, pid, &line) < 0)
+        return 0;
+    int found = !is_api_client(line) && re_match(a->r->re, line) == 1;
+    free(line);
+    return found;
+}
+
 static bool any_process_matches(const struct httpcap_request *r)
 {
-    DIR *dir = opendir("/proc");
-    struct dirent *de;
-    bool found = false;
-    int self = getpid();
-    while (dir && !found && (de = readdir(dir))) {
-        char *line = NULL;
-        int pid = isdigit((unsigned char)de->d_name[0]) ? atoi(de->d_name) : 0;
-        if (pid <= 0 || pid == self || procfs_read_cmdline(NULL, pid, &line) < 0)
-            continue;
-        found = !is_api_client(line) && re_match(r->re, line) == 1;
-        free(line);
-    }
-    if (dir)
-        closedir(dir);
-    return found;
+    struct any_match a = {.r = r, .self = getpid()};
+    return procfs_each_pid(NULL, process_matches, &a) == 1;
 }
 
 static const char *selection(const struct httpcap_request *r, char *buf, size_t cap)

@@ -21,13 +21,13 @@ struct jvm {
     int cwd_fd;
 };
 
-static int read_at(int dirfd, const char *name, size_t max, char **text)
+/* A file of the process's /proc directory; len may be NULL. */
+static int read_at(int dirfd, const char *name, size_t max, char **text, size_t *len)
 {
     int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    size_t len;
-    int rc = fsutil_read_fd_all(fd, max, text, &len);
+    int rc = fsutil_read_fd_all(fd, max, text, len);
     close(fd);
     return rc;
 }
@@ -104,16 +104,8 @@ int jvm_attach_disabled(const struct jvm *j)
 {
     char *argv = NULL, *env = NULL;
     size_t alen = 0, elen = 0, vlen;
-    int fd = openat(j->proc_fd, "cmdline", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsutil_read_fd_all(fd, 1 << 20, &argv, &alen);
-        close(fd);
-    }
-    fd = openat(j->proc_fd, "environ", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsutil_read_fd_all(fd, 1 << 20, &env, &elen);
-        close(fd);
-    }
+    read_at(j->proc_fd, "cmdline", 1 << 20, &argv, &alen);
+    read_at(j->proc_fd, "environ", 1 << 20, &env, &elen);
     /* HotSpot reads JAVA_TOOL_OPTIONS first, then the launcher's arguments
      * (JDK_JAVA_OPTIONS are prepended to them), then _JAVA_OPTIONS. */
     int state = 0;
@@ -142,13 +134,13 @@ static int verify(struct jvm *j, char *err, size_t errcap)
     char *text = NULL;
     struct proc_stat st = {0};
     struct proc_status ss = {0};
-    int rc = read_at(j->proc_fd, "stat", 4096, &text);
+    int rc = read_at(j->proc_fd, "stat", 4096, &text, NULL);
     if (rc == 0)
         rc = procfs_parse_stat(text, &st);
     free(text);
     text = NULL;
     if (rc == 0)
-        rc = read_at(j->proc_fd, "status", 65536, &text);
+        rc = read_at(j->proc_fd, "status", 65536, &text, NULL);
     if (rc == 0)
         rc = procfs_parse_status(text, &ss);
     free(text);
@@ -166,7 +158,7 @@ static int verify(struct jvm *j, char *err, size_t errcap)
 static int check_kind(struct jvm *j, char *err, size_t errcap)
 {
     char *maps = NULL;
-    int rc = read_at(j->proc_fd, "maps", 64u << 20, &maps);
+    int rc = read_at(j->proc_fd, "maps", 64u << 20, &maps, NULL);
     if (rc < 0) {
         snprintf(err, errcap, "reading /proc/%d/maps: %s", j->id.pid, strerror(-rc));
         return rc;
@@ -305,7 +297,7 @@ char jvm_state(const struct jvm *j)
 {
     char *text = NULL;
     struct proc_stat st;
-    int rc = read_at(j->proc_fd, "stat", 4096, &text);
+    int rc = read_at(j->proc_fd, "stat", 4096, &text, NULL);
     if (rc == 0)
         rc = procfs_parse_stat(text, &st);
     free(text);
@@ -326,7 +318,7 @@ int jvm_signal(const struct jvm *j, int sig)
 int jvm_sigquit_safe(const struct jvm *j, char *why, size_t whycap)
 {
     char *text = NULL;
-    int rc = read_at(j->proc_fd, "status", 65536, &text);
+    int rc = read_at(j->proc_fd, "status", 65536, &text, NULL);
     int safe = rc == 0 ? jvm_status_catches_sigquit(text) : rc;
     free(text);
     if (safe == 1)
@@ -342,5 +334,5 @@ int jvm_sigquit_safe(const struct jvm *j, char *why, size_t whycap)
 
 int jvm_read_mountinfo(const struct jvm *j, char **text)
 {
-    return read_at(j->proc_fd, "mountinfo", 4u << 20, text);
+    return read_at(j->proc_fd, "mountinfo", 4u << 20, text, NULL);
 }

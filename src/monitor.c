@@ -342,13 +342,13 @@ static struct target *largest_in_cgroup(struct monitor *m, uint64_t id)
     uint64_t best_rss = 0;
     for (size_t i = 0; i < targets_count(m->d.targets); i++) {
         struct target *tg = targets_at(m->d.targets, i);
-        struct proc_status st;
+        uint64_t rss;
         if (!tg->has_cgroup || tg->cg.memory_id != id ||
-            procfs_read_status(NULL, tg->id.pid, &st) < 0)
+            procfs_read_rss(NULL, tg->id.pid, &rss) < 0)
             continue;
-        if (!best || st.vmrss_kb > best_rss) {
+        if (!best || rss > best_rss) {
             best = tg;
-            best_rss = st.vmrss_kb;
+            best_rss = rss;
         }
     }
     return best;
@@ -434,8 +434,8 @@ static bool sample_one(struct monitor *m, struct target *tg, uint64_t now_ms, bo
         targets_refresh_limits(m->d.targets, tg);
         arm(m, tg);
     }
-    int rc = sampler_take(NULL, tg->id.pid, &tg->limits, &tg->samples, now_ms);
-    if (rc == -ESRCH || (rc >= 0 && !procfs_same_process(NULL, &tg->id)))
+    int rc = sampler_take(NULL, &tg->id, &tg->limits, &tg->samples, now_ms);
+    if (rc == -ESRCH)
         return false;
     struct trigger t;
     if (rc == 1 && policy_on_sample(tg->rule, &tg->samples, &tg->policy, now_ms, &t))

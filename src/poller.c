@@ -64,7 +64,6 @@ struct poller {
     char *proc_root, *cgroup_root;
     uint32_t period, young, rescan, oom_match;
     int tfd;
-    long page_size;
     struct pvec tab;
     struct pvec next; /* the table being built by diff(), swapped in after */
     VEC(int) pids;
@@ -324,14 +323,8 @@ static const struct pent *find_proc(const struct poller *p, int pid)
 
 static void check_proc_mark(struct poller *p, struct pmark *pm)
 {
-    char path[PATH_MAX], buf[256];
-    unsigned long long size, resident;
-    snprintf(path, sizeof(path), "%s/%d/statm", p->proc_root, pm->tgid);
-    if (fsutil_read_small(path, buf, sizeof(buf)) < 0 ||
-        sscanf(buf, "%llu %llu", &size, &resident) != 2)
-        return;
-    uint64_t v = resident * (uint64_t)p->page_size;
-    if (!mark_crossed(&pm->m, v))
+    uint64_t v;
+    if (procfs_read_rss(p->proc_root, pm->tgid, &v) < 0 || !mark_crossed(&pm->m, v))
         return;
     struct fs_event ev = {.kind = FS_EV_WATERMARK_PROC, .pid = pm->tgid, .tgid = pm->tgid};
     const struct pent *e = find_proc(p, pm->tgid);
@@ -479,7 +472,6 @@ int poller_new(const struct poller_options *o, struct poller **out)
     p->young = opt->young_ms ? opt->young_ms : 1000;
     p->rescan = opt->rescan_ms ? opt->rescan_ms : 2000;
     p->oom_match = opt->oom_match_ms ? opt->oom_match_ms : 1000;
-    p->page_size = sysconf(_SC_PAGESIZE);
     if (!p->proc_root || !p->cgroup_root)
         goto out;
     uint64_t now = opt->start_ms ? opt->start_ms : units_now_mono_ms();

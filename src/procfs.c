@@ -2,6 +2,8 @@
 
 #include "fsutil.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -169,6 +171,19 @@ int procfs_read_argv(const char *root, int pid, char **buf, size_t *len)
     return fsutil_read_all(path, 1 << 20, buf, len);
 }
 
+char *procfs_argv_join(const char *argv, size_t len)
+{
+    char *line = len ? malloc(len + 1) : NULL;
+    if (!line)
+        return NULL;
+    while (len && argv[len - 1] == '\0')
+        len--;
+    for (size_t i = 0; i < len; i++)
+        line[i] = argv[i] ? argv[i] : ' ';
+    line[len] = '\0';
+    return line;
+}
+
 int procfs_read_cmdline(const char *root, int pid, char **line)
 {
     size_t len;
@@ -176,18 +191,38 @@ int procfs_read_cmdline(const char *root, int pid, char **line)
     int rc = procfs_read_argv(root, pid, &buf, &len);
     if (rc < 0)
         return rc;
-    if (len == 0) {
-        free(buf);
-        return -ENODATA;
-    }
-    while (len && buf[len - 1] == '\0')
-        len--;
-    for (size_t i = 0; i < len; i++)
-        if (buf[i] == '\0')
-            buf[i] = ' ';
-    buf[len] = '\0';
-    *line = buf;
+    *line = procfs_argv_join(buf, len);
+    free(buf);
+    if (*line)
+        return 0;
+    return len ? -ENOMEM : -ENODATA;
+}
+
+int procfs_read_rss(const char *root, int pid, uint64_t *bytes)
+{
+    char buf[256];
+    int rc = read_pid_file(root, pid, "statm", buf, sizeof(buf));
+    if (rc < 0)
+        return rc == -ENOENT ? -ESRCH : rc;
+    unsigned long long size, resident;
+    if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
+        return -EINVAL;
+    *bytes = resident * (uint64_t)sysconf(_SC_PAGESIZE);
     return 0;
+}
+
+int procfs_each_pid(const char *root, int (*fn)(int pid, void *arg), void *arg)
+{
+    DIR *d = opendir(root_or_default(root));
+    if (!d)
+        return -errno;
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d)))
+        if (isdigit((unsigned char)e->d_name[0]))
+            rc = fn(atoi(e->d_name), arg);
+    closedir(d);
+    return rc;
 }
 
 int procfs_maps_text_has_lib(const char *text, const char *lib)
@@ -274,6 +309,7 @@ int procfs_ident(const char *root, int pid, struct proc_ident *out)
         return -ESRCH;
     out->pid = ss.tgid;
     out->nspid = ss.nstgid;
+    out->ppid = st.ppid;
     out->start_time = st.starttime;
     out->uid = ss.euid;
     out->gid = ss.egid;

@@ -9,20 +9,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static int read_rss_bytes(const char *root, int pid, uint64_t *rss)
-{
-    char path[PATH_MAX], buf[256];
-    snprintf(path, sizeof(path), "%s/%d/statm", root ? root : "/proc", pid);
-    ssize_t n = fsutil_read_small(path, buf, sizeof(buf));
-    if (n < 0)
-        return n == -ENOENT ? -ESRCH : (int)n;
-    unsigned long long size, resident;
-    if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
-        return -EINVAL;
-    *rss = resident * (uint64_t)sysconf(_SC_PAGESIZE);
-    return 0;
-}
-
 double sampler_cpu_pct(double cpu_host_pct, const struct limits *lim)
 {
     if (lim && lim->cpu_millis)
@@ -66,19 +52,19 @@ bool sampler_average(const struct sampler_state *st, struct sample *avg)
     return true;
 }
 
-int sampler_take(const char *proc_root, int pid, const struct limits *lim, struct sampler_state *st,
-                 uint64_t now_ms)
+int sampler_take(const char *proc_root, const struct proc_ident *id, const struct limits *lim,
+                 struct sampler_state *st, uint64_t now_ms)
 {
     struct proc_stat ps;
     uint64_t rss;
-    int rc = procfs_read_stat(proc_root, pid, &ps);
+    int rc = procfs_read_stat(proc_root, id->pid, &ps);
     if (rc == -ENOENT)
         return -ESRCH;
     if (rc < 0)
         return rc;
-    if (ps.state == 'Z' || ps.state == 'X')
+    if (ps.state == 'Z' || ps.state == 'X' || ps.starttime != id->start_time)
         return -ESRCH;
-    rc = read_rss_bytes(proc_root, pid, &rss);
+    rc = procfs_read_rss(proc_root, id->pid, &rss);
     if (rc < 0)
         return rc;
     uint64_t ticks = ps.utime + ps.stime;

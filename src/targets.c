@@ -4,8 +4,6 @@
 #include "units.h"
 
 #include <cjson/cJSON.h>
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -283,7 +281,9 @@ static bool known_pid(struct targets *t, int pid)
     return false;
 }
 
-/* Reads what is needed to decide; fills a new target or returns 0. */
+/* Reads what is needed to decide; fills a new target or returns 0. Every
+ * exec on the node comes here and most match no rule: the command line is
+ * read once and matched before anything else about the process is. */
 static int build(struct targets *t, int pid, struct target **out)
 {
     struct target *tg = calloc(1, sizeof(*tg));
@@ -291,13 +291,12 @@ static int build(struct targets *t, int pid, struct target **out)
         return -ENOMEM;
     tg->hprof.dir_fd = -1;
     int rc = procfs_read_argv(t->proc_root, pid, &tg->argv, &tg->argv_len);
-    if (rc == 0 && tg->argv_len == 0)
-        rc = 0; /* kernel thread: no command line, never a target */
-    if (rc == 0 && tg->argv_len)
-        rc = procfs_read_cmdline(t->proc_root, pid, &tg->cmdline);
-    if (rc == 0 && tg->cmdline)
+    if (rc == 0 && tg->argv_len) /* none: a kernel thread, never a target */
+        rc = (tg->cmdline = procfs_argv_join(tg->argv, tg->argv_len)) ? 0 : -ENOMEM;
+    if (rc == 0 && tg->cmdline && (tg->rule = rules_find(&t->cfg->rules, tg->cmdline, NULL)))
         rc = procfs_ident(t->proc_root, pid, &tg->id);
-    if (rc < 0 || !tg->cmdline) {
+    if (rc < 0 || !tg->rule ||
+        targets_is_excluded(tg->argv, tg->argv_len, tg->id.comm, tg->id.ppid)) {
         target_free(tg);
         return rc == -ENOENT ? -ESRCH : (rc < 0 ? rc : 0);
     }
@@ -338,13 +337,6 @@ int targets_consider(struct targets *t, int pid, struct target **out)
     int rc = build(t, pid, &tg);
     if (rc <= 0)
         return rc;
-    struct proc_stat st;
-    int ppid = procfs_read_stat(t->proc_root, pid, &st) == 0 ? st.ppid : 0;
-    if (targets_is_excluded(tg->argv, tg->argv_len, tg->id.comm, ppid) ||
-        !(tg->rule = rules_find(&t->cfg->rules, tg->cmdline, NULL))) {
-        target_free(tg);
-        return 0;
-    }
     enrich(t, tg);
     bool jvm = tg->rule->language != RULE_LANG_JAVA || is_jvm(t, tg);
     pthread_mutex_lock(&t->lock);
@@ -362,21 +354,24 @@ int targets_consider(struct targets *t, int pid, struct target **out)
     return 1;
 }
 
+struct scan {
+    struct targets *t;
+    int added;
+};
+
+static int scan_one(int pid, void *arg)
+{
+    struct scan *sc = arg;
+    if (targets_consider(sc->t, pid, NULL) == 1)
+        sc->added++;
+    return 0;
+}
+
 int targets_scan(struct targets *t)
 {
-    DIR *d = opendir(t->proc_root ? t->proc_root : "/proc");
-    if (!d)
-        return -errno;
-    int added = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!isdigit((unsigned char)e->d_name[0]))
-            continue;
-        if (targets_consider(t, atoi(e->d_name), NULL) == 1)
-            added++;
-    }
-    closedir(d);
-    return added;
+    struct scan sc = {.t = t};
+    int rc = procfs_each_pid(t->proc_root, scan_one, &sc);
+    return rc < 0 ? rc : sc.added;
 }
 
 void targets_recheck(struct targets *t, uint64_t now_ms, void (*added)(struct target *, void *),

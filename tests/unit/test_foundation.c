@@ -174,6 +174,31 @@ TEST(ident_of_self_and_reuse_guard)
     CHECK_EQ(procfs_ident(NULL, 0x3ffffff0, &id), -ESRCH);
 }
 
+static int count_self(int pid, void *arg)
+{
+    int *n = arg;
+    *n += 1;
+    return pid == getpid() ? 7 : 0; /* stop at ourselves, with a value */
+}
+
+TEST(argv_join_rss_and_pid_walk)
+{
+    char *line = procfs_argv_join("java\0-jar\0a.jar\0", 16);
+    CHECK_STREQ(line, "java -jar a.jar");
+    free(line);
+    CHECK(procfs_argv_join("x", 0) == NULL);
+    uint64_t rss = 0;
+    CHECK_EQ(procfs_read_rss(NULL, getpid(), &rss), 0);
+    CHECK(rss > 1024 * 1024);
+    CHECK_EQ(procfs_read_rss(NULL, 0x3ffffff0, &rss), -ESRCH);
+    int n = 0;
+    CHECK_EQ(procfs_each_pid(NULL, count_self, &n), 7);
+    CHECK(n >= 1);
+    struct proc_ident id;
+    CHECK_EQ(procfs_ident(NULL, getpid(), &id), 0);
+    CHECK_EQ(id.ppid, getppid());
+}
+
 TEST(atomic_write_replaces_whole_file)
 {
     char dir[] = "/tmp/fs-test-XXXXXX";
@@ -195,4 +220,5 @@ TEST_MAIN(durations_parse_go_style, durations_format_canonically, rfc3339nano_ke
           u64_and_bool_parsing, tags_tolerate_spaces_and_colons_in_values,
           tags_join_sanitises_for_datakit, proc_stat_parses_comm_with_parentheses,
           proc_stat_of_a_jvm, proc_status_innermost_namespace_pid, maps_detect_libjvm_by_basename,
-          ident_of_self_and_reuse_guard, atomic_write_replaces_whole_file)
+          ident_of_self_and_reuse_guard, argv_join_rss_and_pid_walk,
+          atomic_write_replaces_whole_file)

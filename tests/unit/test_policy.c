@@ -209,16 +209,22 @@ TEST(sampler_reads_a_real_process)
 {
     struct sampler_state ss = {0};
     struct limits lim = {.mem_bytes = 1ull << 30, .mem_source = LIMIT_HOST};
-    CHECK_EQ(sampler_take(NULL, getpid(), &lim, &ss, 1000), 0); /* primes only */
+    struct proc_ident me;
+    CHECK_EQ(procfs_ident(NULL, getpid(), &me), 0);
+    CHECK_EQ(sampler_take(NULL, &me, &lim, &ss, 1000), 0); /* primes only */
     volatile unsigned long x = 0;
     for (unsigned long i = 0; i < 300000000ul; i++)
         x += i;
-    CHECK_EQ(sampler_take(NULL, getpid(), &lim, &ss, 2000), 1);
+    CHECK_EQ(sampler_take(NULL, &me, &lim, &ss, 2000), 1);
     const struct sample *s = sampler_latest(&ss);
     CHECK(s->rss_mb > 0.5);
     CHECK(s->mem_pct > 0);
     CHECK(s->cpu_pct > 1); /* burnt some CPU in the (nominal) second */
-    CHECK_EQ(sampler_take(NULL, 0x3ffffff0, &lim, &ss, 3000), -ESRCH);
+    struct proc_ident other = me;
+    other.start_time++; /* the pid now names another process */
+    CHECK_EQ(sampler_take(NULL, &other, &lim, &ss, 3000), -ESRCH);
+    other.pid = 0x3ffffff0;
+    CHECK_EQ(sampler_take(NULL, &other, &lim, &ss, 3000), -ESRCH);
 }
 
 TEST_MAIN(cpu_fires_after_five_point_average_crosses_not_before,
