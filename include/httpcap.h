@@ -48,12 +48,11 @@ struct targets;
 #define HTTPCAP_MIN_DURATION_MS     1000
 #define HTTPCAP_MAX_DURATION_MS     300000 /* Flameshot cuts a job at 5 min */
 #define HTTPCAP_MAX_REGEX           1024
-#define HTTPCAP_MATCH_LIMIT         200000 /* PCRE2 backtracking steps per command line */
 
 struct httpcap_request {
     enum capture_kind capture;
     int pid;  /* 0: not by pid */
-    void *re; /* pcre2_code * of command; NULL when by pid or Pod only */
+    void *re; /* rx_compile() of command (untrusted); NULL when by pid or Pod only */
     char command[HTTPCAP_MAX_REGEX + 1];
     bool command_ignored; /* both pid and command were given */
     uint64_t duration_ms; /* profiles */

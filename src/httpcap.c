@@ -1,5 +1,7 @@
 #include "httpcap.h"
 
+#include "rx.h"
+
 #include "log.h"
 #include "monitor.h"
 #include "procfs.h"
@@ -8,10 +10,8 @@
 #include "targets.h"
 #include "units.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,18 +63,12 @@ static int parse_pid(const char *v, int *pid, char *detail, size_t cap)
 
 static int compile(const char *v, struct httpcap_request *req, char *detail, size_t cap)
 {
-    int code;
-    PCRE2_SIZE off;
+    char why[400];
     if (!v[0])
         BAD("command: empty regex (want e.g. command=Burner)");
-    /* NEVER_BACKSLASH_C: \C could split a UTF-8 character */
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)v, PCRE2_ZERO_TERMINATED,
-                                   PCRE2_UTF | PCRE2_NEVER_BACKSLASH_C, &code, &off, NULL);
-    if (!re) {
-        PCRE2_UCHAR msg[256];
-        pcre2_get_error_message(code, msg, sizeof(msg));
-        BAD("command: regex does not compile: %s at offset %zu", (char *)msg, (size_t)off);
-    }
+    void *re = rx_compile(v, true, why, sizeof(why));
+    if (!re)
+        BAD("command: %s", why);
     snprintf(req->command, sizeof(req->command), "%s", v);
     req->re = re;
     return 0;
@@ -179,7 +173,7 @@ int httpcap_parse(enum capture_kind capture, const struct httpq *q, bool kuberne
 
 void httpcap_request_free(struct httpcap_request *req)
 {
-    pcre2_code_free(req->re);
+    rx_free(req->re);
     req->re = NULL;
 }
 
@@ -211,23 +205,6 @@ static bool pod_match(const struct httpcap_request *r, const struct target *tg)
 }
 
 /* 1 match, 0 no match, -1 match limit or error. */
-static int re_match(void *re, const char *s)
-{
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
-    pcre2_match_context *mc = pcre2_match_context_create(NULL);
-    int rc = -1;
-    if (md && mc) {
-        pcre2_set_match_limit(mc, HTTPCAP_MATCH_LIMIT);
-        pcre2_set_depth_limit(mc, HTTPCAP_MATCH_LIMIT / 10);
-        pcre2_set_heap_limit(mc, 4096); /* KiB */
-        rc = pcre2_match(re, (PCRE2_SPTR)s, PCRE2_ZERO_TERMINATED, 0, 0, md, mc);
-        rc = rc >= 0 ? 1 : rc == PCRE2_ERROR_NOMATCH ? 0 : -1;
-    }
-    pcre2_match_context_free(mc);
-    pcre2_match_data_free(md);
-    return rc;
-}
-
 static bool selected(const struct httpcap_request *r, const struct target *tg, int *err)
 {
     if (!pod_match(r, tg))
@@ -236,7 +213,7 @@ static bool selected(const struct httpcap_request *r, const struct target *tg, i
         return (r->pod[0] ? tg->id.nspid : tg->id.pid) == r->pid;
     if (!r->re)
         return true; /* the whole Pod */
-    int m = re_match(r->re, tg->cmdline ? tg->cmdline : "");
+    int m = rx_match(r->re, tg->cmdline ? tg->cmdline : "", true);
     if (m < 0)
         *err = 1;
     return m == 1;
@@ -377,7 +354,7 @@ static int process_matches(int pid, void *arg)
     char *line = NULL;
     if (pid == a->self || procfs_read_cmdline(NULL, pid, &line) < 0)
         return 0;
-    int found = !is_api_client(line) && re_match(a->r->re, line) == 1;
+    int found = !is_api_client(line) && rx_match(a->r->re, line, true) == 1;
     free(line);
     return found;
 }
@@ -586,7 +563,7 @@ int httpcap_run(const struct httpcap_deps *d, const struct httpcap_request *r, c
         snprintf(detail, sizeof(detail),
                  "command: the regex exceeds PCRE2's match limit (%d "
                  "steps) on a target's command line; simplify it",
-                 HTTPCAP_MATCH_LIMIT);
+                 RX_UNTRUSTED_MATCH_LIMIT);
     } else if (res.n == 0) {
         status = nothing_matched(d, r, &error, detail, sizeof(detail));
     } else {

@@ -1,13 +1,12 @@
 #include "rules.h"
 
 #include "jsonx.h"
+#include "rx.h"
 #include "units.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
-#include <pcre2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,20 +157,9 @@ char *prof_events_format(unsigned mask, char *buf, size_t cap)
 
 static int compile_regex(struct rule *r, const char *path, struct rule_error *err)
 {
-    int code;
-    PCRE2_SIZE off;
-    pcre2_code *re =
-        pcre2_compile((PCRE2_SPTR)r->command, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &code, &off, NULL);
-    if (!re) {
-        PCRE2_UCHAR msg[256];
-        pcre2_get_error_message(code, msg, sizeof(msg));
-        return fail(err, path, "regex does not compile: %s at offset %zu", (char *)msg,
-                    (size_t)off);
-    }
-    /* JIT is an optimisation; its absence (or SELinux refusing it) is fine */
-    (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
-    r->re = re;
-    return 0;
+    char why[400];
+    r->re = rx_compile(r->command, false, why, sizeof(why));
+    return r->re ? 0 : fail(err, path, "%s", why);
 }
 
 static int get_string(const cJSON *item, const char *path, char **out, struct rule_error *err)
@@ -364,7 +352,7 @@ static void rule_clear(struct rule *r)
     free(r->jdk_version);
     free(r->container);
     tags_free(&r->tags);
-    pcre2_code_free(r->re);
+    rx_free(r->re);
     memset(r, 0, sizeof(*r));
 }
 
@@ -486,23 +474,12 @@ void rules_free(struct rule_set *set)
     memset(set, 0, sizeof(*set));
 }
 
-static int match_subject(const struct rule *r, const char *s)
-{
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(r->re, NULL);
-    if (!md)
-        return -ENOMEM;
-    int rc = pcre2_match(r->re, (PCRE2_SPTR)s, PCRE2_ZERO_TERMINATED, 0, 0, md, NULL);
-    pcre2_match_data_free(md);
-    if (rc >= 0)
-        return 1;
-    return rc == PCRE2_ERROR_NOMATCH ? 0 : -EINVAL;
-}
-
 int rule_match(const struct rule *r, const char *cmdline)
 {
     if (!r->re || !cmdline)
         return 0;
-    return match_subject(r, cmdline);
+    int rc = rx_match(r->re, cmdline, false);
+    return rc < 0 ? -EINVAL : rc;
 }
 
 const struct rule *rules_find(const struct rule_set *set, const char *cmdline,
