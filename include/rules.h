@@ -97,4 +97,8 @@ struct cJSON *rule_to_json(const struct rule *r);
 /* Levenshtein distance, capped: used for "did you mean" hints. */
 int rules_edit_distance(const char *a, const char *b);
 
+/* The name of names[0..n) closest to name, within 3 edits; NULL if none
+ * is. The "did you mean" of FLAMESHOT_PROCESSES fields and variables. */
+const char *rules_closest(const char *name, const char *const *names, size_t n);
+
 #endif

@@ -420,16 +420,8 @@ void config_check_unknown(char *const *envp,
             }
         if (known)
             continue;
-        const char *near = NULL;
-        int best = 4;
-        for (size_t i = 0; i < sizeof(known_vars) / sizeof(known_vars[0]); i++) {
-            int d = rules_edit_distance(name, known_vars[i]);
-            if (d < best) {
-                best = d;
-                near = known_vars[i];
-            }
-        }
-        report(name, near, arg);
+        report(name, rules_closest(name, known_vars, sizeof(known_vars) / sizeof(known_vars[0])),
+               arg);
     }
 }
 

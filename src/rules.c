@@ -80,15 +80,15 @@ int rules_edit_distance(const char *a, const char *b)
     return prev[lb];
 }
 
-static const char *closest_field(const char *name)
+const char *rules_closest(const char *name, const char *const *names, size_t n)
 {
     const char *best = NULL;
     int best_d = 4;
-    for (size_t i = 0; i < N_KNOWN_FIELDS; i++) {
-        int d = rules_edit_distance(name, known_fields[i]);
+    for (size_t i = 0; i < n; i++) {
+        int d = rules_edit_distance(name, names[i]);
         if (d < best_d) {
             best_d = d;
-            best = known_fields[i];
+            best = names[i];
         }
     }
     return best;
@@ -329,7 +329,7 @@ static int parse_field(const cJSON *f, const char *path, const struct rule_limit
         return parse_jdk_version(f, path, r, err);
     if (strcmp(k, "container") == 0)
         return get_string(f, path, &r->container, err);
-    const char *near = closest_field(k);
+    const char *near = rules_closest(k, known_fields, N_KNOWN_FIELDS);
     if (near)
         return fail(err, path, "unknown field \"%s\" (did you mean \"%s\"?)", k, near);
     return fail(err, path, "unknown field \"%s\"", k);
