@@ -4,6 +4,7 @@
 #ifndef FS_RUNNER_H
 #define FS_RUNNER_H
 
+#include "artefact.h"
 #include "config.h"
 #include "jobs.h"
 #include "targets.h"
@@ -31,6 +32,19 @@ struct runner_target {
 /* A payload for jobs_submit (free with runner_target_free). NULL on ENOMEM. */
 struct runner_target *runner_target_new(const struct target *tg);
 void runner_target_free(void *payload);
+
+/* The same, filled in place (for records made at once, not by a job). */
+void runner_target_fill(struct runner_target *rt, const struct target *tg);
+
+/* Starts the metadata every artefact and record about a process carries:
+ * FLAMESHOT_SERVICE and the target's service, the node as host, the
+ * process's pid/nspid/name, FLAMESHOT_TAGS, the rule's tags (rule may be
+ * NULL), its Kubernetes identity, and trigger (may be NULL). m is
+ * initialised here; the caller frees it with artefact_meta_free() whatever
+ * this returns. 0 or -ENOMEM. */
+int runner_meta_base(struct artefact_meta *m, enum artefact_kind kind, const struct config *cfg,
+                     const struct runner_target *rt, const struct proc_ident *id,
+                     const struct rule *rule, const char *trigger);
 
 /* The jobs_exec_fn: arg is a struct runner *. Profiles write one JFR
  * artefact; snapshots one text artefact per jcmd command (each with its

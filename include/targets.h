@@ -115,4 +115,7 @@ char *targets_guess_service(const char *argv, size_t argv_len, const char *comm,
 struct cJSON *targets_json(struct targets *t, uint64_t now_ms);
 struct cJSON *target_json(const struct target *tg, uint64_t now_ms);
 
+/* The kept samples, oldest first: [{cpu_percent, rss_mb, mem_percent}]. */
+struct cJSON *target_samples_json(const struct target *tg);
+
 #endif

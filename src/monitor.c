@@ -218,42 +218,23 @@ static bool fatal_signal(int sig)
            sig == SIGABRT || sig == SIGSYS || sig == SIGXCPU || sig == SIGXFSZ;
 }
 
-static char *samples_text(const struct target *tg)
-{
-    cJSON *arr = cJSON_CreateArray();
-    for (int i = tg->samples.n; i >= 1; i--) {
-        const struct sample *s =
-            &tg->samples.ring[(tg->samples.head + SAMPLER_KEEP - i) % SAMPLER_KEEP];
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "cpu_percent", s->cpu_pct);
-        cJSON_AddNumberToObject(o, "rss_mb", s->rss_mb);
-        cJSON_AddNumberToObject(o, "mem_percent", s->mem_pct);
-        cJSON_AddItemToArray(arr, o);
-    }
-    char *txt = cJSON_PrintUnformatted(arr);
-    cJSON_Delete(arr);
-    return txt;
-}
-
 /* Flameshot's flameshot_process_exit record, for a target the OOM killer
  * or a fatal signal ended. */
 static void report_exit(struct monitor *m, const struct target *tg, const struct fs_event *ev,
                         bool oom)
 {
     struct artefact_meta meta;
+    struct runner_target rt;
     char msg[512], err[256], arts[1024];
     const char *reason = oom ? "oom_kill" : "fatal_signal";
-    artefact_meta_init(&meta, ARTEFACT_PROCESS_EXIT);
     snprintf(msg, sizeof(msg), "process exit detected for pid=%d service=%s reason=%s signal=%d",
              tg->id.nspid, tg->service, reason, ev->exit_signal);
     jobs_artefacts_text(m->d.jobs, &tg->id, arts, sizeof(arts));
-    char *samples = samples_text(tg);
-    int rc = artefact_set(&meta.service_override, m->d.cfg->service);
-    rc = rc ?: artefact_set(&meta.service, tg->service);
-    rc = rc ?: artefact_set(&meta.host, m->d.cfg->node_name);
-    rc = rc ?: artefact_set(&meta.process_name, tg->id.comm);
-    rc = rc ?: tags_merge(&meta.global_tags, &m->d.cfg->tags);
-    rc = rc ?: tags_merge(&meta.rule_tags, &tg->rule->tags);
+    cJSON *recent = target_samples_json(tg);
+    char *samples = recent ? cJSON_PrintUnformatted(recent) : NULL;
+    cJSON_Delete(recent);
+    runner_target_fill(&rt, tg);
+    int rc = runner_meta_base(&meta, ARTEFACT_PROCESS_EXIT, m->d.cfg, &rt, &tg->id, tg->rule, NULL);
     rc = rc ?: artefact_field_str(&meta, "message", msg);
     rc = rc ?: artefact_field_str(&meta, "process_name", tg->id.comm);
     rc = rc ?: artefact_field_str(&meta, "suspected_reason", reason);
@@ -261,8 +242,6 @@ static void report_exit(struct monitor *m, const struct target *tg, const struct
     rc = rc ?: artefact_field_int(&meta, "exit_code", ev->exit_code);
     rc = rc ?: artefact_field_str(&meta, "recent_samples", samples ? samples : "[]");
     rc = rc ?: artefact_field_str(&meta, "last_artefacts", arts);
-    meta.pid = tg->id.pid;
-    meta.nspid = tg->id.nspid;
     meta.end_ns = units_now_real_ns();
     if (rc == 0)
         rc = outbox_put_summary(m->d.outbox, &meta, NULL, err, sizeof(err));

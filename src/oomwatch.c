@@ -4,6 +4,7 @@
 #include "hprof.h"
 #include "log.h"
 #include "outbox.h"
+#include "runner.h"
 #include "units.h"
 
 #include <errno.h>
@@ -17,12 +18,9 @@
 
 /* Who a record is about; copied so it outlives the target. */
 struct who {
-    int pid, nspid;
-    char comm[32];
-    char service[128];
+    struct proc_ident id;
+    struct runner_target rt;
     const struct rule *rule;
-    char container_id[65];
-    struct target_pod pod;
 };
 
 /* A search due after an OOM kill. */
@@ -99,39 +97,9 @@ void oomwatch_target_removed(struct oomwatch *ow, struct target *tg)
 
 static void who_of(const struct target *tg, struct who *w)
 {
-    memset(w, 0, sizeof(*w));
-    w->pid = tg->id.pid;
-    w->nspid = tg->id.nspid;
-    snprintf(w->comm, sizeof(w->comm), "%s", tg->id.comm);
-    snprintf(w->service, sizeof(w->service), "%s", tg->service);
+    w->id = tg->id;
+    runner_target_fill(&w->rt, tg);
     w->rule = tg->rule;
-    if (tg->has_cgroup)
-        snprintf(w->container_id, sizeof(w->container_id), "%s", tg->cg.container_id);
-    w->pod = tg->pod;
-}
-
-static int base_meta(const struct oomwatch *ow, const struct who *w, struct artefact_meta *m)
-{
-    artefact_meta_init(m, ARTEFACT_OOM_HPROF);
-    int rc = artefact_set(&m->service_override, ow->cfg->service);
-    rc = rc ?: artefact_set(&m->service, w->service);
-    rc = rc ?: artefact_set(&m->host, ow->cfg->node_name);
-    rc = rc ?: artefact_set(&m->process_name, w->comm);
-    rc = rc ?: artefact_set(&m->trigger, "oom");
-    rc = rc ?: tags_merge(&m->global_tags, &ow->cfg->tags);
-    if (w->rule)
-        rc = rc ?: tags_merge(&m->rule_tags, &w->rule->tags);
-    if (w->pod.name[0]) {
-        rc = rc ?: artefact_set(&m->k8s.pod_name, w->pod.name);
-        rc = rc ?: artefact_set(&m->k8s.pod_namespace, w->pod.namespace_);
-        rc = rc ?: artefact_set(&m->k8s.pod_uid, w->pod.uid);
-        rc = rc ?: artefact_set(&m->k8s.container_name, w->pod.container);
-        rc = rc ?: artefact_set(&m->k8s.container_id, w->container_id);
-    }
-    m->pid = w->pid;
-    m->nspid = w->nspid;
-    m->end_ns = units_now_real_ns();
-    return rc;
 }
 
 /* One flameshot_oom_hprof record: f is the dump, or NULL with why. */
@@ -147,21 +115,22 @@ static void report(struct oomwatch *ow, const struct who *w, const struct hprof_
     else
         snprintf(msg, sizeof(msg), "OOM detected via cgroup oom_kill, no heap dump found: %s",
                  detail);
-    int rc = base_meta(ow, w, &m);
+    int rc = runner_meta_base(&m, ARTEFACT_OOM_HPROF, ow->cfg, &w->rt, &w->id, w->rule, "oom");
+    m.end_ns = units_now_real_ns();
     rc = rc ?: artefact_field_str(&m, "message", msg);
     rc = rc ?: artefact_field_str(&m, "hprof_path", f ? f->path : "");
     rc = rc ?: artefact_field_int(&m, "hprof_size_bytes", f ? (int64_t)f->size : 0);
     rc = rc ?: artefact_field_int(&m, "oom_kill_delta", delta);
     rc = rc ?: artefact_field_str(&m, "matched_by", matched_by);
-    rc = rc ?: artefact_field_str(&m, "process_name", w->comm);
+    rc = rc ?: artefact_field_str(&m, "process_name", w->id.comm);
     rc = rc ?: artefact_field_str(&m, "reason", hprof_why_name(why));
     if (rc == 0)
         rc = outbox_put_summary(ow->outbox, &m, NULL, err, sizeof(err));
     if (rc < 0)
-        log_warn("oomwatch", "pid %d: OOM summary lost: %s", w->pid,
+        log_warn("oomwatch", "pid %d: OOM summary lost: %s", w->id.pid,
                  rc == -ENOMEM ? "out of memory" : err);
     else
-        log_info("oomwatch", "pid %d: %s", w->pid, msg);
+        log_info("oomwatch", "pid %d: %s", w->id.pid, msg);
     if (f && rc == 0)
         hprof_seen_add(ow->seen, f, delta > 0);
     artefact_meta_free(&m);

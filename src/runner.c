@@ -11,15 +11,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct runner_target *runner_target_new(const struct target *tg)
+void runner_target_fill(struct runner_target *rt, const struct target *tg)
 {
-    struct runner_target *rt = calloc(1, sizeof(*rt));
-    if (!rt)
-        return NULL;
+    memset(rt, 0, sizeof(*rt));
     snprintf(rt->service, sizeof(rt->service), "%s", tg->service);
     if (tg->has_cgroup)
         snprintf(rt->container_id, sizeof(rt->container_id), "%s", tg->cg.container_id);
     rt->pod = tg->pod;
+}
+
+struct runner_target *runner_target_new(const struct target *tg)
+{
+    struct runner_target *rt = malloc(sizeof(*rt));
+    if (rt)
+        runner_target_fill(rt, tg);
     return rt;
 }
 
@@ -40,26 +45,34 @@ static int set_k8s(struct artefact_meta *m, const struct runner_target *rt)
     return rc;
 }
 
+int runner_meta_base(struct artefact_meta *m, enum artefact_kind kind, const struct config *cfg,
+                     const struct runner_target *rt, const struct proc_ident *id,
+                     const struct rule *rule, const char *trigger)
+{
+    artefact_meta_init(m, kind);
+    int rc = artefact_set(&m->service_override, cfg->service);
+    rc = rc ?: artefact_set(&m->service, rt->service);
+    rc = rc ?: artefact_set(&m->host, cfg->node_name);
+    rc = rc ?: artefact_set(&m->process_name, id->comm);
+    rc = rc ?: artefact_set(&m->trigger, trigger);
+    rc = rc ?: tags_merge(&m->global_tags, &cfg->tags);
+    if (rule)
+        rc = rc ?: tags_merge(&m->rule_tags, &rule->tags);
+    rc = rc ?: set_k8s(m, rt);
+    m->pid = id->pid;
+    m->nspid = id->nspid;
+    return rc;
+}
+
 /* Everything every artefact of this job carries. */
 static int base_meta(const struct runner *r, const struct job *job, enum artefact_kind kind,
                      struct artefact_meta *m)
 {
-    const struct runner_target *rt = job->payload;
-    artefact_meta_init(m, kind);
-    int rc = artefact_set(&m->service_override, r->cfg->service);
-    rc = rc ?: artefact_set(&m->service, rt->service);
-    rc = rc ?: artefact_set(&m->host, r->cfg->node_name);
-    rc = rc ?: artefact_set(&m->process_name, job->target.comm);
-    rc = rc ?: artefact_set(&m->trigger, trigger_kind_name(job->trigger.kind));
+    int rc = runner_meta_base(m, kind, r->cfg, job->payload, &job->target, job->rule,
+                              trigger_kind_name(job->trigger.kind));
     rc = rc ?: tags_merge(&m->trigger_tags, &job->trigger.why);
-    rc = rc ?: tags_merge(&m->global_tags, &r->cfg->tags);
-    if (job->rule) {
-        rc = rc ?: tags_merge(&m->rule_tags, &job->rule->tags);
+    if (job->rule)
         rc = rc ?: artefact_set(&m->jdk_version, job->rule->jdk_version);
-    }
-    rc = rc ?: set_k8s(m, rt);
-    m->pid = job->target.pid;
-    m->nspid = job->target.nspid;
     return rc;
 }
 

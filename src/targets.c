@@ -450,8 +450,13 @@ static void add_samples(cJSON *o, const struct target *tg)
         add_sample(o, "average", &avg);
     else
         cJSON_AddNullToObject(o, "average");
-    cJSON *arr = cJSON_AddArrayToObject(o, "samples");
-    for (int i = tg->samples.n; i >= 1; i--) {
+    cJSON_AddItemToObject(o, "samples", target_samples_json(tg));
+}
+
+cJSON *target_samples_json(const struct target *tg)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = tg->samples.n; arr && i >= 1; i--) {
         const struct sample *s =
             &tg->samples.ring[(tg->samples.head + SAMPLER_KEEP - i) % SAMPLER_KEEP];
         cJSON *j = cJSON_CreateObject();
@@ -460,6 +465,7 @@ static void add_samples(cJSON *o, const struct target *tg)
         cJSON_AddNumberToObject(j, "mem_percent", s->mem_pct);
         cJSON_AddItemToArray(arr, j);
     }
+    return arr;
 }
 
 static void add_identity(cJSON *o, const struct target *tg)
