@@ -46,6 +46,7 @@ struct target {
     struct cgroup_info cg;
     struct target_pod pod;
     struct limits limits;
+    uint64_t cgroup_mem_limit; /* the memory cgroup's own limit; CGROUP_UNLIMITED: none */
     struct sampler_state samples;
     struct policy_state policy;
     uint64_t added_ms;        /* monotonic */
@@ -97,8 +98,8 @@ size_t targets_candidates(struct targets *t); /* matched, not yet known to be JV
 struct target *targets_at(struct targets *t, size_t i);
 
 /* Re-reads the limits of a target: FLAMESHOT_POD_MEM_LIMIT /
- * FLAMESHOT_POD_CPU_LIMIT, else the cgroup's, else the host's memory.
- * Loop thread only. */
+ * FLAMESHOT_POD_CPU_LIMIT, else the cgroup's, else the host's memory; and
+ * the cgroup's own memory limit whatever the override. Loop thread only. */
 void targets_refresh_limits(struct targets *t, struct target *tg);
 
 /* Returns 1 if the process is a JDK tool or one of our own children: never

@@ -181,11 +181,9 @@ static void on_event(const struct fs_event *ev, void *arg)
 static void on_tick(struct daemon *d)
 {
     uint64_t expirations;
-    struct events_stats st;
     if (read(d->tickfd, &expirations, sizeof(expirations)) < 0)
         return;
     monitor_tick(d->monitor, units_now_mono_ms());
-    events_stats(d->events, &st); /* also mirrored into d->metrics */
 }
 
 /* Returns when a stop signal arrives. */

@@ -93,6 +93,7 @@ static void unwatch_cg(struct monitor *m, uint64_t id)
     if (!w || --w->refs > 0)
         return;
     events_unwatch_cgroup(m->d.events, id);
+    log_debug("monitor", "memory cgroup %llu: no target left, unwatched", (unsigned long long)id);
     *w = m->cgs[--m->n_cgs];
 }
 
@@ -101,9 +102,9 @@ static void unwatch_cg(struct monitor *m, uint64_t id)
  * about the kernel's limit, the one the OOM killer enforces). */
 static void arm_cgroup(struct monitor *m, const struct target *tg)
 {
-    struct watched_cg *w = watch_cg(m, tg);
-    uint64_t limit;
-    if (!w || cgroup_memory_limit(&tg->cg, &limit) < 0 || limit == CGROUP_UNLIMITED)
+    struct watched_cg *w = find_cg(m, tg->cg.memory_id);
+    uint64_t limit = tg->cgroup_mem_limit;
+    if (!w || limit == CGROUP_UNLIMITED)
         return;
     uint64_t mark = policy_cgroup_watermark(tg->rule, limit);
     if (!mark || (w->watermark && w->watermark <= mark))
@@ -139,8 +140,12 @@ static void arm(struct monitor *m, struct target *tg)
     arm_process(m, tg);
 }
 
+/* A new target: its cgroup is watched once per target (the refresh every
+ * LIMITS_REFRESH_TICKS only re-arms), and unwatched at its exit. */
 static void added(struct monitor *m, struct target *tg)
 {
+    if (tg->has_cgroup)
+        watch_cg(m, tg);
     arm(m, tg);
     oomwatch_target_added(m->oom, tg);
     metrics_set(m->d.metrics, targets, targets_count(m->d.targets));

@@ -208,14 +208,16 @@ struct target *targets_at(struct targets *t, size_t i)
 void targets_refresh_limits(struct targets *t, struct target *tg)
 {
     const struct config *c = t->cfg;
-    uint64_t v;
+    uint64_t v, cg = CGROUP_UNLIMITED;
     struct limits *l = &tg->limits;
+    if (tg->has_cgroup && cgroup_memory_limit(&tg->cg, &cg) < 0)
+        cg = CGROUP_UNLIMITED;
+    tg->cgroup_mem_limit = cg;
     if (c->pod_mem_limit_mb) {
         l->mem_bytes = c->pod_mem_limit_mb << 20;
         l->mem_source = LIMIT_OVERRIDE;
-    } else if (tg->has_cgroup && cgroup_memory_limit(&tg->cg, &v) == 0 && v != CGROUP_UNLIMITED &&
-               (!t->host_mem || v < t->host_mem)) {
-        l->mem_bytes = v;
+    } else if (cg != CGROUP_UNLIMITED && (!t->host_mem || cg < t->host_mem)) {
+        l->mem_bytes = cg;
         l->mem_source = LIMIT_CGROUP;
     } else {
         l->mem_bytes = t->host_mem ? t->host_mem : 1;
