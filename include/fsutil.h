@@ -4,6 +4,7 @@
 #define FS_FSUTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Reads at most cap-1 bytes of path into buf and NUL-terminates it.
@@ -30,5 +31,12 @@ int fsutil_write_full(int fd, const void *data, size_t len);
 
 /* fsync the directory containing path. Returns 0 or -errno. */
 int fsutil_fsync_parent(const char *path);
+
+/* Size of the file at path, 0 when it cannot be stat'ed. */
+uint64_t fsutil_file_size(const char *path);
+
+/* 1 if name is a temp file fsutil_write_atomic() leaves when interrupted
+ * ("<name>.tmp.<pid>"), else 0. */
+int fsutil_is_atomic_temp(const char *name);
 
 #endif

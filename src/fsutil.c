@@ -157,3 +157,20 @@ int fsutil_write_atomic(const char *path, const void *data, size_t len, mode_t m
     }
     return fsutil_fsync_parent(path);
 }
+
+uint64_t fsutil_file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+int fsutil_is_atomic_temp(const char *name)
+{
+    const char *t = strstr(name, ".tmp.");
+    if (!t || !t[5])
+        return 0;
+    for (t += 5; *t; t++)
+        if (*t < '0' || *t > '9')
+            return 0;
+    return 1;
+}

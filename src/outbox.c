@@ -90,12 +90,6 @@ static void path_of(const struct outbox *ob, const char *id, const char *ext, ch
     snprintf(buf, cap, "%s/%s%s", ob->dir, id, ext);
 }
 
-static uint64_t file_size(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
-}
-
 /* xorshift64*: jitter only, not security. Called with mu held. */
 static uint64_t rnd(struct outbox *ob)
 {
@@ -692,7 +686,7 @@ static void finish(struct outbox *ob, struct item *it, unsigned route, struct at
         char payload[PATH_MAX];
         path_of(ob, it->m.id, ".payload", payload, sizeof(payload));
         ob->bytes -= it->bytes;
-        it->bytes = file_size(payload) + record_len;
+        it->bytes = fsutil_file_size(payload) + record_len;
         ob->bytes += it->bytes;
         it->busy = false;
     }
@@ -848,7 +842,7 @@ void outbox_stop(struct outbox *ob)
 
 static int is_temp_name(const char *name)
 {
-    return strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0 || strstr(name, ".json.tmp.");
+    return strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0 || fsutil_is_atomic_temp(name);
 }
 
 static int has_suffix(const char *name, const char *suffix)
@@ -887,10 +881,10 @@ static void drop_record(struct outbox *ob, const char *id, const char *why)
 {
     char path[PATH_MAX];
     path_of(ob, id, ".json", path, sizeof(path));
-    uint64_t bytes = file_size(path);
+    uint64_t bytes = fsutil_file_size(path);
     unlink(path);
     path_of(ob, id, ".payload", path, sizeof(path));
-    bytes += file_size(path);
+    bytes += fsutil_file_size(path);
     unlink(path);
     count_drop(ob, id, bytes, why);
 }
@@ -938,9 +932,9 @@ static int load_record(struct outbox *ob, const char *id)
         return rc == -ENOMEM ? rc : 0;
     }
     path_of(ob, id, ".json", path, sizeof(path));
-    it->bytes = file_size(path);
+    it->bytes = fsutil_file_size(path);
     path_of(ob, id, ".payload", path, sizeof(path));
-    it->bytes += file_size(path);
+    it->bytes += fsutil_file_size(path);
     rc = list_insert(ob, it);
     if (rc < 0)
         item_free(it);

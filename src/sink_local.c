@@ -50,12 +50,6 @@ static void abs_path(const struct sink_local *s, const char *rel, char *buf, siz
     snprintf(buf, cap, "%s/%s", s->root, rel);
 }
 
-static uint64_t file_size(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
-}
-
 /* ---- entries ------------------------------------------------------------ */
 
 static int find(const struct sink_local *s, const char *relpath)
@@ -137,17 +131,6 @@ static void write_index(struct sink_local *s)
 
 /* ---- the scan at open --------------------------------------------------- */
 
-static int is_temp_name(const char *name)
-{
-    const char *t = strstr(name, ".tmp.");
-    if (!t || !t[5])
-        return 0;
-    for (t += 5; *t; t++)
-        if (*t < '0' || *t > '9')
-            return 0;
-    return 1;
-}
-
 /* Indexes one sidecar: parses it, finds its payload. */
 static int scan_sidecar(struct sink_local *s, const char *rel)
 {
@@ -178,7 +161,7 @@ static int scan_sidecar(struct sink_local *s, const char *rel)
     if (rc == 0) {
         char p2[PATH_MAX];
         abs_path(s, e.relpath, p2, sizeof(p2));
-        e.bytes = file_size(path) + (strcmp(e.relpath, rel) ? file_size(p2) : 0);
+        e.bytes = fsutil_file_size(path) + (strcmp(e.relpath, rel) ? fsutil_file_size(p2) : 0);
         e.info = make_info(s, &m, e.relpath, rel, e.bytes);
         rc = e.info ? insert(s, &e) : -ENOMEM;
     }
@@ -204,7 +187,7 @@ static int scan_one(struct sink_local *s, const char *rel, const char *name, int
         return depth < MAX_DEPTH ? scan_dir(s, child, depth + 1) : 0;
     if (!S_ISREG(st.st_mode))
         return 0;
-    if (is_temp_name(name)) {
+    if (fsutil_is_atomic_temp(name)) {
         unlink(path);
         return 0;
     }
@@ -433,7 +416,7 @@ int sink_local_deliver(struct sink_local *s, const struct artefact_meta *m, cons
         snprintf(err, errcap, "cannot write %s: %s", side, strerror(-rc));
         return rc;
     }
-    uint64_t bytes = file_size(side) + (strcmp(side, dest) ? file_size(dest) : 0);
+    uint64_t bytes = fsutil_file_size(side) + (strcmp(side, dest) ? fsutil_file_size(dest) : 0);
     rc = record(s, m, m->local_relpath, side_rel, bytes);
     if (rc < 0)
         snprintf(err, errcap, "out of memory");
