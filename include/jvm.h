@@ -12,6 +12,7 @@
 #ifndef FS_JVM_H
 #define FS_JVM_H
 
+#include "nsexec.h"
 #include "procfs.h"
 
 #include <stdbool.h>
@@ -38,6 +39,13 @@ int jvm_open(const struct proc_ident *ident, struct jvm **out, char *err, size_t
 int jvm_open_pid(int pid, struct jvm **out, char *err, size_t errcap);
 
 void jvm_close(struct jvm *j);
+
+/* Runs fn in a child inside the JVM's container: its mount namespace,
+ * chrooted to its root, as its uid/gid (nsexec_run), keeping the nkeep fds
+ * of keep (negative ones are skipped). res is always filled; the caller
+ * owns res->fd. Returns nsexec_run's result. */
+int jvm_run_child(const struct jvm *j, const int *keep, size_t nkeep, uint64_t timeout_ms,
+                  nsexec_fn fn, void *arg, struct nsexec_result *res);
 
 const struct proc_ident *jvm_ident(const struct jvm *j);
 int jvm_pidfd(const struct jvm *j); /* -1 on kernels without pidfd_open */

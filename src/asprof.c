@@ -338,16 +338,8 @@ static int run_stage(struct jvm *j, struct stage_ctx *a, uint64_t timeout_ms,
     for (int i = 0; i < NBASES; i++)
         snprintf(a->dir[i], sizeof(a->dir[i]), "%s/.flameshot-%u", bases[i], (unsigned)id->uid);
     precheck(j, a);
-    int keep[1] = {a->lib_fd};
-    struct nsexec_spec spec = {.mntns_fd = jvm_mntns_fd(j),
-                               .root_fd = jvm_root_fd(j),
-                               .uid = id->uid,
-                               .gid = id->gid,
-                               .keep_fds = keep,
-                               .nkeep = a->lib_fd >= 0 ? 1 : 0,
-                               .timeout_ms = timeout_ms};
     struct nsexec_result res;
-    int rc = nsexec_run(&spec, child_stage, a, &res);
+    int rc = jvm_run_child(j, &a->lib_fd, 1, timeout_ms, child_stage, a, &res);
     if (res.fd >= 0)
         close(res.fd);
     if (rc < 0) {
@@ -427,14 +419,8 @@ int asprof_unstage(struct jvm *j, const struct asprof_stage *st, int remove_dir,
                    uint64_t timeout_ms)
 {
     struct unstage u = {.st = st, .remove_dir = remove_dir};
-    const struct proc_ident *id = jvm_ident(j);
-    struct nsexec_spec spec = {.mntns_fd = jvm_mntns_fd(j),
-                               .root_fd = jvm_root_fd(j),
-                               .uid = id->uid,
-                               .gid = id->gid,
-                               .timeout_ms = timeout_ms};
     struct nsexec_result res;
-    int rc = nsexec_run(&spec, child_unstage, &u, &res);
+    int rc = jvm_run_child(j, NULL, 0, timeout_ms, child_unstage, &u, &res);
     if (res.fd >= 0)
         close(res.fd);
     return rc;

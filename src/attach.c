@@ -449,15 +449,9 @@ int attach_connect(struct jvm *j, uint64_t deadline_ms, int *sock, char *err, si
     }
     uint64_t now = units_now_mono_ms();
     int keep[2] = {jvm_pidfd(j), jvm_cwd_fd(j)};
-    struct nsexec_spec spec = {.mntns_fd = jvm_mntns_fd(j),
-                               .root_fd = jvm_root_fd(j),
-                               .uid = id->uid,
-                               .gid = id->gid,
-                               .keep_fds = keep,
-                               .nkeep = 2,
-                               .timeout_ms = (deadline_ms > now ? deadline_ms - now : 1) + 1000};
     struct nsexec_result res;
-    int rc = nsexec_run(&spec, child_connect, &a, &res);
+    int rc = jvm_run_child(j, keep, 2, (deadline_ms > now ? deadline_ms - now : 1) + 1000,
+                           child_connect, &a, &res);
     if (rc == 0 && res.fd >= 0) {
         *sock = res.fd;
         return 0;

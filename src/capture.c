@@ -332,17 +332,8 @@ static int child_read_log(struct nsexec_child *c, void *arg)
 static int in_container(struct jvm *j, nsexec_fn fn, struct out_files *f, uint64_t timeout_ms,
                         char *text, size_t textcap)
 {
-    const struct proc_ident *id = jvm_ident(j);
-    int keep[1] = {f->out_fd};
-    struct nsexec_spec spec = {.mntns_fd = jvm_mntns_fd(j),
-                               .root_fd = jvm_root_fd(j),
-                               .uid = id->uid,
-                               .gid = id->gid,
-                               .keep_fds = keep,
-                               .nkeep = f->out_fd >= 0 ? 1 : 0,
-                               .timeout_ms = timeout_ms};
     struct nsexec_result res;
-    int rc = nsexec_run(&spec, fn, f, &res);
+    int rc = jvm_run_child(j, &f->out_fd, 1, timeout_ms, fn, f, &res);
     if (res.fd >= 0)
         close(res.fd);
     snprintf(text, textcap, "%s", res.text);

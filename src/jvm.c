@@ -336,3 +336,21 @@ int jvm_read_mountinfo(const struct jvm *j, char **text)
 {
     return read_at(j->proc_fd, "mountinfo", 4u << 20, text, NULL);
 }
+
+int jvm_run_child(const struct jvm *j, const int *keep, size_t nkeep, uint64_t timeout_ms,
+                  nsexec_fn fn, void *arg, struct nsexec_result *res)
+{
+    int kept[8];
+    size_t n = 0;
+    for (size_t i = 0; i < nkeep && n < sizeof(kept) / sizeof(kept[0]); i++)
+        if (keep[i] >= 0)
+            kept[n++] = keep[i];
+    struct nsexec_spec spec = {.mntns_fd = j->mntns_fd,
+                               .root_fd = j->root_fd,
+                               .uid = j->id.uid,
+                               .gid = j->id.gid,
+                               .keep_fds = kept,
+                               .nkeep = n,
+                               .timeout_ms = timeout_ms};
+    return nsexec_run(&spec, fn, arg, res);
+}

@@ -209,7 +209,7 @@ TEST(atomic_write_replaces_whole_file)
     CHECK_EQ(rmdir(path), 0);
     CHECK_EQ(fsutil_write_atomic(path, "first", 5, 0600), 0);
     CHECK_EQ(fsutil_write_atomic(path, "second", 6, 0600), 0);
-        CHECK_EQ(fsutil_read_small(path, buf, sizeof(buf)), 6);
+    CHECK_EQ(fsutil_read_small(path, buf, sizeof(buf)), 6);
     CHECK_STREQ(buf, "second");
     CHECK_EQ(fsutil_file_size(path), 6);
     CHECK_EQ(fsutil_is_atomic_temp("index.json.tmp.4242"), 1);
