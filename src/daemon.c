@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -39,7 +38,6 @@ struct daemon {
     struct monitor *monitor;
     struct http *http;
     int sigfd, tickfd, epfd;
-    _Atomic bool stopping;
 };
 
 static int block_signals(struct daemon *d)
@@ -190,7 +188,8 @@ static void on_tick(struct daemon *d)
 static void loop(struct daemon *d)
 {
     struct epoll_event evs[8];
-    while (!atomic_load(&d->stopping)) {
+    bool stop = false;
+    while (!stop) {
         int n = epoll_wait(d->epfd, evs, 8, -1);
         if (n < 0 && errno == EINTR)
             continue;
@@ -199,7 +198,7 @@ static void loop(struct daemon *d)
             struct signalfd_siginfo si;
             if (fd == d->sigfd && read(d->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
                 log_info("daemon", "received %s, shutting down", strsignal((int)si.ssi_signo));
-                atomic_store(&d->stopping, true);
+                stop = true;
             } else if (fd == d->tickfd) {
                 on_tick(d);
             } else {
