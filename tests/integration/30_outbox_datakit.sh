@@ -5,7 +5,7 @@
 # logging intake as exact line protocol; a receiver that is down, answers
 # 503 or 500 delays delivery but loses and duplicates nothing.
 . "$(dirname "$0")/../lib.sh"
-. "$ROOT/tests/data/outbox/lib.sh"
+. "$ROOT/tests/lib/outbox.sh"
 
 OB_TMP=$(mktemp -d /tmp/outbox_dk.XXXXXX)
 trap ob_cleanup EXIT
@@ -32,7 +32,7 @@ case_real_jfr_every_field() {
     [ -n "$JDK" ] || { echo "no java.version"; return 1; }
     ob_receiver_start "$OB_TMP/r1" || { echo "receiver did not start"; return 1; }
     feed --seq-start 1 put-profile "$JFR" 1 put-summary oom_hprof 1 put-summary process_exit 1 \
-        put-snapshot "$ROOT/tests/data/outbox/lib.sh" 1 run-until-empty 30 >"$OB_TMP/out1" ||
+        put-snapshot "$ROOT/tests/lib/outbox.sh" 1 run-until-empty 30 >"$OB_TMP/out1" ||
         { cat "$OB_TMP/out1" "$OB_TMP/feed.log"; echo "feed did not deliver everything"; return 1; }
     local rec=$OB_TMP/r1/records.jsonl
     [ "$(ob_records "$OB_TMP/r1")" = 4 ] || { cat "$rec"; echo "want 4 records"; return 1; }
@@ -75,7 +75,7 @@ case_real_jfr_every_field() {
         (.fields.last_artefacts | length) > 0' "$rec" >/dev/null ||
         { echo "process exit record wrong"; return 1; }
     local kept; kept=$(grep '^queued jcmd_snapshot' "$OB_TMP/out1" | sed 's/.*local=//')
-    jq -e -s --arg kept "$kept" --argjson size "$(stat -c %s "$ROOT/tests/data/outbox/lib.sh")" '
+    jq -e -s --arg kept "$kept" --argjson size "$(stat -c %s "$ROOT/tests/lib/outbox.sh")" '
         map(select(.measurement == "flameshot_jcmd_snapshot"))[0] |
         .fields.status == "info" and .fields.snapshot_type == "thread_print" and
         .fields.output_path == $kept and .fields.output_size_bytes == $size and
@@ -84,7 +84,7 @@ case_real_jfr_every_field() {
         (.fields.preview | contains("\\ \"quoted\", a=b")) and
         (.fields.message | startswith("captured thread_print snapshot for pid=7 at "))' \
         "$rec" >/dev/null || { echo "jcmd record wrong"; return 1; }
-    cmp "$kept" "$ROOT/tests/data/outbox/lib.sh" || { echo "jcmd text not kept locally"; return 1; }
+    cmp "$kept" "$ROOT/tests/lib/outbox.sh" || { echo "jcmd text not kept locally"; return 1; }
     [ -z "$(find "$OB_TMP/root/outbox" -mindepth 1 ! -name .lock)" ] || { echo "outbox not empty"; return 1; }
     ob_receiver_stop
 }

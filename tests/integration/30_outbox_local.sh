@@ -5,7 +5,7 @@
 # profiles/index.json; past FLAMESHOT_SPOOL_MAX_MB the oldest are dropped,
 # logged and counted, pending or kept, and the index follows.
 . "$(dirname "$0")/../lib.sh"
-. "$ROOT/tests/data/outbox/lib.sh"
+. "$ROOT/tests/lib/outbox.sh"
 
 OB_TMP=$(mktemp -d /tmp/outbox_lo.XXXXXX)
 trap ob_cleanup EXIT
@@ -25,7 +25,7 @@ feed() {
 case_layout_sidecars_and_index() {
     prereqs
     ob_make_jfr "$JFR" || { echo "could not record a JFR"; return 1; }
-    feed put-profile "$JFR" 1 put-snapshot "$ROOT/tests/data/outbox/lib.sh" 1 \
+    feed put-profile "$JFR" 1 put-snapshot "$ROOT/tests/lib/outbox.sh" 1 \
         put-summary oom_hprof 1 put-summary process_exit 1 run-until-empty 20 >"$OB_TMP/o1" ||
         { cat "$OB_TMP/o1"; return 1; }
     feed --k8s put-profile "$JFR" 1 run-until-empty 20 >"$OB_TMP/o2" || return 1

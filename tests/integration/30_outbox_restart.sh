@@ -4,7 +4,7 @@
 # may arrive twice, in two different runs); killed mid-write, it leaves no
 # half-written artefact behind.
 . "$(dirname "$0")/../lib.sh"
-. "$ROOT/tests/data/outbox/lib.sh"
+. "$ROOT/tests/lib/outbox.sh"
 
 OB_TMP=$(mktemp -d /tmp/outbox_rs.XXXXXX)
 trap ob_cleanup EXIT

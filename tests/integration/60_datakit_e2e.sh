@@ -9,7 +9,7 @@ ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/lib/container.sh"
 source "$ROOT/tests/lib/daemon.sh"
-source "$ROOT/tests/data/outbox/lib.sh"
+source "$ROOT/tests/lib/outbox.sh"
 CLASSES=$BUILD/tests/java
 WORK=$(mktemp -d /var/tmp/flameshot-dk-test.XXXXXX)
 # receivers are started inside the cases' subshells: find them by their

@@ -1,4 +1,4 @@
-# Shell helpers shared by tests/integration/30_outbox_*.sh: the DataKit
+# Shell helpers of tests/integration/30_outbox_*.sh and 60_datakit_e2e.sh: the DataKit
 # stand-in (build/tests/helpers/datakit_receiver), the outbox driver
 # (build/tests/helpers/outbox_feed) and a real JFR from a real JVM.
 # Source after tests/lib.sh. Every process started here is recorded and
