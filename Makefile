@@ -36,7 +36,7 @@ PKG_LIBS := -lbpf -lcurl -lcjson -lmicrohttpd -lpcre2-8 -lz -lelf
 endif
 
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers -Wno-format-truncation \
-	-Iinclude -Ibpf -I$(BUILD)/gen $(PKG_CFLAGS) \
+	-Iinclude -I. -I$(BUILD)/gen $(PKG_CFLAGS) \
 	-DFS_VERSION='"$(VERSION)"' -MMD -MP
 CFLAGS  ?= -O2 -g
 LDLIBS  := $(PKG_LIBS) -lpthread
@@ -44,7 +44,7 @@ ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-s
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ibpf -Wall -Werror
 
-SRCS      := $(wildcard src/*.c)
+SRCS      := $(wildcard src/*.c src/*/*.c)
 LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
 OBJS      := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
@@ -55,8 +55,10 @@ BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
 SKELS     := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/gen/%.skel.h)
 
-UNIT_SRCS := $(wildcard tests/unit/test_*.c)
-UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/asan/tests/%)
+# unit tests mirror src/ (tests/unit/<subsystem>/test_<module>.c); binaries are flat
+UNIT_SRCS := $(wildcard tests/unit/*/test_*.c)
+UNIT_BINS := $(addprefix $(BUILD)/asan/tests/,$(basename $(notdir $(UNIT_SRCS))))
+vpath test_%.c $(sort $(dir $(UNIT_SRCS)))
 TEST_HELPER_SRCS := $(wildcard tests/helpers/*.c)
 TEST_HELPERS := $(TEST_HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 TEST_AGENT_SRCS := $(wildcard tests/agents/*.c)
@@ -118,7 +120,7 @@ $(BUILD)/asan/libflameshot.a: $(ASAN_LIB_OBJS)
 	@rm -f $@
 	$(Q)ar rcs $@ $^
 
-$(BUILD)/asan/tests/%: tests/unit/%.c tests/harness.h $(BUILD)/asan/libflameshot.a
+$(BUILD)/asan/tests/test_%: test_%.c tests/harness.h $(BUILD)/asan/libflameshot.a
 	@mkdir -p $(dir $@)
 	@echo '  TEST    $@'
 	$(Q)$(CC) $(CFLAGS_COMMON) -Itests $(ASAN_FLAGS) -o $@ $< $(BUILD)/asan/libflameshot.a $(LDLIBS)
@@ -166,7 +168,7 @@ run: deps all
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
 
-FORMAT_FILES := $(wildcard src/*.c include/*.h bpf/*.c bpf/*.h tests/unit/*.c tests/harness.h tests/helpers/*.c tests/agents/*.c tools/*.c)
+FORMAT_FILES := $(wildcard src/*.c src/*/*.c include/*.h include/*/*.h bpf/*.c bpf/*.h tests/unit/*/*.c tests/harness.h tests/helpers/*.c tests/agents/*.c tools/*.c)
 
 format:
 	clang-format -i $(FORMAT_FILES)
@@ -176,7 +178,7 @@ format:
 lint:
 	clang-format --dry-run --Werror $(FORMAT_FILES)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
-		--suppress=missingIncludeSystem --suppress=ctuuninitvar -D_GNU_SOURCE -Iinclude -Ibpf src/
+		--suppress=missingIncludeSystem --suppress=ctuuninitvar -D_GNU_SOURCE -Iinclude -I. src/
 
 clean:
 	rm -rf $(BUILD)

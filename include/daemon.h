@@ -3,7 +3,7 @@
 #ifndef FS_DAEMON_H
 #define FS_DAEMON_H
 
-#include "config.h"
+#include "core/config.h"
 
 /* Runs the agent until SIGTERM/SIGINT. Takes ownership of nothing: cfg must
  * outlive the call. Returns the process exit status (0 on a clean stop). */

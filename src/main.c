@@ -1,10 +1,10 @@
 /* flameshotd: command-line entry. Only parses the command and wires
  * modules together; every decision lives in a module. */
-#include "cli_jcmd.h"
-#include "config.h"
+#include "capture/cli_jcmd.h"
+#include "core/config.h"
 #include "daemon.h"
-#include "log.h"
-#include "version.h"
+#include "core/log.h"
+#include "core/version.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>

@@ -6,10 +6,10 @@
  *   capture_probe load     <pid> <library.so> <options> [timeout_ms]
  *
  * Exit status: 0 when the call returned 0, 1 otherwise, 2 on usage. */
-#include "capture.h"
-#include "jvm.h"
-#include "metrics.h"
-#include "rules.h"
+#include "capture/capture.h"
+#include "capture/jvm.h"
+#include "core/metrics.h"
+#include "core/rules.h"
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>

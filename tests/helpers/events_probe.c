@@ -13,10 +13,10 @@
  * {"kind":"exec",...,"ts_ns":N,"seen_ns":N} where seen_ns is CLOCK_BOOTTIME when the callback ran
  * (ts_ns is the event's own). Exits 0 on quit, EOF of stdin after --duration-ms, or the duration; 2
  * when the source cannot open (the reason on stderr). */
-#include "cgroup.h"
-#include "events.h"
-#include "log.h"
-#include "metrics.h"
+#include "events/cgroup.h"
+#include "events/events.h"
+#include "core/log.h"
+#include "core/metrics.h"
 
 #include <errno.h>
 #include <inttypes.h>

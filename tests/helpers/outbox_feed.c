@@ -17,9 +17,9 @@
  *   stats                 print outbox_stats_json
  * Every artefact carries the rule tag seq:<n> (n from --seq-start, +1 each)
  * so that a receiver can tell duplicates from distinct artefacts. */
-#include "log.h"
-#include "outbox.h"
-#include "units.h"
+#include "core/log.h"
+#include "outbox/outbox.h"
+#include "core/units.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -1,0 +1,79 @@
+/* config: every FLAMESHOT_* variable, parsed and validated once at start-up.
+ * A bad value is an error naming the variable, the JSON path and the
+ * reason; nothing falls back silently. The struct is read-only after
+ * config_load() and may be shared by every thread. */
+#ifndef FS_CONFIG_H
+#define FS_CONFIG_H
+
+#include "core/rules.h"
+#include "core/tags.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct cJSON;
+
+enum fs_mode { FS_MODE_AUTO = 0, FS_MODE_KUBERNETES, FS_MODE_STANDALONE };
+enum fs_bpf_mode { FS_BPF_AUTO = 0, FS_BPF_ON, FS_BPF_OFF };
+
+struct config {
+    enum fs_mode mode_requested;
+    enum fs_mode mode;    /* resolved: kubernetes or standalone */
+    char *datakit_addr;   /* NULL: local directory sink */
+    char *profiling_path; /* spool and working directory */
+    uint64_t monitor_interval_ms;
+    int log_level;              /* enum log_level */
+    uint64_t auto_profiling_ms; /* 0: disabled */
+    uint64_t auto_profiling_duration_ms;
+    bool oom_hprof_enabled;
+    uint64_t oom_hprof_match_window_ms;
+    bool jcmd_snapshot_enabled;
+    uint64_t jcmd_timeout_ms;
+    uint64_t pod_mem_limit_mb;     /* 0: from the target's cgroup */
+    uint64_t pod_cpu_limit_millis; /* 0: from the target's cgroup */
+    char *http_ip;
+    uint16_t http_port;
+    char *service;         /* FLAMESHOT_SERVICE or NULL */
+    struct tags tags;      /* FLAMESHOT_TAGS */
+    struct rule_set rules; /* FLAMESHOT_PROCESSES or the default rule */
+    char *node_name;       /* FLAMESHOT_NODE_NAME, else the hostname */
+    char *async_profiler_path;
+    enum fs_bpf_mode bpf;
+    int max_concurrent_jobs;
+    uint64_t spool_max_mb;
+    char *http_token;     /* NULL: no authentication */
+    bool short_intervals; /* FLAMESHOT_TEST_SHORT_INTERVALS: tests only */
+};
+
+/* A configuration error: "<path>: <reason>", path starting with the
+ * variable's name (e.g. "FLAMESHOT_PROCESSES[1].duration"). */
+struct config_error {
+    char path[160];
+    char reason[512];
+};
+
+/* Looks a variable up; returns NULL when unset. */
+typedef const char *(*config_getenv_fn)(const char *name, void *arg);
+
+/* Loads the configuration through get (NULL: the process environment).
+ * Returns 0, -EINVAL with err filled, or -ENOMEM. On success the caller
+ * owns cfg and frees it with config_free(). Warnings (unknown FLAMESHOT_*
+ * variables, Flameshot variables we ignore) go to warn when non-NULL, one
+ * per call, else to the logger. */
+int config_load(struct config *cfg, config_getenv_fn get, void *arg, struct config_error *err);
+
+/* Names of FLAMESHOT_* variables in envp that config does not know, with a
+ * did-you-mean. Calls report(name, suggestion-or-NULL, arg) for each. */
+void config_check_unknown(char *const *envp,
+                          void (*report)(const char *name, const char *near, void *arg), void *arg);
+
+void config_free(struct config *cfg);
+
+/* The normalized effective configuration (token masked) for
+ * --check-config and GET /v1/status. Caller frees with cJSON_Delete. */
+struct cJSON *config_to_json(const struct config *cfg);
+
+const char *config_mode_name(enum fs_mode mode);
+const char *config_bpf_name(enum fs_bpf_mode bpf);
+
+#endif

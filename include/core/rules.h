@@ -1,0 +1,104 @@
+/* rules: FLAMESHOT_PROCESSES, the per-process profiling policy.
+ * A rule says which processes to watch (a PCRE2 regex over the full
+ * command line), what to capture, and the thresholds that trigger it. */
+#ifndef FS_RULES_H
+#define FS_RULES_H
+
+#include "core/tags.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cJSON;
+
+enum rule_language { RULE_LANG_JAVA = 0 };
+
+/* Profiling events; a rule asks for a set of them. */
+enum prof_event {
+    PROF_EV_CPU = 1u << 0,
+    PROF_EV_ALLOC = 1u << 1,
+    PROF_EV_LOCK = 1u << 2,
+    PROF_EV_WALL = 1u << 3,
+    PROF_EV_ITIMER = 1u << 4,
+    PROF_EV_CACHE_MISSES = 1u << 5,
+    PROF_EV_CS = 1u << 6,
+    PROF_EV_NATIVEMEM = 1u << 7,
+    PROF_EV_ALL = 1u << 8,
+};
+#define PROF_EV_DEFAULT PROF_EV_CPU
+
+struct rule {
+    int index;     /* position in FLAMESHOT_PROCESSES, -1 for the default */
+    char *service; /* after FLAMESHOT_SERVICE is applied */
+    enum rule_language language;
+    char *command;                      /* the regex as written */
+    void *re;                           /* pcre2_code * (compiled, JIT where available) */
+    uint64_t duration_ms;               /* normal profile length */
+    unsigned events;                    /* PROF_EV_* mask */
+    double cpu_usage_percent;           /* 0 = disabled */
+    double mem_usage_percent;           /* 0 = disabled */
+    double mem_usage_mb;                /* 0 = disabled */
+    double mem_usage_percent_emergency; /* 0 = disabled */
+    double mem_usage_mb_emergency;      /* 0 = disabled */
+    uint64_t emergency_duration_ms;
+    struct tags tags;
+    char *jdk_version;    /* NULL when not given */
+    char *container;      /* scope to one container name; NULL = any */
+    uint64_t cooldown_ms; /* 0 = the defaults (1m normal, 30s emergency) */
+};
+
+struct rule_set {
+    struct rule *items;
+    size_t n;
+    bool is_default; /* built-in "every Java process" rule */
+};
+
+/* Where a parse failed: "FLAMESHOT_PROCESSES[1].duration" and why. */
+struct rule_error {
+    char path[128];
+    char reason[512];
+};
+
+/* Limits that depend on other variables and test-only relaxations. */
+struct rule_limits {
+    const char *service_override; /* FLAMESHOT_SERVICE or NULL */
+    bool short_intervals;         /* FLAMESHOT_TEST_SHORT_INTERVALS */
+};
+
+/* Parses FLAMESHOT_PROCESSES. Returns 0, -EINVAL with err filled, or
+ * -ENOMEM. On success the caller owns set (rules_free). */
+int rules_parse(const char *json, const struct rule_limits *lim, struct rule_set *set,
+                struct rule_error *err);
+
+/* The rule used when FLAMESHOT_PROCESSES is unset: every Java process. */
+int rules_default(const struct rule_limits *lim, struct rule_set *set);
+
+void rules_free(struct rule_set *set);
+
+/* Returns 1 if the rule's regex matches cmdline, 0 if not, -errno on a
+ * matcher error. Thread-safe. */
+int rule_match(const struct rule *r, const char *cmdline);
+
+/* The first rule of set matching cmdline (and container, when the rule is
+ * scoped and container is non-NULL), or NULL. */
+const struct rule *rules_find(const struct rule_set *set, const char *cmdline,
+                              const char *container);
+
+/* "cpu,alloc" <-> mask. Parse returns 0 or -EINVAL with a static reason and
+ * the offending word copied to bad (may be NULL). */
+int prof_events_parse(const char *s, unsigned *mask, const char **why, char *bad, size_t badcap);
+char *prof_events_format(unsigned mask, char *buf, size_t cap);
+
+/* The effective rule as JSON (durations as strings), for --check-config
+ * and the HTTP API. Caller frees with cJSON_Delete. */
+struct cJSON *rule_to_json(const struct rule *r);
+
+/* Levenshtein distance, capped: used for "did you mean" hints. */
+int rules_edit_distance(const char *a, const char *b);
+
+/* The name of names[0..n) closest to name, within 3 edits; NULL if none
+ * is. The "did you mean" of FLAMESHOT_PROCESSES fields and variables. */
+const char *rules_closest(const char *name, const char *const *names, size_t n);
+
+#endif

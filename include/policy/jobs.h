@@ -1,0 +1,119 @@
+/* jobs: the bounded queue every capture goes through. Every trigger
+ * (threshold, emergency, OOM, timer, HTTP) becomes a job; nothing captures
+ * directly. Jobs are de-duplicated per target and capture kind, at most
+ * `workers` run at once and one at a time per process, each has a
+ * deadline after which it is cancelled,
+ * and finished jobs stay listed for the status API. The executor runs in a
+ * worker thread, so monitoring and event handling never wait for a
+ * capture. */
+#ifndef FS_JOBS_H
+#define FS_JOBS_H
+
+#include "core/metrics.h"
+#include "events/procfs.h"
+#include "core/rules.h"
+#include "policy/trigger.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct cJSON;
+
+enum job_state {
+    JOB_QUEUED = 0,
+    JOB_RUNNING,
+    JOB_DONE,
+    JOB_FAILED,
+    JOB_TARGET_EXITED,
+    JOB_CANCELLED,
+};
+
+#define JOB_MAX_ARTEFACTS 4
+
+struct job_artefact {
+    char kind[32];  /* "profile", "jcmd_gc_class_histogram", ... */
+    char name[128]; /* file name or outbox id */
+    uint64_t bytes;
+};
+
+/* What the executor reports; copied into the job under the lock so that
+ * readers (the HTTP API) never see a half-written job. */
+struct job_result {
+    enum job_state state; /* DONE, FAILED, TARGET_EXITED or CANCELLED */
+    char reason[256];
+    char detail[256]; /* e.g. "library_type=jfr: no async-profiler at ..." */
+    struct job_artefact artefacts[JOB_MAX_ARTEFACTS];
+    int n_artefacts;
+};
+
+/* A job. The executor gets it read-only while it runs; everything is
+ * owned by the jobs module. */
+struct job {
+    uint64_t id;
+    enum job_state state;
+    struct proc_ident target;
+    const struct rule *rule; /* may be NULL; owned by the config */
+    char service[128];
+    struct trigger trigger;
+    uint64_t created_ns, started_ns, finished_ns; /* real time */
+    uint64_t deadline_ms;                         /* monotonic; 0 until started */
+    int cancel_fd; /* eventfd, readable once the job must stop (shutdown, deadline) */
+    char reason[256];
+    char detail[256];
+    struct job_artefact artefacts[JOB_MAX_ARTEFACTS];
+    int n_artefacts;
+    void *payload; /* the submitter's context for the executor */
+    void (*payload_free)(void *payload);
+};
+
+struct job_request {
+    struct proc_ident target;
+    const struct rule *rule;
+    const char *service;    /* copied; may be NULL */
+    struct trigger trigger; /* moved into the job when jobs_submit succeeds */
+    uint64_t budget_ms;     /* time from start to deadline */
+    void *payload;          /* moved too; freed with payload_free */
+    void (*payload_free)(void *payload);
+};
+
+/* Runs one job in a worker thread; must honour job->cancel_fd and fill
+ * res. */
+typedef void (*jobs_exec_fn)(const struct job *job, struct job_result *res, void *arg);
+
+struct jobs;
+
+/* Starts `workers` threads. queue_cap bounds queued (not running) jobs;
+ * history_cap bounds the finished jobs kept for listing. NULL on error. */
+struct jobs *jobs_new(int workers, int queue_cap, int history_cap, jobs_exec_fn exec, void *arg,
+                      struct metrics *metrics);
+
+/* Queues a job. Returns 0 and sets *id; -EEXIST when a job of the same
+ * capture kind for the same process is queued or running (*id is that
+ * job); -ENOSPC when the queue is full; -ESHUTDOWN once stopping. On
+ * error the request keeps ownership of its trigger and payload. */
+int jobs_submit(struct jobs *jobs, struct job_request *req, uint64_t *id);
+
+/* True when a job of that kind is queued or running for the process. */
+bool jobs_busy(struct jobs *jobs, const struct proc_ident *target, enum capture_kind kind);
+
+/* JSON of one job (NULL if unknown) or of every job (newest first). */
+struct cJSON *jobs_get_json(struct jobs *jobs, uint64_t id);
+struct cJSON *jobs_list_json(struct jobs *jobs);
+
+/* The artefacts of the process's finished jobs, newest first, as
+ * "kind:name" joined by ", " into buf ("" when none). */
+void jobs_artefacts_text(struct jobs *jobs, const struct proc_ident *target, char *buf, size_t cap);
+
+int jobs_queued(struct jobs *jobs);
+int jobs_running(struct jobs *jobs);
+
+/* Stops accepting jobs, cancels queued ones, asks running ones to stop
+ * (their cancel_fd becomes readable) and waits up to grace_ms for them,
+ * then joins the workers. Executors must honour cancel_fd. */
+void jobs_stop(struct jobs *jobs, uint64_t grace_ms);
+
+void jobs_free(struct jobs *jobs);
+
+const char *job_state_name(enum job_state state);
+
+#endif

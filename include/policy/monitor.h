@@ -1,0 +1,55 @@
+/* monitor: Flameshot's sidecar loop, driven by kernel events. Keeps the
+ * target table current from exec/exit events, arms the per-process and
+ * per-cgroup memory watermarks in the event source, samples every target
+ * each FLAMESHOT_MONITOR_INTERVAL, asks policy whether to capture, and
+ * turns every trigger (threshold, emergency, cgroup pressure, OOM, timer,
+ * HTTP) into a job. It never captures itself: monitoring goes on while
+ * jobs run.
+ *
+ * Threads: monitor_on_event and monitor_tick run on the daemon loop
+ * thread only; monitor_request may be called from any thread (HTTP). */
+#ifndef FS_MONITOR_H
+#define FS_MONITOR_H
+
+#include "core/config.h"
+#include "events/events.h"
+#include "policy/jobs.h"
+#include "policy/targets.h"
+
+#include <stdint.h>
+
+struct outbox;
+struct metrics;
+struct monitor;
+
+struct monitor_deps {
+    const struct config *cfg;
+    struct targets *targets;
+    struct events_source *events;
+    struct jobs *jobs;
+    struct outbox *outbox;
+    struct metrics *metrics;
+};
+
+/* NULL on allocation failure. deps must outlive the monitor. */
+struct monitor *monitor_new(const struct monitor_deps *deps);
+void monitor_free(struct monitor *m);
+
+/* The start-up /proc scan: every existing target is added and armed.
+ * Returns the number of targets. */
+int monitor_start(struct monitor *m);
+
+void monitor_on_event(struct monitor *m, const struct fs_event *ev);
+
+/* Samples every target, applies the thresholds and the auto-profiling
+ * timer. now_ms is CLOCK_MONOTONIC. */
+void monitor_tick(struct monitor *m, uint64_t now_ms);
+
+/* A capture asked for from outside (HTTP): queues a job for the target with
+ * host pid `pid`. snapshot_type < 0 means both snapshots. Returns 0 with
+ * *job_id; -ENOENT when pid is not a target; or jobs_submit's -EEXIST
+ * (*job_id = the running job), -ENOSPC, -ESHUTDOWN. Thread-safe. */
+int monitor_request(struct monitor *m, int pid, struct trigger *trigger, int snapshot_type,
+                    uint64_t *job_id);
+
+#endif

@@ -1,0 +1,54 @@
+/* runner: the job executor. Turns a job into a capture (capture.h) and
+ * commits what the capture produced to the outbox with the metadata the
+ * sinks need (artefact.h). Runs in job worker threads; thread-safe. */
+#ifndef FS_RUNNER_H
+#define FS_RUNNER_H
+
+#include "outbox/artefact.h"
+#include "core/config.h"
+#include "policy/jobs.h"
+#include "policy/targets.h"
+
+struct outbox;
+struct metrics;
+
+struct runner {
+    const struct config *cfg;
+    struct outbox *outbox;
+    struct metrics *metrics;
+};
+
+/* What the runner needs to know about a target beyond its identity,
+ * copied when the job is submitted (the target may be gone by the time
+ * the job runs). */
+struct runner_target {
+    char service[128];
+    char container_id[65];
+    struct target_pod pod;
+    bool snapshot_only_types; /* HTTP asked for one snapshot type */
+    int snapshot_type;        /* enum snapshot_type when snapshot_only_types */
+};
+
+/* A payload for jobs_submit (free with runner_target_free). NULL on ENOMEM. */
+struct runner_target *runner_target_new(const struct target *tg);
+void runner_target_free(void *payload);
+
+/* The same, filled in place (for records made at once, not by a job). */
+void runner_target_fill(struct runner_target *rt, const struct target *tg);
+
+/* Starts the metadata every artefact and record about a process carries:
+ * FLAMESHOT_SERVICE and the target's service, the node as host, the
+ * process's pid/nspid/name, FLAMESHOT_TAGS, the rule's tags (rule may be
+ * NULL), its Kubernetes identity, and trigger (may be NULL). m is
+ * initialised here; the caller frees it with artefact_meta_free() whatever
+ * this returns. 0 or -ENOMEM. */
+int runner_meta_base(struct artefact_meta *m, enum artefact_kind kind, const struct config *cfg,
+                     const struct runner_target *rt, const struct proc_ident *id,
+                     const struct rule *rule, const char *trigger);
+
+/* The jobs_exec_fn: arg is a struct runner *. Profiles write one JFR
+ * artefact; snapshots one text artefact per jcmd command (each with its
+ * summary record). Blocks for the capture. */
+void runner_exec(const struct job *job, struct job_result *res, void *arg);
+
+#endif

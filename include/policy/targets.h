@@ -1,0 +1,122 @@
+/* targets: the table of live processes worth watching. A process is a
+ * target when a rule's `command` regex matches its full command line (in
+ * Kubernetes: of an opted-in container, and the rule's container scope).
+ * JDK tools (jcmd, jps, jstack, jmap, jinfo, jstat, jhsdb) and the agent's
+ * own children never are. Filled by one /proc scan at start-up, then kept
+ * current by exec/exit events only.
+ *
+ * Ownership: the daemon loop is the only writer and holds the table lock
+ * while it mutates; other threads (HTTP) read under targets_lock(). The
+ * lock is recursive: functions below that take it may be called with it
+ * held. A
+ * `struct target *` is valid until the loop removes it: readers must not
+ * keep one past targets_unlock(). */
+#ifndef FS_TARGETS_H
+#define FS_TARGETS_H
+
+#include "events/cgroup.h"
+#include "core/config.h"
+#include "capture/hprof.h"
+#include "policy/policy.h"
+#include "events/procfs.h"
+#include "policy/sampler.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cJSON;
+
+/* Who the target belongs to in Kubernetes; all "" outside it. */
+struct target_pod {
+    char name[254];
+    char namespace_[64];
+    char uid[40];
+    char container[254];
+};
+
+struct target {
+    struct proc_ident id;
+    char *cmdline; /* argv joined by spaces */
+    char *argv;    /* raw, NUL-separated (flags with spaces survive) */
+    size_t argv_len;
+    const struct rule *rule; /* owned by the config */
+    char service[128];       /* rule/FLAMESHOT_SERVICE, else the jar or main class */
+    bool has_cgroup;
+    struct cgroup_info cg;
+    struct target_pod pod;
+    struct limits limits;
+    uint64_t cgroup_mem_limit; /* the memory cgroup's own limit; CGROUP_UNLIMITED: none */
+    struct sampler_state samples;
+    struct policy_state policy;
+    uint64_t added_ms;        /* monotonic */
+    uint64_t proc_watermark;  /* bytes armed in the event source; 0 none */
+    bool oom_killed;          /* chosen by the OOM killer (its exit follows) */
+    uint64_t started_ns;      /* wall clock */
+    struct hprof_watch hprof; /* oomwatch's pinned dump directory (dir_fd -1: none) */
+};
+
+struct targets;
+
+/* proc_root / cgroup_root: NULL for the real ones; tests point them at
+ * file trees. cfg must outlive the table. NULL on allocation failure. */
+struct targets *targets_new(const struct config *cfg, const char *proc_root,
+                            const char *cgroup_root);
+void targets_free(struct targets *t);
+
+void targets_lock(struct targets *t);
+void targets_unlock(struct targets *t);
+
+/* Looks at pid and adds it when it is a target. Returns 1 (added; *out set
+ * when out is non-NULL), 0 (not a target, or already in the table), or
+ * -errno (gone, unreadable). Takes the lock itself.
+ *
+ * A java rule wants a JVM: a process whose command line matches but whose
+ * executable is not `java` (a wrapper shell, or a custom launcher that has
+ * not loaded libjvm.so yet) waits as a candidate for up to
+ * TARGETS_CANDIDATE_MS; targets_recheck() adds it once libjvm.so is mapped. */
+int targets_consider(struct targets *t, int pid, struct target **out);
+
+#define TARGETS_CANDIDATE_MS 10000
+
+/* Re-checks the candidates (loop thread, each tick): calls added(tg, arg)
+ * for each one that became a JVM, drops those gone or past their time. */
+void targets_recheck(struct targets *t, uint64_t now_ms, void (*added)(struct target *, void *),
+                     void *arg);
+
+/* The one start-up scan of /proc. Returns the number of targets added. */
+int targets_scan(struct targets *t);
+
+/* Removes pid (no-op if absent). Takes the lock itself. Returns 1 if a
+ * target was removed. */
+int targets_remove(struct targets *t, int pid);
+
+/* Lookups; call with the lock held (or from the loop thread). */
+struct target *targets_find(struct targets *t, int pid);
+size_t targets_count(struct targets *t);
+size_t targets_candidates(struct targets *t); /* matched, not yet known to be JVMs */
+struct target *targets_at(struct targets *t, size_t i);
+
+/* Re-reads the limits of a target: FLAMESHOT_POD_MEM_LIMIT /
+ * FLAMESHOT_POD_CPU_LIMIT, else the cgroup's, else the host's memory; and
+ * the cgroup's own memory limit whatever the override. Loop thread only. */
+void targets_refresh_limits(struct targets *t, struct target *tg);
+
+/* Returns 1 if the process is a JDK tool or one of our own children: never
+ * a target, whatever the rules say. */
+int targets_is_excluded(const char *argv, size_t argv_len, const char *comm, int ppid);
+
+/* A service name from a Java command line: the jar's base name without
+ * ".jar" (-jar /srv/user-service.jar -> user-service), else the main class's
+ * simple name, else comm. Writes into buf. */
+char *targets_guess_service(const char *argv, size_t argv_len, const char *comm, char *buf,
+                            size_t cap);
+
+/* The watched processes as JSON for the HTTP API (takes the lock). */
+struct cJSON *targets_json(struct targets *t, uint64_t now_ms);
+struct cJSON *target_json(const struct target *tg, uint64_t now_ms);
+
+/* The kept samples, oldest first: [{cpu_percent, rss_mb, mem_percent}]. */
+struct cJSON *target_samples_json(const struct target *tg);
+
+#endif

@@ -1,0 +1,46 @@
+/* trigger: why a capture happens. Every trigger (threshold, emergency,
+ * cgroup pressure, OOM, timer, HTTP) becomes a job carrying one of these,
+ * and its tags travel with every artefact the job produces. */
+#ifndef FS_TRIGGER_H
+#define FS_TRIGGER_H
+
+#include "core/tags.h"
+
+#include <stdint.h>
+
+enum trigger_kind {
+    TRIGGER_CPU = 0,          /* cpu_usage_percent on the 5-sample average */
+    TRIGGER_MEMORY,           /* mem_usage_mb / mem_usage_percent on the average */
+    TRIGGER_MEMORY_EMERGENCY, /* *_emergency on a single sample or watermark */
+    TRIGGER_CGROUP_PRESSURE,  /* the container's cgroup near its limit */
+    TRIGGER_OOM,              /* a kernel OOM kill */
+    TRIGGER_AUTO,             /* FLAMESHOT_AUTO_PROFILING */
+    TRIGGER_HTTP,             /* the node-local HTTP API */
+    TRIGGER__COUNT
+};
+
+enum capture_kind {
+    CAPTURE_PROFILE = 0, /* JFR via async-profiler or JDK Flight Recorder */
+    CAPTURE_SNAPSHOT,    /* jcmd GC.class_histogram + Thread.print */
+    CAPTURE__COUNT
+};
+
+struct trigger {
+    enum trigger_kind kind;
+    enum capture_kind capture;
+    uint64_t duration_ms; /* profiles only */
+    unsigned events;      /* PROF_EV_* mask; profiles only */
+    struct tags why;      /* "trigger:cpu", "cpu_avg:91.20", ... (owned) */
+};
+
+/* Flameshot's tag value for the kind: "cpu", "memory", "memory_emergency",
+ * "cgroup_memory_pressure", "oom", "auto", "http". */
+const char *trigger_kind_name(enum trigger_kind kind);
+const char *capture_kind_name(enum capture_kind kind);
+
+/* Adds "key:value" with value printed as %.2f, as Flameshot does. */
+int trigger_add_value(struct trigger *t, const char *key, double value);
+
+void trigger_free(struct trigger *t);
+
+#endif

@@ -1,0 +1,599 @@
+#include "capture/capture.h"
+
+#include "capture/attach.h"
+#include "core/fsutil.h"
+#include "capture/jvm.h"
+#include "core/log.h"
+#include "capture/nsexec.h"
+#include "capture/rootfs.h"
+#include "core/units.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PREVIEW_KEEP (256u << 10) /* output kept in memory for the preview */
+#define JFR_GRACE_S  30           /* safety-net duration beyond the requested one */
+
+static const char *const outcome_names[] = {"ok", "target_exited", "cancelled", "failed"};
+
+const char *capture_outcome_name(enum capture_outcome o)
+{
+    return (unsigned)o <= CAPTURE_OUTCOME_FAILED ? outcome_names[o] : "unknown";
+}
+
+static uint64_t tmo_or_default(uint64_t ms)
+{
+    return ms ? ms : CAPTURE_DEFAULT_TIMEOUT_MS;
+}
+
+/* ---- jcmd ------------------------------------------------------------------ */
+
+int capture_jcmd(const struct proc_ident *p, const char *command_line, uint64_t timeout_ms,
+                 int out_fd, int *jvm_rc, struct metrics *m, char *err, size_t errcap)
+{
+    struct jvm *j = NULL;
+    int rc = jvm_open(p, &j, err, errcap);
+    if (rc < 0)
+        return rc;
+    rc = attach_jcmd(j, command_line, tmo_or_default(timeout_ms), attach_fd_sink, &out_fd, jvm_rc,
+                     m, err, errcap);
+    jvm_close(j);
+    return rc;
+}
+
+/* ---- snapshots ---------------------------------------------------------------- */
+
+struct snap_job {
+    struct jvm *j;
+    uint64_t timeout_ms;
+    int fd;
+    struct metrics *m;
+    struct snapshot_summary *s;
+    struct attach_buf keep; /* the start of the output, for the preview */
+    uint64_t written;
+    int werr;
+};
+
+/* Tees output to the caller's fd and to the preview buffer. */
+static int snap_sink(void *arg, const char *data, size_t len)
+{
+    struct snap_job *sj = arg;
+    int rc = fsutil_write_full(sj->fd, data, len);
+    if (rc < 0)
+        return sj->werr = rc;
+    sj->written += len;
+    return attach_buf_sink(&sj->keep, data, len);
+}
+
+static void *snap_run(void *arg)
+{
+    struct snap_job *sj = arg;
+    struct snapshot_summary *s = sj->s;
+    char head[32];
+    int n = snprintf(head, sizeof(head), "%d:\n", s->pid);
+    int rc = snap_sink(sj, head, (size_t)n);
+    if (rc == 0)
+        rc = attach_jcmd(sj->j, snapshot_command(s->type), sj->timeout_ms, snap_sink, sj,
+                         &s->jvm_rc, sj->m, s->error, sizeof(s->error));
+    s->rc = rc;
+    s->output_size_bytes = sj->written;
+    const char *body = sj->keep.data ? sj->keep.data + n : "";
+    size_t blen = sj->keep.len > (size_t)n ? sj->keep.len - (size_t)n : 0;
+    snapshot_preview(s->type, body, blen, s->preview, sizeof(s->preview));
+    if (rc == 0 && s->jvm_rc != 0)
+        snprintf(s->error, sizeof(s->error), "%s failed in the JVM (status %d): %.400s",
+                 snapshot_command(s->type), s->jvm_rc, s->preview);
+    attach_buf_free(&sj->keep);
+    return NULL;
+}
+
+static void snap_init(struct snapshot_summary *s, enum snapshot_type t, const struct proc_ident *p,
+                      time_t now, uint64_t now_ns)
+{
+    memset(s, 0, sizeof(*s));
+    s->type = t;
+    s->pid = p->nspid > 0 ? p->nspid : p->pid;
+    s->host_pid = p->pid;
+    s->taken_at_ns = now_ns;
+    snprintf(s->process_name, sizeof(s->process_name), "%s", p->comm);
+    snapshot_file_name(t, s->pid, now, s->file_name, sizeof(s->file_name));
+}
+
+/* One attach first, so that the two parallel ones do not both trigger the
+ * listener (a second SIGQUIT would print a thread dump on the app's stdout). */
+static int ensure_listener(struct jvm *j, uint64_t timeout_ms, char *err, size_t errcap)
+{
+    int sock = -1;
+    int rc = attach_connect(j, units_now_mono_ms() + timeout_ms, &sock, err, errcap);
+    if (rc == 0)
+        close(sock);
+    return rc;
+}
+
+static int snap_fail(struct snapshot_summary out[SNAPSHOT_TYPES], int rc, const char *err)
+{
+    for (int i = 0; i < SNAPSHOT_TYPES; i++) {
+        out[i].rc = rc;
+        snprintf(out[i].error, sizeof(out[i].error), "%s", err);
+    }
+    return rc;
+}
+
+int capture_snapshots(const struct proc_ident *p, uint64_t timeout_ms, int histogram_fd,
+                      int threads_fd, struct metrics *m,
+                      struct snapshot_summary out[SNAPSHOT_TYPES])
+{
+    char err[512];
+    struct jvm *j = NULL;
+    time_t now = time(NULL);
+    uint64_t now_ns = units_now_real_ns();
+    timeout_ms = tmo_or_default(timeout_ms);
+    snap_init(&out[SNAPSHOT_GC_CLASS_HISTOGRAM], SNAPSHOT_GC_CLASS_HISTOGRAM, p, now, now_ns);
+    snap_init(&out[SNAPSHOT_THREAD_PRINT], SNAPSHOT_THREAD_PRINT, p, now, now_ns);
+    int rc = jvm_open(p, &j, err, sizeof(err));
+    if (rc == 0)
+        rc = ensure_listener(j, timeout_ms, err, sizeof(err));
+    if (rc < 0) {
+        jvm_close(j);
+        return snap_fail(out, rc, err);
+    }
+    struct snap_job jobs[SNAPSHOT_TYPES] = {
+        {.j = j,
+         .timeout_ms = timeout_ms,
+         .fd = histogram_fd,
+         .m = m,
+         .s = &out[SNAPSHOT_GC_CLASS_HISTOGRAM],
+         .keep = {.max = PREVIEW_KEEP}},
+        {.j = j,
+         .timeout_ms = timeout_ms,
+         .fd = threads_fd,
+         .m = m,
+         .s = &out[SNAPSHOT_THREAD_PRINT],
+         .keep = {.max = PREVIEW_KEEP}},
+    };
+    pthread_t t;
+    int threaded = pthread_create(&t, NULL, snap_run, &jobs[0]) == 0;
+    if (!threaded)
+        snap_run(&jobs[0]);
+    snap_run(&jobs[1]);
+    if (threaded)
+        pthread_join(t, NULL);
+    jvm_close(j);
+    for (int i = 0; i < SNAPSHOT_TYPES; i++)
+        if (out[i].rc < 0 || out[i].jvm_rc != 0)
+            return out[i].rc < 0 ? out[i].rc : -EIO;
+    return 0;
+}
+
+/* ---- agent load ---------------------------------------------------------------- */
+
+/* `load <path> true <options>` and its result, in any JDK's format. */
+static int load_staged(struct jvm *j, const char *path, const char *options, uint64_t timeout_ms,
+                       struct metrics *m, int *agent_rc, char *err, size_t errcap)
+{
+    const char *args[ATTACH_NARGS] = {path, "true", options};
+    char reply_buf[32];
+    struct attach_buf out = {.max = 16384};
+    int code = 0;
+    int rc =
+        attach_execute(j, "load", args, timeout_ms, attach_buf_sink, &out, &code, m, err, errcap);
+    if (rc == 0) {
+        /* attach_parse_load wants the whole reply, status line included */
+        int n = snprintf(reply_buf, sizeof(reply_buf), "%d\n", code);
+        size_t len = (size_t)n + out.len;
+        char *whole = malloc(len + 1);
+        if (!whole) {
+            rc = -ENOMEM;
+        } else {
+            memcpy(whole, reply_buf, (size_t)n);
+            if (out.len)
+                memcpy(whole + n, out.data, out.len);
+            whole[len] = '\0';
+            rc = attach_parse_load(whole, len, agent_rc, err, errcap);
+            free(whole);
+        }
+    }
+    attach_buf_free(&out);
+    return rc;
+}
+
+int capture_load_agent(const struct proc_ident *p, const char *library, const char *options,
+                       uint64_t timeout_ms, struct metrics *m, struct capture_agent_result *res)
+{
+    struct jvm *j = NULL;
+    memset(res, 0, sizeof(*res));
+    timeout_ms = tmo_or_default(timeout_ms);
+    int rc = jvm_open(p, &j, res->reason, sizeof(res->reason));
+    if (rc == 0)
+        rc = asprof_stage_library(j, library, timeout_ms, &res->stage, res->reason,
+                                  sizeof(res->reason));
+    if (rc == 0) {
+        rc = load_staged(j, res->stage.path, options, timeout_ms, m, &res->agent_rc, res->reason,
+                         sizeof(res->reason));
+        if (rc == -ENOEXEC) /* not loaded, so not mapped: take it away again */
+            asprof_unstage(j, &res->stage, 1, timeout_ms);
+    }
+    jvm_close(j);
+    return rc;
+}
+
+/* ---- files the JVM writes in its work directory ------------------------------ */
+
+struct out_files {
+    char dir[256];
+    char jfr[320];
+    char log[320];
+    int out_fd; /* collect: copy the JFR here; -1: only remove */
+    uid_t uid;
+};
+
+/* Before the JVM writes: nothing may sit at the JFR path but a stale
+ * regular file of ours (removed); a link there fails the job. */
+static int child_prepare(struct nsexec_child *c, void *arg)
+{
+    const struct out_files *f = arg;
+    const char *paths[2] = {f->jfr, f->log};
+    for (int i = 0; i < 2; i++) {
+        struct stat st;
+        int rc = rootfs_lstat(nsexec_root_fd(c), paths[i], &st);
+        if (rc == -ENOENT)
+            continue;
+        if (rc == 0 && S_ISLNK(st.st_mode))
+            rc = -ELOOP;
+        else if (rc == 0 && S_ISREG(st.st_mode))
+            rc = rootfs_unlink(nsexec_root_fd(c), paths[i], 0);
+        else if (rc == 0)
+            rc = -EEXIST;
+        if (rc < 0)
+            return nsexec_reply(c, "refusing %s: %s", paths[i],
+                                rc == -ELOOP ? "it is a symbolic link" : rootfs_strerror(rc)),
+                   rc;
+    }
+    return 0;
+}
+
+static int copy_out(int in, int out, uint64_t *bytes)
+{
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : 0;
+        int rc = fsutil_write_full(out, buf, (size_t)n);
+        if (rc < 0)
+            return rc;
+        *bytes += (uint64_t)n;
+    }
+}
+
+/* After the JVM wrote: copy the JFR out (regular file only: a FIFO would
+ * block, a link is refused), then remove it, the log and the directory if
+ * it is empty. Replies "<bytes>". */
+static int child_collect(struct nsexec_child *c, void *arg)
+{
+    const struct out_files *f = arg;
+    int root = nsexec_root_fd(c), rc = 0;
+    uint64_t bytes = 0;
+    if (f->out_fd >= 0) {
+        int fd = rootfs_open(root, f->jfr, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+        struct stat st;
+        if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)))
+            rc = -EINVAL;
+        else if (fd >= 0)
+            rc = copy_out(fd, f->out_fd, &bytes);
+        else if (fd != -ENOENT)
+            rc = fd;
+        if (fd >= 0)
+            close(fd);
+        if (rc < 0) {
+            nsexec_reply(c, "collecting %s: %s", f->jfr,
+                         rc == -EINVAL ? "not a regular file" : rootfs_strerror(rc));
+            return rc;
+        }
+    }
+    struct stat st;
+    if (rootfs_lstat(root, f->jfr, &st) == 0 && S_ISREG(st.st_mode))
+        rootfs_unlink(root, f->jfr, 0);
+    if (rootfs_lstat(root, f->log, &st) == 0 && S_ISREG(st.st_mode))
+        rootfs_unlink(root, f->log, 0);
+    rootfs_unlink(root, f->dir, AT_REMOVEDIR); /* fails while a staged library is there */
+    nsexec_reply(c, "%llu", (unsigned long long)bytes);
+    return 0;
+}
+
+/* Reads the start of a small text file (the async-profiler log). */
+static int child_read_log(struct nsexec_child *c, void *arg)
+{
+    const struct out_files *f = arg;
+    int fd = rootfs_open(nsexec_root_fd(c), f->log, O_RDONLY | O_NONBLOCK, 0);
+    if (fd < 0)
+        return fd;
+    char buf[512];
+    struct stat st;
+    ssize_t n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? read(fd, buf, sizeof(buf) - 1) : 0;
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    for (char *p = buf; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    nsexec_reply(c, "%s", buf);
+    return 0;
+}
+
+static int in_container(struct jvm *j, nsexec_fn fn, struct out_files *f, uint64_t timeout_ms,
+                        char *text, size_t textcap)
+{
+    struct nsexec_result res;
+    int rc = jvm_run_child(j, &f->out_fd, 1, timeout_ms, fn, f, &res);
+    if (res.fd >= 0)
+        close(res.fd);
+    snprintf(text, textcap, "%s", res.text);
+    return rc;
+}
+
+/* ---- profiles ------------------------------------------------------------------ */
+
+struct prof {
+    struct jvm *j;
+    const struct profile_req *req;
+    struct profile_result *res;
+    uint64_t tmo;
+    struct out_files f;
+    int asprof;        /* async-profiler is recording */
+    char staged[320];  /* its staged library path */
+    char rec_name[64]; /* the JFR recording's name */
+};
+
+static int jvm_version(struct prof *P)
+{
+    struct attach_buf out = {.max = 4096};
+    int code = 0;
+    char err[512];
+    int rc = attach_jcmd(P->j, "VM.version", P->tmo, attach_buf_sink, &out, &code, P->req->metrics,
+                         err, sizeof(err));
+    if (rc == 0 &&
+        (code != 0 || !out.data ||
+         attach_jdk_version(out.data, P->res->jdk_version, sizeof(P->res->jdk_version)) < 0))
+        snprintf(P->res->jdk_version, sizeof(P->res->jdk_version), "unknown");
+    if (rc < 0)
+        snprintf(P->res->reason, sizeof(P->res->reason), "%s", err);
+    attach_buf_free(&out);
+    return rc;
+}
+
+static int prepare_files(struct prof *P)
+{
+    struct asprof_stage wd;
+    char err[768];
+    const struct proc_ident *id = jvm_ident(P->j);
+    int rc = asprof_workdir(P->j, 0, P->tmo, &wd, err, sizeof(err));
+    if (rc < 0) {
+        snprintf(P->res->reason, sizeof(P->res->reason), "work directory: %s", err);
+        return rc;
+    }
+    snprintf(P->f.dir, sizeof(P->f.dir), "%s", wd.dir);
+    snprintf(P->f.jfr, sizeof(P->f.jfr), "%s/profile-%d.jfr", wd.dir, id->nspid);
+    snprintf(P->f.log, sizeof(P->f.log), "%s/asprof-%d.log", wd.dir, id->nspid);
+    P->f.uid = id->uid;
+    P->f.out_fd = -1;
+    rc = in_container(P->j, child_prepare, &P->f, P->tmo, err, sizeof(err));
+    if (rc < 0)
+        snprintf(P->res->reason, sizeof(P->res->reason), "%s", err);
+    return rc;
+}
+
+static uint64_t safety_seconds(uint64_t duration_ms)
+{
+    uint64_t s = (duration_ms + 999) / 1000;
+    return (s ? s : 1) + JFR_GRACE_S;
+}
+
+/* The embedded version of the library at lib ("unknown" if none). */
+static int library_version(const char *lib, char *ver, size_t cap)
+{
+    char *data = NULL;
+    size_t len = 0;
+    int major = 0;
+    if (fsutil_read_all(lib, 64u << 20, &data, &len) < 0 ||
+        asprof_version_from_bytes(data, len, ver, cap, &major) < 0)
+        snprintf(ver, cap, "unknown");
+    free(data);
+    return major;
+}
+
+static int start_asprof(struct prof *P, char *why, size_t cap)
+{
+    char lib[320], err[768], opts[1024], note[256] = "";
+    struct asprof_stage st;
+    int agent_rc = 0, rc = asprof_library_path(P->req->async_profiler_path, lib, sizeof(lib));
+    if (rc < 0)
+        return snprintf(why, cap, "no lib/libasyncProfiler.so under %s: %s",
+                        P->req->async_profiler_path, strerror(-rc)),
+               rc;
+    int major = library_version(lib, P->res->library_version, sizeof(P->res->library_version));
+    rc = asprof_stage_library(P->j, lib, P->tmo, &st, err, sizeof(err));
+    if (rc < 0)
+        return snprintf(why, cap, "staging %s: %s", lib, err), rc;
+    rc = asprof_start_options(P->req->events, major, P->f.jfr, P->f.log,
+                              safety_seconds(P->req->duration_ms), opts, sizeof(opts), note,
+                              sizeof(note));
+    if (rc == 0)
+        rc = load_staged(P->j, st.path, opts, P->tmo, P->req->metrics, &agent_rc, err, sizeof(err));
+    if (rc == -ENOEXEC) /* the JFR fallback still needs the directory */
+        asprof_unstage(P->j, &st, 0, P->tmo);
+    if (rc < 0) {
+        char logtext[512] = "";
+        if (in_container(P->j, child_read_log, &P->f, P->tmo, logtext, sizeof(logtext)) < 0)
+            logtext[0] = '\0';
+        return snprintf(why, cap, "loading %s: %s%s%s", st.path, err, logtext[0] ? ": " : "",
+                        logtext),
+               rc;
+    }
+    P->asprof = 1;
+    snprintf(P->staged, sizeof(P->staged), "%s", st.path);
+    snprintf(P->res->library_type, sizeof(P->res->library_type), "async_profiler");
+    asprof_event_options(P->req->events, major, P->res->events, sizeof(P->res->events), NULL, 0);
+    if (note[0])
+        snprintf(P->res->reason, sizeof(P->res->reason), "%s", note);
+    return 0;
+}
+
+static int start_jfr(struct prof *P)
+{
+    const struct proc_ident *id = jvm_ident(P->j);
+    char cmd[ATTACH_ARG_MAX + 1], err[768];
+    snprintf(P->rec_name, sizeof(P->rec_name), "flameshot-%d-%llu", id->nspid,
+             (unsigned long long)units_now_mono_ms());
+    snprintf(cmd, sizeof(cmd), "JFR.start name=%s settings=profile duration=%llus filename=%s",
+             P->rec_name, (unsigned long long)safety_seconds(P->req->duration_ms), P->f.jfr);
+    struct attach_buf out = {.max = 4096};
+    int code = 0;
+    int rc = attach_jcmd(P->j, cmd, P->tmo, attach_buf_sink, &out, &code, P->req->metrics, err,
+                         sizeof(err));
+    if (rc == 0 && (code != 0 || !out.data || !strstr(out.data, "Started recording"))) {
+        snprintf(err, sizeof(err), "JFR.start failed (status %d): %.600s", code,
+                 out.data ? out.data : "");
+        rc = -EIO;
+    }
+    attach_buf_free(&out);
+    if (rc < 0) {
+        snprintf(P->res->reason, sizeof(P->res->reason), "%s", err);
+        return rc;
+    }
+    snprintf(P->res->library_type, sizeof(P->res->library_type), "jfr");
+    snprintf(P->res->library_version, sizeof(P->res->library_version), "%s", P->res->jdk_version);
+    snprintf(P->res->events, sizeof(P->res->events), "jfr settings=profile");
+    return 0;
+}
+
+/* Sleeps until the duration is over, the JVM exits or cancel_fd fires. */
+static enum capture_outcome wait_duration(struct prof *P)
+{
+    uint64_t deadline = units_now_mono_ms() + P->req->duration_ms;
+    int pidfd = jvm_pidfd(P->j);
+    for (;;) {
+        uint64_t now = units_now_mono_ms();
+        if (now >= deadline)
+            return CAPTURE_OUTCOME_OK;
+        struct pollfd fds[2] = {{.fd = P->req->cancel_fd, .events = POLLIN},
+                                {.fd = pidfd, .events = POLLIN}};
+        uint64_t step = pidfd < 0 && deadline - now > 200 ? 200 : deadline - now;
+        int n = poll(fds, 2, (int)step);
+        if (n < 0 && errno != EINTR)
+            return CAPTURE_OUTCOME_OK; /* cannot wait: stop and collect now */
+        if (P->req->cancel_fd >= 0 && (fds[0].revents & POLLIN))
+            return CAPTURE_OUTCOME_CANCELLED;
+        if (!jvm_alive(P->j))
+            return CAPTURE_OUTCOME_TARGET_EXITED;
+    }
+}
+
+static void add_note(struct profile_result *res, const char *fmt, const char *what)
+{
+    size_t n = strlen(res->reason);
+    snprintf(res->reason + n, sizeof(res->reason) - n, fmt, n ? "; " : "", what);
+}
+
+static void stop_recording(struct prof *P)
+{
+    char err[768], opts[1024];
+    int rc, code = 0, agent_rc = 0;
+    if (!jvm_alive(P->j))
+        return;
+    if (P->asprof) {
+        asprof_stop_options(P->f.jfr, P->f.log, opts, sizeof(opts));
+        rc = load_staged(P->j, P->staged, opts, P->tmo, P->req->metrics, &agent_rc, err,
+                         sizeof(err));
+    } else {
+        char cmd[128];
+        struct attach_buf out = {.max = 4096};
+        snprintf(cmd, sizeof(cmd), "JFR.stop name=%s", P->rec_name);
+        rc = attach_jcmd(P->j, cmd, P->tmo, attach_buf_sink, &out, &code, P->req->metrics, err,
+                         sizeof(err));
+        if (rc == 0 && code != 0)
+            snprintf(err, sizeof(err), "JFR.stop: %.600s", out.data ? out.data : "");
+        attach_buf_free(&out);
+    }
+    if (rc < 0 || code != 0)
+        add_note(P->res, "%sstopping the recording: %s", err);
+}
+
+static int collect(struct prof *P, int out_fd)
+{
+    char text[1024];
+    P->f.out_fd = out_fd;
+    int rc = in_container(P->j, child_collect, &P->f, P->tmo, text, sizeof(text));
+    if (rc == 0 && out_fd >= 0)
+        P->res->bytes = strtoull(text, NULL, 10);
+    else if (rc < 0)
+        add_note(P->res, "%s%s", text);
+    return rc;
+}
+
+static int record(struct prof *P)
+{
+    char why[768] = "";
+    int rc = -ENOENT;
+    if (P->req->async_profiler_path && *P->req->async_profiler_path)
+        rc = start_asprof(P, why, sizeof(why));
+    else
+        snprintf(why, sizeof(why), "FLAMESHOT_ASYNC_PROFILER_PATH is not set");
+    if (rc < 0) {
+        snprintf(P->res->asprof_skipped, sizeof(P->res->asprof_skipped), "%s", why);
+        if (P->req->async_profiler_path && *P->req->async_profiler_path)
+            log_info("capture", "pid %d: async-profiler not used, JDK Flight Recorder instead: %s",
+                     jvm_ident(P->j)->pid, why);
+        rc = start_jfr(P);
+    }
+    if (rc < 0)
+        return rc;
+    P->res->start_ns = units_now_real_ns(); /* the recording runs from here */
+    P->res->outcome = wait_duration(P);
+    if (P->res->outcome != CAPTURE_OUTCOME_TARGET_EXITED)
+        stop_recording(P);
+    if (P->res->outcome == CAPTURE_OUTCOME_TARGET_EXITED)
+        add_note(P->res, "%s%s", "the JVM exited before the profile was complete");
+    P->res->end_ns = units_now_real_ns();
+    rc = collect(P, P->req->out_fd);
+    if (rc == 0 && P->res->bytes == 0 && P->res->outcome == CAPTURE_OUTCOME_OK) {
+        add_note(P->res, "%s%s", "the JVM wrote no JFR file");
+        rc = -ENODATA;
+    }
+    return P->res->outcome == CAPTURE_OUTCOME_OK ? rc : 0;
+}
+
+int capture_profile(const struct proc_ident *p, const struct profile_req *req,
+                    struct profile_result *res)
+{
+    struct prof P = {.req = req, .res = res, .tmo = tmo_or_default(req->attach_timeout_ms)};
+    memset(res, 0, sizeof(*res));
+    res->start_ns = units_now_real_ns();
+    int rc = jvm_open(p, &P.j, res->reason, sizeof(res->reason));
+    int files = 0;
+    if (rc == 0)
+        rc = jvm_version(&P);
+    if (rc == 0 && (rc = prepare_files(&P)) == 0)
+        files = 1;
+    if (rc == 0)
+        rc = record(&P);
+    else if (rc == -ESRCH) {
+        res->outcome = CAPTURE_OUTCOME_TARGET_EXITED;
+    }
+    if (rc < 0 && files && res->end_ns == 0)
+        collect(&P, -1); /* nothing to keep: leave nothing behind */
+    if (res->end_ns == 0)
+        res->end_ns = units_now_real_ns();
+    if (rc < 0 && res->outcome != CAPTURE_OUTCOME_TARGET_EXITED)
+        res->outcome = CAPTURE_OUTCOME_FAILED;
+    jvm_close(P.j);
+    return res->outcome == CAPTURE_OUTCOME_FAILED ? (rc < 0 ? rc : -EIO) : 0;
+}

@@ -1,0 +1,261 @@
+#include "capture/nsexec.h"
+
+#include "core/units.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_TIMEOUT_MS 10000
+
+struct nsexec_child {
+    int root_fd;
+    int self_fd_dir;
+    int pass_fd;
+    char text[1024];
+};
+
+struct wire {
+    int32_t rc;
+    char text[1024];
+};
+
+int nsexec_root_fd(const struct nsexec_child *c)
+{
+    return c->root_fd;
+}
+
+int nsexec_self_fd_dir(const struct nsexec_child *c)
+{
+    return c->self_fd_dir;
+}
+
+void nsexec_reply(struct nsexec_child *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->text, sizeof(c->text), fmt, ap);
+    va_end(ap);
+}
+
+void nsexec_pass_fd(struct nsexec_child *c, int fd)
+{
+    c->pass_fd = fd;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    return *(const int *)a - *(const int *)b;
+}
+
+/* Closes every fd above 2 that is not in keep (the child must not carry
+ * the daemon's other sockets and files into a container's namespace). */
+static void close_others(const int *keep, size_t n)
+{
+    int sorted[64] = {0};
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < 64; i++)
+        if (keep[i] > 2)
+            sorted[k++] = keep[i];
+    qsort(sorted, k, sizeof(int), cmp_int);
+    unsigned lo = 3;
+    for (size_t i = 0; i <= k; i++) {
+        unsigned hi = i < k ? (unsigned)sorted[i] : ~0u;
+        if (hi > lo && syscall(SYS_close_range, lo, hi - 1, 0) < 0)
+            for (unsigned fd = lo; fd < hi && fd < 65536; fd++)
+                close((int)fd);
+        if (i < k)
+            lo = (unsigned)sorted[i] + 1;
+    }
+}
+
+/* Namespace and credential steps; a failure names its step in c->text. */
+static int enter(const struct nsexec_spec *s, struct nsexec_child *c)
+{
+    c->self_fd_dir = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (c->self_fd_dir < 0)
+        return nsexec_reply(c, "opening /proc/self/fd: %s", strerror(errno)), -errno;
+    if (s->mntns_fd >= 0 && setns(s->mntns_fd, CLONE_NEWNS) < 0)
+        return nsexec_reply(c, "entering the mount namespace: %s", strerror(errno)), -errno;
+    if (s->root_fd >= 0 && (fchdir(s->root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0))
+        return nsexec_reply(c, "chroot to the target's root: %s", strerror(errno)), -errno;
+    if (setgroups(0, NULL) < 0 || setresgid(s->gid, s->gid, s->gid) < 0)
+        return nsexec_reply(c, "dropping to gid %u: %s", (unsigned)s->gid, strerror(errno)), -errno;
+    if (setresuid(s->uid, s->uid, s->uid) < 0)
+        return nsexec_reply(c, "dropping to uid %u: %s", (unsigned)s->uid, strerror(errno)), -errno;
+    /* a JVM running as root must not get a helper holding the host's
+     * capabilities: from here on the child needs none */
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+    struct __user_cap_data_struct none[2] = {{0}};
+    if (syscall(SYS_capset, &hdr, none) < 0)
+        return nsexec_reply(c, "dropping capabilities: %s", strerror(errno)), -errno;
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    c->root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (c->root_fd < 0)
+        return nsexec_reply(c, "opening the target's root: %s", strerror(errno)), -errno;
+    return 0;
+}
+
+static void send_reply(int sock, int rc, const struct nsexec_child *c)
+{
+    struct wire w = {.rc = rc};
+    snprintf(w.text, sizeof(w.text), "%s", c->text);
+    struct iovec iov = {.iov_base = &w, .iov_len = sizeof(w)};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (c->pass_fd >= 0) {
+        msg.msg_control = u.buf;
+        msg.msg_controllen = sizeof(u.buf);
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &c->pass_fd, sizeof(int));
+    }
+    while (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR)
+        ;
+}
+
+static void __attribute__((noreturn))
+child_main(int sock, pid_t parent, const struct nsexec_spec *s, nsexec_fn fn, void *arg)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != parent)
+        _exit(1); /* the forking thread is already gone */
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int keep[68];
+    size_t n = 0;
+    keep[n++] = sock;
+    if (s->mntns_fd >= 0)
+        keep[n++] = s->mntns_fd;
+    if (s->root_fd >= 0)
+        keep[n++] = s->root_fd;
+    for (size_t i = 0; i < s->nkeep && n < 64; i++)
+        keep[n++] = s->keep_fds[i];
+    close_others(keep, n);
+
+    struct nsexec_child c = {.root_fd = -1, .self_fd_dir = -1, .pass_fd = -1};
+    int rc = enter(s, &c);
+    if (rc == 0) {
+        rc = fn(&c, arg);
+        if (rc < 0 && c.text[0] == '\0')
+            nsexec_reply(&c, "%s", strerror(-rc));
+    }
+    send_reply(sock, rc, &c);
+    _exit(0);
+}
+
+/* Receives the child's reply within timeout_ms. 0, -ETIMEDOUT or -ECHILD. */
+static int recv_reply(int sock, uint64_t timeout_ms, struct nsexec_result *res)
+{
+    uint64_t deadline = units_now_mono_us() + timeout_ms * 1000;
+    for (;;) {
+        uint64_t now = units_now_mono_us();
+        if (now >= deadline)
+            return -ETIMEDOUT;
+        struct pollfd p = {.fd = sock, .events = POLLIN};
+        int n = poll(&p, 1, (int)((deadline - now + 999) / 1000));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0)
+            return -ETIMEDOUT;
+        break;
+    }
+    struct wire w;
+    struct iovec iov = {.iov_base = &w, .iov_len = sizeof(w)};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+    ssize_t got;
+    while ((got = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+        ;
+    if (got != (ssize_t)sizeof(w))
+        return -ECHILD;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+            memcpy(&res->fd, CMSG_DATA(cm), sizeof(int));
+    w.text[sizeof(w.text) - 1] = '\0';
+    res->rc = w.rc;
+    snprintf(res->text, sizeof(res->text), "%s", w.text);
+    return 0;
+}
+
+static void describe_death(int status, struct nsexec_result *res)
+{
+    if (WIFSIGNALED(status))
+        snprintf(res->text, sizeof(res->text), "namespace helper killed by signal %d",
+                 WTERMSIG(status));
+    else
+        snprintf(res->text, sizeof(res->text), "namespace helper exited with %d and no reply",
+                 WEXITSTATUS(status));
+}
+
+int nsexec_run(const struct nsexec_spec *spec, nsexec_fn fn, void *arg, struct nsexec_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    res->fd = -1;
+    uint64_t t0 = units_now_mono_us();
+    uint64_t timeout = spec->timeout_ms ? spec->timeout_ms : DEFAULT_TIMEOUT_MS;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        res->rc = -errno;
+        snprintf(res->text, sizeof(res->text), "socketpair: %s", strerror(errno));
+        return res->rc;
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        child_main(sv[1], parent, spec, fn, arg);
+    }
+    int err = errno;
+    close(sv[1]);
+    if (pid < 0) {
+        close(sv[0]);
+        res->rc = -err;
+        snprintf(res->text, sizeof(res->text), "fork: %s", strerror(err));
+        return res->rc;
+    }
+    int rc = recv_reply(sv[0], timeout, res);
+    close(sv[0]);
+    if (rc == -ETIMEDOUT)
+        kill(pid, SIGKILL);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    res->elapsed_us = units_now_mono_us() - t0;
+    if (rc == -ETIMEDOUT) {
+        res->rc = rc;
+        snprintf(res->text, sizeof(res->text), "namespace helper timed out after %llu ms",
+                 (unsigned long long)timeout);
+    } else if (rc < 0) {
+        res->rc = rc;
+        describe_death(status, res);
+    }
+    return res->rc;
+}

@@ -1,0 +1,512 @@
+#include "core/config.h"
+
+#include "core/json.h"
+#include "core/log.h"
+#include "core/units.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MIN_AUTO_PROFILING_MS   60000
+#define MIN_MONITOR_INTERVAL_MS 100
+#define MAX_MONITOR_INTERVAL_MS 3600000
+#define MAX_JOBS                64
+
+/* Every variable we read, for the unknown-variable check. */
+static const char *const known_vars[] = {
+    "FLAMESHOT_MODE",
+    "FLAMESHOT_DATAKIT_ADDR",
+    "FLAMESHOT_PROFILING_PATH",
+    "FLAMESHOT_MONITOR_INTERVAL",
+    "FLAMESHOT_LOG_LEVEL",
+    "FLAMESHOT_AUTO_PROFILING",
+    "FLAMESHOT_AUTO_PROFILING_DURATION",
+    "FLAMESHOT_OOM_HPROF_ENABLED",
+    "FLAMESHOT_OOM_HPROF_MATCH_WINDOW",
+    "FLAMESHOT_JCMD_SNAPSHOT_ENABLED",
+    "FLAMESHOT_JCMD_TIMEOUT",
+    "FLAMESHOT_POD_MEM_LIMIT",
+    "FLAMESHOT_POD_CPU_LIMIT",
+    "FLAMESHOT_HTTP_LOCAL_IP",
+    "FLAMESHOT_HTTP_LOCAL_PORT",
+    "FLAMESHOT_SERVICE",
+    "FLAMESHOT_TAGS",
+    "FLAMESHOT_PROCESSES",
+    "FLAMESHOT_NODE_NAME",
+    "FLAMESHOT_ASYNC_PROFILER_PATH",
+    "FLAMESHOT_BPF",
+    "FLAMESHOT_MAX_CONCURRENT_JOBS",
+    "FLAMESHOT_SPOOL_MAX_MB",
+    "FLAMESHOT_HTTP_TOKEN",
+    "FLAMESHOT_TEST_SHORT_INTERVALS",
+};
+
+/* Flameshot sidecar variables that have no meaning for a node agent. */
+static const char *const ignored_vars[] = {
+    "FLAMESHOT_LOG_PATH", /* we log to stderr; the kubelet keeps the file */
+};
+
+struct loader {
+    config_getenv_fn get;
+    void *arg;
+    struct config_error *err;
+};
+
+static const char *env_get(const char *name, void *arg)
+{
+    (void)arg;
+    return getenv(name);
+}
+
+static int fail(struct loader *l, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct loader *l, const char *path, const char *fmt, ...)
+{
+    snprintf(l->err->path, sizeof(l->err->path), "%s", path);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(l->err->reason, sizeof(l->err->reason), fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+/* NULL for unset; an empty value counts as unset, as in Flameshot. */
+static const char *var(struct loader *l, const char *name)
+{
+    const char *v = l->get(name, l->arg);
+    return v && *v ? v : NULL;
+}
+
+static int dup_into(char **dst, const char *v)
+{
+    *dst = strdup(v);
+    return *dst ? 0 : -ENOMEM;
+}
+
+static int load_string(struct loader *l, const char *name, const char *def, char **out)
+{
+    const char *v = var(l, name);
+    if (!v && !def)
+        return 0;
+    return dup_into(out, v ? v : def);
+}
+
+static int load_duration(struct loader *l, const char *name, uint64_t def, uint64_t min,
+                         uint64_t *out)
+{
+    const char *v = var(l, name), *why;
+    *out = def;
+    if (!v)
+        return 0;
+    if (units_parse_duration(v, out, &why) < 0)
+        return fail(l, name, "\"%s\" is not a duration: %s", v, why);
+    if (*out < min) {
+        char b[32];
+        return fail(l, name, "%s is too short (minimum %s)", v,
+                    units_format_duration(min, b, sizeof(b)));
+    }
+    return 0;
+}
+
+static int load_bool(struct loader *l, const char *name, bool def, bool *out)
+{
+    const char *v = var(l, name);
+    *out = def;
+    if (v && units_parse_bool(v, out) < 0)
+        return fail(l, name, "\"%s\" is not a boolean (true/false, 1/0, yes/no, on/off)", v);
+    return 0;
+}
+
+/* An integer with an optional unit suffix ("512" or "512Mi"). */
+static int load_uint(struct loader *l, const char *name, const char *suffix, uint64_t def,
+                     uint64_t min, uint64_t max, uint64_t *out)
+{
+    const char *v = var(l, name);
+    *out = def;
+    if (!v)
+        return 0;
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%s", v);
+    size_t bl = strlen(buf), sl = suffix ? strlen(suffix) : 0;
+    if (sl && bl > sl && strcmp(buf + bl - sl, suffix) == 0)
+        buf[bl - sl] = '\0';
+    if (buf[0] == '-')
+        return fail(l, name, "\"%s\" must not be negative", v);
+    int rc = units_parse_u64(buf, UINT64_MAX, out);
+    if (rc < 0)
+        return fail(l, name, "\"%s\" is not a whole number%s%s", v, sl ? " (optionally with " : "",
+                    sl ? (strcmp(suffix, "Mi") == 0 ? "the suffix Mi)" : "the suffix m)") : "");
+    if (*out < min || *out > max)
+        return fail(l, name, "%s is out of range [%llu, %llu]", v, (unsigned long long)min,
+                    (unsigned long long)max);
+    return 0;
+}
+
+static int load_mode(struct loader *l, struct config *c)
+{
+    const char *v = var(l, "FLAMESHOT_MODE");
+    if (!v || strcmp(v, "auto") == 0)
+        c->mode_requested = FS_MODE_AUTO;
+    else if (strcmp(v, "kubernetes") == 0)
+        c->mode_requested = FS_MODE_KUBERNETES;
+    else if (strcmp(v, "standalone") == 0)
+        c->mode_requested = FS_MODE_STANDALONE;
+    else
+        return fail(l, "FLAMESHOT_MODE", "\"%s\" is not one of auto, kubernetes, standalone", v);
+    c->mode = c->mode_requested;
+    if (c->mode == FS_MODE_AUTO)
+        c->mode = var(l, "KUBERNETES_SERVICE_HOST") ? FS_MODE_KUBERNETES : FS_MODE_STANDALONE;
+    return 0;
+}
+
+static int load_bpf(struct loader *l, struct config *c)
+{
+    const char *v = var(l, "FLAMESHOT_BPF");
+    if (!v || strcmp(v, "auto") == 0)
+        c->bpf = FS_BPF_AUTO;
+    else if (strcmp(v, "on") == 0)
+        c->bpf = FS_BPF_ON;
+    else if (strcmp(v, "off") == 0)
+        c->bpf = FS_BPF_OFF;
+    else
+        return fail(l, "FLAMESHOT_BPF", "\"%s\" is not one of auto, on, off", v);
+    return 0;
+}
+
+static int load_log_level(struct loader *l, struct config *c)
+{
+    const char *v = var(l, "FLAMESHOT_LOG_LEVEL");
+    c->log_level = LOG_INFO;
+    if (v && (c->log_level = log_level_parse(v)) < 0)
+        return fail(l, "FLAMESHOT_LOG_LEVEL", "\"%s\" is not one of debug, info, warn, error", v);
+    return 0;
+}
+
+/* http(s)://host[:port]/path: anything else cannot be a DataKit intake. */
+static int load_datakit(struct loader *l, struct config *c)
+{
+    const char *v = var(l, "FLAMESHOT_DATAKIT_ADDR");
+    if (!v)
+        return 0;
+    const char *rest = NULL;
+    if (strncmp(v, "http://", 7) == 0)
+        rest = v + 7;
+    else if (strncmp(v, "https://", 8) == 0)
+        rest = v + 8;
+    if (!rest)
+        return fail(l, "FLAMESHOT_DATAKIT_ADDR",
+                    "\"%s\" must start with http:// or https:// "
+                    "(e.g. http://datakit:9529/profiling/v1/input)",
+                    v);
+    if (!*rest || *rest == '/' || *rest == ':')
+        return fail(l, "FLAMESHOT_DATAKIT_ADDR", "\"%s\" has no host", v);
+    if (strpbrk(v, " \t\r\n"))
+        return fail(l, "FLAMESHOT_DATAKIT_ADDR", "\"%s\" contains whitespace", v);
+    return dup_into(&c->datakit_addr, v);
+}
+
+static int load_paths(struct loader *l, struct config *c)
+{
+    int rc = load_string(l, "FLAMESHOT_PROFILING_PATH", "/var/lib/flameshot", &c->profiling_path);
+    if (rc < 0)
+        return rc;
+    if (c->profiling_path[0] != '/')
+        return fail(l, "FLAMESHOT_PROFILING_PATH", "\"%s\" must be an absolute path",
+                    c->profiling_path);
+    rc = load_string(l, "FLAMESHOT_ASYNC_PROFILER_PATH", "/opt/async-profiler",
+                     &c->async_profiler_path);
+    if (rc < 0)
+        return rc;
+    if (c->async_profiler_path[0] != '/')
+        return fail(l, "FLAMESHOT_ASYNC_PROFILER_PATH", "\"%s\" must be an absolute path",
+                    c->async_profiler_path);
+    return 0;
+}
+
+/* Flameshot documents a bare "1" (seconds); its code parses durations.
+ * Accept both so existing sidecar configurations keep working. */
+static int load_monitor_interval(struct loader *l, struct config *c)
+{
+    const char *v = var(l, "FLAMESHOT_MONITOR_INTERVAL");
+    uint64_t secs;
+    c->monitor_interval_ms = 1000;
+    if (v && units_parse_u64(v, 3600, &secs) == 0) {
+        if (secs == 0)
+            return fail(l, "FLAMESHOT_MONITOR_INTERVAL", "must be at least 100ms");
+        c->monitor_interval_ms = secs * 1000;
+        return 0;
+    }
+    int rc = load_duration(l, "FLAMESHOT_MONITOR_INTERVAL", 1000, MIN_MONITOR_INTERVAL_MS,
+                           &c->monitor_interval_ms);
+    if (rc == 0 && c->monitor_interval_ms > MAX_MONITOR_INTERVAL_MS)
+        return fail(l, "FLAMESHOT_MONITOR_INTERVAL", "%s is too long (maximum 1h)", v);
+    return rc;
+}
+
+static int load_auto_profiling(struct loader *l, struct config *c)
+{
+    uint64_t min = c->short_intervals ? 1000 : MIN_AUTO_PROFILING_MS;
+    int rc = load_duration(l, "FLAMESHOT_AUTO_PROFILING", 0, min, &c->auto_profiling_ms);
+    if (rc < 0)
+        return rc;
+    rc = load_duration(l, "FLAMESHOT_AUTO_PROFILING_DURATION", 30000, 1000,
+                       &c->auto_profiling_duration_ms);
+    if (rc < 0)
+        return rc;
+    if (c->auto_profiling_duration_ms > 10 * 60000)
+        return fail(l, "FLAMESHOT_AUTO_PROFILING_DURATION", "too long (maximum 10m)");
+    if (c->auto_profiling_ms && c->auto_profiling_duration_ms >= c->auto_profiling_ms)
+        return fail(l, "FLAMESHOT_AUTO_PROFILING_DURATION",
+                    "must be shorter than FLAMESHOT_AUTO_PROFILING, or profiles would overlap");
+    return 0;
+}
+
+static int load_http(struct loader *l, struct config *c)
+{
+    int rc = load_string(l, "FLAMESHOT_HTTP_LOCAL_IP", "127.0.0.1", &c->http_ip);
+    if (rc < 0)
+        return rc;
+    unsigned char addr[16];
+    if (inet_pton(AF_INET, c->http_ip, addr) != 1 && inet_pton(AF_INET6, c->http_ip, addr) != 1)
+        return fail(l, "FLAMESHOT_HTTP_LOCAL_IP", "\"%s\" is not an IPv4 or IPv6 address",
+                    c->http_ip);
+    uint64_t port;
+    rc = load_uint(l, "FLAMESHOT_HTTP_LOCAL_PORT", NULL, 8089, 1, 65535, &port);
+    if (rc < 0)
+        return rc;
+    c->http_port = (uint16_t)port;
+    rc = load_string(l, "FLAMESHOT_HTTP_TOKEN", NULL, &c->http_token);
+    if (rc == 0 && c->http_token && strpbrk(c->http_token, " \t\r\n"))
+        return fail(l, "FLAMESHOT_HTTP_TOKEN", "must not contain whitespace");
+    return rc;
+}
+
+static int load_tags(struct loader *l, struct config *c)
+{
+    const char *v = var(l, "FLAMESHOT_TAGS"), *why;
+    size_t bad;
+    if (!v)
+        return 0;
+    int rc = tags_parse_list(v, &c->tags, &bad, &why);
+    if (rc == -EINVAL) {
+        char path[64];
+        snprintf(path, sizeof(path), "FLAMESHOT_TAGS[%zu]", bad);
+        return fail(l, path, "%s (FLAMESHOT_TAGS is \"k:v,k:v\")", why);
+    }
+    return rc;
+}
+
+static int load_rules(struct loader *l, struct config *c)
+{
+    struct rule_limits lim = {.service_override = c->service,
+                              .short_intervals = c->short_intervals};
+    const char *v = l->get("FLAMESHOT_PROCESSES", l->arg);
+    if (!v)
+        return rules_default(&lim, &c->rules);
+    if (!*v)
+        return fail(l, "FLAMESHOT_PROCESSES",
+                    "set but empty: give a JSON array of rules, or unset it for the default rule");
+    struct rule_error rerr;
+    int rc = rules_parse(v, &lim, &c->rules, &rerr);
+    if (rc == -EINVAL)
+        return fail(l, rerr.path, "%s", rerr.reason);
+    return rc;
+}
+
+static int load_node(struct loader *l, struct config *c)
+{
+    const char *v = var(l, "FLAMESHOT_NODE_NAME");
+    if (v)
+        return dup_into(&c->node_name, v);
+    char host[256] = "";
+    if (gethostname(host, sizeof(host) - 1) < 0 || !host[0])
+        return fail(l, "FLAMESHOT_NODE_NAME", "unset and the hostname is unavailable");
+    return dup_into(&c->node_name, host);
+}
+
+static int load_limits(struct loader *l, struct config *c)
+{
+    uint64_t jobs = 2;
+    int rc = load_uint(l, "FLAMESHOT_POD_MEM_LIMIT", "Mi", 0, 1, UINT32_MAX, &c->pod_mem_limit_mb);
+    if (rc == 0)
+        rc = load_uint(l, "FLAMESHOT_POD_CPU_LIMIT", "m", 0, 1, 1u << 24, &c->pod_cpu_limit_millis);
+    if (rc == 0)
+        rc = load_uint(l, "FLAMESHOT_MAX_CONCURRENT_JOBS", NULL, 2, 1, MAX_JOBS, &jobs);
+    if (rc == 0)
+        rc = load_uint(l, "FLAMESHOT_SPOOL_MAX_MB", NULL, 1024, 1, 1u << 30, &c->spool_max_mb);
+    c->max_concurrent_jobs = (int)jobs;
+    return rc;
+}
+
+static int load_features(struct loader *l, struct config *c)
+{
+    int rc = load_bool(l, "FLAMESHOT_OOM_HPROF_ENABLED", false, &c->oom_hprof_enabled);
+    if (rc == 0)
+        rc = load_duration(l, "FLAMESHOT_OOM_HPROF_MATCH_WINDOW", 120000, 1000,
+                           &c->oom_hprof_match_window_ms);
+    if (rc == 0)
+        rc = load_bool(l, "FLAMESHOT_JCMD_SNAPSHOT_ENABLED", true, &c->jcmd_snapshot_enabled);
+    if (rc == 0)
+        rc = load_duration(l, "FLAMESHOT_JCMD_TIMEOUT", 10000, 100, &c->jcmd_timeout_ms);
+    return rc;
+}
+
+int config_load(struct config *cfg, config_getenv_fn get, void *arg, struct config_error *err)
+{
+    struct loader l = {.get = get ? get : env_get, .arg = arg, .err = err};
+    memset(cfg, 0, sizeof(*cfg));
+    memset(err, 0, sizeof(*err));
+
+    int rc = load_bool(&l, "FLAMESHOT_TEST_SHORT_INTERVALS", false, &cfg->short_intervals);
+    if (rc == 0)
+        rc = load_mode(&l, cfg);
+    if (rc == 0)
+        rc = load_log_level(&l, cfg);
+    if (rc == 0)
+        rc = load_datakit(&l, cfg);
+    if (rc == 0)
+        rc = load_paths(&l, cfg);
+    if (rc == 0)
+        rc = load_monitor_interval(&l, cfg);
+    if (rc == 0)
+        rc = load_auto_profiling(&l, cfg);
+    if (rc == 0)
+        rc = load_features(&l, cfg);
+    if (rc == 0)
+        rc = load_limits(&l, cfg);
+    if (rc == 0)
+        rc = load_http(&l, cfg);
+    if (rc == 0)
+        rc = load_string(&l, "FLAMESHOT_SERVICE", NULL, &cfg->service);
+    if (rc == 0)
+        rc = load_tags(&l, cfg);
+    if (rc == 0)
+        rc = load_rules(&l, cfg);
+    if (rc == 0)
+        rc = load_node(&l, cfg);
+    if (rc == 0)
+        rc = load_bpf(&l, cfg);
+    if (rc == -ENOMEM)
+        fail(&l, "config", "out of memory");
+    if (rc < 0)
+        config_free(cfg);
+    return rc;
+}
+
+void config_check_unknown(char *const *envp,
+                          void (*report)(const char *name, const char *near, void *arg), void *arg)
+{
+    for (; envp && *envp; envp++) {
+        if (strncmp(*envp, "FLAMESHOT_", 10) != 0)
+            continue;
+        char name[128];
+        const char *eq = strchr(*envp, '=');
+        size_t len = eq ? (size_t)(eq - *envp) : strlen(*envp);
+        snprintf(name, sizeof(name), "%.*s", (int)len, *envp);
+        bool known = false;
+        for (size_t i = 0; i < sizeof(known_vars) / sizeof(known_vars[0]); i++)
+            known = known || strcmp(name, known_vars[i]) == 0;
+        for (size_t i = 0; i < sizeof(ignored_vars) / sizeof(ignored_vars[0]); i++)
+            if (strcmp(name, ignored_vars[i]) == 0) {
+                report(name, "(a Flameshot sidecar variable the node agent ignores)", arg);
+                known = true;
+            }
+        if (known)
+            continue;
+        report(name, rules_closest(name, known_vars, sizeof(known_vars) / sizeof(known_vars[0])),
+               arg);
+    }
+}
+
+void config_free(struct config *cfg)
+{
+    free(cfg->datakit_addr);
+    free(cfg->profiling_path);
+    free(cfg->http_ip);
+    free(cfg->service);
+    free(cfg->node_name);
+    free(cfg->async_profiler_path);
+    free(cfg->http_token);
+    tags_free(&cfg->tags);
+    rules_free(&cfg->rules);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+const char *config_mode_name(enum fs_mode mode)
+{
+    switch (mode) {
+    case FS_MODE_KUBERNETES:
+        return "kubernetes";
+    case FS_MODE_STANDALONE:
+        return "standalone";
+    default:
+        return "auto";
+    }
+}
+
+const char *config_bpf_name(enum fs_bpf_mode bpf)
+{
+    return bpf == FS_BPF_ON ? "on" : bpf == FS_BPF_OFF ? "off" : "auto";
+}
+
+static void add_limits_json(cJSON *o, const struct config *c)
+{
+    if (c->pod_mem_limit_mb)
+        cJSON_AddNumberToObject(o, "pod_mem_limit_mb", (double)c->pod_mem_limit_mb);
+    else
+        cJSON_AddNullToObject(o, "pod_mem_limit_mb");
+    if (c->pod_cpu_limit_millis)
+        cJSON_AddNumberToObject(o, "pod_cpu_limit_millicores", (double)c->pod_cpu_limit_millis);
+    else
+        cJSON_AddNullToObject(o, "pod_cpu_limit_millicores");
+}
+
+cJSON *config_to_json(const struct config *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject(o, "mode", config_mode_name(c->mode));
+    cJSON_AddStringToObject(o, "mode_requested", config_mode_name(c->mode_requested));
+    json_add_str_or_null(o, "datakit_addr", c->datakit_addr);
+    cJSON_AddStringToObject(o, "sink", c->datakit_addr ? "datakit" : "local");
+    cJSON_AddStringToObject(o, "profiling_path", c->profiling_path);
+    json_add_duration(o, "monitor_interval", c->monitor_interval_ms);
+    cJSON_AddStringToObject(o, "log_level", log_level_name((enum log_level)c->log_level));
+    if (c->auto_profiling_ms)
+        json_add_duration(o, "auto_profiling", c->auto_profiling_ms);
+    else
+        cJSON_AddNullToObject(o, "auto_profiling");
+    json_add_duration(o, "auto_profiling_duration", c->auto_profiling_duration_ms);
+    cJSON_AddBoolToObject(o, "oom_hprof_enabled", c->oom_hprof_enabled);
+    json_add_duration(o, "oom_hprof_match_window", c->oom_hprof_match_window_ms);
+    cJSON_AddBoolToObject(o, "jcmd_snapshot_enabled", c->jcmd_snapshot_enabled);
+    json_add_duration(o, "jcmd_timeout", c->jcmd_timeout_ms);
+    add_limits_json(o, c);
+    cJSON_AddStringToObject(o, "http_local_ip", c->http_ip);
+    cJSON_AddNumberToObject(o, "http_local_port", c->http_port);
+    cJSON_AddStringToObject(o, "http_token", c->http_token ? "(set)" : "(unset)");
+    json_add_str_or_null(o, "service", c->service);
+    cJSON *tags = cJSON_AddObjectToObject(o, "tags");
+    for (size_t i = 0; tags && i < c->tags.n; i++)
+        cJSON_AddStringToObject(tags, c->tags.items[i].key, c->tags.items[i].value);
+    cJSON_AddStringToObject(o, "node_name", c->node_name);
+    cJSON_AddStringToObject(o, "async_profiler_path", c->async_profiler_path);
+    cJSON_AddStringToObject(o, "bpf", config_bpf_name(c->bpf));
+    cJSON_AddNumberToObject(o, "max_concurrent_jobs", c->max_concurrent_jobs);
+    cJSON_AddNumberToObject(o, "spool_max_mb", (double)c->spool_max_mb);
+    cJSON_AddBoolToObject(o, "processes_default", c->rules.is_default);
+    cJSON *rules = cJSON_AddArrayToObject(o, "processes");
+    for (size_t i = 0; rules && i < c->rules.n; i++)
+        cJSON_AddItemToArray(rules, rule_to_json(&c->rules.items[i]));
+    if (c->short_intervals)
+        cJSON_AddBoolToObject(o, "test_short_intervals", true);
+    return o;
+}

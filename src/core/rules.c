@@ -1,0 +1,528 @@
+#include "core/rules.h"
+
+#include "core/json.h"
+#include "core/rx.h"
+#include "core/units.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Flameshot's own defaults (its process monitor): a profile lasts 60s, an
+ * emergency profile 15s. */
+#define DEFAULT_DURATION_MS           60000
+#define DEFAULT_EMERGENCY_DURATION_MS 15000
+#define MAX_PROFILE_MS                (10 * 60 * 1000)
+#define MIN_PROFILE_MS                1000
+#define MIN_COOLDOWN_MS               1000
+#define MAX_COOLDOWN_MS               (24ull * 3600 * 1000)
+
+/* The default standalone rule: argv[0] is a `java` launcher, by path or not */
+#define DEFAULT_COMMAND "^(\\S*/)?java(\\s|$)"
+
+static const char *const known_fields[] = {
+    "service",
+    "language",
+    "command",
+    "duration",
+    "events",
+    "cpu_usage_percent",
+    "mem_usage_percent",
+    "mem_usage_mb",
+    "mem_usage_percent_emergency",
+    "mem_usage_mb_emergency",
+    "emergency_duration",
+    "tags",
+    "jdk_version",
+    "container",
+    "cooldown",
+};
+#define N_KNOWN_FIELDS (sizeof(known_fields) / sizeof(known_fields[0]))
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} event_names[] = {
+    {"cpu", PROF_EV_CPU},
+    {"alloc", PROF_EV_ALLOC},
+    {"lock", PROF_EV_LOCK},
+    {"wall", PROF_EV_WALL},
+    {"itimer", PROF_EV_ITIMER},
+    {"cache-misses", PROF_EV_CACHE_MISSES},
+    {"cs", PROF_EV_CS},
+    {"context-switches", PROF_EV_CS}, /* Flameshot's zh docs spell it so */
+    {"nativemem", PROF_EV_NATIVEMEM},
+    {"all", PROF_EV_ALL},
+};
+#define N_EVENT_NAMES (sizeof(event_names) / sizeof(event_names[0]))
+
+int rules_edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64)
+        return 99;
+    int prev[65], cur[65];
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            int del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, sizeof(int) * (lb + 1));
+    }
+    return prev[lb];
+}
+
+const char *rules_closest(const char *name, const char *const *names, size_t n)
+{
+    const char *best = NULL;
+    int best_d = 4;
+    for (size_t i = 0; i < n; i++) {
+        int d = rules_edit_distance(name, names[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = names[i];
+        }
+    }
+    return best;
+}
+
+static int fail(struct rule_error *err, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct rule_error *err, const char *path, const char *fmt, ...)
+{
+    snprintf(err->path, sizeof(err->path), "%s", path);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->reason, sizeof(err->reason), fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+int prof_events_parse(const char *s, unsigned *mask, const char **why, char *bad, size_t badcap)
+{
+    unsigned m = 0;
+    const char *p = s;
+    if (bad && badcap)
+        bad[0] = '\0';
+    while (p && *p) {
+        while (*p == ' ')
+            p++;
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len && p[len - 1] == ' ')
+            len--;
+        size_t i;
+        for (i = 0; i < N_EVENT_NAMES; i++)
+            if (strlen(event_names[i].name) == len && strncmp(p, event_names[i].name, len) == 0)
+                break;
+        if (i == N_EVENT_NAMES) {
+            if (bad && badcap)
+                snprintf(bad, badcap, "%.*s", (int)len, p);
+            *why = "unknown event (known: cpu, alloc, lock, wall, itimer, cache-misses, cs, "
+                   "nativemem, all)";
+            return -EINVAL;
+        }
+        m |= event_names[i].bit;
+        p = end ? end + 1 : NULL;
+    }
+    if (!m) {
+        *why = "no event given";
+        return -EINVAL;
+    }
+    *mask = m;
+    return 0;
+}
+
+char *prof_events_format(unsigned mask, char *buf, size_t cap)
+{
+    size_t pos = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < N_EVENT_NAMES; i++) {
+        if (!(mask & event_names[i].bit) || strcmp(event_names[i].name, "context-switches") == 0)
+            continue;
+        pos += (size_t)snprintf(buf + pos, cap > pos ? cap - pos : 0, "%s%s", pos ? "," : "",
+                                event_names[i].name);
+    }
+    return buf;
+}
+
+static int compile_regex(struct rule *r, const char *path, struct rule_error *err)
+{
+    char why[400];
+    r->re = rx_compile(r->command, false, why, sizeof(why));
+    return r->re ? 0 : fail(err, path, "%s", why);
+}
+
+static int get_string(const cJSON *item, const char *path, char **out, struct rule_error *err)
+{
+    if (!cJSON_IsString(item))
+        return fail(err, path, "must be a string");
+    *out = strdup(item->valuestring);
+    return *out ? 0 : -ENOMEM;
+}
+
+static int get_duration(const cJSON *item, const char *path, uint64_t min_ms, uint64_t max_ms,
+                        uint64_t *out, struct rule_error *err)
+{
+    if (!cJSON_IsString(item))
+        return fail(err, path, "must be a duration string such as \"30s\" or \"1m30s\"");
+    const char *why;
+    if (units_parse_duration(item->valuestring, out, &why) < 0)
+        return fail(err, path, "\"%s\" is not a duration: %s", item->valuestring, why);
+    if (*out < min_ms) {
+        char b[32];
+        return fail(err, path, "%s is too short (minimum %s)", item->valuestring,
+                    units_format_duration(min_ms, b, sizeof(b)));
+    }
+    if (*out > max_ms) {
+        char b[32];
+        return fail(err, path, "%s is too long (maximum %s)", item->valuestring,
+                    units_format_duration(max_ms, b, sizeof(b)));
+    }
+    return 0;
+}
+
+static int get_number(const cJSON *item, const char *path, double max, double *out,
+                      struct rule_error *err)
+{
+    if (!cJSON_IsNumber(item))
+        return fail(err, path, "must be a number");
+    if (!isfinite(item->valuedouble) || item->valuedouble < 0)
+        return fail(err, path, "must not be negative (0 disables this threshold)");
+    if (max > 0 && item->valuedouble > max)
+        return fail(err, path, "%g is above %g: a memory percentage cannot exceed 100",
+                    item->valuedouble, max);
+    *out = item->valuedouble;
+    return 0;
+}
+
+static int parse_language(const cJSON *item, const char *path, struct rule *r,
+                          struct rule_error *err)
+{
+    char *lang = NULL;
+    int rc = get_string(item, path, &lang, err);
+    if (rc < 0)
+        return rc;
+    if (strcmp(lang, "java") == 0) {
+        r->language = RULE_LANG_JAVA;
+        rc = 0;
+    } else if (strcmp(lang, "go") == 0 || strcmp(lang, "golang") == 0 ||
+               strcmp(lang, "python") == 0) {
+        rc =
+            fail(err, path, "language \"%s\" is planned but not supported yet: only java is", lang);
+    } else {
+        rc = fail(err, path, "unsupported language \"%s\": only java is supported", lang);
+    }
+    free(lang);
+    return rc;
+}
+
+static int parse_events(const cJSON *item, const char *path, struct rule *r, struct rule_error *err)
+{
+    const char *why;
+    char bad[64];
+    if (cJSON_IsString(item)) {
+        if (prof_events_parse(item->valuestring, &r->events, &why, bad, sizeof(bad)) < 0)
+            return fail(err, path, "\"%s\": %s", bad[0] ? bad : item->valuestring, why);
+        return 0;
+    }
+    if (!cJSON_IsArray(item))
+        return fail(err, path, "must be a string such as \"cpu,alloc\" or an array of strings");
+    r->events = 0;
+    int i = 0;
+    for (const cJSON *e = item->child; e; e = e->next, i++) {
+        char p[160];
+        snprintf(p, sizeof(p), "%s[%d]", path, i);
+        unsigned m;
+        if (!cJSON_IsString(e))
+            return fail(err, p, "must be a string");
+        if (prof_events_parse(e->valuestring, &m, &why, bad, sizeof(bad)) < 0)
+            return fail(err, p, "\"%s\": %s", bad[0] ? bad : e->valuestring, why);
+        r->events |= m;
+    }
+    if (!r->events)
+        return fail(err, path, "empty list of events");
+    return 0;
+}
+
+static int parse_tags(const cJSON *item, const char *path, struct rule *r, struct rule_error *err)
+{
+    if (!cJSON_IsArray(item))
+        return fail(err, path, "must be an array of \"key:value\" strings");
+    int i = 0;
+    for (const cJSON *e = item->child; e; e = e->next, i++) {
+        char p[160], *k, *v;
+        const char *why;
+        snprintf(p, sizeof(p), "%s[%d]", path, i);
+        if (!cJSON_IsString(e))
+            return fail(err, p, "must be a \"key:value\" string");
+        if (tags_parse_item(e->valuestring, &k, &v, &why) < 0)
+            return fail(err, p, "\"%s\": %s", e->valuestring, why);
+        int rc = tags_set(&r->tags, k, v);
+        free(k);
+        free(v);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int parse_jdk_version(const cJSON *item, const char *path, struct rule *r,
+                             struct rule_error *err)
+{
+    if (cJSON_IsNumber(item)) {
+        char b[32];
+        if (item->valuedouble < 0)
+            return fail(err, path, "must not be negative");
+        snprintf(b, sizeof(b), "%g", item->valuedouble);
+        r->jdk_version = strdup(b);
+        return r->jdk_version ? 0 : -ENOMEM;
+    }
+    if (!cJSON_IsString(item))
+        return fail(err, path, "must be a string such as \"17\"");
+    r->jdk_version = strdup(item->valuestring);
+    return r->jdk_version ? 0 : -ENOMEM;
+}
+
+static int parse_field(const cJSON *f, const char *path, const struct rule_limits *lim,
+                       struct rule *r, struct rule_error *err)
+{
+    const char *k = f->string;
+    if (strcmp(k, "service") == 0)
+        return get_string(f, path, &r->service, err);
+    if (strcmp(k, "language") == 0)
+        return parse_language(f, path, r, err);
+    if (strcmp(k, "command") == 0)
+        return get_string(f, path, &r->command, err);
+    if (strcmp(k, "duration") == 0)
+        return get_duration(f, path, MIN_PROFILE_MS, MAX_PROFILE_MS, &r->duration_ms, err);
+    if (strcmp(k, "emergency_duration") == 0)
+        return get_duration(f, path, MIN_PROFILE_MS, MAX_PROFILE_MS, &r->emergency_duration_ms,
+                            err);
+    if (strcmp(k, "cooldown") == 0)
+        return get_duration(f, path, lim && lim->short_intervals ? 1 : MIN_COOLDOWN_MS,
+                            MAX_COOLDOWN_MS, &r->cooldown_ms, err);
+    if (strcmp(k, "events") == 0)
+        return parse_events(f, path, r, err);
+    if (strcmp(k, "cpu_usage_percent") == 0)
+        return get_number(f, path, 0, &r->cpu_usage_percent, err);
+    if (strcmp(k, "mem_usage_percent") == 0)
+        return get_number(f, path, 100, &r->mem_usage_percent, err);
+    if (strcmp(k, "mem_usage_mb") == 0)
+        return get_number(f, path, 0, &r->mem_usage_mb, err);
+    if (strcmp(k, "mem_usage_percent_emergency") == 0)
+        return get_number(f, path, 100, &r->mem_usage_percent_emergency, err);
+    if (strcmp(k, "mem_usage_mb_emergency") == 0)
+        return get_number(f, path, 0, &r->mem_usage_mb_emergency, err);
+    if (strcmp(k, "tags") == 0)
+        return parse_tags(f, path, r, err);
+    if (strcmp(k, "jdk_version") == 0)
+        return parse_jdk_version(f, path, r, err);
+    if (strcmp(k, "container") == 0)
+        return get_string(f, path, &r->container, err);
+    const char *near = rules_closest(k, known_fields, N_KNOWN_FIELDS);
+    if (near)
+        return fail(err, path, "unknown field \"%s\" (did you mean \"%s\"?)", k, near);
+    return fail(err, path, "unknown field \"%s\"", k);
+}
+
+static void rule_init(struct rule *r, int index)
+{
+    memset(r, 0, sizeof(*r));
+    r->index = index;
+    r->language = RULE_LANG_JAVA;
+    r->duration_ms = DEFAULT_DURATION_MS;
+    r->emergency_duration_ms = DEFAULT_EMERGENCY_DURATION_MS;
+    r->events = PROF_EV_DEFAULT;
+}
+
+static void rule_clear(struct rule *r)
+{
+    free(r->service);
+    free(r->command);
+    free(r->jdk_version);
+    free(r->container);
+    tags_free(&r->tags);
+    rx_free(r->re);
+    memset(r, 0, sizeof(*r));
+}
+
+static int apply_service_override(struct rule *r, const struct rule_limits *lim)
+{
+    if (!lim || !lim->service_override || !*lim->service_override)
+        return 0;
+    free(r->service);
+    r->service = strdup(lim->service_override);
+    return r->service ? 0 : -ENOMEM;
+}
+
+static int parse_rule(const cJSON *obj, int index, const struct rule_limits *lim, struct rule *r,
+                      struct rule_error *err)
+{
+    char base[64], path[160];
+    snprintf(base, sizeof(base), "FLAMESHOT_PROCESSES[%d]", index);
+    rule_init(r, index);
+    if (!cJSON_IsObject(obj))
+        return fail(err, base, "must be an object");
+    for (const cJSON *f = obj->child; f; f = f->next) {
+        snprintf(path, sizeof(path), "%s.%s", base, f->string);
+        for (const cJSON *g = obj->child; g != f; g = g->next)
+            if (strcmp(g->string, f->string) == 0)
+                return fail(err, path, "duplicate field \"%s\"", f->string);
+        int rc = parse_field(f, path, lim, r, err);
+        if (rc < 0)
+            return rc;
+    }
+    snprintf(path, sizeof(path), "%s.command", base);
+    if (!r->command)
+        return fail(err, path, "missing: every rule needs a command regex");
+    if (!*r->command)
+        return fail(err, path, "empty regex would match every process");
+    int rc = compile_regex(r, path, err);
+    if (rc < 0)
+        return rc;
+    if (r->container && !*r->container) {
+        snprintf(path, sizeof(path), "%s.container", base);
+        return fail(err, path, "must not be empty (omit it to match any container)");
+    }
+    return apply_service_override(r, lim);
+}
+
+static size_t json_offset(const char *json, const char *end)
+{
+    return end && end >= json ? (size_t)(end - json) : 0;
+}
+
+int rules_parse(const char *json, const struct rule_limits *lim, struct rule_set *set,
+                struct rule_error *err)
+{
+    memset(set, 0, sizeof(*set));
+    memset(err, 0, sizeof(*err));
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithOpts(json, &end, 1);
+    if (!root)
+        return fail(err, "FLAMESHOT_PROCESSES", "malformed JSON at offset %zu (near \"%.16s\")",
+                    json_offset(json, end), end ? end : "");
+    int rc = 0;
+    if (!cJSON_IsArray(root)) {
+        rc = fail(err, "FLAMESHOT_PROCESSES", "must be a JSON array of rules");
+        goto out;
+    }
+    int n = cJSON_GetArraySize(root);
+    if (n == 0) {
+        rc = fail(err, "FLAMESHOT_PROCESSES",
+                  "empty array: give at least one rule, or unset the variable for the default");
+        goto out;
+    }
+    set->items = calloc((size_t)n, sizeof(*set->items));
+    if (!set->items) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    int i = 0;
+    for (const cJSON *obj = root->child; obj; obj = obj->next, i++) {
+        set->n = (size_t)i + 1;
+        rc = parse_rule(obj, i, lim, &set->items[i], err);
+        if (rc < 0)
+            break;
+    }
+out:
+    cJSON_Delete(root);
+    if (rc < 0)
+        rules_free(set);
+    return rc;
+}
+
+int rules_default(const struct rule_limits *lim, struct rule_set *set)
+{
+    struct rule_error err;
+    memset(set, 0, sizeof(*set));
+    set->items = calloc(1, sizeof(*set->items));
+    if (!set->items)
+        return -ENOMEM;
+    struct rule *r = &set->items[0];
+    rule_init(r, -1);
+    set->n = 1;
+    set->is_default = true;
+    /* documented in the README: what a new user gets with no configuration */
+    r->cpu_usage_percent = 80;
+    r->mem_usage_percent = 85;
+    r->mem_usage_percent_emergency = 95;
+    r->command = strdup(DEFAULT_COMMAND);
+    int rc = r->command ? compile_regex(r, "default rule", &err) : -ENOMEM;
+    if (rc == 0)
+        rc = apply_service_override(r, lim);
+    if (rc < 0)
+        rules_free(set);
+    return rc;
+}
+
+void rules_free(struct rule_set *set)
+{
+    for (size_t i = 0; i < set->n; i++)
+        rule_clear(&set->items[i]);
+    free(set->items);
+    memset(set, 0, sizeof(*set));
+}
+
+int rule_match(const struct rule *r, const char *cmdline)
+{
+    if (!r->re || !cmdline)
+        return 0;
+    int rc = rx_match(r->re, cmdline, false);
+    return rc < 0 ? -EINVAL : rc;
+}
+
+const struct rule *rules_find(const struct rule_set *set, const char *cmdline,
+                              const char *container)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        const struct rule *r = &set->items[i];
+        if (r->container && container && strcmp(r->container, container) != 0)
+            continue;
+        if (rule_match(r, cmdline) == 1)
+            return r;
+    }
+    return NULL;
+}
+
+cJSON *rule_to_json(const struct rule *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    char ev[128];
+    if (!o)
+        return NULL;
+    json_add_str_or_null(o, "service", r->service);
+    cJSON_AddStringToObject(o, "language", "java");
+    cJSON_AddStringToObject(o, "command", r->command ? r->command : "");
+    json_add_duration(o, "duration", r->duration_ms);
+    cJSON_AddStringToObject(o, "events", prof_events_format(r->events, ev, sizeof(ev)));
+    cJSON_AddNumberToObject(o, "cpu_usage_percent", r->cpu_usage_percent);
+    cJSON_AddNumberToObject(o, "mem_usage_percent", r->mem_usage_percent);
+    cJSON_AddNumberToObject(o, "mem_usage_mb", r->mem_usage_mb);
+    cJSON_AddNumberToObject(o, "mem_usage_percent_emergency", r->mem_usage_percent_emergency);
+    cJSON_AddNumberToObject(o, "mem_usage_mb_emergency", r->mem_usage_mb_emergency);
+    json_add_duration(o, "emergency_duration", r->emergency_duration_ms);
+    cJSON *tags = cJSON_AddArrayToObject(o, "tags");
+    for (size_t i = 0; tags && i < r->tags.n; i++) {
+        char b[512];
+        snprintf(b, sizeof(b), "%s:%s", r->tags.items[i].key, r->tags.items[i].value);
+        cJSON_AddItemToArray(tags, cJSON_CreateString(b));
+    }
+    if (r->jdk_version)
+        cJSON_AddStringToObject(o, "jdk_version", r->jdk_version);
+    if (r->container)
+        cJSON_AddStringToObject(o, "container", r->container);
+    if (r->cooldown_ms)
+        json_add_duration(o, "cooldown", r->cooldown_ms);
+    return o;
+}

@@ -1,0 +1,381 @@
+#include "events/bpf_events.h"
+
+#include "core/log.h"
+
+#include "events.skel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TRACEFS_DIR "/sys/kernel/tracing"
+
+/* One tracepoint, its two programs and the arguments the tp_btf one reads
+ * (after the implicit ctx): "struct:<name>" for a pointer to that struct,
+ * or "int". */
+struct tp_spec {
+    const char *key; /* short name for logs */
+    const char *tp;  /* btf_trace_<tp> */
+    const char *btf_prog;
+    const char *classic_prog;
+    const char *args[2];
+};
+
+static const struct tp_spec tp_specs[] = {
+    {"exec", "sched_process_exec", "exec_btf", "exec_tp", {"struct:task_struct", NULL}},
+    {"exit", "sched_process_exit", "exit_btf", "exit_tp", {"struct:task_struct", NULL}},
+    {"oom", "mark_victim", "oom_btf", "oom_tp", {"struct:task_struct", NULL}},
+    {"rss", "rss_stat", "rss_btf", "rss_tp", {"struct:mm_struct", "int"}},
+};
+#define N_TP (sizeof(tp_specs) / sizeof(tp_specs[0]))
+
+struct bpf_events {
+    struct events_bpf *skel;
+    struct ring_buffer *rb;
+    bool classic[N_TP];
+    char describe[128];
+    bpf_events_cb cb;
+    void *cb_arg;
+    uint64_t consumed, malformed;
+    int ncpus;
+};
+
+static bool param_matches(const struct btf *btf, __u32 type_id, const char *want)
+{
+    const struct btf_type *t = btf__type_by_id(btf, btf__resolve_type(btf, type_id));
+    if (!t)
+        return false;
+    if (strncmp(want, "struct:", 7) == 0) {
+        if (!btf_is_ptr(t))
+            return false;
+        const struct btf_type *s = btf__type_by_id(btf, btf__resolve_type(btf, t->type));
+        return s && btf_is_struct(s) &&
+               strcmp(btf__name_by_offset(btf, s->name_off), want + 7) == 0;
+    }
+    return btf_is_int(t) && strcmp(btf__name_by_offset(btf, t->name_off), want) == 0;
+}
+
+/* True when btf_trace_<tp> exists and its arguments (after void *ctx)
+ * start with what the tp_btf program reads. */
+static bool tp_btf_usable(const struct btf *btf, const struct tp_spec *s)
+{
+    char name[96];
+    snprintf(name, sizeof(name), "btf_trace_%s", s->tp);
+    int id = btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF);
+    if (id < 0)
+        return false;
+    const struct btf_type *t = btf__type_by_id(btf, btf__resolve_type(btf, (__u32)id));
+    if (!t || !btf_is_ptr(t))
+        return false;
+    t = btf__type_by_id(btf, t->type);
+    if (!t || !btf_is_func_proto(t))
+        return false;
+    const struct btf_param *p = btf_params(t);
+    __u16 n = btf_vlen(t);
+    for (__u16 i = 0; i < 2 && s->args[i]; i++) {
+        if (i + 1 >= n || !param_matches(btf, p[i + 1].type, s->args[i]))
+            return false;
+    }
+    return true;
+}
+
+const char *bpf_events_flavour(const struct btf *vmlinux, const char *tracepoint)
+{
+    for (size_t i = 0; i < N_TP; i++)
+        if (strcmp(tp_specs[i].tp, tracepoint) == 0)
+            return vmlinux && tp_btf_usable(vmlinux, &tp_specs[i]) ? "tp_btf" : "tracepoint";
+    return NULL;
+}
+
+static void plan(struct bpf_events *b, bool force_classic)
+{
+    struct btf *btf = force_classic ? NULL : btf__load_vmlinux_btf();
+    for (size_t i = 0; i < N_TP; i++) {
+        b->classic[i] = strcmp(bpf_events_flavour(btf, tp_specs[i].tp), "tp_btf") != 0;
+        if (b->classic[i] && !force_classic)
+            log_info("bpf",
+                     "%s: the kernel's %s prototype differs from what the tp_btf program "
+                     "reads; using the classic tracepoint",
+                     tp_specs[i].key, tp_specs[i].tp);
+    }
+    btf__free(btf);
+}
+
+static int apply_plan(struct bpf_events *b)
+{
+    for (size_t i = 0; i < N_TP; i++) {
+        struct bpf_program *btfp =
+            bpf_object__find_program_by_name(b->skel->obj, tp_specs[i].btf_prog);
+        struct bpf_program *clp =
+            bpf_object__find_program_by_name(b->skel->obj, tp_specs[i].classic_prog);
+        if (!btfp || !clp)
+            return -ENOENT;
+        bpf_program__set_autoload(btfp, !b->classic[i]);
+        bpf_program__set_autoload(clp, b->classic[i]);
+    }
+    return 0;
+}
+
+static bool any_classic(const struct bpf_events *b)
+{
+    for (size_t i = 0; i < N_TP; i++)
+        if (b->classic[i])
+            return true;
+    return false;
+}
+
+/* libbpf finds tracepoint ids under /sys/kernel/tracing/events (or
+ * debugfs). Returns 1 if it mounted tracefs (caller unmounts), 0 if
+ * nothing was needed, -errno. */
+static int tracefs_ensure(void)
+{
+    struct stat st;
+    if (stat(TRACEFS_DIR "/events", &st) == 0 || stat("/sys/kernel/debug/tracing/events", &st) == 0)
+        return 0;
+    if (mount("tracefs", TRACEFS_DIR, "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+        return -errno;
+    log_info("bpf", "mounted tracefs at %s for classic tracepoint ids", TRACEFS_DIR);
+    return 1;
+}
+
+static uint32_t ringbuf_size(uint32_t want)
+{
+    uint32_t page = (uint32_t)sysconf(_SC_PAGESIZE), sz = page;
+    if (!want)
+        want = 1u << 20;
+    while (sz < want && sz < (1u << 30))
+        sz <<= 1;
+    return sz;
+}
+
+static int open_skel(struct bpf_events *b, const struct bpf_events_options *o)
+{
+    b->skel = events_bpf__open();
+    if (!b->skel)
+        return errno ? -errno : -ENOMEM;
+    b->skel->rodata->page_size = (__u64)sysconf(_SC_PAGESIZE);
+    int rc = bpf_map__set_max_entries(b->skel->maps.rb, ringbuf_size(o->ringbuf_bytes));
+    return rc < 0 ? rc : apply_plan(b);
+}
+
+static void reason(char *err, size_t cap, const char *what, int rc)
+{
+    if (rc == -EPERM || rc == -EACCES)
+        snprintf(err, cap, "%s: %s (needs root, or CAP_BPF with CAP_PERFMON)", what, strerror(-rc));
+    else
+        snprintf(err, cap, "%s: %s", what, strerror(-rc));
+}
+
+/* Loads with the plan; if a tp_btf program is refused, retries once with
+ * every tracepoint classic before giving up. */
+static int load(struct bpf_events *b, const struct bpf_events_options *o, char *err, size_t cap)
+{
+    int rc = open_skel(b, o);
+    if (rc == 0)
+        rc = events_bpf__load(b->skel);
+    /* a missing privilege will not be different for the classic programs */
+    if (rc < 0 && rc != -EPERM && rc != -EACCES && !o->force_classic && !any_classic(b) &&
+        b->skel) {
+        log_warn("bpf",
+                 "loading the tp_btf programs failed (%s); retrying with classic "
+                 "tracepoints",
+                 strerror(-rc));
+        events_bpf__destroy(b->skel);
+        for (size_t i = 0; i < N_TP; i++)
+            b->classic[i] = true;
+        rc = open_skel(b, o);
+        if (rc == 0)
+            rc = events_bpf__load(b->skel);
+    }
+    if (rc < 0)
+        reason(err, cap, "loading BPF programs", rc);
+    return rc;
+}
+
+static int on_sample(void *ctx, void *data, size_t size)
+{
+    struct bpf_events *b = ctx;
+    struct fs_event ev;
+    if (size < sizeof(ev)) {
+        b->malformed++;
+        return 0;
+    }
+    memcpy(&ev, data, sizeof(ev));
+    if (ev.kind < FS_EV_EXEC || ev.kind > FS_EV_WATERMARK_PROC) {
+        b->malformed++;
+        return 0;
+    }
+    b->consumed++;
+    if (b->cb)
+        b->cb(&ev, b->cb_arg);
+    return 0;
+}
+
+static void describe(struct bpf_events *b)
+{
+    size_t off = 0;
+    for (size_t i = 0; i < N_TP; i++)
+        off +=
+            (size_t)snprintf(b->describe + off, sizeof(b->describe) - off, "%s%s=%s", i ? " " : "",
+                             tp_specs[i].key, b->classic[i] ? "tracepoint" : "tp_btf");
+}
+
+static int attach(struct bpf_events *b, char *err, size_t cap)
+{
+    int mounted = any_classic(b) ? tracefs_ensure() : 0;
+    if (mounted < 0) {
+        reason(err, cap, "mounting tracefs at " TRACEFS_DIR " for classic tracepoints", mounted);
+        return mounted;
+    }
+    int rc = events_bpf__attach(b->skel);
+    if (mounted > 0 && umount2(TRACEFS_DIR, MNT_DETACH) < 0)
+        log_warn("bpf", "unmounting %s: %s", TRACEFS_DIR, strerror(errno));
+    if (rc < 0)
+        reason(err, cap, "attaching BPF programs", rc);
+    return rc;
+}
+
+int bpf_events_open(const struct bpf_events_options *opts, struct bpf_events **out, char *err,
+                    size_t errcap)
+{
+    static const struct bpf_events_options defaults = {0};
+    const struct bpf_events_options *o = opts ? opts : &defaults;
+    struct bpf_events *b = calloc(1, sizeof(*b));
+    int rc = -ENOMEM;
+    if (!b) {
+        snprintf(err, errcap, "out of memory");
+        return rc;
+    }
+    if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+        rc = -ENOTSUP;
+        snprintf(err, errcap, "kernel has no BTF (/sys/kernel/btf/vmlinux): CO-RE cannot load");
+        goto out;
+    }
+    plan(b, o->force_classic);
+    rc = load(b, o, err, errcap);
+    if (rc == 0)
+        rc = attach(b, err, errcap);
+    if (rc < 0)
+        goto out;
+    b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.rb), on_sample, b, NULL);
+    if (!b->rb) {
+        rc = errno ? -errno : -ENOMEM;
+        reason(err, errcap, "opening the ring buffer", rc);
+        goto out;
+    }
+    b->ncpus = libbpf_num_possible_cpus();
+    describe(b);
+    *out = b;
+    return 0;
+out:
+    bpf_events_close(b);
+    return rc;
+}
+
+void bpf_events_close(struct bpf_events *b)
+{
+    if (!b)
+        return;
+    ring_buffer__free(b->rb);
+    events_bpf__destroy(b->skel);
+    free(b);
+}
+
+int bpf_events_fd(const struct bpf_events *b)
+{
+    return ring_buffer__epoll_fd(b->rb);
+}
+
+int bpf_events_consume(struct bpf_events *b, bpf_events_cb cb, void *arg)
+{
+    b->cb = cb;
+    b->cb_arg = arg;
+    int n = ring_buffer__consume(b->rb);
+    b->cb = NULL;
+    return n;
+}
+
+static int set_mark(struct bpf_map *map, const void *key, size_t ksz, uint64_t bytes,
+                    uint64_t rearm, __u32 *count)
+{
+    if (rearm > bytes || bytes == 0)
+        return -EINVAL;
+    struct fs_watermark w = {.watermark_bytes = bytes, .rearm_bytes = rearm, .armed = 1};
+    struct fs_watermark old;
+    bool exists = bpf_map__lookup_elem(map, key, ksz, &old, sizeof(old), 0) == 0;
+    int rc = bpf_map__update_elem(map, key, ksz, &w, sizeof(w), BPF_ANY);
+    if (rc == -E2BIG)
+        rc = -ENOSPC;
+    if (rc == 0 && !exists)
+        __atomic_add_fetch(count, 1, __ATOMIC_SEQ_CST);
+    return rc;
+}
+
+static int clear_mark(struct bpf_map *map, const void *key, size_t ksz, __u32 *count)
+{
+    int rc = bpf_map__delete_elem(map, key, ksz, 0);
+    if (rc == 0)
+        __atomic_sub_fetch(count, 1, __ATOMIC_SEQ_CST);
+    return rc;
+}
+
+int bpf_events_set_cgroup_mark(struct bpf_events *b, uint64_t cgroup_id, uint64_t bytes,
+                               uint64_t rearm_bytes)
+{
+    __u64 k = cgroup_id;
+    return set_mark(b->skel->maps.cg_marks, &k, sizeof(k), bytes, rearm_bytes,
+                    &b->skel->bss->n_cg_marks);
+}
+
+int bpf_events_clear_cgroup_mark(struct bpf_events *b, uint64_t cgroup_id)
+{
+    __u64 k = cgroup_id;
+    return clear_mark(b->skel->maps.cg_marks, &k, sizeof(k), &b->skel->bss->n_cg_marks);
+}
+
+int bpf_events_set_proc_mark(struct bpf_events *b, int tgid, uint64_t bytes, uint64_t rearm_bytes)
+{
+    __u32 k = (__u32)tgid;
+    if (tgid <= 0)
+        return -EINVAL;
+    return set_mark(b->skel->maps.proc_marks, &k, sizeof(k), bytes, rearm_bytes,
+                    &b->skel->bss->n_proc_marks);
+}
+
+int bpf_events_clear_proc_mark(struct bpf_events *b, int tgid)
+{
+    __u32 k = (__u32)tgid;
+    return clear_mark(b->skel->maps.proc_marks, &k, sizeof(k), &b->skel->bss->n_proc_marks);
+}
+
+void bpf_events_counts(struct bpf_events *b, struct bpf_events_counts *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->consumed = b->consumed;
+    out->malformed = b->malformed;
+    if (b->ncpus <= 0)
+        return;
+    struct fs_bpf_stats *per = calloc((size_t)b->ncpus, sizeof(*per));
+    __u32 zero = 0;
+    if (per && bpf_map__lookup_elem(b->skel->maps.stats, &zero, sizeof(zero), per,
+                                    sizeof(*per) * (size_t)b->ncpus, 0) == 0) {
+        for (int i = 0; i < b->ncpus; i++) {
+            out->emitted += per[i].emitted;
+            out->ringbuf_full += per[i].ringbuf_full;
+            out->rss_calls += per[i].rss_calls;
+        }
+    }
+    free(per);
+}
+
+const char *bpf_events_describe(const struct bpf_events *b)
+{
+    return b->describe;
+}

@@ -1,0 +1,617 @@
+#include "events/poller.h"
+
+#include "events/cgroup.h"
+#include "core/fsutil.h"
+#include "events/procfs.h"
+#include "core/units.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+struct pent {
+    int pid, ppid;
+    uint64_t start; /* clock ticks since boot: (pid, start) names a process */
+    uint64_t memcg; /* memory cgroup id, 0 unknown */
+    uint64_t rss_pages;
+    uint64_t first_ms; /* when first seen */
+    char comm[FS_COMM_LEN];
+    bool dead;  /* a zombie already reported as exited */
+    bool quiet; /* a kernel thread: tracked, never reported */
+};
+
+struct mark {
+    uint64_t bytes, rearm;
+    bool armed;
+};
+
+struct wcg {
+    uint64_t id;
+    char *dir;
+    int version;
+    uint64_t oom_kills;
+    bool oom_known, has_mark;
+    struct mark m;
+};
+
+struct pmark {
+    int tgid;
+    struct mark m;
+};
+
+struct pending_oom {
+    uint64_t cgid, since_ms;
+};
+
+#define VEC(T)                                                                                     \
+    struct {                                                                                       \
+        T *v;                                                                                      \
+        size_t n, cap;                                                                             \
+    }
+
+struct pvec {
+    struct pent *v;
+    size_t n, cap;
+};
+
+struct poller {
+    char *proc_root, *cgroup_root;
+    uint32_t period, young, rescan, oom_match;
+    int tfd;
+    struct pvec tab;
+    struct pvec next; /* the table being built by diff(), swapped in after */
+    VEC(int) pids;
+    VEC(struct pent) exits; /* exits seen in the current scan */
+    VEC(struct wcg) cgs;
+    VEC(struct pmark) pm;
+    VEC(struct pending_oom) po;
+    uint64_t last_rescan_ms;
+    long long last_pid, nr_tasks; /* from loadavg; -1 unknown */
+    struct poller_counts counts;
+    poller_emit_fn emit;
+    void *arg;
+    int emitted;
+};
+
+static int grow(void **v, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t nc = *cap ? *cap : 64;
+    while (nc < need)
+        nc *= 2;
+    void *nv = realloc(*v, nc * elem);
+    if (!nv)
+        return -ENOMEM;
+    *v = nv;
+    *cap = nc;
+    return 0;
+}
+#define VEC_PUSH(vec, item)                                                                        \
+    (grow((void **)&(vec).v, &(vec).cap, (vec).n + 1, sizeof(*(vec).v)) == 0                       \
+         ? ((vec).v[(vec).n++] = (item), 0)                                                        \
+         : -ENOMEM)
+
+static void emit(struct poller *p, struct fs_event *ev)
+{
+    ev->ts_ns = units_now_boot_ns();
+    p->emitted++;
+    p->counts.events++;
+    if (p->emit)
+        p->emit(ev, p->arg);
+}
+
+static void event_of(const struct pent *e, uint32_t kind, struct fs_event *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->kind = kind;
+    ev->pid = ev->tgid = e->pid;
+    ev->ppid = e->ppid;
+    ev->cgroup_id = e->memcg;
+    memcpy(ev->comm, e->comm, sizeof(ev->comm));
+}
+
+static void emit_exec(struct poller *p, const struct pent *e)
+{
+    struct fs_event ev;
+    if (e->quiet || e->dead)
+        return;
+    event_of(e, FS_EV_EXEC, &ev);
+    emit(p, &ev);
+}
+
+/* Also remembered for OOM victim matching in this scan. */
+static void emit_exit(struct poller *p, const struct pent *e)
+{
+    struct fs_event ev;
+    if (e->quiet || e->dead)
+        return;
+    event_of(e, FS_EV_EXIT, &ev);
+    ev.flags = FS_EVF_NO_EXIT_STATUS;
+    ev.exit_code = ev.exit_signal = -1;
+    emit(p, &ev);
+    VEC_PUSH(p->exits, *e);
+}
+
+/* ---- /proc diff ------------------------------------------------------------- */
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+static int list_pids(struct poller *p)
+{
+    DIR *d = opendir(p->proc_root);
+    if (!d)
+        return -errno;
+    p->pids.n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        if (VEC_PUSH(p->pids, atoi(de->d_name)) < 0) {
+            closedir(d);
+            return -ENOMEM;
+        }
+    }
+    closedir(d);
+    qsort(p->pids.v, p->pids.n, sizeof(int), cmp_int);
+    return 0;
+}
+
+/* A leader that called pthread_exit() shows as a zombie while its other
+ * threads run: only a zombie with no live thread has exited. */
+static bool really_dead(struct poller *p, int pid)
+{
+    char path[PATH_MAX], buf[4096];
+    snprintf(path, sizeof(path), "%s/%d/status", p->proc_root, pid);
+    if (fsutil_read_small(path, buf, sizeof(buf)) < 0)
+        return true;
+    const char *t = strstr(buf, "\nThreads:");
+    return !t || atoi(t + 10) <= 1;
+}
+
+/* Fills e from /proc/<pid>/stat; the memory cgroup only when with_cg. */
+static int read_proc(struct poller *p, int pid, struct pent *e, uint64_t now, bool with_cg)
+{
+    struct proc_stat st;
+    int rc = procfs_read_stat(p->proc_root, pid, &st);
+    if (rc < 0)
+        return rc;
+    memset(e, 0, sizeof(*e));
+    e->pid = pid;
+    e->ppid = st.ppid;
+    e->start = st.starttime;
+    e->rss_pages = st.rss_pages;
+    e->first_ms = now;
+    e->dead = (st.state == 'Z' || st.state == 'X') && really_dead(p, pid);
+    e->quiet = pid == 2 || st.ppid == 2; /* kthreadd and its children */
+    snprintf(e->comm, sizeof(e->comm), "%s", st.comm);
+    if (with_cg && !e->quiet &&
+        cgroup_memory_id_of_pid(p->proc_root, p->cgroup_root, pid, &e->memcg) < 0)
+        e->memcg = 0;
+    return 0;
+}
+
+/* A pid present in both listings: re-read when young or due for rescan. */
+static void recheck(struct poller *p, struct pent *e, uint64_t now, bool rescan)
+{
+    if (!rescan && now - e->first_ms >= p->young)
+        return;
+    struct pent fresh;
+    if (read_proc(p, e->pid, &fresh, now, false) < 0)
+        return;                    /* vanished since the listing: the next scan reports it */
+    if (fresh.start != e->start) { /* pid reused */
+        struct pent n;
+        emit_exit(p, e);
+        if (read_proc(p, e->pid, &n, now, true) == 0) {
+            *e = n;
+            emit_exec(p, e);
+        } else {
+            e->dead = true;
+        }
+        return;
+    }
+    if (fresh.dead && !e->dead) {
+        emit_exit(p, e);
+        e->dead = true;
+        return;
+    }
+    e->rss_pages = fresh.rss_pages;
+    if (!e->quiet && !e->dead && strcmp(fresh.comm, e->comm) != 0) {
+        /* an exec: runtimes move a container's first process into its
+         * cgroup between fork and exec, so the cgroup is read again */
+        memcpy(e->comm, fresh.comm, sizeof(e->comm));
+        e->ppid = fresh.ppid;
+        if (cgroup_memory_id_of_pid(p->proc_root, p->cgroup_root, e->pid, &e->memcg) < 0)
+            e->memcg = 0;
+        emit_exec(p, e);
+    }
+}
+
+static int diff(struct poller *p, uint64_t now, bool rescan, bool quiet)
+{
+    size_t i = 0, j = 0;
+    p->next.n = 0;
+    while (i < p->tab.n || j < p->pids.n) {
+        struct pent *old = i < p->tab.n ? &p->tab.v[i] : NULL;
+        int pid = j < p->pids.n ? p->pids.v[j] : INT_MAX;
+        if (old && old->pid < pid) {
+            emit_exit(p, old);
+            i++;
+            continue;
+        }
+        struct pent e;
+        if (old && old->pid == pid) {
+            e = *old;
+            recheck(p, &e, now, rescan);
+            i++;
+        } else if (read_proc(p, pid, &e, now, true) < 0) {
+            j++; /* came and went between the listing and the read */
+            continue;
+        } else if (!quiet) {
+            emit_exec(p, &e);
+        }
+        j++;
+        if (VEC_PUSH(p->next, e) < 0)
+            return -ENOMEM;
+    }
+    struct pvec tmp = p->tab;
+    p->tab = p->next;
+    p->next = tmp;
+    p->counts.procs = p->tab.n;
+    return 0;
+}
+
+/* ---- watermarks and OOM counters ------------------------------------------------ */
+
+/* The rule of bpf/events.bpf.c check_mark(). Returns true to emit. */
+static bool mark_crossed(struct mark *m, uint64_t value)
+{
+    if (value < m->bytes) {
+        if (value < m->rearm)
+            m->armed = true;
+        return false;
+    }
+    if (!m->armed)
+        return false;
+    m->armed = false;
+    return true;
+}
+
+static void check_cgroup(struct poller *p, struct wcg *c, uint64_t now)
+{
+    uint64_t v;
+    if (cgroup_read_oom_kills(c->dir, c->version, &v) == 0) {
+        for (uint64_t k = c->oom_known ? c->oom_kills : v; k < v; k++) {
+            struct pending_oom po = {.cgid = c->id, .since_ms = now};
+            VEC_PUSH(p->po, po);
+        }
+        c->oom_kills = v;
+        c->oom_known = true;
+    }
+    if (c->has_mark && cgroup_read_usage(c->dir, c->version, &v) == 0 && mark_crossed(&c->m, v)) {
+        struct fs_event ev = {.kind = FS_EV_WATERMARK_CGROUP, .cgroup_id = c->id};
+        ev.value_bytes = v;
+        ev.watermark_bytes = c->m.bytes;
+        emit(p, &ev);
+    }
+}
+
+static const struct pent *find_proc(const struct poller *p, int pid)
+{
+    size_t lo = 0, hi = p->tab.n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (p->tab.v[mid].pid == pid)
+            return &p->tab.v[mid];
+        if (p->tab.v[mid].pid < pid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static void check_proc_mark(struct poller *p, struct pmark *pm)
+{
+    uint64_t v;
+    if (procfs_read_rss(p->proc_root, pm->tgid, &v) < 0 || !mark_crossed(&pm->m, v))
+        return;
+    struct fs_event ev = {.kind = FS_EV_WATERMARK_PROC, .pid = pm->tgid, .tgid = pm->tgid};
+    const struct pent *e = find_proc(p, pm->tgid);
+    if (e)
+        event_of(e, FS_EV_WATERMARK_PROC, &ev);
+    ev.value_bytes = v;
+    ev.watermark_bytes = pm->m.bytes;
+    emit(p, &ev);
+}
+
+/* The victim of a pending OOM kill: among this scan's exits from its
+ * cgroup, the one with the largest last-known RSS. */
+static void match_ooms(struct poller *p, uint64_t now)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < p->po.n; i++) {
+        struct pending_oom *po = &p->po.v[i];
+        struct pent *best = NULL;
+        for (size_t k = 0; k < p->exits.n; k++) {
+            struct pent *x = &p->exits.v[k];
+            if (x->memcg == po->cgid && !x->quiet && (!best || x->rss_pages > best->rss_pages))
+                best = x;
+        }
+        struct fs_event ev = {.kind = FS_EV_OOM, .cgroup_id = po->cgid};
+        if (best) {
+            event_of(best, FS_EV_OOM, &ev);
+            ev.flags = FS_EVF_PID_GUESSED;
+            best->quiet = true; /* one victim per kill */
+            emit(p, &ev);
+        } else if (now - po->since_ms >= p->oom_match) {
+            emit(p, &ev);
+        } else {
+            p->po.v[keep++] = *po;
+        }
+    }
+    p->po.n = keep;
+}
+
+/* /proc/loadavg ends with "<running>/<tasks> <last pid>": when neither the
+ * number of tasks nor the last pid allocated moved, no process was created
+ * or reaped since the previous look, and listing /proc (the expensive part:
+ * the kernel instantiates a dentry per pid) can be skipped. */
+static bool procs_changed(struct poller *p)
+{
+    char path[PATH_MAX], buf[128];
+    long long tasks, last;
+    snprintf(path, sizeof(path), "%s/loadavg", p->proc_root);
+    if (fsutil_read_small(path, buf, sizeof(buf)) < 0 ||
+        sscanf(buf, "%*s %*s %*s %*d/%lld %lld", &tasks, &last) != 2) {
+        p->last_pid = p->nr_tasks = -1;
+        return true;
+    }
+    bool changed = tasks != p->nr_tasks || last != p->last_pid || p->last_pid < 0;
+    p->nr_tasks = tasks;
+    p->last_pid = last;
+    return changed;
+}
+
+/* Without a listing: re-read the young (and, at rescan, all) entries. */
+static void recheck_all(struct poller *p, uint64_t now, bool rescan)
+{
+    for (size_t i = 0; i < p->tab.n; i++)
+        recheck(p, &p->tab.v[i], now, rescan);
+}
+
+static int scan(struct poller *p, uint64_t now, bool quiet)
+{
+    bool rescan = now - p->last_rescan_ms >= p->rescan;
+    int rc = 0;
+    p->exits.n = 0;
+    if (procs_changed(p) || rescan) {
+        p->counts.listings++;
+        rc = list_pids(p);
+        if (rc == 0)
+            rc = diff(p, now, rescan, quiet);
+    } else {
+        recheck_all(p, now, false);
+    }
+    if (rc < 0)
+        return rc;
+    if (rescan)
+        p->last_rescan_ms = now;
+    for (size_t i = 0; i < p->cgs.n; i++)
+        check_cgroup(p, &p->cgs.v[i], now);
+    for (size_t i = 0; i < p->pm.n; i++)
+        check_proc_mark(p, &p->pm.v[i]);
+    match_ooms(p, now);
+    return 0;
+}
+
+int poller_scan(struct poller *p, uint64_t now_ms, poller_emit_fn fn, void *arg)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+    p->emit = fn;
+    p->arg = arg;
+    p->emitted = 0;
+    int rc = scan(p, now_ms, false);
+    p->emit = NULL;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+    p->counts.scans++;
+    p->counts.scan_ns += (uint64_t)((b.tv_sec - a.tv_sec) * 1000000000ll + (b.tv_nsec - a.tv_nsec));
+    return rc < 0 ? rc : p->emitted;
+}
+
+int poller_consume(struct poller *p, poller_emit_fn fn, void *arg)
+{
+    uint64_t expirations;
+    if (p->tfd < 0)
+        return -EBADF;
+    if (read(p->tfd, &expirations, sizeof(expirations)) != (ssize_t)sizeof(expirations))
+        return errno == EAGAIN ? 0 : -errno;
+    if (expirations > 1)
+        p->counts.missed_ticks += expirations - 1;
+    return poller_scan(p, units_now_mono_ms(), fn, arg);
+}
+
+/* ---- life cycle ----------------------------------------------------------------- */
+
+static int start_timer(struct poller *p)
+{
+    p->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (p->tfd < 0)
+        return -errno;
+    struct itimerspec its = {0};
+    its.it_interval.tv_sec = p->period / 1000;
+    its.it_interval.tv_nsec = (long)(p->period % 1000) * 1000000L;
+    its.it_value = its.it_interval;
+    return timerfd_settime(p->tfd, 0, &its, NULL) < 0 ? -errno : 0;
+}
+
+int poller_new(const struct poller_options *o, struct poller **out)
+{
+    static const struct poller_options defaults = {0};
+    const struct poller_options *opt = o ? o : &defaults;
+    struct poller *p = calloc(1, sizeof(*p));
+    int rc = -ENOMEM;
+    if (!p)
+        return rc;
+    p->tfd = -1;
+    p->last_pid = p->nr_tasks = -1;
+    p->proc_root = strdup(opt->proc_root ? opt->proc_root : "/proc");
+    p->cgroup_root = strdup(opt->cgroup_root ? opt->cgroup_root : "/sys/fs/cgroup");
+    p->period = opt->period_ms ? opt->period_ms : 50;
+    p->young = opt->young_ms ? opt->young_ms : 1000;
+    p->rescan = opt->rescan_ms ? opt->rescan_ms : 2000;
+    p->oom_match = opt->oom_match_ms ? opt->oom_match_ms : 1000;
+    if (!p->proc_root || !p->cgroup_root)
+        goto out;
+    uint64_t now = opt->start_ms ? opt->start_ms : units_now_mono_ms();
+    p->last_rescan_ms = now;
+    rc = scan(p, now, true); /* baseline: what exists now is not news */
+    for (size_t i = 0; rc == 0 && i < p->tab.n; i++)
+        p->tab.v[i].first_ms = now - p->young; /* not young: they did not just fork */
+    if (rc == 0 && !opt->no_timer)
+        rc = start_timer(p);
+    if (rc < 0)
+        goto out;
+    *out = p;
+    return 0;
+out:
+    poller_free(p);
+    return rc;
+}
+
+void poller_free(struct poller *p)
+{
+    if (!p)
+        return;
+    if (p->tfd >= 0)
+        close(p->tfd);
+    for (size_t i = 0; i < p->cgs.n; i++)
+        free(p->cgs.v[i].dir);
+    free(p->tab.v);
+    free(p->next.v);
+    free(p->pids.v);
+    free(p->exits.v);
+    free(p->cgs.v);
+    free(p->pm.v);
+    free(p->po.v);
+    free(p->proc_root);
+    free(p->cgroup_root);
+    free(p);
+}
+
+int poller_fd(const struct poller *p)
+{
+    return p->tfd;
+}
+
+/* ---- registrations ------------------------------------------------------------------ */
+
+static struct wcg *find_cg(struct poller *p, uint64_t id)
+{
+    for (size_t i = 0; i < p->cgs.n; i++)
+        if (p->cgs.v[i].id == id)
+            return &p->cgs.v[i];
+    return NULL;
+}
+
+int poller_watch_cgroup(struct poller *p, uint64_t id, const char *dir)
+{
+    int version = cgroup_dir_memory_version(dir);
+    if (version < 0)
+        return version;
+    char *copy = strdup(dir);
+    if (!copy)
+        return -ENOMEM;
+    struct wcg *c = find_cg(p, id);
+    if (c) {
+        free(c->dir);
+        c->dir = copy;
+        c->version = version;
+        return 0;
+    }
+    struct wcg n = {.id = id, .dir = copy, .version = version};
+    /* the counter's value now is the baseline: earlier kills are not news */
+    n.oom_known = cgroup_read_oom_kills(dir, version, &n.oom_kills) == 0;
+    if (VEC_PUSH(p->cgs, n) < 0) {
+        free(copy);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int poller_unwatch_cgroup(struct poller *p, uint64_t id)
+{
+    struct wcg *c = find_cg(p, id);
+    if (!c)
+        return -ENOENT;
+    free(c->dir);
+    *c = p->cgs.v[--p->cgs.n];
+    return 0;
+}
+
+int poller_set_cgroup_mark(struct poller *p, uint64_t id, uint64_t bytes, uint64_t rearm_bytes)
+{
+    struct wcg *c = find_cg(p, id);
+    if (rearm_bytes > bytes || bytes == 0)
+        return -EINVAL;
+    if (!c)
+        return -ENOENT;
+    c->has_mark = true;
+    c->m = (struct mark){.bytes = bytes, .rearm = rearm_bytes, .armed = true};
+    return 0;
+}
+
+int poller_clear_cgroup_mark(struct poller *p, uint64_t id)
+{
+    struct wcg *c = find_cg(p, id);
+    if (!c || !c->has_mark)
+        return -ENOENT;
+    c->has_mark = false;
+    return 0;
+}
+
+static struct pmark *find_pm(struct poller *p, int tgid)
+{
+    for (size_t i = 0; i < p->pm.n; i++)
+        if (p->pm.v[i].tgid == tgid)
+            return &p->pm.v[i];
+    return NULL;
+}
+
+int poller_set_proc_mark(struct poller *p, int tgid, uint64_t bytes, uint64_t rearm_bytes)
+{
+    if (rearm_bytes > bytes || bytes == 0 || tgid <= 0)
+        return -EINVAL;
+    struct pmark n = {.tgid = tgid, .m = {.bytes = bytes, .rearm = rearm_bytes, .armed = true}};
+    struct pmark *pm = find_pm(p, tgid);
+    if (pm) {
+        *pm = n;
+        return 0;
+    }
+    return VEC_PUSH(p->pm, n);
+}
+
+int poller_clear_proc_mark(struct poller *p, int tgid)
+{
+    struct pmark *pm = find_pm(p, tgid);
+    if (!pm)
+        return -ENOENT;
+    *pm = p->pm.v[--p->pm.n];
+    return 0;
+}
+
+void poller_counts(const struct poller *p, struct poller_counts *out)
+{
+    *out = p->counts;
+}

@@ -1,0 +1,200 @@
+#include "http/prom.h"
+
+#include "policy/trigger.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct buf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+};
+
+static void put(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(struct buf *b, const char *fmt, ...)
+{
+    for (int tries = 0; tries < 2 && !b->oom; tries++) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->oom = true;
+            return;
+        }
+        if ((size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = (b->cap + (size_t)n) * 2;
+        char *np = realloc(b->p, cap);
+        if (!np) {
+            b->oom = true;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+}
+
+static uint64_t get(const _Atomic uint64_t *v)
+{
+    return atomic_load(v);
+}
+
+static void family(struct buf *b, const char *name, const char *type, const char *help)
+{
+    put(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void one(struct buf *b, const char *name, const char *type, const char *help, double v)
+{
+    family(b, name, type, help);
+    put(b, "%s %.15g\n", name, v);
+}
+
+char *prom_escape_label(const char *value, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (const char *s = value; *s && o + 3 < cap; s++) {
+        if (*s == '\\' || *s == '"') {
+            out[o++] = '\\';
+            out[o++] = *s;
+        } else if (*s == '\n') {
+            out[o++] = '\\';
+            out[o++] = 'n';
+        } else {
+            out[o++] = *s;
+        }
+    }
+    if (cap)
+        out[o < cap ? o : cap - 1] = '\0';
+    return out;
+}
+
+static void triggers(struct buf *b, const struct metrics *m)
+{
+    family(b, "flameshot_triggers_total", "counter",
+           "Captures asked for, by trigger kind (queued or not).");
+    for (int i = 0; i < MT__COUNT; i++)
+        put(b, "flameshot_triggers_total{kind=\"%s\"} %llu\n",
+            trigger_kind_name((enum trigger_kind)i), (unsigned long long)get(&m->triggers[i]));
+}
+
+static void jobs(struct buf *b, const struct metrics *m, const struct prom_extra *x)
+{
+    static const char *const outcome[MJ__COUNT] = {"done", "failed", "target_exited", "cancelled",
+                                                   "rejected"};
+    family(b, "flameshot_jobs_total", "counter",
+           "Capture jobs by outcome (rejected: de-duplicated or queue full).");
+    for (int i = 0; i < MJ__COUNT; i++)
+        put(b, "flameshot_jobs_total{outcome=\"%s\"} %llu\n", outcome[i],
+            (unsigned long long)get(&m->jobs[i]));
+    one(b, "flameshot_jobs_queued", "gauge", "Jobs waiting for a worker.", x->jobs_queued);
+    one(b, "flameshot_jobs_running", "gauge", "Jobs running now.", x->jobs_running);
+}
+
+static void attach_histogram(struct buf *b, const struct metrics *m)
+{
+    const char *n = "flameshot_attach_duration_seconds";
+    family(b, n, "histogram", "Round trip of one HotSpot attach command.");
+    uint64_t cum = 0;
+    for (int i = 0; i < METRICS_ATTACH_BUCKETS; i++) {
+        cum += get(&m->attach_bucket[i]);
+        put(b, "%s_bucket{le=\"%g\"} %llu\n", n, metrics_attach_bounds_ms[i] / 1000.0,
+            (unsigned long long)cum);
+    }
+    cum += get(&m->attach_bucket[METRICS_ATTACH_BUCKETS]);
+    put(b, "%s_bucket{le=\"+Inf\"} %llu\n", n, (unsigned long long)cum);
+    put(b, "%s_sum %.6f\n", n, (double)get(&m->attach_sum_us) / 1e6);
+    /* _count is the +Inf bucket by definition, even while another thread
+     * is between its two increments */
+    put(b, "%s_count %llu\n", n, (unsigned long long)cum);
+}
+
+static void outbox(struct buf *b, const struct metrics *m, const struct prom_extra *x)
+{
+    family(b, "flameshot_uploads_total", "counter", "Deliveries to a sink by result.");
+    put(b, "flameshot_uploads_total{result=\"ok\"} %llu\n",
+        (unsigned long long)get(&m->uploads_ok));
+    put(b, "flameshot_uploads_total{result=\"failed\"} %llu\n",
+        (unsigned long long)get(&m->uploads_failed));
+    one(b, "flameshot_outbox_bytes", "gauge", "Bytes of artefacts waiting in the outbox.",
+        (double)get(&m->outbox_bytes));
+    one(b, "flameshot_outbox_items", "gauge", "Artefacts waiting in the outbox.",
+        (double)get(&m->outbox_items));
+    one(b, "flameshot_outbox_oldest_age_seconds", "gauge",
+        "Age of the oldest artefact waiting in the outbox (0: none).",
+        (double)x->outbox_oldest_age_ms / 1000.0);
+    one(b, "flameshot_outbox_dropped_total", "counter",
+        "Artefacts dropped to keep FLAMESHOT_SPOOL_MAX_MB.", (double)get(&m->outbox_dropped));
+    one(b, "flameshot_local_sink_items", "gauge", "Artefacts kept by the local directory sink.",
+        (double)x->local_items);
+    one(b, "flameshot_local_sink_bytes", "gauge", "Bytes kept by the local directory sink.",
+        (double)x->local_bytes);
+    one(b, "flameshot_spool_max_bytes", "gauge", "The disk budget (FLAMESHOT_SPOOL_MAX_MB).",
+        (double)x->spool_max_bytes);
+}
+
+static void events(struct buf *b, const struct metrics *m, const struct prom_extra *x)
+{
+    family(b, "flameshot_event_source_info", "gauge", "The live event source (bpf or poller).");
+    put(b, "flameshot_event_source_info{source=\"%s\"} 1\n",
+        x->event_source ? x->event_source : "");
+    one(b, "flameshot_events_total", "counter", "Kernel or poller events consumed.",
+        (double)get(&m->events_total));
+    one(b, "flameshot_events_lost_total", "counter", "Events known lost.",
+        (double)get(&m->events_lost));
+    one(b, "flameshot_ringbuf_full_total", "counter",
+        "BPF ring buffer reservations that failed in the kernel.", (double)get(&m->ringbuf_full));
+}
+
+static void http(struct buf *b, const struct metrics *m)
+{
+    family(b, "flameshot_http_requests_total", "counter", "HTTP API responses by status code.");
+    for (int i = 0; i < METRICS_HTTP_CODES; i++) {
+        uint64_t v = get(&m->http_by_code[i]);
+        int code = metrics_http_codes[i];
+        if (code)
+            put(b, "flameshot_http_requests_total{code=\"%d\"} %llu\n", code,
+                (unsigned long long)v);
+        else
+            put(b, "flameshot_http_requests_total{code=\"other\"} %llu\n", (unsigned long long)v);
+    }
+    one(b, "flameshot_http_rate_limited_total", "counter",
+        "HTTP requests refused by the per-client rate limit.", (double)get(&m->http_rate_limited));
+}
+
+char *prom_render(const struct metrics *m, const struct prom_extra *x, size_t *len)
+{
+    struct buf b = {.cap = 8192};
+    char v[128], r[128];
+    if (!(b.p = malloc(b.cap)))
+        return NULL;
+    b.p[0] = '\0';
+    one(&b, "flameshot_start_time_seconds", "gauge", "Start time of the agent since the epoch.",
+        x->start_time_s);
+    family(&b, "flameshot_build_info", "gauge", "The agent's version.");
+    put(&b, "flameshot_build_info{version=\"%s\",git_rev=\"%s\"} 1\n",
+        prom_escape_label(x->version ? x->version : "", v, sizeof(v)),
+        prom_escape_label(x->git_rev ? x->git_rev : "", r, sizeof(r)));
+    one(&b, "flameshot_targets", "gauge", "Processes watched now.", (double)get(&m->targets));
+    triggers(&b, m);
+    jobs(&b, m, x);
+    attach_histogram(&b, m);
+    outbox(&b, m, x);
+    events(&b, m, x);
+    http(&b, m);
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    if (len)
+        *len = b.len;
+    return b.p;
+}

@@ -1,0 +1,550 @@
+#include "policy/jobs.h"
+
+#include "core/json.h"
+#include "core/log.h"
+#include "core/units.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WATCHDOG_PERIOD_MS 200
+
+struct jobs {
+    pthread_mutex_t lock;
+    pthread_cond_t changed; /* queue, running set or stopping changed */
+    jobs_exec_fn exec;
+    void *exec_arg;
+    struct metrics *metrics;
+    uint64_t next_id;
+    bool stopping;
+
+    struct job **queue; /* FIFO of queued jobs */
+    int queue_cap, queue_len;
+    struct job **running; /* one slot per worker */
+    int n_workers;
+    struct job **history; /* ring of finished jobs, newest at hist_head-1 */
+    int hist_cap, hist_len, hist_head;
+
+    pthread_t *threads;
+    pthread_t watchdog;
+    int n_started;
+    bool watchdog_started;
+};
+
+static const char *const state_names[] = {
+    "queued", "running", "done", "failed", "target_exited", "cancelled",
+};
+
+const char *job_state_name(enum job_state state)
+{
+    return (unsigned)state <= JOB_CANCELLED ? state_names[state] : "unknown";
+}
+
+static void job_free(struct job *job)
+{
+    if (!job)
+        return;
+    if (job->payload_free)
+        job->payload_free(job->payload);
+    trigger_free(&job->trigger);
+    if (job->cancel_fd >= 0)
+        close(job->cancel_fd);
+    free(job);
+}
+
+static void signal_cancel(struct job *job)
+{
+    uint64_t one = 1;
+    ssize_t unused = write(job->cancel_fd, &one, sizeof(one));
+    (void)unused;
+}
+
+static bool same_work(const struct job *a, const struct proc_ident *t, enum capture_kind kind)
+{
+    return a->target.pid == t->pid && a->target.start_time == t->start_time &&
+           a->trigger.capture == kind;
+}
+
+/* Called with the lock held. */
+static struct job *find_active(struct jobs *j, const struct proc_ident *t, enum capture_kind kind)
+{
+    for (int i = 0; i < j->queue_len; i++)
+        if (same_work(j->queue[i], t, kind))
+            return j->queue[i];
+    for (int i = 0; i < j->n_workers; i++)
+        if (j->running[i] && same_work(j->running[i], t, kind))
+            return j->running[i];
+    return NULL;
+}
+
+static void record_outcome(struct jobs *j, const struct job *job)
+{
+    switch (job->state) {
+    case JOB_DONE:
+        metrics_inc(j->metrics, jobs[MJ_DONE]);
+        break;
+    case JOB_TARGET_EXITED:
+        metrics_inc(j->metrics, jobs[MJ_TARGET_EXITED]);
+        break;
+    case JOB_CANCELLED:
+        metrics_inc(j->metrics, jobs[MJ_CANCELLED]);
+        break;
+    default:
+        metrics_inc(j->metrics, jobs[MJ_FAILED]);
+        break;
+    }
+}
+
+/* Moves a finished job into the history ring. Lock held. */
+static void retire(struct jobs *j, struct job *job)
+{
+    job->finished_ns = units_now_real_ns();
+    record_outcome(j, job);
+    if (j->hist_len == j->hist_cap) {
+        job_free(j->history[j->hist_head]);
+        j->hist_len--;
+    }
+    j->history[j->hist_head] = job;
+    j->hist_head = (j->hist_head + 1) % j->hist_cap;
+    j->hist_len++;
+}
+
+int jobs_submit(struct jobs *j, struct job_request *req, uint64_t *id)
+{
+    struct job *job = calloc(1, sizeof(*job));
+    if (!job)
+        return -ENOMEM;
+    job->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (job->cancel_fd < 0) {
+        free(job);
+        return -errno;
+    }
+    pthread_mutex_lock(&j->lock);
+    int rc = 0;
+    struct job *dup = find_active(j, &req->target, req->trigger.capture);
+    if (j->stopping)
+        rc = -ESHUTDOWN;
+    else if (dup) {
+        rc = -EEXIST;
+        *id = dup->id;
+    } else if (j->queue_len == j->queue_cap)
+        rc = -ENOSPC;
+    if (rc < 0) {
+        pthread_mutex_unlock(&j->lock);
+        metrics_inc(j->metrics, jobs[MJ_REJECTED]);
+        close(job->cancel_fd);
+        free(job);
+        return rc;
+    }
+    job->id = ++j->next_id;
+    job->state = JOB_QUEUED;
+    job->target = req->target;
+    job->rule = req->rule;
+    snprintf(job->service, sizeof(job->service), "%s", req->service ? req->service : "");
+    job->trigger = req->trigger;
+    job->deadline_ms = req->budget_ms; /* relative until started */
+    job->payload = req->payload;
+    job->payload_free = req->payload_free;
+    job->created_ns = units_now_real_ns();
+    memset(&req->trigger, 0, sizeof(req->trigger));
+    req->payload = NULL;
+    j->queue[j->queue_len++] = job;
+    *id = job->id;
+    pthread_cond_broadcast(&j->changed);
+    pthread_mutex_unlock(&j->lock);
+    return 0;
+}
+
+bool jobs_busy(struct jobs *j, const struct proc_ident *target, enum capture_kind kind)
+{
+    pthread_mutex_lock(&j->lock);
+    bool busy = find_active(j, target, kind) != NULL;
+    pthread_mutex_unlock(&j->lock);
+    return busy;
+}
+
+static bool target_running(struct jobs *j, const struct proc_ident *t)
+{
+    for (int i = 0; i < j->n_workers; i++)
+        if (j->running[i] && j->running[i]->target.pid == t->pid &&
+            j->running[i]->target.start_time == t->start_time)
+            return true;
+    return false;
+}
+
+/* The oldest queued job whose process has nothing running: one capture
+ * per JVM at a time, so two attaches never race to start its listener
+ * (the loser's SIGQUIT would print a thread dump on the app's stdout). */
+static int runnable(struct jobs *j)
+{
+    for (int i = 0; i < j->queue_len; i++)
+        if (!target_running(j, &j->queue[i]->target))
+            return i;
+    return -1;
+}
+
+/* Lock held; returns the next job to run or NULL when stopping. */
+static struct job *take_next(struct jobs *j)
+{
+    int i;
+    while (!j->stopping && (i = runnable(j)) < 0)
+        pthread_cond_wait(&j->changed, &j->lock);
+    if (j->stopping)
+        return NULL;
+    struct job *job = j->queue[i];
+    memmove(j->queue + i, j->queue + i + 1, (size_t)(--j->queue_len - i) * sizeof(*j->queue));
+    return job;
+}
+
+static void apply_result(struct job *job, const struct job_result *res)
+{
+    job->state = res->state;
+    snprintf(job->reason, sizeof(job->reason), "%s", res->reason);
+    if (res->detail[0])
+        snprintf(job->detail, sizeof(job->detail), "%s", res->detail);
+    job->n_artefacts = res->n_artefacts < JOB_MAX_ARTEFACTS ? res->n_artefacts : JOB_MAX_ARTEFACTS;
+    memcpy(job->artefacts, res->artefacts, sizeof(job->artefacts));
+    if (job->state == JOB_RUNNING || job->state == JOB_QUEUED) {
+        job->state = JOB_FAILED;
+        snprintf(job->reason, sizeof(job->reason), "executor returned without a result");
+    }
+}
+
+static void run_one(struct jobs *j, int slot, struct job *job)
+{
+    job->state = JOB_RUNNING;
+    job->started_ns = units_now_real_ns();
+    job->deadline_ms = units_now_mono_ms() + job->deadline_ms;
+    j->running[slot] = job;
+    pthread_mutex_unlock(&j->lock);
+
+    struct job_result res = {.state = JOB_RUNNING};
+    j->exec(job, &res, j->exec_arg);
+
+    pthread_mutex_lock(&j->lock);
+    apply_result(job, &res);
+    j->running[slot] = NULL;
+    retire(j, job);
+    pthread_cond_broadcast(&j->changed);
+}
+
+struct worker_arg {
+    struct jobs *jobs;
+    int slot;
+};
+
+static void *worker_main(void *p)
+{
+    struct worker_arg *wa = p;
+    struct jobs *j = wa->jobs;
+    int slot = wa->slot;
+    free(wa);
+    pthread_mutex_lock(&j->lock);
+    for (;;) {
+        struct job *job = take_next(j);
+        if (!job)
+            break;
+        run_one(j, slot, job);
+    }
+    pthread_mutex_unlock(&j->lock);
+    return NULL;
+}
+
+static void deadline_to_timespec(uint64_t ms_from_now, struct timespec *ts)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += (time_t)(ms_from_now / 1000);
+    ts->tv_nsec += (long)(ms_from_now % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/* A capture that overruns its deadline is told to stop, like on shutdown:
+ * a hung JVM must not hold a worker forever. */
+static void *watchdog_main(void *p)
+{
+    struct jobs *j = p;
+    pthread_mutex_lock(&j->lock);
+    while (!j->stopping) {
+        uint64_t now = units_now_mono_ms();
+        for (int i = 0; i < j->n_workers; i++) {
+            struct job *job = j->running[i];
+            if (job && job->deadline_ms && now > job->deadline_ms && !job->detail[0]) {
+                snprintf(job->detail, sizeof(job->detail), "deadline exceeded");
+                log_warn("jobs", "job %llu exceeded its deadline, cancelling",
+                         (unsigned long long)job->id);
+                signal_cancel(job);
+            }
+        }
+        struct timespec ts;
+        deadline_to_timespec(WATCHDOG_PERIOD_MS, &ts);
+        pthread_cond_timedwait(&j->changed, &j->lock, &ts);
+    }
+    pthread_mutex_unlock(&j->lock);
+    return NULL;
+}
+
+static int start_threads(struct jobs *j)
+{
+    for (int i = 0; i < j->n_workers; i++) {
+        struct worker_arg *wa = malloc(sizeof(*wa));
+        if (!wa)
+            return -ENOMEM;
+        wa->jobs = j;
+        wa->slot = i;
+        int rc = pthread_create(&j->threads[i], NULL, worker_main, wa);
+        if (rc) {
+            free(wa);
+            return -rc;
+        }
+        j->n_started++;
+    }
+    int rc = pthread_create(&j->watchdog, NULL, watchdog_main, j);
+    if (rc)
+        return -rc;
+    j->watchdog_started = true;
+    return 0;
+}
+
+static int init_cond(struct jobs *j)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(&j->changed, &attr);
+    pthread_condattr_destroy(&attr);
+    return -rc;
+}
+
+struct jobs *jobs_new(int workers, int queue_cap, int history_cap, jobs_exec_fn exec, void *arg,
+                      struct metrics *metrics)
+{
+    struct jobs *j = calloc(1, sizeof(*j));
+    if (!j || workers < 1 || queue_cap < 1 || history_cap < 1) {
+        free(j);
+        return NULL;
+    }
+    pthread_mutex_init(&j->lock, NULL);
+    j->exec = exec;
+    j->exec_arg = arg;
+    j->metrics = metrics;
+    j->n_workers = workers;
+    j->queue_cap = queue_cap;
+    j->hist_cap = history_cap;
+    j->queue = calloc((size_t)queue_cap, sizeof(*j->queue));
+    j->running = calloc((size_t)workers, sizeof(*j->running));
+    j->history = calloc((size_t)history_cap, sizeof(*j->history));
+    j->threads = calloc((size_t)workers, sizeof(*j->threads));
+    if (!j->queue || !j->running || !j->history || !j->threads || init_cond(j) < 0 ||
+        start_threads(j) < 0) {
+        jobs_stop(j, 0);
+        jobs_free(j);
+        return NULL;
+    }
+    return j;
+}
+
+int jobs_queued(struct jobs *j)
+{
+    pthread_mutex_lock(&j->lock);
+    int n = j->queue_len;
+    pthread_mutex_unlock(&j->lock);
+    return n;
+}
+
+static int count_running(struct jobs *j)
+{
+    int n = 0;
+    for (int i = 0; i < j->n_workers; i++)
+        n += j->running[i] != NULL;
+    return n;
+}
+
+int jobs_running(struct jobs *j)
+{
+    pthread_mutex_lock(&j->lock);
+    int n = count_running(j);
+    pthread_mutex_unlock(&j->lock);
+    return n;
+}
+
+static void cancel_all(struct jobs *j)
+{
+    while (j->queue_len) {
+        struct job *job = j->queue[--j->queue_len];
+        job->state = JOB_CANCELLED;
+        snprintf(job->reason, sizeof(job->reason), "agent shutting down before the job started");
+        retire(j, job);
+    }
+    for (int i = 0; i < j->n_workers; i++)
+        if (j->running[i]) {
+            snprintf(j->running[i]->detail, sizeof(j->running[i]->detail), "agent shutting down");
+            signal_cancel(j->running[i]);
+        }
+}
+
+void jobs_stop(struct jobs *j, uint64_t grace_ms)
+{
+    pthread_mutex_lock(&j->lock);
+    j->stopping = true;
+    cancel_all(j);
+    pthread_cond_broadcast(&j->changed);
+    struct timespec ts;
+    deadline_to_timespec(grace_ms, &ts);
+    while (count_running(j) > 0)
+        if (pthread_cond_timedwait(&j->changed, &j->lock, &ts) == ETIMEDOUT)
+            break;
+    if (count_running(j) > 0)
+        log_warn("jobs",
+                 "%d job(s) still running after %llums; waiting for them to honour "
+                 "cancellation",
+                 count_running(j), (unsigned long long)grace_ms);
+    pthread_mutex_unlock(&j->lock);
+    for (int i = 0; i < j->n_started; i++)
+        pthread_join(j->threads[i], NULL);
+    j->n_started = 0;
+    if (j->watchdog_started)
+        pthread_join(j->watchdog, NULL);
+    j->watchdog_started = false;
+}
+
+void jobs_free(struct jobs *j)
+{
+    if (!j)
+        return;
+    for (int i = 0; i < j->queue_len; i++)
+        job_free(j->queue[i]);
+    for (int i = 0; i < j->hist_len; i++)
+        job_free(j->history[(j->hist_head + j->hist_cap - 1 - i) % j->hist_cap]);
+    free(j->queue);
+    free(j->running);
+    free(j->history);
+    free(j->threads);
+    pthread_cond_destroy(&j->changed);
+    pthread_mutex_destroy(&j->lock);
+    free(j);
+}
+
+static cJSON *job_json(const struct job *job)
+{
+    cJSON *o = cJSON_CreateObject();
+    char ev[128];
+    cJSON_AddNumberToObject(o, "id", (double)job->id);
+    cJSON_AddStringToObject(o, "state", job_state_name(job->state));
+    cJSON_AddStringToObject(o, "capture", capture_kind_name(job->trigger.capture));
+    cJSON_AddStringToObject(o, "trigger", trigger_kind_name(job->trigger.kind));
+    cJSON *why = cJSON_AddObjectToObject(o, "trigger_tags");
+    for (size_t i = 0; i < job->trigger.why.n; i++)
+        cJSON_AddStringToObject(why, job->trigger.why.items[i].key,
+                                job->trigger.why.items[i].value);
+    cJSON *t = cJSON_AddObjectToObject(o, "target");
+    cJSON_AddNumberToObject(t, "pid", job->target.pid);
+    cJSON_AddNumberToObject(t, "nspid", job->target.nspid);
+    cJSON_AddStringToObject(t, "process_name", job->target.comm);
+    if (job->service[0])
+        cJSON_AddStringToObject(o, "service", job->service);
+    if (job->trigger.capture == CAPTURE_PROFILE) {
+        cJSON_AddNumberToObject(o, "duration_ms", (double)job->trigger.duration_ms);
+        cJSON_AddStringToObject(o, "events",
+                                prof_events_format(job->trigger.events, ev, sizeof(ev)));
+    }
+    json_add_time(o, "created", job->created_ns);
+    json_add_time(o, "started", job->started_ns);
+    json_add_time(o, "finished", job->finished_ns);
+    cJSON_AddStringToObject(o, "reason", job->reason);
+    cJSON_AddStringToObject(o, "detail", job->detail);
+    cJSON *arts = cJSON_AddArrayToObject(o, "artefacts");
+    for (int i = 0; i < job->n_artefacts; i++) {
+        cJSON *a = cJSON_CreateObject();
+        cJSON_AddStringToObject(a, "kind", job->artefacts[i].kind);
+        cJSON_AddStringToObject(a, "name", job->artefacts[i].name);
+        cJSON_AddNumberToObject(a, "bytes", (double)job->artefacts[i].bytes);
+        cJSON_AddItemToArray(arts, a);
+    }
+    return o;
+}
+
+/* Visits every job newest first (running and queued before history). */
+static void each_job(struct jobs *j, void (*fn)(const struct job *, void *), void *arg)
+{
+    for (int i = j->queue_len - 1; i >= 0; i--)
+        fn(j->queue[i], arg);
+    for (int i = 0; i < j->n_workers; i++)
+        if (j->running[i])
+            fn(j->running[i], arg);
+    for (int i = 0; i < j->hist_len; i++)
+        fn(j->history[(j->hist_head + j->hist_cap - 1 - i) % j->hist_cap], arg);
+}
+
+static void add_to_array(const struct job *job, void *arg)
+{
+    cJSON_AddItemToArray(arg, job_json(job));
+}
+
+cJSON *jobs_list_json(struct jobs *j)
+{
+    cJSON *arr = cJSON_CreateArray();
+    pthread_mutex_lock(&j->lock);
+    each_job(j, add_to_array, arr);
+    pthread_mutex_unlock(&j->lock);
+    return arr;
+}
+
+struct find_arg {
+    uint64_t id;
+    cJSON *found;
+};
+
+static void match_id(const struct job *job, void *arg)
+{
+    struct find_arg *fa = arg;
+    if (!fa->found && job->id == fa->id)
+        fa->found = job_json(job);
+}
+
+cJSON *jobs_get_json(struct jobs *j, uint64_t id)
+{
+    struct find_arg fa = {.id = id};
+    pthread_mutex_lock(&j->lock);
+    each_job(j, match_id, &fa);
+    pthread_mutex_unlock(&j->lock);
+    return fa.found;
+}
+
+struct arts_arg {
+    const struct proc_ident *target;
+    char *buf;
+    size_t cap, len;
+};
+
+static void add_arts(const struct job *job, void *arg)
+{
+    struct arts_arg *a = arg;
+    if (job->target.pid != a->target->pid || job->target.start_time != a->target->start_time)
+        return;
+    for (int i = 0; i < job->n_artefacts && a->len + 1 < a->cap; i++) {
+        int n = snprintf(a->buf + a->len, a->cap - a->len, "%s%s:%s", a->len ? ", " : "",
+                         job->artefacts[i].kind, job->artefacts[i].name);
+        if (n > 0)
+            a->len += (size_t)n < a->cap - a->len ? (size_t)n : a->cap - a->len - 1;
+    }
+}
+
+void jobs_artefacts_text(struct jobs *j, const struct proc_ident *target, char *buf, size_t cap)
+{
+    struct arts_arg a = {.target = target, .buf = buf, .cap = cap};
+    if (cap)
+        buf[0] = '\0';
+    pthread_mutex_lock(&j->lock);
+    each_job(j, add_arts, &a);
+    pthread_mutex_unlock(&j->lock);
+}

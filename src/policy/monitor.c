@@ -1,0 +1,474 @@
+#include "policy/monitor.h"
+
+#include "outbox/artefact.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "policy/oomwatch.h"
+#include "outbox/outbox.h"
+#include "policy/runner.h"
+#include "core/units.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LIMITS_REFRESH_TICKS 30
+#define HYSTERESIS_PCT       5 /* a watermark re-arms 5% below itself */
+
+/* A watched memory cgroup: how many targets live in it and its mark. */
+struct watched_cg {
+    uint64_t id;
+    int refs;
+    uint64_t watermark;
+};
+
+struct monitor {
+    struct monitor_deps d;
+    struct oomwatch *oom; /* NULL unless FLAMESHOT_OOM_HPROF_ENABLED */
+    struct watched_cg *cgs;
+    size_t n_cgs, cap_cgs;
+    uint64_t next_auto_ms;
+    unsigned ticks;
+};
+
+struct monitor *monitor_new(const struct monitor_deps *deps)
+{
+    struct monitor *m = calloc(1, sizeof(*m));
+    if (!m)
+        return NULL;
+    m->d = *deps;
+    m->oom = oomwatch_new(deps->cfg, deps->outbox);
+    if (deps->cfg->oom_hprof_enabled && !m->oom) {
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void monitor_free(struct monitor *m)
+{
+    if (!m)
+        return;
+    oomwatch_free(m->oom);
+    free(m->cgs);
+    free(m);
+}
+
+static struct watched_cg *find_cg(struct monitor *m, uint64_t id)
+{
+    for (size_t i = 0; i < m->n_cgs; i++)
+        if (m->cgs[i].id == id)
+            return &m->cgs[i];
+    return NULL;
+}
+
+static struct watched_cg *watch_cg(struct monitor *m, const struct target *tg)
+{
+    struct watched_cg *w = find_cg(m, tg->cg.memory_id);
+    if (w) {
+        w->refs++;
+        return w;
+    }
+    if (events_watch_cgroup(m->d.events, tg->cg.memory_id, tg->cg.memory_dir) < 0)
+        return NULL;
+    if (m->n_cgs == m->cap_cgs) {
+        size_t cap = m->cap_cgs ? m->cap_cgs * 2 : 8;
+        struct watched_cg *n = realloc(m->cgs, cap * sizeof(*n));
+        if (!n)
+            return NULL;
+        m->cgs = n;
+        m->cap_cgs = cap;
+    }
+    w = &m->cgs[m->n_cgs++];
+    *w = (struct watched_cg){.id = tg->cg.memory_id, .refs = 1};
+    return w;
+}
+
+static void unwatch_cg(struct monitor *m, uint64_t id)
+{
+    struct watched_cg *w = find_cg(m, id);
+    if (!w || --w->refs > 0)
+        return;
+    events_unwatch_cgroup(m->d.events, id);
+    log_debug("monitor", "memory cgroup %llu: no target left, unwatched", (unsigned long long)id);
+    *w = m->cgs[--m->n_cgs];
+}
+
+/* The cgroup's high-water mark: the lowest any of its targets' rules asks
+ * for, of the cgroup's own limit (not FLAMESHOT_POD_MEM_LIMIT: this is
+ * about the kernel's limit, the one the OOM killer enforces). */
+static void arm_cgroup(struct monitor *m, const struct target *tg)
+{
+    struct watched_cg *w = find_cg(m, tg->cg.memory_id);
+    uint64_t limit = tg->cgroup_mem_limit;
+    if (!w || limit == CGROUP_UNLIMITED)
+        return;
+    uint64_t mark = policy_cgroup_watermark(tg->rule, limit);
+    if (!mark || (w->watermark && w->watermark <= mark))
+        return;
+    int rc = events_set_cgroup_watermark(m->d.events, w->id, mark, mark / 100 * HYSTERESIS_PCT);
+    if (rc < 0) {
+        log_warn("monitor", "cgroup %s: cannot set watermark: %s", tg->cg.path, strerror(-rc));
+        return;
+    }
+    w->watermark = mark;
+    log_debug("monitor", "cgroup %s: high-water mark %llu of limit %llu bytes", tg->cg.path,
+              (unsigned long long)mark, (unsigned long long)limit);
+}
+
+static void arm_process(struct monitor *m, struct target *tg)
+{
+    uint64_t mark = policy_proc_watermark(tg->rule, tg->limits.mem_bytes);
+    if (mark == tg->proc_watermark)
+        return;
+    int rc =
+        mark ? events_set_proc_watermark(m->d.events, tg->id.pid, mark, mark / 100 * HYSTERESIS_PCT)
+             : events_clear_proc_watermark(m->d.events, tg->id.pid);
+    if (rc < 0 && rc != -ENOENT)
+        log_warn("monitor", "pid %d: cannot set watermark: %s", tg->id.pid, strerror(-rc));
+    else
+        tg->proc_watermark = mark;
+}
+
+static void arm(struct monitor *m, struct target *tg)
+{
+    if (tg->has_cgroup)
+        arm_cgroup(m, tg);
+    arm_process(m, tg);
+}
+
+/* A new target: its cgroup is watched once per target (the refresh every
+ * LIMITS_REFRESH_TICKS only re-arms), and unwatched at its exit. */
+static void added(struct monitor *m, struct target *tg)
+{
+    if (tg->has_cgroup)
+        watch_cg(m, tg);
+    arm(m, tg);
+    oomwatch_target_added(m->oom, tg);
+    metrics_set(m->d.metrics, targets, targets_count(m->d.targets));
+    log_info("monitor", "watching pid %d (%s, service %s, rule %d)%s%s", tg->id.pid, tg->id.comm,
+             tg->service, tg->rule->index, tg->cg.container_id[0] ? " container " : "",
+             tg->cg.container_id);
+}
+
+static uint64_t budget_ms(const struct monitor *m, const struct trigger *t)
+{
+    uint64_t attach = m->d.cfg->jcmd_timeout_ms;
+    if (t->capture == CAPTURE_SNAPSHOT)
+        return 3 * attach + 10000;
+    return t->duration_ms + 4 * attach + 30000;
+}
+
+/* Queues the capture a trigger asks for. Consumes t. Lock held. */
+static int submit(struct monitor *m, struct target *tg, struct trigger *t, int snapshot_type,
+                  uint64_t *job_id)
+{
+    struct job_request req = {.target = tg->id,
+                              .rule = tg->rule,
+                              .service = tg->service,
+                              .trigger = *t,
+                              .budget_ms = budget_ms(m, t),
+                              .payload_free = runner_target_free};
+    struct runner_target *rt = runner_target_new(tg);
+    uint64_t id = 0;
+    if (!rt) {
+        trigger_free(t);
+        return -ENOMEM;
+    }
+    rt->snapshot_only_types = snapshot_type >= 0;
+    rt->snapshot_type = snapshot_type;
+    req.payload = rt;
+    metrics_inc(m->d.metrics, triggers[t->kind]);
+    int rc = jobs_submit(m->d.jobs, &req, &id);
+    if (job_id)
+        *job_id = id;
+    if (rc == 0)
+        log_info("monitor", "job %llu queued: %s of pid %d, trigger %s", (unsigned long long)id,
+                 capture_kind_name(t->capture), tg->id.pid, trigger_kind_name(t->kind));
+    else
+        log_info("monitor", "pid %d: %s trigger not queued: %s", tg->id.pid,
+                 trigger_kind_name(t->kind),
+                 rc == -EEXIST   ? "the same capture is already queued or running"
+                 : rc == -ENOSPC ? "job queue full"
+                                 : strerror(-rc));
+    if (rc < 0) {
+        trigger_free(&req.trigger);
+        runner_target_free(rt);
+    }
+    memset(t, 0, sizeof(*t));
+    return rc;
+}
+
+static void on_exec_event(struct monitor *m, const struct fs_event *ev)
+{
+    struct target *tg = targets_find(m->d.targets, ev->tgid);
+    if (tg) {
+        if (tg->has_cgroup)
+            unwatch_cg(m, tg->cg.memory_id);
+        oomwatch_target_removed(m->oom, tg);
+    }
+    /* a target or candidate replaced its program: judge the new one afresh */
+    targets_remove(m->d.targets, ev->tgid);
+    tg = NULL;
+    if (targets_consider(m->d.targets, ev->tgid, &tg) == 1)
+        added(m, tg);
+}
+
+static bool fatal_signal(int sig)
+{
+    return sig == SIGKILL || sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE ||
+           sig == SIGABRT || sig == SIGSYS || sig == SIGXCPU || sig == SIGXFSZ;
+}
+
+/* Flameshot's flameshot_process_exit record, for a target the OOM killer
+ * or a fatal signal ended. */
+static void report_exit(struct monitor *m, const struct target *tg, const struct fs_event *ev,
+                        bool oom)
+{
+    struct artefact_meta meta;
+    struct runner_target rt;
+    char msg[512], err[256], arts[1024];
+    const char *reason = oom ? "oom_kill" : "fatal_signal";
+    snprintf(msg, sizeof(msg), "process exit detected for pid=%d service=%s reason=%s signal=%d",
+             tg->id.nspid, tg->service, reason, ev->exit_signal);
+    jobs_artefacts_text(m->d.jobs, &tg->id, arts, sizeof(arts));
+    cJSON *recent = target_samples_json(tg);
+    char *samples = recent ? cJSON_PrintUnformatted(recent) : NULL;
+    cJSON_Delete(recent);
+    runner_target_fill(&rt, tg);
+    int rc = runner_meta_base(&meta, ARTEFACT_PROCESS_EXIT, m->d.cfg, &rt, &tg->id, tg->rule, NULL);
+    rc = rc ?: artefact_field_str(&meta, "message", msg);
+    rc = rc ?: artefact_field_str(&meta, "process_name", tg->id.comm);
+    rc = rc ?: artefact_field_str(&meta, "suspected_reason", reason);
+    rc = rc ?: artefact_field_int(&meta, "exit_signal", ev->exit_signal);
+    rc = rc ?: artefact_field_int(&meta, "exit_code", ev->exit_code);
+    rc = rc ?: artefact_field_str(&meta, "recent_samples", samples ? samples : "[]");
+    rc = rc ?: artefact_field_str(&meta, "last_artefacts", arts);
+    meta.end_ns = units_now_real_ns();
+    if (rc == 0)
+        rc = outbox_put_summary(m->d.outbox, &meta, NULL, err, sizeof(err));
+    if (rc < 0)
+        log_warn("monitor", "pid %d: process exit record lost: %s", tg->id.pid,
+                 rc == -ENOMEM ? "out of memory" : err);
+    free(samples);
+    artefact_meta_free(&meta);
+}
+
+static void on_exit_event(struct monitor *m, const struct fs_event *ev)
+{
+    struct target *tg = targets_find(m->d.targets, ev->tgid);
+    if (!tg)
+        return;
+    bool oom = tg->oom_killed;
+    log_info("monitor", "pid %d (%s) exited: code %d signal %d%s", tg->id.pid, tg->id.comm,
+             ev->exit_code, ev->exit_signal, oom ? " (OOM kill)" : "");
+    if (oom || (!(ev->flags & FS_EVF_NO_EXIT_STATUS) && fatal_signal(ev->exit_signal)))
+        report_exit(m, tg, ev, oom);
+    if (tg->has_cgroup)
+        unwatch_cg(m, tg->cg.memory_id);
+    oomwatch_target_removed(m->oom, tg);
+    targets_remove(m->d.targets, ev->tgid);
+    metrics_set(m->d.metrics, targets, targets_count(m->d.targets));
+}
+
+/* Event times are CLOCK_BOOTTIME; records carry wall-clock times. */
+static uint64_t boottime_to_real_ns(uint64_t boot_ns)
+{
+    uint64_t now_boot = units_now_boot_ns(), real = units_now_real_ns();
+    return boot_ns && boot_ns <= now_boot ? real - (now_boot - boot_ns) : real;
+}
+
+static void on_oom(struct monitor *m, const struct fs_event *ev)
+{
+    struct target *victim = ev->tgid ? targets_find(m->d.targets, ev->tgid) : NULL;
+    bool ours = victim != NULL || find_cg(m, ev->cgroup_id) != NULL;
+    log_info("monitor", "OOM kill: victim pid %d (%s) in memory cgroup %llu%s%s", ev->tgid,
+             ev->comm, (unsigned long long)ev->cgroup_id,
+             ev->flags & FS_EVF_PID_GUESSED ? " (victim inferred)" : "",
+             ours ? ": a watched container" : "");
+    if (!ours)
+        return;
+    metrics_inc(m->d.metrics, triggers[MT_OOM]);
+    uint64_t when = boottime_to_real_ns(ev->ts_ns), now = units_now_mono_ms();
+    if (victim) {
+        victim->oom_killed = true;
+        oomwatch_on_oom(m->oom, victim, when, now);
+        return;
+    }
+    /* another process of a watched container died: its JVMs may have dumped */
+    for (size_t i = 0; i < targets_count(m->d.targets); i++) {
+        struct target *tg = targets_at(m->d.targets, i);
+        if (tg->has_cgroup && tg->cg.memory_id == ev->cgroup_id)
+            oomwatch_on_oom(m->oom, tg, when, now);
+    }
+}
+
+static void on_proc_watermark(struct monitor *m, const struct fs_event *ev)
+{
+    struct target *tg = targets_find(m->d.targets, ev->tgid);
+    struct trigger t;
+    if (!tg)
+        return;
+    log_info("monitor", "pid %d: RSS %llu crossed its watermark %llu", tg->id.pid,
+             (unsigned long long)ev->value_bytes, (unsigned long long)ev->watermark_bytes);
+    if (policy_on_proc_watermark(tg->rule, ev->value_bytes, tg->limits.mem_bytes, &tg->policy,
+                                 units_now_mono_ms(), &t))
+        submit(m, tg, &t, -1, NULL);
+}
+
+/* The target of a cgroup with the largest RSS right now. */
+static struct target *largest_in_cgroup(struct monitor *m, uint64_t id)
+{
+    struct target *best = NULL;
+    uint64_t best_rss = 0;
+    for (size_t i = 0; i < targets_count(m->d.targets); i++) {
+        struct target *tg = targets_at(m->d.targets, i);
+        uint64_t rss;
+        if (!tg->has_cgroup || tg->cg.memory_id != id ||
+            procfs_read_rss(NULL, tg->id.pid, &rss) < 0)
+            continue;
+        if (!best || rss > best_rss) {
+            best = tg;
+            best_rss = rss;
+        }
+    }
+    return best;
+}
+
+static void on_cgroup_watermark(struct monitor *m, const struct fs_event *ev)
+{
+    struct target *tg = largest_in_cgroup(m, ev->cgroup_id);
+    uint64_t limit;
+    struct trigger t[2];
+    if (!tg || cgroup_memory_limit(&tg->cg, &limit) < 0 || limit == CGROUP_UNLIMITED)
+        return;
+    log_info("monitor",
+             "cgroup %s: usage %llu crossed its high-water mark %llu; evidence from "
+             "pid %d",
+             tg->cg.path, (unsigned long long)ev->value_bytes,
+             (unsigned long long)ev->watermark_bytes, tg->id.pid);
+    int n =
+        policy_on_cgroup_pressure(tg->rule, ev->value_bytes, limit, m->d.cfg->jcmd_snapshot_enabled,
+                                  &tg->policy, units_now_mono_ms(), t);
+    for (int i = 0; i < n; i++)
+        submit(m, tg, &t[i], -1, NULL);
+}
+
+void monitor_on_event(struct monitor *m, const struct fs_event *ev)
+{
+    targets_lock(m->d.targets);
+    switch (ev->kind) {
+    case FS_EV_EXEC:
+        on_exec_event(m, ev);
+        break;
+    case FS_EV_EXIT:
+        on_exit_event(m, ev);
+        break;
+    case FS_EV_OOM:
+        on_oom(m, ev);
+        break;
+    case FS_EV_WATERMARK_PROC:
+        on_proc_watermark(m, ev);
+        break;
+    case FS_EV_WATERMARK_CGROUP:
+        on_cgroup_watermark(m, ev);
+        break;
+    default:
+        break;
+    }
+    targets_unlock(m->d.targets);
+}
+
+int monitor_start(struct monitor *m)
+{
+    int n = targets_scan(m->d.targets);
+    targets_lock(m->d.targets);
+    for (size_t i = 0; i < targets_count(m->d.targets); i++)
+        added(m, targets_at(m->d.targets, i));
+    targets_unlock(m->d.targets);
+    if (m->d.cfg->auto_profiling_ms)
+        m->next_auto_ms = units_now_mono_ms() + m->d.cfg->auto_profiling_ms;
+    return n;
+}
+
+static void auto_profile(struct monitor *m, uint64_t now_ms)
+{
+    const struct config *c = m->d.cfg;
+    if (!c->auto_profiling_ms || now_ms < m->next_auto_ms)
+        return;
+    m->next_auto_ms = now_ms + c->auto_profiling_ms;
+    for (size_t i = 0; i < targets_count(m->d.targets); i++) {
+        struct target *tg = targets_at(m->d.targets, i);
+        struct trigger t = {.kind = TRIGGER_AUTO,
+                            .capture = CAPTURE_PROFILE,
+                            .duration_ms = c->auto_profiling_duration_ms,
+                            .events = tg->rule->events};
+        tags_set(&t.why, "trigger", trigger_kind_name(TRIGGER_AUTO));
+        submit(m, tg, &t, -1, NULL);
+    }
+}
+
+/* Samples one target; returns false when it is gone. */
+static bool sample_one(struct monitor *m, struct target *tg, uint64_t now_ms, bool refresh)
+{
+    if (refresh) {
+        targets_refresh_limits(m->d.targets, tg);
+        arm(m, tg);
+    }
+    int rc = sampler_take(NULL, &tg->id, &tg->limits, &tg->samples, now_ms);
+    if (rc == -ESRCH)
+        return false;
+    struct trigger t;
+    if (rc == 1 && policy_on_sample(tg->rule, &tg->samples, &tg->policy, now_ms, &t))
+        submit(m, tg, &t, -1, NULL);
+    return true;
+}
+
+static void added_cb(struct target *tg, void *arg)
+{
+    added(arg, tg);
+}
+
+void monitor_tick(struct monitor *m, uint64_t now_ms)
+{
+    bool refresh = ++m->ticks % LIMITS_REFRESH_TICKS == 0;
+    targets_lock(m->d.targets);
+    targets_recheck(m->d.targets, now_ms, added_cb, m);
+    for (size_t i = 0; i < targets_count(m->d.targets);) {
+        struct target *tg = targets_at(m->d.targets, i);
+        if (sample_one(m, tg, now_ms, refresh)) {
+            i++;
+            continue;
+        }
+        /* gone without an exit event (a source that missed it): same path */
+        struct fs_event ev = {.kind = FS_EV_EXIT,
+                              .tgid = tg->id.pid,
+                              .exit_code = -1,
+                              .exit_signal = -1,
+                              .flags = FS_EVF_NO_EXIT_STATUS};
+        on_exit_event(m, &ev);
+    }
+    auto_profile(m, now_ms);
+    oomwatch_tick(m->oom, m->d.targets, now_ms);
+    targets_unlock(m->d.targets);
+}
+
+int monitor_request(struct monitor *m, int pid, struct trigger *trigger, int snapshot_type,
+                    uint64_t *job_id)
+{
+    targets_lock(m->d.targets);
+    struct target *tg = targets_find(m->d.targets, pid);
+    if (tg) {
+        /* shown as the last trigger; manual requests never touch cooldowns */
+        tg->policy.last_kind = trigger->kind;
+        tg->policy.last_trigger_ms = units_now_mono_ms();
+    }
+    int rc = tg ? submit(m, tg, trigger, snapshot_type, job_id) : -ENOENT;
+    targets_unlock(m->d.targets);
+    if (!tg)
+        trigger_free(trigger);
+    return rc;
+}

@@ -1,0 +1,238 @@
+#include "policy/runner.h"
+
+#include "outbox/artefact.h"
+#include "capture/capture.h"
+#include "core/log.h"
+#include "outbox/outbox.h"
+#include "core/units.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void runner_target_fill(struct runner_target *rt, const struct target *tg)
+{
+    memset(rt, 0, sizeof(*rt));
+    snprintf(rt->service, sizeof(rt->service), "%s", tg->service);
+    if (tg->has_cgroup)
+        snprintf(rt->container_id, sizeof(rt->container_id), "%s", tg->cg.container_id);
+    rt->pod = tg->pod;
+}
+
+struct runner_target *runner_target_new(const struct target *tg)
+{
+    struct runner_target *rt = malloc(sizeof(*rt));
+    if (rt)
+        runner_target_fill(rt, tg);
+    return rt;
+}
+
+void runner_target_free(void *payload)
+{
+    free(payload);
+}
+
+static int set_k8s(struct artefact_meta *m, const struct runner_target *rt)
+{
+    if (!rt->pod.name[0])
+        return 0;
+    int rc = artefact_set(&m->k8s.pod_name, rt->pod.name);
+    rc = rc ?: artefact_set(&m->k8s.pod_namespace, rt->pod.namespace_);
+    rc = rc ?: artefact_set(&m->k8s.pod_uid, rt->pod.uid);
+    rc = rc ?: artefact_set(&m->k8s.container_name, rt->pod.container);
+    rc = rc ?: artefact_set(&m->k8s.container_id, rt->container_id);
+    return rc;
+}
+
+int runner_meta_base(struct artefact_meta *m, enum artefact_kind kind, const struct config *cfg,
+                     const struct runner_target *rt, const struct proc_ident *id,
+                     const struct rule *rule, const char *trigger)
+{
+    artefact_meta_init(m, kind);
+    int rc = artefact_set(&m->service_override, cfg->service);
+    rc = rc ?: artefact_set(&m->service, rt->service);
+    rc = rc ?: artefact_set(&m->host, cfg->node_name);
+    rc = rc ?: artefact_set(&m->process_name, id->comm);
+    rc = rc ?: artefact_set(&m->trigger, trigger);
+    rc = rc ?: tags_merge(&m->global_tags, &cfg->tags);
+    if (rule)
+        rc = rc ?: tags_merge(&m->rule_tags, &rule->tags);
+    rc = rc ?: set_k8s(m, rt);
+    m->pid = id->pid;
+    m->nspid = id->nspid;
+    return rc;
+}
+
+/* Everything every artefact of this job carries. */
+static int base_meta(const struct runner *r, const struct job *job, enum artefact_kind kind,
+                     struct artefact_meta *m)
+{
+    int rc = runner_meta_base(m, kind, r->cfg, job->payload, &job->target, job->rule,
+                              trigger_kind_name(job->trigger.kind));
+    rc = rc ?: tags_merge(&m->trigger_tags, &job->trigger.why);
+    if (job->rule)
+        rc = rc ?: artefact_set(&m->jdk_version, job->rule->jdk_version);
+    return rc;
+}
+
+static void add_artefact(struct job_result *res, const char *kind, const char *name, uint64_t bytes)
+{
+    if (res->n_artefacts >= JOB_MAX_ARTEFACTS)
+        return;
+    struct job_artefact *a = &res->artefacts[res->n_artefacts++];
+    snprintf(a->kind, sizeof(a->kind), "%s", kind);
+    snprintf(a->name, sizeof(a->name), "%s", name);
+    a->bytes = bytes;
+}
+
+static enum job_state state_of(enum capture_outcome o)
+{
+    switch (o) {
+    case CAPTURE_OUTCOME_OK:
+        return JOB_DONE;
+    case CAPTURE_OUTCOME_TARGET_EXITED:
+        return JOB_TARGET_EXITED;
+    case CAPTURE_OUTCOME_CANCELLED:
+        return JOB_CANCELLED;
+    default:
+        return JOB_FAILED;
+    }
+}
+
+/* Commits tx with m (when building m succeeded: rc 0) and records the
+ * artefact; frees m. Returns 0 or -errno with res->reason set. */
+static int commit(const struct runner *r, struct outbox_tx *tx, struct artefact_meta *m, int rc,
+                  const char *kind, uint64_t bytes, struct job_result *res)
+{
+    struct outbox_receipt rcpt;
+    char err[256] = "out of memory";
+    if (rc == 0)
+        rc = outbox_commit(r->outbox, tx, m, &rcpt, err, sizeof(err));
+    else
+        outbox_abort(r->outbox, tx);
+    if (rc == 0)
+        add_artefact(res, kind, rcpt.local_path[0] ? rcpt.local_path : rcpt.id, bytes);
+    else
+        snprintf(res->reason, sizeof(res->reason), "outbox: %s", err);
+    artefact_meta_free(m);
+    return rc;
+}
+
+/* Commits the JFR in tx; returns 0 or -errno with res->reason set. */
+static int commit_profile(const struct runner *r, const struct job *job,
+                          const struct profile_result *pr, struct outbox_tx *tx,
+                          struct job_result *res)
+{
+    struct artefact_meta m;
+    int rc = base_meta(r, job, ARTEFACT_PROFILE, &m);
+    rc = rc ?: artefact_set(&m.library_type, pr->library_type);
+    rc = rc ?: artefact_set(&m.library_version, pr->library_version);
+    if (rc == 0 && !m.jdk_version && pr->jdk_version[0])
+        rc = artefact_set(&m.jdk_version, pr->jdk_version);
+    m.start_ns = pr->start_ns;
+    m.end_ns = pr->end_ns;
+    return commit(r, tx, &m, rc, "profile", pr->bytes, res);
+}
+
+static void run_profile(const struct runner *r, const struct job *job, struct job_result *res)
+{
+    struct outbox_tx tx;
+    int rc = outbox_begin(r->outbox, &tx);
+    if (rc < 0) {
+        res->state = JOB_FAILED;
+        snprintf(res->reason, sizeof(res->reason), "outbox: %s", strerror(-rc));
+        return;
+    }
+    struct profile_req req = {
+        .events = job->trigger.events,
+        .duration_ms = job->trigger.duration_ms,
+        .async_profiler_path = r->cfg->async_profiler_path,
+        .out_fd = tx.fd,
+        .cancel_fd = job->cancel_fd,
+        .attach_timeout_ms = r->cfg->jcmd_timeout_ms,
+        .metrics = r->metrics,
+    };
+    struct profile_result pr;
+    capture_profile(&job->target, &req, &pr);
+    res->state = state_of(pr.outcome);
+    snprintf(res->reason, sizeof(res->reason), "%s", pr.reason);
+    snprintf(res->detail, sizeof(res->detail), "library_type=%s%s%s", pr.library_type,
+             pr.asprof_skipped[0] ? ": " : "", pr.asprof_skipped);
+    if (pr.bytes == 0 || pr.outcome == CAPTURE_OUTCOME_FAILED) {
+        outbox_abort(r->outbox, &tx);
+        if (pr.bytes == 0 && res->state == JOB_DONE) {
+            res->state = JOB_FAILED;
+            snprintf(res->reason, sizeof(res->reason), "the profiler produced no data");
+        }
+        return;
+    }
+    if (commit_profile(r, job, &pr, &tx, res) < 0)
+        res->state = JOB_FAILED;
+}
+
+static int commit_snapshot(const struct runner *r, const struct job *job,
+                           const struct snapshot_summary *s, struct outbox_tx *tx,
+                           struct job_result *res)
+{
+    struct artefact_meta m;
+    int rc = base_meta(r, job, ARTEFACT_JCMD_SNAPSHOT, &m);
+    rc = rc ?: artefact_set(&m.file_name, s->file_name);
+    rc = rc ?: artefact_field_str(&m, "snapshot_type", snapshot_type_name(s->type));
+    rc = rc ?: artefact_field_str(&m, "preview", s->preview);
+    rc = rc ?: artefact_field_str(&m, "process_name", s->process_name);
+    rc = rc ?: artefact_field_int(&m, "pid", s->pid);
+    const char *pct = tags_get(&job->trigger.why, "cgroup_mem_percent");
+    if (rc == 0 && pct)
+        rc = artefact_field_float(&m, "cgroup_mem_percent", strtod(pct, NULL));
+    m.start_ns = s->taken_at_ns;
+    m.end_ns = units_now_real_ns();
+    return commit(r, tx, &m, rc, snapshot_type_name(s->type), s->output_size_bytes, res);
+}
+
+/* Both snapshots always run together (one attach); an HTTP request for one
+ * type keeps only that one. */
+static void run_snapshot(const struct runner *r, const struct job *job, struct job_result *res)
+{
+    const struct runner_target *rt = job->payload;
+    struct outbox_tx tx[SNAPSHOT_TYPES];
+    struct snapshot_summary sum[SNAPSHOT_TYPES];
+    int rc = outbox_begin(r->outbox, &tx[0]);
+    if (rc == 0 && (rc = outbox_begin(r->outbox, &tx[1])) < 0)
+        outbox_abort(r->outbox, &tx[0]);
+    if (rc < 0) {
+        res->state = JOB_FAILED;
+        snprintf(res->reason, sizeof(res->reason), "outbox: %s", strerror(-rc));
+        return;
+    }
+    capture_snapshots(&job->target, r->cfg->jcmd_timeout_ms, tx[0].fd, tx[1].fd, r->metrics, sum);
+    int ok = 0;
+    for (int i = 0; i < SNAPSHOT_TYPES; i++) {
+        bool wanted = !rt->snapshot_only_types || rt->snapshot_type == i;
+        if (!wanted || sum[i].rc < 0 || sum[i].output_size_bytes == 0) {
+            if (wanted && !res->reason[0])
+                snprintf(res->reason, sizeof(res->reason), "%s: %s",
+                         snapshot_command((enum snapshot_type)i), sum[i].error);
+            outbox_abort(r->outbox, &tx[i]);
+            continue;
+        }
+        if (commit_snapshot(r, job, &sum[i], &tx[i], res) == 0)
+            ok++;
+    }
+    res->state =
+        ok ? JOB_DONE : (procfs_same_process(NULL, &job->target) ? JOB_FAILED : JOB_TARGET_EXITED);
+}
+
+void runner_exec(const struct job *job, struct job_result *res, void *arg)
+{
+    const struct runner *r = arg;
+    log_info("runner", "job %llu: %s of pid %d (%s) for %s", (unsigned long long)job->id,
+             capture_kind_name(job->trigger.capture), job->target.pid, job->target.comm,
+             trigger_kind_name(job->trigger.kind));
+    if (job->trigger.capture == CAPTURE_SNAPSHOT)
+        run_snapshot(r, job, res);
+    else
+        run_profile(r, job, res);
+    log_info("runner", "job %llu: %s%s%s", (unsigned long long)job->id, job_state_name(res->state),
+             res->reason[0] ? ": " : "", res->reason);
+}

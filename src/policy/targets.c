@@ -1,0 +1,523 @@
+#include "policy/targets.h"
+
+#include "core/log.h"
+#include "core/units.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct targets {
+    pthread_mutex_t lock;
+    const struct config *cfg;
+    const char *proc_root;
+    const char *cgroup_root;
+    struct target **items;
+    size_t n, cap;
+    struct target **cands; /* matched, not yet known to be JVMs */
+    size_t n_cands, cap_cands;
+    uint64_t host_mem;
+    pid_t self;
+};
+
+/* JDK tools attach to JVMs themselves; profiling them would be noise, and
+ * a jcmd started by an operator must never be taken for the application. */
+static const char *const jdk_tools[] = {"jcmd", "jps", "jstack", "jmap", "jinfo", "jstat", "jhsdb"};
+
+/* The same tools when started as `java -m <module>/...` or by main class. */
+static const char *const jdk_tool_mains[] = {
+    "jdk.jcmd/",        "jdk.hotspot.agent/", "jdk.jstatd/",     "sun.tools.jcmd.",
+    "sun.tools.jps.",   "sun.tools.jstack.",  "sun.tools.jmap.", "sun.tools.jinfo.",
+    "sun.tools.jstat.", "sun.jvm.hotspot.",
+};
+
+/* java launcher options whose value is the next argument */
+static const char *const opts_with_value[] = {
+    "-cp",           "-classpath",     "--class-path",    "-p",
+    "--module-path", "--add-modules",  "--add-opens",     "--add-exports",
+    "--add-reads",   "--patch-module", "--limit-modules", "--upgrade-module-path",
+    "--source",
+};
+
+static bool in_list(const char *s, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(s, list[i]) == 0)
+            return true;
+    return false;
+}
+
+#define IN_LIST(s, l) in_list(s, l, sizeof(l) / sizeof(l[0]))
+
+static const char *base_name(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+/* Walks argv: calls fn(arg, next) for each argument after argv[0]. */
+static const char *next_arg(const char *argv, size_t len, const char *cur)
+{
+    const char *n = cur + strlen(cur) + 1;
+    return n < argv + len ? n : NULL;
+}
+
+/* The main class, module or jar of a java command line, or NULL. *is_jar
+ * tells which. Options with a separate value are skipped with it. */
+static const char *java_main(const char *argv, size_t len, bool *is_jar)
+{
+    *is_jar = false;
+    for (const char *a = next_arg(argv, len, argv); a; a = next_arg(argv, len, a)) {
+        if (strcmp(a, "-jar") == 0 || strcmp(a, "-m") == 0 || strcmp(a, "--module") == 0) {
+            *is_jar = a[1] == 'j';
+            return next_arg(argv, len, a);
+        }
+        if (IN_LIST(a, opts_with_value)) {
+            a = next_arg(argv, len, a);
+            if (!a)
+                return NULL;
+            continue;
+        }
+        if (a[0] != '-')
+            return a;
+    }
+    return NULL;
+}
+
+int targets_is_excluded(const char *argv, size_t argv_len, const char *comm, int ppid)
+{
+    if (ppid == getpid())
+        return 1; /* a capture child of ours: it runs our code, not the app */
+    if (comm && IN_LIST(comm, jdk_tools))
+        return 1;
+    if (!argv || !argv_len)
+        return 0;
+    if (IN_LIST(base_name(argv), jdk_tools))
+        return 1;
+    bool is_jar;
+    const char *m = java_main(argv, argv_len, &is_jar);
+    for (size_t i = 0; m && !is_jar && i < sizeof(jdk_tool_mains) / sizeof(jdk_tool_mains[0]); i++)
+        if (strncmp(m, jdk_tool_mains[i], strlen(jdk_tool_mains[i])) == 0)
+            return 1;
+    return 0;
+}
+
+char *targets_guess_service(const char *argv, size_t argv_len, const char *comm, char *buf,
+                            size_t cap)
+{
+    bool is_jar;
+    const char *m = argv && argv_len ? java_main(argv, argv_len, &is_jar) : NULL;
+    if (m && is_jar) {
+        const char *b = base_name(m);
+        size_t l = strlen(b);
+        if (l > 4 && strcmp(b + l - 4, ".jar") == 0)
+            l -= 4;
+        snprintf(buf, cap, "%.*s", (int)l, b);
+    } else if (m) {
+        const char *slash = strrchr(m, '/'); /* module/class */
+        const char *cls = slash ? slash + 1 : m;
+        const char *dot = strrchr(cls, '.');
+        snprintf(buf, cap, "%s", dot && dot[1] ? dot + 1 : cls);
+    } else {
+        snprintf(buf, cap, "%s", comm && *comm ? comm : "unknown_service");
+    }
+    return buf;
+}
+
+struct targets *targets_new(const struct config *cfg, const char *proc_root,
+                            const char *cgroup_root)
+{
+    struct targets *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&t->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+    t->cfg = cfg;
+    t->proc_root = proc_root;
+    t->cgroup_root = cgroup_root;
+    t->host_mem = procfs_mem_total(proc_root);
+    t->self = getpid();
+    return t;
+}
+
+static void target_free(struct target *tg)
+{
+    if (!tg)
+        return;
+    hprof_watch_close(&tg->hprof);
+    free(tg->cmdline);
+    free(tg->argv);
+    free(tg);
+}
+
+void targets_free(struct targets *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n; i++)
+        target_free(t->items[i]);
+    for (size_t i = 0; i < t->n_cands; i++)
+        target_free(t->cands[i]);
+    free(t->items);
+    free(t->cands);
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
+
+void targets_lock(struct targets *t)
+{
+    pthread_mutex_lock(&t->lock);
+}
+
+void targets_unlock(struct targets *t)
+{
+    pthread_mutex_unlock(&t->lock);
+}
+
+struct target *targets_find(struct targets *t, int pid)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (t->items[i]->id.pid == pid)
+            return t->items[i];
+    return NULL;
+}
+
+size_t targets_count(struct targets *t)
+{
+    return t->n;
+}
+
+size_t targets_candidates(struct targets *t)
+{
+    return t->n_cands;
+}
+
+struct target *targets_at(struct targets *t, size_t i)
+{
+    return i < t->n ? t->items[i] : NULL;
+}
+
+void targets_refresh_limits(struct targets *t, struct target *tg)
+{
+    const struct config *c = t->cfg;
+    uint64_t v, cg = CGROUP_UNLIMITED;
+    struct limits *l = &tg->limits;
+    if (tg->has_cgroup && cgroup_memory_limit(&tg->cg, &cg) < 0)
+        cg = CGROUP_UNLIMITED;
+    tg->cgroup_mem_limit = cg;
+    if (c->pod_mem_limit_mb) {
+        l->mem_bytes = c->pod_mem_limit_mb << 20;
+        l->mem_source = LIMIT_OVERRIDE;
+    } else if (cg != CGROUP_UNLIMITED && (!t->host_mem || cg < t->host_mem)) {
+        l->mem_bytes = cg;
+        l->mem_source = LIMIT_CGROUP;
+    } else {
+        l->mem_bytes = t->host_mem ? t->host_mem : 1;
+        l->mem_source = LIMIT_HOST;
+    }
+    if (c->pod_cpu_limit_millis) {
+        l->cpu_millis = c->pod_cpu_limit_millis;
+        l->cpu_source = LIMIT_OVERRIDE;
+    } else if (tg->has_cgroup && cgroup_cpu_limit_millis(&tg->cg, &v) == 0 &&
+               v != CGROUP_UNLIMITED) {
+        l->cpu_millis = v;
+        l->cpu_source = LIMIT_CGROUP;
+    } else {
+        l->cpu_millis = 0;
+        l->cpu_source = LIMIT_NONE;
+    }
+}
+
+static int push(struct target ***v, size_t *n, size_t *cap, struct target *tg)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 16;
+        struct target **nv = realloc(*v, c * sizeof(*nv));
+        if (!nv)
+            return -ENOMEM;
+        *v = nv;
+        *cap = c;
+    }
+    (*v)[(*n)++] = tg;
+    return 0;
+}
+
+static int append(struct targets *t, struct target *tg)
+{
+    return push(&t->items, &t->n, &t->cap, tg);
+}
+
+/* A JVM: started by a `java` launcher, or with libjvm.so mapped (custom
+ * launchers load it after exec, hence the candidate list). */
+static bool is_jvm(struct targets *t, const struct target *tg)
+{
+    char path[PATH_MAX], exe[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%d/exe", t->proc_root ? t->proc_root : "/proc", tg->id.pid);
+    ssize_t n = readlink(path, exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *sp = strstr(exe, " (deleted)");
+        if (sp)
+            *sp = '\0';
+        if (strcmp(base_name(exe), "java") == 0)
+            return true;
+    }
+    return procfs_maps_has_lib(t->proc_root, tg->id.pid, "libjvm.so") == 1;
+}
+
+static bool known_pid(struct targets *t, int pid)
+{
+    if (targets_find(t, pid))
+        return true;
+    for (size_t i = 0; i < t->n_cands; i++)
+        if (t->cands[i]->id.pid == pid)
+            return true;
+    return false;
+}
+
+/* Reads what is needed to decide; fills a new target or returns 0. Every
+ * exec on the node comes here and most match no rule: the command line is
+ * read once and matched before anything else about the process is. */
+static int build(struct targets *t, int pid, struct target **out)
+{
+    struct target *tg = calloc(1, sizeof(*tg));
+    if (!tg)
+        return -ENOMEM;
+    tg->hprof.dir_fd = -1;
+    int rc = procfs_read_argv(t->proc_root, pid, &tg->argv, &tg->argv_len);
+    if (rc == 0 && tg->argv_len) /* none: a kernel thread, never a target */
+        rc = (tg->cmdline = procfs_argv_join(tg->argv, tg->argv_len)) ? 0 : -ENOMEM;
+    if (rc == 0 && tg->cmdline && (tg->rule = rules_find(&t->cfg->rules, tg->cmdline, NULL)))
+        rc = procfs_ident(t->proc_root, pid, &tg->id);
+    if (rc < 0 || !tg->rule ||
+        targets_is_excluded(tg->argv, tg->argv_len, tg->id.comm, tg->id.ppid)) {
+        target_free(tg);
+        return rc == -ENOENT ? -ESRCH : (rc < 0 ? rc : 0);
+    }
+    *out = tg;
+    return 1;
+}
+
+/* Resolution that may fail without disqualifying the process. */
+static void enrich(struct targets *t, struct target *tg)
+{
+    int rc = cgroup_of_pid(t->proc_root, t->cgroup_root, tg->id.pid, &tg->cg);
+    tg->has_cgroup = rc == 0;
+    if (rc < 0 && rc != -ESRCH)
+        log_debug("targets", "pid %d: no memory cgroup (%s); limits fall back to the host",
+                  tg->id.pid, strerror(-rc));
+    if (tg->rule->service)
+        snprintf(tg->service, sizeof(tg->service), "%s", tg->rule->service);
+    else
+        targets_guess_service(tg->argv, tg->argv_len, tg->id.comm, tg->service,
+                              sizeof(tg->service));
+    targets_refresh_limits(t, tg);
+    tg->added_ms = units_now_mono_ms();
+    double up = procfs_uptime(t->proc_root);
+    double age_s = up - (double)tg->id.start_time / (double)procfs_clk_tck();
+    tg->started_ns = units_now_real_ns() - (age_s > 0 ? (uint64_t)(age_s * 1e9) : 0);
+}
+
+int targets_consider(struct targets *t, int pid, struct target **out)
+{
+    if (pid == t->self)
+        return 0;
+    pthread_mutex_lock(&t->lock);
+    bool known = known_pid(t, pid);
+    pthread_mutex_unlock(&t->lock);
+    if (known)
+        return 0;
+    struct target *tg = NULL;
+    int rc = build(t, pid, &tg);
+    if (rc <= 0)
+        return rc;
+    enrich(t, tg);
+    bool jvm = tg->rule->language != RULE_LANG_JAVA || is_jvm(t, tg);
+    pthread_mutex_lock(&t->lock);
+    bool dup = known_pid(t, pid);
+    rc = dup ? 0 : jvm ? append(t, tg) : push(&t->cands, &t->n_cands, &t->cap_cands, tg);
+    pthread_mutex_unlock(&t->lock);
+    if (dup || rc < 0) {
+        target_free(tg);
+        return rc;
+    }
+    if (!jvm)
+        return 0;
+    if (out)
+        *out = tg;
+    return 1;
+}
+
+struct scan {
+    struct targets *t;
+    int added;
+};
+
+static int scan_one(int pid, void *arg)
+{
+    struct scan *sc = arg;
+    if (targets_consider(sc->t, pid, NULL) == 1)
+        sc->added++;
+    return 0;
+}
+
+int targets_scan(struct targets *t)
+{
+    struct scan sc = {.t = t};
+    int rc = procfs_each_pid(t->proc_root, scan_one, &sc);
+    return rc < 0 ? rc : sc.added;
+}
+
+void targets_recheck(struct targets *t, uint64_t now_ms, void (*added)(struct target *, void *),
+                     void *arg)
+{
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < t->n_cands;) {
+        struct target *tg = t->cands[i];
+        bool gone = !procfs_same_process(t->proc_root, &tg->id);
+        bool jvm = !gone && is_jvm(t, tg);
+        if (!gone && !jvm && now_ms < tg->added_ms + TARGETS_CANDIDATE_MS) {
+            i++;
+            continue;
+        }
+        t->cands[i] = t->cands[--t->n_cands];
+        if (jvm && append(t, tg) == 0)
+            added(tg, arg);
+        else
+            target_free(tg);
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
+int targets_remove(struct targets *t, int pid)
+{
+    pthread_mutex_lock(&t->lock);
+    int removed = 0;
+    for (size_t i = 0; i < t->n_cands; i++)
+        if (t->cands[i]->id.pid == pid) {
+            target_free(t->cands[i]);
+            t->cands[i] = t->cands[--t->n_cands];
+            break;
+        }
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->items[i]->id.pid != pid)
+            continue;
+        target_free(t->items[i]);
+        t->items[i] = t->items[--t->n];
+        removed = 1;
+        break;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return removed;
+}
+
+static void add_sample(cJSON *o, const char *key, const struct sample *s)
+{
+    cJSON *j = cJSON_AddObjectToObject(o, key);
+    cJSON_AddNumberToObject(j, "cpu_percent", s->cpu_pct);
+    cJSON_AddNumberToObject(j, "cpu_host_percent", s->cpu_host_pct);
+    cJSON_AddNumberToObject(j, "rss_mb", s->rss_mb);
+    cJSON_AddNumberToObject(j, "mem_percent", s->mem_pct);
+}
+
+static void add_limits(cJSON *o, const struct limits *l)
+{
+    cJSON *j = cJSON_AddObjectToObject(o, "limits");
+    cJSON_AddNumberToObject(j, "memory_bytes", (double)l->mem_bytes);
+    cJSON_AddStringToObject(j, "memory_source", limit_source_name(l->mem_source));
+    if (l->cpu_millis)
+        cJSON_AddNumberToObject(j, "cpu_millicores", (double)l->cpu_millis);
+    else
+        cJSON_AddNullToObject(j, "cpu_millicores");
+    cJSON_AddStringToObject(j, "cpu_source", limit_source_name(l->cpu_source));
+}
+
+static void add_samples(cJSON *o, const struct target *tg)
+{
+    const struct sample *last = sampler_latest(&tg->samples);
+    struct sample avg;
+    if (last)
+        add_sample(o, "latest", last);
+    else
+        cJSON_AddNullToObject(o, "latest");
+    if (sampler_average(&tg->samples, &avg))
+        add_sample(o, "average", &avg);
+    else
+        cJSON_AddNullToObject(o, "average");
+    cJSON_AddItemToObject(o, "samples", target_samples_json(tg));
+}
+
+cJSON *target_samples_json(const struct target *tg)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = tg->samples.n; arr && i >= 1; i--) {
+        const struct sample *s =
+            &tg->samples.ring[(tg->samples.head + SAMPLER_KEEP - i) % SAMPLER_KEEP];
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "cpu_percent", s->cpu_pct);
+        cJSON_AddNumberToObject(j, "rss_mb", s->rss_mb);
+        cJSON_AddNumberToObject(j, "mem_percent", s->mem_pct);
+        cJSON_AddItemToArray(arr, j);
+    }
+    return arr;
+}
+
+static void add_identity(cJSON *o, const struct target *tg)
+{
+    cJSON_AddNumberToObject(o, "pid", tg->id.pid);
+    cJSON_AddNumberToObject(o, "nspid", tg->id.nspid);
+    cJSON_AddNumberToObject(o, "uid", tg->id.uid);
+    cJSON_AddNumberToObject(o, "gid", tg->id.gid);
+    cJSON_AddStringToObject(o, "process_name", tg->id.comm);
+    cJSON_AddStringToObject(o, "cmdline", tg->cmdline);
+    cJSON_AddStringToObject(o, "service", tg->service);
+    cJSON_AddNumberToObject(o, "rule", tg->rule ? tg->rule->index : -1);
+    cJSON_AddStringToObject(o, "cgroup", tg->has_cgroup ? tg->cg.path : "");
+    cJSON_AddNumberToObject(o, "cgroup_id", tg->has_cgroup ? (double)tg->cg.memory_id : 0);
+    cJSON_AddStringToObject(o, "container_id", tg->has_cgroup ? tg->cg.container_id : "");
+    if (tg->pod.name[0]) {
+        cJSON *p = cJSON_AddObjectToObject(o, "pod");
+        cJSON_AddStringToObject(p, "name", tg->pod.name);
+        cJSON_AddStringToObject(p, "namespace", tg->pod.namespace_);
+        cJSON_AddStringToObject(p, "uid", tg->pod.uid);
+        cJSON_AddStringToObject(p, "container", tg->pod.container);
+    }
+}
+
+cJSON *target_json(const struct target *tg, uint64_t now_ms)
+{
+    cJSON *o = cJSON_CreateObject();
+    add_identity(o, tg);
+    add_limits(o, &tg->limits);
+    add_samples(o, tg);
+    if (tg->policy.last_trigger_ms) {
+        cJSON *lt = cJSON_AddObjectToObject(o, "last_trigger");
+        cJSON_AddStringToObject(lt, "kind", trigger_kind_name(tg->policy.last_kind));
+        cJSON_AddNumberToObject(lt, "seconds_ago",
+                                (double)(now_ms - tg->policy.last_trigger_ms) / 1000.0);
+    } else {
+        cJSON_AddNullToObject(o, "last_trigger");
+    }
+    cJSON_AddNumberToObject(
+        o, "cooldown_left_ms",
+        tg->rule ? (double)policy_cooldown_left_ms(tg->rule, &tg->policy, now_ms) : 0);
+    return o;
+}
+
+cJSON *targets_json(struct targets *t, uint64_t now_ms)
+{
+    cJSON *arr = cJSON_CreateArray();
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < t->n; i++)
+        cJSON_AddItemToArray(arr, target_json(t->items[i], now_ms));
+    pthread_mutex_unlock(&t->lock);
+    return arr;
+}

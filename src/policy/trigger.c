@@ -1,0 +1,31 @@
+#include "policy/trigger.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const kind_names[TRIGGER__COUNT] = {
+    "cpu", "memory", "memory_emergency", "cgroup_memory_pressure", "oom", "auto", "http",
+};
+
+const char *trigger_kind_name(enum trigger_kind kind)
+{
+    return (unsigned)kind < TRIGGER__COUNT ? kind_names[kind] : "unknown";
+}
+
+const char *capture_kind_name(enum capture_kind kind)
+{
+    return kind == CAPTURE_SNAPSHOT ? "snapshot" : "profile";
+}
+
+int trigger_add_value(struct trigger *t, const char *key, double value)
+{
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%.2f", value);
+    return tags_set(&t->why, key, buf);
+}
+
+void trigger_free(struct trigger *t)
+{
+    tags_free(&t->why);
+    memset(t, 0, sizeof(*t));
+}

@@ -1,0 +1,156 @@
+/* asprof: Flameshot event names -> async-profiler agent options, the
+ * start/stop option strings, and the version embedded in a library. */
+#include "capture/asprof.h"
+#include "harness.h"
+#include "core/rules.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *map(unsigned mask, int major, char *note)
+{
+    static char buf[256];
+    if (asprof_event_options(mask, major, buf, sizeof(buf), note, 256) < 0)
+        return "(overflow)";
+    return buf;
+}
+
+/* Through the rules parser, as a rule's "events" string arrives. */
+static const char *map_str(const char *events, int major)
+{
+    unsigned mask = 0;
+    const char *why = NULL;
+    if (prof_events_parse(events, &mask, &why, NULL, 0) < 0)
+        return why;
+    char note[256];
+    return map(mask, major, note);
+}
+
+TEST(single_events)
+{
+    char note[256];
+    CHECK_STREQ(map(PROF_EV_CPU, 3, note), "event=cpu");
+    CHECK_STREQ(note, "");
+    CHECK_STREQ(map(PROF_EV_ITIMER, 3, note), "event=itimer");
+    CHECK_STREQ(map(PROF_EV_CACHE_MISSES, 3, note), "event=cache-misses");
+    CHECK_STREQ(map(PROF_EV_WALL, 3, note), "event=wall");
+    CHECK_STREQ(map(PROF_EV_ALLOC, 3, note), "alloc=512k");
+    CHECK_STREQ(map(PROF_EV_LOCK, 3, note), "lock=10us");
+    CHECK_STREQ(map(PROF_EV_NATIVEMEM, 3, note), "nativemem");
+}
+
+/* async-profiler has no "cs": it would be taken as a symbol to trace */
+TEST(cs_is_context_switches)
+{
+    char note[256];
+    CHECK_STREQ(map(PROF_EV_CS, 3, note), "event=context-switches");
+    CHECK_STREQ(map_str("cs", 3), "event=context-switches");
+    CHECK_STREQ(map_str("context-switches", 3), "event=context-switches");
+    CHECK(strstr(map_str("cpu,cs,alloc", 3), "event=cs") == NULL);
+}
+
+TEST(default_is_cpu)
+{
+    char note[256];
+    CHECK_STREQ(map(0, 3, note), "event=cpu");
+    CHECK_STREQ(map(PROF_EV_DEFAULT, 0, note), "event=cpu");
+}
+
+TEST(several_events_for_jfr)
+{
+    char note[256];
+    CHECK_STREQ(map_str("cpu,alloc", 3), "event=cpu,alloc=512k");
+    CHECK_STREQ(map(PROF_EV_CPU | PROF_EV_ALLOC | PROF_EV_LOCK | PROF_EV_WALL, 3, note),
+                "event=cpu,wall,alloc=512k,lock=10us");
+    CHECK_STREQ(map(PROF_EV_WALL | PROF_EV_ALLOC, 3, note), "event=wall,alloc=512k");
+    CHECK_STREQ(map(PROF_EV_CS | PROF_EV_LOCK | PROF_EV_NATIVEMEM, 3, note),
+                "event=context-switches,lock=10us,nativemem");
+}
+
+TEST(one_sampling_engine_wins)
+{
+    char note[256];
+    CHECK_STREQ(map(PROF_EV_CPU | PROF_EV_ITIMER | PROF_EV_CS, 3, note), "event=cpu");
+    CHECK_CONTAINS(note, "dropped itimer");
+    CHECK_CONTAINS(note, "dropped cs");
+    CHECK_STREQ(map(PROF_EV_CACHE_MISSES | PROF_EV_CS, 3, note), "event=cache-misses");
+    CHECK_CONTAINS(note, "dropped cs (only cache-misses");
+}
+
+TEST(all_by_version)
+{
+    char note[256];
+    CHECK_STREQ(map(PROF_EV_ALL, 4, note), "all");
+    CHECK_STREQ(note, "");
+    CHECK_STREQ(map(PROF_EV_ALL, 0, note), "all"); /* unknown version: assume current */
+    CHECK_STREQ(map_str("all", 4), "all");
+    CHECK_STREQ(map(PROF_EV_ALL | PROF_EV_ITIMER, 4, note), "all,event=itimer");
+    CHECK_STREQ(map(PROF_EV_ALL | PROF_EV_ALLOC, 4, note), "all");
+    CHECK_STREQ(map(PROF_EV_ALL, 3, note), "event=cpu,wall,alloc=512k,lock=10us");
+    CHECK_CONTAINS(note, "async-profiler 3 has no 'all'");
+    CHECK_STREQ(map(PROF_EV_ALL | PROF_EV_NATIVEMEM, 2, note),
+                "event=cpu,wall,alloc=512k,lock=10us,nativemem");
+}
+
+TEST(start_and_stop_options)
+{
+    char buf[512], note[128];
+    CHECK_EQ(asprof_start_options(PROF_EV_CPU | PROF_EV_ALLOC, 3, "/tmp/.flameshot-10001/p.jfr",
+                                  "/tmp/.flameshot-10001/a.log", 90, buf, sizeof(buf), note,
+                                  sizeof(note)),
+             0);
+    CHECK_STREQ(buf, "start,event=cpu,alloc=512k,jfr,file=/tmp/.flameshot-10001/p.jfr,"
+                     "log=/tmp/.flameshot-10001/a.log,timeout=90");
+    CHECK_EQ(asprof_stop_options("/tmp/x/p.jfr", "/tmp/x/a.log", buf, sizeof(buf)), 0);
+    CHECK_STREQ(buf, "stop,jfr,file=/tmp/x/p.jfr,log=/tmp/x/a.log");
+    CHECK_EQ(asprof_stop_options("/tmp/x/p.jfr", "/tmp/x/a.log", buf, 10), -ENOSPC);
+    CHECK_EQ(asprof_start_options(PROF_EV_CPU, 3, "/p.jfr", "/a.log", 1, buf, 20, NULL, 0),
+             -ENOSPC);
+}
+
+TEST(version_embedded_in_library)
+{
+    char v[64];
+    int major = 0;
+    static const char lib3[] = "\x7f"
+                               "ELF\0\0garbage\0Async-profiler 3.0 built on Jan 15 2024\n\0more";
+    CHECK_EQ(asprof_version_from_bytes(lib3, sizeof(lib3), v, sizeof(v), &major), 0);
+    CHECK_STREQ(v, "3.0");
+    CHECK_EQ(major, 3);
+    static const char lib4[] = "x\0Async-profiler \0Async-profiler 4.1-9b2d0e1 built on May 2 2025";
+    CHECK_EQ(asprof_version_from_bytes(lib4, sizeof(lib4), v, sizeof(v), &major), 0);
+    CHECK_STREQ(v, "4.1-9b2d0e1");
+    CHECK_EQ(major, 4);
+    static const char none[] = "Async-profiler by Andrei Pangin";
+    CHECK_EQ(asprof_version_from_bytes(none, sizeof(none) - 1, v, sizeof(v), &major), -ENOENT);
+    CHECK_EQ(asprof_version_from_bytes("Async-profiler v2", 17, v, sizeof(v), &major), -ENOENT);
+}
+
+TEST(library_path_of_an_install)
+{
+    char dir[] = "/tmp/test_asprof_XXXXXX", p[512], buf[512];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(p, sizeof(p), "%s/lib", dir);
+    mkdir(p, 0755);
+    int missing = asprof_library_path(dir, buf, sizeof(buf));
+    snprintf(p, sizeof(p), "%s/lib/libasyncProfiler.so", dir);
+    int fd = open(p, O_WRONLY | O_CREAT, 0644);
+    close(fd);
+    int found = asprof_library_path(dir, buf, sizeof(buf));
+    int direct = asprof_library_path(p, buf, sizeof(buf));
+    unlink(p);
+    snprintf(p, sizeof(p), "%s/lib", dir);
+    rmdir(p);
+    rmdir(dir);
+    CHECK_EQ(missing, -ENOENT);
+    CHECK_EQ(found, 0);
+    CHECK_EQ(direct, 0);
+    CHECK_CONTAINS(buf, "/lib/libasyncProfiler.so");
+}
+
+TEST_MAIN(single_events, cs_is_context_switches, default_is_cpu, several_events_for_jfr,
+          one_sampling_engine_wins, all_by_version, start_and_stop_options,
+          version_embedded_in_library, library_path_of_an_install)

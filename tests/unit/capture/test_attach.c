@@ -1,0 +1,267 @@
+/* attach protocol pieces that need no JVM: request framing, the status
+ * line, `load` results as JDK 8, 9-20 and 21+ send them, VM.version, and
+ * the jvm.c parsers that decide whether a process may be signalled. */
+#include "capture/attach.h"
+#include "harness.h"
+#include "capture/jvm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+TEST(frame_jcmd_pads_to_five_strings)
+{
+    char buf[4096], err[256];
+    size_t len = 0;
+    const char *args[3] = {"GC.class_histogram", NULL, NULL};
+    CHECK_EQ(attach_frame("jcmd", args, buf, sizeof(buf), &len, err, sizeof(err)), 0);
+    static const char want[] = "1\0jcmd\0GC.class_histogram\0\0";
+    CHECK_EQ(len, sizeof(want)); /* the literal's own NUL is the fifth terminator */
+    CHECK(memcmp(buf, want, sizeof(want)) == 0);
+}
+
+TEST(frame_load_three_args)
+{
+    char buf[4096], err[256];
+    size_t len = 0;
+    const char *args[3] = {"/tmp/lib.so", "true", "start,event=cpu,file=/tmp/x.jfr"};
+    CHECK_EQ(attach_frame("load", args, buf, sizeof(buf), &len, err, sizeof(err)), 0);
+    static const char want[] = "1\0load\0/tmp/lib.so\0true\0start,event=cpu,file=/tmp/x.jfr";
+    CHECK_EQ(len, sizeof(want));
+    CHECK(memcmp(buf, want, sizeof(want)) == 0);
+}
+
+TEST(frame_limits)
+{
+    char buf[8192], err[256], big[1100];
+    size_t len;
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    const char *args[3] = {big, NULL, NULL};
+    CHECK_EQ(attach_frame("jcmd", args, buf, sizeof(buf), &len, err, sizeof(err)), -E2BIG);
+    CHECK_CONTAINS(err, "1024");
+    big[1024] = '\0'; /* exactly arg_length_max is accepted */
+    CHECK_EQ(attach_frame("jcmd", args, buf, sizeof(buf), &len, err, sizeof(err)), 0);
+    CHECK_EQ(attach_frame("", args, buf, sizeof(buf), &len, err, sizeof(err)), -EINVAL);
+    CHECK_EQ(attach_frame("a_name_longer_than_16", args, buf, sizeof(buf), &len, err, sizeof(err)),
+             -EINVAL);
+    CHECK_EQ(attach_frame("jcmd", args, buf, 64, &len, err, sizeof(err)), -E2BIG);
+}
+
+TEST(status_line)
+{
+    int code = 99;
+    CHECK_EQ(attach_parse_status("0\nOpenJDK", 9, &code), 2);
+    CHECK_EQ(code, 0);
+    CHECK_EQ(attach_parse_status("-1\njava.lang.Ill", 16, &code), 3);
+    CHECK_EQ(code, -1);
+    CHECK_EQ(attach_parse_status("101\n", 4, &code), 4);
+    CHECK_EQ(code, 101);
+    CHECK_EQ(attach_parse_status("10", 2, &code), 0); /* incomplete */
+    CHECK_EQ(attach_parse_status("x\n", 2, &code), -EPROTO);
+    CHECK_EQ(attach_parse_status("\n", 1, &code), -EPROTO);
+    CHECK_EQ(attach_parse_status("-\n", 2, &code), -EPROTO);
+    CHECK_EQ(attach_parse_status("12345678901234567890", 20, &code), -EPROTO);
+}
+
+static int load(const char *s, size_t n, int *rc, char *err)
+{
+    *rc = -12345;
+    return attach_parse_load(s, n, rc, err, 512);
+}
+#define LOAD(lit, rc, err) load(lit, sizeof(lit) - 1, rc, err)
+
+TEST(load_jdk8)
+{
+    int rc;
+    char err[512];
+    CHECK_EQ(LOAD("0\n0\n", &rc, err), 0);
+    CHECK_EQ(rc, 0);
+    CHECK_EQ(LOAD("0\n100\n", &rc, err), -EIO);
+    CHECK_EQ(rc, 100);
+    CHECK_CONTAINS(err, "returned 100");
+    CHECK_EQ(LOAD("0\n-1\n", &rc, err), -EIO);
+    CHECK_EQ(rc, -1);
+    /* JDK 8 reports a library it cannot open with JNI_ERR and no text */
+    CHECK_EQ(LOAD("-1\n", &rc, err), -ENOEXEC);
+    CHECK_CONTAINS(err, "no reason given");
+}
+
+/* Bytes as the JDK 17 here sends them (captured with a raw socket). */
+TEST(load_jdk9_to_20)
+{
+    int rc;
+    char err[512];
+    CHECK_EQ(LOAD("0\nreturn code: 0\n", &rc, err), 0);
+    CHECK_EQ(rc, 0);
+    CHECK_EQ(LOAD("0\nreturn code: 200\n", &rc, err), -EIO);
+    CHECK_EQ(rc, 200);
+    CHECK_EQ(LOAD("-1\n/nonexistent/lib.so was not loaded.\n/nonexistent/lib.so: cannot open "
+                  "shared object file: No such file or directory\n",
+                  &rc, err),
+             -ENOEXEC);
+    CHECK_CONTAINS(err, "/nonexistent/lib.so was not loaded.; /nonexistent/lib.so: cannot open");
+    CHECK_EQ(LOAD("-1\n/etc/passwd was not loaded.\n/etc/passwd: invalid ELF header\n", &rc, err),
+             -ENOEXEC);
+    CHECK_CONTAINS(err, "invalid ELF header");
+}
+
+TEST(load_jdk21_plus)
+{
+    int rc;
+    char err[512];
+    CHECK_EQ(LOAD("0\nreturn code: 0\n", &rc, err), 0);
+    CHECK_EQ(LOAD("0\nreturn code: 100\n", &rc, err), -EIO);
+    CHECK_EQ(rc, 100);
+    CHECK_EQ(LOAD("0\n/tmp/x.so was not loaded.\n/tmp/x.so: cannot open shared object file: No "
+                  "such file or directory\n",
+                  &rc, err),
+             -ENOEXEC);
+    CHECK_CONTAINS(err, "was not loaded");
+    CHECK_EQ(LOAD("0\nAgent_OnAttach is not available in libfoo.so\n", &rc, err), -ENOEXEC);
+    CHECK_CONTAINS(err, "Agent_OnAttach is not available");
+    CHECK_EQ(LOAD("0\nDynamic agent loading is not enabled. Use -XX:+EnableDynamicAgentLoading "
+                  "to launch target VM.\n",
+                  &rc, err),
+             -ENOEXEC);
+    CHECK_CONTAINS(err, "EnableDynamicAgentLoading");
+    CHECK_EQ(rc, -12345); /* untouched when nothing was attached */
+}
+
+TEST(load_malformed)
+{
+    int rc;
+    char err[512];
+    CHECK_EQ(LOAD("0\n", &rc, err), -EPROTO);
+    CHECK_EQ(LOAD("garbage", &rc, err), -EPROTO);
+    CHECK_EQ(LOAD("0\nreturn code: x\n", &rc, err), -EPROTO);
+    CHECK_EQ(LOAD("0\n12abc\n", &rc, err), -EPROTO);
+}
+
+TEST(buf_sink_caps_and_counts)
+{
+    struct attach_buf b = {.max = 5};
+    CHECK_EQ(attach_buf_sink(&b, "abc", 3), 0);
+    CHECK_EQ(attach_buf_sink(&b, "defg", 4), 0);
+    CHECK_STREQ(b.data, "abcde");
+    CHECK(b.truncated);
+    CHECK_EQ(b.total, 7);
+    attach_buf_free(&b);
+}
+
+TEST(jdk_version_from_vm_version)
+{
+    char v[64];
+    CHECK_EQ(attach_jdk_version("OpenJDK 64-Bit Server VM version 17.0.15+6-Debian-1deb12u1\n"
+                                "JDK 17.0.15\n",
+                                v, sizeof(v)),
+             0);
+    CHECK_STREQ(v, "17.0.15");
+    CHECK_EQ(attach_jdk_version("OpenJDK 64-Bit Server VM version 25.372-b07\nJDK 8.0_372\n", v,
+                                sizeof(v)),
+             0);
+    CHECK_STREQ(v, "8.0_372");
+    CHECK_EQ(
+        attach_jdk_version("Java HotSpot(TM) 64-Bit Server VM version 11.0.2+9\n", v, sizeof(v)),
+        0);
+    CHECK_STREQ(v, "11.0.2+9");
+    CHECK_EQ(attach_jdk_version("nothing here\n", v, sizeof(v)), -ENOENT);
+}
+
+TEST(maps_kinds)
+{
+    CHECK_EQ(jvm_kind_from_maps("7f0000-7f1000 r-xp 00000000 fd:00 123 "
+                                "/usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so\n"),
+             JVM_KIND_HOTSPOT);
+    /* OpenJ9 ships a libjvm.so forwarder too */
+    CHECK_EQ(jvm_kind_from_maps("7f0000-7f1000 r-xp 00000000 fd:00 1 "
+                                "/opt/java/openjdk/lib/default/libjvm.so\n"
+                                "7f2000-7f3000 r-xp 00000000 fd:00 2 "
+                                "/opt/java/openjdk/lib/default/libj9vm29.so\n"),
+             JVM_KIND_OPENJ9);
+    CHECK_EQ(jvm_kind_from_maps("55e0-55e1 r-xp 0 fd:00 3 /usr/bin/python3.11\n"
+                                "7f00-7f01 r-xp 0 fd:00 4 /tmp/libjvm.so.bak\n"),
+             JVM_KIND_NONE);
+    CHECK_EQ(jvm_kind_from_maps(""), JVM_KIND_NONE);
+}
+
+static char *read_fixture(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return NULL;
+    char *buf = calloc(1, 1 << 16);
+    ssize_t n = read(fd, buf, (1 << 16) - 1);
+    close(fd);
+    if (n < 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+TEST(maps_fixture_of_a_real_jvm)
+{
+    char *t = read_fixture("tests/data/proc/jvm.maps");
+    NEED(t != NULL, "tests/data/proc/jvm.maps missing (run from the repository root)");
+    enum jvm_kind k = jvm_kind_from_maps(t);
+    free(t);
+    CHECK_EQ(k, JVM_KIND_HOTSPOT);
+}
+
+TEST(sigquit_masks)
+{
+    /* the JDK 17 container JVM: SIGQUIT (bit 2) caught, SIGINT ignored */
+    CHECK_EQ(jvm_status_catches_sigquit("Name:\tjava\nSigIgn:\t0000000000000002\n"
+                                        "SigCgt:\t0000000101005ccd\n"),
+             1);
+    /* a JVM before its handlers are installed, or run with -Xrs */
+    CHECK_EQ(jvm_status_catches_sigquit("SigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\n"),
+             0);
+    CHECK_EQ(jvm_status_catches_sigquit("SigIgn:\t0000000000000004\nSigCgt:\t0000000000000004\n"),
+             0);
+    CHECK_EQ(jvm_status_catches_sigquit("Name:\tjava\n"), -EINVAL);
+    CHECK_EQ(jvm_status_catches_sigquit("XSigCgt:\t4\n"), -EINVAL);
+}
+
+TEST(disable_attach_options_last_wins)
+{
+    static const char argv1[] = "java\0-XX:+DisableAttachMechanism\0-jar\0app.jar";
+    CHECK_EQ(jvm_options_disable_attach(argv1, sizeof(argv1), 0), 1);
+    static const char argv2[] = "java\0-XX:+DisableAttachMechanism\0-XX:-DisableAttachMechanism";
+    CHECK_EQ(jvm_options_disable_attach(argv2, sizeof(argv2), 0), 0);
+    const char *env = "-Xmx1g  -XX:+DisableAttachMechanism";
+    CHECK_EQ(jvm_options_disable_attach(env, strlen(env), 0), 1);
+    const char *off = "-XX:-DisableAttachMechanism";
+    CHECK_EQ(jvm_options_disable_attach(off, strlen(off), 1), 0);
+    const char *other = "-XX:+DisableAttachMechanismX -Dx=-XX:+DisableAttachMechanism";
+    CHECK_EQ(jvm_options_disable_attach(other, strlen(other), 0), 0);
+}
+
+/* (pid, start time) names a process: a pid reused by another process is
+ * refused before anything is read or signalled. */
+TEST(reused_pid_is_refused)
+{
+    struct proc_ident id;
+    CHECK_EQ(procfs_ident(NULL, getpid(), &id), 0);
+    id.start_time += 1;
+    struct jvm *j = NULL;
+    char err[256];
+    CHECK_EQ(jvm_open(&id, &j, err, sizeof(err)), -ESRCH);
+    CHECK_CONTAINS(err, "now names another process");
+    CHECK(j == NULL);
+}
+
+TEST(non_jvm_is_refused)
+{
+    struct jvm *j = NULL;
+    char err[256];
+    CHECK_EQ(jvm_open_pid(getpid(), &j, err, sizeof(err)), -ENOTSUP);
+    CHECK_CONTAINS(err, "is not a HotSpot JVM: libjvm.so is not mapped");
+    CHECK_EQ(jvm_open_pid(999999999, &j, err, sizeof(err)), -ESRCH);
+}
+
+TEST_MAIN(frame_jcmd_pads_to_five_strings, frame_load_three_args, frame_limits, status_line,
+          load_jdk8, load_jdk9_to_20, load_jdk21_plus, load_malformed, buf_sink_caps_and_counts,
+          jdk_version_from_vm_version, maps_kinds, maps_fixture_of_a_real_jvm, sigquit_masks,
+          disable_attach_options_last_wins, reused_pid_is_refused, non_jvm_is_refused)

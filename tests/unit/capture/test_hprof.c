@@ -1,0 +1,210 @@
+/* hprof: HeapDumpPath semantics, pinned directories, the match window,
+ * symlinks never followed, each dump reported once across restarts. */
+#include "harness.h"
+#include "capture/hprof.h"
+#include "core/units.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static void parse(const char *cmd, struct hprof_spec *sp)
+{
+    char a[1024];
+    size_t n = t_argv(cmd, a, sizeof(a));
+    hprof_parse_argv(a, n, sp);
+}
+
+TEST(flags_last_one_wins_and_stop_at_main_class)
+{
+    struct hprof_spec sp;
+    parse("java -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath=/dumps -jar app.jar", &sp);
+    CHECK(sp.on_oom && sp.has_path);
+    CHECK_STREQ(sp.path, "/dumps");
+    parse("java -XX:+HeapDumpOnOutOfMemoryError -XX:-HeapDumpOnOutOfMemoryError Main", &sp);
+    CHECK(!sp.on_oom);
+    parse("java -XX:HeapDumpPath='/a_b' -XX:HeapDumpPath=\"/x/y.hprof\" "
+          "-XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpGzipLevel=1 Main",
+          &sp);
+    CHECK_STREQ(sp.path, "/x/y.hprof");
+    CHECK(sp.gz);
+    /* an application argument that looks like the flag is not the JVM's */
+    parse("java Main -XX:+HeapDumpOnOutOfMemoryError", &sp);
+    CHECK(!sp.on_oom);
+}
+
+static char dir[64];
+
+static void touch(const char *name, size_t size, int64_t age_s)
+{
+    char p[256];
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return;
+    if (size && ftruncate(fd, (off_t)size) < 0) {
+        close(fd);
+        return;
+    }
+    struct timeval tv[2];
+    gettimeofday(&tv[0], NULL);
+    tv[0].tv_sec -= age_s;
+    tv[1] = tv[0];
+    futimes(fd, tv);
+    close(fd);
+}
+
+static void rmrf(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        return;
+}
+
+TEST(file_mode_finds_newest_sequence_file_in_window)
+{
+    snprintf(dir, sizeof(dir), "/tmp/hprof-test-XXXXXX");
+    CHECK(mkdtemp(dir) != NULL);
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd),
+             "java -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath=%s/app.hprof Main", dir);
+    struct hprof_spec sp;
+    parse(cmd, &sp);
+    struct hprof_watch w;
+    hprof_watch_open(NULL, getpid(), getpid(), 0, &sp, &w);
+    CHECK_EQ(w.state, HPROF_OK);
+    CHECK(!w.dir_mode);
+    CHECK_STREQ(w.base, "app.hprof");
+    touch("app.hprof", 100, 600); /* 10 minutes old: outside a 2m window */
+    touch("app.hprof.1", 2000, 5);
+    touch("other.hprof", 9999, 1); /* not this JVM's name */
+    struct hprof_found f;
+    uint64_t now = units_now_real_ns();
+    CHECK_EQ(hprof_find(&w, now, 120000000000ull, NULL, &f), 1);
+    CHECK(strstr(f.path, "/app.hprof.1") != NULL);
+    CHECK_EQ(f.size, 2000);
+    CHECK_EQ(hprof_find(&w, now - 3600000000000ull, 120000000000ull, NULL, &f), 0);
+    hprof_watch_close(&w);
+    rmrf();
+}
+
+TEST(dir_mode_pins_the_directory_after_it_is_renamed)
+{
+    snprintf(dir, sizeof(dir), "/tmp/hprof-test-XXXXXX");
+    CHECK(mkdtemp(dir) != NULL);
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "java -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath=%s Main",
+             dir);
+    struct hprof_spec sp;
+    parse(cmd, &sp);
+    struct hprof_watch w;
+    hprof_watch_open(NULL, getpid(), 4242, 0, &sp, &w);
+    CHECK_EQ(w.state, HPROF_OK);
+    CHECK(w.dir_mode);
+    CHECK_STREQ(w.base, "java_pid4242.hprof");
+    /* the path goes away (the volume's mount point vanishes with the
+     * container): the pinned fd still reaches the directory */
+    char moved[80];
+    snprintf(moved, sizeof(moved), "%s.moved", dir);
+    CHECK_EQ(rename(dir, moved), 0);
+    char keep[64];
+    snprintf(keep, sizeof(keep), "%s", dir);
+    snprintf(dir, sizeof(dir), "%s", moved);
+    touch("java_pid4242.hprof", 4096, 1);
+    struct hprof_found f;
+    CHECK_EQ(hprof_find(&w, units_now_real_ns(), 120000000000ull, NULL, &f), 1);
+    CHECK_EQ(f.size, 4096);
+    CHECK(strstr(f.path, keep) == f.path); /* named as the JVM saw it */
+    hprof_watch_close(&w);
+    rmrf();
+}
+
+TEST(symlinks_are_never_followed)
+{
+    snprintf(dir, sizeof(dir), "/tmp/hprof-test-XXXXXX");
+    CHECK(mkdtemp(dir) != NULL);
+    char link[128], cmd[256];
+    snprintf(link, sizeof(link), "%s/java_pid7.hprof", dir);
+    CHECK_EQ(symlink("/etc/shadow", link), 0);
+    snprintf(cmd, sizeof(cmd), "java -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath=%s Main",
+             dir);
+    struct hprof_spec sp;
+    parse(cmd, &sp);
+    struct hprof_watch w;
+    hprof_watch_open(NULL, getpid(), 7, 0, &sp, &w);
+    struct hprof_found f;
+    CHECK_EQ(hprof_find(&w, units_now_real_ns(), 3600000000000ull, NULL, &f), 0);
+    hprof_watch_close(&w);
+    /* a dump directory that is a link to a host directory is refused */
+    char ldir[128];
+    snprintf(ldir, sizeof(ldir), "%s/dumps", dir);
+    CHECK_EQ(symlink("/etc", ldir), 0);
+    snprintf(cmd, sizeof(cmd),
+             "java -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath=%s/x.hprof Main", ldir);
+    parse(cmd, &sp);
+    hprof_watch_open(NULL, getpid(), 7, 0, &sp, &w);
+    CHECK_EQ(w.state, HPROF_UNREACHABLE);
+    CHECK_CONTAINS(w.detail, "symbolic link");
+    rmrf();
+}
+
+TEST(not_enabled_and_unreachable_say_why)
+{
+    struct hprof_spec sp;
+    struct hprof_watch w;
+    parse("java -jar app.jar", &sp);
+    hprof_watch_open(NULL, getpid(), 1, 0, &sp, &w);
+    CHECK_EQ(w.state, HPROF_NOT_ENABLED);
+    CHECK_CONTAINS(w.detail, "-XX:+HeapDumpOnOutOfMemoryError");
+    parse("java -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath=/nonexistent/d/x.hprof Main", &sp);
+    hprof_watch_open(NULL, getpid(), 1, 0, &sp, &w);
+    CHECK_EQ(w.state, HPROF_UNREACHABLE);
+    CHECK_CONTAINS(w.detail, "/nonexistent/d");
+    CHECK_STREQ(hprof_why_name(HPROF_NO_FILE), "no_file_in_window");
+}
+
+TEST(seen_list_survives_a_restart_and_settling_is_required)
+{
+    snprintf(dir, sizeof(dir), "/tmp/hprof-test-XXXXXX");
+    CHECK(mkdtemp(dir) != NULL);
+    char seenp[128], cmd[256];
+    snprintf(seenp, sizeof(seenp), "%s/seen.jsonl", dir);
+    snprintf(cmd, sizeof(cmd), "java -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath=%s Main",
+             dir);
+    struct hprof_spec sp;
+    parse(cmd, &sp);
+    struct hprof_watch w;
+    hprof_watch_open(NULL, getpid(), 9, 0, &sp, &w);
+    touch("java_pid9.hprof", 1234, 0);
+    struct hprof_seen *s = hprof_seen_open(seenp);
+    struct hprof_found f;
+    uint64_t t0 = units_now_real_ns();
+    CHECK_EQ(hprof_poll_new(&w, s, t0, &f), 0);                 /* first sight */
+    CHECK_EQ(hprof_poll_new(&w, s, t0 + 1000000000ull, &f), 0); /* not settled yet */
+    CHECK_EQ(hprof_poll_new(&w, s, t0 + HPROF_SETTLE_NS + 1, &f), 1);
+    CHECK_EQ(hprof_seen_add(s, &f, false), 0); /* reported as a Java-level OOM */
+    hprof_seen_close(s);
+    s = hprof_seen_open(seenp); /* a restart */
+    CHECK(hprof_seen_has(s, &f, false));
+    CHECK(!hprof_seen_has(s, &f, true));
+    CHECK_EQ(hprof_poll_new(&w, s, t0 + 10 * HPROF_SETTLE_NS, &f), 0);
+    /* the kernel kill that follows still names it, once */
+    CHECK_EQ(hprof_find(&w, units_now_real_ns(), 60000000000ull, s, &f), 1);
+    CHECK_EQ(hprof_seen_add(s, &f, true), 0);
+    hprof_seen_close(s);
+    s = hprof_seen_open(seenp);
+    CHECK(hprof_seen_has(s, &f, true));
+    CHECK_EQ(hprof_find(&w, units_now_real_ns(), 60000000000ull, s, &f), 0);
+    hprof_seen_close(s);
+    hprof_watch_close(&w);
+    rmrf();
+}
+
+TEST_MAIN(flags_last_one_wins_and_stop_at_main_class,
+          file_mode_finds_newest_sequence_file_in_window,
+          dir_mode_pins_the_directory_after_it_is_renamed, symlinks_are_never_followed,
+          not_enabled_and_unreachable_say_why,
+          seen_list_survives_a_restart_and_settling_is_required)

@@ -1,0 +1,420 @@
+/* Table-driven tests of every FLAMESHOT_* variable and every rejection:
+ * each bad input must name the variable (and JSON path) and the reason. */
+#include "core/config.h"
+#include "harness.h"
+#include "core/log.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+
+/* A fake environment: NULL-terminated "NAME=value" list. */
+static const char *fake_get(const char *name, void *arg)
+{
+    const char *const *env = arg;
+    size_t n = strlen(name);
+    for (; *env; env++)
+        if (strncmp(*env, name, n) == 0 && (*env)[n] == '=')
+            return *env + n + 1;
+    return NULL;
+}
+
+struct reject_case {
+    const char *env[4];
+    const char *path;   /* expected error path */
+    const char *reason; /* expected substring of the reason */
+};
+
+static const struct reject_case rejects[] = {
+    /* malformed JSON names the offset */
+    {{"FLAMESHOT_PROCESSES=[{\"command\": \"java\",}]"},
+     "FLAMESHOT_PROCESSES",
+     "malformed JSON at offset 21"},
+    {{"FLAMESHOT_PROCESSES=[{\"command\": \"java\""}, "FLAMESHOT_PROCESSES", "malformed JSON"},
+    {{"FLAMESHOT_PROCESSES={\"command\":\"java\"}"}, "FLAMESHOT_PROCESSES", "must be a JSON array"},
+    {{"FLAMESHOT_PROCESSES=[]"}, "FLAMESHOT_PROCESSES", "empty array"},
+    {{"FLAMESHOT_PROCESSES="}, "FLAMESHOT_PROCESSES", "set but empty"},
+    {{"FLAMESHOT_PROCESSES=[\"java\"]"}, "FLAMESHOT_PROCESSES[0]", "must be an object"},
+    /* unknown field with did-you-mean */
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"cpu_usage_precent\":80}]"},
+     "FLAMESHOT_PROCESSES[0].cpu_usage_precent",
+     "did you mean \"cpu_usage_percent\""},
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\"},{\"command\":\"x\",\"durration\":\"1m\"}]"},
+     "FLAMESHOT_PROCESSES[1].durration",
+     "did you mean \"duration\""},
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"zzzzzzzz\":1}]"},
+     "FLAMESHOT_PROCESSES[0].zzzzzzzz",
+     "unknown field \"zzzzzzzz\""},
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"command\":\"x\"}]"},
+     "FLAMESHOT_PROCESSES[0].command",
+     "duplicate field"},
+    /* wrong types */
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"cpu_usage_percent\":\"80\"}]"},
+     "FLAMESHOT_PROCESSES[0].cpu_usage_percent",
+     "must be a number"},
+    {{"FLAMESHOT_PROCESSES=[{\"command\":42}]"},
+     "FLAMESHOT_PROCESSES[0].command",
+     "must be a string"},
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"tags\":\"env:prod\"}]"},
+     "FLAMESHOT_PROCESSES[0].tags",
+     "must be an array"},
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"tags\":[\"envprod\"]}]"},
+     "FLAMESHOT_PROCESSES[0].tags[0]",
+     "expected key:value"},
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"duration\":30}]"},
+     "FLAMESHOT_PROCESSES[0].duration",
+     "must be a duration string"},
+    /* negative numbers */
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"mem_usage_mb\":-1}]"},
+     "FLAMESHOT_PROCESSES[0].mem_usage_mb",
+     "must not be negative"},
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"cpu_usage_percent\":-5}]"},
+     "FLAMESHOT_PROCESSES[0].cpu_usage_percent",
+     "must not be negative"},
+    /* memory percent > 100 */
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"mem_usage_percent\":101}]"},
+     "FLAMESHOT_PROCESSES[0].mem_usage_percent",
+     "cannot exceed 100"},
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"mem_usage_percent_emergency\":150}]"},
+     "FLAMESHOT_PROCESSES[0].mem_usage_percent_emergency",
+     "cannot exceed 100"},
+    /* regex that does not compile: PCRE2's message and offset */
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"java(\"}]"},
+     "FLAMESHOT_PROCESSES[0].command",
+     "regex does not compile: missing closing parenthesis at offset 5"},
+    {{"FLAMESHOT_PROCESSES=[{\"service\":\"a\"}]"}, "FLAMESHOT_PROCESSES[0].command", "missing"},
+    /* a bare number or garbage as a duration */
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"duration\":\"30\"}]"},
+     "FLAMESHOT_PROCESSES[0].duration",
+     "missing unit"},
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"emergency_duration\":\"soon\"}]"},
+     "FLAMESHOT_PROCESSES[0].emergency_duration",
+     "is not a duration"},
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"duration\":\"5d\"}]"},
+     "FLAMESHOT_PROCESSES[0].duration",
+     "unknown unit"},
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"duration\":\"1h\"}]"},
+     "FLAMESHOT_PROCESSES[0].duration",
+     "too long"},
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"cooldown\":\"10ms\"}]"},
+     "FLAMESHOT_PROCESSES[0].cooldown",
+     "too short"},
+    {{"FLAMESHOT_AUTO_PROFILING=300"}, "FLAMESHOT_AUTO_PROFILING", "missing unit"},
+    {{"FLAMESHOT_AUTO_PROFILING_DURATION=abc"},
+     "FLAMESHOT_AUTO_PROFILING_DURATION",
+     "is not a duration"},
+    {{"FLAMESHOT_JCMD_TIMEOUT=10"}, "FLAMESHOT_JCMD_TIMEOUT", "missing unit"},
+    {{"FLAMESHOT_OOM_HPROF_MATCH_WINDOW=2 minutes"},
+     "FLAMESHOT_OOM_HPROF_MATCH_WINDOW",
+     "is not a duration"},
+    {{"FLAMESHOT_MONITOR_INTERVAL=fast"}, "FLAMESHOT_MONITOR_INTERVAL", "is not a duration"},
+    {{"FLAMESHOT_MONITOR_INTERVAL=0"}, "FLAMESHOT_MONITOR_INTERVAL", "at least 100ms"},
+    /* auto-profiling under 1m */
+    {{"FLAMESHOT_AUTO_PROFILING=30s"}, "FLAMESHOT_AUTO_PROFILING", "too short (minimum 1m)"},
+    {{"FLAMESHOT_AUTO_PROFILING=1m", "FLAMESHOT_AUTO_PROFILING_DURATION=1m"},
+     "FLAMESHOT_AUTO_PROFILING_DURATION",
+     "must be shorter"},
+    /* unsupported language: go and python are planned */
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"x\",\"language\":\"go\"}]"},
+     "FLAMESHOT_PROCESSES[0].language",
+     "planned but not supported yet"},
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"x\",\"language\":\"python\"}]"},
+     "FLAMESHOT_PROCESSES[0].language",
+     "planned but not supported yet"},
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"x\",\"language\":\"cobol\"}]"},
+     "FLAMESHOT_PROCESSES[0].language",
+     "unsupported language \"cobol\""},
+    /* events */
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"x\",\"events\":\"cpu,heap\"}]"},
+     "FLAMESHOT_PROCESSES[0].events",
+     "\"heap\": unknown event"},
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"x\",\"events\":[\"cpu\",7]}]"},
+     "FLAMESHOT_PROCESSES[0].events[1]",
+     "must be a string"},
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"x\",\"container\":\"\"}]"},
+     "FLAMESHOT_PROCESSES[0].container",
+     "must not be empty"},
+    /* scalar variables */
+    {{"FLAMESHOT_MODE=cluster"}, "FLAMESHOT_MODE", "not one of auto, kubernetes, standalone"},
+    {{"FLAMESHOT_BPF=maybe"}, "FLAMESHOT_BPF", "not one of auto, on, off"},
+    {{"FLAMESHOT_LOG_LEVEL=verbose"}, "FLAMESHOT_LOG_LEVEL", "not one of debug"},
+    {{"FLAMESHOT_DATAKIT_ADDR=datakit:9529"}, "FLAMESHOT_DATAKIT_ADDR", "must start with http"},
+    {{"FLAMESHOT_DATAKIT_ADDR=http://"}, "FLAMESHOT_DATAKIT_ADDR", "has no host"},
+    {{"FLAMESHOT_PROFILING_PATH=data"}, "FLAMESHOT_PROFILING_PATH", "absolute path"},
+    {{"FLAMESHOT_ASYNC_PROFILER_PATH=opt/ap"}, "FLAMESHOT_ASYNC_PROFILER_PATH", "absolute path"},
+    {{"FLAMESHOT_OOM_HPROF_ENABLED=maybe"}, "FLAMESHOT_OOM_HPROF_ENABLED", "not a boolean"},
+    {{"FLAMESHOT_JCMD_SNAPSHOT_ENABLED=2"}, "FLAMESHOT_JCMD_SNAPSHOT_ENABLED", "not a boolean"},
+    {{"FLAMESHOT_POD_MEM_LIMIT=-512"}, "FLAMESHOT_POD_MEM_LIMIT", "must not be negative"},
+    {{"FLAMESHOT_POD_MEM_LIMIT=1Gi"}, "FLAMESHOT_POD_MEM_LIMIT", "not a whole number"},
+    {{"FLAMESHOT_POD_CPU_LIMIT=1.5"}, "FLAMESHOT_POD_CPU_LIMIT", "not a whole number"},
+    {{"FLAMESHOT_POD_CPU_LIMIT=0"}, "FLAMESHOT_POD_CPU_LIMIT", "out of range"},
+    {{"FLAMESHOT_HTTP_LOCAL_IP=localhost"}, "FLAMESHOT_HTTP_LOCAL_IP", "not an IPv4 or IPv6"},
+    {{"FLAMESHOT_HTTP_LOCAL_PORT=70000"}, "FLAMESHOT_HTTP_LOCAL_PORT", "out of range"},
+    {{"FLAMESHOT_HTTP_LOCAL_PORT=http"}, "FLAMESHOT_HTTP_LOCAL_PORT", "not a whole number"},
+    {{"FLAMESHOT_HTTP_TOKEN=a b"}, "FLAMESHOT_HTTP_TOKEN", "whitespace"},
+    {{"FLAMESHOT_TAGS=host:a,broken"}, "FLAMESHOT_TAGS[1]", "expected key:value"},
+    {{"FLAMESHOT_TAGS=:x"}, "FLAMESHOT_TAGS[0]", "empty key"},
+    {{"FLAMESHOT_MAX_CONCURRENT_JOBS=0"}, "FLAMESHOT_MAX_CONCURRENT_JOBS", "out of range"},
+    {{"FLAMESHOT_MAX_CONCURRENT_JOBS=-1"}, "FLAMESHOT_MAX_CONCURRENT_JOBS", "negative"},
+    {{"FLAMESHOT_SPOOL_MAX_MB=lots"}, "FLAMESHOT_SPOOL_MAX_MB", "not a whole number"},
+};
+
+TEST(every_rejection_names_variable_path_and_reason)
+{
+    for (size_t i = 0; i < sizeof(rejects) / sizeof(rejects[0]); i++) {
+        const struct reject_case *c = &rejects[i];
+        const char *env[6] = {c->env[0], c->env[1], c->env[2], c->env[3], NULL};
+        struct config cfg;
+        struct config_error err;
+        int rc = config_load(&cfg, fake_get, (void *)env, &err);
+        CHECK_MSG(rc == -EINVAL, "case %zu (%s) was accepted", i, c->env[0]);
+        CHECK_MSG(strcmp(err.path, c->path) == 0, "case %zu (%s): path \"%s\", want \"%s\"", i,
+                  c->env[0], err.path, c->path);
+        CHECK_MSG(strstr(err.reason, c->reason) != NULL,
+                  "case %zu (%s): reason \"%s\" lacks \"%s\"", i, c->env[0], err.reason, c->reason);
+    }
+}
+
+static int load(const char **env, struct config *cfg)
+{
+    struct config_error err;
+    int rc = config_load(cfg, fake_get, (void *)env, &err);
+    if (rc < 0)
+        fprintf(stderr, "# unexpected error %s: %s\n", err.path, err.reason);
+    return rc;
+}
+
+TEST(defaults_are_flameshot_defaults)
+{
+    const char *env[] = {NULL};
+    struct config c;
+    CHECK_EQ(load(env, &c), 0);
+    CHECK_EQ(c.mode, FS_MODE_STANDALONE);
+    CHECK(c.datakit_addr == NULL);
+    CHECK_STREQ(c.profiling_path, "/var/lib/flameshot");
+    CHECK_EQ(c.monitor_interval_ms, 1000);
+    CHECK_EQ(c.log_level, LOG_INFO);
+    CHECK_EQ(c.auto_profiling_ms, 0);
+    CHECK_EQ(c.auto_profiling_duration_ms, 30000);
+    CHECK(!c.oom_hprof_enabled);
+    CHECK_EQ(c.oom_hprof_match_window_ms, 120000);
+    CHECK(c.jcmd_snapshot_enabled);
+    CHECK_EQ(c.jcmd_timeout_ms, 10000);
+    CHECK_EQ(c.pod_mem_limit_mb, 0);
+    CHECK_EQ(c.pod_cpu_limit_millis, 0);
+    CHECK_STREQ(c.http_ip, "127.0.0.1");
+    CHECK_EQ(c.http_port, 8089);
+    CHECK(c.service == NULL);
+    CHECK_EQ(c.tags.n, 0);
+    CHECK(c.node_name && c.node_name[0]);
+    CHECK_STREQ(c.async_profiler_path, "/opt/async-profiler");
+    CHECK_EQ(c.bpf, FS_BPF_AUTO);
+    CHECK_EQ(c.max_concurrent_jobs, 2);
+    CHECK_EQ(c.spool_max_mb, 1024);
+    CHECK(c.http_token == NULL);
+    CHECK(c.rules.is_default);
+    CHECK_EQ(c.rules.n, 1);
+    config_free(&c);
+}
+
+TEST(every_variable_is_read)
+{
+    const char *env[] = {"FLAMESHOT_MODE=standalone",
+                         "FLAMESHOT_DATAKIT_ADDR=http://datakit:9529/profiling/v1/input",
+                         "FLAMESHOT_PROFILING_PATH=/data/fs",
+                         "FLAMESHOT_MONITOR_INTERVAL=500ms",
+                         "FLAMESHOT_LOG_LEVEL=debug",
+                         "FLAMESHOT_AUTO_PROFILING=1h",
+                         "FLAMESHOT_AUTO_PROFILING_DURATION=1m30s",
+                         "FLAMESHOT_OOM_HPROF_ENABLED=true",
+                         "FLAMESHOT_OOM_HPROF_MATCH_WINDOW=5m",
+                         "FLAMESHOT_JCMD_SNAPSHOT_ENABLED=off",
+                         "FLAMESHOT_JCMD_TIMEOUT=2s",
+                         "FLAMESHOT_POD_MEM_LIMIT=512Mi",
+                         "FLAMESHOT_POD_CPU_LIMIT=1500m",
+                         "FLAMESHOT_HTTP_LOCAL_IP=::1",
+                         "FLAMESHOT_HTTP_LOCAL_PORT=9099",
+                         "FLAMESHOT_SERVICE=checkout",
+                         "FLAMESHOT_TAGS=host: host_name,pod_name:pod_a , url:http://x:1",
+                         "FLAMESHOT_NODE_NAME=node-7",
+                         "FLAMESHOT_ASYNC_PROFILER_PATH=/opt/ap",
+                         "FLAMESHOT_BPF=off",
+                         "FLAMESHOT_MAX_CONCURRENT_JOBS=4",
+                         "FLAMESHOT_SPOOL_MAX_MB=64",
+                         "FLAMESHOT_HTTP_TOKEN=s3cret",
+                         "FLAMESHOT_PROCESSES=[{\"service\":\"user-service\",\"language\":\"java\","
+                         "\"command\":\"^java.*user-service\\\\.jar$\",\"duration\":\"60s\","
+                         "\"events\":\"cpu,alloc\","
+                         "\"cpu_usage_percent\":80,\"mem_usage_percent\":80,\"mem_usage_mb\":1024,"
+                         "\"mem_usage_percent_emergency\":92,\"mem_usage_mb_emergency\":1536,"
+                         "\"emergency_duration\":\"10s\",\"tags\":[\"env:prod\",\"version:v1.2\"],"
+                         "\"jdk_version\":\"17\",\"container\":\"app\",\"cooldown\":\"2m\"}]",
+                         NULL};
+    struct config c;
+    CHECK_EQ(load(env, &c), 0);
+    CHECK_STREQ(c.datakit_addr, "http://datakit:9529/profiling/v1/input");
+    CHECK_STREQ(c.profiling_path, "/data/fs");
+    CHECK_EQ(c.monitor_interval_ms, 500);
+    CHECK_EQ(c.log_level, LOG_DEBUG);
+    CHECK_EQ(c.auto_profiling_ms, 3600000);
+    CHECK_EQ(c.auto_profiling_duration_ms, 90000);
+    CHECK(c.oom_hprof_enabled);
+    CHECK_EQ(c.oom_hprof_match_window_ms, 300000);
+    CHECK(!c.jcmd_snapshot_enabled);
+    CHECK_EQ(c.jcmd_timeout_ms, 2000);
+    CHECK_EQ(c.pod_mem_limit_mb, 512);
+    CHECK_EQ(c.pod_cpu_limit_millis, 1500);
+    CHECK_STREQ(c.http_ip, "::1");
+    CHECK_EQ(c.http_port, 9099);
+    CHECK_STREQ(c.service, "checkout");
+    CHECK_EQ(c.tags.n, 3);
+    CHECK_STREQ(tags_get(&c.tags, "host"), "host_name");
+    CHECK_STREQ(tags_get(&c.tags, "pod_name"), "pod_a");
+    CHECK_STREQ(tags_get(&c.tags, "url"), "http://x:1");
+    CHECK_STREQ(c.node_name, "node-7");
+    CHECK_STREQ(c.async_profiler_path, "/opt/ap");
+    CHECK_EQ(c.bpf, FS_BPF_OFF);
+    CHECK_EQ(c.max_concurrent_jobs, 4);
+    CHECK_EQ(c.spool_max_mb, 64);
+    CHECK_STREQ(c.http_token, "s3cret");
+    CHECK_EQ(c.rules.n, 1);
+    const struct rule *r = &c.rules.items[0];
+    CHECK_STREQ(r->service, "checkout"); /* FLAMESHOT_SERVICE replaces every rule's service */
+    CHECK_EQ(r->duration_ms, 60000);
+    CHECK_EQ(r->events, PROF_EV_CPU | PROF_EV_ALLOC);
+    CHECK(r->cpu_usage_percent == 80 && r->mem_usage_percent == 80 && r->mem_usage_mb == 1024);
+    CHECK(r->mem_usage_percent_emergency == 92 && r->mem_usage_mb_emergency == 1536);
+    CHECK_EQ(r->emergency_duration_ms, 10000);
+    CHECK_STREQ(tags_get(&r->tags, "env"), "prod");
+    CHECK_STREQ(r->jdk_version, "17");
+    CHECK_STREQ(r->container, "app");
+    CHECK_EQ(r->cooldown_ms, 120000);
+    CHECK_EQ(rule_match(r, "java -jar /srv/user-service.jar"), 1);
+    CHECK_EQ(rule_match(r, "java -jar /srv/order-service.jar"), 0);
+    config_free(&c);
+}
+
+TEST(monitor_interval_accepts_flameshot_bare_seconds)
+{
+    const char *env[] = {"FLAMESHOT_MONITOR_INTERVAL=2", NULL};
+    struct config c;
+    CHECK_EQ(load(env, &c), 0);
+    CHECK_EQ(c.monitor_interval_ms, 2000);
+    config_free(&c);
+}
+
+TEST(mode_auto_follows_kubernetes_service_host)
+{
+    const char *env[] = {"KUBERNETES_SERVICE_HOST=10.0.0.1", NULL};
+    struct config c;
+    CHECK_EQ(load(env, &c), 0);
+    CHECK_EQ(c.mode, FS_MODE_KUBERNETES);
+    CHECK_EQ(c.mode_requested, FS_MODE_AUTO);
+    config_free(&c);
+    const char *env2[] = {"KUBERNETES_SERVICE_HOST=10.0.0.1", "FLAMESHOT_MODE=standalone", NULL};
+    CHECK_EQ(load(env2, &c), 0);
+    CHECK_EQ(c.mode, FS_MODE_STANDALONE);
+    config_free(&c);
+}
+
+TEST(test_override_allows_short_auto_profiling)
+{
+    const char *env[] = {"FLAMESHOT_TEST_SHORT_INTERVALS=1", "FLAMESHOT_AUTO_PROFILING=5s",
+                         "FLAMESHOT_AUTO_PROFILING_DURATION=2s", NULL};
+    struct config c;
+    CHECK_EQ(load(env, &c), 0);
+    CHECK_EQ(c.auto_profiling_ms, 5000);
+    CHECK(c.short_intervals);
+    config_free(&c);
+}
+
+TEST(events_default_and_all_names)
+{
+    const char *env[] = {"FLAMESHOT_PROCESSES=[{\"command\":\"a\"},{\"command\":\"b\",\"events\":"
+                         "\"cpu,alloc,lock,wall,itimer,cache-misses,cs,nativemem,all\"},"
+                         "{\"command\":\"c\",\"events\":[\"context-switches\",\"wall\"]}]",
+                         NULL};
+    struct config c;
+    CHECK_EQ(load(env, &c), 0);
+    CHECK_EQ(c.rules.items[0].events, PROF_EV_DEFAULT);
+    CHECK_EQ(c.rules.items[1].events, 0x1ff);
+    CHECK_EQ(c.rules.items[2].events, PROF_EV_CS | PROF_EV_WALL);
+    char b[128];
+    CHECK_STREQ(prof_events_format(c.rules.items[2].events, b, sizeof(b)), "wall,cs");
+    config_free(&c);
+}
+
+TEST(default_rule_matches_java_launchers_only)
+{
+    const char *env[] = {NULL};
+    struct config c;
+    CHECK_EQ(load(env, &c), 0);
+    const struct rule *r = &c.rules.items[0];
+    CHECK_EQ(rule_match(r, "java -jar app.jar"), 1);
+    CHECK_EQ(rule_match(r, "/usr/lib/jvm/java-17-openjdk-amd64/bin/java -Xmx1g Main"), 1);
+    CHECK_EQ(rule_match(r, "java"), 1);
+    CHECK_EQ(rule_match(r, "/usr/bin/javac Main.java"), 0);
+    CHECK_EQ(rule_match(r, "python3 java.py"), 0);
+    CHECK(r->cpu_usage_percent == 80 && r->mem_usage_percent == 85);
+    CHECK(r->mem_usage_percent_emergency == 95);
+    config_free(&c);
+}
+
+TEST(rules_find_honours_container_scope_and_order)
+{
+    const char *env[] = {"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"container\":\"app\","
+                         "\"service\":\"a\"},{\"command\":\"java\",\"service\":\"b\"}]",
+                         NULL};
+    struct config c;
+    CHECK_EQ(load(env, &c), 0);
+    CHECK_STREQ(rules_find(&c.rules, "java -jar x", "app")->service, "a");
+    CHECK_STREQ(rules_find(&c.rules, "java -jar x", "sidecar")->service, "b");
+    CHECK(rules_find(&c.rules, "python x", "app") == NULL);
+    config_free(&c);
+}
+
+TEST(check_config_json_masks_token_and_normalizes)
+{
+    const char *env[] = {"FLAMESHOT_HTTP_TOKEN=s3cret", "FLAMESHOT_AUTO_PROFILING=90s",
+                         "FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"duration\":\"1m30s\"}]",
+                         NULL};
+    struct config c;
+    CHECK_EQ(load(env, &c), 0);
+    cJSON *j = config_to_json(&c);
+    char *s = cJSON_PrintUnformatted(j);
+    CHECK(s != NULL);
+    CHECK(strstr(s, "s3cret") == NULL);
+    CHECK_CONTAINS(s, "\"http_token\":\"(set)\"");
+    CHECK_CONTAINS(s, "\"auto_profiling\":\"1m30s\"");
+    CHECK_CONTAINS(s, "\"duration\":\"1m30s\"");
+    CHECK_CONTAINS(s, "\"sink\":\"local\"");
+    free(s);
+    cJSON_Delete(j);
+    config_free(&c);
+}
+
+static int unknown_count;
+static char unknown_near[64];
+static void on_unknown(const char *name, const char *near, void *arg)
+{
+    (void)name;
+    (void)arg;
+    unknown_count++;
+    snprintf(unknown_near, sizeof(unknown_near), "%s", near ? near : "");
+}
+
+TEST(unknown_variables_are_reported_with_suggestion)
+{
+    char *envp[] = {"PATH=/bin", "FLAMESHOT_MONITOR_INTERVALL=1s", "FLAMESHOT_SERVICE=x", NULL};
+    unknown_count = 0;
+    config_check_unknown(envp, on_unknown, NULL);
+    CHECK_EQ(unknown_count, 1);
+    CHECK_STREQ(unknown_near, "FLAMESHOT_MONITOR_INTERVAL");
+}
+
+TEST_MAIN(every_rejection_names_variable_path_and_reason, defaults_are_flameshot_defaults,
+          every_variable_is_read, monitor_interval_accepts_flameshot_bare_seconds,
+          mode_auto_follows_kubernetes_service_host, test_override_allows_short_auto_profiling,
+          events_default_and_all_names, default_rule_matches_java_launchers_only,
+          rules_find_honours_container_scope_and_order,
+          check_config_json_masks_token_and_normalizes,
+          unknown_variables_are_reported_with_suggestion)

@@ -1,0 +1,228 @@
+/* units, tags, procfs parsers and fsutil: the small pieces every module uses. */
+#include "core/fsutil.h"
+#include "harness.h"
+#include "events/procfs.h"
+#include "core/tags.h"
+#include "core/units.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DATA "tests/data/proc/"
+
+TEST(durations_parse_go_style)
+{
+    uint64_t ms;
+    const char *why;
+    CHECK_EQ(units_parse_duration("30s", &ms, &why), 0);
+    CHECK_EQ(ms, 30000);
+    CHECK_EQ(units_parse_duration("1m30s", &ms, &why), 0);
+    CHECK_EQ(ms, 90000);
+    CHECK_EQ(units_parse_duration("500ms", &ms, &why), 0);
+    CHECK_EQ(ms, 500);
+    CHECK_EQ(units_parse_duration("1h", &ms, &why), 0);
+    CHECK_EQ(ms, 3600000);
+    CHECK_EQ(units_parse_duration("30", &ms, &why), -EINVAL);
+    CHECK_CONTAINS(why, "missing unit");
+    CHECK_EQ(units_parse_duration("-5s", &ms, &why), -EINVAL);
+    CHECK_EQ(units_parse_duration("1.5s", &ms, &why), -EINVAL);
+    CHECK_EQ(units_parse_duration("", &ms, &why), -EINVAL);
+    CHECK_EQ(units_parse_duration("5d", &ms, &why), -EINVAL);
+    CHECK_CONTAINS(why, "unknown unit");
+}
+
+TEST(durations_format_canonically)
+{
+    char b[32];
+    CHECK_STREQ(units_format_duration(90000, b, sizeof(b)), "1m30s");
+    CHECK_STREQ(units_format_duration(3600000, b, sizeof(b)), "1h");
+    CHECK_STREQ(units_format_duration(1500, b, sizeof(b)), "1500ms");
+    CHECK_STREQ(units_format_duration(0, b, sizeof(b)), "0s");
+    CHECK_STREQ(units_format_duration(3661000, b, sizeof(b)), "1h1m1s");
+}
+
+TEST(rfc3339nano_keeps_nanoseconds)
+{
+    char b[64];
+    CHECK_STREQ(units_rfc3339nano(1715049419000000123ull, b, sizeof(b)),
+                "2024-05-07T02:36:59.000000123Z");
+}
+
+TEST(u64_and_bool_parsing)
+{
+    uint64_t v;
+    bool b;
+    CHECK_EQ(units_parse_u64("8089", 65535, &v), 0);
+    CHECK_EQ(v, 8089);
+    CHECK_EQ(units_parse_u64("70000", 65535, &v), -ERANGE);
+    CHECK_EQ(units_parse_u64("12a", 65535, &v), -EINVAL);
+    CHECK_EQ(units_parse_u64("99999999999999999999999", UINT64_MAX, &v), -ERANGE);
+    CHECK_EQ(units_parse_u64("18446744073709551615", UINT64_MAX, &v), 0);
+    CHECK(v == UINT64_MAX);
+    CHECK_EQ(units_parse_u64("18446744073709551616", UINT64_MAX, &v), -ERANGE);
+    CHECK_EQ(units_parse_bool("Yes", &b), 0);
+    CHECK(b);
+    CHECK_EQ(units_parse_bool("off", &b), 0);
+    CHECK(!b);
+    CHECK_EQ(units_parse_bool("nope", &b), -EINVAL);
+}
+
+TEST(tags_tolerate_spaces_and_colons_in_values)
+{
+    struct tags t;
+    size_t bad;
+    const char *why;
+    CHECK_EQ(tags_parse_list("host: host_name,pod_name:pod_a , url:http://h:1", &t, &bad, &why), 0);
+    CHECK_EQ(t.n, 3);
+    CHECK_STREQ(tags_get(&t, "host"), "host_name");
+    CHECK_STREQ(tags_get(&t, "url"), "http://h:1");
+    tags_free(&t);
+    CHECK_EQ(tags_parse_list("a:1,b", &t, &bad, &why), -EINVAL);
+    CHECK_EQ(bad, 1);
+}
+
+TEST(tags_join_sanitises_for_datakit)
+{
+    struct tags t = {0};
+    CHECK_EQ(tags_set(&t, "service", "a,b"), 0);
+    CHECK_EQ(tags_set(&t, "my key", "line1\nline2"), 0);
+    CHECK_EQ(tags_set(&t, "service", "checkout"), 0); /* replaces */
+    char *s;
+    CHECK_EQ(tags_join_profiler(&t, &s), 0);
+    CHECK_STREQ(s, "service:checkout,my_key:line1 line2");
+    free(s);
+    tags_free(&t);
+}
+
+static char *slurp(const char *path)
+{
+    char *buf = NULL;
+    return fsutil_read_all(path, 1 << 20, &buf, NULL) == 0 ? buf : NULL;
+}
+
+TEST(proc_stat_parses_comm_with_parentheses)
+{
+    struct proc_stat st;
+    char *s = slurp(DATA "comm_with_parens.stat");
+    CHECK(s != NULL);
+    CHECK_EQ(procfs_parse_stat(s, &st), 0);
+    CHECK_EQ(st.pid, 777);
+    CHECK_STREQ(st.comm, "my) (weird) app");
+    CHECK_EQ(st.state, 'R');
+    CHECK_EQ(st.utime, 7);
+    CHECK_EQ(st.stime, 3);
+    CHECK_EQ(st.starttime, 555);
+    free(s);
+}
+
+TEST(proc_stat_of_a_jvm)
+{
+    struct proc_stat st;
+    char *s = slurp(DATA "java_in_container.stat");
+    CHECK(s != NULL);
+    CHECK_EQ(procfs_parse_stat(s, &st), 0);
+    CHECK_EQ(st.ppid, 48190);
+    CHECK_EQ(st.utime, 1834);
+    CHECK_EQ(st.stime, 211);
+    CHECK_EQ(st.starttime, 8823341);
+    CHECK_EQ(st.rss_pages, 81234);
+    free(s);
+}
+
+TEST(proc_status_innermost_namespace_pid)
+{
+    struct proc_status ps;
+    char *s = slurp(DATA "java_in_container.status");
+    CHECK(s != NULL);
+    CHECK_EQ(procfs_parse_status(s, &ps), 0);
+    CHECK_EQ(ps.tgid, 48213);
+    CHECK_EQ(ps.nstgid, 3);
+    CHECK_EQ(ps.nspid, 3);
+    CHECK_EQ(ps.ns_depth, 2);
+    CHECK_EQ(ps.euid, 10001);
+    CHECK_EQ(ps.egid, 10001);
+    CHECK_EQ(ps.vmrss_kb, 324936);
+    free(s);
+    s = slurp(DATA "old_kernel_no_nspid.status");
+    CHECK_EQ(procfs_parse_status(s, &ps), 0);
+    CHECK_EQ(ps.nstgid, 1234); /* no NStgid: the pid is the same everywhere */
+    CHECK_EQ(ps.ns_depth, 1);
+    free(s);
+}
+
+TEST(maps_detect_libjvm_by_basename)
+{
+    char *s = slurp(DATA "jvm.maps");
+    CHECK_EQ(procfs_maps_text_has_lib(s, "libjvm.so"), 1);
+    free(s);
+    s = slurp(DATA "python.maps");
+    CHECK_EQ(procfs_maps_text_has_lib(s, "libjvm.so"), 0);
+    free(s);
+}
+
+TEST(ident_of_self_and_reuse_guard)
+{
+    struct proc_ident id;
+    CHECK_EQ(procfs_ident(NULL, getpid(), &id), 0);
+    CHECK_EQ(id.pid, getpid());
+    CHECK(id.start_time > 0);
+    CHECK_EQ(procfs_same_process(NULL, &id), 1);
+    id.start_time += 1;
+    CHECK_EQ(procfs_same_process(NULL, &id), 0);
+    CHECK_EQ(procfs_ident(NULL, 0x3ffffff0, &id), -ESRCH);
+}
+
+static int count_self(int pid, void *arg)
+{
+    int *n = arg;
+    *n += 1;
+    return pid == getpid() ? 7 : 0; /* stop at ourselves, with a value */
+}
+
+TEST(argv_join_rss_and_pid_walk)
+{
+    char *line = procfs_argv_join("java\0-jar\0a.jar\0", 16);
+    CHECK_STREQ(line, "java -jar a.jar");
+    free(line);
+    CHECK(procfs_argv_join("x", 0) == NULL);
+    uint64_t rss = 0;
+    CHECK_EQ(procfs_read_rss(NULL, getpid(), &rss), 0);
+    CHECK(rss > 1024 * 1024);
+    CHECK_EQ(procfs_read_rss(NULL, 0x3ffffff0, &rss), -ESRCH);
+    int n = 0;
+    CHECK_EQ(procfs_each_pid(NULL, count_self, &n), 7);
+    CHECK(n >= 1);
+    struct proc_ident id;
+    CHECK_EQ(procfs_ident(NULL, getpid(), &id), 0);
+    CHECK_EQ(id.ppid, getppid());
+}
+
+TEST(atomic_write_replaces_whole_file)
+{
+    char dir[] = "/tmp/fs-test-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[256], buf[64];
+    snprintf(path, sizeof(path), "%s/a/b/file", dir);
+    CHECK_EQ(fsutil_mkdirs(path, 0700), 0);
+    CHECK_EQ(rmdir(path), 0);
+    CHECK_EQ(fsutil_write_atomic(path, "first", 5, 0600), 0);
+    CHECK_EQ(fsutil_write_atomic(path, "second", 6, 0600), 0);
+    CHECK_EQ(fsutil_read_small(path, buf, sizeof(buf)), 6);
+    CHECK_STREQ(buf, "second");
+    CHECK_EQ(fsutil_file_size(path), 6);
+    CHECK_EQ(fsutil_is_atomic_temp("index.json.tmp.4242"), 1);
+    CHECK_EQ(fsutil_is_atomic_temp("index.json.tmp."), 0);
+    CHECK_EQ(fsutil_is_atomic_temp("profile.tmp.jfr"), 0);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    CHECK_EQ(system(cmd), 0);
+}
+
+TEST_MAIN(durations_parse_go_style, durations_format_canonically, rfc3339nano_keeps_nanoseconds,
+          u64_and_bool_parsing, tags_tolerate_spaces_and_colons_in_values,
+          tags_join_sanitises_for_datakit, proc_stat_parses_comm_with_parentheses,
+          proc_stat_of_a_jvm, proc_status_innermost_namespace_pid, maps_detect_libjvm_by_basename,
+          ident_of_self_and_reuse_guard, argv_join_rss_and_pid_walk,
+          atomic_write_replaces_whole_file)

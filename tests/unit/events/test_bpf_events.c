@@ -1,0 +1,122 @@
+/* bpf_events: the choice between the tp_btf and the classic program of each
+ * tracepoint, checked against BTF built here the way older kernels
+ * describe their tracepoints (btf_trace_<name> typedefs), and against the
+ * running kernel's own BTF. Loading and attaching for real is
+ * tests/integration/10_events_{bpf,classic}.sh. */
+#include "events/bpf_events.h"
+#include "harness.h"
+
+#include <bpf/btf.h>
+#include <unistd.h>
+
+struct kbtf {
+    struct btf *btf;
+    int int_id, uint_id, long_id, void_ptr, task_ptr, mm_ptr, bprm_ptr;
+};
+
+static int kbtf_init(struct kbtf *k)
+{
+    k->btf = btf__new_empty();
+    if (!k->btf)
+        return -1;
+    k->int_id = btf__add_int(k->btf, "int", 4, BTF_INT_SIGNED);
+    k->uint_id = btf__add_int(k->btf, "unsigned int", 4, 0);
+    k->long_id = btf__add_int(k->btf, "long int", 8, BTF_INT_SIGNED);
+    k->void_ptr = btf__add_ptr(k->btf, 0);
+    k->task_ptr = btf__add_ptr(k->btf, btf__add_struct(k->btf, "task_struct", 64));
+    k->mm_ptr = btf__add_ptr(k->btf, btf__add_struct(k->btf, "mm_struct", 64));
+    k->bprm_ptr = btf__add_ptr(k->btf, btf__add_struct(k->btf, "linux_binprm", 64));
+    return k->task_ptr > 0 && k->mm_ptr > 0 ? 0 : -1;
+}
+
+/* typedef void (*btf_trace_<name>)(void *, args...); args end with 0 */
+static int add_tp(struct kbtf *k, const char *name, int a1, int a2, int a3)
+{
+    int proto = btf__add_func_proto(k->btf, 0);
+    int args[] = {k->void_ptr, a1, a2, a3};
+    for (int i = 0; i < 4 && args[i]; i++)
+        if (btf__add_func_param(k->btf, i ? "arg" : "__data", args[i]) < 0)
+            return -1;
+    char tname[96];
+    snprintf(tname, sizeof(tname), "btf_trace_%s", name);
+    return btf__add_typedef(k->btf, tname, btf__add_ptr(k->btf, proto)) > 0 ? 0 : -1;
+}
+
+static int add_sched(struct kbtf *k)
+{
+    int pid_t_id = btf__add_typedef(k->btf, "pid_t", k->int_id);
+    int bool_id = btf__add_int(k->btf, "_Bool", 1, BTF_INT_BOOL);
+    return add_tp(k, "sched_process_exec", k->task_ptr, pid_t_id, k->bprm_ptr) ||
+           add_tp(k, "sched_process_exit", k->task_ptr, bool_id, 0);
+}
+
+TEST(kernel_6_9_and_later_use_tp_btf_everywhere)
+{
+    struct kbtf k;
+    CHECK_EQ(kbtf_init(&k), 0);
+    int uid_t_id = btf__add_typedef(k.btf, "uid_t", k.uint_id);
+    CHECK_EQ(add_sched(&k), 0);
+    CHECK_EQ(add_tp(&k, "mark_victim", k.task_ptr, uid_t_id, 0), 0);
+    CHECK_EQ(add_tp(&k, "rss_stat", k.mm_ptr, k.int_id, 0), 0);
+    CHECK_STREQ(bpf_events_flavour(k.btf, "sched_process_exec"), "tp_btf");
+    CHECK_STREQ(bpf_events_flavour(k.btf, "sched_process_exit"), "tp_btf");
+    CHECK_STREQ(bpf_events_flavour(k.btf, "mark_victim"), "tp_btf");
+    CHECK_STREQ(bpf_events_flavour(k.btf, "rss_stat"), "tp_btf");
+    CHECK(bpf_events_flavour(k.btf, "sched_switch") == NULL);
+    btf__free(k.btf);
+}
+
+/* mark_victim(int pid) before v6.9: the victim's task is not an argument */
+TEST(mark_victim_with_a_pid_argument_gets_the_classic_program)
+{
+    struct kbtf k;
+    CHECK_EQ(kbtf_init(&k), 0);
+    CHECK_EQ(add_sched(&k), 0);
+    CHECK_EQ(add_tp(&k, "mark_victim", k.int_id, 0, 0), 0);
+    CHECK_EQ(add_tp(&k, "rss_stat", k.mm_ptr, k.int_id, 0), 0);
+    CHECK_STREQ(bpf_events_flavour(k.btf, "mark_victim"), "tracepoint");
+    CHECK_STREQ(bpf_events_flavour(k.btf, "rss_stat"), "tp_btf");
+    CHECK_STREQ(bpf_events_flavour(k.btf, "sched_process_exec"), "tp_btf");
+    btf__free(k.btf);
+}
+
+/* rss_stat(mm, member, count) before v6.2: the two arguments read are still there */
+TEST(rss_stat_with_the_old_count_argument_keeps_tp_btf)
+{
+    struct kbtf k;
+    CHECK_EQ(kbtf_init(&k), 0);
+    CHECK_EQ(add_tp(&k, "rss_stat", k.mm_ptr, k.int_id, k.long_id), 0);
+    CHECK_STREQ(bpf_events_flavour(k.btf, "rss_stat"), "tp_btf");
+    /* a kernel without the tracepoint in its BTF, or no BTF at all */
+    CHECK_STREQ(bpf_events_flavour(k.btf, "mark_victim"), "tracepoint");
+    CHECK_STREQ(bpf_events_flavour(NULL, "sched_process_exec"), "tracepoint");
+    btf__free(k.btf);
+}
+
+TEST(an_argument_of_another_struct_type_does_not_match)
+{
+    struct kbtf k;
+    CHECK_EQ(kbtf_init(&k), 0);
+    CHECK_EQ(add_tp(&k, "mark_victim", k.mm_ptr, 0, 0), 0);      /* not a task_struct */
+    CHECK_EQ(add_tp(&k, "rss_stat", k.mm_ptr, k.long_id, 0), 0); /* member not an int */
+    CHECK_STREQ(bpf_events_flavour(k.btf, "mark_victim"), "tracepoint");
+    CHECK_STREQ(bpf_events_flavour(k.btf, "rss_stat"), "tracepoint");
+    btf__free(k.btf);
+}
+
+TEST(this_kernel_gets_tp_btf_everywhere)
+{
+    NEED(access("/sys/kernel/btf/vmlinux", R_OK) == 0, "needs kernel BTF");
+    struct btf *btf = btf__load_vmlinux_btf();
+    CHECK(btf != NULL);
+    CHECK_STREQ(bpf_events_flavour(btf, "sched_process_exec"), "tp_btf");
+    CHECK_STREQ(bpf_events_flavour(btf, "sched_process_exit"), "tp_btf");
+    CHECK_STREQ(bpf_events_flavour(btf, "mark_victim"), "tp_btf");
+    CHECK_STREQ(bpf_events_flavour(btf, "rss_stat"), "tp_btf");
+    btf__free(btf);
+}
+
+TEST_MAIN(kernel_6_9_and_later_use_tp_btf_everywhere,
+          mark_victim_with_a_pid_argument_gets_the_classic_program,
+          rss_stat_with_the_old_count_argument_keeps_tp_btf,
+          an_argument_of_another_struct_type_does_not_match, this_kernel_gets_tp_btf_everywhere)

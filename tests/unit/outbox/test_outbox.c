@@ -1,0 +1,553 @@
+/* The outbox and the local sink on real files in a temporary directory
+ * (and, for ENOSPC, on a real 512 KiB tmpfs). DataKit delivery against a
+ * real HTTP receiver is in tests/integration/30_outbox_*.sh. */
+#include "core/fsutil.h"
+#include "harness.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "outbox/outbox.h"
+#include "core/units.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st, (void)flag, (void)f;
+    return remove(p);
+}
+
+static void rm_rf(const char *dir)
+{
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static char *tmpdir(char *buf)
+{
+    strcpy(buf, "/tmp/test_outbox.XXXXXX");
+    return mkdtemp(buf);
+}
+
+/* Files in dir (not . and ..), recursively, whose name contains needle. */
+static int count_files(const char *dir, const char *needle)
+{
+    char p[PATH_MAX];
+    int n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strcmp(de->d_name, ".lock"))
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+            n += count_files(p, needle);
+        else if (!needle || strstr(de->d_name, needle))
+            n++;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static void meta_for(struct artefact_meta *m, enum artefact_kind kind, int pid)
+{
+    artefact_meta_init(m, kind);
+    artefact_set(&m->service, "orders");
+    artefact_set(&m->host, "node-a");
+    artefact_set(&m->process_name, "java");
+    artefact_set(&m->library_type, "jfr");
+    artefact_set(&m->library_version, "17.0.15");
+    m->pid = pid;
+    m->start_ns = 1795278120000000000ull;
+    m->end_ns = m->start_ns + 5000000000ull;
+    tags_set(&m->trigger_tags, "trigger", "http");
+}
+
+static void k8s_of(struct artefact_meta *m)
+{
+    artefact_set(&m->k8s.pod_name, "orders-1");
+    artefact_set(&m->k8s.pod_namespace, "shop");
+    artefact_set(&m->k8s.container_name, "app");
+    artefact_set(&m->k8s.pod_uid, "uid-1");
+    artefact_set(&m->k8s.container_id, "cid");
+}
+
+static int open_ob(const char *root, const char *dk, uint64_t max, struct metrics *mx,
+                   struct outbox **ob)
+{
+    char err[256];
+    struct outbox_opts o = {.root = root,
+                            .datakit_addr = dk,
+                            .max_bytes = max,
+                            .metrics = mx,
+                            .backoff_min_ms = 200,
+                            .backoff_max_ms = 400};
+    int rc = outbox_open(&o, ob, err, sizeof(err));
+    if (rc < 0)
+        fprintf(stderr, "outbox_open: %s\n", err);
+    return rc;
+}
+
+/* Commits a payload of size bytes (filled with c). */
+static int put_payload(struct outbox *ob, const struct artefact_meta *m, size_t size, char c,
+                       struct outbox_receipt *r)
+{
+    struct outbox_tx tx;
+    char err[256], *buf = malloc(size ? size : 1);
+    int rc = outbox_begin(ob, &tx);
+    memset(buf, c, size);
+    if (rc == 0 && (rc = outbox_tx_write(ob, &tx, buf, size)) < 0)
+        outbox_abort(ob, &tx);
+    free(buf);
+    if (rc == 0 && (rc = outbox_commit(ob, &tx, m, r, err, sizeof(err))) < 0)
+        fprintf(stderr, "commit: %s\n", err);
+    return rc;
+}
+
+static cJSON *read_json(const char *path)
+{
+    char *text = NULL;
+    if (fsutil_read_all(path, 1 << 24, &text, NULL) < 0)
+        return NULL;
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    return j;
+}
+
+TEST(commit_then_local_delivery_with_sidecar_and_index)
+{
+    char root[64], path[PATH_MAX];
+    struct outbox *ob;
+    struct artefact_meta m;
+    struct outbox_receipt r;
+    struct metrics mx = {0};
+    CHECK(tmpdir(root));
+    CHECK_EQ(open_ob(root, NULL, 0, &mx, &ob), 0);
+    meta_for(&m, ARTEFACT_PROFILE, 42);
+    k8s_of(&m);
+    CHECK_EQ(put_payload(ob, &m, 3000, 'j', &r), 0);
+    artefact_meta_free(&m);
+    snprintf(path, sizeof(path), "%s/outbox", root);
+    CHECK_EQ(count_files(path, ".payload"), 1);
+    CHECK_EQ(count_files(path, ".json"), 1);
+    CHECK_EQ(atomic_load(&mx.outbox_items), 1);
+    CHECK_STREQ(strrchr(r.local_path, '/'), "/profile_42_20261121_162200.jfr");
+    CHECK_CONTAINS(r.local_path, "/profiles/shop/orders-1/app/");
+    CHECK_EQ(outbox_run_once(ob), 1);
+    CHECK_EQ(count_files(path, NULL), 0);
+    struct stat st;
+    CHECK_EQ(stat(r.local_path, &st), 0);
+    CHECK_EQ(st.st_size, 3000);
+    snprintf(path, sizeof(path), "%s.json", r.local_path);
+    cJSON *side = read_json(path);
+    CHECK(side != NULL);
+    CHECK_STREQ(cJSON_GetObjectItem(side, "payload")->valuestring,
+                "profile_42_20261121_162200.jfr");
+    CHECK_CONTAINS(cJSON_GetObjectItem(side, "tags_profiler")->valuestring, "pod_name:orders-1");
+    cJSON_Delete(side);
+    snprintf(path, sizeof(path), "%s/profiles/index.json", root);
+    cJSON *idx = read_json(path);
+    CHECK_EQ(cJSON_GetArraySize(idx), 1);
+    CHECK_STREQ(cJSON_GetObjectItem(cJSON_GetArrayItem(idx, 0), "path")->valuestring, r.local_path);
+    cJSON_Delete(idx);
+    CHECK_EQ(atomic_load(&mx.uploads_ok), 1);
+    CHECK_EQ(atomic_load(&mx.outbox_items), 0);
+    outbox_close(ob);
+    rm_rf(root);
+}
+
+TEST(abort_and_crash_leftovers_leave_nothing)
+{
+    char root[64], path[PATH_MAX], err[256];
+    struct outbox *ob, *second;
+    struct outbox_tx tx;
+    CHECK(tmpdir(root));
+    CHECK_EQ(open_ob(root, NULL, 0, NULL, &ob), 0);
+    struct outbox_opts o2 = {.root = root};
+    CHECK(outbox_open(&o2, &second, err, sizeof(err)) < 0); /* one process per outbox */
+    CHECK_CONTAINS(err, "another process is using this outbox");
+    CHECK_EQ(outbox_begin(ob, &tx), 0);
+    CHECK_EQ(outbox_tx_write(ob, &tx, "abc", 3), 0);
+    outbox_abort(ob, &tx);
+    outbox_abort(ob, &tx); /* twice is fine */
+    snprintf(path, sizeof(path), "%s/outbox", root);
+    CHECK_EQ(count_files(path, NULL), 0);
+    /* what a SIGKILL leaves: a temp payload, an orphan payload, a temp record */
+    CHECK_EQ(outbox_begin(ob, &tx), 0);
+    close(tx.fd);
+    outbox_close(ob);
+    const char *junk[] = {"00000000000000000001-00000001.payload",
+                          "00000000000000000002-00000002.json.tmp.1234"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(path, sizeof(path), "%s/outbox/%s", root, junk[i]);
+        CHECK_EQ(fsutil_write_atomic(path, "x", 1, 0600), 0);
+    }
+    snprintf(path, sizeof(path), "%s/outbox", root);
+    CHECK_EQ(count_files(path, NULL), 3);
+    CHECK_EQ(open_ob(root, NULL, 0, NULL, &ob), 0);
+    CHECK_EQ(count_files(path, NULL), 0);
+    outbox_close(ob);
+    rm_rf(root);
+}
+
+TEST(pending_artefacts_survive_a_restart)
+{
+    char root[64];
+    struct outbox *ob;
+    struct artefact_meta m;
+    struct outbox_receipt r1, r2;
+    char err[256];
+    CHECK(tmpdir(root));
+    CHECK_EQ(open_ob(root, NULL, 0, NULL, &ob), 0);
+    meta_for(&m, ARTEFACT_PROFILE, 7);
+    CHECK_EQ(put_payload(ob, &m, 100, 'a', &r1), 0);
+    artefact_meta_free(&m);
+    meta_for(&m, ARTEFACT_PROCESS_EXIT, 7);
+    artefact_field_str(&m, "message", "process exit detected for pid=7");
+    CHECK_EQ(outbox_put_summary(ob, &m, &r2, err, sizeof(err)), 0);
+    artefact_meta_free(&m);
+    outbox_close(ob); /* nothing delivered */
+    CHECK_EQ(open_ob(root, NULL, 0, NULL, &ob), 0);
+    struct outbox_stats st;
+    outbox_stats(ob, &st);
+    CHECK_EQ(st.items, 2);
+    CHECK_EQ(outbox_run_once(ob), 2);
+    CHECK_EQ(access(r1.local_path, F_OK), 0);
+    CHECK_EQ(access(r2.local_path, F_OK), 0);
+    CHECK_CONTAINS(r2.local_path, "/profiles/host/orders/process_exit_7_");
+    cJSON *j = read_json(r2.local_path);
+    cJSON *summary = cJSON_GetObjectItem(j, "summary");
+    CHECK_STREQ(cJSON_GetObjectItem(summary, "measurement")->valuestring, "flameshot_process_exit");
+    CHECK_STREQ(cJSON_GetObjectItem(cJSON_GetObjectItem(summary, "fields"), "status")->valuestring,
+                "warning");
+    cJSON_Delete(j);
+    outbox_stats(ob, &st);
+    CHECK_EQ(st.items, 0);
+    CHECK_EQ(st.local_items, 2);
+    outbox_close(ob);
+    /* the local sink re-indexes what is on disk */
+    CHECK_EQ(open_ob(root, NULL, 0, NULL, &ob), 0);
+    cJSON *idx = outbox_local_index(ob);
+    CHECK_EQ(cJSON_GetArraySize(idx), 2);
+    cJSON_Delete(idx);
+    outbox_close(ob);
+    rm_rf(root);
+}
+
+TEST(jcmd_snapshot_summary_names_where_the_text_is)
+{
+    char root[64], side[PATH_MAX];
+    struct outbox *ob;
+    struct artefact_meta m;
+    struct outbox_receipt r;
+    CHECK(tmpdir(root));
+    CHECK_EQ(open_ob(root, NULL, 0, NULL, &ob), 0);
+    meta_for(&m, ARTEFACT_JCMD_SNAPSHOT, 9);
+    artefact_field_str(&m, "snapshot_type", "thread_print");
+    artefact_field_str(&m, "preview", "\"main\" #1");
+    CHECK_EQ(put_payload(ob, &m, 512, 't', &r), 0);
+    artefact_meta_free(&m);
+    CHECK_CONTAINS(r.local_path, "/profiles/host/orders/jcmd_thread_print_9_20261121_162200.txt");
+    CHECK_EQ(outbox_run_once(ob), 1);
+    snprintf(side, sizeof(side), "%s.json", r.local_path);
+    cJSON *j = read_json(side);
+    cJSON *f = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "summary"), "fields");
+    CHECK_STREQ(cJSON_GetObjectItem(f, "output_path")->valuestring, r.local_path);
+    CHECK_EQ(cJSON_GetObjectItem(f, "output_size_bytes")->valuedouble, 512);
+    CHECK_STREQ(cJSON_GetObjectItem(f, "status")->valuestring, "info");
+    CHECK_CONTAINS(cJSON_GetObjectItem(f, "message")->valuestring, "captured thread_print");
+    cJSON_Delete(j);
+    outbox_close(ob);
+    rm_rf(root);
+}
+
+TEST(budget_drops_the_oldest_first_and_counts)
+{
+    char root[64], path[PATH_MAX];
+    struct outbox *ob;
+    struct artefact_meta m;
+    struct outbox_receipt r[12];
+    struct metrics mx = {0};
+    CHECK(tmpdir(root));
+    CHECK_EQ(open_ob(root, NULL, 200 * 1024, &mx, &ob), 0);
+    /* 4 delivered to the local sink, then 8 pending: 12 x 32 KiB > 200 KiB */
+    for (int i = 0; i < 12; i++) {
+        meta_for(&m, ARTEFACT_PROFILE, 100 + i);
+        m.created_ns = 1000000000ull * (uint64_t)(i + 1);
+        CHECK_EQ(put_payload(ob, &m, 32 * 1024, 'x', &r[i]), 0);
+        artefact_meta_free(&m);
+        if (i == 3)
+            CHECK_EQ(outbox_run_once(ob), 4);
+    }
+    struct outbox_stats st;
+    outbox_stats(ob, &st);
+    CHECK(st.bytes + st.local_bytes <= 200 * 1024);
+    CHECK(st.dropped >= 6);
+    CHECK_EQ(atomic_load(&mx.outbox_dropped), st.dropped);
+    /* the oldest went first: the locally kept ones, then the oldest pending */
+    for (int i = 0; i < 4; i++)
+        CHECK_MSG(access(r[i].local_path, F_OK) != 0, "%s kept", r[i].local_path);
+    CHECK_EQ(st.local_items, 0);
+    CHECK_EQ(st.items, 12 - st.dropped);
+    CHECK_EQ(outbox_run_once(ob), (int)st.items);
+    CHECK_EQ(access(r[11].local_path, F_OK), 0);
+    snprintf(path, sizeof(path), "%s/profiles/index.json", root);
+    cJSON *idx = read_json(path);
+    CHECK_EQ(cJSON_GetArraySize(idx), (int)st.items);
+    cJSON_Delete(idx);
+    outbox_close(ob);
+    rm_rf(root);
+}
+
+TEST(an_artefact_larger_than_the_budget_is_refused)
+{
+    char root[64], path[PATH_MAX], err[256];
+    struct outbox *ob;
+    struct outbox_tx tx;
+    struct artefact_meta m;
+    CHECK(tmpdir(root));
+    CHECK_EQ(open_ob(root, NULL, 64 * 1024, NULL, &ob), 0);
+    meta_for(&m, ARTEFACT_PROFILE, 1);
+    CHECK_EQ(outbox_begin(ob, &tx), 0);
+    static char big[128 * 1024];
+    CHECK_EQ(outbox_tx_write(ob, &tx, big, sizeof(big)), 0);
+    CHECK_EQ(outbox_commit(ob, &tx, &m, NULL, err, sizeof(err)), -EFBIG);
+    CHECK_CONTAINS(err, "FLAMESHOT_SPOOL_MAX_MB");
+    artefact_meta_free(&m);
+    snprintf(path, sizeof(path), "%s/outbox", root);
+    CHECK_EQ(count_files(path, NULL), 0);
+    outbox_close(ob);
+    rm_rf(root);
+}
+
+struct producer {
+    struct outbox *ob;
+    int id;
+    int failed;
+};
+
+static void *produce(void *arg)
+{
+    struct producer *p = arg;
+    char err[256];
+    for (int i = 0; i < 25; i++) {
+        struct artefact_meta m;
+        meta_for(&m, i % 2 ? ARTEFACT_OOM_HPROF : ARTEFACT_PROFILE, 77); /* same names */
+        artefact_field_str(&m, "message", "x");
+        int rc = i % 2 ? outbox_put_summary(p->ob, &m, NULL, err, sizeof(err))
+                       : put_payload(p->ob, &m, 1000 + (size_t)p->id, 'p', NULL);
+        p->failed += rc != 0;
+        artefact_meta_free(&m);
+    }
+    return NULL;
+}
+
+TEST(concurrent_producers_with_the_delivery_thread)
+{
+    char root[64], path[PATH_MAX];
+    struct outbox *ob;
+    pthread_t th[4];
+    struct producer p[4];
+    CHECK(tmpdir(root));
+    CHECK_EQ(open_ob(root, NULL, 0, NULL, &ob), 0);
+    CHECK_EQ(outbox_start(ob), 0);
+    for (int i = 0; i < 4; i++) {
+        p[i] = (struct producer){.ob = ob, .id = i};
+        pthread_create(&th[i], NULL, produce, &p[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_EQ(p[i].failed, 0);
+    }
+    CHECK_EQ(outbox_flush(ob, 20000), 0);
+    outbox_close(ob);
+    /* 100 artefacts with the same pid and second: 100 distinct names */
+    snprintf(path, sizeof(path), "%s/profiles/host/orders", root);
+    CHECK_EQ(count_files(path, ".jfr.json"), 52);
+    CHECK_EQ(count_files(path, "oom_hprof_77_"), 48);
+    CHECK_EQ(count_files(path, NULL), 152);
+    snprintf(path, sizeof(path), "%s/profiles/index.json", root);
+    cJSON *idx = read_json(path);
+    CHECK_EQ(cJSON_GetArraySize(idx), 100);
+    cJSON_Delete(idx);
+    rm_rf(root);
+}
+
+/* The body runs on a mounted tmpfs; the caller unmounts it whatever happens. */
+static void enospc_on(struct t_state *t_, const char *root)
+{
+    char path[PATH_MAX], err[256];
+    struct outbox *ob;
+    struct artefact_meta m;
+    CHECK_EQ(open_ob(root, NULL, 64 << 20, NULL, &ob), 0); /* the budget is not the limit */
+    int kept = 0;
+    for (int i = 0; i < 5; i++) {
+        meta_for(&m, ARTEFACT_PROFILE, 200 + i);
+        m.created_ns = 1000000000ull * (uint64_t)(i + 1);
+        kept += put_payload(ob, &m, 100 * 1024, 'f', NULL) == 0;
+        artefact_meta_free(&m);
+    }
+    struct outbox_stats st;
+    outbox_stats(ob, &st);
+    int items = (int)st.items, dropped = (int)st.dropped;
+    /* a write that hits ENOSPC drops the oldest and succeeds on retry */
+    struct outbox_tx tx;
+    static char chunk[150 * 1024];
+    int rc = outbox_begin(ob, &tx);
+    if (rc == 0)
+        rc = outbox_tx_write(ob, &tx, chunk, sizeof(chunk));
+    meta_for(&m, ARTEFACT_PROFILE, 300);
+    if (rc == 0)
+        rc = outbox_commit(ob, &tx, &m, NULL, err, sizeof(err));
+    else
+        outbox_abort(ob, &tx);
+    artefact_meta_free(&m);
+    struct outbox_stats st2;
+    outbox_stats(ob, &st2);
+    outbox_close(ob);
+    CHECK_EQ(kept, 5);    /* the fifth fitted once the oldest was dropped */
+    CHECK_EQ(dropped, 1); /* FLAMESHOT_SPOOL_MAX_MB is far: ENOSPC did it */
+    CHECK_EQ(items, 4);
+    CHECK_MSG(rc == 0, "commit after ENOSPC: %s", err);
+    CHECK(st2.dropped > st.dropped);
+    snprintf(path, sizeof(path), "%s/outbox", root);
+    CHECK_EQ(count_files(path, ".tmp"), 0);
+}
+
+TEST(enospc_drops_the_oldest_and_retries_once)
+{
+    char root[64];
+    NEED(geteuid() == 0, "mounting a tmpfs needs root");
+    CHECK(tmpdir(root));
+    CHECK_EQ(mount("tmpfs", root, "tmpfs", 0, "size=512k"), 0);
+    enospc_on(t_, root);
+    umount(root);
+    rmdir(root);
+}
+
+TEST(datakit_routes_become_local_when_the_address_is_removed)
+{
+    char root[64], path[PATH_MAX];
+    struct outbox *ob;
+    struct artefact_meta m;
+    CHECK(tmpdir(root));
+    CHECK_EQ(open_ob(root, "http://127.0.0.1:9/profiling/v1/input", 0, NULL, &ob), 0);
+    meta_for(&m, ARTEFACT_PROFILE, 5);
+    CHECK_EQ(put_payload(ob, &m, 10, 'd', NULL), 0);
+    artefact_meta_free(&m);
+    outbox_close(ob);
+    CHECK_EQ(open_ob(root, NULL, 0, NULL, &ob), 0);
+    CHECK_EQ(outbox_run_once(ob), 1);
+    snprintf(path, sizeof(path), "%s/profiles/host/orders", root);
+    CHECK_EQ(count_files(path, ".jfr"), 2);
+    outbox_close(ob);
+    rm_rf(root);
+}
+
+TEST(an_unreachable_datakit_backs_off_and_keeps_the_artefact)
+{
+    char root[64], err[256];
+    struct outbox *ob;
+    struct artefact_meta m;
+    struct metrics mx = {0};
+    CHECK(tmpdir(root));
+    /* port 9 (discard) is closed here: connection refused */
+    CHECK_EQ(open_ob(root, "http://127.0.0.1:9/profiling/v1/input", 0, &mx, &ob), 0);
+    meta_for(&m, ARTEFACT_PROFILE, 5);
+    CHECK_EQ(put_payload(ob, &m, 10, 'd', NULL), 0);
+    artefact_meta_free(&m);
+    meta_for(&m, ARTEFACT_OOM_HPROF, 5);
+    artefact_field_str(&m, "message", "m");
+    CHECK_EQ(outbox_put_summary(ob, &m, NULL, err, sizeof(err)), 0);
+    artefact_meta_free(&m);
+    CHECK_EQ(outbox_run_once(ob), 0);
+    CHECK_EQ(outbox_run_once(ob), 0); /* both sinks in backoff: no second attempt */
+    struct outbox_stats st;
+    outbox_stats(ob, &st);
+    CHECK_EQ(st.items, 2);
+    CHECK_EQ(st.sinks[1].failed, 1);
+    CHECK_EQ(st.sinks[2].failed, 1);
+    CHECK(st.sinks[1].retry_in_ms > 0 && st.sinks[1].retry_in_ms <= 200);
+    CHECK_CONTAINS(st.sinks[1].last_error, "onnect");
+    CHECK_EQ(atomic_load(&mx.uploads_failed), 2);
+    cJSON *j = outbox_stats_json(ob);
+    cJSON *dp = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "sinks"), "datakit_profiling");
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItem(dp, "healthy")));
+    CHECK_EQ(cJSON_GetObjectItem(dp, "pending")->valuedouble, 1);
+    cJSON_Delete(j);
+    outbox_close(ob);
+    /* the attempt count is in the record */
+    CHECK_EQ(open_ob(root, "http://127.0.0.1:9/profiling/v1/input", 0, NULL, &ob), 0);
+    usleep(10000);
+    outbox_close(ob);
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/outbox", root);
+    DIR *d = opendir(path);
+    struct dirent *de;
+    int seen = 0;
+    while ((de = readdir(d))) {
+        if (!strstr(de->d_name, ".json"))
+            continue;
+        snprintf(path, sizeof(path), "%s/outbox/%s", root, de->d_name);
+        cJSON *rec = read_json(path);
+        CHECK_EQ(cJSON_GetObjectItem(rec, "attempts")->valuedouble, 1);
+        CHECK_CONTAINS(cJSON_GetObjectItem(rec, "last_error")->valuestring, "onnect");
+        cJSON_Delete(rec);
+        seen++;
+    }
+    closedir(d);
+    CHECK_EQ(seen, 2);
+    rm_rf(root);
+}
+
+TEST(stop_aborts_an_upload_in_flight_without_losing_it)
+{
+    char root[64], url[128];
+    struct outbox *ob;
+    struct artefact_meta m;
+    /* a listener that never answers: the request is sent, no response comes */
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    CHECK_EQ(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+    CHECK_EQ(listen(s, 4), 0);
+    getsockname(s, (struct sockaddr *)&a, &alen);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/profiling/v1/input", ntohs(a.sin_port));
+    CHECK(tmpdir(root));
+    CHECK_EQ(open_ob(root, url, 0, NULL, &ob), 0);
+    meta_for(&m, ARTEFACT_PROFILE, 5);
+    CHECK_EQ(put_payload(ob, &m, 10, 'd', NULL), 0);
+    artefact_meta_free(&m);
+    CHECK_EQ(outbox_start(ob), 0);
+    usleep(300000);
+    uint64_t t0 = units_now_mono_ms();
+    outbox_stop(ob);
+    CHECK((units_now_mono_ms() - t0) < 1000);
+    struct outbox_stats st;
+    outbox_stats(ob, &st);
+    CHECK_EQ(st.items, 1);
+    CHECK_EQ(st.sinks[1].failed, 0); /* an abort is not an attempt */
+    outbox_close(ob);
+    close(s);
+    rm_rf(root);
+}
+
+TEST_MAIN(commit_then_local_delivery_with_sidecar_and_index,
+          abort_and_crash_leftovers_leave_nothing, pending_artefacts_survive_a_restart,
+          jcmd_snapshot_summary_names_where_the_text_is, budget_drops_the_oldest_first_and_counts,
+          an_artefact_larger_than_the_budget_is_refused,
+          concurrent_producers_with_the_delivery_thread, enospc_drops_the_oldest_and_retries_once,
+          datakit_routes_become_local_when_the_address_is_removed,
+          an_unreachable_datakit_backs_off_and_keeps_the_artefact,
+          stop_aborts_an_upload_in_flight_without_losing_it)

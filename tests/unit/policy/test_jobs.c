@@ -1,0 +1,209 @@
+/* The job queue: concurrency bound, de-duplication, full queue, deadlines,
+ * shutdown. The executor here is a real worker body that waits the way a
+ * capture does (poll on the cancel fd for the profile's duration). */
+#include "harness.h"
+#include "policy/jobs.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+static _Atomic int now_running, max_running, executed;
+
+static void exec_wait(const struct job *job, struct job_result *res, void *arg)
+{
+    (void)arg;
+    int n = atomic_fetch_add(&now_running, 1) + 1;
+    int m = atomic_load(&max_running);
+    while (n > m && !atomic_compare_exchange_weak(&max_running, &m, n))
+        ;
+    struct pollfd p = {.fd = job->cancel_fd, .events = POLLIN};
+    int rc = poll(&p, 1, (int)job->trigger.duration_ms);
+    atomic_fetch_sub(&now_running, 1);
+    atomic_fetch_add(&executed, 1);
+    if (rc > 0) {
+        res->state = JOB_CANCELLED;
+        snprintf(res->reason, sizeof(res->reason), "stopped early");
+        return;
+    }
+    res->state = JOB_DONE;
+    res->n_artefacts = 1;
+    snprintf(res->artefacts[0].kind, sizeof(res->artefacts[0].kind), "profile");
+    res->artefacts[0].bytes = 42;
+}
+
+static struct job_request req(int pid, enum capture_kind kind, uint64_t ms, uint64_t budget)
+{
+    struct job_request r;
+    memset(&r, 0, sizeof(r));
+    r.target.pid = pid;
+    r.target.start_time = 1000 + (uint64_t)pid;
+    snprintf(r.target.comm, sizeof(r.target.comm), "java");
+    r.trigger.kind = TRIGGER_HTTP;
+    r.trigger.capture = kind;
+    r.trigger.duration_ms = ms;
+    r.budget_ms = budget;
+    return r;
+}
+
+static void reset(void)
+{
+    atomic_store(&now_running, 0);
+    atomic_store(&max_running, 0);
+    atomic_store(&executed, 0);
+}
+
+static const char *state_of(struct jobs *j, uint64_t id, char *buf, size_t cap)
+{
+    cJSON *o = jobs_get_json(j, id);
+    snprintf(buf, cap, "%s", o ? cJSON_GetObjectItem(o, "state")->valuestring : "(none)");
+    cJSON_Delete(o);
+    return buf;
+}
+
+TEST(at_most_workers_run_at_once)
+{
+    reset();
+    struct metrics m = {0};
+    struct jobs *j = jobs_new(2, 16, 32, exec_wait, NULL, &m);
+    CHECK(j != NULL);
+    uint64_t id;
+    for (int i = 0; i < 6; i++) {
+        struct job_request r = req(100 + i, CAPTURE_PROFILE, 80, 5000);
+        CHECK_EQ(jobs_submit(j, &r, &id), 0);
+    }
+    while (atomic_load(&executed) < 6)
+        usleep(10000);
+    CHECK_EQ(atomic_load(&max_running), 2);
+    jobs_stop(j, 1000);
+    CHECK_EQ(atomic_load(&m.jobs[MJ_DONE]), 6);
+    jobs_free(j);
+}
+
+TEST(duplicates_per_target_and_kind_are_rejected)
+{
+    reset();
+    struct metrics m = {0};
+    struct jobs *j = jobs_new(1, 16, 32, exec_wait, NULL, &m);
+    uint64_t a, b;
+    struct job_request r1 = req(7, CAPTURE_PROFILE, 300, 5000);
+    CHECK_EQ(jobs_submit(j, &r1, &a), 0);
+    struct job_request r2 = req(7, CAPTURE_PROFILE, 300, 5000);
+    CHECK_EQ(jobs_submit(j, &r2, &b), -EEXIST);
+    CHECK_EQ(b, a);
+    struct job_request r3 = req(7, CAPTURE_SNAPSHOT, 10, 5000);
+    CHECK_EQ(jobs_submit(j, &r3, &b), 0); /* another kind for the same target is fine */
+    CHECK(jobs_busy(j, &r1.target, CAPTURE_PROFILE));
+    struct job_request r4 = req(7, CAPTURE_PROFILE, 10, 5000);
+    r4.target.start_time++; /* same pid, another process: not a duplicate */
+    CHECK_EQ(jobs_submit(j, &r4, &b), 0);
+    CHECK_EQ(atomic_load(&m.jobs[MJ_REJECTED]), 1);
+    jobs_stop(j, 2000);
+    jobs_free(j);
+}
+
+TEST(full_queue_is_reported)
+{
+    reset();
+    struct jobs *j = jobs_new(1, 2, 8, exec_wait, NULL, NULL);
+    uint64_t id;
+    struct job_request r = req(1, CAPTURE_PROFILE, 500, 5000);
+    CHECK_EQ(jobs_submit(j, &r, &id), 0);
+    while (jobs_running(j) == 0)
+        usleep(1000);
+    for (int i = 2; i <= 3; i++) {
+        struct job_request q = req(i, CAPTURE_PROFILE, 10, 5000);
+        CHECK_EQ(jobs_submit(j, &q, &id), 0);
+    }
+    struct job_request over = req(9, CAPTURE_PROFILE, 10, 5000);
+    CHECK_EQ(jobs_submit(j, &over, &id), -ENOSPC);
+    CHECK_EQ(jobs_queued(j), 2);
+    jobs_stop(j, 2000);
+    jobs_free(j);
+}
+
+TEST(deadline_cancels_an_overrunning_job)
+{
+    reset();
+    struct jobs *j = jobs_new(1, 4, 8, exec_wait, NULL, NULL);
+    uint64_t id;
+    char st[32];
+    struct job_request r = req(5, CAPTURE_PROFILE, 10000, 150); /* 10 s work, 150 ms budget */
+    CHECK_EQ(jobs_submit(j, &r, &id), 0);
+    for (int i = 0; i < 300 && strcmp(state_of(j, id, st, sizeof(st)), "cancelled"); i++)
+        usleep(10000);
+    CHECK_STREQ(state_of(j, id, st, sizeof(st)), "cancelled");
+    cJSON *o = jobs_get_json(j, id);
+    CHECK_STREQ(cJSON_GetObjectItem(o, "detail")->valuestring, "deadline exceeded");
+    cJSON_Delete(o);
+    jobs_stop(j, 1000);
+    jobs_free(j);
+}
+
+TEST(stop_cancels_queued_and_running_jobs)
+{
+    reset();
+    struct jobs *j = jobs_new(1, 4, 8, exec_wait, NULL, NULL);
+    uint64_t running, queued;
+    char st[32];
+    struct job_request a = req(1, CAPTURE_PROFILE, 30000, 60000);
+    struct job_request b = req(2, CAPTURE_PROFILE, 30000, 60000);
+    CHECK_EQ(jobs_submit(j, &a, &running), 0);
+    while (jobs_running(j) == 0)
+        usleep(1000);
+    CHECK_EQ(jobs_submit(j, &b, &queued), 0);
+    jobs_stop(j, 2000);
+    CHECK_STREQ(state_of(j, running, st, sizeof(st)), "cancelled");
+    CHECK_STREQ(state_of(j, queued, st, sizeof(st)), "cancelled");
+    struct job_request c = req(3, CAPTURE_PROFILE, 10, 100);
+    uint64_t id;
+    CHECK_EQ(jobs_submit(j, &c, &id), -ESHUTDOWN);
+    cJSON *list = jobs_list_json(j);
+    CHECK_EQ(cJSON_GetArraySize(list), 2);
+    cJSON_Delete(list);
+    jobs_free(j);
+}
+
+TEST(history_is_bounded_and_listed_newest_first)
+{
+    reset();
+    struct jobs *j = jobs_new(2, 16, 3, exec_wait, NULL, NULL);
+    uint64_t id = 0;
+    for (int i = 0; i < 5; i++) {
+        struct job_request r = req(10 + i, CAPTURE_SNAPSHOT, 1, 1000);
+        CHECK_EQ(jobs_submit(j, &r, &id), 0);
+    }
+    while (atomic_load(&executed) < 5)
+        usleep(1000);
+    jobs_stop(j, 1000);
+    cJSON *list = jobs_list_json(j);
+    CHECK_EQ(cJSON_GetArraySize(list), 3);
+    cJSON *first = cJSON_GetArrayItem(list, 0);
+    CHECK_STREQ(cJSON_GetObjectItem(first, "state")->valuestring, "done");
+    CHECK_STREQ(cJSON_GetObjectItem(first, "capture")->valuestring, "snapshot");
+    cJSON_Delete(list);
+    jobs_free(j);
+}
+
+TEST(one_capture_per_process_at_a_time)
+{
+    reset();
+    struct jobs *j = jobs_new(2, 8, 8, exec_wait, NULL, NULL);
+    uint64_t a, b;
+    struct job_request p = req(77, CAPTURE_PROFILE, 300, 5000);
+    struct job_request s = req(77, CAPTURE_SNAPSHOT, 300, 5000);
+    CHECK_EQ(jobs_submit(j, &p, &a), 0);
+    CHECK_EQ(jobs_submit(j, &s, &b), 0);
+    while (atomic_load(&executed) < 2)
+        usleep(5000);
+    CHECK_EQ(atomic_load(&max_running), 1); /* two workers free, same JVM: in turn */
+    jobs_stop(j, 1000);
+    jobs_free(j);
+}
+
+TEST_MAIN(one_capture_per_process_at_a_time, at_most_workers_run_at_once,
+          duplicates_per_target_and_kind_are_rejected, full_queue_is_reported,
+          deadline_cancels_an_overrunning_job, stop_cancels_queued_and_running_jobs,
+          history_is_bounded_and_listed_newest_first)

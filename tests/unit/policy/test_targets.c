@@ -1,0 +1,219 @@
+/* targets: which processes are watched, service names, exclusions, limits;
+ * with real processes started under a fake argv[0]. */
+#include "harness.h"
+#include "policy/targets.h"
+#include "core/units.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* "a\0b\0c\0" from a space-separated literal */
+static const char *guess(const char *cmd, const char *comm)
+{
+    static char out[128];
+    char a[512];
+    size_t n = t_argv(cmd, a, sizeof(a));
+    return targets_guess_service(a, n, comm, out, sizeof(out));
+}
+
+static int excluded(const char *cmd, const char *comm)
+{
+    char a[512];
+    size_t n = t_argv(cmd, a, sizeof(a));
+    return targets_is_excluded(a, n, comm, 1);
+}
+
+static void count_added(struct target *tg, void *arg)
+{
+    (void)tg;
+    (*(int *)arg)++;
+}
+
+TEST(service_from_jar_or_main_class)
+{
+    CHECK_STREQ(guess("java -Xmx1g -jar /srv/user-service.jar --port 8080", "java"),
+                "user-service");
+    CHECK_STREQ(guess("/usr/bin/java -cp /a:/b com.example.shop.OrderApp arg", "java"), "OrderApp");
+    CHECK_STREQ(guess("java --module-path mods -m shop.app/com.ex.Main", "java"), "Main");
+    CHECK_STREQ(guess("java -classpath x.jar Burner", "java"), "Burner");
+    CHECK_STREQ(guess("java -version", "java"), "java");
+}
+
+TEST(jdk_tools_are_never_targets)
+{
+    CHECK_EQ(excluded("/usr/lib/jvm/java-17-openjdk-amd64/bin/jcmd 42 Thread.print", "jcmd"), 1);
+    CHECK_EQ(excluded("jps -l", "jps"), 1);
+    CHECK_EQ(excluded("java -m jdk.jcmd/sun.tools.jcmd.JCmd 42 VM.version", "java"), 1);
+    CHECK_EQ(excluded("java -cp x sun.jvm.hotspot.SALauncher", "java"), 1);
+    CHECK_EQ(excluded("java -jar app.jar", "java"), 0);
+    char a[64];
+    size_t n = t_argv("java -jar app.jar", a, sizeof(a));
+    CHECK_EQ(targets_is_excluded(a, n, "java", getpid()), 1); /* our own child */
+}
+
+/* A copy of sleep(1) installed under the name the test wants: the daemon
+ * knows a JVM by its executable's name (or libjvm.so), and /proc/<pid>/exe
+ * resolves symbolic links, so only a copy carries the name. */
+static const char *tool_copy(const char *name)
+{
+    static char dir[64];
+    static char path[128];
+    if (!dir[0]) {
+        snprintf(dir, sizeof(dir), "/tmp/fs-targets-XXXXXX");
+        if (!mkdtemp(dir))
+            return NULL;
+    }
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "cp /bin/sleep '%s' 2>/dev/null || true", path);
+    return system(cmd) == 0 ? path : NULL;
+}
+
+__attribute__((destructor)) static void remove_tool_copies(void)
+{
+    const char *any = tool_copy("x");
+    char cmd[200];
+    if (!any)
+        return;
+    snprintf(cmd, sizeof(cmd), "rm -rf \"$(dirname '%s')\"", any);
+    if (system(cmd) != 0)
+        return;
+}
+
+/* Double fork: our own children are excluded from targets by design, so
+ * the test process must not be the parent. argv0 names the executable too
+ * (a copy of sleep). Returns the grandchild's pid. */
+static pid_t spawn_as(const char *argv0)
+{
+    const char *exe = argv0[0] == '/' ? NULL : tool_copy(argv0);
+    int p[2];
+    if (pipe(p) < 0)
+        return -1;
+    pid_t mid = fork();
+    if (mid == 0) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(p[0]);
+            close(p[1]);
+            if (exe)
+                execl(exe, argv0, "30", (char *)NULL);
+            execlp("sleep", argv0, "30", (char *)NULL);
+            _exit(127);
+        }
+        ssize_t unused = write(p[1], &pid, sizeof(pid));
+        (void)unused;
+        _exit(0);
+    }
+    pid_t pid = -1;
+    close(p[1]);
+    if (read(p[0], &pid, sizeof(pid)) != sizeof(pid))
+        pid = -1;
+    close(p[0]);
+    waitpid(mid, NULL, 0);
+    usleep(100000); /* until the exec has happened */
+    return pid;
+}
+
+static void reap(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    for (int i = 0; i < 100 && kill(pid, 0) == 0; i++)
+        usleep(10000); /* reparented: init reaps it */
+}
+
+TEST(matching_process_becomes_a_target_with_limits)
+{
+    struct config cfg;
+    struct config_error err;
+    CHECK_EQ(config_load(&cfg, NULL, NULL, &err), 0); /* the default rule */
+    struct targets *t = targets_new(&cfg, NULL, NULL);
+    pid_t java = spawn_as("java"), tool = spawn_as("jcmd"), other = spawn_as("python3");
+    struct target *tg = NULL;
+    CHECK_EQ(targets_consider(t, java, &tg), 1);
+    CHECK_EQ(targets_consider(t, java, NULL), 0); /* already known */
+    CHECK_EQ(targets_consider(t, tool, NULL), 0);
+    CHECK_EQ(targets_consider(t, other, NULL), 0);
+    CHECK_EQ(targets_count(t), 1);
+    CHECK_EQ(tg->id.pid, java);
+    CHECK_STREQ(tg->cmdline, "java 30");
+    CHECK(tg->limits.mem_bytes > 0);
+    CHECK(tg->limits.mem_source == LIMIT_HOST || tg->limits.mem_source == LIMIT_CGROUP);
+    cJSON *j = targets_json(t, 1000);
+    char *s = cJSON_PrintUnformatted(j);
+    CHECK_CONTAINS(s, "\"process_name\":\"java\"");
+    free(s);
+    cJSON_Delete(j);
+    CHECK_EQ(targets_remove(t, java), 1);
+    CHECK_EQ(targets_count(t), 0);
+    reap(java);
+    reap(tool);
+    reap(other);
+    CHECK_EQ(targets_consider(t, java, NULL), -ESRCH);
+    targets_free(t);
+    config_free(&cfg);
+}
+
+TEST(overrides_win_over_cgroup_limits)
+{
+    struct config cfg;
+    struct config_error err;
+    setenv("FLAMESHOT_POD_MEM_LIMIT", "512", 1);
+    setenv("FLAMESHOT_POD_CPU_LIMIT", "250m", 1);
+    CHECK_EQ(config_load(&cfg, NULL, NULL, &err), 0);
+    unsetenv("FLAMESHOT_POD_MEM_LIMIT");
+    unsetenv("FLAMESHOT_POD_CPU_LIMIT");
+    struct targets *t = targets_new(&cfg, NULL, NULL);
+    pid_t java = spawn_as("java");
+    struct target *tg = NULL;
+    CHECK_EQ(targets_consider(t, java, &tg), 1);
+    CHECK_EQ(tg->limits.mem_bytes, 512ull << 20);
+    CHECK_EQ(tg->limits.mem_source, LIMIT_OVERRIDE);
+    CHECK_EQ(tg->limits.cpu_millis, 250);
+    reap(java);
+    targets_free(t);
+    config_free(&cfg);
+}
+
+TEST(startup_scan_finds_existing_targets)
+{
+    struct config cfg;
+    struct config_error err;
+    CHECK_EQ(config_load(&cfg, NULL, NULL, &err), 0);
+    pid_t a = spawn_as("java"), b = spawn_as("java");
+    struct targets *t = targets_new(&cfg, NULL, NULL);
+    CHECK(targets_scan(t) >= 2);
+    CHECK(targets_find(t, a) != NULL);
+    CHECK(targets_find(t, b) != NULL);
+    reap(a);
+    reap(b);
+    targets_free(t);
+    config_free(&cfg);
+}
+
+TEST(a_matching_non_jvm_waits_as_a_candidate_then_is_dropped)
+{
+    struct config cfg;
+    struct config_error err;
+    CHECK_EQ(config_load(&cfg, NULL, NULL, &err), 0);
+    struct targets *t = targets_new(&cfg, NULL, NULL);
+    pid_t wrapper = spawn_as("/opt/jdk/bin/java"); /* argv[0] says java, exe is sleep */
+    CHECK_EQ(targets_consider(t, wrapper, NULL), 0);
+    CHECK_EQ(targets_count(t), 0);
+    CHECK_EQ(targets_candidates(t), 1);
+    int added = 0;
+    targets_recheck(t, units_now_mono_ms(), count_added, &added);
+    CHECK_EQ(targets_candidates(t), 1); /* still within its time */
+    targets_recheck(t, units_now_mono_ms() + TARGETS_CANDIDATE_MS + 1, count_added, &added);
+    CHECK_EQ(added, 0);
+    CHECK_EQ(targets_candidates(t), 0); /* never loaded libjvm.so: dropped */
+    reap(wrapper);
+    targets_free(t);
+    config_free(&cfg);
+}
+
+TEST_MAIN(service_from_jar_or_main_class, a_matching_non_jvm_waits_as_a_candidate_then_is_dropped,
+          jdk_tools_are_never_targets, matching_process_becomes_a_target_with_limits,
+          overrides_win_over_cgroup_limits, startup_scan_finds_existing_targets)
