@@ -170,19 +170,9 @@ child_main(int sock, pid_t parent, const struct nsexec_spec *s, nsexec_fn fn, vo
 /* Receives the child's reply within timeout_ms. 0, -ETIMEDOUT or -ECHILD. */
 static int recv_reply(int sock, uint64_t timeout_ms, struct nsexec_result *res)
 {
-    uint64_t deadline = units_now_mono_us() + timeout_ms * 1000;
-    for (;;) {
-        uint64_t now = units_now_mono_us();
-        if (now >= deadline)
-            return -ETIMEDOUT;
-        struct pollfd p = {.fd = sock, .events = POLLIN};
-        int n = poll(&p, 1, (int)((deadline - now + 999) / 1000));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n == 0)
-            return -ETIMEDOUT;
-        break;
-    }
+    struct pollfd p = {.fd = sock, .events = POLLIN};
+    if (units_poll_until(&p, 1, units_now_mono_ms() + timeout_ms) == 0)
+        return -ETIMEDOUT;
     struct wire w;
     struct iovec iov = {.iov_base = &w, .iov_len = sizeof(w)};
     union {
