@@ -216,6 +216,7 @@ static void shutdown_all(struct daemon *d)
     /* the API keeps answering while jobs drain: captures and /readyz 503 */
     http_set_state(d->http, HTTP_STOPPING);
     bool left = d->jobs && jobs_stop(d->jobs, SHUTDOWN_GRACE_MS) < 0;
+    left = (d->monitor && monitor_stop(d->monitor) < 0) || left;
     if (d->outbox)
         outbox_stop(d->outbox);
     http_close(d->http); /* before the modules its handlers read are freed */
