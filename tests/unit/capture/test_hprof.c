@@ -52,6 +52,21 @@ static const struct proc_ident *self_as(int nspid)
     return &id;
 }
 
+/* A new directory, named by -XX:HeapDumpPath=<dir>, pinned for nspid. */
+static bool pin_fresh_dir(int nspid, struct hprof_watch *w)
+{
+    snprintf(dir, sizeof(dir), "/tmp/hprof-test-XXXXXX");
+    if (!mkdtemp(dir))
+        return false;
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "java -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath=%s Main",
+             dir);
+    struct hprof_spec sp;
+    parse(cmd, &sp);
+    hprof_watch_open(NULL, self_as(nspid), 0, &sp, w);
+    return w->state == HPROF_OK;
+}
+
 static void touch(const char *name, size_t size, int64_t age_s)
 {
     char p[256];
@@ -108,16 +123,8 @@ TEST(file_mode_finds_newest_sequence_file_in_window)
 
 TEST(dir_mode_pins_the_directory_after_it_is_renamed)
 {
-    snprintf(dir, sizeof(dir), "/tmp/hprof-test-XXXXXX");
-    CHECK(mkdtemp(dir) != NULL);
-    char cmd[256];
-    snprintf(cmd, sizeof(cmd), "java -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath=%s Main",
-             dir);
-    struct hprof_spec sp;
-    parse(cmd, &sp);
     struct hprof_watch w;
-    hprof_watch_open(NULL, self_as(4242), 0, &sp, &w);
-    CHECK_EQ(w.state, HPROF_OK);
+    CHECK(pin_fresh_dir(4242, &w));
     CHECK(w.dir_mode);
     CHECK_STREQ(w.base, "java_pid4242.hprof");
     /* the path goes away (the volume's mount point vanishes with the
@@ -251,16 +258,8 @@ static void *find_thread(void *p)
 TEST(a_dump_directory_that_hangs_costs_its_timeout_not_the_thread)
 {
     NEED(getuid() == 0, "needs root for fanotify permission events and the helper");
-    snprintf(dir, sizeof(dir), "/tmp/hprof-test-XXXXXX");
-    CHECK(mkdtemp(dir) != NULL);
-    char cmd[256];
-    snprintf(cmd, sizeof(cmd), "java -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath=%s Main",
-             dir);
-    struct hprof_spec sp;
-    parse(cmd, &sp);
     struct hprof_watch w;
-    hprof_watch_open(NULL, self_as(5), 0, &sp, &w);
-    CHECK_EQ(w.state, HPROF_OK);
+    CHECK(pin_fresh_dir(5, &w));
     touch("java_pid5.hprof", 10, 0);
     w.timeout_ms = 300;
     int fan = hang_opens_of(dir);
@@ -268,10 +267,8 @@ TEST(a_dump_directory_that_hangs_costs_its_timeout_not_the_thread)
     struct find_call c = {.w = &w};
     pthread_t th;
     CHECK_EQ(pthread_create(&th, NULL, find_thread, &c), 0);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 10; /* the bound: 300 ms + the helper's reaping (2 x 2 s) */
-    bool returned = pthread_timedjoin_np(th, NULL, &ts) == 0;
+    /* the bound: 300 ms + the helper's reaping (2 x 2 s) */
+    bool returned = t_joined_within(th, 10);
     close(fan); /* pending opens are allowed: the directory answers again */
     if (!returned)
         pthread_join(th, NULL);

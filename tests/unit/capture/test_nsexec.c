@@ -203,10 +203,8 @@ TEST(a_helper_sigkill_cannot_end_is_left_and_reaped_later)
     size_t before = nsexec_stuck_count();
     pthread_t th;
     CHECK_EQ(pthread_create(&th, NULL, run_thread, &r), 0);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 10; /* the bound is 300 ms + 2 s */
-    bool joined = pthread_timedjoin_np(th, NULL, &ts) == 0;
+    /* the bound is 300 ms + 2 s */
+    bool joined = t_joined_within(th, 10);
     size_t stuck = nsexec_stuck_count();
     size_t left_while_traced = nsexec_reap_stuck();
     kill(tracer, SIGKILL);
