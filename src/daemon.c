@@ -215,11 +215,16 @@ static void shutdown_all(struct daemon *d)
 {
     /* the API keeps answering while jobs drain: captures and /readyz 503 */
     http_set_state(d->http, HTTP_STOPPING);
-    if (d->jobs)
-        jobs_stop(d->jobs, SHUTDOWN_GRACE_MS);
+    bool left = d->jobs && jobs_stop(d->jobs, SHUTDOWN_GRACE_MS) < 0;
+    left = (d->monitor && monitor_stop(d->monitor) < 0) || left;
     if (d->outbox)
         outbox_stop(d->outbox);
     http_close(d->http); /* before the modules its handlers read are freed */
+    if (left) {
+        log_warn("daemon", "work stuck in the kernel is left behind; exiting without freeing "
+                           "what it uses");
+        return;
+    }
     monitor_free(d->monitor);
     jobs_free(d->jobs);
     targets_free(d->targets);

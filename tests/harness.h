@@ -13,9 +13,22 @@
 #ifndef FS_TEST_HARNESS_H
 #define FS_TEST_HARNESS_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* Joins th if it returns within secs: a test of a bound fails (instead of
+ * hanging) when the code under test blocks past it. */
+static inline bool t_joined_within(pthread_t th, int secs)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += secs;
+    return pthread_timedjoin_np(th, NULL, &ts) == 0;
+}
 
 struct t_state {
     int failed;

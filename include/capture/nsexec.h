@@ -58,13 +58,30 @@ struct nsexec_result {
     uint64_t elapsed_us; /* fork to reply */
 };
 
+/* How long a helper may take to exit once it has replied, and again once
+ * it has been sent SIGKILL. */
+#define NSEXEC_KILL_WAIT_MS 2000
+
 /* Runs fn(child, arg) as described above and waits for it. Blocks for at
- * most spec->timeout_ms (plus the time to reap a killed child). Returns
- * res->rc: fn's return value when the child got that far; -ETIMEDOUT when
- * it was killed on timeout; -ECHILD when it died without replying (text
- * says how); a setup step's -errno (text names the step: "entering the
- * mount namespace", "chroot", "dropping to uid 10001"...). Thread-safe;
- * the caller must not reap children with waitpid(-1) concurrently. */
+ * most spec->timeout_ms + 2 * NSEXEC_KILL_WAIT_MS, whatever the child
+ * does. Returns res->rc: fn's return value when the child got that far;
+ * -ETIMEDOUT when it was killed on timeout; -ECHILD when it died without
+ * replying (text says how); a setup step's -errno (text names the step:
+ * "entering the mount namespace", "chroot", "dropping to uid 10001"...).
+ *
+ * A helper that SIGKILL does not end within NSEXEC_KILL_WAIT_MS is stuck
+ * in the kernel (uninterruptible sleep on a hung FUSE or NFS mount, or
+ * held by a tracer): it is not waited for but accounted, as stuck, in a
+ * process-wide list (children are process-wide state), and the text says
+ * so. Thread-safe; the caller must not reap children with waitpid(-1)
+ * concurrently. */
 int nsexec_run(const struct nsexec_spec *spec, nsexec_fn fn, void *arg, struct nsexec_result *res);
+
+/* How many helpers are accounted as stuck now. Never blocks. */
+size_t nsexec_stuck_count(void);
+
+/* Reaps the accounted helpers that have exited since (waitpid WNOHANG;
+ * call it periodically) and returns how many are left. Never blocks. */
+size_t nsexec_reap_stuck(void);
 
 #endif

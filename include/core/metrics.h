@@ -60,6 +60,9 @@ struct metrics {
     _Atomic uint64_t http_by_class[6]; /* index: status / 100 */
     _Atomic uint64_t http_429, http_rate_limited;
     _Atomic uint64_t http_by_code[METRICS_HTTP_CODES]; /* index: metrics_http_code_index */
+    _Atomic uint64_t helpers_stuck; /* gauge: capture helpers SIGKILL did not end (nsexec) */
+    _Atomic uint64_t background_overruns, background_dropped; /* lane.h */
+    _Atomic uint64_t dump_dir_timeouts; /* heap-dump directories that did not answer in time */
 };
 
 #define metrics_inc(m, field)                                                                      \

@@ -1,5 +1,6 @@
 /* units: parsing and printing of the values people type into variables:
- * durations ("30s", "1m30s", "500ms", "1h"), booleans and integers. */
+ * durations ("30s", "1m30s", "500ms", "1h"), booleans and integers; the
+ * clocks they are measured on, and waiting for fds against a deadline. */
 #ifndef FS_UNITS_H
 #define FS_UNITS_H
 
@@ -35,5 +36,13 @@ uint64_t units_now_mono_ms(void);
 uint64_t units_now_mono_us(void);
 uint64_t units_now_boot_ns(void);
 uint64_t units_now_real_ns(void);
+
+struct pollfd;
+
+/* poll(2) until one of fds is ready or the monotonic deadline (ms, as
+ * units_now_mono_ms) has passed, retrying on EINTR and never rounding a
+ * wait past the deadline's millisecond. Returns poll's count (> 0), 0 once
+ * the deadline passed, or -errno. Blocks at most until the deadline. */
+int units_poll_until(struct pollfd *fds, size_t n, uint64_t deadline_ms);
 
 #endif

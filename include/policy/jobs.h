@@ -109,9 +109,14 @@ int jobs_running(struct jobs *jobs);
 
 /* Stops accepting jobs, cancels queued ones, asks running ones to stop
  * (their cancel_fd becomes readable) and waits up to grace_ms for them,
- * then joins the workers. Executors must honour cancel_fd. */
-void jobs_stop(struct jobs *jobs, uint64_t grace_ms);
+ * then joins the workers for at most 5 s more: an executor stuck beyond
+ * that (blocked in the kernel) is left running. Returns 0, or -ETIMEDOUT
+ * when a worker was left: then nothing it may still use (the executor's
+ * argument, the outbox...) may be freed. Blocks at most grace_ms + 5 s. */
+int jobs_stop(struct jobs *jobs, uint64_t grace_ms);
 
+/* Frees everything, unless a worker left by jobs_stop is still running:
+ * then the module is leaked on purpose (the process is ending). */
 void jobs_free(struct jobs *jobs);
 
 const char *job_state_name(enum job_state state);

@@ -6,6 +6,11 @@
  * HTTP) into a job. It never captures itself: monitoring goes on while
  * jobs run.
  *
+ * Nothing slow runs on the loop or under the targets lock: the maps of
+ * candidates, heap-dump directories (oomwatch.h) and records with their
+ * fsyncs are handled by a background lane (lane.h); /proc and cgroup
+ * files of a new process are read without the lock.
+ *
  * Threads: monitor_on_event and monitor_tick run on the daemon loop
  * thread only; monitor_request may be called from any thread (HTTP). */
 #ifndef FS_MONITOR_H
@@ -33,6 +38,15 @@ struct monitor_deps {
 
 /* NULL on allocation failure. deps must outlive the monitor. */
 struct monitor *monitor_new(const struct monitor_deps *deps);
+
+/* Stops the background lane: queued work is dropped, running work gets
+ * a few seconds. Returns 0, or -ETIMEDOUT when a task is still running
+ * (stuck in the kernel): then neither the monitor nor anything in deps
+ * may be freed. */
+int monitor_stop(struct monitor *m);
+
+/* Frees it (stopping the lane first if needed), unless a background task
+ * is still running: then it is leaked on purpose. */
 void monitor_free(struct monitor *m);
 
 /* The start-up /proc scan: every existing target is added and armed.

@@ -16,7 +16,6 @@
 
 #include "events/cgroup.h"
 #include "core/config.h"
-#include "capture/hprof.h"
 #include "policy/policy.h"
 #include "events/procfs.h"
 #include "policy/sampler.h"
@@ -49,12 +48,14 @@ struct target {
     uint64_t cgroup_mem_limit; /* the memory cgroup's own limit; CGROUP_UNLIMITED: none */
     struct sampler_state samples;
     struct policy_state policy;
-    uint64_t added_ms;        /* monotonic */
-    uint64_t proc_watermark;  /* bytes armed in the event source; 0 none */
-    bool oom_killed;          /* chosen by the OOM killer (its exit follows) */
-    uint64_t started_ns;      /* wall clock */
-    struct hprof_watch hprof; /* oomwatch's pinned dump directory (dir_fd -1: none) */
+    uint64_t added_ms;       /* monotonic */
+    uint64_t proc_watermark; /* bytes armed in the event source; 0 none */
+    bool oom_killed;         /* chosen by the OOM killer (its exit follows) */
+    uint64_t started_ns;     /* wall clock */
+    int verdict;             /* candidates: TARGETS_UNKNOWN, _JVM or _GONE (targets_probe) */
 };
+
+enum { TARGETS_UNKNOWN = 0, TARGETS_JVM, TARGETS_GONE };
 
 struct targets;
 
@@ -69,22 +70,31 @@ void targets_unlock(struct targets *t);
 
 /* Looks at pid and adds it when it is a target. Returns 1 (added; *out set
  * when out is non-NULL), 0 (not a target, or already in the table), or
- * -errno (gone, unreadable). Takes the lock itself.
+ * -errno (gone, unreadable). Takes the lock itself, never across the
+ * reading of /proc and cgroup files: call it without the lock held.
  *
  * A java rule wants a JVM: a process whose command line matches but whose
  * executable is not `java` (a wrapper shell, or a custom launcher that has
  * not loaded libjvm.so yet) waits as a candidate for up to
- * TARGETS_CANDIDATE_MS; targets_recheck() adds it once libjvm.so is mapped. */
+ * TARGETS_CANDIDATE_MS: targets_probe() looks for libjvm.so in its maps,
+ * and targets_recheck() adds it once found. */
 int targets_consider(struct targets *t, int pid, struct target **out);
 
 #define TARGETS_CANDIDATE_MS 10000
 
-/* Re-checks the candidates (loop thread, each tick): calls added(tg, arg)
- * for each one that became a JVM, drops those gone or past their time. */
+/* Reads the maps of every candidate (up to 64 MiB each) without the lock
+ * held, and records the verdict for targets_recheck. Any thread; the
+ * background lane runs it. Blocks for the reads. */
+void targets_probe(struct targets *t);
+
+/* Applies the verdicts (loop thread, each tick; no file I/O): calls
+ * added(tg, arg) for each candidate found to be a JVM, drops those gone
+ * or past their time. Takes the lock. */
 void targets_recheck(struct targets *t, uint64_t now_ms, void (*added)(struct target *, void *),
                      void *arg);
 
-/* The one start-up scan of /proc. Returns the number of targets added. */
+/* The one start-up scan of /proc (then a probe, so that JVMs started by a
+ * custom launcher are added too). Returns the number of targets added. */
 int targets_scan(struct targets *t);
 
 /* Removes pid (no-op if absent). Takes the lock itself. Returns 1 if a

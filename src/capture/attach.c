@@ -471,16 +471,9 @@ int attach_connect(struct jvm *j, uint64_t deadline_ms, int *sock, char *err, si
 /* Waits for events on fd until deadline. 1 ready, 0 timed out, -errno. */
 static int wait_fd(int fd, short events, uint64_t deadline)
 {
-    for (;;) {
-        uint64_t now = units_now_mono_ms();
-        if (now >= deadline)
-            return 0;
-        struct pollfd p = {.fd = fd, .events = events};
-        int n = poll(&p, 1, (int)(deadline - now));
-        if (n < 0 && errno == EINTR)
-            continue;
-        return n < 0 ? -errno : n > 0;
-    }
+    struct pollfd p = {.fd = fd, .events = events};
+    int n = units_poll_until(&p, 1, deadline);
+    return n > 0 ? 1 : n;
 }
 
 static int send_all(int sock, const char *buf, size_t len, uint64_t deadline)

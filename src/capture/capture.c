@@ -486,9 +486,8 @@ static enum capture_outcome wait_duration(struct prof *P)
             return CAPTURE_OUTCOME_OK;
         struct pollfd fds[2] = {{.fd = P->req->cancel_fd, .events = POLLIN},
                                 {.fd = pidfd, .events = POLLIN}};
-        uint64_t step = pidfd < 0 && deadline - now > 200 ? 200 : deadline - now;
-        int n = poll(fds, 2, (int)step);
-        if (n < 0 && errno != EINTR)
+        uint64_t until = pidfd < 0 && deadline - now > 200 ? now + 200 : deadline;
+        if (units_poll_until(fds, 2, until) < 0)
             return CAPTURE_OUTCOME_OK; /* cannot wait: stop and collect now */
         if (P->req->cancel_fd >= 0 && (fds[0].revents & POLLIN))
             return CAPTURE_OUTCOME_CANCELLED;

@@ -1,6 +1,7 @@
 #include "capture/hprof.h"
 
 #include "capture/jvmopts.h"
+#include "capture/nsexec.h"
 #include "capture/rootfs.h"
 
 #include <cjson/cJSON.h>
@@ -57,23 +58,65 @@ void hprof_spec_from(const struct jvmopts *opts, struct hprof_spec *out)
         snprintf(out->unread, sizeof(out->unread), "; its options were not all read");
 }
 
-static int open_proc_dir(const char *proc_root, int pid, const char *what)
+static int open_proc(const char *proc_root, int pid, const char *what, int flags)
 {
     char p[PATH_MAX];
     snprintf(p, sizeof(p), "%s/%d/%s", proc_root ? proc_root : "/proc", pid, what);
-    int fd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int fd = open(p, flags | O_CLOEXEC);
     return fd < 0 ? -errno : fd;
 }
 
 static void unreachable(struct hprof_watch *w, const char *what, int rc)
 {
     w->state = HPROF_UNREACHABLE;
-    snprintf(w->detail, sizeof(w->detail), "%s: %s", what, rootfs_strerror(rc));
+    snprintf(w->detail, sizeof(w->detail), "%s: %s", what,
+             rc == -ETIMEDOUT ? "did not answer in time (hung filesystem?)" : rootfs_strerror(rc));
+}
+
+/* Runs fn in a confined helper inside the watched container (its mount
+ * namespace, chrooted to its root, as the JVM's uid/gid), keeping the
+ * nkeep fds of keep. The caller owns res->fd. Returns nsexec_run's rc. */
+static int in_container(const struct hprof_watch *w, const int *keep, size_t nkeep, nsexec_fn fn,
+                        void *arg, struct nsexec_result *res)
+{
+    struct nsexec_spec spec = {.mntns_fd = w->mntns_fd,
+                               .root_fd = w->root_fd,
+                               .uid = w->uid,
+                               .gid = w->gid,
+                               .keep_fds = keep,
+                               .nkeep = nkeep,
+                               .timeout_ms = w->timeout_ms};
+    return nsexec_run(&spec, fn, arg, res);
+}
+
+struct pin_arg {
+    const char *path; /* HeapDumpPath */
+    int cwd_fd;
+};
+
+/* In the helper: the dump directory, symlink-free, from the container's
+ * root (absolute path) or the JVM's cwd. Replies "dir" when the path
+ * itself is a directory, "file" when its parent is opened instead. */
+static int child_pin(struct nsexec_child *c, void *arg)
+{
+    const struct pin_arg *a = arg;
+    int base_fd = a->path[0] == '/' ? nsexec_root_fd(c) : a->cwd_fd;
+    int fd = rootfs_open(base_fd, a->path, O_PATH | O_DIRECTORY, 0);
+    if (fd >= 0) {
+        nsexec_pass_fd(c, fd);
+        return nsexec_reply(c, "dir"), 0;
+    }
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof(tmp), "%s", a->path);
+    fd = rootfs_open(base_fd, dirname(tmp), O_PATH | O_DIRECTORY, 0);
+    if (fd < 0)
+        return nsexec_reply(c, "%s", rootfs_strerror(fd)), fd;
+    nsexec_pass_fd(c, fd);
+    return nsexec_reply(c, "file"), 0;
 }
 
 /* Pins the directory the JVM writes its dump into. */
-static void pin(struct hprof_watch *w, int root_fd, int cwd_fd, const struct hprof_spec *spec,
-                int nspid)
+static void pin(struct hprof_watch *w, int cwd_fd, const struct hprof_spec *spec, int nspid)
 {
     char def[64];
     snprintf(def, sizeof(def), "java_pid%d.hprof%s", nspid, spec->gz ? ".gz" : "");
@@ -82,62 +125,85 @@ static void pin(struct hprof_watch *w, int root_fd, int cwd_fd, const struct hpr
         snprintf(w->base, sizeof(w->base), "%s", def);
         w->dir_fd = cwd_fd >= 0 ? fcntl(cwd_fd, F_DUPFD_CLOEXEC, 0) : -ENOENT;
         if (w->dir_fd < 0)
-            unreachable(w, "the JVM's working directory", -errno);
+            unreachable(w, "the JVM's working directory", w->dir_fd == -ENOENT ? -ENOENT : -errno);
         return;
     }
-    int base_fd = spec->path[0] == '/' ? root_fd : cwd_fd;
-    int fd = rootfs_open(base_fd, spec->path, O_PATH | O_DIRECTORY, 0);
-    if (fd >= 0) {
-        w->dir_mode = true;
-        w->dir_fd = fd;
-        snprintf(w->dir, sizeof(w->dir), "%s", spec->path);
-        snprintf(w->base, sizeof(w->base), "%s", def);
-        return;
+    struct pin_arg a = {.path = spec->path, .cwd_fd = cwd_fd};
+    struct nsexec_result res;
+    int rc = in_container(w, &cwd_fd, cwd_fd >= 0, child_pin, &a, &res);
+    if (rc == 0 && res.fd >= 0) {
+        w->dir_fd = res.fd;
+        w->dir_mode = strcmp(res.text, "dir") == 0;
+    } else if (res.fd >= 0) {
+        close(res.fd);
     }
     char tmp[PATH_MAX], tmp2[PATH_MAX];
     snprintf(tmp, sizeof(tmp), "%s", spec->path);
     snprintf(tmp2, sizeof(tmp2), "%s", spec->path);
-    snprintf(w->dir, sizeof(w->dir), "%s", dirname(tmp));
-    snprintf(w->base, sizeof(w->base), "%s", basename(tmp2));
-    fd = rootfs_open(base_fd, w->dir, O_PATH | O_DIRECTORY, 0);
-    if (fd < 0) {
+    snprintf(w->dir, sizeof(w->dir), "%s", w->dir_mode ? spec->path : dirname(tmp));
+    snprintf(w->base, sizeof(w->base), "%s", w->dir_mode ? def : basename(tmp2));
+    if (w->dir_fd < 0) {
         char what[PATH_MAX + 32];
         snprintf(what, sizeof(what), "HeapDumpPath directory %s", w->dir);
-        unreachable(w, what, fd);
-        return;
+        unreachable(w, what, rc < 0 ? rc : -EIO);
     }
-    w->dir_fd = fd;
 }
 
-void hprof_watch_open(const char *proc_root, int pid, int nspid, uint64_t started_ns,
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+void hprof_watch_open(const char *proc_root, const struct proc_ident *id, uint64_t started_ns,
                       const struct hprof_spec *spec, struct hprof_watch *w)
 {
     memset(w, 0, sizeof(*w));
     w->dir_fd = -1;
     w->since_ns = started_ns;
+    w->uid = id->uid;
+    w->gid = id->gid;
+    w->timeout_ms = HPROF_HELPER_TIMEOUT_MS;
     if (!spec->on_oom) {
+        w->mntns_fd = w->root_fd = -1;
         w->state = HPROF_NOT_ENABLED;
         snprintf(w->detail, sizeof(w->detail),
                  "the JVM was started without -XX:+HeapDumpOnOutOfMemoryError%s", spec->unread);
         return;
     }
-    int root_fd = open_proc_dir(proc_root, pid, "root");
-    int cwd_fd = open_proc_dir(proc_root, pid, "cwd");
-    if (root_fd < 0)
-        unreachable(w, "the JVM's root directory", root_fd);
+    /* /proc's own links: no path inside the container is resolved here */
+    w->mntns_fd = open_proc(proc_root, id->pid, "ns/mnt", O_RDONLY);
+    w->root_fd = open_proc(proc_root, id->pid, "root", O_PATH | O_DIRECTORY);
+    int cwd_fd = open_proc(proc_root, id->pid, "cwd", O_PATH | O_DIRECTORY);
+    if (w->mntns_fd < 0 || w->root_fd < 0)
+        unreachable(w, "the JVM's mount namespace or root directory",
+                    w->mntns_fd < 0 ? w->mntns_fd : w->root_fd);
     else
-        pin(w, root_fd, cwd_fd, spec, nspid);
-    if (root_fd >= 0)
-        close(root_fd);
-    if (cwd_fd >= 0)
-        close(cwd_fd);
+        pin(w, cwd_fd, spec, id->nspid);
+    close_fd(&cwd_fd);
+    if (w->state != HPROF_OK)
+        hprof_watch_close(w);
+}
+
+static int dup_fd(int fd)
+{
+    return fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+}
+
+void hprof_watch_dup(const struct hprof_watch *w, struct hprof_watch *copy)
+{
+    *copy = *w;
+    copy->dir_fd = dup_fd(w->dir_fd);
+    copy->mntns_fd = dup_fd(w->mntns_fd);
+    copy->root_fd = dup_fd(w->root_fd);
 }
 
 void hprof_watch_close(struct hprof_watch *w)
 {
-    if (w->dir_fd >= 0)
-        close(w->dir_fd);
-    w->dir_fd = -1;
+    close_fd(&w->dir_fd);
+    close_fd(&w->mntns_fd);
+    close_fd(&w->root_fd);
 }
 
 /* HotSpot's names for this JVM: base, base.N; in a dump directory any
@@ -160,110 +226,116 @@ static bool name_matches(const struct hprof_watch *w, const char *name)
     return true;
 }
 
-static uint64_t ts_ns(const struct timespec *t)
-{
-    return (uint64_t)t->tv_sec * 1000000000ull + (uint64_t)t->tv_nsec;
-}
-
-static void fill(const struct hprof_watch *w, const char *name, const struct stat *st,
-                 struct hprof_found *f)
+static void fill(const struct hprof_watch *w, const char *name, struct hprof_found *f)
 {
     if (strcmp(w->dir, "(cwd)") == 0)
         snprintf(f->path, sizeof(f->path), "%s", name);
     else
         snprintf(f->path, sizeof(f->path), "%s%s%s", w->dir,
                  w->dir[strlen(w->dir) - 1] == '/' ? "" : "/", name);
-    f->size = (uint64_t)st->st_size;
-    f->mtime_ns = ts_ns(&st->st_mtim);
-    f->dev = st->st_dev;
-    f->ino = st->st_ino;
 }
 
-typedef bool (*candidate_fn)(const struct hprof_found *f, void *arg);
+/* Which dump a scan picks: the newest matching regular file not older
+ * than the JVM, within window_ns of around_ns when window_ns > 0, and not
+ * in seen (by an OOM-kill record only, when oom_only). */
+struct pick {
+    const struct hprof_watch *w;
+    uint64_t around, window;
+    const struct hprof_seen *seen;
+    bool oom_only;
+};
 
-/* Visits every regular file of the pinned directory matching the names. */
-static int each_candidate(const struct hprof_watch *w, candidate_fn fn, void *arg)
+static bool picked(const struct pick *p, const struct hprof_found *f)
 {
-    if (w->dir_fd < 0)
-        return -EBADF;
-    int fd = openat(w->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    uint64_t d = f->mtime_ns > p->around ? f->mtime_ns - p->around : p->around - f->mtime_ns;
+    if (f->mtime_ns + 1000000000ull < p->w->since_ns)
+        return false; /* an older JVM's dump */
+    if (p->window && d > p->window)
+        return false;
+    return !(p->seen && hprof_seen_has(p->seen, f, p->oom_only));
+}
+
+/* In the helper: lists the pinned directory (stat never follows a link)
+ * and replies "<dev> <ino> <size> <mtime_ns> <name>" for the pick, or ""
+ * when there is none. */
+static int child_scan(struct nsexec_child *c, void *arg)
+{
+    const struct pick *p = arg;
+    int fd = openat(p->w->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
         int rc = -errno;
         if (fd >= 0)
             close(fd);
-        return rc;
+        return nsexec_reply(c, "listing %s: %s", p->w->dir, strerror(-rc)), rc;
     }
+    struct hprof_found best = {0};
+    char name[256] = "";
     struct dirent *e;
     while ((e = readdir(d))) {
         struct stat st;
-        struct hprof_found f;
-        if (!name_matches(w, e->d_name) ||
-            fstatat(w->dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+        struct hprof_found f = {0};
+        if (!name_matches(p->w, e->d_name) ||
+            fstatat(p->w->dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
             continue;
-        fill(w, e->d_name, &st, &f);
-        if (f.mtime_ns + 1000000000ull < w->since_ns)
-            continue; /* an older JVM's dump */
-        if (!fn(&f, arg))
-            break;
+        f = (struct hprof_found){.size = (uint64_t)st.st_size,
+                                 .mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000ull +
+                                             (uint64_t)st.st_mtim.tv_nsec,
+                                 .dev = st.st_dev,
+                                 .ino = st.st_ino};
+        if (picked(p, &f) && (!name[0] || f.mtime_ns > best.mtime_ns)) {
+            best = f;
+            snprintf(name, sizeof(name), "%s", e->d_name);
+        }
     }
     closedir(d);
+    if (name[0])
+        nsexec_reply(c, "%llu %llu %llu %llu %s", (unsigned long long)best.dev,
+                     (unsigned long long)best.ino, (unsigned long long)best.size,
+                     (unsigned long long)best.mtime_ns, name);
     return 0;
 }
 
-struct find_arg {
-    uint64_t around, window;
-    const struct hprof_seen *seen;
-    struct hprof_found *best;
-    bool found;
-};
-
-static bool consider_in_window(const struct hprof_found *f, void *arg)
+/* Runs the scan in a helper. 1 found (out), 0 none, -errno. */
+static int scan(const struct pick *p, struct hprof_found *out)
 {
-    struct find_arg *a = arg;
-    uint64_t d = f->mtime_ns > a->around ? f->mtime_ns - a->around : a->around - f->mtime_ns;
-    if (d > a->window || (a->seen && hprof_seen_has(a->seen, f, true)))
-        return true;
-    if (!a->found || f->mtime_ns > a->best->mtime_ns) {
-        *a->best = *f;
-        a->found = true;
-    }
-    return true;
+    if (p->w->dir_fd < 0)
+        return -EBADF;
+    struct nsexec_result res;
+    int rc = in_container(p->w, &p->w->dir_fd, 1, child_scan, (void *)p, &res);
+    if (res.fd >= 0)
+        close(res.fd);
+    if (rc < 0)
+        return rc;
+    unsigned long long dev, ino, size, mtime;
+    int off = 0;
+    if (sscanf(res.text, "%llu %llu %llu %llu %n", &dev, &ino, &size, &mtime, &off) != 4 || !off)
+        return 0;
+    *out =
+        (struct hprof_found){.size = size, .mtime_ns = mtime, .dev = (dev_t)dev, .ino = (ino_t)ino};
+    fill(p->w, res.text + off, out);
+    return 1;
 }
 
 int hprof_find(const struct hprof_watch *w, uint64_t around_ns, uint64_t window_ns,
                const struct hprof_seen *seen, struct hprof_found *out)
 {
-    struct find_arg a = {.around = around_ns, .window = window_ns, .seen = seen, .best = out};
-    int rc = each_candidate(w, consider_in_window, &a);
-    return rc < 0 ? rc : a.found;
-}
-
-struct newest_arg {
-    const struct hprof_seen *seen;
-    struct hprof_found *best;
-    bool found;
-};
-
-static bool consider_unseen(const struct hprof_found *f, void *arg)
-{
-    struct newest_arg *a = arg;
-    if (a->seen && hprof_seen_has(a->seen, f, false))
-        return true;
-    if (!a->found || f->mtime_ns > a->best->mtime_ns) {
-        *a->best = *f;
-        a->found = true;
-    }
-    return true;
+    struct pick p = {.w = w,
+                     .around = around_ns,
+                     .window = window_ns ? window_ns : 1,
+                     .seen = seen,
+                     .oom_only = true};
+    return scan(&p, out);
 }
 
 int hprof_poll_new(struct hprof_watch *w, const struct hprof_seen *seen, uint64_t now_ns,
                    struct hprof_found *out)
 {
-    struct newest_arg a = {.seen = seen, .best = out};
-    if (w->state != HPROF_OK || each_candidate(w, consider_unseen, &a) < 0 || !a.found) {
+    struct pick p = {.w = w, .seen = seen};
+    int rc = w->state == HPROF_OK ? scan(&p, out) : 0;
+    if (rc <= 0) {
         w->pending[0] = '\0';
-        return 0;
+        return rc;
     }
     /* HotSpot writes the dump in place: report it once it stops growing */
     if (strcmp(w->pending, out->path) != 0 || w->pending_size != out->size) {

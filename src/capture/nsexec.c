@@ -7,9 +7,11 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,19 +172,9 @@ child_main(int sock, pid_t parent, const struct nsexec_spec *s, nsexec_fn fn, vo
 /* Receives the child's reply within timeout_ms. 0, -ETIMEDOUT or -ECHILD. */
 static int recv_reply(int sock, uint64_t timeout_ms, struct nsexec_result *res)
 {
-    uint64_t deadline = units_now_mono_us() + timeout_ms * 1000;
-    for (;;) {
-        uint64_t now = units_now_mono_us();
-        if (now >= deadline)
-            return -ETIMEDOUT;
-        struct pollfd p = {.fd = sock, .events = POLLIN};
-        int n = poll(&p, 1, (int)((deadline - now + 999) / 1000));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n == 0)
-            return -ETIMEDOUT;
-        break;
-    }
+    struct pollfd p = {.fd = sock, .events = POLLIN};
+    if (units_poll_until(&p, 1, units_now_mono_ms() + timeout_ms) == 0)
+        return -ETIMEDOUT;
     struct wire w;
     struct iovec iov = {.iov_base = &w, .iov_len = sizeof(w)};
     union {
@@ -215,6 +207,82 @@ static void describe_death(int status, struct nsexec_result *res)
                  WEXITSTATUS(status));
 }
 
+/* Child processes are process-wide state (any thread may reap any child),
+ * so the helpers given up on are kept in one process-wide list. */
+#define STUCK_MAX 1024
+#define STUCK_NOTE                                                                                 \
+    "; it did not exit within " STR(NSEXEC_KILL_WAIT_MS) " ms of SIGKILL (stuck in the kernel): "  \
+                                                         "left to be reaped later"
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+
+static pthread_mutex_t stuck_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t stuck_pids[STUCK_MAX];
+static size_t n_stuck;
+
+static void stuck_add(pid_t pid)
+{
+    pthread_mutex_lock(&stuck_lock);
+    if (n_stuck < STUCK_MAX)
+        stuck_pids[n_stuck++] = pid; /* beyond that it stays a zombie: no worse */
+    pthread_mutex_unlock(&stuck_lock);
+}
+
+size_t nsexec_stuck_count(void)
+{
+    pthread_mutex_lock(&stuck_lock);
+    size_t n = n_stuck;
+    pthread_mutex_unlock(&stuck_lock);
+    return n;
+}
+
+size_t nsexec_reap_stuck(void)
+{
+    pthread_mutex_lock(&stuck_lock);
+    for (size_t i = 0; i < n_stuck;) {
+        pid_t r = waitpid(stuck_pids[i], NULL, WNOHANG);
+        if (r == stuck_pids[i] || (r < 0 && errno == ECHILD))
+            stuck_pids[i] = stuck_pids[--n_stuck];
+        else
+            i++;
+    }
+    size_t n = n_stuck;
+    pthread_mutex_unlock(&stuck_lock);
+    return n;
+}
+
+/* Reaps pid within ms (a child has no fd to poll on every kernel: back
+ * off from 1 to 50 ms). 0 with *status, or -ETIMEDOUT. */
+static int reap_within(pid_t pid, int *status, uint64_t ms)
+{
+    uint64_t deadline = units_now_mono_ms() + ms;
+    for (useconds_t step = 1000;; step = step < 50000 ? step * 2 : step) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+        if (r == pid || (r < 0 && errno != EINTR))
+            return 0;
+        if (units_now_mono_ms() >= deadline)
+            return -ETIMEDOUT;
+        usleep(step);
+    }
+}
+
+/* Collects the helper, SIGKILLing it first when kill_now (timed out), or
+ * once it lingers past NSEXEC_KILL_WAIT_MS after its reply. A helper that
+ * SIGKILL does not end in time is in uninterruptible sleep (a hung FUSE or
+ * NFS mount) or held by a tracer: waiting on would pin the calling worker
+ * for as long as the kernel keeps it, so it is accounted and left.
+ * 0 with *status, or -ETIMEDOUT when left. */
+static int collect(pid_t pid, bool kill_now, int *status)
+{
+    if (!kill_now && reap_within(pid, status, NSEXEC_KILL_WAIT_MS) == 0)
+        return 0;
+    kill(pid, SIGKILL);
+    if (reap_within(pid, status, NSEXEC_KILL_WAIT_MS) == 0)
+        return 0;
+    stuck_add(pid);
+    return -ETIMEDOUT;
+}
+
 int nsexec_run(const struct nsexec_spec *spec, nsexec_fn fn, void *arg, struct nsexec_result *res)
 {
     memset(res, 0, sizeof(*res));
@@ -243,19 +311,19 @@ int nsexec_run(const struct nsexec_spec *spec, nsexec_fn fn, void *arg, struct n
     }
     int rc = recv_reply(sv[0], timeout, res);
     close(sv[0]);
-    if (rc == -ETIMEDOUT)
-        kill(pid, SIGKILL);
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    bool stuck = collect(pid, rc == -ETIMEDOUT, &status) < 0;
     res->elapsed_us = units_now_mono_us() - t0;
     if (rc == -ETIMEDOUT) {
         res->rc = rc;
-        snprintf(res->text, sizeof(res->text), "namespace helper timed out after %llu ms",
-                 (unsigned long long)timeout);
+        snprintf(res->text, sizeof(res->text), "namespace helper timed out after %llu ms%s",
+                 (unsigned long long)timeout, stuck ? STUCK_NOTE : "");
     } else if (rc < 0) {
         res->rc = rc;
-        describe_death(status, res);
+        if (stuck)
+            snprintf(res->text, sizeof(res->text), "namespace helper gave no reply%s", STUCK_NOTE);
+        else
+            describe_death(status, res);
     }
     return res->rc;
 }

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -160,4 +161,19 @@ uint64_t units_now_real_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int units_poll_until(struct pollfd *fds, size_t n, uint64_t deadline_ms)
+{
+    for (;;) {
+        uint64_t now = units_now_mono_ms();
+        if (now >= deadline_ms)
+            return 0;
+        uint64_t left = deadline_ms - now;
+        int r = poll(fds, (nfds_t)n, left > 60000 ? 60000 : (int)left);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r != 0)
+            return r < 0 ? -errno : r;
+    }
 }

@@ -243,6 +243,17 @@ static cJSON *event_source_json(struct http *h)
     return o;
 }
 
+static cJSON *background_json(const struct metrics *m)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "helpers_stuck", m ? (double)atomic_load(&m->helpers_stuck) : 0);
+    cJSON_AddNumberToObject(o, "overruns", m ? (double)atomic_load(&m->background_overruns) : 0);
+    cJSON_AddNumberToObject(o, "dropped", m ? (double)atomic_load(&m->background_dropped) : 0);
+    cJSON_AddNumberToObject(o, "dump_dir_timeouts",
+                            m ? (double)atomic_load(&m->dump_dir_timeouts) : 0);
+    return o;
+}
+
 static cJSON *http_json(struct http *h)
 {
     char listen[96];
@@ -293,6 +304,7 @@ static void on_status(struct http *h, const char *query, const char *arg, struct
     cJSON_AddNumberToObject(j, "queue_capacity", h->d.job_queue_cap);
     cJSON_AddNumberToObject(j, "workers", c->max_concurrent_jobs);
     cJSON_AddItemToObject(o, "outbox", outbox_stats_json(h->d.outbox));
+    cJSON_AddItemToObject(o, "background", background_json(h->d.metrics));
     cJSON_AddItemToObject(o, "http", http_json(h));
     cJSON_AddItemToObject(o, "config", config_to_json(c));
 }

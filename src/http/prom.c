@@ -154,6 +154,22 @@ static void events(struct buf *b, const struct metrics *m, const struct prom_ext
         "BPF ring buffer reservations that failed in the kernel.", (double)get(&m->ringbuf_full));
 }
 
+static void background(struct buf *b, const struct metrics *m)
+{
+    one(b, "flameshot_helpers_stuck", "gauge",
+        "Capture helpers SIGKILL did not end in time (stuck in the kernel), not yet reaped.",
+        (double)get(&m->helpers_stuck));
+    one(b, "flameshot_background_overruns_total", "counter",
+        "Background tasks (heap-dump scans, records) that ran past their budget.",
+        (double)get(&m->background_overruns));
+    one(b, "flameshot_background_dropped_total", "counter",
+        "Background tasks dropped because the queue was full or the agent stopping.",
+        (double)get(&m->background_dropped));
+    one(b, "flameshot_dump_dir_timeouts_total", "counter",
+        "Heap-dump directories that did not answer within the helper's timeout.",
+        (double)get(&m->dump_dir_timeouts));
+}
+
 static void http(struct buf *b, const struct metrics *m)
 {
     family(b, "flameshot_http_requests_total", "counter", "HTTP API responses by status code.");
@@ -189,6 +205,7 @@ char *prom_render(const struct metrics *m, const struct prom_extra *x, size_t *l
     attach_histogram(&b, m);
     outbox(&b, m, x);
     events(&b, m, x);
+    background(&b, m);
     http(&b, m);
     if (b.oom) {
         free(b.p);

@@ -15,6 +15,9 @@
 #include <unistd.h>
 
 #define WATCHDOG_PERIOD_MS 200
+/* After the grace, how long jobs_stop still waits for workers to return:
+ * enough for a capture step to give up its helper (nsexec: 2 x 2 s). */
+#define STOP_JOIN_MS 5000
 
 struct jobs {
     pthread_mutex_t lock;
@@ -392,7 +395,26 @@ static void cancel_all(struct jobs *j)
         }
 }
 
-void jobs_stop(struct jobs *j, uint64_t grace_ms)
+/* Joins the started workers until deadline_ms (monotonic); those still
+ * busy are kept at the front of threads. Returns how many are left. */
+static int join_until(struct jobs *j, uint64_t deadline_ms)
+{
+    int left = 0;
+    for (int i = 0; i < j->n_started; i++) {
+        uint64_t now = units_now_mono_ms();
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts); /* pthread_timedjoin_np's clock */
+        uint64_t ns = (uint64_t)ts.tv_nsec + (deadline_ms > now ? deadline_ms - now : 0) * 1000000;
+        ts.tv_sec += (time_t)(ns / 1000000000);
+        ts.tv_nsec = (long)(ns % 1000000000);
+        if (pthread_timedjoin_np(j->threads[i], NULL, &ts) != 0)
+            j->threads[left++] = j->threads[i];
+    }
+    j->n_started = left;
+    return left;
+}
+
+int jobs_stop(struct jobs *j, uint64_t grace_ms)
 {
     pthread_mutex_lock(&j->lock);
     j->stopping = true;
@@ -405,22 +427,24 @@ void jobs_stop(struct jobs *j, uint64_t grace_ms)
             break;
     if (count_running(j) > 0)
         log_warn("jobs",
-                 "%d job(s) still running after %llums; waiting for them to honour "
-                 "cancellation",
-                 count_running(j), (unsigned long long)grace_ms);
+                 "%d job(s) still running after %llums; waiting up to %dms more for them to "
+                 "honour cancellation",
+                 count_running(j), (unsigned long long)grace_ms, STOP_JOIN_MS);
     pthread_mutex_unlock(&j->lock);
-    for (int i = 0; i < j->n_started; i++)
-        pthread_join(j->threads[i], NULL);
-    j->n_started = 0;
     if (j->watchdog_started)
-        pthread_join(j->watchdog, NULL);
+        pthread_join(j->watchdog, NULL); /* it ends as soon as it sees stopping */
     j->watchdog_started = false;
+    int left = join_until(j, units_now_mono_ms() + STOP_JOIN_MS);
+    if (left)
+        log_warn("jobs", "%d worker(s) stuck in a capture after %llums; leaving them", left,
+                 (unsigned long long)grace_ms + STOP_JOIN_MS);
+    return left ? -ETIMEDOUT : 0;
 }
 
 void jobs_free(struct jobs *j)
 {
-    if (!j)
-        return;
+    if (!j || join_until(j, 0) > 0)
+        return; /* a worker left by jobs_stop may still touch it: leaked */
     for (int i = 0; i < j->queue_len; i++)
         job_free(j->queue[i]);
     for (int i = 0; i < j->hist_len; i++)

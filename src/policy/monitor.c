@@ -1,8 +1,11 @@
 #include "policy/monitor.h"
 
 #include "outbox/artefact.h"
+#include "capture/hprof.h"
+#include "capture/nsexec.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "policy/lane.h"
 #include "policy/oomwatch.h"
 #include "outbox/outbox.h"
 #include "policy/runner.h"
@@ -11,12 +14,17 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define LIMITS_REFRESH_TICKS 30
 #define HYSTERESIS_PCT       5 /* a watermark re-arms 5% below itself */
+#define LANE_CAP             1024
+#define LANE_STOP_MS         (HPROF_HELPER_TIMEOUT_MS + 2 * NSEXEC_KILL_WAIT_MS)
+#define PROBE_BUDGET_MS      5000  /* the maps of every candidate */
+#define RECORD_BUDGET_MS     10000 /* one record into the spool, fsyncs included */
 
 /* A watched memory cgroup: how many targets live in it and its mark. */
 struct watched_cg {
@@ -27,7 +35,9 @@ struct watched_cg {
 
 struct monitor {
     struct monitor_deps d;
+    struct lane *lane;    /* background file work: nothing slow runs on the loop */
     struct oomwatch *oom; /* NULL unless FLAMESHOT_OOM_HPROF_ENABLED */
+    _Atomic bool probing; /* a targets_probe is queued or running */
     struct watched_cg *cgs;
     size_t n_cgs, cap_cgs;
     uint64_t next_auto_ms;
@@ -40,18 +50,26 @@ struct monitor *monitor_new(const struct monitor_deps *deps)
     if (!m)
         return NULL;
     m->d = *deps;
-    m->oom = oomwatch_new(deps->cfg, deps->outbox);
-    if (deps->cfg->oom_hprof_enabled && !m->oom) {
+    m->lane = lane_new("background", LANE_CAP, deps->metrics);
+    m->oom = oomwatch_new(deps->cfg, deps->outbox, m->lane, deps->metrics);
+    if (!m->lane || (deps->cfg->oom_hprof_enabled && !m->oom)) {
+        lane_free(m->lane);
         free(m);
         return NULL;
     }
     return m;
 }
 
+int monitor_stop(struct monitor *m)
+{
+    return lane_stop(m->lane, LANE_STOP_MS);
+}
+
 void monitor_free(struct monitor *m)
 {
-    if (!m)
-        return;
+    if (!m || lane_stop(m->lane, 0) < 0)
+        return; /* a task still runs: leave everything it may use */
+    lane_free(m->lane);
     oomwatch_free(m->oom);
     free(m->cgs);
     free(m);
@@ -202,19 +220,23 @@ static int submit(struct monitor *m, struct target *tg, struct trigger *t, int s
     return rc;
 }
 
+/* Takes the lock in turns: /proc and cgroup files are read without it. */
 static void on_exec_event(struct monitor *m, const struct fs_event *ev)
 {
+    targets_lock(m->d.targets);
     struct target *tg = targets_find(m->d.targets, ev->tgid);
-    if (tg) {
-        if (tg->has_cgroup)
-            unwatch_cg(m, tg->cg.memory_id);
-        oomwatch_target_removed(m->oom, tg);
-    }
+    if (tg && tg->has_cgroup)
+        unwatch_cg(m, tg->cg.memory_id);
     /* a target or candidate replaced its program: judge the new one afresh */
     targets_remove(m->d.targets, ev->tgid);
+    targets_unlock(m->d.targets);
     tg = NULL;
-    if (targets_consider(m->d.targets, ev->tgid, &tg) == 1)
+    if (targets_consider(m->d.targets, ev->tgid, &tg) != 1)
+        return;
+    targets_lock(m->d.targets);
+    if (targets_find(m->d.targets, ev->tgid) == tg) /* only the loop removes: still there */
         added(m, tg);
+    targets_unlock(m->d.targets);
 }
 
 static bool fatal_signal(int sig)
@@ -223,14 +245,36 @@ static bool fatal_signal(int sig)
            sig == SIGABRT || sig == SIGSYS || sig == SIGXCPU || sig == SIGXFSZ;
 }
 
+struct exit_record {
+    struct outbox *outbox;
+    struct artefact_meta meta;
+    int pid;
+};
+
+/* On the lane: the record goes to the spool (fsyncs) off the loop. */
+static void put_exit_record(void *arg, bool run)
+{
+    struct exit_record *r = arg;
+    char err[256];
+    int rc = run ? outbox_put_summary(r->outbox, &r->meta, NULL, err, sizeof(err)) : 0;
+    if (rc < 0)
+        log_warn("monitor", "pid %d: process exit record lost: %s", r->pid, err);
+    artefact_meta_free(&r->meta);
+    free(r);
+}
+
 /* Flameshot's flameshot_process_exit record, for a target the OOM killer
- * or a fatal signal ended. */
+ * or a fatal signal ended: built here, written by the lane. */
 static void report_exit(struct monitor *m, const struct target *tg, const struct fs_event *ev,
                         bool oom)
 {
-    struct artefact_meta meta;
     struct runner_target rt;
-    char msg[512], err[256], arts[1024];
+    char msg[512], arts[1024];
+    struct exit_record *r = calloc(1, sizeof(*r));
+    if (!r) {
+        log_warn("monitor", "pid %d: process exit record lost: out of memory", tg->id.pid);
+        return;
+    }
     const char *reason = oom ? "oom_kill" : "fatal_signal";
     snprintf(msg, sizeof(msg), "process exit detected for pid=%d service=%s reason=%s signal=%d",
              tg->id.nspid, tg->service, reason, ev->exit_signal);
@@ -239,22 +283,25 @@ static void report_exit(struct monitor *m, const struct target *tg, const struct
     char *samples = recent ? cJSON_PrintUnformatted(recent) : NULL;
     cJSON_Delete(recent);
     runner_target_fill(&rt, tg);
-    int rc = runner_meta_base(&meta, ARTEFACT_PROCESS_EXIT, m->d.cfg, &rt, &tg->id, tg->rule, NULL);
-    rc = rc ?: artefact_field_str(&meta, "message", msg);
-    rc = rc ?: artefact_field_str(&meta, "process_name", tg->id.comm);
-    rc = rc ?: artefact_field_str(&meta, "suspected_reason", reason);
-    rc = rc ?: artefact_field_int(&meta, "exit_signal", ev->exit_signal);
-    rc = rc ?: artefact_field_int(&meta, "exit_code", ev->exit_code);
-    rc = rc ?: artefact_field_str(&meta, "recent_samples", samples ? samples : "[]");
-    rc = rc ?: artefact_field_str(&meta, "last_artefacts", arts);
-    meta.end_ns = units_now_real_ns();
-    if (rc == 0)
-        rc = outbox_put_summary(m->d.outbox, &meta, NULL, err, sizeof(err));
-    if (rc < 0)
-        log_warn("monitor", "pid %d: process exit record lost: %s", tg->id.pid,
-                 rc == -ENOMEM ? "out of memory" : err);
+    struct artefact_meta *meta = &r->meta;
+    int rc = runner_meta_base(meta, ARTEFACT_PROCESS_EXIT, m->d.cfg, &rt, &tg->id, tg->rule, NULL);
+    rc = rc ?: artefact_field_str(meta, "message", msg);
+    rc = rc ?: artefact_field_str(meta, "process_name", tg->id.comm);
+    rc = rc ?: artefact_field_str(meta, "suspected_reason", reason);
+    rc = rc ?: artefact_field_int(meta, "exit_signal", ev->exit_signal);
+    rc = rc ?: artefact_field_int(meta, "exit_code", ev->exit_code);
+    rc = rc ?: artefact_field_str(meta, "recent_samples", samples ? samples : "[]");
+    rc = rc ?: artefact_field_str(meta, "last_artefacts", arts);
+    meta->end_ns = units_now_real_ns();
     free(samples);
-    artefact_meta_free(&meta);
+    r->outbox = m->d.outbox;
+    r->pid = tg->id.pid;
+    if (rc < 0) {
+        log_warn("monitor", "pid %d: process exit record lost: out of memory", tg->id.pid);
+        put_exit_record(r, false);
+        return;
+    }
+    lane_post(m->lane, "a process exit record", put_exit_record, r, RECORD_BUDGET_MS);
 }
 
 static void on_exit_event(struct monitor *m, const struct fs_event *ev)
@@ -269,7 +316,6 @@ static void on_exit_event(struct monitor *m, const struct fs_event *ev)
         report_exit(m, tg, ev, oom);
     if (tg->has_cgroup)
         unwatch_cg(m, tg->cg.memory_id);
-    oomwatch_target_removed(m->oom, tg);
     targets_remove(m->d.targets, ev->tgid);
     metrics_set(m->d.metrics, targets, targets_count(m->d.targets));
 }
@@ -359,11 +405,12 @@ static void on_cgroup_watermark(struct monitor *m, const struct fs_event *ev)
 
 void monitor_on_event(struct monitor *m, const struct fs_event *ev)
 {
+    if (ev->kind == FS_EV_EXEC) {
+        on_exec_event(m, ev);
+        return;
+    }
     targets_lock(m->d.targets);
     switch (ev->kind) {
-    case FS_EV_EXEC:
-        on_exec_event(m, ev);
-        break;
     case FS_EV_EXIT:
         on_exit_event(m, ev);
         break;
@@ -432,9 +479,33 @@ static void added_cb(struct target *tg, void *arg)
     added(arg, tg);
 }
 
+static void probe_task(void *arg, bool run)
+{
+    struct monitor *m = arg;
+    if (run)
+        targets_probe(m->d.targets);
+    atomic_store(&m->probing, false);
+}
+
+/* Background work: the candidates' maps are read on the lane (the verdicts
+ * are applied on the next tick); overruns are reported; helpers that
+ * outlived SIGKILL are reaped once they can be. */
+static void background(struct monitor *m, uint64_t now_ms)
+{
+    targets_lock(m->d.targets);
+    bool cands = targets_candidates(m->d.targets) > 0;
+    targets_unlock(m->d.targets);
+    if (cands && !atomic_exchange(&m->probing, true))
+        lane_post(m->lane, "reading candidates' maps", probe_task, m, PROBE_BUDGET_MS);
+    lane_check(m->lane, now_ms);
+    metrics_set(m->d.metrics, helpers_stuck, nsexec_reap_stuck());
+    oomwatch_tick(m->oom, now_ms);
+}
+
 void monitor_tick(struct monitor *m, uint64_t now_ms)
 {
     bool refresh = ++m->ticks % LIMITS_REFRESH_TICKS == 0;
+    background(m, now_ms);
     targets_lock(m->d.targets);
     targets_recheck(m->d.targets, now_ms, added_cb, m);
     for (size_t i = 0; i < targets_count(m->d.targets);) {
@@ -452,7 +523,6 @@ void monitor_tick(struct monitor *m, uint64_t now_ms)
         on_exit_event(m, &ev);
     }
     auto_profile(m, now_ms);
-    oomwatch_tick(m->oom, m->d.targets, now_ms);
     targets_unlock(m->d.targets);
 }
 

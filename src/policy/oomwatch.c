@@ -1,7 +1,9 @@
 #include "policy/oomwatch.h"
 
 #include "outbox/artefact.h"
+#include "capture/nsexec.h"
 #include "capture/hprof.h"
+#include "capture/jvm.h"
 #include "capture/jvmopts.h"
 #include "core/log.h"
 #include "outbox/outbox.h"
@@ -9,6 +11,8 @@
 #include "core/units.h"
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +20,10 @@
 #include <unistd.h>
 
 #define POLL_EVERY_TICKS 2
+#define GONE_GRACE_MS    10000 /* a dead JVM's pin outlives it until its OOM event is in */
+/* lane budgets: one helper (timeout and reaping), or a whole tick */
+#define PIN_BUDGET_MS  (HPROF_HELPER_TIMEOUT_MS + 2 * NSEXEC_KILL_WAIT_MS + 1000)
+#define TICK_BUDGET_MS 30000
 
 /* Who a record is about; copied so it outlives the target. */
 struct who {
@@ -24,10 +32,19 @@ struct who {
     const struct rule *rule;
 };
 
-/* A search due after an OOM kill. */
+/* A pinned dump directory of a target (lane-owned). */
+struct pin {
+    struct who who;
+    struct hprof_watch watch;
+    uint64_t skip_until_ms; /* hung: not polled again before */
+    uint64_t gone_since_ms; /* 0 while the process lives */
+    struct pin *next;
+};
+
+/* A search due after an OOM kill (lane-owned). */
 struct pending {
     struct who who;
-    struct hprof_watch watch; /* its own dir_fd (a dup) */
+    struct hprof_watch watch; /* its own fds (a dup) */
     uint64_t oom_ns;
     uint64_t due_ms;
     struct pending *next;
@@ -36,31 +53,46 @@ struct pending {
 struct oomwatch {
     const struct config *cfg;
     struct outbox *outbox;
+    struct lane *lane;
+    struct metrics *metrics;
+    /* lane thread only */
     struct hprof_seen *seen;
+    struct pin *pins;
     struct pending *pending;
     unsigned ticks;
+    /* loop thread: a tick is queued or running */
+    _Atomic bool tick_busy;
 };
 
-struct oomwatch *oomwatch_new(const struct config *cfg, struct outbox *outbox)
+enum msg_kind { MSG_ADDED, MSG_OOM, MSG_TICK };
+
+/* What the loop posts to the lane: copies, never pointers into the table. */
+struct msg {
+    struct oomwatch *ow;
+    enum msg_kind kind;
+    struct who who;
+    uint64_t started_ns; /* MSG_ADDED */
+    uint64_t oom_ns;     /* MSG_OOM */
+    uint64_t now_ms;
+};
+
+struct oomwatch *oomwatch_new(const struct config *cfg, struct outbox *outbox, struct lane *lane,
+                              struct metrics *metrics)
 {
     if (!cfg->oom_hprof_enabled)
         return NULL;
     struct oomwatch *ow = calloc(1, sizeof(*ow));
     char path[4096];
     snprintf(path, sizeof(path), "%s/hprof_seen.jsonl", cfg->profiling_path);
-    if (!ow || !(ow->seen = hprof_seen_open(path))) {
+    if (!ow || !lane || !(ow->seen = hprof_seen_open(path))) {
         free(ow);
         return NULL;
     }
     ow->cfg = cfg;
     ow->outbox = outbox;
+    ow->lane = lane;
+    ow->metrics = metrics;
     return ow;
-}
-
-static void pending_free(struct pending *p)
-{
-    hprof_watch_close(&p->watch);
-    free(p);
 }
 
 void oomwatch_free(struct oomwatch *ow)
@@ -70,45 +102,17 @@ void oomwatch_free(struct oomwatch *ow)
     while (ow->pending) {
         struct pending *p = ow->pending;
         ow->pending = p->next;
-        pending_free(p);
+        hprof_watch_close(&p->watch);
+        free(p);
+    }
+    while (ow->pins) {
+        struct pin *p = ow->pins;
+        ow->pins = p->next;
+        hprof_watch_close(&p->watch);
+        free(p);
     }
     hprof_seen_close(ow->seen);
     free(ow);
-}
-
-void oomwatch_target_added(struct oomwatch *ow, struct target *tg)
-{
-    struct hprof_spec spec;
-    struct jvmopts opts;
-    if (!ow)
-        return;
-    /* /proc only: the loop thread never reads a container's files */
-    int rc = jvmopts_of_pid(NULL, tg->id.pid, NULL, NULL, &opts);
-    if (rc == 0)
-        hprof_spec_from(&opts, &spec);
-    jvmopts_free(&opts);
-    if (rc < 0)
-        return;
-    hprof_watch_open(NULL, tg->id.pid, tg->id.nspid, tg->started_ns, &spec, &tg->hprof);
-    if (tg->hprof.state == HPROF_OK)
-        log_debug("oomwatch", "pid %d: heap dumps go to %s/%s", tg->id.pid, tg->hprof.dir,
-                  tg->hprof.base);
-    else
-        log_info("oomwatch", "pid %d: no heap dump to recover after an OOM kill: %s", tg->id.pid,
-                 tg->hprof.detail);
-}
-
-void oomwatch_target_removed(struct oomwatch *ow, struct target *tg)
-{
-    (void)ow;
-    hprof_watch_close(&tg->hprof);
-}
-
-static void who_of(const struct target *tg, struct who *w)
-{
-    w->id = tg->id;
-    runner_target_fill(&w->rt, tg);
-    w->rule = tg->rule;
 }
 
 /* One flameshot_oom_hprof record: f is the dump, or NULL with why. */
@@ -145,24 +149,106 @@ static void report(struct oomwatch *ow, const struct who *w, const struct hprof_
     artefact_meta_free(&m);
 }
 
-void oomwatch_on_oom(struct oomwatch *ow, struct target *tg, uint64_t oom_real_ns, uint64_t now_ms)
+/* A helper that timed out in a dump directory: counted and said once. */
+static void hung(struct oomwatch *ow, const struct who *w, const struct hprof_watch *watch)
 {
-    if (!ow)
+    metrics_inc(ow->metrics, dump_dir_timeouts);
+    log_warn("oomwatch",
+             "pid %d: heap-dump directory %s did not answer within %llums (hung filesystem?); "
+             "the helper was killed",
+             w->id.pid, watch->dir, (unsigned long long)watch->timeout_ms);
+}
+
+static struct pin *find_pin(struct oomwatch *ow, const struct proc_ident *id)
+{
+    for (struct pin *p = ow->pins; p; p = p->next)
+        if (p->who.id.pid == id->pid && p->who.id.start_time == id->start_time)
+            return p;
+    return NULL;
+}
+
+static void unpin(struct oomwatch *ow, const struct proc_ident *id)
+{
+    for (struct pin **pp = &ow->pins; *pp; pp = &(*pp)->next) {
+        struct pin *p = *pp;
+        if (p->who.id.pid != id->pid || p->who.id.start_time != id->start_time)
+            continue;
+        *pp = p->next;
+        hprof_watch_close(&p->watch);
+        free(p);
         return;
-    struct who w;
-    who_of(tg, &w);
-    if (tg->hprof.state != HPROF_OK) {
-        report(ow, &w, NULL, tg->hprof.state, tg->hprof.detail, "none", 1);
+    }
+}
+
+/* The heap-dump flags in effect, with the JVM's @argfiles read through a
+ * confined child (they live in the container); /proc alone when the JVM
+ * cannot be opened. Runs on the lane: the loop never reads these files. */
+static int heap_dump_spec(const struct proc_ident *id, struct hprof_spec *spec)
+{
+    struct jvmopts opts;
+    struct jvm *j = NULL;
+    char err[128];
+    int rc;
+    if (jvm_open(id, &j, err, sizeof(err)) == 0) {
+        rc = jvm_options(j, &opts);
+        jvm_close(j);
+    } else {
+        rc = jvmopts_of_pid(NULL, id->pid, NULL, NULL, &opts);
+    }
+    if (rc == 0)
+        hprof_spec_from(&opts, spec);
+    jvmopts_free(&opts);
+    return rc < 0 ? rc : 0;
+}
+
+/* A target was added (again, after an exec: the new program's flags). */
+static void do_pin(struct oomwatch *ow, const struct msg *m)
+{
+    unpin(ow, &m->who.id);
+    struct pin *p = calloc(1, sizeof(*p));
+    if (!p)
+        return;
+    p->who = m->who;
+    struct hprof_spec spec;
+    if (heap_dump_spec(&m->who.id, &spec) < 0) {
+        free(p);
+        return;
+    }
+    hprof_watch_open(NULL, &m->who.id, m->started_ns, &spec, &p->watch);
+    if (!procfs_same_process(NULL, &m->who.id)) { /* the pid may name another process now */
+        hprof_watch_close(&p->watch);
+        free(p);
+        return;
+    }
+    if (p->watch.state == HPROF_OK)
+        log_debug("oomwatch", "pid %d: heap dumps go to %s/%s", m->who.id.pid, p->watch.dir,
+                  p->watch.base);
+    else
+        log_info("oomwatch", "pid %d: no heap dump to recover after an OOM kill: %s", m->who.id.pid,
+                 p->watch.detail);
+    p->next = ow->pins;
+    ow->pins = p;
+}
+
+static void do_oom(struct oomwatch *ow, const struct msg *m)
+{
+    struct pin *pin = find_pin(ow, &m->who.id);
+    if (!pin) {
+        report(ow, &m->who, NULL, HPROF_UNREACHABLE,
+               "the dump directory was never pinned (the JVM ended first)", "none", 1);
+        return;
+    }
+    if (pin->watch.state != HPROF_OK) {
+        report(ow, &m->who, NULL, pin->watch.state, pin->watch.detail, "none", 1);
         return;
     }
     struct pending *p = calloc(1, sizeof(*p));
     if (!p)
         return;
-    p->who = w;
-    p->watch = tg->hprof;
-    p->watch.dir_fd = fcntl(tg->hprof.dir_fd, F_DUPFD_CLOEXEC, 0);
-    p->oom_ns = oom_real_ns;
-    p->due_ms = now_ms + OOMWATCH_DELAY_MS;
+    p->who = m->who;
+    hprof_watch_dup(&pin->watch, &p->watch);
+    p->oom_ns = m->oom_ns;
+    p->due_ms = m->now_ms + OOMWATCH_DELAY_MS;
     p->next = ow->pending;
     ow->pending = p;
 }
@@ -177,8 +263,11 @@ static void run_search(struct oomwatch *ow, struct pending *p)
         report(ow, &p->who, &f, HPROF_OK, "", "path+time_window", 1);
         return;
     }
+    if (rc == -ETIMEDOUT)
+        hung(ow, &p->who, &p->watch);
     if (rc < 0) {
-        snprintf(detail, sizeof(detail), "cannot list %s: %s", p->watch.dir, strerror(-rc));
+        snprintf(detail, sizeof(detail), "cannot list %s: %s", p->watch.dir,
+                 rc == -ETIMEDOUT ? "it did not answer in time (hung filesystem?)" : strerror(-rc));
         report(ow, &p->who, NULL, HPROF_UNREACHABLE, detail, "none", 1);
         return;
     }
@@ -198,30 +287,115 @@ static void run_due(struct oomwatch *ow, uint64_t now_ms)
         }
         *pp = p->next;
         run_search(ow, p);
-        pending_free(p);
+        hprof_watch_close(&p->watch);
+        free(p);
     }
 }
 
 /* Java-level OutOfMemoryError: a dump appears while the JVM lives on. */
-static void poll_live(struct oomwatch *ow, struct targets *targets)
+static void poll_one(struct oomwatch *ow, struct pin *p, uint64_t now_ms)
 {
-    uint64_t now = units_now_real_ns();
-    for (size_t i = 0; i < targets_count(targets); i++) {
-        struct target *tg = targets_at(targets, i);
-        struct hprof_found f;
-        if (tg->hprof.state != HPROF_OK || !hprof_poll_new(&tg->hprof, ow->seen, now, &f))
-            continue;
-        struct who w;
-        who_of(tg, &w);
-        report(ow, &w, &f, HPROF_OK, "", "new_file", 0);
+    struct hprof_found f;
+    if (p->watch.state != HPROF_OK || now_ms < p->skip_until_ms)
+        return;
+    int rc = hprof_poll_new(&p->watch, ow->seen, units_now_real_ns(), &f);
+    if (rc == 1)
+        report(ow, &p->who, &f, HPROF_OK, "", "new_file", 0);
+    if (rc == -ETIMEDOUT) {
+        hung(ow, &p->who, &p->watch);
+        p->skip_until_ms = now_ms + OOMWATCH_HUNG_BACKOFF_MS;
     }
 }
 
-void oomwatch_tick(struct oomwatch *ow, struct targets *targets, uint64_t now_ms)
+/* Polls the live pins and releases those whose process is long gone. */
+static void poll_live(struct oomwatch *ow, uint64_t now_ms)
 {
-    if (!ow)
-        return;
-    run_due(ow, now_ms);
+    for (struct pin **pp = &ow->pins; *pp;) {
+        struct pin *p = *pp;
+        if (procfs_same_process(NULL, &p->who.id)) {
+            poll_one(ow, p, now_ms);
+            pp = &p->next;
+            continue;
+        }
+        if (!p->gone_since_ms)
+            p->gone_since_ms = now_ms;
+        if (now_ms - p->gone_since_ms < GONE_GRACE_MS) {
+            pp = &p->next;
+            continue;
+        }
+        *pp = p->next;
+        hprof_watch_close(&p->watch);
+        free(p);
+    }
+}
+
+static void do_tick(struct oomwatch *ow)
+{
+    uint64_t now = units_now_mono_ms();
+    run_due(ow, now);
     if (++ow->ticks % POLL_EVERY_TICKS == 0)
-        poll_live(ow, targets);
+        poll_live(ow, now);
+}
+
+static void on_msg(void *arg, bool run)
+{
+    struct msg *m = arg;
+    if (run && m->kind == MSG_ADDED)
+        do_pin(m->ow, m);
+    else if (run && m->kind == MSG_OOM)
+        do_oom(m->ow, m);
+    else if (run)
+        do_tick(m->ow);
+    if (m->kind == MSG_TICK)
+        atomic_store(&m->ow->tick_busy, false);
+    free(m);
+}
+
+static struct msg *msg_new(struct oomwatch *ow, enum msg_kind kind, const struct target *tg)
+{
+    struct msg *m = calloc(1, sizeof(*m));
+    if (!m)
+        return NULL;
+    m->ow = ow;
+    m->kind = kind;
+    m->now_ms = units_now_mono_ms();
+    if (tg) {
+        m->who.id = tg->id;
+        runner_target_fill(&m->who.rt, tg);
+        m->who.rule = tg->rule;
+    }
+    return m;
+}
+
+void oomwatch_target_added(struct oomwatch *ow, const struct target *tg)
+{
+    struct msg *m;
+    if (!ow || !(m = msg_new(ow, MSG_ADDED, tg)))
+        return;
+    m->started_ns = tg->started_ns;
+    lane_post(ow->lane, "pinning a heap-dump directory", on_msg, m, PIN_BUDGET_MS);
+}
+
+void oomwatch_on_oom(struct oomwatch *ow, const struct target *tg, uint64_t oom_real_ns,
+                     uint64_t now_ms)
+{
+    struct msg *m;
+    if (!ow || !(m = msg_new(ow, MSG_OOM, tg)))
+        return;
+    m->oom_ns = oom_real_ns;
+    m->now_ms = now_ms;
+    lane_post(ow->lane, "an OOM heap-dump search", on_msg, m, PIN_BUDGET_MS);
+}
+
+void oomwatch_tick(struct oomwatch *ow, uint64_t now_ms)
+{
+    struct msg *m;
+    if (!ow || atomic_exchange(&ow->tick_busy, true))
+        return;
+    if (!(m = msg_new(ow, MSG_TICK, NULL))) {
+        atomic_store(&ow->tick_busy, false);
+        return;
+    }
+    m->now_ms = now_ms;
+    lane_post(ow->lane, "a heap-dump directory scan", on_msg, m, TICK_BUDGET_MS);
 }

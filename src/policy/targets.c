@@ -138,7 +138,6 @@ static void target_free(struct target *tg)
 {
     if (!tg)
         return;
-    hprof_watch_close(&tg->hprof);
     free(tg->cmdline);
     free(tg->argv);
     free(tg);
@@ -241,22 +240,20 @@ static int append(struct targets *t, struct target *tg)
     return push(&t->items, &t->n, &t->cap, tg);
 }
 
-/* A JVM: started by a `java` launcher, or with libjvm.so mapped (custom
- * launchers load it after exec, hence the candidate list). */
-static bool is_jvm(struct targets *t, const struct target *tg)
+/* Started by a `java` launcher. Custom launchers load libjvm.so after
+ * exec: they wait as candidates until targets_probe finds it mapped. */
+static bool exe_is_java(struct targets *t, const struct target *tg)
 {
     char path[PATH_MAX], exe[PATH_MAX];
     snprintf(path, sizeof(path), "%s/%d/exe", t->proc_root ? t->proc_root : "/proc", tg->id.pid);
     ssize_t n = readlink(path, exe, sizeof(exe) - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *sp = strstr(exe, " (deleted)");
-        if (sp)
-            *sp = '\0';
-        if (strcmp(base_name(exe), "java") == 0)
-            return true;
-    }
-    return procfs_maps_has_lib(t->proc_root, tg->id.pid, "libjvm.so") == 1;
+    if (n <= 0)
+        return false;
+    exe[n] = '\0';
+    char *sp = strstr(exe, " (deleted)");
+    if (sp)
+        *sp = '\0';
+    return strcmp(base_name(exe), "java") == 0;
 }
 
 static bool known_pid(struct targets *t, int pid)
@@ -277,7 +274,6 @@ static int build(struct targets *t, int pid, struct target **out)
     struct target *tg = calloc(1, sizeof(*tg));
     if (!tg)
         return -ENOMEM;
-    tg->hprof.dir_fd = -1;
     int rc = procfs_read_argv(t->proc_root, pid, &tg->argv, &tg->argv_len);
     if (rc == 0 && tg->argv_len) /* none: a kernel thread, never a target */
         rc = (tg->cmdline = procfs_argv_join(tg->argv, tg->argv_len)) ? 0 : -ENOMEM;
@@ -326,7 +322,7 @@ int targets_consider(struct targets *t, int pid, struct target **out)
     if (rc <= 0)
         return rc;
     enrich(t, tg);
-    bool jvm = tg->rule->language != RULE_LANG_JAVA || is_jvm(t, tg);
+    bool jvm = tg->rule->language != RULE_LANG_JAVA || exe_is_java(t, tg);
     pthread_mutex_lock(&t->lock);
     bool dup = known_pid(t, pid);
     rc = dup ? 0 : jvm ? append(t, tg) : push(&t->cands, &t->n_cands, &t->cap_cands, tg);
@@ -355,11 +351,55 @@ static int scan_one(int pid, void *arg)
     return 0;
 }
 
+static void count_added(struct target *tg, void *arg)
+{
+    (void)tg;
+    (*(int *)arg)++;
+}
+
 int targets_scan(struct targets *t)
 {
     struct scan sc = {.t = t};
     int rc = procfs_each_pid(t->proc_root, scan_one, &sc);
-    return rc < 0 ? rc : sc.added;
+    if (rc < 0)
+        return rc;
+    targets_probe(t);
+    targets_recheck(t, units_now_mono_ms(), count_added, &sc.added);
+    return sc.added;
+}
+
+/* The candidates as they are now: ident copies, read without the lock. */
+static struct proc_ident *candidate_idents(struct targets *t, size_t *n)
+{
+    pthread_mutex_lock(&t->lock);
+    struct proc_ident *ids = t->n_cands ? calloc(t->n_cands, sizeof(*ids)) : NULL;
+    *n = ids ? t->n_cands : 0;
+    for (size_t i = 0; i < *n; i++)
+        ids[i] = t->cands[i]->id;
+    pthread_mutex_unlock(&t->lock);
+    return ids;
+}
+
+static void set_verdict(struct targets *t, const struct proc_ident *id, int verdict)
+{
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < t->n_cands; i++)
+        if (t->cands[i]->id.pid == id->pid && t->cands[i]->id.start_time == id->start_time)
+            t->cands[i]->verdict = verdict;
+    pthread_mutex_unlock(&t->lock);
+}
+
+void targets_probe(struct targets *t)
+{
+    size_t n;
+    struct proc_ident *ids = candidate_idents(t, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (!procfs_same_process(t->proc_root, &ids[i]))
+            set_verdict(t, &ids[i], TARGETS_GONE);
+        else if (procfs_maps_has_lib(t->proc_root, ids[i].pid, "libjvm.so") == 1)
+            set_verdict(t, &ids[i], TARGETS_JVM);
+    }
+    free(ids);
 }
 
 void targets_recheck(struct targets *t, uint64_t now_ms, void (*added)(struct target *, void *),
@@ -368,9 +408,8 @@ void targets_recheck(struct targets *t, uint64_t now_ms, void (*added)(struct ta
     pthread_mutex_lock(&t->lock);
     for (size_t i = 0; i < t->n_cands;) {
         struct target *tg = t->cands[i];
-        bool gone = !procfs_same_process(t->proc_root, &tg->id);
-        bool jvm = !gone && is_jvm(t, tg);
-        if (!gone && !jvm && now_ms < tg->added_ms + TARGETS_CANDIDATE_MS) {
+        bool jvm = tg->verdict == TARGETS_JVM;
+        if (!jvm && tg->verdict != TARGETS_GONE && now_ms < tg->added_ms + TARGETS_CANDIDATE_MS) {
             i++;
             continue;
         }

@@ -3,10 +3,14 @@
 #include "harness.h"
 #include "capture/hprof.h"
 #include "capture/jvmopts.h"
+#include "capture/nsexec.h"
 #include "core/units.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/fanotify.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -60,6 +64,32 @@ TEST(flags_last_one_wins_and_stop_at_main_class)
 
 static char dir[64];
 
+/* The test process itself stands for the JVM: its namespace, root, cwd and
+ * uid; nspid is the pid the default dump name carries. */
+static const struct proc_ident *self_as(int nspid)
+{
+    static struct proc_ident id;
+    if (procfs_ident(NULL, getpid(), &id) < 0)
+        id.pid = getpid();
+    id.nspid = nspid;
+    return &id;
+}
+
+/* A new directory, named by -XX:HeapDumpPath=<dir>, pinned for nspid. */
+static bool pin_fresh_dir(int nspid, struct hprof_watch *w)
+{
+    snprintf(dir, sizeof(dir), "/tmp/hprof-test-XXXXXX");
+    if (!mkdtemp(dir))
+        return false;
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "java -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath=%s Main",
+             dir);
+    struct hprof_spec sp;
+    parse(cmd, &sp);
+    hprof_watch_open(NULL, self_as(nspid), 0, &sp, w);
+    return w->state == HPROF_OK;
+}
+
 static void touch(const char *name, size_t size, int64_t age_s)
 {
     char p[256];
@@ -97,7 +127,7 @@ TEST(file_mode_finds_newest_sequence_file_in_window)
     struct hprof_spec sp;
     parse(cmd, &sp);
     struct hprof_watch w;
-    hprof_watch_open(NULL, getpid(), getpid(), 0, &sp, &w);
+    hprof_watch_open(NULL, self_as(getpid()), 0, &sp, &w);
     CHECK_EQ(w.state, HPROF_OK);
     CHECK(!w.dir_mode);
     CHECK_STREQ(w.base, "app.hprof");
@@ -116,16 +146,8 @@ TEST(file_mode_finds_newest_sequence_file_in_window)
 
 TEST(dir_mode_pins_the_directory_after_it_is_renamed)
 {
-    snprintf(dir, sizeof(dir), "/tmp/hprof-test-XXXXXX");
-    CHECK(mkdtemp(dir) != NULL);
-    char cmd[256];
-    snprintf(cmd, sizeof(cmd), "java -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath=%s Main",
-             dir);
-    struct hprof_spec sp;
-    parse(cmd, &sp);
     struct hprof_watch w;
-    hprof_watch_open(NULL, getpid(), 4242, 0, &sp, &w);
-    CHECK_EQ(w.state, HPROF_OK);
+    CHECK(pin_fresh_dir(4242, &w));
     CHECK(w.dir_mode);
     CHECK_STREQ(w.base, "java_pid4242.hprof");
     /* the path goes away (the volume's mount point vanishes with the
@@ -157,7 +179,7 @@ TEST(symlinks_are_never_followed)
     struct hprof_spec sp;
     parse(cmd, &sp);
     struct hprof_watch w;
-    hprof_watch_open(NULL, getpid(), 7, 0, &sp, &w);
+    hprof_watch_open(NULL, self_as(7), 0, &sp, &w);
     struct hprof_found f;
     CHECK_EQ(hprof_find(&w, units_now_real_ns(), 3600000000000ull, NULL, &f), 0);
     hprof_watch_close(&w);
@@ -168,7 +190,7 @@ TEST(symlinks_are_never_followed)
     snprintf(cmd, sizeof(cmd),
              "java -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath=%s/x.hprof Main", ldir);
     parse(cmd, &sp);
-    hprof_watch_open(NULL, getpid(), 7, 0, &sp, &w);
+    hprof_watch_open(NULL, self_as(7), 0, &sp, &w);
     CHECK_EQ(w.state, HPROF_UNREACHABLE);
     CHECK_CONTAINS(w.detail, "symbolic link");
     rmrf();
@@ -179,16 +201,16 @@ TEST(not_enabled_and_unreachable_say_why)
     struct hprof_spec sp;
     struct hprof_watch w;
     parse("java -jar app.jar", &sp);
-    hprof_watch_open(NULL, getpid(), 1, 0, &sp, &w);
+    hprof_watch_open(NULL, self_as(1), 0, &sp, &w);
     CHECK_EQ(w.state, HPROF_NOT_ENABLED);
     CHECK_CONTAINS(w.detail, "-XX:+HeapDumpOnOutOfMemoryError");
     /* options in an argfile not read: the detail says so */
     parse("java @/app/jvm.opts -jar app.jar", &sp);
-    hprof_watch_open(NULL, getpid(), 1, 0, &sp, &w);
+    hprof_watch_open(NULL, self_as(1), 0, &sp, &w);
     CHECK_EQ(w.state, HPROF_NOT_ENABLED);
     CHECK_CONTAINS(w.detail, "options in /app/jvm.opts were not read");
     parse("java -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath=/nonexistent/d/x.hprof Main", &sp);
-    hprof_watch_open(NULL, getpid(), 1, 0, &sp, &w);
+    hprof_watch_open(NULL, self_as(1), 0, &sp, &w);
     CHECK_EQ(w.state, HPROF_UNREACHABLE);
     CHECK_CONTAINS(w.detail, "/nonexistent/d");
     CHECK_STREQ(hprof_why_name(HPROF_NO_FILE), "no_file_in_window");
@@ -205,7 +227,7 @@ TEST(seen_list_survives_a_restart_and_settling_is_required)
     struct hprof_spec sp;
     parse(cmd, &sp);
     struct hprof_watch w;
-    hprof_watch_open(NULL, getpid(), 9, 0, &sp, &w);
+    hprof_watch_open(NULL, self_as(9), 0, &sp, &w);
     touch("java_pid9.hprof", 1234, 0);
     struct hprof_seen *s = hprof_seen_open(seenp);
     struct hprof_found f;
@@ -231,7 +253,65 @@ TEST(seen_list_survives_a_restart_and_settling_is_required)
     rmrf();
 }
 
+/* Makes every open(2) of path wait for an answer from the returned
+ * fanotify group (FAN_OPEN_PERM, fanotify(7)), which never gives one until
+ * it is closed: the kernel's own way to make a directory hang, as an
+ * on-access scanner or a stuck FUSE server does. -errno on failure. */
+static int hang_opens_of(const char *path)
+{
+    int fan = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC, O_RDONLY);
+    if (fan < 0)
+        return -errno;
+    if (fanotify_mark(fan, FAN_MARK_ADD, FAN_OPEN_PERM | FAN_ONDIR, AT_FDCWD, path) < 0) {
+        int rc = -errno;
+        close(fan);
+        return rc;
+    }
+    return fan;
+}
+
+struct find_call {
+    struct hprof_watch *w;
+    struct hprof_found f;
+    int rc;
+};
+
+static void *find_thread(void *p)
+{
+    struct find_call *c = p;
+    c->rc = hprof_find(c->w, units_now_real_ns(), 60000000000ull, NULL, &c->f);
+    return NULL;
+}
+
+TEST(a_dump_directory_that_hangs_costs_its_timeout_not_the_thread)
+{
+    NEED(getuid() == 0, "needs root for fanotify permission events and the helper");
+    struct hprof_watch w;
+    CHECK(pin_fresh_dir(5, &w));
+    touch("java_pid5.hprof", 10, 0);
+    w.timeout_ms = 300;
+    int fan = hang_opens_of(dir);
+    CHECK_MSG(fan >= 0, "fanotify: %s", strerror(-fan));
+    struct find_call c = {.w = &w};
+    pthread_t th;
+    CHECK_EQ(pthread_create(&th, NULL, find_thread, &c), 0);
+    /* the bound: 300 ms + the helper's reaping (2 x 2 s) */
+    bool returned = t_joined_within(th, 10);
+    close(fan); /* pending opens are allowed: the directory answers again */
+    if (!returned)
+        pthread_join(th, NULL);
+    CHECK_MSG(returned, "hprof_find still blocked 10 s into a hung directory");
+    CHECK_EQ(c.rc, -ETIMEDOUT);
+    CHECK_EQ(hprof_find(&w, units_now_real_ns(), 60000000000ull, NULL, &c.f), 1);
+    for (int i = 0; i < 500 && nsexec_reap_stuck() > 0; i++)
+        usleep(10000);
+    CHECK_EQ(nsexec_stuck_count(), 0);
+    hprof_watch_close(&w);
+    rmrf();
+}
+
 TEST_MAIN(flags_last_one_wins_and_stop_at_main_class,
+          a_dump_directory_that_hangs_costs_its_timeout_not_the_thread,
           file_mode_finds_newest_sequence_file_in_window,
           dir_mode_pins_the_directory_after_it_is_renamed, symlinks_are_never_followed,
           not_enabled_and_unreachable_say_why,

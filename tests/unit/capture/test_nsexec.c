@@ -7,10 +7,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <linux/capability.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -126,5 +131,100 @@ TEST(setup_failure_names_the_step)
     CHECK_CONTAINS(res.text, "entering the mount namespace");
 }
 
+struct traced {
+    int to_tracer, from_tracer;
+};
+
+/* Hands its pid to the tracer, waits until it is traced, then blocks. */
+static int traced_sleeper(struct nsexec_child *c, void *arg)
+{
+    const struct traced *a = arg;
+    pid_t me = getpid();
+    char ok = 0;
+    if (write(a->to_tracer, &me, sizeof(me)) != sizeof(me) || read(a->from_tracer, &ok, 1) != 1 ||
+        ok != 'y')
+        return nsexec_reply(c, "not traced"), -EPERM;
+    for (;;)
+        pause();
+}
+
+/* A separate process that PTRACE_SEIZEs the helper. Once SIGKILLed, a
+ * traced process is a zombie only its tracer can see (kernel/exit.c,
+ * wait_consider_task: "A zombie ptracee is only visible to its ptracer"):
+ * its real parent cannot reap it until the tracer goes away. That is a
+ * helper SIGKILL does not end in time, as one in uninterruptible sleep on
+ * a hung mount is, made with nothing but the kernel. */
+static pid_t start_tracer(int from_child, int to_child)
+{
+    pid_t t = fork();
+    if (t != 0)
+        return t;
+    pid_t pid;
+    char ok = 'n';
+    if (read(from_child, &pid, sizeof(pid)) == sizeof(pid) &&
+        ptrace(PTRACE_SEIZE, pid, NULL, NULL) == 0)
+        ok = 'y';
+    if (write(to_child, &ok, 1) != 1)
+        _exit(1);
+    for (;;)
+        pause();
+}
+
+struct run {
+    struct nsexec_spec spec;
+    struct traced a;
+    struct nsexec_result res;
+    int rc;
+};
+
+static void *run_thread(void *p)
+{
+    struct run *r = p;
+    r->rc = nsexec_run(&r->spec, traced_sleeper, &r->a, &r->res);
+    return NULL;
+}
+
+TEST(a_helper_sigkill_cannot_end_is_left_and_reaped_later)
+{
+    NEED(getuid() == 0, "needs root to change credentials and trace");
+    int up[2], down[2];
+    CHECK(pipe(up) == 0 && pipe(down) == 0);
+    pid_t tracer = start_tracer(up[0], down[1]);
+    CHECK(tracer > 0);
+    int keep[2] = {up[1], down[0]};
+    struct run r = {.spec = {.mntns_fd = -1,
+                             .root_fd = -1,
+                             .uid = NOBODY,
+                             .gid = NOBODY,
+                             .keep_fds = keep,
+                             .nkeep = 2,
+                             .timeout_ms = 300},
+                    .a = {up[1], down[0]}};
+    size_t before = nsexec_stuck_count();
+    pthread_t th;
+    CHECK_EQ(pthread_create(&th, NULL, run_thread, &r), 0);
+    /* the bound is 300 ms + 2 s */
+    bool joined = t_joined_within(th, 10);
+    size_t stuck = nsexec_stuck_count();
+    size_t left_while_traced = nsexec_reap_stuck();
+    kill(tracer, SIGKILL);
+    waitpid(tracer, NULL, 0);
+    if (!joined) /* the tracer's end releases the zombie to its parent */
+        pthread_join(th, NULL);
+    for (int i = 0; i < 2; i++)
+        close(up[i]), close(down[i]);
+    CHECK_MSG(joined, "nsexec_run still waited 10 s after a 300 ms timeout");
+    CHECK_EQ(r.rc, -ETIMEDOUT);
+    CHECK_CONTAINS(r.res.text, "stuck in the kernel");
+    CHECK_EQ(stuck, before + 1);
+    CHECK_EQ(left_while_traced, before + 1);
+    /* the tracer is gone: the zombie is its parent's again, and reaped */
+    size_t left = before + 1;
+    for (int i = 0; i < 500 && (left = nsexec_reap_stuck()) > before; i++)
+        usleep(10000);
+    CHECK_EQ(left, before);
+}
+
 TEST_MAIN(child_is_chrooted_unprivileged_and_clean, child_killed_on_timeout,
-          child_dying_without_reply, setup_failure_names_the_step)
+          a_helper_sigkill_cannot_end_is_left_and_reaped_later, child_dying_without_reply,
+          setup_failure_names_the_step)

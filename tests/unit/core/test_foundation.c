@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -220,9 +221,26 @@ TEST(atomic_write_replaces_whole_file)
     CHECK_EQ(system(cmd), 0);
 }
 
-TEST_MAIN(durations_parse_go_style, durations_format_canonically, rfc3339nano_keeps_nanoseconds,
-          u64_and_bool_parsing, tags_tolerate_spaces_and_colons_in_values,
-          tags_join_sanitises_for_datakit, proc_stat_parses_comm_with_parentheses,
-          proc_stat_of_a_jvm, proc_status_innermost_namespace_pid, maps_detect_libjvm_by_basename,
+TEST(poll_until_waits_for_the_fd_or_the_deadline)
+{
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    struct pollfd fd = {.fd = p[0], .events = POLLIN};
+    uint64_t t0 = units_now_mono_ms();
+    CHECK_EQ(units_poll_until(&fd, 1, t0 + 50), 0); /* nothing to read: the deadline */
+    CHECK(units_now_mono_ms() >= t0 + 50);
+    CHECK_EQ(units_poll_until(&fd, 1, t0), 0); /* already past: no wait at all */
+    CHECK_EQ(write(p[1], "x", 1), 1);
+    CHECK_EQ(units_poll_until(&fd, 1, units_now_mono_ms() + 10000), 1);
+    CHECK(fd.revents & POLLIN);
+    close(p[0]);
+    close(p[1]);
+}
+
+TEST_MAIN(durations_parse_go_style, poll_until_waits_for_the_fd_or_the_deadline,
+          durations_format_canonically, rfc3339nano_keeps_nanoseconds, u64_and_bool_parsing,
+          tags_tolerate_spaces_and_colons_in_values, tags_join_sanitises_for_datakit,
+          proc_stat_parses_comm_with_parentheses, proc_stat_of_a_jvm,
+          proc_status_innermost_namespace_pid, maps_detect_libjvm_by_basename,
           ident_of_self_and_reuse_guard, argv_join_rss_and_pid_walk,
           atomic_write_replaces_whole_file)

@@ -7,6 +7,8 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
@@ -203,7 +205,62 @@ TEST(one_capture_per_process_at_a_time)
     jobs_free(j);
 }
 
-TEST_MAIN(one_capture_per_process_at_a_time, at_most_workers_run_at_once,
-          duplicates_per_target_and_kind_are_rejected, full_queue_is_reported,
-          deadline_cancels_an_overrunning_job, stop_cancels_queued_and_running_jobs,
-          history_is_bounded_and_listed_newest_first)
+/* An executor that does not honour cancel_fd: it stands for a capture
+ * stuck in the kernel, released only when the test writes to the gate. */
+static int gate[2];
+
+static void exec_stuck(const struct job *job, struct job_result *res, void *arg)
+{
+    (void)job;
+    (void)arg;
+    char c;
+    atomic_fetch_add(&now_running, 1);
+    if (read(gate[0], &c, 1) < 0)
+        res->state = JOB_FAILED;
+    atomic_fetch_add(&executed, 1);
+    res->state = JOB_DONE;
+}
+
+struct stop_call {
+    struct jobs *j;
+    int rc;
+};
+
+static void *stop_thread(void *p)
+{
+    struct stop_call *c = p;
+    c->rc = jobs_stop(c->j, 100);
+    return NULL;
+}
+
+TEST(stop_returns_within_its_bound_past_a_stuck_worker)
+{
+    reset();
+    CHECK_EQ(pipe(gate), 0);
+    struct jobs *j = jobs_new(1, 4, 8, exec_stuck, NULL, NULL);
+    struct job_request r = req(31, CAPTURE_PROFILE, 10, 60000);
+    uint64_t id;
+    CHECK_EQ(jobs_submit(j, &r, &id), 0);
+    for (int i = 0; i < 500 && !atomic_load(&now_running); i++)
+        usleep(10000);
+    struct stop_call c = {.j = j};
+    pthread_t th;
+    CHECK_EQ(pthread_create(&th, NULL, stop_thread, &c), 0);
+    /* the bound is 100 ms + 5 s */
+    bool returned = t_joined_within(th, 10);
+    CHECK_EQ(write(gate[1], "x", 1), 1); /* the capture comes back */
+    if (!returned)
+        pthread_join(th, NULL);
+    CHECK_MSG(returned, "jobs_stop still joining 10 s after a 100 ms grace");
+    CHECK_EQ(c.rc, -ETIMEDOUT);
+    CHECK_EQ(jobs_stop(j, 5000), 0); /* once back, the left worker is joined */
+    CHECK_EQ(atomic_load(&executed), 1);
+    jobs_free(j);
+    close(gate[0]);
+    close(gate[1]);
+}
+
+TEST_MAIN(one_capture_per_process_at_a_time, stop_returns_within_its_bound_past_a_stuck_worker,
+          at_most_workers_run_at_once, duplicates_per_target_and_kind_are_rejected,
+          full_queue_is_reported, deadline_cancels_an_overrunning_job,
+          stop_cancels_queued_and_running_jobs, history_is_bounded_and_listed_newest_first)

@@ -210,8 +210,10 @@ TEST(a_matching_non_jvm_waits_as_a_candidate_then_is_dropped)
     CHECK_EQ(targets_count(t), 0);
     CHECK_EQ(targets_candidates(t), 1);
     int added = 0;
+    targets_probe(t);
     targets_recheck(t, units_now_mono_ms(), count_added, &added);
     CHECK_EQ(targets_candidates(t), 1); /* still within its time */
+    targets_probe(t);
     targets_recheck(t, units_now_mono_ms() + TARGETS_CANDIDATE_MS + 1, count_added, &added);
     CHECK_EQ(added, 0);
     CHECK_EQ(targets_candidates(t), 0); /* never loaded libjvm.so: dropped */
@@ -220,6 +222,38 @@ TEST(a_matching_non_jvm_waits_as_a_candidate_then_is_dropped)
     config_free(&cfg);
 }
 
-TEST_MAIN(service_from_jar_or_main_class, a_matching_non_jvm_waits_as_a_candidate_then_is_dropped,
-          jdk_tools_are_never_targets, matching_process_becomes_a_target_with_limits,
-          overrides_win_over_cgroup_limits, startup_scan_finds_existing_targets)
+TEST(a_candidate_is_added_once_the_probe_sees_libjvm_mapped)
+{
+    struct config cfg;
+    struct config_error err;
+    CHECK_EQ(config_load(&cfg, NULL, NULL, &err), 0);
+    struct targets *t = targets_new(&cfg, NULL, NULL);
+    /* a custom launcher: not called java, with a library named libjvm.so
+     * (a copy of libc's libm) loaded into it */
+    const char *lib = tool_copy("libjvm.so");
+    CHECK(lib != NULL);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "cp \"$(ldd /bin/sleep | awk '/libc.so/ {print $3}')\" '%s'", lib);
+    CHECK_EQ(system(cmd), 0);
+    setenv("LD_PRELOAD", lib, 1);
+    pid_t launcher = spawn_as("/opt/app/bin/java");
+    unsetenv("LD_PRELOAD");
+    CHECK_EQ(targets_consider(t, launcher, NULL), 0); /* no maps read here */
+    CHECK_EQ(targets_candidates(t), 1);
+    int added = 0;
+    targets_recheck(t, units_now_mono_ms(), count_added, &added);
+    CHECK_EQ(added, 0); /* not probed yet: nothing decided on the loop */
+    targets_probe(t);
+    targets_recheck(t, units_now_mono_ms(), count_added, &added);
+    CHECK_EQ(added, 1);
+    CHECK(targets_find(t, launcher) != NULL);
+    CHECK_EQ(targets_candidates(t), 0);
+    reap(launcher);
+    targets_free(t);
+    config_free(&cfg);
+}
+
+TEST_MAIN(service_from_jar_or_main_class, a_candidate_is_added_once_the_probe_sees_libjvm_mapped,
+          a_matching_non_jvm_waits_as_a_candidate_then_is_dropped, jdk_tools_are_never_targets,
+          matching_process_becomes_a_target_with_limits, overrides_win_over_cgroup_limits,
+          startup_scan_finds_existing_targets)
