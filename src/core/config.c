@@ -365,10 +365,10 @@ static int load_node(struct loader *l, struct config *c)
  * by default, so that one tenant cannot starve the node. */
 static int load_container_share(struct loader *l, struct config *c)
 {
-    uint64_t running, queued;
-    int rc = load_uint(l, "FLAMESHOT_MAX_JOBS_PER_CONTAINER", NULL, 1, 1, MAX_JOBS, &running);
+    uint64_t running = 1, queued = 8; /* the defaults */
+    int rc = load_uint(l, "FLAMESHOT_MAX_JOBS_PER_CONTAINER", NULL, running, 1, MAX_JOBS, &running);
     if (rc == 0)
-        rc = load_uint(l, "FLAMESHOT_MAX_QUEUED_PER_CONTAINER", NULL, 8, 1, MAX_JOBS, &queued);
+        rc = load_uint(l, "FLAMESHOT_MAX_QUEUED_PER_CONTAINER", NULL, queued, 1, MAX_JOBS, &queued);
     if (rc == 0 && running > (uint64_t)c->max_concurrent_jobs)
         return fail(l, "FLAMESHOT_MAX_JOBS_PER_CONTAINER",
                     "%llu is more than FLAMESHOT_MAX_CONCURRENT_JOBS (%d): it could never be "
