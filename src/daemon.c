@@ -89,6 +89,14 @@ static int open_core(struct daemon *d)
     d->runner = (struct runner){.cfg = d->cfg, .outbox = d->outbox, .metrics = &d->metrics};
     d->jobs = jobs_new(d->cfg->max_concurrent_jobs, JOB_QUEUE_CAP, JOB_HISTORY_CAP, runner_exec,
                        &d->runner, &d->metrics);
+    if (d->jobs && jobs_set_tenant_limits(d->jobs, d->cfg->max_jobs_per_container,
+                                          d->cfg->max_queued_per_container) < 0) {
+        log_error("daemon",
+                  "FLAMESHOT_MAX_JOBS_PER_CONTAINER/FLAMESHOT_MAX_QUEUED_PER_CONTAINER: "
+                  "out of range for %d worker(s) and a queue of %d",
+                  d->cfg->max_concurrent_jobs, JOB_QUEUE_CAP);
+        return -EINVAL;
+    }
     struct monitor_deps md = {.cfg = d->cfg,
                               .targets = d->targets,
                               .events = d->events,

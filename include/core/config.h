@@ -40,8 +40,11 @@ struct config {
     char *async_profiler_path;
     enum fs_bpf_mode bpf;
     int max_concurrent_jobs;
+    int max_jobs_per_container;   /* running at once per container (cgroup) */
+    int max_queued_per_container; /* waiting per container (cgroup) */
     uint64_t spool_max_mb;
     char *http_token;     /* NULL: no authentication */
+    bool http_insecure;   /* FLAMESHOT_HTTP_INSECURE: no token off the loopback */
     bool short_intervals; /* FLAMESHOT_TEST_SHORT_INTERVALS: tests only */
 };
 

@@ -42,14 +42,24 @@ enum metrics_job_outcome {
     MJ_FAILED,
     MJ_TARGET_EXITED,
     MJ_CANCELLED,
-    MJ_REJECTED, /* de-duplicated, cooldown or queue full */
+    MJ_REJECTED, /* refused by jobs_submit: see metrics_job_rejection */
     MJ__COUNT
+};
+
+/* Why jobs_submit refused a job. */
+enum metrics_job_rejection {
+    MR_DUPLICATE = 0,     /* the same capture of the process is queued or running */
+    MR_QUEUE_FULL,        /* the node's queue is full */
+    MR_TENANT_QUEUE_FULL, /* the container's share of the queue is full */
+    MR_SHUTTING_DOWN,
+    MR__COUNT
 };
 
 struct metrics {
     _Atomic uint64_t targets; /* gauge */
     _Atomic uint64_t triggers[MT__COUNT];
     _Atomic uint64_t jobs[MJ__COUNT];
+    _Atomic uint64_t jobs_rejected[MR__COUNT];
     _Atomic uint64_t attach_bucket[METRICS_ATTACH_BUCKETS + 1];
     _Atomic uint64_t attach_count;
     _Atomic uint64_t attach_sum_us;

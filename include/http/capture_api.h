@@ -10,7 +10,8 @@
  *             seen inside the Pod, as a Flameshot sidecar sees it). Takes
  *             precedence over command, which is then ignored (as Flameshot).
  *   command   a PCRE2 regex matched against every target's command line
- *             (argv joined by spaces): one job per matching target.
+ *             (argv joined by spaces, secrets masked as /v1/targets shows
+ *             it, core/redact.h): one job per matching target.
  *   namespace, pod, container   Kubernetes mode only: keep the targets of
  *             that Pod / container; namespace+pod alone selects every target
  *             of the Pod.
@@ -18,13 +19,13 @@
  *   202  at least one job queued; the body lists every matching target with
  *        its job id or its own error (e.g. already running)
  *   400  bad parameters (capture_api_parse), or a regex over PCRE2's match limit
- *   403  the pid is a live process but not a target (the body says why: no
- *        rule matches, a JDK tool, the agent itself, a kernel thread); or the
- *        regex matches only processes that are not targets
- *   404  no such process / nothing matches
+ *   404  no target matches (the pid, the regex, the Pod). The answer depends
+ *        on the targets only: a live process that is not one and no process
+ *        at all get the same answer (the log says why a pid is not a target)
  *   409  every matching target already has a job of this kind queued or
  *        running (the body names those jobs)
- *   429  the job queue is full
+ *   429  the job queue is full, or each matching target's container has its
+ *        share of it (FLAMESHOT_MAX_QUEUED_PER_CONTAINER) waiting
  *   503  the agent is shutting down
  *
  * Thread-safe: runs in HTTP server threads; takes the target table lock
@@ -82,8 +83,8 @@ struct capture_api_deps {
 
 /* Resolves req and queues its jobs. Returns the HTTP status (see above) and
  * *body: the JSON answer ({"error", "detail", ...} unless 202), owned by the
- * caller; *body is NULL only on ENOMEM (then the status is 500). Blocks
- * for a /proc scan when a regex matches no target. */
+ * caller; *body is NULL only on ENOMEM (then the status is 500). Reads
+ * /proc/<pid> (for the log) when a pid is not a target. */
 int capture_api_run(const struct capture_api_deps *d, const struct capture_api_request *req,
                     struct cJSON **body);
 

@@ -5,7 +5,14 @@
  * deadline after which it is cancelled,
  * and finished jobs stay listed for the status API. The executor runs in a
  * worker thread, so monitoring and event handling never wait for a
- * capture. */
+ * capture.
+ *
+ * Fairness: every job belongs to a tenant (the submitter names it: a
+ * container, a cgroup). Per tenant, at most `running` jobs run at once and
+ * at most `queued` wait (jobs_set_tenant_limits), so one container's slow
+ * or fake JVMs cannot occupy every worker nor the whole queue; and tenants
+ * take turns (start-time fair queueing): a tenant with one job waits behind
+ * at most one job of each other tenant, however many they queued. */
 #ifndef FS_JOBS_H
 #define FS_JOBS_H
 
@@ -29,6 +36,7 @@ enum job_state {
 };
 
 #define JOB_MAX_ARTEFACTS 4
+#define JOB_TENANT_LEN    256 /* a container id, or a cgroup path (truncated) */
 
 struct job_artefact {
     char kind[32];  /* "profile", "jcmd_gc_class_histogram", ... */
@@ -54,6 +62,8 @@ struct job {
     struct proc_ident target;
     const struct rule *rule; /* may be NULL; owned by the config */
     char service[128];
+    char tenant[JOB_TENANT_LEN]; /* "host" when the request named none */
+    uint64_t turn;               /* fair-queueing start tag: lowest runs first */
     struct trigger trigger;
     uint64_t created_ns, started_ns, finished_ns; /* real time */
     uint64_t deadline_ms;                         /* monotonic; 0 until started */
@@ -70,6 +80,7 @@ struct job_request {
     struct proc_ident target;
     const struct rule *rule;
     const char *service;    /* copied; may be NULL */
+    const char *tenant;     /* copied (truncated); NULL or "": "host" */
     struct trigger trigger; /* moved into the job when jobs_submit succeeds */
     uint64_t budget_ms;     /* time from start to deadline */
     void *payload;          /* moved too; freed with payload_free */
@@ -87,10 +98,17 @@ struct jobs;
 struct jobs *jobs_new(int workers, int queue_cap, int history_cap, jobs_exec_fn exec, void *arg,
                       struct metrics *metrics);
 
+/* Per tenant: at most `running` jobs run at once (1..workers) and at most
+ * `queued` wait (1..queue_cap). Until called, a tenant may use every
+ * worker and the whole queue. Returns 0 or -EINVAL (out of range). */
+int jobs_set_tenant_limits(struct jobs *jobs, int running, int queued);
+
 /* Queues a job. Returns 0 and sets *id; -EEXIST when a job of the same
  * capture kind for the same process is queued or running (*id is that
- * job); -ENOSPC when the queue is full; -ESHUTDOWN once stopping. On
- * error the request keeps ownership of its trigger and payload. */
+ * job); -EDQUOT when the request's tenant already has its limit of queued
+ * jobs; -ENOSPC when the queue is full; -ESHUTDOWN once stopping. Every
+ * refusal is counted in metrics jobs[MJ_REJECTED] and jobs_rejected[].
+ * On error the request keeps ownership of its trigger and payload. */
 int jobs_submit(struct jobs *jobs, struct job_request *req, uint64_t *id);
 
 /* True when a job of that kind is queued or running for the process. */

@@ -122,6 +122,11 @@ int targets_is_excluded(const char *argv, size_t argv_len, const char *comm, int
 char *targets_guess_service(const char *argv, size_t argv_len, const char *comm, char *buf,
                             size_t cap);
 
+/* Whom the target belongs to, for the per-container job limits: its
+ * container id; outside a container its memory cgroup's path (a systemd
+ * service, a user session: one tenant each); "host" without a cgroup. */
+const char *target_tenant(const struct target *tg);
+
 /* The watched processes as JSON for the HTTP API (takes the lock). */
 struct cJSON *targets_json(struct targets *t, uint64_t now_ms);
 struct cJSON *target_json(const struct target *tg, uint64_t now_ms);

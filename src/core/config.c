@@ -16,7 +16,7 @@
 #define MIN_AUTO_PROFILING_MS   60000
 #define MIN_MONITOR_INTERVAL_MS 100
 #define MAX_MONITOR_INTERVAL_MS 3600000
-#define MAX_JOBS                64
+#define MAX_JOBS                64 /* also the job queue's capacity */
 
 /* Every variable we read, for the unknown-variable check. */
 static const char *const known_vars[] = {
@@ -42,6 +42,9 @@ static const char *const known_vars[] = {
     "FLAMESHOT_ASYNC_PROFILER_PATH",
     "FLAMESHOT_BPF",
     "FLAMESHOT_MAX_CONCURRENT_JOBS",
+    "FLAMESHOT_MAX_JOBS_PER_CONTAINER",
+    "FLAMESHOT_MAX_QUEUED_PER_CONTAINER",
+    "FLAMESHOT_HTTP_INSECURE",
     "FLAMESHOT_SPOOL_MAX_MB",
     "FLAMESHOT_HTTP_TOKEN",
     "FLAMESHOT_TEST_SHORT_INTERVALS",
@@ -268,6 +271,33 @@ static int load_auto_profiling(struct loader *l, struct config *c)
     return 0;
 }
 
+/* 127.0.0.0/8, ::1, and 127.0.0.0/8 mapped into IPv6. */
+static bool is_loopback(const char *ip)
+{
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    struct in6_addr a6;
+    unsigned char a4[4];
+    if (inet_pton(AF_INET, ip, a4) == 1)
+        return a4[0] == 127;
+    return inet_pton(AF_INET6, ip, &a6) == 1 &&
+           (IN6_IS_ADDR_LOOPBACK(&a6) ||
+            (memcmp(a6.s6_addr, mapped, sizeof(mapped)) == 0 && a6.s6_addr[12] == 127));
+}
+
+/* Without a token, the API is served off the loopback only when asked
+ * explicitly: on a node address every Pod of the cluster can reach it. */
+static int check_http_exposure(struct loader *l, struct config *c)
+{
+    int rc = load_bool(l, "FLAMESHOT_HTTP_INSECURE", false, &c->http_insecure);
+    if (rc < 0 || c->http_token || c->http_insecure || is_loopback(c->http_ip))
+        return rc;
+    return fail(l, "FLAMESHOT_HTTP_LOCAL_IP",
+                "%s is not a loopback address and FLAMESHOT_HTTP_TOKEN is unset: set "
+                "FLAMESHOT_HTTP_TOKEN, or FLAMESHOT_HTTP_INSECURE=true to serve the API "
+                "unauthenticated there",
+                c->http_ip);
+}
+
 static int load_http(struct loader *l, struct config *c)
 {
     int rc = load_string(l, "FLAMESHOT_HTTP_LOCAL_IP", "127.0.0.1", &c->http_ip);
@@ -285,7 +315,7 @@ static int load_http(struct loader *l, struct config *c)
     rc = load_string(l, "FLAMESHOT_HTTP_TOKEN", NULL, &c->http_token);
     if (rc == 0 && c->http_token && strpbrk(c->http_token, " \t\r\n"))
         return fail(l, "FLAMESHOT_HTTP_TOKEN", "must not contain whitespace");
-    return rc;
+    return rc ?: check_http_exposure(l, c);
 }
 
 static int load_tags(struct loader *l, struct config *c)
@@ -331,6 +361,24 @@ static int load_node(struct loader *l, struct config *c)
     return dup_into(&c->node_name, host);
 }
 
+/* One container's share of the workers and of the queue: below the whole
+ * by default, so that one tenant cannot starve the node. */
+static int load_container_share(struct loader *l, struct config *c)
+{
+    uint64_t running = 1, queued = 8; /* the defaults */
+    int rc = load_uint(l, "FLAMESHOT_MAX_JOBS_PER_CONTAINER", NULL, running, 1, MAX_JOBS, &running);
+    if (rc == 0)
+        rc = load_uint(l, "FLAMESHOT_MAX_QUEUED_PER_CONTAINER", NULL, queued, 1, MAX_JOBS, &queued);
+    if (rc == 0 && running > (uint64_t)c->max_concurrent_jobs)
+        return fail(l, "FLAMESHOT_MAX_JOBS_PER_CONTAINER",
+                    "%llu is more than FLAMESHOT_MAX_CONCURRENT_JOBS (%d): it could never be "
+                    "reached",
+                    (unsigned long long)running, c->max_concurrent_jobs);
+    c->max_jobs_per_container = (int)running;
+    c->max_queued_per_container = (int)queued;
+    return rc;
+}
+
 static int load_limits(struct loader *l, struct config *c)
 {
     uint64_t jobs = 2;
@@ -342,7 +390,7 @@ static int load_limits(struct loader *l, struct config *c)
     if (rc == 0)
         rc = load_uint(l, "FLAMESHOT_SPOOL_MAX_MB", NULL, 1024, 1, 1u << 30, &c->spool_max_mb);
     c->max_concurrent_jobs = (int)jobs;
-    return rc;
+    return rc ?: load_container_share(l, c);
 }
 
 static int load_features(struct loader *l, struct config *c)
@@ -493,6 +541,7 @@ cJSON *config_to_json(const struct config *c)
     cJSON_AddStringToObject(o, "http_local_ip", c->http_ip);
     cJSON_AddNumberToObject(o, "http_local_port", c->http_port);
     cJSON_AddStringToObject(o, "http_token", c->http_token ? "(set)" : "(unset)");
+    cJSON_AddBoolToObject(o, "http_insecure", c->http_insecure);
     json_add_str_or_null(o, "service", c->service);
     cJSON *tags = cJSON_AddObjectToObject(o, "tags");
     for (size_t i = 0; tags && i < c->tags.n; i++)
@@ -501,6 +550,8 @@ cJSON *config_to_json(const struct config *c)
     cJSON_AddStringToObject(o, "async_profiler_path", c->async_profiler_path);
     cJSON_AddStringToObject(o, "bpf", config_bpf_name(c->bpf));
     cJSON_AddNumberToObject(o, "max_concurrent_jobs", c->max_concurrent_jobs);
+    cJSON_AddNumberToObject(o, "max_jobs_per_container", c->max_jobs_per_container);
+    cJSON_AddNumberToObject(o, "max_queued_per_container", c->max_queued_per_container);
     cJSON_AddNumberToObject(o, "spool_max_mb", (double)c->spool_max_mb);
     cJSON_AddBoolToObject(o, "processes_default", c->rules.is_default);
     cJSON *rules = cJSON_AddArrayToObject(o, "processes");

@@ -3,6 +3,8 @@
 #include "core/rx.h"
 
 #include "core/log.h"
+#include "core/redact.h"
+#include "policy/jobs.h"
 #include "policy/monitor.h"
 #include "events/procfs.h"
 #include "core/rules.h"
@@ -184,6 +186,7 @@ struct entry {
     struct proc_ident id;
     char service[128];
     char container_id[65];
+    char tenant[JOB_TENANT_LEN];
     struct target_pod pod;
     int rule;
     unsigned events;
@@ -204,19 +207,27 @@ static bool pod_match(const struct capture_api_request *r, const struct target *
            (!r->container[0] || strcmp(r->container, tg->pod.container) == 0);
 }
 
-/* 1 match, 0 no match, -1 match limit or error. */
+/* The regex sees the command line as /v1/targets shows it, secrets
+ * masked: matching the raw one would let a client guess a password one
+ * character at a time. Sets *err on PCRE2's match limit. */
+static bool command_matches(const struct capture_api_request *r, const struct target *tg, int *err)
+{
+    bool redacted;
+    char *shown = redact_argv(tg->argv, tg->argv_len, &redacted);
+    int m = shown ? rx_match(r->re, shown, true) : 0;
+    free(shown);
+    if (m < 0)
+        *err = 1;
+    return m == 1;
+}
+
 static bool selected(const struct capture_api_request *r, const struct target *tg, int *err)
 {
     if (!pod_match(r, tg))
         return false;
     if (r->pid)
         return (r->pod[0] ? tg->id.nspid : tg->id.pid) == r->pid;
-    if (!r->re)
-        return true; /* the whole Pod */
-    int m = rx_match(r->re, tg->cmdline ? tg->cmdline : "", true);
-    if (m < 0)
-        *err = 1;
-    return m == 1;
+    return !r->re || command_matches(r, tg, err); /* no regex: the whole Pod */
 }
 
 static int add_entry(struct result *res, const struct capture_api_request *r,
@@ -236,6 +247,7 @@ static int add_entry(struct result *res, const struct capture_api_request *r,
     snprintf(e->service, sizeof(e->service), "%s", tg->service);
     snprintf(e->container_id, sizeof(e->container_id), "%s",
              tg->has_cgroup ? tg->cg.container_id : "");
+    snprintf(e->tenant, sizeof(e->tenant), "%s", target_tenant(tg));
     e->pod = tg->pod;
     e->rule = tg->rule ? tg->rule->index : -1;
     e->events = r->events                      ? r->events
@@ -335,38 +347,6 @@ static int why_not_target(const struct capture_api_deps *d, int pid, char *why, 
     return rc == -ENODATA ? 0 : rc;
 }
 
-/* A process sending a request to this API (curl, wget, the shell running
- * them) carries the regex in its own command line: it must not turn a 404
- * into a 403. */
-static bool is_api_client(const char *cmdline)
-{
-    return strstr(cmdline, "/v1/profile") || strstr(cmdline, "/v1/snapshot");
-}
-
-/* True when some process other than the agent and the API's clients has a
- * command line the regex matches. Reads every /proc/<pid>/cmdline. */
-struct any_match {
-    const struct capture_api_request *r;
-    int self;
-};
-
-static int process_matches(int pid, void *arg)
-{
-    const struct any_match *a = arg;
-    char *line = NULL;
-    if (pid == a->self || procfs_read_cmdline(NULL, pid, &line) < 0)
-        return 0;
-    int found = !is_api_client(line) && rx_match(a->r->re, line, true) == 1;
-    free(line);
-    return found;
-}
-
-static bool any_process_matches(const struct capture_api_request *r)
-{
-    struct any_match a = {.r = r, .self = getpid()};
-    return procfs_each_pid(NULL, process_matches, &a) == 1;
-}
-
 static const char *selection(const struct capture_api_request *r, char *buf, size_t cap)
 {
     snprintf(buf, cap, "%s%s%s%s%s%s", r->namespace_[0] ? "namespace " : "", r->namespace_,
@@ -389,22 +369,24 @@ static int nothing_matched(const struct capture_api_deps *d, const struct captur
                          : "");
         return 404;
     }
+    /* The answer depends on the targets only: whether a process that is
+     * not one exists, and what it is, stays on the node (in the log). */
     if (r->pid) {
-        int rc = why_not_target(d, r->pid, detail, cap);
-        *error = rc == 0 ? "not a target" : "no such process";
-        if (rc < 0)
-            snprintf(detail, cap, "no process with pid %d on this node", r->pid);
-        return rc == 0 ? 403 : 404;
-    }
-    if (any_process_matches(r)) {
+        char why[512];
+        if (why_not_target(d, r->pid, why, sizeof(why)) < 0)
+            snprintf(why, sizeof(why), "no process with pid %d", r->pid);
+        log_info("http", "pid %d is not a target: %s", r->pid, why);
         *error = "not a target";
         snprintf(detail, cap,
-                 "the regex matches processes on this node but none of them is a "
-                 "target (no FLAMESHOT_PROCESSES rule matches them, or they are JDK tools)");
-        return 403;
+                 "no target has pid %d (GET /v1/targets lists them; the agent's log says why "
+                 "a process is not one)",
+                 r->pid);
+        return 404;
     }
     *error = "nothing matches";
-    snprintf(detail, cap, "no process's command line matches the regex");
+    snprintf(detail, cap,
+             "no target's command line matches the regex (as GET /v1/targets shows them, "
+             "secrets masked)");
     return 404;
 }
 
@@ -419,8 +401,8 @@ static int count_rc(const struct result *res, int rc, const struct entry **first
 
 /* The status when targets matched: 202 if anything was queued, else the
  * most telling of the individual failures. */
-static int decide(const struct capture_api_request *r, const struct result *res, const char **error,
-                  char *detail, size_t cap)
+static int decide(const struct capture_api_deps *d, const struct capture_api_request *r,
+                  const struct result *res, const char **error, char *detail, size_t cap)
 {
     const struct entry *e = NULL;
     if (count_rc(res, 0, NULL))
@@ -433,6 +415,15 @@ static int decide(const struct capture_api_request *r, const struct result *res,
     if (count_rc(res, -ENOSPC, NULL)) {
         *error = "job queue full";
         snprintf(detail, cap, "the job queue is full; retry later");
+        return 429;
+    }
+    if (count_rc(res, -EDQUOT, &e)) {
+        *error = "container queue full";
+        snprintf(detail, cap,
+                 "%s %s already has %d capture(s) waiting "
+                 "(FLAMESHOT_MAX_QUEUED_PER_CONTAINER); retry later",
+                 e->container_id[0] ? "container" : "cgroup", e->tenant,
+                 d->cfg->max_queued_per_container);
         return 429;
     }
     if (count_rc(res, -EEXIST, &e)) {
@@ -462,6 +453,8 @@ static const char *entry_status(int rc)
         return "already_running";
     case -ENOSPC:
         return "queue_full";
+    case -EDQUOT:
+        return "container_queue_full";
     case -ESHUTDOWN:
         return "shutting_down";
     case -ENOENT:
@@ -480,6 +473,7 @@ static cJSON *entry_json(const struct capture_api_request *r, const struct entry
     cJSON_AddStringToObject(o, "process_name", e->id.comm);
     cJSON_AddStringToObject(o, "service", e->service);
     cJSON_AddStringToObject(o, "container_id", e->container_id);
+    cJSON_AddStringToObject(o, "tenant", e->tenant);
     if (e->pod.name[0]) {
         cJSON *p = cJSON_AddObjectToObject(o, "pod");
         cJSON_AddStringToObject(p, "namespace", e->pod.namespace_);
@@ -494,6 +488,8 @@ static cJSON *entry_json(const struct capture_api_request *r, const struct entry
         cJSON_AddNumberToObject(o, "job_id", (double)e->job_id);
     if (e->rc == -EEXIST)
         cJSON_AddStringToObject(o, "error", "a job of this kind is already queued or running");
+    else if (e->rc == -EDQUOT)
+        cJSON_AddStringToObject(o, "error", "its container's share of the job queue is full");
     else if (e->rc < 0)
         cJSON_AddStringToObject(o, "error", strerror(-e->rc));
     return o;
@@ -570,7 +566,7 @@ int capture_api_run(const struct capture_api_deps *d, const struct capture_api_r
     } else if (res.n == 0) {
         status = nothing_matched(d, r, &error, detail, sizeof(detail));
     } else {
-        status = decide(r, &res, &error, detail, sizeof(detail));
+        status = decide(d, r, &res, &error, detail, sizeof(detail));
     }
     *body = answer(r, &res, status, error, detail);
     char who[CAPTURE_API_MAX_REGEX + 64];

@@ -303,6 +303,8 @@ static void on_status(struct http *h, const char *query, const char *arg, struct
     cJSON_AddNumberToObject(j, "running", jobs_running(h->d.jobs));
     cJSON_AddNumberToObject(j, "queue_capacity", h->d.job_queue_cap);
     cJSON_AddNumberToObject(j, "workers", c->max_concurrent_jobs);
+    cJSON_AddNumberToObject(j, "running_per_container", c->max_jobs_per_container);
+    cJSON_AddNumberToObject(j, "queued_per_container", c->max_queued_per_container);
     cJSON_AddItemToObject(o, "outbox", outbox_stats_json(h->d.outbox));
     cJSON_AddItemToObject(o, "background", background_json(h->d.metrics));
     cJSON_AddItemToObject(o, "http", http_json(h));

@@ -91,10 +91,18 @@ static void jobs(struct buf *b, const struct metrics *m, const struct prom_extra
     static const char *const outcome[MJ__COUNT] = {"done", "failed", "target_exited", "cancelled",
                                                    "rejected"};
     family(b, "flameshot_jobs_total", "counter",
-           "Capture jobs by outcome (rejected: de-duplicated or queue full).");
+           "Capture jobs by outcome (rejected: refused when asked for).");
+    static const char *const rejection[MR__COUNT] = {"duplicate", "queue_full",
+                                                     "container_queue_full", "shutting_down"};
     for (int i = 0; i < MJ__COUNT; i++)
         put(b, "flameshot_jobs_total{outcome=\"%s\"} %llu\n", outcome[i],
             (unsigned long long)get(&m->jobs[i]));
+    family(b, "flameshot_jobs_rejected_total", "counter",
+           "Capture jobs refused, by reason (container_queue_full: "
+           "FLAMESHOT_MAX_QUEUED_PER_CONTAINER).");
+    for (int i = 0; i < MR__COUNT; i++)
+        put(b, "flameshot_jobs_rejected_total{reason=\"%s\"} %llu\n", rejection[i],
+            (unsigned long long)get(&m->jobs_rejected[i]));
     one(b, "flameshot_jobs_queued", "gauge", "Jobs waiting for a worker.", x->jobs_queued);
     one(b, "flameshot_jobs_running", "gauge", "Jobs running now.", x->jobs_running);
 }

@@ -32,7 +32,9 @@ struct jobs {
     int queue_cap, queue_len;
     struct job **running; /* one slot per worker */
     int n_workers;
-    struct job **history; /* ring of finished jobs, newest at hist_head-1 */
+    int tenant_running, tenant_queued; /* per-tenant limits */
+    uint64_t clock;                    /* the turn of the latest job started */
+    struct job **history;              /* ring of finished jobs, newest at hist_head-1 */
     int hist_cap, hist_len, hist_head;
 
     pthread_t *threads;
@@ -119,6 +121,74 @@ static void retire(struct jobs *j, struct job *job)
     j->hist_len++;
 }
 
+/* A tenant's part of the queue and of the workers. */
+struct share {
+    int queued, running;
+    bool any;           /* it has a job queued or running */
+    uint64_t last_turn; /* the latest turn among them */
+};
+
+static void share_add(struct share *s, const struct job *job, const char *tenant, int *count)
+{
+    if (strcmp(job->tenant, tenant) != 0)
+        return;
+    (*count)++;
+    if (!s->any || job->turn > s->last_turn)
+        s->last_turn = job->turn;
+    s->any = true;
+}
+
+/* Lock held. */
+static struct share tenant_share(struct jobs *j, const char *tenant)
+{
+    struct share s = {0};
+    for (int i = 0; i < j->queue_len; i++)
+        share_add(&s, j->queue[i], tenant, &s.queued);
+    for (int i = 0; i < j->n_workers; i++)
+        if (j->running[i])
+            share_add(&s, j->running[i], tenant, &s.running);
+    return s;
+}
+
+int jobs_set_tenant_limits(struct jobs *j, int running, int queued)
+{
+    if (running < 1 || running > j->n_workers || queued < 1 || queued > j->queue_cap)
+        return -EINVAL;
+    pthread_mutex_lock(&j->lock);
+    j->tenant_running = running;
+    j->tenant_queued = queued;
+    pthread_cond_broadcast(&j->changed); /* a raised limit may free a queued job */
+    pthread_mutex_unlock(&j->lock);
+    return 0;
+}
+
+/* Why the request cannot be queued (as jobs_submit returns it), or 0.
+ * Lock held. */
+static int refusal(struct jobs *j, const struct job_request *req, const struct share *sh,
+                   uint64_t *id)
+{
+    struct job *dup = find_active(j, &req->target, req->trigger.capture);
+    if (j->stopping)
+        return -ESHUTDOWN;
+    if (dup) {
+        *id = dup->id;
+        return -EEXIST;
+    }
+    if (j->queue_len == j->queue_cap)
+        return -ENOSPC;
+    return sh->queued >= j->tenant_queued ? -EDQUOT : 0;
+}
+
+static void count_refusal(struct jobs *j, int rc)
+{
+    enum metrics_job_rejection why = rc == -EEXIST   ? MR_DUPLICATE
+                                     : rc == -EDQUOT ? MR_TENANT_QUEUE_FULL
+                                     : rc == -ENOSPC ? MR_QUEUE_FULL
+                                                     : MR_SHUTTING_DOWN;
+    metrics_inc(j->metrics, jobs[MJ_REJECTED]);
+    metrics_inc(j->metrics, jobs_rejected[why]);
+}
+
 int jobs_submit(struct jobs *j, struct job_request *req, uint64_t *id)
 {
     struct job *job = calloc(1, sizeof(*job));
@@ -129,23 +199,21 @@ int jobs_submit(struct jobs *j, struct job_request *req, uint64_t *id)
         free(job);
         return -errno;
     }
+    snprintf(job->tenant, sizeof(job->tenant), "%s",
+             req->tenant && req->tenant[0] ? req->tenant : "host");
     pthread_mutex_lock(&j->lock);
-    int rc = 0;
-    struct job *dup = find_active(j, &req->target, req->trigger.capture);
-    if (j->stopping)
-        rc = -ESHUTDOWN;
-    else if (dup) {
-        rc = -EEXIST;
-        *id = dup->id;
-    } else if (j->queue_len == j->queue_cap)
-        rc = -ENOSPC;
+    struct share sh = tenant_share(j, job->tenant);
+    int rc = refusal(j, req, &sh, id);
     if (rc < 0) {
         pthread_mutex_unlock(&j->lock);
-        metrics_inc(j->metrics, jobs[MJ_REJECTED]);
+        count_refusal(j, rc);
         close(job->cancel_fd);
         free(job);
         return rc;
     }
+    /* start-time fair queueing: a tenant's next job comes after its
+     * previous one, a newcomer's at the current turn */
+    job->turn = sh.any && sh.last_turn + 1 > j->clock ? sh.last_turn + 1 : j->clock;
     job->id = ++j->next_id;
     job->state = JOB_QUEUED;
     job->target = req->target;
@@ -182,15 +250,30 @@ static bool target_running(struct jobs *j, const struct proc_ident *t)
     return false;
 }
 
-/* The oldest queued job whose process has nothing running: one capture
- * per JVM at a time, so two attaches never race to start its listener
- * (the loser's SIGQUIT would print a thread dump on the app's stdout). */
+static int tenant_running(struct jobs *j, const char *tenant)
+{
+    int n = 0;
+    for (int i = 0; i < j->n_workers; i++)
+        n += j->running[i] && strcmp(j->running[i]->tenant, tenant) == 0;
+    return n;
+}
+
+/* The queued job with the lowest turn (the oldest among equals) whose
+ * process has nothing running and whose tenant is below its limit of
+ * running jobs. One capture per JVM at a time, so two attaches never race
+ * to start its listener (the loser's SIGQUIT would print a thread dump on
+ * the app's stdout). */
 static int runnable(struct jobs *j)
 {
-    for (int i = 0; i < j->queue_len; i++)
-        if (!target_running(j, &j->queue[i]->target))
-            return i;
-    return -1;
+    int best = -1;
+    for (int i = 0; i < j->queue_len; i++) {
+        const struct job *q = j->queue[i];
+        if (target_running(j, &q->target) || tenant_running(j, q->tenant) >= j->tenant_running)
+            continue;
+        if (best < 0 || q->turn < j->queue[best]->turn)
+            best = i;
+    }
+    return best;
 }
 
 /* Lock held; returns the next job to run or NULL when stopping. */
@@ -203,6 +286,8 @@ static struct job *take_next(struct jobs *j)
         return NULL;
     struct job *job = j->queue[i];
     memmove(j->queue + i, j->queue + i + 1, (size_t)(--j->queue_len - i) * sizeof(*j->queue));
+    if (job->turn > j->clock)
+        j->clock = job->turn;
     return job;
 }
 
@@ -342,6 +427,8 @@ struct jobs *jobs_new(int workers, int queue_cap, int history_cap, jobs_exec_fn 
     j->metrics = metrics;
     j->n_workers = workers;
     j->queue_cap = queue_cap;
+    j->tenant_running = workers;
+    j->tenant_queued = queue_cap;
     j->hist_cap = history_cap;
     j->queue = calloc((size_t)queue_cap, sizeof(*j->queue));
     j->running = calloc((size_t)workers, sizeof(*j->running));
@@ -476,6 +563,7 @@ static cJSON *job_json(const struct job *job)
     cJSON_AddStringToObject(t, "process_name", job->target.comm);
     if (job->service[0])
         cJSON_AddStringToObject(o, "service", job->service);
+    cJSON_AddStringToObject(o, "tenant", job->tenant);
     if (job->trigger.capture == CAPTURE_PROFILE) {
         cJSON_AddNumberToObject(o, "duration_ms", (double)job->trigger.duration_ms);
         cJSON_AddStringToObject(o, "events",

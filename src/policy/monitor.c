@@ -187,6 +187,7 @@ static int submit(struct monitor *m, struct target *tg, struct trigger *t, int s
     struct job_request req = {.target = tg->id,
                               .rule = tg->rule,
                               .service = tg->service,
+                              .tenant = target_tenant(tg),
                               .trigger = *t,
                               .budget_ms = budget_ms(m, t),
                               .payload_free = runner_target_free};
@@ -211,6 +212,8 @@ static int submit(struct monitor *m, struct target *tg, struct trigger *t, int s
                  trigger_kind_name(t->kind),
                  rc == -EEXIST   ? "the same capture is already queued or running"
                  : rc == -ENOSPC ? "job queue full"
+                 : rc == -EDQUOT ? "its container's share of the job queue is full "
+                                   "(FLAMESHOT_MAX_QUEUED_PER_CONTAINER)"
                                  : strerror(-rc));
     if (rc < 0) {
         trigger_free(&req.trigger);

@@ -2,6 +2,7 @@
 
 #include "capture/jvmopts.h"
 #include "core/log.h"
+#include "core/redact.h"
 #include "core/units.h"
 
 #include <cjson/cJSON.h>
@@ -495,6 +496,17 @@ cJSON *target_samples_json(const struct target *tg)
     return arr;
 }
 
+/* The command line with secret-looking values masked (core/redact.h):
+ * whoever reaches the API must not read the passwords on it. */
+static void add_cmdline(cJSON *o, const struct target *tg)
+{
+    bool redacted = false;
+    char *shown = redact_argv(tg->argv, tg->argv_len, &redacted);
+    cJSON_AddStringToObject(o, "cmdline", shown ? shown : "");
+    cJSON_AddBoolToObject(o, "cmdline_redacted", redacted || !shown);
+    free(shown);
+}
+
 static void add_identity(cJSON *o, const struct target *tg)
 {
     cJSON_AddNumberToObject(o, "pid", tg->id.pid);
@@ -502,7 +514,7 @@ static void add_identity(cJSON *o, const struct target *tg)
     cJSON_AddNumberToObject(o, "uid", tg->id.uid);
     cJSON_AddNumberToObject(o, "gid", tg->id.gid);
     cJSON_AddStringToObject(o, "process_name", tg->id.comm);
-    cJSON_AddStringToObject(o, "cmdline", tg->cmdline);
+    add_cmdline(o, tg);
     cJSON_AddStringToObject(o, "service", tg->service);
     cJSON_AddNumberToObject(o, "rule", tg->rule ? tg->rule->index : -1);
     cJSON_AddStringToObject(o, "cgroup", tg->has_cgroup ? tg->cg.path : "");
@@ -515,6 +527,13 @@ static void add_identity(cJSON *o, const struct target *tg)
         cJSON_AddStringToObject(p, "uid", tg->pod.uid);
         cJSON_AddStringToObject(p, "container", tg->pod.container);
     }
+}
+
+const char *target_tenant(const struct target *tg)
+{
+    if (!tg->has_cgroup)
+        return "host";
+    return tg->cg.container_id[0] ? tg->cg.container_id : tg->cg.path;
 }
 
 cJSON *target_json(const struct target *tg, uint64_t now_ms)

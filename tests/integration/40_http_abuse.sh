@@ -7,7 +7,8 @@
 # answers, 429s, the daemon responsive afterwards, probes never limited);
 # the connection limits per client and in total and the idle timeout; the
 # bearer token (constant-time compare is unit-tested) with Kubernetes-mode
-# Pod selectors. Every answer must be a well-formed HTTP response and the
+# Pod selectors; a node address refused without a token unless
+# FLAMESHOT_HTTP_INSECURE=true. Every answer must be a well-formed HTTP response and the
 # sanitizers must stay silent.
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 FLAMESHOTD=${FLAMESHOTD_ASAN:-${BUILD:-$ROOT/build}/asan/flameshotd}
@@ -255,11 +256,32 @@ case_token_and_pod_selectors() {
     d_stop tok || { echo "exit status $?"; return 1; }
 }
 
+# Off the loopback without a token: a configuration error at start-up (exit
+# 2, one line naming the variables), unless FLAMESHOT_HTTP_INSECURE=true.
+case_node_address_needs_token_or_insecure() {
+    caps
+    local err rc
+    err=$(env -i PATH="$PATH" HOME=/tmp ASAN_OPTIONS="$ASAN_OPTIONS" UBSAN_OPTIONS="$UBSAN_OPTIONS" \
+        FLAMESHOT_PROFILING_PATH="$H_DIR/refused" FLAMESHOT_HTTP_LOCAL_IP=0.0.0.0 \
+        timeout 30 "$FLAMESHOTD" 2>&1)
+    rc=$?
+    [ $rc = 2 ] && [ "$(grep -c . <<< "$err")" = 1 ] &&
+        grep -q 'level=error module=config msg="FLAMESHOT_HTTP_LOCAL_IP: 0.0.0.0 is not a loopback address and FLAMESHOT_HTTP_TOKEN is unset: set FLAMESHOT_HTTP_TOKEN, or FLAMESHOT_HTTP_INSECURE=true' <<< "$err" ||
+        { echo "exit $rc: $err"; return 1; }
+    d_start insecure FLAMESHOT_PROCESSES="$RULES" FLAMESHOT_HTTP_LOCAL_IP=0.0.0.0 \
+        FLAMESHOT_HTTP_INSECURE=true FLAMESHOT_BPF=off || return 1
+    SRC=127.0.0.85 d_expect insecure 200 /v1/status ".config.http_insecure and
+        .config.http_token == \"(unset)\" and .http.listen == \"0.0.0.0:$(d_port insecure)\"" ||
+        return 1
+    d_stop insecure || { echo "exit status $?"; return 1; }
+}
+
 case_clean_stop_no_sanitizer_report() {
     caps
     alive || return 1
     d_stop abuse || { echo "exit status $?"; d_log abuse | tail -n 30; return 1; }
     ! grep -Eq 'AddressSanitizer|runtime error|LeakSanitizer' "$H_DIR/abuse/log" "$H_DIR/tok/log" \
+        "$H_DIR/insecure/log" \
         2> /dev/null || { grep -E -A20 'AddressSanitizer|runtime error' "$H_DIR"/*/log | head -60; return 1; }
 }
 
@@ -273,5 +295,6 @@ t_case "flood: 5000 requests, 5 clients, bounded and responsive" case_flood
 t_case "probes are never rate-limited" case_probes_never_limited
 t_case "connection limits per client, in total, idle timeout" case_connection_limits
 t_case "bearer token; Kubernetes-mode Pod selectors" case_token_and_pod_selectors
+t_case "node address: refused without a token unless FLAMESHOT_HTTP_INSECURE=true" case_node_address_needs_token_or_insecure
 t_case "clean stop, sanitizers silent" case_clean_stop_no_sanitizer_report
 t_done

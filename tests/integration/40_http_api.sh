@@ -1,16 +1,19 @@
 #!/bin/bash
 # The HTTP API of the real daemon (standalone mode, FLAMESHOT_BPF=auto),
 # with curl: every endpoint; every status code of the capture endpoints
-# (202 400 403 404 409 429 503) and of the others (200 400 404 405 413);
+# (202 400 404 409 429 503) and of the others (200 400 404 405 413); answers
+# that depend on the targets only (a live process that is not a target and
+# no process at all look the same); command lines with secrets masked;
 # a manual trigger of a JVM in its own PID and mount namespaces whose JFR
 # then lands in the local sink (files, index, GET /v1/artefacts, `jfr
 # summary`); snapshots; one job per target for a command regex; the full
-# job queue; the 503s of a shutdown.
+# per-container share of the job queue; the 503s of a shutdown.
 #
 # Targets: two Burner JVMs in test containers (uid 10001, private /tmp)
-# marked -Dflameshot.test=<mark>, and 70 "filler" processes (a copy of
+# marked -Dflameshot.test=<mark> (the second with a password on its command
+# line), and 70 "filler" processes (a copy of
 # sleep named java: a JVM as far as the target table can tell) that a
-# second rule watches, enough to fill the job queue (64).
+# second rule watches, all in one cgroup: one tenant flooding the queue.
 # Not targets: a shell, a fake jcmd, the daemon itself.
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$ROOT/tests/integration/40_http_lib.bash"
@@ -31,15 +34,20 @@ caps() {
     [ -f "$H_DIR/ready" ] || { cat "$H_DIR/setup.err"; echo "setup failed"; exit 1; }
 }
 
-start_burner() { # name
-    ct_start "$1" -- /usr/bin/java -Dflameshot.test="$MARK" -cp "$CLASSES" Burner || return 1
-    ct_wait_output "$1" "Burner started" 15
+SECRET=hunter2-$MARK
+
+start_burner() { # name [java options...]
+    local name=$1
+    shift
+    ct_start "$name" -- /usr/bin/java -Dflameshot.test="$MARK" "$@" -cp "$CLASSES" Burner ||
+        return 1
+    ct_wait_output "$name" "Burner started" 15
 }
 
 # Everything the cases share, started once by this shell (the cases run in
 # subshells): pids are kept in files.
 setup() {
-    start_burner jvm1 && start_burner jvm2 || return 1
+    start_burner jvm1 && start_burner jvm2 -Ddb.password="$SECRET" || return 1
     mkdir -p "$H_DIR/filler-$MARK" && cp /bin/sleep "$H_DIR/filler-$MARK/java" &&
         cp /bin/sleep "$H_DIR/jcmd" || return 1
     local i
@@ -129,6 +137,13 @@ case_targets() {
         { echo "JVM entry: $(jq -c --argjson p "$p" '.targets[] | select(.pid == $p)' "$D_BODY")"; return 1; }
     jq -e --argjson f "$f" '.targets[] | select(.pid == $f) | .service == "http-filler" and
         .rule == 1' "$D_BODY" > /dev/null || { echo "filler entry"; return 1; }
+    # secrets on a command line are masked, and the answer says so
+    jq -e --argjson p "$p" '.targets[] | select(.pid == $p) | .cmdline_redacted == false' \
+        "$D_BODY" > /dev/null || { echo "jvm1 marked as redacted"; return 1; }
+    jq -e --argjson p "$(JVM2)" '.targets[] | select(.pid == $p) | .cmdline_redacted and
+        (.cmdline | contains("-Ddb.password=*** -cp"))' "$D_BODY" > /dev/null ||
+        { echo "jvm2: $(jq -c --argjson p "$(JVM2)" '.targets[] | select(.pid == $p) | .cmdline' "$D_BODY")"; return 1; }
+    ! grep -q "$SECRET" "$D_BODY" || { echo "the password is in /v1/targets"; return 1; }
 }
 
 case_profile_end_to_end() {
@@ -243,19 +258,24 @@ case_error_codes() {
         return 1
     d_expect main 400 "/v1/snapshot?pid=$p&type=heap" '.detail | contains("not a snapshot type")' ||
         return 1
-    d_expect main 403 "/v1/profile?pid=$(cat "$H_DIR/nontarget")" '.error == "not a target" and
-        (.detail | contains("no FLAMESHOT_PROCESSES rule matches its command line"))' || return 1
-    d_expect main 403 "/v1/snapshot?pid=$(cat "$H_DIR/nontarget")" '.error == "not a target"' ||
-        return 1
-    d_expect main 403 "/v1/profile?pid=$(cat "$H_DIR/fakejcmd")" '.detail | contains("JDK tool")' ||
-        return 1
-    d_expect main 403 "/v1/profile?pid=$(d_pid main)" '.detail | contains("the agent itself")' ||
-        return 1
-    d_expect main 403 "/v1/profile?command=nontarget-$MARK" '.error == "not a target" and
-        (.detail | contains("none of them is a target"))' || return 1
-    d_expect main 404 "/v1/profile?pid=$dead" '.error == "no such process"' || return 1
-    d_expect main 404 "/v1/profile?command=nothing-$MARK-zz" '.error == "nothing matches"' ||
-        return 1
+    # a pid that is not a target: the same answer whatever it is, or if it is
+    # nothing at all; the reason goes to the agent's log only
+    local np
+    for np in "$(cat "$H_DIR/nontarget")" "$(cat "$H_DIR/fakejcmd")" "$(d_pid main)" "$dead"; do
+        d_expect main 404 "/v1/profile?pid=$np" ".error == \"not a target\" and .detail ==
+            \"no target has pid $np (GET /v1/targets lists them; the agent's log says why a process is not one)\"" ||
+            return 1
+        d_expect main 404 "/v1/snapshot?pid=$np" '.error == "not a target"' || return 1
+    done
+    d_log main | grep -q "pid $(cat "$H_DIR/nontarget") is not a target: .*no FLAMESHOT_PROCESSES rule matches" ||
+        { echo "no reason in the log"; return 1; }
+    # a regex is matched against targets only, as /v1/targets shows them: a
+    # process that is not a target, or a masked secret, matches nothing
+    local re
+    for re in "nontarget-$MARK" "nothing-$MARK-zz" "$SECRET" "password%3Dhunter2"; do
+        d_expect main 404 "/v1/profile?command=$re" '.error == "nothing matches" and
+            (.detail | startswith("no target'"'"'s command line matches the regex"))' || return 1
+    done
     d_expect main 404 /v1/jobs/999999 '.error == "no such job"' || return 1
     d_expect main 400 /v1/jobs/abc '.detail | contains("not a positive number")' || return 1
     d_expect main 404 /v1/nope '.error == "no such endpoint"' || return 1
@@ -308,8 +328,8 @@ case_metrics() {
         "flameshot_events_lost_total >= 0"
         "flameshot_http_requests_total{code=\"202\"} >= 5"
         "flameshot_http_requests_total{code=\"409\"} >= 1"
-        "flameshot_http_requests_total{code=\"403\"} >= 4"
-        "flameshot_http_requests_total{code=\"404\"} >= 4"
+        "flameshot_http_requests_total{code=\"403\"} == 0"
+        "flameshot_http_requests_total{code=\"404\"} >= 14"
         "flameshot_http_requests_total{code=\"405\"} >= 2"
         "flameshot_http_requests_total{code=\"413\"} >= 1"
         "flameshot_start_time_seconds > 1600000000"
@@ -326,11 +346,14 @@ case_metrics() {
         { echo "no event source"; return 1; }
 }
 
-case_queue_full_429() {
+# One container's flood takes its share, not the node: the fillers (all in
+# this test's cgroup, one tenant) get FLAMESHOT_MAX_QUEUED_PER_CONTAINER (8)
+# places in the queue, the rest are refused with a container-specific 429.
+case_container_queue_full_429() {
     caps
     SRC=127.0.0.17
-    local i f
-    # both workers busy for a minute
+    local i f tenant
+    # both workers busy for a minute, one per container (1 running each)
     d_expect main 202 "/v1/profile?pid=$(JVM1)&duration=60s" || return 1
     d_expect main 202 "/v1/profile?pid=$(JVM2)&duration=60s" || return 1
     for i in $(seq 1 100); do
@@ -338,16 +361,28 @@ case_queue_full_429() {
         [ "$(jq .jobs.running "$D_BODY")" = 2 ] && break
         sleep 0.1
     done
-    # 70 fillers match: 64 fit in the queue, 6 do not
-    d_expect main 202 "/v1/profile?command=%2Ffiller-$MARK%2Fjava%5Cs&duration=1s" '.queued == 64 and
-        ([.targets[] | select(.status == "queue_full")] | length) == 6 and
-        (.targets | length) == 70' || return 1
-    f=$(jq '[.targets[] | select(.status == "queue_full")][0].pid' "$D_BODY")
-    d_expect main 429 "/v1/profile?pid=$f&duration=1s" '.error == "job queue full" and
-        .targets[0].status == "queue_full"' || return 1
+    d_expect main 200 /v1/status '.jobs.running == 2 and .jobs.running_per_container == 1 and
+        .jobs.queued_per_container == 8 and .config.max_queued_per_container == 8' || return 1
+    # 70 fillers match: 8 wait, 62 are refused as their container's share is full
+    d_expect main 202 "/v1/profile?command=%2Ffiller-$MARK%2Fjava%5Cs&duration=1s" '.queued == 8 and
+        ([.targets[] | select(.status == "container_queue_full")] | length) == 62 and
+        (.targets | length) == 70 and ([.targets[].tenant] | unique | length) == 1' || return 1
+    tenant=$(jq -r '.targets[0].tenant' "$D_BODY")
+    f=$(jq '[.targets[] | select(.status == "container_queue_full")][0].pid' "$D_BODY")
+    d_expect main 429 "/v1/profile?pid=$f&duration=1s" '.error == "container queue full" and
+        (.detail | contains("already has 8 capture(s) waiting")) and
+        (.detail | contains("FLAMESHOT_MAX_QUEUED_PER_CONTAINER")) and
+        .targets[0].status == "container_queue_full"' || return 1
+    jq -e --arg t "$tenant" '.detail | contains($t)' "$D_BODY" > /dev/null ||
+        { echo "the 429 does not name the cgroup $tenant: $(cat "$D_BODY")"; return 1; }
     [ -n "$(d_header Retry-After)" ] || { echo "no Retry-After"; return 1; }
-    d_expect main 429 "/v1/snapshot?pid=$f" '.error == "job queue full"' || return 1
-    d_expect main 200 /v1/status '.jobs.queued == 64 and .jobs.running == 2'
+    d_expect main 429 "/v1/snapshot?pid=$f" '.error == "container queue full"' || return 1
+    d_expect main 200 /v1/status '.jobs.queued == 8 and .jobs.running == 2' || return 1
+    d_expect main 200 /v1/jobs "[.jobs[] | select(.state == \"queued\") | .tenant] ==
+        [range(8) | \"$tenant\"]" || return 1
+    d_api main /metrics > /dev/null
+    [ "$(metric 'flameshot_jobs_rejected_total{reason="container_queue_full"}')" -ge 64 ] ||
+        { echo "rejections: $(grep jobs_rejected "$D_BODY")"; return 1; }
 }
 
 # Last: stops the daemon. Six keep-alive connections ask for /healthz,
@@ -384,8 +419,8 @@ t_case "targets with samples, limits, rule, container" case_targets
 t_case "profile of a namespaced JVM: 202, job done, JFR in the local sink" case_profile_end_to_end
 t_case "snapshots: by pid, by command, failure reason" case_snapshots
 t_case "command regex: one job per target, 409 when all busy" case_command_regex_one_job_per_target
-t_case "status codes 400 403 404 405 413" case_error_codes
+t_case "status codes 400 404 405 413; the same 404 for any non-target" case_error_codes
 t_case "metrics: Prometheus text with what happened above" case_metrics
-t_case "job queue full: 429" case_queue_full_429
+t_case "one container's flood: 8 queued, then 429 container queue full" case_container_queue_full_429
 t_case "shutdown: 503 for captures and readyz" case_shutdown_503
 t_done

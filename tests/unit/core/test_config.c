@@ -156,6 +156,28 @@ static const struct reject_case rejects[] = {
     {{"FLAMESHOT_MAX_CONCURRENT_JOBS=0"}, "FLAMESHOT_MAX_CONCURRENT_JOBS", "out of range"},
     {{"FLAMESHOT_MAX_CONCURRENT_JOBS=-1"}, "FLAMESHOT_MAX_CONCURRENT_JOBS", "negative"},
     {{"FLAMESHOT_SPOOL_MAX_MB=lots"}, "FLAMESHOT_SPOOL_MAX_MB", "not a whole number"},
+    {{"FLAMESHOT_MAX_JOBS_PER_CONTAINER=0"}, "FLAMESHOT_MAX_JOBS_PER_CONTAINER", "out of range"},
+    {{"FLAMESHOT_MAX_JOBS_PER_CONTAINER=3"},
+     "FLAMESHOT_MAX_JOBS_PER_CONTAINER",
+     "more than FLAMESHOT_MAX_CONCURRENT_JOBS (2)"},
+    {{"FLAMESHOT_MAX_QUEUED_PER_CONTAINER=65"},
+     "FLAMESHOT_MAX_QUEUED_PER_CONTAINER",
+     "out of range"},
+    {{"FLAMESHOT_MAX_QUEUED_PER_CONTAINER=x"},
+     "FLAMESHOT_MAX_QUEUED_PER_CONTAINER",
+     "not a whole number"},
+    {{"FLAMESHOT_HTTP_LOCAL_IP=10.0.0.7"},
+     "FLAMESHOT_HTTP_LOCAL_IP",
+     "not a loopback address and FLAMESHOT_HTTP_TOKEN is unset: set FLAMESHOT_HTTP_TOKEN, or "
+     "FLAMESHOT_HTTP_INSECURE=true"},
+    {{"FLAMESHOT_HTTP_LOCAL_IP=0.0.0.0"}, "FLAMESHOT_HTTP_LOCAL_IP", "not a loopback address"},
+    {{"FLAMESHOT_HTTP_LOCAL_IP=::"}, "FLAMESHOT_HTTP_LOCAL_IP", "not a loopback address"},
+    {{"FLAMESHOT_HTTP_LOCAL_IP=fe80::1", "FLAMESHOT_HTTP_INSECURE=false"},
+     "FLAMESHOT_HTTP_LOCAL_IP",
+     "not a loopback address"},
+    {{"FLAMESHOT_HTTP_LOCAL_IP=10.0.0.7", "FLAMESHOT_HTTP_INSECURE=sure"},
+     "FLAMESHOT_HTTP_INSECURE",
+     "not a boolean"},
 };
 
 TEST(every_rejection_names_variable_path_and_reason)
@@ -209,8 +231,11 @@ TEST(defaults_are_flameshot_defaults)
     CHECK_STREQ(c.async_profiler_path, "/opt/async-profiler");
     CHECK_EQ(c.bpf, FS_BPF_AUTO);
     CHECK_EQ(c.max_concurrent_jobs, 2);
+    CHECK_EQ(c.max_jobs_per_container, 1);
+    CHECK_EQ(c.max_queued_per_container, 8);
     CHECK_EQ(c.spool_max_mb, 1024);
     CHECK(c.http_token == NULL);
+    CHECK(!c.http_insecure);
     CHECK(c.rules.is_default);
     CHECK_EQ(c.rules.n, 1);
     config_free(&c);
@@ -239,6 +264,9 @@ TEST(every_variable_is_read)
                          "FLAMESHOT_ASYNC_PROFILER_PATH=/opt/ap",
                          "FLAMESHOT_BPF=off",
                          "FLAMESHOT_MAX_CONCURRENT_JOBS=4",
+                         "FLAMESHOT_MAX_JOBS_PER_CONTAINER=3",
+                         "FLAMESHOT_MAX_QUEUED_PER_CONTAINER=16",
+                         "FLAMESHOT_HTTP_INSECURE=true",
                          "FLAMESHOT_SPOOL_MAX_MB=64",
                          "FLAMESHOT_HTTP_TOKEN=s3cret",
                          "FLAMESHOT_PROCESSES=[{\"service\":\"user-service\",\"language\":\"java\","
@@ -274,6 +302,9 @@ TEST(every_variable_is_read)
     CHECK_STREQ(c.async_profiler_path, "/opt/ap");
     CHECK_EQ(c.bpf, FS_BPF_OFF);
     CHECK_EQ(c.max_concurrent_jobs, 4);
+    CHECK_EQ(c.max_jobs_per_container, 3);
+    CHECK_EQ(c.max_queued_per_container, 16);
+    CHECK(c.http_insecure);
     CHECK_EQ(c.spool_max_mb, 64);
     CHECK_STREQ(c.http_token, "s3cret");
     CHECK_EQ(c.rules.n, 1);
@@ -411,8 +442,30 @@ TEST(unknown_variables_are_reported_with_suggestion)
     CHECK_STREQ(unknown_near, "FLAMESHOT_MONITOR_INTERVAL");
 }
 
-TEST_MAIN(every_rejection_names_variable_path_and_reason, defaults_are_flameshot_defaults,
-          every_variable_is_read, monitor_interval_accepts_flameshot_bare_seconds,
+/* Off the loopback, the API needs a token or an explicit FLAMESHOT_HTTP_INSECURE. */
+TEST(http_off_loopback_needs_token_or_insecure)
+{
+    static const char *const ok[][3] = {
+        {"FLAMESHOT_HTTP_LOCAL_IP=127.0.0.1"},
+        {"FLAMESHOT_HTTP_LOCAL_IP=127.3.2.1"},
+        {"FLAMESHOT_HTTP_LOCAL_IP=::1"},
+        {"FLAMESHOT_HTTP_LOCAL_IP=::ffff:127.0.0.1"},
+        {"FLAMESHOT_HTTP_LOCAL_IP=10.0.0.7", "FLAMESHOT_HTTP_TOKEN=t0k"},
+        {"FLAMESHOT_HTTP_LOCAL_IP=0.0.0.0", "FLAMESHOT_HTTP_INSECURE=true"},
+        {"FLAMESHOT_HTTP_LOCAL_IP=fd00::7", "FLAMESHOT_HTTP_INSECURE=1"},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        const char *env[3] = {ok[i][0], ok[i][1], NULL};
+        struct config c;
+        CHECK_MSG(load(env, &c) == 0, "case %zu (%s %s) refused", i, ok[i][0],
+                  ok[i][1] ? ok[i][1] : "");
+        config_free(&c);
+    }
+}
+
+TEST_MAIN(http_off_loopback_needs_token_or_insecure, every_rejection_names_variable_path_and_reason,
+          defaults_are_flameshot_defaults, every_variable_is_read,
+          monitor_interval_accepts_flameshot_bare_seconds,
           mode_auto_follows_kubernetes_service_host, test_override_allows_short_auto_profiling,
           events_default_and_all_names, default_rule_matches_java_launchers_only,
           rules_find_honours_container_scope_and_order,

@@ -133,6 +133,7 @@ TEST(values_rendered)
     atomic_store(&m.triggers[MT_CGROUP_PRESSURE], 2);
     atomic_store(&m.jobs[MJ_DONE], 11);
     atomic_store(&m.jobs[MJ_REJECTED], 1);
+    atomic_store(&m.jobs_rejected[MR_TENANT_QUEUE_FULL], 1);
     atomic_store(&m.uploads_ok, 9);
     atomic_store(&m.uploads_failed, 4);
     atomic_store(&m.outbox_bytes, 123456);
@@ -155,6 +156,8 @@ TEST(values_rendered)
     CHECK_CONTAINS(s, "flameshot_triggers_total{kind=\"cpu\"} 0\n");
     CHECK_CONTAINS(s, "flameshot_jobs_total{outcome=\"done\"} 11\n");
     CHECK_CONTAINS(s, "flameshot_jobs_total{outcome=\"rejected\"} 1\n");
+    CHECK_CONTAINS(s, "flameshot_jobs_rejected_total{reason=\"container_queue_full\"} 1\n");
+    CHECK_CONTAINS(s, "flameshot_jobs_rejected_total{reason=\"duplicate\"} 0\n");
     CHECK_CONTAINS(s, "flameshot_jobs_queued 3\n");
     CHECK_CONTAINS(s, "flameshot_jobs_running 2\n");
     CHECK_CONTAINS(s, "flameshot_uploads_total{result=\"ok\"} 9\n");

@@ -1,6 +1,6 @@
 /* The job queue: concurrency bound, de-duplication, full queue, deadlines,
- * shutdown. The executor here is a real worker body that waits the way a
- * capture does (poll on the cancel fd for the profile's duration). */
+ * shutdown, per-container (tenant) limits and turns. The executor here is a real worker body that
+ * waits the way a capture does (poll on the cancel fd for the profile's duration). */
 #include "harness.h"
 #include "policy/jobs.h"
 
@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdatomic.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 static _Atomic int now_running, max_running, executed;
@@ -102,6 +103,7 @@ TEST(duplicates_per_target_and_kind_are_rejected)
     r4.target.start_time++; /* same pid, another process: not a duplicate */
     CHECK_EQ(jobs_submit(j, &r4, &b), 0);
     CHECK_EQ(atomic_load(&m.jobs[MJ_REJECTED]), 1);
+    CHECK_EQ(atomic_load(&m.jobs_rejected[MR_DUPLICATE]), 1);
     jobs_stop(j, 2000);
     jobs_free(j);
 }
@@ -260,7 +262,115 @@ TEST(stop_returns_within_its_bound_past_a_stuck_worker)
     close(gate[1]);
 }
 
-TEST_MAIN(one_capture_per_process_at_a_time, stop_returns_within_its_bound_past_a_stuck_worker,
-          at_most_workers_run_at_once, duplicates_per_target_and_kind_are_rejected,
-          full_queue_is_reported, deadline_cancels_an_overrunning_job,
-          stop_cancels_queued_and_running_jobs, history_is_bounded_and_listed_newest_first)
+/* Checks cond, polling it every millisecond for up to 10 s. */
+#define CHECK_SOON(cond)                                                                           \
+    do {                                                                                           \
+        for (int w_ = 0; !(cond) && w_ < 10000; w_++)                                              \
+            usleep(1000);                                                                          \
+        CHECK(cond);                                                                               \
+    } while (0)
+
+static struct job_request tenant_req(int pid, const char *tenant, uint64_t ms)
+{
+    struct job_request r = req(pid, CAPTURE_PROFILE, ms, 60000);
+    r.tenant = tenant;
+    return r;
+}
+
+TEST(one_container_cannot_take_every_worker_nor_the_queue)
+{
+    reset();
+    struct metrics m = {0};
+    struct jobs *j = jobs_new(2, 64, 64, exec_wait, NULL, &m);
+    CHECK_EQ(jobs_set_tenant_limits(j, 1, 8), 0);
+    uint64_t first, id, b_id;
+    char st[32];
+    /* container A floods: one runs, eight wait, the rest are refused */
+    struct job_request a = tenant_req(100, "A", 30000);
+    CHECK_EQ(jobs_submit(j, &a, &first), 0);
+    CHECK_SOON(jobs_running(j) == 1);
+    int queued = 0, refused = 0;
+    for (int i = 1; i < 20; i++) {
+        struct job_request r = tenant_req(100 + i, "A", 30000);
+        int rc = jobs_submit(j, &r, &id);
+        queued += rc == 0;
+        refused += rc == -EDQUOT;
+    }
+    CHECK_EQ(queued, 8);
+    CHECK_EQ(refused, 11);
+    CHECK_EQ(atomic_load(&m.jobs_rejected[MR_TENANT_QUEUE_FULL]), 11);
+    CHECK_EQ(atomic_load(&m.jobs[MJ_REJECTED]), 11);
+    /* A's queued jobs do not take the second worker: container B runs */
+    struct job_request b = tenant_req(200, "B", 30000);
+    CHECK_EQ(jobs_submit(j, &b, &b_id), 0);
+    CHECK_SOON(jobs_running(j) == 2);
+    CHECK_STREQ(state_of(j, b_id, st, sizeof(st)), "running");
+    CHECK_STREQ(state_of(j, first, st, sizeof(st)), "running");
+    CHECK_EQ(jobs_queued(j), 8);
+    cJSON *o = jobs_get_json(j, b_id);
+    CHECK_STREQ(cJSON_GetObjectItem(o, "tenant")->valuestring, "B");
+    cJSON_Delete(o);
+    jobs_stop(j, 2000);
+    jobs_free(j);
+}
+
+static int gate_fd = -1;
+static _Atomic uint64_t order[16];
+
+/* Records the order jobs start in; a job with a duration waits for the
+ * gate (an eventfd the test makes readable) or its cancellation. */
+static void exec_gated(const struct job *job, struct job_result *res, void *arg)
+{
+    (void)arg;
+    order[atomic_fetch_add(&executed, 1) % 16] = job->id;
+    struct pollfd p[2] = {{.fd = job->cancel_fd, .events = POLLIN},
+                          {.fd = gate_fd, .events = POLLIN}};
+    if (job->trigger.duration_ms)
+        poll(p, 2, -1);
+    res->state = JOB_DONE;
+}
+
+TEST(containers_take_turns)
+{
+    reset();
+    gate_fd = eventfd(0, EFD_CLOEXEC);
+    CHECK(gate_fd >= 0);
+    struct jobs *j = jobs_new(1, 64, 64, exec_gated, NULL, NULL);
+    CHECK_EQ(jobs_set_tenant_limits(j, 1, 8), 0);
+    uint64_t a1, a2, a3, b1, one = 1;
+    struct job_request r1 = tenant_req(1, "A", 1), r2 = tenant_req(2, "A", 0),
+                       r3 = tenant_req(3, "A", 0), rb = tenant_req(4, "B", 0);
+    CHECK_EQ(jobs_submit(j, &r1, &a1), 0);
+    CHECK_SOON(atomic_load(&executed) == 1); /* a1 holds the one worker */
+    CHECK_EQ(jobs_submit(j, &r2, &a2), 0);
+    CHECK_EQ(jobs_submit(j, &r3, &a3), 0);
+    CHECK_EQ(jobs_submit(j, &rb, &b1), 0);
+    CHECK_EQ(write(gate_fd, &one, sizeof(one)), sizeof(one));
+    CHECK_SOON(atomic_load(&executed) == 4);
+    /* B queued last but waits for one job of A, not for all of them */
+    CHECK_EQ(order[0], a1);
+    CHECK_EQ(order[1], b1);
+    CHECK_EQ(order[2], a2);
+    CHECK_EQ(order[3], a3);
+    jobs_stop(j, 1000);
+    jobs_free(j);
+    close(gate_fd);
+}
+
+TEST(tenant_limits_are_checked)
+{
+    struct jobs *j = jobs_new(2, 4, 4, exec_wait, NULL, NULL);
+    CHECK_EQ(jobs_set_tenant_limits(j, 0, 1), -EINVAL);
+    CHECK_EQ(jobs_set_tenant_limits(j, 3, 1), -EINVAL); /* more than the workers */
+    CHECK_EQ(jobs_set_tenant_limits(j, 1, 5), -EINVAL); /* more than the queue */
+    CHECK_EQ(jobs_set_tenant_limits(j, 2, 4), 0);
+    jobs_stop(j, 1000);
+    jobs_free(j);
+}
+
+TEST_MAIN(one_container_cannot_take_every_worker_nor_the_queue, containers_take_turns,
+          tenant_limits_are_checked, one_capture_per_process_at_a_time,
+          stop_returns_within_its_bound_past_a_stuck_worker, at_most_workers_run_at_once,
+          duplicates_per_target_and_kind_are_rejected, full_queue_is_reported,
+          deadline_cancels_an_overrunning_job, stop_cancels_queued_and_running_jobs,
+          history_is_bounded_and_listed_newest_first)
