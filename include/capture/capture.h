@@ -25,16 +25,6 @@ struct metrics;
 
 #define CAPTURE_DEFAULT_TIMEOUT_MS 10000
 
-/* Runs one jcmd command line ("Thread.print", "JFR.check verbose=true")
- * and streams the JVM's output (without the status line and without
- * jcmd's "<pid>:" header) to out_fd. Blocks up to timeout_ms. Returns 0
- * when the JVM answered (*jvm_rc = its status; non-zero means out_fd got
- * its error message), or -errno with err: -ESRCH gone, -ENOTSUP not a
- * HotSpot JVM or attach disabled, -ETIMEDOUT, -ELOOP refused link,
- * -EPERM/-EACCES, -ECONNRESET. Records attach latency in m (may be NULL). */
-int capture_jcmd(const struct proc_ident *p, const char *command_line, uint64_t timeout_ms,
-                 int out_fd, int *jvm_rc, struct metrics *m, char *err, size_t errcap);
-
 /* Flameshot's high-watermark snapshot: GC.class_histogram into
  * histogram_fd and Thread.print into threads_fd, started in parallel
  * (after one attach that makes sure the listener runs, so the JVM gets at
@@ -54,7 +44,7 @@ int capture_snapshots(const struct proc_ident *p, uint64_t timeout_ms, int histo
  * result's agent_rc is Agent_OnAttach's return value. Blocks up to
  * timeout_ms per step. 0 when loaded and Agent_OnAttach returned 0;
  * -EIO when it returned non-zero; -ENOEXEC when the JVM could not load the
- * library; other -errno as capture_jcmd; res->reason says which. */
+ * library; other -errno as attach_execute (attach.h); res->reason says which. */
 struct capture_agent_result {
     struct asprof_stage stage;
     int agent_rc;

@@ -33,21 +33,6 @@ static uint64_t tmo_or_default(uint64_t ms)
     return ms ? ms : CAPTURE_DEFAULT_TIMEOUT_MS;
 }
 
-/* ---- jcmd ------------------------------------------------------------------ */
-
-int capture_jcmd(const struct proc_ident *p, const char *command_line, uint64_t timeout_ms,
-                 int out_fd, int *jvm_rc, struct metrics *m, char *err, size_t errcap)
-{
-    struct jvm *j = NULL;
-    int rc = jvm_open(p, &j, err, errcap);
-    if (rc < 0)
-        return rc;
-    rc = attach_jcmd(j, command_line, tmo_or_default(timeout_ms), attach_fd_sink, &out_fd, jvm_rc,
-                     m, err, errcap);
-    jvm_close(j);
-    return rc;
-}
-
 /* ---- snapshots ---------------------------------------------------------------- */
 
 struct snap_job {
