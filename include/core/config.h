@@ -41,6 +41,8 @@ struct config {
     enum fs_bpf_mode bpf;
     int max_concurrent_jobs;
     uint64_t spool_max_mb;
+    /* FLAMESHOT_MAX_PROFILE_MB: the cap of one JFR, at most spool_max_mb */
+    uint64_t max_profile_mb;
     char *http_token;     /* NULL: no authentication */
     bool short_intervals; /* FLAMESHOT_TEST_SHORT_INTERVALS: tests only */
 };
