@@ -67,35 +67,35 @@ spool_empty() {
         .outbox.local_items == 0' || return 1
 }
 
+# too_large_job PATH FILTER: queues a capture, waits for it to fail with a
+# too_large reason and no artefact, the body passing FILTER; then the
+# spool must be empty
+too_large_job() {
+    d_expect main 202 "$1" '.queued == 1' || return 1
+    [ "$(wait_job "$(jq .job_id "$D_BODY")")" = failed ] || { echo "job: $(cat "$D_BODY")"; return 1; }
+    jq -e '(.reason | startswith("too_large: ")) and .artefacts == [] and ('"$2"')' "$D_BODY" \
+        > /dev/null || { echo "job: $(cat "$D_BODY")"; return 1; }
+    spool_empty
+}
+
 case_endless_jcmd_output_is_cut() {
     caps
-    local p id
-    p=$(ct_pid streamer)
-    d_expect main 202 "/v1/snapshot?pid=$p" '.queued == 1' || return 1
-    id=$(jq .job_id "$D_BODY")
-    [ "$(wait_job "$id")" = failed ] || { echo "job: $(cat "$D_BODY")"; return 1; }
-    jq -e '(.reason | startswith("too_large: ")) and (.reason | contains("output cut after")) and
-        .artefacts == []' "$D_BODY" > /dev/null || { echo "job: $(cat "$D_BODY")"; return 1; }
+    too_large_job "/v1/snapshot?pid=$(ct_pid streamer)" '.reason | contains("output cut after")' ||
+        return 1
     # both commands reached the fake (the cut is ours, not a refused attach)
     grep -q 'request jcmd Thread.print' "$CT_STATE/streamer.out" &&
         grep -q 'request jcmd GC.class_histogram' "$CT_STATE/streamer.out" ||
         { echo "fake saw: $(ct_output streamer)"; return 1; }
-    spool_empty
 }
 
 case_planted_sparse_jfr_is_refused_unread() {
     caps
-    local p id
-    p=$(ct_pid planter)
-    d_expect main 202 "/v1/profile?pid=$p&duration=1s" '.queued == 1' || return 1
-    id=$(jq .job_id "$D_BODY")
-    [ "$(wait_job "$id")" = failed ] || { echo "job: $(cat "$D_BODY")"; return 1; }
-    jq -e '(.reason | startswith("too_large: ")) and (.reason | contains("4398046511104 bytes")) and
-        (.reason | contains("not read")) and (.reason | contains("FLAMESHOT_MAX_PROFILE_MB=8")) and
-        .artefacts == []' "$D_BODY" > /dev/null || { echo "job: $(cat "$D_BODY")"; return 1; }
+    local p; p=$(ct_pid planter)
+    too_large_job "/v1/profile?pid=$p&duration=1s" '(.reason | contains("4398046511104 bytes")) and
+        (.reason | contains("not read")) and (.reason | contains("FLAMESHOT_MAX_PROFILE_MB=8"))' ||
+        return 1
     grep -q 'request jcmd JFR.start' "$CT_STATE/planter.out" ||
         { echo "fake saw: $(ct_output planter)"; return 1; }
-    spool_empty || return 1
     # and the planted file is gone from the container too
     local left
     left=$(find "/proc/$p/root/tmp" -name 'profile-*.jfr' 2>/dev/null)
@@ -129,12 +129,8 @@ case_agent_carries_on() {
     d_expect main 200 /healthz '.status == "alive"' || return 1
     d_expect main 200 /readyz '.status == "ready"' || return 1
     # the fakes are still targets and can be asked again: the queue is free
-    d_expect main 202 "/v1/snapshot?pid=$(ct_pid streamer)&type=thread_print" '.queued == 1' ||
-        return 1
-    [ "$(wait_job "$(jq .job_id "$D_BODY")")" = failed ] || return 1
-    jq -e '.reason | startswith("too_large: Thread.print")' "$D_BODY" > /dev/null ||
-        { echo "job: $(cat "$D_BODY")"; return 1; }
-    spool_empty
+    too_large_job "/v1/snapshot?pid=$(ct_pid streamer)&type=thread_print" \
+        '.reason | startswith("too_large: Thread.print")'
 }
 
 if setup > "$D_DIR/setup.err" 2>&1; then touch "$D_DIR/ready"; fi

@@ -312,12 +312,26 @@ TEST(budget_drops_the_oldest_first_and_counts)
     rm_rf(root);
 }
 
+/* After every writer aborted: no budget held, nothing dropped, no file
+ * left in outbox/. Closes ob and removes root. */
+static void nothing_held_nor_left(struct t_state *t_, struct outbox *ob, const char *root)
+{
+    char path[PATH_MAX];
+    struct outbox_stats st;
+    outbox_stats(ob, &st);
+    CHECK_EQ(st.reserved, 0);
+    CHECK_EQ(st.dropped, 0);
+    snprintf(path, sizeof(path), "%s/outbox", root);
+    CHECK_EQ(count_files(path, NULL), 0);
+    outbox_close(ob);
+    rm_rf(root);
+}
+
 TEST(an_artefact_larger_than_the_budget_is_refused_while_written)
 {
-    char root[64], path[PATH_MAX];
+    char root[64];
     struct outbox *ob;
     struct outbox_tx tx;
-    struct outbox_stats st;
     CHECK(tmpdir(root));
     CHECK_EQ(open_ob(root, NULL, 64 * 1024, NULL, &ob), 0);
     CHECK_EQ(outbox_begin(ob, 1 << 20, &tx), 0);
@@ -326,13 +340,7 @@ TEST(an_artefact_larger_than_the_budget_is_refused_while_written)
     CHECK_EQ(bounded_put(&tx.out, big, sizeof(big)), -EFBIG); /* 64 KiB + its record */
     CHECK_EQ(fsutil_file_size(tx.path), sizeof(big));         /* never on disk */
     outbox_abort(ob, &tx);
-    outbox_stats(ob, &st);
-    CHECK_EQ(st.reserved, 0);
-    CHECK_EQ(st.dropped, 0);
-    snprintf(path, sizeof(path), "%s/outbox", root);
-    CHECK_EQ(count_files(path, NULL), 0);
-    outbox_close(ob);
-    rm_rf(root);
+    nothing_held_nor_left(t_, ob, root);
 }
 
 /* Commits a payload of size bytes created at second sec (the drop order). */
@@ -387,10 +395,9 @@ TEST(budget_is_held_from_begin_and_grows_before_the_bytes_are_written)
 
 TEST(writers_never_share_the_same_budget)
 {
-    char root[64], path[PATH_MAX];
+    char root[64];
     struct outbox *ob;
     struct outbox_tx a, b;
-    struct outbox_stats st;
     static char mib[1 << 20];
     CHECK(tmpdir(root));
     CHECK_EQ(open_ob(root, NULL, 2 << 20, NULL, &ob), 0);
@@ -404,18 +411,12 @@ TEST(writers_never_share_the_same_budget)
     outbox_abort(ob, &b); /* gives its budget back */
     CHECK_EQ(bounded_put(&a.out, mib, sizeof(mib)), 0);
     outbox_abort(ob, &a);
-    outbox_stats(ob, &st);
-    CHECK_EQ(st.reserved, 0);
-    CHECK_EQ(st.dropped, 0);
-    snprintf(path, sizeof(path), "%s/outbox", root);
-    CHECK_EQ(count_files(path, NULL), 0);
-    outbox_close(ob);
-    rm_rf(root);
+    nothing_held_nor_left(t_, ob, root);
 }
 
 TEST(a_payload_past_its_cap_is_refused_whole)
 {
-    char root[64], path[PATH_MAX];
+    char root[64];
     struct outbox *ob;
     struct outbox_tx tx;
     static char k[1024];
@@ -426,10 +427,7 @@ TEST(a_payload_past_its_cap_is_refused_whole)
     CHECK_EQ(bounded_put(&tx.out, k, sizeof(k)), -EFBIG);
     CHECK_EQ(fsutil_file_size(tx.path), sizeof(k));
     outbox_abort(ob, &tx);
-    snprintf(path, sizeof(path), "%s/outbox", root);
-    CHECK_EQ(count_files(path, NULL), 0);
-    outbox_close(ob);
-    rm_rf(root);
+    nothing_held_nor_left(t_, ob, root);
 }
 
 struct producer {
