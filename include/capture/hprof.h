@@ -1,9 +1,10 @@
 /* hprof: finding the heap dump a JVM wrote before an OOM kill
  * (FLAMESHOT_OOM_HPROF_ENABLED), as Flameshot does, but from the node.
  *
- * While the JVM lives, its command line says whether and where it dumps:
- * -XX:+HeapDumpOnOutOfMemoryError and -XX:HeapDumpPath=<file or dir>
- * (the last occurrence of each wins, as in HotSpot). HotSpot writes
+ * While the JVM lives, its options say whether and where it dumps:
+ * -XX:+HeapDumpOnOutOfMemoryError and -XX:HeapDumpPath=<file or dir>, as
+ * jvmopts.h reads them (command line and environment, the last setting
+ * wins, as in HotSpot). HotSpot writes
  * <dir>/java_pid<nspid>.hprof when the path is an existing directory, the
  * path itself otherwise, java_pid<nspid>.hprof in its cwd without a path,
  * and appends .1, .2... for later dumps of the same JVM; .hprof.gz with
@@ -30,15 +31,15 @@
 
 struct hprof_spec {
     bool on_oom;         /* -XX:+HeapDumpOnOutOfMemoryError */
-    bool has_path;       /* -XX:HeapDumpPath= given */
-    char path[PATH_MAX]; /* its value, quotes removed */
+    bool has_path;       /* -XX:HeapDumpPath= given, not empty */
+    char path[PATH_MAX]; /* its value */
     bool gz;             /* -XX:HeapDumpGzipLevel=N, N > 0 */
+    char unread[300];    /* options that could not be read ("" when none), for the detail */
 };
 
-/* Parses the raw NUL-separated argv of a java command line. Also reads
- * JAVA_TOOL_OPTIONS-style flags only from argv (the environment of another
- * process is not consulted). Returns 0 or -EINVAL (empty argv). */
-int hprof_parse_argv(const char *argv, size_t len, struct hprof_spec *out);
+/* The heap-dump settings in effect among a JVM's options. */
+struct jvmopts;
+void hprof_spec_from(const struct jvmopts *opts, struct hprof_spec *out);
 
 /* Why no dump can be found, for the record that still gets sent. */
 enum hprof_why {

@@ -71,10 +71,17 @@ int jvm_signal(const struct jvm *j, int sig);
  * with the reason in why. */
 int jvm_sigquit_safe(const struct jvm *j, char *why, size_t whycap);
 
-/* 1 when -XX:+DisableAttachMechanism is in effect according to the
- * command line and the JAVA_TOOL_OPTIONS / JDK_JAVA_OPTIONS /
- * _JAVA_OPTIONS environment (last setting wins), else 0. Flags given
- * through @argfiles or -XX:Flags= are not seen. */
+/* The JVM's options (jvmopts.h) from its command line and environment,
+ * with the @argfiles and VMOptionsFiles they name read from its container
+ * by a confined child (jvm_run_child; regular files only, at most 1 MiB
+ * each, 16 in all; a file that cannot be read is recorded in out, not
+ * fatal). Blocks for at most a few such children (2 s each). Returns
+ * jvmopts_parse's result or -errno; jvmopts_free(out) in every case. */
+struct jvmopts;
+int jvm_options(const struct jvm *j, struct jvmopts *out);
+
+/* 1 when -XX:+DisableAttachMechanism is in effect (jvm_options: the last
+ * setting wins), else 0. */
 int jvm_attach_disabled(const struct jvm *j);
 
 /* Reads /proc/<pid>/mountinfo (malloc'd, caller frees). 0 or -errno. */
@@ -84,8 +91,5 @@ int jvm_read_mountinfo(const struct jvm *j, char **text);
 enum jvm_kind jvm_kind_from_maps(const char *maps_text);
 /* 1 if SigCgt has SIGQUIT and SigIgn does not, 0 if not, -EINVAL. */
 int jvm_status_catches_sigquit(const char *status_text);
-/* Applies the -XX:[+-]DisableAttachMechanism options found in a list of
- * options separated by NULs or whitespace to state (0/1) and returns it. */
-int jvm_options_disable_attach(const char *opts, size_t len, int state);
 
 #endif

@@ -1,5 +1,6 @@
 #include "capture/hprof.h"
 
+#include "capture/jvmopts.h"
 #include "capture/rootfs.h"
 
 #include <cjson/cJSON.h>
@@ -37,43 +38,23 @@ const char *hprof_why_name(enum hprof_why why)
     return (unsigned)why <= HPROF_NO_FILE ? why_names[why] : "unknown";
 }
 
-static void unquote(char *s)
-{
-    size_t l = strlen(s);
-    if (l >= 2 && (s[0] == '"' || s[0] == '\'') && s[l - 1] == s[0]) {
-        memmove(s, s + 1, l - 2);
-        s[l - 2] = '\0';
-    }
-}
-
-/* Flags after the main class or jar belong to the application, not the JVM. */
-static bool is_jvm_option_end(const char *a)
-{
-    return a[0] != '-' || strcmp(a, "-jar") == 0 || strcmp(a, "-m") == 0 ||
-           strcmp(a, "--module") == 0;
-}
-
-int hprof_parse_argv(const char *argv, size_t len, struct hprof_spec *out)
+void hprof_spec_from(const struct jvmopts *opts, struct hprof_spec *out)
 {
     memset(out, 0, sizeof(*out));
-    if (!argv || !len)
-        return -EINVAL;
-    const char *end = argv + len;
-    for (const char *a = argv + strlen(argv) + 1; a < end; a += strlen(a) + 1) {
-        if (is_jvm_option_end(a))
-            break;
-        if (strcmp(a, "-XX:+HeapDumpOnOutOfMemoryError") == 0)
-            out->on_oom = true;
-        else if (strcmp(a, "-XX:-HeapDumpOnOutOfMemoryError") == 0)
-            out->on_oom = false;
-        else if (strncmp(a, "-XX:HeapDumpPath=", 17) == 0) {
-            snprintf(out->path, sizeof(out->path), "%s", a + 17);
-            unquote(out->path);
-            out->has_path = out->path[0] != '\0';
-        } else if (strncmp(a, "-XX:HeapDumpGzipLevel=", 22) == 0)
-            out->gz = atoi(a + 22) > 0;
-    }
-    return 0;
+    out->on_oom = jvmopts_flag(opts, "HeapDumpOnOutOfMemoryError") == 1;
+    const char *path = jvmopts_value(opts, "HeapDumpPath");
+    out->has_path = path && *path; /* HotSpot takes an empty value as unset */
+    snprintf(out->path, sizeof(out->path), "%s", out->has_path ? path : "");
+    const char *gz = jvmopts_value(opts, "HeapDumpGzipLevel");
+    out->gz = gz && atoi(gz) > 0;
+    if (opts->n_unread) /* -ENOSYS: read without a way into the container (oomwatch) */
+        snprintf(out->unread, sizeof(out->unread), "; options in %s were not read (%s)",
+                 opts->unread,
+                 opts->unread_err == -ENOSYS ? "files in the container are not read when a JVM "
+                                               "is first seen"
+                                             : strerror(-opts->unread_err));
+    else if (opts->incomplete)
+        snprintf(out->unread, sizeof(out->unread), "; its options were not all read");
 }
 
 static int open_proc_dir(const char *proc_root, int pid, const char *what)
@@ -137,7 +118,7 @@ void hprof_watch_open(const char *proc_root, int pid, int nspid, uint64_t starte
     if (!spec->on_oom) {
         w->state = HPROF_NOT_ENABLED;
         snprintf(w->detail, sizeof(w->detail),
-                 "the JVM was started without -XX:+HeapDumpOnOutOfMemoryError");
+                 "the JVM was started without -XX:+HeapDumpOnOutOfMemoryError%s", spec->unread);
         return;
     }
     int root_fd = open_proc_dir(proc_root, pid, "root");

@@ -1,5 +1,7 @@
 #include "capture/jvm.h"
 
+#include "capture/jvmopts.h"
+#include "capture/rootfs.h"
 #include "core/fsutil.h"
 
 #include <errno.h>
@@ -9,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -65,62 +69,204 @@ int jvm_status_catches_sigquit(const char *status_text)
     return (cgt & bit) && !(ign & bit);
 }
 
-int jvm_options_disable_attach(const char *opts, size_t len, int state)
+/* Files a JVM's options name (@argfiles, VMOptionsFile), fetched from its
+ * container in rounds: a parse notes the files it lacks, one confined
+ * child reads them all, the parse runs again (an argfile may hold another
+ * option that names a file). */
+#define OPT_FILES_MAX   16
+#define OPT_FILE_MAX    (1u << 20)
+#define OPT_ROUNDS      3
+#define OPT_TIMEOUT_MS  2000
+#define OPT_NOT_FETCHED (-EAGAIN)
+
+struct opt_files {
+    struct {
+        char *path;
+        int err; /* 0, -errno, or OPT_NOT_FETCHED */
+        char *text;
+        size_t len;
+    } f[OPT_FILES_MAX];
+    size_t n;
+    size_t missing; /* asked for by the last parse and not fetched yet */
+};
+
+static int opt_files_read(void *ctx, const char *path, char **text, size_t *len)
 {
-    static const char on[] = "-XX:+DisableAttachMechanism";
-    static const char off[] = "-XX:-DisableAttachMechanism";
+    struct opt_files *fs = ctx;
     size_t i = 0;
-    while (i < len) {
-        while (i < len && (opts[i] == '\0' || opts[i] == ' ' || opts[i] == '\t' || opts[i] == '\n'))
-            i++;
-        size_t s = i;
-        while (i < len && opts[i] != '\0' && opts[i] != ' ' && opts[i] != '\t' && opts[i] != '\n')
-            i++;
-        size_t n = i - s;
-        if (n == sizeof(on) - 1 && memcmp(opts + s, on, n) == 0)
-            state = 1;
-        else if (n == sizeof(off) - 1 && memcmp(opts + s, off, n) == 0)
-            state = 0;
+    while (i < fs->n && strcmp(fs->f[i].path, path) != 0)
+        i++;
+    if (i == fs->n) {
+        if (fs->n == OPT_FILES_MAX)
+            return -E2BIG;
+        if (!(fs->f[i].path = strdup(path)))
+            return -ENOMEM;
+        fs->f[i].err = OPT_NOT_FETCHED;
+        fs->n++;
     }
-    return state;
+    if (fs->f[i].err == OPT_NOT_FETCHED)
+        fs->missing++;
+    if (fs->f[i].err)
+        return fs->f[i].err;
+    if (!(*text = malloc(fs->f[i].len + 1)))
+        return -ENOMEM;
+    memcpy(*text, fs->f[i].text, fs->f[i].len);
+    *len = fs->f[i].len;
+    return 0;
 }
 
-/* The value of NAME= in a NUL-separated environment block, or NULL. */
-static const char *env_value(const char *env, size_t len, const char *name, size_t *vlen)
+static void opt_files_free(struct opt_files *fs)
 {
-    size_t n = strlen(name);
-    for (size_t i = 0; i < len;) {
-        size_t e = strnlen(env + i, len - i);
-        if (e > n && memcmp(env + i, name, n) == 0 && env[i + n] == '=') {
-            *vlen = e - n - 1;
-            return env + i + n + 1;
-        }
-        i += e + 1;
+    for (size_t i = 0; i < fs->n; i++) {
+        free(fs->f[i].path);
+        free(fs->f[i].text);
     }
-    return NULL;
+}
+
+/* One record of the child's reply: its error, its length, then the bytes. */
+struct opt_record {
+    int32_t err;
+    uint32_t len;
+};
+
+/* In the child: copies one file, bounded, to out at *off. */
+static int fetch_one(int base_fd, const char *path, int out, off_t *off)
+{
+    struct opt_record r = {0, 0};
+    off_t at = *off;
+    *off += (off_t)sizeof(r);
+    /* O_NONBLOCK: a FIFO planted at the path must not hang the child */
+    int fd = base_fd < 0 ? -ENOENT : rootfs_open(base_fd, path, O_RDONLY | O_NONBLOCK, 0);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)))
+        r.err = -EINVAL;
+    else if (fd < 0)
+        r.err = fd;
+    char buf[16384];
+    ssize_t n;
+    while (r.err == 0 && (n = read(fd, buf, sizeof(buf))) != 0) {
+        if (n < 0 || r.len + (size_t)n > OPT_FILE_MAX) {
+            r.err = n < 0 ? -errno : -EFBIG;
+            break;
+        }
+        if (pwrite(out, buf, (size_t)n, *off) != n)
+            return -errno;
+        *off += n;
+        r.len += (uint32_t)n;
+    }
+    if (fd >= 0)
+        close(fd);
+    if (r.err) {
+        *off = at + (off_t)sizeof(r);
+        r.len = 0;
+    }
+    return pwrite(out, &r, sizeof(r), at) == (ssize_t)sizeof(r) ? 0 : -errno;
+}
+
+struct fetch_arg {
+    const struct opt_files *fs;
+    int cwd_fd;
+};
+
+/* In the JVM's container, as its user: every file not fetched yet, in
+ * order, into a memfd handed back. */
+static int child_fetch(struct nsexec_child *c, void *arg)
+{
+    const struct fetch_arg *a = arg;
+    int out = memfd_create("flameshot-jvmopts", MFD_CLOEXEC);
+    if (out < 0) {
+        nsexec_reply(c, "memfd_create: %s", strerror(errno));
+        return -errno;
+    }
+    off_t off = 0;
+    for (size_t i = 0; i < a->fs->n; i++) {
+        if (a->fs->f[i].err != OPT_NOT_FETCHED)
+            continue;
+        const char *p = a->fs->f[i].path;
+        int rc = fetch_one(p[0] == '/' ? nsexec_root_fd(c) : a->cwd_fd, p, out, &off);
+        if (rc < 0) {
+            nsexec_reply(c, "writing the reply: %s", strerror(-rc));
+            return rc;
+        }
+    }
+    nsexec_pass_fd(c, out);
+    return 0;
+}
+
+/* Takes the child's reply into fs: each file not fetched gets its text or
+ * its error (rc for all of them when the child failed). */
+static void fetch_take(struct opt_files *fs, int rc, int fd)
+{
+    char *all = NULL;
+    size_t len = 0, at = 0;
+    if (rc == 0 &&
+        (lseek(fd, 0, SEEK_SET) < 0 ||
+         (rc = fsutil_read_fd_all(fd, OPT_FILES_MAX * (OPT_FILE_MAX + 8), &all, &len)) < 0))
+        rc = rc < 0 ? rc : -errno;
+    for (size_t i = 0; i < fs->n; i++) {
+        if (fs->f[i].err != OPT_NOT_FETCHED)
+            continue;
+        struct opt_record r = {rc < 0 ? rc : -EPROTO, 0};
+        if (rc == 0 && at + sizeof(r) <= len)
+            memcpy(&r, all + at, sizeof(r));
+        if (rc == 0 && (r.err > 0 || r.len > len - at - sizeof(r)))
+            r = (struct opt_record){-EPROTO, 0};
+        at += sizeof(r) + r.len;
+        fs->f[i].err = r.err;
+        if (r.err == 0 && !(fs->f[i].text = malloc(r.len + 1)))
+            fs->f[i].err = -ENOMEM;
+        else if (r.err == 0)
+            memcpy(fs->f[i].text, all + at - r.len, r.len);
+        fs->f[i].len = r.len;
+    }
+    free(all);
+}
+
+static void fetch(const struct jvm *j, struct opt_files *fs)
+{
+    struct fetch_arg a = {.fs = fs, .cwd_fd = j->cwd_fd};
+    struct nsexec_result res;
+    int rc = jvm_run_child(j, &j->cwd_fd, 1, OPT_TIMEOUT_MS, child_fetch, &a, &res);
+    fetch_take(fs, rc < 0 ? rc : (res.fd < 0 ? -EPROTO : 0), res.fd);
+    if (res.fd >= 0)
+        close(res.fd);
+}
+
+int jvm_options(const struct jvm *j, struct jvmopts *out)
+{
+    char *argv = NULL, *env = NULL;
+    size_t alen = 0, elen = 0;
+    struct opt_files fs = {.n = 0};
+    memset(out, 0, sizeof(*out));
+    int rc = read_at(j->proc_fd, "cmdline", 1 << 20, &argv, &alen);
+    if (rc == 0 && read_at(j->proc_fd, "environ", 1 << 20, &env, &elen) < 0)
+        elen = 0;
+    struct jvmopts_input in = {.argv = argv,
+                               .argv_len = alen,
+                               .env = env,
+                               .env_len = elen,
+                               .read = opt_files_read,
+                               .ctx = &fs};
+    for (int round = 0; rc == 0; round++) {
+        fs.missing = 0;
+        rc = jvmopts_parse(&in, out);
+        if (rc < 0 || !fs.missing || round == OPT_ROUNDS)
+            break;
+        jvmopts_free(out);
+        fetch(j, &fs);
+    }
+    opt_files_free(&fs);
+    free(argv);
+    free(env);
+    return rc;
 }
 
 int jvm_attach_disabled(const struct jvm *j)
 {
-    char *argv = NULL, *env = NULL;
-    size_t alen = 0, elen = 0, vlen;
-    read_at(j->proc_fd, "cmdline", 1 << 20, &argv, &alen);
-    read_at(j->proc_fd, "environ", 1 << 20, &env, &elen);
-    /* HotSpot reads JAVA_TOOL_OPTIONS first, then the launcher's arguments
-     * (JDK_JAVA_OPTIONS are prepended to them), then _JAVA_OPTIONS. */
-    int state = 0;
-    const char *v;
-    if (env && (v = env_value(env, elen, "JAVA_TOOL_OPTIONS", &vlen)))
-        state = jvm_options_disable_attach(v, vlen, state);
-    if (env && (v = env_value(env, elen, "JDK_JAVA_OPTIONS", &vlen)))
-        state = jvm_options_disable_attach(v, vlen, state);
-    if (argv)
-        state = jvm_options_disable_attach(argv, alen, state);
-    if (env && (v = env_value(env, elen, "_JAVA_OPTIONS", &vlen)))
-        state = jvm_options_disable_attach(v, vlen, state);
-    free(argv);
-    free(env);
-    return state;
+    struct jvmopts o;
+    int off = jvm_options(j, &o) == 0 && jvmopts_flag(&o, "DisableAttachMechanism") == 1;
+    jvmopts_free(&o);
+    return off;
 }
 
 static int pidfd_alive(int pidfd)

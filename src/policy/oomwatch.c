@@ -2,6 +2,7 @@
 
 #include "outbox/artefact.h"
 #include "capture/hprof.h"
+#include "capture/jvmopts.h"
 #include "core/log.h"
 #include "outbox/outbox.h"
 #include "policy/runner.h"
@@ -78,7 +79,15 @@ void oomwatch_free(struct oomwatch *ow)
 void oomwatch_target_added(struct oomwatch *ow, struct target *tg)
 {
     struct hprof_spec spec;
-    if (!ow || hprof_parse_argv(tg->argv, tg->argv_len, &spec) < 0)
+    struct jvmopts opts;
+    if (!ow)
+        return;
+    /* /proc only: the loop thread never reads a container's files */
+    int rc = jvmopts_of_pid(NULL, tg->id.pid, NULL, NULL, &opts);
+    if (rc == 0)
+        hprof_spec_from(&opts, &spec);
+    jvmopts_free(&opts);
+    if (rc < 0)
         return;
     hprof_watch_open(NULL, tg->id.pid, tg->id.nspid, tg->started_ns, &spec, &tg->hprof);
     if (tg->hprof.state == HPROF_OK)

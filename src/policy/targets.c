@@ -1,5 +1,6 @@
 #include "policy/targets.h"
 
+#include "capture/jvmopts.h"
 #include "core/log.h"
 #include "core/units.h"
 
@@ -36,14 +37,6 @@ static const char *const jdk_tool_mains[] = {
     "sun.tools.jstat.", "sun.jvm.hotspot.",
 };
 
-/* java launcher options whose value is the next argument */
-static const char *const opts_with_value[] = {
-    "-cp",           "-classpath",     "--class-path",    "-p",
-    "--module-path", "--add-modules",  "--add-opens",     "--add-exports",
-    "--add-reads",   "--patch-module", "--limit-modules", "--upgrade-module-path",
-    "--source",
-};
-
 static bool in_list(const char *s, const char *const *list, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -60,33 +53,22 @@ static const char *base_name(const char *p)
     return s ? s + 1 : p;
 }
 
-/* Walks argv: calls fn(arg, next) for each argument after argv[0]. */
-static const char *next_arg(const char *argv, size_t len, const char *cur)
+/* The main entry of a java command line (jvmopts.h: the launcher's rules;
+ * no @argfile is read here, on the loop thread), copied into buf; NULL
+ * when there is none. */
+static const char *java_main(const char *argv, size_t len, enum jvmopts_mode *mode, char *buf,
+                             size_t cap)
 {
-    const char *n = cur + strlen(cur) + 1;
-    return n < argv + len ? n : NULL;
-}
-
-/* The main class, module or jar of a java command line, or NULL. *is_jar
- * tells which. Options with a separate value are skipped with it. */
-static const char *java_main(const char *argv, size_t len, bool *is_jar)
-{
-    *is_jar = false;
-    for (const char *a = next_arg(argv, len, argv); a; a = next_arg(argv, len, a)) {
-        if (strcmp(a, "-jar") == 0 || strcmp(a, "-m") == 0 || strcmp(a, "--module") == 0) {
-            *is_jar = a[1] == 'j';
-            return next_arg(argv, len, a);
-        }
-        if (IN_LIST(a, opts_with_value)) {
-            a = next_arg(argv, len, a);
-            if (!a)
-                return NULL;
-            continue;
-        }
-        if (a[0] != '-')
-            return a;
+    struct jvmopts o;
+    struct jvmopts_input in = {.argv = argv, .argv_len = len};
+    const char *m = NULL;
+    if (argv && len && jvmopts_parse(&in, &o) == 0 && o.main) {
+        snprintf(buf, cap, "%s", o.main);
+        *mode = o.mode;
+        m = buf;
     }
-    return NULL;
+    jvmopts_free(&o);
+    return m;
 }
 
 int targets_is_excluded(const char *argv, size_t argv_len, const char *comm, int ppid)
@@ -99,9 +81,11 @@ int targets_is_excluded(const char *argv, size_t argv_len, const char *comm, int
         return 0;
     if (IN_LIST(base_name(argv), jdk_tools))
         return 1;
-    bool is_jar;
-    const char *m = java_main(argv, argv_len, &is_jar);
-    for (size_t i = 0; m && !is_jar && i < sizeof(jdk_tool_mains) / sizeof(jdk_tool_mains[0]); i++)
+    enum jvmopts_mode mode;
+    char buf[256];
+    const char *m = java_main(argv, argv_len, &mode, buf, sizeof(buf));
+    for (size_t i = 0;
+         m && mode != JVMOPTS_JAR && i < sizeof(jdk_tool_mains) / sizeof(jdk_tool_mains[0]); i++)
         if (strncmp(m, jdk_tool_mains[i], strlen(jdk_tool_mains[i])) == 0)
             return 1;
     return 0;
@@ -110,13 +94,15 @@ int targets_is_excluded(const char *argv, size_t argv_len, const char *comm, int
 char *targets_guess_service(const char *argv, size_t argv_len, const char *comm, char *buf,
                             size_t cap)
 {
-    bool is_jar;
-    const char *m = argv && argv_len ? java_main(argv, argv_len, &is_jar) : NULL;
-    if (m && is_jar) {
+    enum jvmopts_mode mode;
+    char main[256];
+    const char *m = java_main(argv, argv_len, &mode, main, sizeof(main));
+    if (m && (mode == JVMOPTS_JAR || mode == JVMOPTS_SOURCE)) {
         const char *b = base_name(m);
-        size_t l = strlen(b);
-        if (l > 4 && strcmp(b + l - 4, ".jar") == 0)
-            l -= 4;
+        const char *ext = mode == JVMOPTS_JAR ? ".jar" : ".java";
+        size_t l = strlen(b), el = strlen(ext);
+        if (l > el && strcmp(b + l - el, ext) == 0)
+            l -= el;
         snprintf(buf, cap, "%.*s", (int)l, b);
     } else if (m) {
         const char *slash = strrchr(m, '/'); /* module/class */

@@ -120,6 +120,26 @@ case_attach_disabled() {
     ct_stop noattach
 }
 
+# issue 9: the flag read from an @argfile in the container (by a confined
+# child) counts; the same flag as an application argument does not
+case_attach_disabled_by_argfile_not_by_app_argument() {
+    caps
+    printf -- '-XX:+DisableAttachMechanism\n' > "$WORK/jvm.args"; chmod 0755 "$WORK"; chmod 0644 "$WORK/jvm.args"
+    start_burner argfile "@$WORK/jvm.args" || return 1
+    local p rc; p=$(ct_pid argfile)
+    "$FLAMESHOTD" jcmd "$p" VM.version > /dev/null 2> "$WORK/a.err"; rc=$?
+    [ $rc = 4 ] && grep -q 'DisableAttachMechanism' "$WORK/a.err" || {
+        echo "argfile: exit $rc, want 4"; cat "$WORK/a.err"; return 1; }
+    ! grep -q 'Full thread dump' "$CT_STATE/argfile.out" || { echo "JVM was signalled"; return 1; }
+    ct_stop argfile
+    ct_start appArg -- /usr/bin/java -cp "$CLASSES" Burner 3600 -XX:+DisableAttachMechanism || return 1
+    ct_wait_output appArg "Burner started" 10 || return 1
+    "$FLAMESHOTD" jcmd "$(ct_pid appArg)" VM.version > "$WORK/b.out" 2> "$WORK/b.err" || {
+        echo "an application argument disabled capture"; cat "$WORK/b.err"; return 1; }
+    grep -q '^JDK ' "$WORK/b.out" || { cat "$WORK/b.out"; return 1; }
+    ct_stop appArg
+}
+
 case_stopped_jvm_times_out() {
     caps
     start_burner stopped || return 1
@@ -208,6 +228,7 @@ t_case "arguments joined; empty output prints like jcmd" case_args_joined_and_em
 t_case "a JVM-reported failure: same stdout, stderr and exit 1 as jcmd" case_jvm_error_like_jcmd
 t_case "a non-JVM process named java is refused and never signalled" case_not_a_jvm_never_signalled
 t_case "-XX:+DisableAttachMechanism: clear error, JVM not signalled" case_attach_disabled
+t_case "DisableAttachMechanism in an @argfile counts, as an application argument it does not" case_attach_disabled_by_argfile_not_by_app_argument
 t_case "a stopped JVM: timeout error naming the stopped state" case_stopped_jvm_times_out
 t_case "symlink at .java_pid<nspid> to a host file is refused" case_symlink_java_pid_refused
 t_case "symlink at .attach_pid<nspid> to a host file is refused" case_symlink_attach_pid_refused

@@ -103,8 +103,9 @@ case_java_level_oom_without_kill_is_reported() {
     mkdir -p "$WORK/stay"; chmod 1777 "$WORK/stay"
     d_start stay FLAMESHOT_OOM_HPROF_ENABLED=true \
         FLAMESHOT_PROCESSES='[{"service":"oomapp","command":"OomApp stay$"}]' || return 1
+    # the flags after -cp's value (issue 9: they were taken for the application's)
     ct_start stay --share "$WORK/stay" -- /usr/bin/java -Xmx48m -XX:+UseSerialGC -Doomapp.delay=3000 \
-        -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath="$WORK/stay" -cp "$CLASSES" OomApp stay || return 1
+        -cp "$CLASSES" -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath="$WORK/stay" OomApp stay || return 1
     local ns; ns=$(ct_nspid stay)
     local rec
     rec=$(wait_json "$(d_profiles stay)/host/oomapp/oom_hprof_*.json" '.summary.fields.matched_by == "new_file"' 40) ||

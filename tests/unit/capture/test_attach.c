@@ -224,20 +224,6 @@ TEST(sigquit_masks)
     CHECK_EQ(jvm_status_catches_sigquit("XSigCgt:\t4\n"), -EINVAL);
 }
 
-TEST(disable_attach_options_last_wins)
-{
-    static const char argv1[] = "java\0-XX:+DisableAttachMechanism\0-jar\0app.jar";
-    CHECK_EQ(jvm_options_disable_attach(argv1, sizeof(argv1), 0), 1);
-    static const char argv2[] = "java\0-XX:+DisableAttachMechanism\0-XX:-DisableAttachMechanism";
-    CHECK_EQ(jvm_options_disable_attach(argv2, sizeof(argv2), 0), 0);
-    const char *env = "-Xmx1g  -XX:+DisableAttachMechanism";
-    CHECK_EQ(jvm_options_disable_attach(env, strlen(env), 0), 1);
-    const char *off = "-XX:-DisableAttachMechanism";
-    CHECK_EQ(jvm_options_disable_attach(off, strlen(off), 1), 0);
-    const char *other = "-XX:+DisableAttachMechanismX -Dx=-XX:+DisableAttachMechanism";
-    CHECK_EQ(jvm_options_disable_attach(other, strlen(other), 0), 0);
-}
-
 /* (pid, start time) names a process: a pid reused by another process is
  * refused before anything is read or signalled. */
 TEST(reused_pid_is_refused)
@@ -264,4 +250,4 @@ TEST(non_jvm_is_refused)
 TEST_MAIN(frame_jcmd_pads_to_five_strings, frame_load_three_args, frame_limits, status_line,
           load_jdk8, load_jdk9_to_20, load_jdk21_plus, load_malformed, buf_sink_caps_and_counts,
           jdk_version_from_vm_version, maps_kinds, maps_fixture_of_a_real_jvm, sigquit_masks,
-          disable_attach_options_last_wins, reused_pid_is_refused, non_jvm_is_refused)
+          reused_pid_is_refused, non_jvm_is_refused)

@@ -2,6 +2,7 @@
  * symlinks never followed, each dump reported once across restarts. */
 #include "harness.h"
 #include "capture/hprof.h"
+#include "capture/jvmopts.h"
 #include "core/units.h"
 
 #include <errno.h>
@@ -10,11 +11,22 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+/* cmd: arguments separated by spaces; tool_options: JAVA_TOOL_OPTIONS or NULL */
+static void parse_env(const char *cmd, const char *tool_options, struct hprof_spec *sp)
+{
+    char a[1024], e[512];
+    size_t n = t_argv(cmd, a, sizeof(a));
+    int el = tool_options ? snprintf(e, sizeof(e), "JAVA_TOOL_OPTIONS=%s", tool_options) + 1 : 0;
+    struct jvmopts_input in = {.argv = a, .argv_len = n, .env = e, .env_len = (size_t)el};
+    struct jvmopts o;
+    jvmopts_parse(&in, &o);
+    hprof_spec_from(&o, sp);
+    jvmopts_free(&o);
+}
+
 static void parse(const char *cmd, struct hprof_spec *sp)
 {
-    char a[1024];
-    size_t n = t_argv(cmd, a, sizeof(a));
-    hprof_parse_argv(a, n, sp);
+    parse_env(cmd, NULL, sp);
 }
 
 TEST(flags_last_one_wins_and_stop_at_main_class)
@@ -25,13 +37,24 @@ TEST(flags_last_one_wins_and_stop_at_main_class)
     CHECK_STREQ(sp.path, "/dumps");
     parse("java -XX:+HeapDumpOnOutOfMemoryError -XX:-HeapDumpOnOutOfMemoryError Main", &sp);
     CHECK(!sp.on_oom);
-    parse("java -XX:HeapDumpPath='/a_b' -XX:HeapDumpPath=\"/x/y.hprof\" "
+    parse("java -XX:HeapDumpPath=/a_b -XX:HeapDumpPath=/x/y.hprof "
           "-XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpGzipLevel=1 Main",
           &sp);
     CHECK_STREQ(sp.path, "/x/y.hprof");
     CHECK(sp.gz);
+    parse("java -XX:HeapDumpPath= -XX:HeapDumpGzipLevel=0 Main", &sp);
+    CHECK(!sp.has_path && !sp.gz);
     /* an application argument that looks like the flag is not the JVM's */
     parse("java Main -XX:+HeapDumpOnOutOfMemoryError", &sp);
+    CHECK(!sp.on_oom);
+    /* issue 9: options continue after the value of -cp */
+    parse("java -cp app.jar -XX:+HeapDumpOnOutOfMemoryError Main", &sp);
+    CHECK(sp.on_oom);
+    /* the environment counts, and the command line overrides it */
+    parse_env("java -jar app.jar", "-XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath='/d d'", &sp);
+    CHECK(sp.on_oom);
+    CHECK_STREQ(sp.path, "/d d");
+    parse_env("java -XX:-HeapDumpOnOutOfMemoryError Main", "-XX:+HeapDumpOnOutOfMemoryError", &sp);
     CHECK(!sp.on_oom);
 }
 
@@ -159,6 +182,11 @@ TEST(not_enabled_and_unreachable_say_why)
     hprof_watch_open(NULL, getpid(), 1, 0, &sp, &w);
     CHECK_EQ(w.state, HPROF_NOT_ENABLED);
     CHECK_CONTAINS(w.detail, "-XX:+HeapDumpOnOutOfMemoryError");
+    /* options in an argfile not read: the detail says so */
+    parse("java @/app/jvm.opts -jar app.jar", &sp);
+    hprof_watch_open(NULL, getpid(), 1, 0, &sp, &w);
+    CHECK_EQ(w.state, HPROF_NOT_ENABLED);
+    CHECK_CONTAINS(w.detail, "options in /app/jvm.opts were not read");
     parse("java -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath=/nonexistent/d/x.hprof Main", &sp);
     hprof_watch_open(NULL, getpid(), 1, 0, &sp, &w);
     CHECK_EQ(w.state, HPROF_UNREACHABLE);

@@ -40,6 +40,12 @@ TEST(service_from_jar_or_main_class)
     CHECK_STREQ(guess("java --module-path mods -m shop.app/com.ex.Main", "java"), "Main");
     CHECK_STREQ(guess("java -classpath x.jar Burner", "java"), "Burner");
     CHECK_STREQ(guess("java -version", "java"), "java");
+    /* the launcher's rules (jvmopts): -jar takes no value, --module=, source files */
+    CHECK_STREQ(guess("java -jar -Xmx1g /srv/billing.jar", "java"), "billing");
+    CHECK_STREQ(guess("java --module=shop.app/com.ex.Main", "java"), "Main");
+    CHECK_STREQ(guess("java -Dx=1 /app/Hello.java", "java"), "Hello");
+    CHECK_STREQ(guess("java --add-opens java.base/java.lang=ALL-UNNAMED com.ex.Api", "java"),
+                "Api");
 }
 
 TEST(jdk_tools_are_never_targets)
