@@ -64,9 +64,6 @@ struct attach_buf {
 int attach_buf_sink(void *arg, const char *data, size_t len);
 void attach_buf_free(struct attach_buf *b);
 
-/* A sink writing to the fd pointed to by arg (int *). */
-int attach_fd_sink(void *arg, const char *data, size_t len);
-
 /* Connects to the JVM's attach listener, starting it when needed: the
  * socket is looked up and, if absent, .attach_pid<nspid> is created in the
  * JVM's cwd or /tmp (owned by the JVM's uid), SIGQUIT is sent once through

@@ -9,14 +9,16 @@
  * at once (each call forks its own short-lived helpers; the caller must
  * not reap children with waitpid(-1)). Each first checks that the pid
  * still names the process in *p (start time), then pins it with a pidfd.
- * Files given as fds belong to the caller; nothing is written to the
- * host's filesystem by path. */
+ * What a capture produces goes to the caller's bounded writers (bounded.h),
+ * never past their caps; nothing is written to the host's filesystem by
+ * path. */
 #ifndef FS_CAPTURE_H
 #define FS_CAPTURE_H
 
 #include "capture/asprof.h"
 #include "events/procfs.h"
 #include "capture/snapshot.h"
+#include "outbox/bounded.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -24,28 +26,23 @@
 struct metrics;
 
 #define CAPTURE_DEFAULT_TIMEOUT_MS 10000
-
-/* Runs one jcmd command line ("Thread.print", "JFR.check verbose=true")
- * and streams the JVM's output (without the status line and without
- * jcmd's "<pid>:" header) to out_fd. Blocks up to timeout_ms. Returns 0
- * when the JVM answered (*jvm_rc = its status; non-zero means out_fd got
- * its error message), or -errno with err: -ESRCH gone, -ENOTSUP not a
- * HotSpot JVM or attach disabled, -ETIMEDOUT, -ELOOP refused link,
- * -EPERM/-EACCES, -ECONNRESET. Records attach latency in m (may be NULL). */
-int capture_jcmd(const struct proc_ident *p, const char *command_line, uint64_t timeout_ms,
-                 int out_fd, int *jvm_rc, struct metrics *m, char *err, size_t errcap);
+/* The cap for one jcmd snapshot's text: a Thread.print of thousands of
+ * threads is a few MiB; past this a JVM is not answering, it is flooding. */
+#define CAPTURE_JCMD_MAX_BYTES (32ull << 20)
 
 /* Flameshot's high-watermark snapshot: GC.class_histogram into
- * histogram_fd and Thread.print into threads_fd, started in parallel
- * (after one attach that makes sure the listener runs, so the JVM gets at
- * most one SIGQUIT), each bounded by timeout_ms. Each fd receives what
- * `jcmd <nspid> <command>` prints ("<nspid>:" line, then the output).
- * out[SNAPSHOT_GC_CLASS_HISTOGRAM] and out[SNAPSHOT_THREAD_PRINT] are
- * always filled (file_name, size, preview, pid = nspid, host_pid,
- * process_name, rc/jvm_rc/error). Returns 0 when both commands succeeded,
- * else the first failure's -errno (-EIO when a JVM status was non-zero). */
-int capture_snapshots(const struct proc_ident *p, uint64_t timeout_ms, int histogram_fd,
-                      int threads_fd, struct metrics *m,
+ * histogram and Thread.print into threads, started in parallel (after one
+ * attach that makes sure the listener runs, so the JVM gets at most one
+ * SIGQUIT), each bounded by timeout_ms. Each writer receives what
+ * `jcmd <nspid> <command>` prints ("<nspid>:" line, then the output); an
+ * output that would pass the writer's cap is cut there and fails that
+ * command with -EFBIG (error says where). out[SNAPSHOT_GC_CLASS_
+ * HISTOGRAM] and out[SNAPSHOT_THREAD_PRINT] are always filled (file_name,
+ * size, preview, pid = nspid, host_pid, process_name, rc/jvm_rc/error).
+ * Returns 0 when both commands succeeded, else the first failure's -errno
+ * (-EIO when a JVM status was non-zero). */
+int capture_snapshots(const struct proc_ident *p, uint64_t timeout_ms, struct bounded *histogram,
+                      struct bounded *threads, struct metrics *m,
                       struct snapshot_summary out[SNAPSHOT_TYPES]);
 
 /* Stages any JVMTI agent library (a host path) into the JVM's filesystem
@@ -54,7 +51,7 @@ int capture_snapshots(const struct proc_ident *p, uint64_t timeout_ms, int histo
  * result's agent_rc is Agent_OnAttach's return value. Blocks up to
  * timeout_ms per step. 0 when loaded and Agent_OnAttach returned 0;
  * -EIO when it returned non-zero; -ENOEXEC when the JVM could not load the
- * library; other -errno as capture_jcmd; res->reason says which. */
+ * library; other -errno as attach_execute (attach.h); res->reason says which. */
 struct capture_agent_result {
     struct asprof_stage stage;
     int agent_rc;
@@ -68,15 +65,16 @@ enum capture_outcome {
     CAPTURE_OUTCOME_TARGET_EXITED, /* the JVM exited; whatever it wrote was collected */
     CAPTURE_OUTCOME_CANCELLED,     /* cancel_fd fired; what exists was collected */
     CAPTURE_OUTCOME_FAILED,
+    CAPTURE_OUTCOME_TOO_LARGE, /* the JFR is larger than req->out may take: nothing kept */
 };
-/* "ok", "target_exited", "cancelled", "failed". */
+/* "ok", "target_exited", "cancelled", "failed", "too_large". */
 const char *capture_outcome_name(enum capture_outcome o);
 
 struct profile_req {
     unsigned events;                 /* PROF_EV_* (rules.h); 0 = PROF_EV_DEFAULT (cpu) */
     uint64_t duration_ms;            /* how long to profile */
     const char *async_profiler_path; /* FLAMESHOT_ASYNC_PROFILER_PATH, or NULL: JFR */
-    int out_fd;                      /* the JFR is copied here (a host file) */
+    struct bounded *out;             /* the JFR is copied here, within its cap */
     int cancel_fd;                   /* readable = stop now (eventfd); -1: none */
     uint64_t attach_timeout_ms;      /* each attach / helper step; 0 = 10 s */
     struct metrics *metrics;         /* may be NULL */
@@ -91,24 +89,26 @@ struct profile_result {
     char events[256];          /* the profiler options used for events */
     char asprof_skipped[768];  /* why async-profiler was not used ("" if it was) */
     uint64_t start_ns, end_ns; /* CLOCK_REALTIME around the recording */
-    uint64_t bytes;            /* JFR bytes copied to out_fd */
+    uint64_t bytes;            /* JFR bytes copied to out */
 };
 
 /* Profiles the JVM for req->duration_ms and copies the JFR it produced to
- * req->out_fd. With async_profiler_path holding lib/libasyncProfiler.so the
+ * req->out. With async_profiler_path holding lib/libasyncProfiler.so the
  * library is staged (asprof_stage_library) and started through `load`
  * writing JFR; otherwise, or when that fails (res->asprof_skipped says
  * why), JDK Flight Recorder runs through JFR.start (settings=profile, a
  * name, a filename in the work directory and, as a safety net, a duration
  * a little longer than asked) and is stopped with JFR.stop. The JFR file
  * is written by the JVM into <work dir>/profile-<nspid>.jfr in its own
- * filesystem, read back symlink-free as its uid, and removed; a symbolic
- * link planted there fails the job. The JVM exiting early ends as
- * target_exited with whatever file it left (JFR dumps on exit); cancel_fd
- * ends as cancelled after stopping and collecting. Blocks for about
- * duration_ms plus a few attach round trips (each <= attach_timeout_ms).
- * Returns 0 unless the outcome is failed (then -errno); res is always
- * filled. */
+ * filesystem, opened symlink-free as its uid (a symbolic link planted
+ * there fails the job), checked against the room req->out has left
+ * (fstat: a larger file, say a sparse one planted by the container's
+ * user, is never read), handed to us as an fd, removed, and copied; it
+ * ends as too_large when it is larger or grows past the cap meanwhile. The JVM exiting early ends
+ * as target_exited with whatever file it left (JFR dumps on exit); cancel_fd ends as cancelled
+ * after stopping and collecting. Blocks for about duration_ms plus a few attach round trips (each
+ * <= attach_timeout_ms). Returns 0 unless the outcome is failed (then -errno) or too_large
+ * (-EFBIG); res is always filled. */
 int capture_profile(const struct proc_ident *p, const struct profile_req *req,
                     struct profile_result *res);
 

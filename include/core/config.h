@@ -43,6 +43,8 @@ struct config {
     int max_jobs_per_container;   /* running at once per container (cgroup) */
     int max_queued_per_container; /* waiting per container (cgroup) */
     uint64_t spool_max_mb;
+    /* FLAMESHOT_MAX_PROFILE_MB: the cap of one JFR, at most spool_max_mb */
+    uint64_t max_profile_mb;
     char *http_token;     /* NULL: no authentication */
     bool http_insecure;   /* FLAMESHOT_HTTP_INSECURE: no token off the loopback */
     bool short_intervals; /* FLAMESHOT_TEST_SHORT_INTERVALS: tests only */

@@ -66,6 +66,7 @@ struct metrics {
     _Atomic uint64_t uploads_ok, uploads_failed;
     _Atomic uint64_t outbox_bytes, outbox_items; /* gauges */
     _Atomic uint64_t outbox_dropped;
+    _Atomic uint64_t too_large; /* captures failed too_large: an artefact over its cap */
     _Atomic uint64_t events_total, events_lost, ringbuf_full;
     _Atomic uint64_t http_by_class[6]; /* index: status / 100 */
     _Atomic uint64_t http_429, http_rate_limited;

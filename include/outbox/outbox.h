@@ -37,8 +37,9 @@
  * artefact is never given up for failing; only the disk budget removes it.
  *
  * Disk budget (FLAMESHOT_SPOOL_MAX_MB): the bytes of the outbox (payloads
- * and records) plus the local sink (payloads and sidecars; not index.json)
- * stay under it. When a commit would exceed it, the oldest artefacts go
+ * and records), the budget held by payloads being written, and the local
+ * sink (payloads and sidecars; not index.json) stay under it. When a
+ * payload being written or a commit would exceed it, the oldest artefacts go
  * first, by creation time, whichever side they are on (a pending upload or
  * a kept local file); the artefact being uploaded is never dropped. Each
  * drop is logged (warn) and counted (outbox_dropped). An artefact larger
@@ -52,6 +53,7 @@
 #define FS_OUTBOX_H
 
 #include "outbox/artefact.h"
+#include "outbox/bounded.h"
 
 #include <limits.h>
 #include <stdbool.h>
@@ -73,11 +75,18 @@ struct outbox_opts {
     struct metrics *metrics;  /* may be NULL */
 };
 
-/* A payload being written. The producer writes into fd (directly, or with
- * outbox_tx_write / outbox_tx_copy_fd which survive one ENOSPC), then
- * commits or aborts. The fd is O_CLOEXEC and owned by the tx. */
+/* A payload being written: write it through out (bounded_put,
+ * bounded_sink, bounded_copy_fd), then commit or abort. The budget is
+ * held while the payload grows, before its bytes reach the disk; a write
+ * past the cap, or that the budget can never hold, fails with -EFBIG; one
+ * that cannot be made room for (everything else is being committed or
+ * delivered) with -ENOSPC; a full filesystem (ENOSPC) drops the oldest
+ * artefact and is retried once. The fd is O_CLOEXEC and owned by the tx. */
 struct outbox_tx {
+    struct bounded out;
     int fd;
+    uint64_t reserved; /* budget held for it (payload so far, its record, a step ahead) */
+    struct outbox *ob;
     char path[PATH_MAX]; /* the temp file, inside the outbox directory */
 };
 
@@ -103,13 +112,12 @@ void outbox_stop(struct outbox *ob);
 /* outbox_stop, then frees everything. NULL is fine. */
 void outbox_close(struct outbox *ob);
 
-/* Begins a payload. Returns 0 with tx->fd open, or -errno. */
-int outbox_begin(struct outbox *ob, struct outbox_tx *tx);
-
-/* Write helpers: on ENOSPC they drop the oldest artefact and retry once.
- * Return 0 / bytes copied, or -errno. */
-int outbox_tx_write(struct outbox *ob, struct outbox_tx *tx, const void *data, size_t len);
-ssize_t outbox_tx_copy_fd(struct outbox *ob, struct outbox_tx *tx, int in_fd);
+/* Begins a payload of at most cap bytes and holds budget for its record
+ * and its first MiB (dropping the oldest artefacts as needed). Returns 0
+ * with tx->fd open; -EFBIG when the budget cannot hold even that; -ENOSPC
+ * when nothing can be dropped; or -errno. The tx is always initialised:
+ * outbox_abort is safe after a failure. */
+int outbox_begin(struct outbox *ob, uint64_t cap, struct outbox_tx *tx);
 
 /* Commits tx with meta (copied; the caller keeps ownership of meta, whose
  * bookkeeping members are ignored). meta->kind must carry a payload.
@@ -121,7 +129,8 @@ ssize_t outbox_tx_copy_fd(struct outbox *ob, struct outbox_tx *tx, int in_fd);
 int outbox_commit(struct outbox *ob, struct outbox_tx *tx, const struct artefact_meta *meta,
                   struct outbox_receipt *rcpt, char *err, size_t errcap);
 
-/* Discards tx. Safe on a tx already committed or aborted. */
+/* Discards tx and gives its budget back. Safe on a tx already committed
+ * or aborted. */
 void outbox_abort(struct outbox *ob, struct outbox_tx *tx);
 
 /* Queues a summary without payload (oom_hprof, process_exit). Same
@@ -152,6 +161,7 @@ struct outbox_sink_stats {
 struct outbox_stats {
     size_t items;           /* pending artefacts */
     uint64_t bytes;         /* their bytes in outbox/ */
+    uint64_t reserved;      /* budget held by payloads being written */
     uint64_t oldest_age_ms; /* age of the oldest pending artefact, 0: none */
     size_t local_items;     /* artefacts kept by the local sink */
     uint64_t local_bytes;

@@ -1,7 +1,5 @@
 #include "capture/attach.h"
 
-#include "core/fsutil.h"
-
 #include "core/metrics.h"
 #include "capture/nsexec.h"
 #include "capture/rootfs.h"
@@ -192,11 +190,6 @@ void attach_buf_free(struct attach_buf *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
-}
-
-int attach_fd_sink(void *arg, const char *data, size_t len)
-{
-    return fsutil_write_full(*(int *)arg, data, len);
 }
 
 /* ---- connecting (runs in an nsexec child) --------------------------------- */

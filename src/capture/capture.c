@@ -21,11 +21,12 @@
 #define PREVIEW_KEEP (256u << 10) /* output kept in memory for the preview */
 #define JFR_GRACE_S  30           /* safety-net duration beyond the requested one */
 
-static const char *const outcome_names[] = {"ok", "target_exited", "cancelled", "failed"};
+static const char *const outcome_names[] = {"ok", "target_exited", "cancelled", "failed",
+                                            "too_large"};
 
 const char *capture_outcome_name(enum capture_outcome o)
 {
-    return (unsigned)o <= CAPTURE_OUTCOME_FAILED ? outcome_names[o] : "unknown";
+    return (unsigned)o <= CAPTURE_OUTCOME_TOO_LARGE ? outcome_names[o] : "unknown";
 }
 
 static uint64_t tmo_or_default(uint64_t ms)
@@ -33,43 +34,23 @@ static uint64_t tmo_or_default(uint64_t ms)
     return ms ? ms : CAPTURE_DEFAULT_TIMEOUT_MS;
 }
 
-/* ---- jcmd ------------------------------------------------------------------ */
-
-int capture_jcmd(const struct proc_ident *p, const char *command_line, uint64_t timeout_ms,
-                 int out_fd, int *jvm_rc, struct metrics *m, char *err, size_t errcap)
-{
-    struct jvm *j = NULL;
-    int rc = jvm_open(p, &j, err, errcap);
-    if (rc < 0)
-        return rc;
-    rc = attach_jcmd(j, command_line, tmo_or_default(timeout_ms), attach_fd_sink, &out_fd, jvm_rc,
-                     m, err, errcap);
-    jvm_close(j);
-    return rc;
-}
-
 /* ---- snapshots ---------------------------------------------------------------- */
 
 struct snap_job {
     struct jvm *j;
     uint64_t timeout_ms;
-    int fd;
+    struct bounded *out;
     struct metrics *m;
     struct snapshot_summary *s;
     struct attach_buf keep; /* the start of the output, for the preview */
-    uint64_t written;
-    int werr;
 };
 
-/* Tees output to the caller's fd and to the preview buffer. */
+/* Tees output to the caller's writer and to the preview buffer. */
 static int snap_sink(void *arg, const char *data, size_t len)
 {
     struct snap_job *sj = arg;
-    int rc = fsutil_write_full(sj->fd, data, len);
-    if (rc < 0)
-        return sj->werr = rc;
-    sj->written += len;
-    return attach_buf_sink(&sj->keep, data, len);
+    int rc = bounded_put(sj->out, data, len);
+    return rc < 0 ? rc : attach_buf_sink(&sj->keep, data, len);
 }
 
 static void *snap_run(void *arg)
@@ -83,7 +64,12 @@ static void *snap_run(void *arg)
         rc = attach_jcmd(sj->j, snapshot_command(s->type), sj->timeout_ms, snap_sink, sj,
                          &s->jvm_rc, sj->m, s->error, sizeof(s->error));
     s->rc = rc;
-    s->output_size_bytes = sj->written;
+    s->output_size_bytes = sj->out->written;
+    if (rc == -EFBIG) /* a JVM (or what poses as one) that does not stop talking */
+        snprintf(s->error, sizeof(s->error),
+                 "%s output cut after %llu bytes (at most %llu are kept)",
+                 snapshot_command(s->type), (unsigned long long)sj->out->written,
+                 (unsigned long long)sj->out->cap);
     const char *body = sj->keep.data ? sj->keep.data + n : "";
     size_t blen = sj->keep.len > (size_t)n ? sj->keep.len - (size_t)n : 0;
     snapshot_preview(s->type, body, blen, s->preview, sizeof(s->preview));
@@ -126,8 +112,8 @@ static int snap_fail(struct snapshot_summary out[SNAPSHOT_TYPES], int rc, const 
     return rc;
 }
 
-int capture_snapshots(const struct proc_ident *p, uint64_t timeout_ms, int histogram_fd,
-                      int threads_fd, struct metrics *m,
+int capture_snapshots(const struct proc_ident *p, uint64_t timeout_ms, struct bounded *histogram,
+                      struct bounded *threads, struct metrics *m,
                       struct snapshot_summary out[SNAPSHOT_TYPES])
 {
     char err[512];
@@ -147,13 +133,13 @@ int capture_snapshots(const struct proc_ident *p, uint64_t timeout_ms, int histo
     struct snap_job jobs[SNAPSHOT_TYPES] = {
         {.j = j,
          .timeout_ms = timeout_ms,
-         .fd = histogram_fd,
+         .out = histogram,
          .m = m,
          .s = &out[SNAPSHOT_GC_CLASS_HISTOGRAM],
          .keep = {.max = PREVIEW_KEEP}},
         {.j = j,
          .timeout_ms = timeout_ms,
-         .fd = threads_fd,
+         .out = threads,
          .m = m,
          .s = &out[SNAPSHOT_THREAD_PRINT],
          .keep = {.max = PREVIEW_KEEP}},
@@ -230,7 +216,8 @@ struct out_files {
     char dir[256];
     char jfr[320];
     char log[320];
-    int out_fd; /* collect: copy the JFR here; -1: only remove */
+    int hand_over; /* collect: pass the JFR's fd; 0: only remove */
+    uint64_t room; /* the largest JFR that may be handed over */
     uid_t uid;
 };
 
@@ -259,55 +246,47 @@ static int child_prepare(struct nsexec_child *c, void *arg)
     return 0;
 }
 
-static int copy_out(int in, int out, uint64_t *bytes)
+/* Opens the JFR for the parent to copy: a regular file only (a FIFO would
+ * block, a link is refused) no larger than room, so that a sparse file of
+ * terabytes planted by the container's user is never read. Returns the
+ * fd, -ENOENT, or -errno with the reason replied. */
+static int open_jfr(struct nsexec_child *c, const struct out_files *f)
 {
-    char buf[65536];
-    for (;;) {
-        ssize_t n = read(in, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : 0;
-        int rc = fsutil_write_full(out, buf, (size_t)n);
-        if (rc < 0)
-            return rc;
-        *bytes += (uint64_t)n;
-    }
+    struct stat st;
+    int fd = rootfs_open(nsexec_root_fd(c), f->jfr, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+    int rc = fd < 0 ? fd : fstat(fd, &st) < 0 ? -errno : 0;
+    if (rc == 0 && !S_ISREG(st.st_mode))
+        rc = -EINVAL;
+    else if (rc == 0 && (uint64_t)st.st_size > f->room)
+        rc = -EFBIG;
+    if (rc == -EFBIG)
+        nsexec_reply(c, "%s is %llu bytes, more than the %llu allowed: not read", f->jfr,
+                     (unsigned long long)st.st_size, (unsigned long long)f->room);
+    else if (rc < 0 && rc != -ENOENT)
+        nsexec_reply(c, "collecting %s: %s", f->jfr,
+                     rc == -EINVAL ? "not a regular file" : rootfs_strerror(rc));
+    if (rc < 0 && fd >= 0)
+        close(fd);
+    return rc < 0 ? rc : fd;
 }
 
-/* After the JVM wrote: copy the JFR out (regular file only: a FIFO would
- * block, a link is refused), then remove it, the log and the directory if
- * it is empty. Replies "<bytes>". */
+/* After the JVM wrote: hands the JFR's fd over (open_jfr), then removes
+ * the JFR, the log and the directory if it is empty, whatever the JFR was
+ * (the fd stays readable after the unlink). */
 static int child_collect(struct nsexec_child *c, void *arg)
 {
     const struct out_files *f = arg;
-    int root = nsexec_root_fd(c), rc = 0;
-    uint64_t bytes = 0;
-    if (f->out_fd >= 0) {
-        int fd = rootfs_open(root, f->jfr, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
-        struct stat st;
-        if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)))
-            rc = -EINVAL;
-        else if (fd >= 0)
-            rc = copy_out(fd, f->out_fd, &bytes);
-        else if (fd != -ENOENT)
-            rc = fd;
-        if (fd >= 0)
-            close(fd);
-        if (rc < 0) {
-            nsexec_reply(c, "collecting %s: %s", f->jfr,
-                         rc == -EINVAL ? "not a regular file" : rootfs_strerror(rc));
-            return rc;
-        }
-    }
+    int root = nsexec_root_fd(c);
+    int fd = f->hand_over ? open_jfr(c, f) : -ENOENT;
     struct stat st;
     if (rootfs_lstat(root, f->jfr, &st) == 0 && S_ISREG(st.st_mode))
         rootfs_unlink(root, f->jfr, 0);
     if (rootfs_lstat(root, f->log, &st) == 0 && S_ISREG(st.st_mode))
         rootfs_unlink(root, f->log, 0);
     rootfs_unlink(root, f->dir, AT_REMOVEDIR); /* fails while a staged library is there */
-    nsexec_reply(c, "%llu", (unsigned long long)bytes);
-    return 0;
+    if (fd >= 0)
+        nsexec_pass_fd(c, fd);
+    return fd < 0 && fd != -ENOENT ? fd : 0;
 }
 
 /* Reads the start of a small text file (the async-profiler log). */
@@ -333,7 +312,7 @@ static int in_container(struct jvm *j, nsexec_fn fn, struct out_files *f, uint64
                         char *text, size_t textcap)
 {
     struct nsexec_result res;
-    int rc = jvm_run_child(j, &f->out_fd, 1, timeout_ms, fn, f, &res);
+    int rc = jvm_run_child(j, NULL, 0, timeout_ms, fn, f, &res);
     if (res.fd >= 0)
         close(res.fd);
     snprintf(text, textcap, "%s", res.text);
@@ -384,7 +363,6 @@ static int prepare_files(struct prof *P)
     snprintf(P->f.jfr, sizeof(P->f.jfr), "%s/profile-%d.jfr", wd.dir, id->nspid);
     snprintf(P->f.log, sizeof(P->f.log), "%s/asprof-%d.log", wd.dir, id->nspid);
     P->f.uid = id->uid;
-    P->f.out_fd = -1;
     rc = in_container(P->j, child_prepare, &P->f, P->tmo, err, sizeof(err));
     if (rc < 0)
         snprintf(P->res->reason, sizeof(P->res->reason), "%s", err);
@@ -526,15 +504,31 @@ static void stop_recording(struct prof *P)
         add_note(P->res, "%sstopping the recording: %s", err);
 }
 
-static int collect(struct prof *P, int out_fd)
+/* Copies the JFR to out (NULL: only removes it). -EFBIG when it is, or
+ * grows while copied, past what out may take. */
+static int collect(struct prof *P, struct bounded *out)
 {
-    char text[1024];
-    P->f.out_fd = out_fd;
-    int rc = in_container(P->j, child_collect, &P->f, P->tmo, text, sizeof(text));
-    if (rc == 0 && out_fd >= 0)
-        P->res->bytes = strtoull(text, NULL, 10);
-    else if (rc < 0)
-        add_note(P->res, "%s%s", text);
+    struct nsexec_result res;
+    P->f.hand_over = out != NULL;
+    P->f.room = out ? bounded_room(out) : 0;
+    int rc = jvm_run_child(P->j, NULL, 0, P->tmo, child_collect, &P->f, &res);
+    if (rc < 0)
+        add_note(P->res, "%s%s", res.text);
+    if (rc == 0 && res.fd >= 0) {
+        uint64_t before = out->written;
+        rc = bounded_copy_fd(out, res.fd);
+        P->res->bytes = out->written - before;
+        char why[160];
+        if (rc == -EFBIG)
+            snprintf(why, sizeof(why), "the JFR grew past %llu bytes while copied",
+                     (unsigned long long)out->cap);
+        else
+            snprintf(why, sizeof(why), "copying the JFR: %s", strerror(-rc));
+        if (rc < 0)
+            add_note(P->res, "%s%s", why);
+    }
+    if (res.fd >= 0)
+        close(res.fd);
     return rc;
 }
 
@@ -562,12 +556,12 @@ static int record(struct prof *P)
     if (P->res->outcome == CAPTURE_OUTCOME_TARGET_EXITED)
         add_note(P->res, "%s%s", "the JVM exited before the profile was complete");
     P->res->end_ns = units_now_real_ns();
-    rc = collect(P, P->req->out_fd);
+    rc = collect(P, P->req->out);
     if (rc == 0 && P->res->bytes == 0 && P->res->outcome == CAPTURE_OUTCOME_OK) {
         add_note(P->res, "%s%s", "the JVM wrote no JFR file");
         rc = -ENODATA;
     }
-    return P->res->outcome == CAPTURE_OUTCOME_OK ? rc : 0;
+    return P->res->outcome == CAPTURE_OUTCOME_OK || rc == -EFBIG ? rc : 0;
 }
 
 int capture_profile(const struct proc_ident *p, const struct profile_req *req,
@@ -588,11 +582,15 @@ int capture_profile(const struct proc_ident *p, const struct profile_req *req,
         res->outcome = CAPTURE_OUTCOME_TARGET_EXITED;
     }
     if (rc < 0 && files && res->end_ns == 0)
-        collect(&P, -1); /* nothing to keep: leave nothing behind */
+        collect(&P, NULL); /* nothing to keep: leave nothing behind */
     if (res->end_ns == 0)
         res->end_ns = units_now_real_ns();
-    if (rc < 0 && res->outcome != CAPTURE_OUTCOME_TARGET_EXITED)
+    if (rc == -EFBIG)
+        res->outcome = CAPTURE_OUTCOME_TOO_LARGE;
+    else if (rc < 0 && res->outcome != CAPTURE_OUTCOME_TARGET_EXITED)
         res->outcome = CAPTURE_OUTCOME_FAILED;
     jvm_close(P.j);
+    if (res->outcome == CAPTURE_OUTCOME_TOO_LARGE)
+        return -EFBIG;
     return res->outcome == CAPTURE_OUTCOME_FAILED ? (rc < 0 ? rc : -EIO) : 0;
 }

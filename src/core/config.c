@@ -46,6 +46,7 @@ static const char *const known_vars[] = {
     "FLAMESHOT_MAX_QUEUED_PER_CONTAINER",
     "FLAMESHOT_HTTP_INSECURE",
     "FLAMESHOT_SPOOL_MAX_MB",
+    "FLAMESHOT_MAX_PROFILE_MB",
     "FLAMESHOT_HTTP_TOKEN",
     "FLAMESHOT_TEST_SHORT_INTERVALS",
 };
@@ -389,6 +390,17 @@ static int load_limits(struct loader *l, struct config *c)
         rc = load_uint(l, "FLAMESHOT_MAX_CONCURRENT_JOBS", NULL, 2, 1, MAX_JOBS, &jobs);
     if (rc == 0)
         rc = load_uint(l, "FLAMESHOT_SPOOL_MAX_MB", NULL, 1024, 1, 1u << 30, &c->spool_max_mb);
+    /* a JFR over the cap is refused unread; a larger cap than the budget
+     * could never be kept */
+    if (rc == 0)
+        rc = load_uint(l, "FLAMESHOT_MAX_PROFILE_MB", NULL,
+                       c->spool_max_mb < 256 ? c->spool_max_mb : 256, 1, 1u << 30,
+                       &c->max_profile_mb);
+    if (rc == 0 && c->max_profile_mb > c->spool_max_mb)
+        rc = fail(l, "FLAMESHOT_MAX_PROFILE_MB",
+                  "%llu is more than FLAMESHOT_SPOOL_MAX_MB (%llu): no profile that large could "
+                  "be kept",
+                  (unsigned long long)c->max_profile_mb, (unsigned long long)c->spool_max_mb);
     c->max_concurrent_jobs = (int)jobs;
     return rc ?: load_container_share(l, c);
 }
@@ -553,6 +565,7 @@ cJSON *config_to_json(const struct config *c)
     cJSON_AddNumberToObject(o, "max_jobs_per_container", c->max_jobs_per_container);
     cJSON_AddNumberToObject(o, "max_queued_per_container", c->max_queued_per_container);
     cJSON_AddNumberToObject(o, "spool_max_mb", (double)c->spool_max_mb);
+    cJSON_AddNumberToObject(o, "max_profile_mb", (double)c->max_profile_mb);
     cJSON_AddBoolToObject(o, "processes_default", c->rules.is_default);
     cJSON *rules = cJSON_AddArrayToObject(o, "processes");
     for (size_t i = 0; rules && i < c->rules.n; i++)

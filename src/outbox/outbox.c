@@ -24,11 +24,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MOD        "outbox"
-#define OUTBOX_DIR "outbox"
-#define TMP_PREFIX ".tmp-"
-#define MAX_RECORD (64u << 20)
-#define ROUTES_DK  (ARTEFACT_ROUTE_DATAKIT_PROFILING | ARTEFACT_ROUTE_DATAKIT_LOGGING)
+#define MOD         "outbox"
+#define OUTBOX_DIR  "outbox"
+#define TMP_PREFIX  ".tmp-"
+#define MAX_RECORD  (64u << 20)
+#define RECORD_ROOM 4096u      /* budget held for a payload's record */
+#define GROW_STEP   (1u << 20) /* a payload's reservation grows by at least this */
+#define ROUTES_DK   (ARTEFACT_ROUTE_DATAKIT_PROFILING | ARTEFACT_ROUTE_DATAKIT_LOGGING)
 
 struct item {
     struct artefact_meta m;
@@ -55,6 +57,7 @@ struct outbox {
     struct item **items; /* oldest first */
     size_t n;
     uint64_t bytes;
+    uint64_t reserved; /* budget held by open transactions */
     uint64_t dropped;
     uint64_t rng;
     struct sink_state sinks[ARTEFACT_ROUTE_COUNT];
@@ -213,7 +216,7 @@ static int make_room(struct outbox *ob, uint64_t need)
     char why[128];
     snprintf(why, sizeof(why), "disk budget FLAMESHOT_SPOOL_MAX_MB (%.1f MiB) exceeded",
              (double)ob->max_bytes / 1048576.0);
-    while (ob->bytes + sink_local_bytes(ob->local) + need > ob->max_bytes)
+    while (ob->bytes + ob->reserved + sink_local_bytes(ob->local) + need > ob->max_bytes)
         if (!drop_oldest(ob, why))
             return -ENOSPC;
     update_gauges(ob);
@@ -342,11 +345,17 @@ static int add_snapshot_fields(struct outbox *ob, struct artefact_meta *m)
     return rc;
 }
 
-/* Inserts it (busy) after checking the budget and promising a local path. */
-static int reserve(struct outbox *ob, struct item *it, uint64_t need, char *err, size_t errcap)
+/* Inserts it (busy) after checking the budget and promising a local path.
+ * held (may be NULL): the budget its transaction holds, given back first. */
+static int reserve(struct outbox *ob, struct item *it, uint64_t need, uint64_t *held, char *err,
+                   size_t errcap)
 {
     int rc = 0;
     pthread_mutex_lock(&ob->mu);
+    if (held) {
+        ob->reserved -= *held;
+        *held = 0;
+    }
     if (need > ob->max_bytes) {
         rc = -EFBIG;
         snprintf(err, errcap, "%" PRIu64 " bytes exceed FLAMESHOT_SPOOL_MAX_MB (%.1f MiB)", need,
@@ -388,33 +397,64 @@ static void publish(struct outbox *ob, struct item *it, int rc, uint64_t record_
 
 /* ---- producer API ------------------------------------------------------- */
 
-int outbox_begin(struct outbox *ob, struct outbox_tx *tx)
+/* Budget nobody uses or holds. mu held. */
+static uint64_t free_room(struct outbox *ob)
 {
-    uint64_t token;
-    if (getrandom(&token, sizeof(token), 0) != sizeof(token))
-        token = units_now_real_ns() ^ (uint64_t)pthread_self();
-    snprintf(tx->path, sizeof(tx->path), "%s/" TMP_PREFIX "%016" PRIx64 ".payload", ob->dir, token);
-    tx->fd = open(tx->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-    if (tx->fd < 0) {
-        int rc = -errno;
-        log_warn(MOD, "cannot create %s: %s", tx->path, strerror(errno));
-        tx->path[0] = '\0';
-        return rc;
-    }
-    return 0;
+    uint64_t used = ob->bytes + ob->reserved + sink_local_bytes(ob->local);
+    return ob->max_bytes > used ? ob->max_bytes - used : 0;
 }
 
-int outbox_tx_write(struct outbox *ob, struct outbox_tx *tx, const void *data, size_t len)
+/* Holds budget for tx: need bytes in all, dropping the oldest artefacts
+ * to make room, and a step more (up to its cap) when that is free. The
+ * cap is a bound, not a forecast: holding all of it would drop older
+ * artefacts for bytes that mostly never come. 0, -EFBIG (more than the
+ * whole budget) or -ENOSPC (everything left is being committed or
+ * delivered). */
+static int hold(struct outbox *ob, struct outbox_tx *tx, uint64_t need)
 {
+    if (need > ob->max_bytes)
+        return -EFBIG;
+    uint64_t most = tx->out.cap + RECORD_ROOM, want = tx->reserved + GROW_STEP;
+    want = want > most ? most : want;
+    want = want < need ? need : want;
+    pthread_mutex_lock(&ob->mu);
+    if (want > need && free_room(ob) < want - tx->reserved)
+        want = need;
+    int rc = make_room(ob, want - tx->reserved);
+    if (rc == 0) {
+        ob->reserved += want - tx->reserved;
+        tx->reserved = want;
+    }
+    pthread_mutex_unlock(&ob->mu);
+    return rc;
+}
+
+static void release(struct outbox *ob, struct outbox_tx *tx)
+{
+    pthread_mutex_lock(&ob->mu);
+    ob->reserved -= tx->reserved;
+    tx->reserved = 0;
+    pthread_cond_broadcast(&ob->cv);
+    pthread_mutex_unlock(&ob->mu);
+}
+
+/* The bounded_write_fn of a payload: the budget is held before the bytes
+ * reach the disk; a full filesystem (ENOSPC) drops the oldest artefact and
+ * is retried once. */
+static int tx_write(void *arg, const void *data, size_t len)
+{
+    struct outbox_tx *tx = arg;
     const char *p = data;
+    uint64_t need = tx->out.written + len + RECORD_ROOM;
+    int rc = need > tx->reserved ? hold(tx->ob, tx, need) : 0;
     bool retried = false;
-    while (len) {
+    while (rc == 0 && len) {
         ssize_t n = write(tx->fd, p, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == ENOSPC && !retried) {
             retried = true;
-            if (drop_for_enospc(ob))
+            if (drop_for_enospc(tx->ob))
                 continue;
         }
         if (n < 0)
@@ -422,37 +462,44 @@ int outbox_tx_write(struct outbox *ob, struct outbox_tx *tx, const void *data, s
         p += n;
         len -= (size_t)n;
     }
-    return 0;
+    return rc;
 }
 
-ssize_t outbox_tx_copy_fd(struct outbox *ob, struct outbox_tx *tx, int in_fd)
+int outbox_begin(struct outbox *ob, uint64_t cap, struct outbox_tx *tx)
 {
-    char buf[65536];
-    ssize_t total = 0;
-    for (;;) {
-        ssize_t n = read(in_fd, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        if (n == 0)
-            return total;
-        int rc = outbox_tx_write(ob, tx, buf, (size_t)n);
-        if (rc < 0)
-            return rc;
-        total += n;
+    uint64_t token;
+    memset(tx, 0, sizeof(*tx));
+    tx->ob = ob;
+    tx->out = (struct bounded){.write = tx_write, .arg = tx, .cap = cap};
+    int rc = hold(ob, tx, RECORD_ROOM);
+    if (rc < 0) {
+        tx->fd = -1;
+        return rc;
     }
+    if (getrandom(&token, sizeof(token), 0) != sizeof(token))
+        token = units_now_real_ns() ^ (uint64_t)pthread_self();
+    snprintf(tx->path, sizeof(tx->path), "%s/" TMP_PREFIX "%016" PRIx64 ".payload", ob->dir, token);
+    tx->fd = open(tx->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (tx->fd < 0) {
+        rc = -errno;
+        log_warn(MOD, "cannot create %s: %s", tx->path, strerror(errno));
+        tx->path[0] = '\0';
+        release(ob, tx);
+        return rc;
+    }
+    return 0;
 }
 
 void outbox_abort(struct outbox *ob, struct outbox_tx *tx)
 {
-    (void)ob;
     if (tx->fd >= 0)
         close(tx->fd);
     tx->fd = -1;
     if (tx->path[0])
         unlink(tx->path);
     tx->path[0] = '\0';
+    if (tx->reserved)
+        release(ob, tx);
 }
 
 static void fill_receipt(struct outbox *ob, const struct item *it, struct outbox_receipt *rcpt)
@@ -493,7 +540,7 @@ int outbox_commit(struct outbox *ob, struct outbox_tx *tx, const struct artefact
         rc = seal(tx, &size, err, errcap);
     if (rc == 0 && (rc = prepare(ob, meta, size, &it)) < 0)
         snprintf(err, errcap, "out of memory");
-    if (rc == 0 && (rc = reserve(ob, it, size + 4096, err, errcap)) < 0) {
+    if (rc == 0 && (rc = reserve(ob, it, size + RECORD_ROOM, &tx->reserved, err, errcap)) < 0) {
         item_free(it);
         it = NULL;
     }
@@ -535,7 +582,7 @@ int outbox_put_summary(struct outbox *ob, const struct artefact_meta *meta,
     int rc = prepare(ob, meta, 0, &it);
     if (rc < 0)
         snprintf(err, errcap, "out of memory");
-    if (rc == 0 && (rc = reserve(ob, it, 4096, err, errcap)) < 0) {
+    if (rc == 0 && (rc = reserve(ob, it, RECORD_ROOM, NULL, err, errcap)) < 0) {
         item_free(it);
         it = NULL;
     }
@@ -1102,6 +1149,7 @@ void outbox_stats(struct outbox *ob, struct outbox_stats *st)
     pthread_mutex_lock(&ob->mu);
     st->items = ob->n;
     st->bytes = ob->bytes;
+    st->reserved = ob->reserved;
     if (ob->n && real > ob->items[0]->m.created_ns)
         st->oldest_age_ms = (real - ob->items[0]->m.created_ns) / 1000000;
     st->local_items = sink_local_items(ob->local);
@@ -1160,6 +1208,7 @@ cJSON *outbox_stats_json(struct outbox *ob)
     }
     cJSON_AddNumberToObject(o, "items", (double)st.items);
     cJSON_AddNumberToObject(o, "bytes", (double)st.bytes);
+    cJSON_AddNumberToObject(o, "reserved_bytes", (double)st.reserved);
     cJSON_AddNumberToObject(o, "oldest_pending_age_ms", (double)st.oldest_age_ms);
     cJSON_AddNumberToObject(o, "local_items", (double)st.local_items);
     cJSON_AddNumberToObject(o, "local_bytes", (double)st.local_bytes);

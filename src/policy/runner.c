@@ -135,11 +135,23 @@ static int commit_profile(const struct runner *r, const struct job *job,
     return commit(r, tx, &m, rc, "profile", pr->bytes, res);
 }
 
+/* An artefact past its cap (or the whole budget): refused or cut, nothing
+ * kept. The job fails with a reason that starts "too_large". */
+static void too_large(const struct runner *r, struct job_result *res, const char *why)
+{
+    char text[sizeof(res->reason)];
+    snprintf(text, sizeof(text), "%s", why);
+    res->state = JOB_FAILED;
+    snprintf(res->reason, sizeof(res->reason), "too_large: %s", text);
+    metrics_inc(r->metrics, too_large);
+}
+
 static void run_profile(const struct runner *r, const struct job *job, struct job_result *res)
 {
     struct outbox_tx tx;
-    int rc = outbox_begin(r->outbox, &tx);
+    int rc = outbox_begin(r->outbox, r->cfg->max_profile_mb << 20, &tx);
     if (rc < 0) {
+        outbox_abort(r->outbox, &tx);
         res->state = JOB_FAILED;
         snprintf(res->reason, sizeof(res->reason), "outbox: %s", strerror(-rc));
         return;
@@ -148,7 +160,7 @@ static void run_profile(const struct runner *r, const struct job *job, struct jo
         .events = job->trigger.events,
         .duration_ms = job->trigger.duration_ms,
         .async_profiler_path = r->cfg->async_profiler_path,
-        .out_fd = tx.fd,
+        .out = &tx.out,
         .cancel_fd = job->cancel_fd,
         .attach_timeout_ms = r->cfg->jcmd_timeout_ms,
         .metrics = r->metrics,
@@ -159,7 +171,14 @@ static void run_profile(const struct runner *r, const struct job *job, struct jo
     snprintf(res->reason, sizeof(res->reason), "%s", pr.reason);
     snprintf(res->detail, sizeof(res->detail), "library_type=%s%s%s", pr.library_type,
              pr.asprof_skipped[0] ? ": " : "", pr.asprof_skipped);
-    if (pr.bytes == 0 || pr.outcome == CAPTURE_OUTCOME_FAILED) {
+    if (pr.outcome == CAPTURE_OUTCOME_TOO_LARGE) {
+        char why[sizeof(pr.reason) + 64];
+        snprintf(why, sizeof(why), "%s (FLAMESHOT_MAX_PROFILE_MB=%llu)", pr.reason,
+                 (unsigned long long)r->cfg->max_profile_mb);
+        too_large(r, res, why);
+    }
+    if (pr.bytes == 0 || pr.outcome == CAPTURE_OUTCOME_FAILED ||
+        pr.outcome == CAPTURE_OUTCOME_TOO_LARGE) {
         outbox_abort(r->outbox, &tx);
         if (pr.bytes == 0 && res->state == JOB_DONE) {
             res->state = JOB_FAILED;
@@ -197,20 +216,25 @@ static void run_snapshot(const struct runner *r, const struct job *job, struct j
     const struct runner_target *rt = job->payload;
     struct outbox_tx tx[SNAPSHOT_TYPES];
     struct snapshot_summary sum[SNAPSHOT_TYPES];
-    int rc = outbox_begin(r->outbox, &tx[0]);
-    if (rc == 0 && (rc = outbox_begin(r->outbox, &tx[1])) < 0)
+    int rc = outbox_begin(r->outbox, CAPTURE_JCMD_MAX_BYTES, &tx[0]);
+    int rc1 = outbox_begin(r->outbox, CAPTURE_JCMD_MAX_BYTES, &tx[1]);
+    if (rc < 0 || rc1 < 0) {
         outbox_abort(r->outbox, &tx[0]);
-    if (rc < 0) {
+        outbox_abort(r->outbox, &tx[1]);
+        rc = rc < 0 ? rc : rc1;
         res->state = JOB_FAILED;
         snprintf(res->reason, sizeof(res->reason), "outbox: %s", strerror(-rc));
         return;
     }
-    capture_snapshots(&job->target, r->cfg->jcmd_timeout_ms, tx[0].fd, tx[1].fd, r->metrics, sum);
-    int ok = 0;
+    capture_snapshots(&job->target, r->cfg->jcmd_timeout_ms, &tx[0].out, &tx[1].out, r->metrics,
+                      sum);
+    int ok = 0, big = 0;
     for (int i = 0; i < SNAPSHOT_TYPES; i++) {
         bool wanted = !rt->snapshot_only_types || rt->snapshot_type == i;
         if (!wanted || sum[i].rc < 0 || sum[i].output_size_bytes == 0) {
-            if (wanted && !res->reason[0])
+            if (wanted && sum[i].rc == -EFBIG && !big++)
+                snprintf(res->reason, sizeof(res->reason), "%s", sum[i].error);
+            else if (wanted && !res->reason[0])
                 snprintf(res->reason, sizeof(res->reason), "%s: %s",
                          snapshot_command((enum snapshot_type)i), sum[i].error);
             outbox_abort(r->outbox, &tx[i]);
@@ -221,6 +245,8 @@ static void run_snapshot(const struct runner *r, const struct job *job, struct j
     }
     res->state =
         ok ? JOB_DONE : (procfs_same_process(NULL, &job->target) ? JOB_FAILED : JOB_TARGET_EXITED);
+    if (big && !ok)
+        too_large(r, res, res->reason);
 }
 
 void runner_exec(const struct job *job, struct job_result *res, void *arg)

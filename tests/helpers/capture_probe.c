@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define PROFILE_MAX_BYTES (256ull << 20) /* FLAMESHOT_MAX_PROFILE_MB's default */
+
 static int usage(void)
 {
     fprintf(stderr, "usage: capture_probe profile|snapshot|load <pid> ...\n");
@@ -77,10 +79,12 @@ static int profile(const struct proc_ident *id, int argc, char **argv, struct me
         req.cancel_fd = c.fd;
         pthread_create(&t, NULL, cancel_later, &c);
     }
-    req.out_fd = open_out(argv[3]);
+    int fd = open_out(argv[3]);
+    struct bounded out = {.write = bounded_fd_write, .arg = &fd, .cap = PROFILE_MAX_BYTES};
+    req.out = &out;
     struct profile_result res;
     int rc = capture_profile(id, &req, &res);
-    close(req.out_fd);
+    close(fd);
     if (c.fd >= 0)
         pthread_join(t, NULL);
     cJSON *o = cJSON_CreateObject();
@@ -117,8 +121,10 @@ static int snapshot(const struct proc_ident *id, int argc, char **argv, struct m
         return usage();
     uint64_t tmo = argc > 5 ? strtoull(argv[5], NULL, 10) : 0;
     int h = open_out(argv[3]), t = open_out(argv[4]);
+    struct bounded hb = {.write = bounded_fd_write, .arg = &h, .cap = CAPTURE_JCMD_MAX_BYTES};
+    struct bounded tb = {.write = bounded_fd_write, .arg = &t, .cap = CAPTURE_JCMD_MAX_BYTES};
     struct snapshot_summary out[SNAPSHOT_TYPES];
-    int rc = capture_snapshots(id, tmo, h, t, m, out);
+    int rc = capture_snapshots(id, tmo, &hb, &tb, m, out);
     close(h);
     close(t);
     cJSON *o = cJSON_CreateObject();

@@ -29,6 +29,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#define FEED_MAX_BYTES (1ull << 40) /* the files fed are the test's own: no cap but the budget */
+
 struct feed {
     struct outbox *ob;
     long seq;
@@ -89,8 +91,10 @@ static int put_file(struct feed *f, enum artefact_kind kind, const char *file)
         artefact_field_str(&m, "process_name", "java");
         artefact_field_float(&m, "cgroup_mem_percent", 96.1);
     }
-    int rc = outbox_begin(f->ob, &tx);
-    if (rc == 0 && outbox_tx_copy_fd(f->ob, &tx, in) < 0) {
+    int rc = outbox_begin(f->ob, FEED_MAX_BYTES, &tx);
+    if (rc < 0)
+        outbox_abort(f->ob, &tx);
+    if (rc == 0 && bounded_copy_fd(&tx.out, in) < 0) {
         outbox_abort(f->ob, &tx);
         rc = -EIO;
     }

@@ -178,6 +178,13 @@ static const struct reject_case rejects[] = {
     {{"FLAMESHOT_HTTP_LOCAL_IP=10.0.0.7", "FLAMESHOT_HTTP_INSECURE=sure"},
      "FLAMESHOT_HTTP_INSECURE",
      "not a boolean"},
+    {{"FLAMESHOT_MAX_PROFILE_MB=0"}, "FLAMESHOT_MAX_PROFILE_MB", "out of range"},
+    {{"FLAMESHOT_MAX_PROFILE_MB=2048"},
+     "FLAMESHOT_MAX_PROFILE_MB",
+     "more than FLAMESHOT_SPOOL_MAX_MB"},
+    {{"FLAMESHOT_SPOOL_MAX_MB=100", "FLAMESHOT_MAX_PROFILE_MB=101"},
+     "FLAMESHOT_MAX_PROFILE_MB",
+     "no profile that large could be kept"},
 };
 
 TEST(every_rejection_names_variable_path_and_reason)
@@ -234,10 +241,15 @@ TEST(defaults_are_flameshot_defaults)
     CHECK_EQ(c.max_jobs_per_container, 1);
     CHECK_EQ(c.max_queued_per_container, 8);
     CHECK_EQ(c.spool_max_mb, 1024);
+    CHECK_EQ(c.max_profile_mb, 256);
     CHECK(c.http_token == NULL);
     CHECK(!c.http_insecure);
     CHECK(c.rules.is_default);
     CHECK_EQ(c.rules.n, 1);
+    config_free(&c);
+    const char *small[] = {"FLAMESHOT_SPOOL_MAX_MB=100", NULL}; /* the default fits the budget */
+    CHECK_EQ(load(small, &c), 0);
+    CHECK_EQ(c.max_profile_mb, 100);
     config_free(&c);
 }
 
@@ -268,6 +280,7 @@ TEST(every_variable_is_read)
                          "FLAMESHOT_MAX_QUEUED_PER_CONTAINER=16",
                          "FLAMESHOT_HTTP_INSECURE=true",
                          "FLAMESHOT_SPOOL_MAX_MB=64",
+                         "FLAMESHOT_MAX_PROFILE_MB=48",
                          "FLAMESHOT_HTTP_TOKEN=s3cret",
                          "FLAMESHOT_PROCESSES=[{\"service\":\"user-service\",\"language\":\"java\","
                          "\"command\":\"^java.*user-service\\\\.jar$\",\"duration\":\"60s\","
@@ -306,6 +319,7 @@ TEST(every_variable_is_read)
     CHECK_EQ(c.max_queued_per_container, 16);
     CHECK(c.http_insecure);
     CHECK_EQ(c.spool_max_mb, 64);
+    CHECK_EQ(c.max_profile_mb, 48);
     CHECK_STREQ(c.http_token, "s3cret");
     CHECK_EQ(c.rules.n, 1);
     const struct rule *r = &c.rules.items[0];
@@ -418,6 +432,7 @@ TEST(check_config_json_masks_token_and_normalizes)
     CHECK_CONTAINS(s, "\"auto_profiling\":\"1m30s\"");
     CHECK_CONTAINS(s, "\"duration\":\"1m30s\"");
     CHECK_CONTAINS(s, "\"sink\":\"local\"");
+    CHECK_CONTAINS(s, "\"max_profile_mb\":256");
     free(s);
     cJSON_Delete(j);
     config_free(&c);

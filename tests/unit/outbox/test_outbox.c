@@ -105,9 +105,11 @@ static int put_payload(struct outbox *ob, const struct artefact_meta *m, size_t 
 {
     struct outbox_tx tx;
     char err[256], *buf = malloc(size ? size : 1);
-    int rc = outbox_begin(ob, &tx);
+    int rc = outbox_begin(ob, size, &tx);
     memset(buf, c, size);
-    if (rc == 0 && (rc = outbox_tx_write(ob, &tx, buf, size)) < 0)
+    if (rc == 0)
+        rc = bounded_put(&tx.out, buf, size);
+    if (rc < 0)
         outbox_abort(ob, &tx);
     free(buf);
     if (rc == 0 && (rc = outbox_commit(ob, &tx, m, r, err, sizeof(err))) < 0)
@@ -177,14 +179,14 @@ TEST(abort_and_crash_leftovers_leave_nothing)
     struct outbox_opts o2 = {.root = root};
     CHECK(outbox_open(&o2, &second, err, sizeof(err)) < 0); /* one process per outbox */
     CHECK_CONTAINS(err, "another process is using this outbox");
-    CHECK_EQ(outbox_begin(ob, &tx), 0);
-    CHECK_EQ(outbox_tx_write(ob, &tx, "abc", 3), 0);
+    CHECK_EQ(outbox_begin(ob, 3, &tx), 0);
+    CHECK_EQ(bounded_put(&tx.out, "abc", 3), 0);
     outbox_abort(ob, &tx);
     outbox_abort(ob, &tx); /* twice is fine */
     snprintf(path, sizeof(path), "%s/outbox", root);
     CHECK_EQ(count_files(path, NULL), 0);
     /* what a SIGKILL leaves: a temp payload, an orphan payload, a temp record */
-    CHECK_EQ(outbox_begin(ob, &tx), 0);
+    CHECK_EQ(outbox_begin(ob, 3, &tx), 0);
     close(tx.fd);
     outbox_close(ob);
     const char *junk[] = {"00000000000000000001-00000001.payload",
@@ -310,25 +312,122 @@ TEST(budget_drops_the_oldest_first_and_counts)
     rm_rf(root);
 }
 
-TEST(an_artefact_larger_than_the_budget_is_refused)
+/* After every writer aborted: no budget held, nothing dropped, no file
+ * left in outbox/. Closes ob and removes root. */
+static void nothing_held_nor_left(struct t_state *t_, struct outbox *ob, const char *root)
 {
-    char root[64], path[PATH_MAX], err[256];
-    struct outbox *ob;
-    struct outbox_tx tx;
-    struct artefact_meta m;
-    CHECK(tmpdir(root));
-    CHECK_EQ(open_ob(root, NULL, 64 * 1024, NULL, &ob), 0);
-    meta_for(&m, ARTEFACT_PROFILE, 1);
-    CHECK_EQ(outbox_begin(ob, &tx), 0);
-    static char big[128 * 1024];
-    CHECK_EQ(outbox_tx_write(ob, &tx, big, sizeof(big)), 0);
-    CHECK_EQ(outbox_commit(ob, &tx, &m, NULL, err, sizeof(err)), -EFBIG);
-    CHECK_CONTAINS(err, "FLAMESHOT_SPOOL_MAX_MB");
-    artefact_meta_free(&m);
+    char path[PATH_MAX];
+    struct outbox_stats st;
+    outbox_stats(ob, &st);
+    CHECK_EQ(st.reserved, 0);
+    CHECK_EQ(st.dropped, 0);
     snprintf(path, sizeof(path), "%s/outbox", root);
     CHECK_EQ(count_files(path, NULL), 0);
     outbox_close(ob);
     rm_rf(root);
+}
+
+TEST(an_artefact_larger_than_the_budget_is_refused_while_written)
+{
+    char root[64];
+    struct outbox *ob;
+    struct outbox_tx tx;
+    CHECK(tmpdir(root));
+    CHECK_EQ(open_ob(root, NULL, 64 * 1024, NULL, &ob), 0);
+    CHECK_EQ(outbox_begin(ob, 1 << 20, &tx), 0);
+    static char big[32 * 1024];
+    CHECK_EQ(bounded_put(&tx.out, big, sizeof(big)), 0);
+    CHECK_EQ(bounded_put(&tx.out, big, sizeof(big)), -EFBIG); /* 64 KiB + its record */
+    CHECK_EQ(fsutil_file_size(tx.path), sizeof(big));         /* never on disk */
+    outbox_abort(ob, &tx);
+    nothing_held_nor_left(t_, ob, root);
+}
+
+/* Commits a payload of size bytes created at second sec (the drop order). */
+static void put_aged(struct t_state *t_, struct outbox *ob, size_t size, int sec)
+{
+    struct artefact_meta m;
+    meta_for(&m, ARTEFACT_PROFILE, 400 + sec);
+    m.created_ns = 1000000000ull * (uint64_t)sec;
+    CHECK_EQ(put_payload(ob, &m, size, 'a', NULL), 0);
+    artefact_meta_free(&m);
+}
+
+TEST(budget_is_held_from_begin_and_grows_before_the_bytes_are_written)
+{
+    char root[64], err[256];
+    struct outbox *ob;
+    struct outbox_tx tx;
+    struct outbox_stats st;
+    struct artefact_meta m;
+    static char mib[1 << 20];
+    CHECK(tmpdir(root));
+    CHECK_EQ(open_ob(root, NULL, 5 << 19, NULL, &ob), 0); /* 2.5 MiB */
+    put_aged(t_, ob, sizeof(mib), 1);
+    put_aged(t_, ob, sizeof(mib), 2);
+    /* begin holds room for the record at least: nothing to drop yet */
+    CHECK_EQ(outbox_begin(ob, 8 << 20, &tx), 0);
+    outbox_stats(ob, &st);
+    CHECK_EQ(st.dropped, 0);
+    CHECK(st.reserved >= 4096 && st.bytes + st.reserved <= st.max_bytes);
+    /* the first MiB needs the oldest gone: dropped before a byte is written */
+    CHECK_EQ(bounded_put(&tx.out, mib, sizeof(mib)), 0);
+    outbox_stats(ob, &st);
+    CHECK_EQ(st.dropped, 1);
+    CHECK_EQ(st.items, 1);
+    CHECK(st.reserved >= sizeof(mib) + 4096);
+    CHECK(st.bytes + st.reserved <= st.max_bytes);
+    /* half a MiB more: the second goes too, while writing, not at commit */
+    CHECK_EQ(bounded_put(&tx.out, mib, sizeof(mib) / 2), 0);
+    outbox_stats(ob, &st);
+    CHECK_EQ(st.dropped, 2);
+    CHECK_EQ(st.items, 0);
+    meta_for(&m, ARTEFACT_PROFILE, 500);
+    CHECK_MSG(outbox_commit(ob, &tx, &m, NULL, err, sizeof(err)) == 0, "%s", err);
+    artefact_meta_free(&m);
+    outbox_stats(ob, &st);
+    CHECK_EQ(st.reserved, 0);
+    CHECK_EQ(st.items, 1);
+    CHECK_EQ(st.dropped, 2);
+    outbox_close(ob);
+    rm_rf(root);
+}
+
+TEST(writers_never_share_the_same_budget)
+{
+    char root[64];
+    struct outbox *ob;
+    struct outbox_tx a, b;
+    static char mib[1 << 20];
+    CHECK(tmpdir(root));
+    CHECK_EQ(open_ob(root, NULL, 2 << 20, NULL, &ob), 0);
+    CHECK_EQ(outbox_begin(ob, 8 << 20, &a), 0);
+    CHECK_EQ(outbox_begin(ob, 8 << 20, &b), 0);
+    CHECK_EQ(bounded_put(&b.out, mib, sizeof(mib) / 2), 0);
+    CHECK_EQ(bounded_put(&a.out, mib, sizeof(mib) / 2), 0);
+    /* each holds half the budget; what b holds is not a's to take */
+    CHECK_EQ(bounded_put(&a.out, mib, sizeof(mib)), -ENOSPC);
+    CHECK_EQ(fsutil_file_size(a.path), sizeof(mib) / 2);
+    outbox_abort(ob, &b); /* gives its budget back */
+    CHECK_EQ(bounded_put(&a.out, mib, sizeof(mib)), 0);
+    outbox_abort(ob, &a);
+    nothing_held_nor_left(t_, ob, root);
+}
+
+TEST(a_payload_past_its_cap_is_refused_whole)
+{
+    char root[64];
+    struct outbox *ob;
+    struct outbox_tx tx;
+    static char k[1024];
+    CHECK(tmpdir(root));
+    CHECK_EQ(open_ob(root, NULL, 0, NULL, &ob), 0);
+    CHECK_EQ(outbox_begin(ob, 1500, &tx), 0);
+    CHECK_EQ(bounded_put(&tx.out, k, sizeof(k)), 0);
+    CHECK_EQ(bounded_put(&tx.out, k, sizeof(k)), -EFBIG);
+    CHECK_EQ(fsutil_file_size(tx.path), sizeof(k));
+    outbox_abort(ob, &tx);
+    nothing_held_nor_left(t_, ob, root);
 }
 
 struct producer {
@@ -404,9 +503,9 @@ static void enospc_on(struct t_state *t_, const char *root)
     /* a write that hits ENOSPC drops the oldest and succeeds on retry */
     struct outbox_tx tx;
     static char chunk[150 * 1024];
-    int rc = outbox_begin(ob, &tx);
+    int rc = outbox_begin(ob, sizeof(chunk), &tx);
     if (rc == 0)
-        rc = outbox_tx_write(ob, &tx, chunk, sizeof(chunk));
+        rc = bounded_put(&tx.out, chunk, sizeof(chunk));
     meta_for(&m, ARTEFACT_PROFILE, 300);
     if (rc == 0)
         rc = outbox_commit(ob, &tx, &m, NULL, err, sizeof(err));
@@ -546,7 +645,9 @@ TEST(stop_aborts_an_upload_in_flight_without_losing_it)
 TEST_MAIN(commit_then_local_delivery_with_sidecar_and_index,
           abort_and_crash_leftovers_leave_nothing, pending_artefacts_survive_a_restart,
           jcmd_snapshot_summary_names_where_the_text_is, budget_drops_the_oldest_first_and_counts,
-          an_artefact_larger_than_the_budget_is_refused,
+          an_artefact_larger_than_the_budget_is_refused_while_written,
+          budget_is_held_from_begin_and_grows_before_the_bytes_are_written,
+          writers_never_share_the_same_budget, a_payload_past_its_cap_is_refused_whole,
           concurrent_producers_with_the_delivery_thread, enospc_drops_the_oldest_and_retries_once,
           datakit_routes_become_local_when_the_address_is_removed,
           an_unreachable_datakit_backs_off_and_keeps_the_artefact,

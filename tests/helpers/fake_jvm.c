@@ -1,0 +1,182 @@
+/* fake_jvm: what a container's user can run instead of a JVM to make the
+ * agent copy more than it should. It looks like a HotSpot JVM to the agent
+ * (a file named libjvm.so is mapped, SIGQUIT is caught) and serves the
+ * attach protocol on /tmp/.java_pid<its pid> as its own uid, like
+ * HotSpot's listener (attachListener_linux.cpp): a request is
+ * "1\0<cmd>\0<arg0>\0<arg1>\0<arg2>\0", a reply "<status>\n<output>".
+ *
+ *   fake_jvm stream       every jcmd command answers status 0, then thread
+ *                         dump lines without end, until the reader leaves
+ *   fake_jvm sparse-jfr   VM.version answers as JDK 17; JFR.start makes its
+ *                         filename= a sparse file of 4 TiB (no blocks) and
+ *                         answers like HotSpot; JFR.stop answers 0
+ *
+ * Prints "fake_jvm ready <pid>" once the socket listens; every request is
+ * logged on stdout ("request <cmd> <arg0>"). One process per connection. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define SPARSE_SIZE (4ll << 40)
+#define REQ_PARTS   5
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int say(int fd, const char *text)
+{
+    return write_all(fd, text, strlen(text));
+}
+
+/* Maps a file named libjvm.so, which is what the agent looks for in
+ * /proc/<pid>/maps before it treats a process as a HotSpot JVM. */
+static int map_libjvm(void)
+{
+    static char page[4096];
+    if (mkdir("/tmp/.fake_jvm", 0755) < 0 && errno != EEXIST)
+        return -1;
+    int fd = open("/tmp/.fake_jvm/libjvm.so", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || write_all(fd, page, sizeof(page)) < 0)
+        return -1;
+    void *m = mmap(NULL, sizeof(page), PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    return m == MAP_FAILED ? -1 : 0;
+}
+
+/* Reads one request into buf; fills parts[]. 0, or -1 on EOF/garbage. */
+static int read_request(int c, char *buf, size_t cap, const char *parts[REQ_PARTS])
+{
+    size_t len = 0, nul = 0;
+    while (nul < REQ_PARTS && len < cap) {
+        ssize_t n = read(c, buf + len, 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        if (buf[len++] == '\0')
+            nul++;
+    }
+    if (nul < REQ_PARTS)
+        return -1;
+    const char *p = buf;
+    for (int i = 0; i < REQ_PARTS; i++) {
+        parts[i] = p;
+        p += strlen(p) + 1;
+    }
+    return 0;
+}
+
+static void stream_forever(int c)
+{
+    static char chunk[65536];
+    size_t len = 0;
+    for (unsigned long i = 0; len + 160 < sizeof(chunk); i++)
+        len += (size_t)snprintf(chunk + len, sizeof(chunk) - len,
+                                "\"fake-%lu\" #%lu prio=5 os_prio=0 nid=0x%lx runnable\n"
+                                "   java.lang.Thread.State: RUNNABLE\n",
+                                i, i, i);
+    if (say(c, "0\n") < 0)
+        return;
+    while (write_all(c, chunk, len) == 0)
+        ; /* until the reader leaves */
+}
+
+/* JFR.start name=... settings=... duration=... filename=<path> */
+static void plant_sparse_jfr(int c, const char *cmdline)
+{
+    const char *f = strstr(cmdline, "filename=");
+    char path[1024] = "";
+    if (f)
+        snprintf(path, sizeof(path), "%.*s", (int)strcspn(f + 9, " "), f + 9);
+    int fd = path[0] ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
+    if (fd < 0 || ftruncate(fd, SPARSE_SIZE) < 0) {
+        dprintf(c, "1\njava.lang.IllegalArgumentException: cannot write %s\n", path);
+        return;
+    }
+    close(fd);
+    dprintf(c, "0\nStarted recording 1. The result will be written to:\n\n%s\n", path);
+}
+
+static void serve(int c, const char *mode)
+{
+    char buf[8192];
+    const char *parts[REQ_PARTS];
+    if (read_request(c, buf, sizeof(buf), parts) < 0)
+        return; /* a connect without a request: the agent checking the listener */
+    printf("request %s %s\n", parts[1], parts[2]);
+    fflush(stdout);
+    if (strcmp(parts[1], "jcmd") != 0) {
+        say(c, "0\nreturn code: -1\n");
+        return;
+    }
+    if (strncmp(parts[2], "VM.version", 10) == 0)
+        say(c, "0\nOpenJDK 64-Bit Server VM version 17.0.99+0-fake\nJDK 17.0.99\n");
+    else if (strcmp(mode, "stream") == 0)
+        stream_forever(c);
+    else if (strncmp(parts[2], "JFR.start", 9) == 0)
+        plant_sparse_jfr(c, parts[2]);
+    else
+        say(c, "0\n");
+}
+
+static void on_quit(int sig)
+{
+    (void)sig; /* caught, as HotSpot catches it: the agent checks SigCgt */
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "";
+    if (strcmp(mode, "stream") != 0 && strcmp(mode, "sparse-jfr") != 0) {
+        fprintf(stderr, "usage: fake_jvm stream|sparse-jfr\n");
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGCHLD, SIG_IGN); /* connection handlers reap themselves */
+    signal(SIGQUIT, on_quit);
+    if (map_libjvm() < 0) {
+        perror("fake_jvm: libjvm.so");
+        return 1;
+    }
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof(a.sun_path), "/tmp/.java_pid%d", (int)getpid());
+    unlink(a.sun_path);
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || chmod(a.sun_path, 0600) < 0 ||
+        listen(s, 16) < 0) {
+        perror("fake_jvm: listen");
+        return 1;
+    }
+    printf("fake_jvm ready %d\n", (int)getpid());
+    fflush(stdout);
+    for (;;) {
+        int c = accept(s, NULL, NULL);
+        if (c < 0)
+            continue;
+        if (fork() == 0) {
+            close(s);
+            serve(c, mode);
+            _exit(0);
+        }
+        close(c);
+    }
+}
