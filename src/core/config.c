@@ -250,10 +250,16 @@ static int load_monitor_interval(struct loader *l, struct config *c)
     return rc;
 }
 
+/* Off when unset or zero: Flameshot parses "0" (a bare zero, as Go's
+ * time.ParseDuration allows) and "0s" alike and profiles only when > 0. */
 static int load_auto_profiling(struct loader *l, struct config *c)
 {
     uint64_t min = c->short_intervals ? 1000 : MIN_AUTO_PROFILING_MS;
-    int rc = load_duration(l, "FLAMESHOT_AUTO_PROFILING", 0, min, &c->auto_profiling_ms);
+    const char *v = var(l, "FLAMESHOT_AUTO_PROFILING");
+    uint64_t ms = 0;
+    int rc = 0;
+    if (v && strcmp(v, "0") != 0 && (units_parse_duration(v, &ms, NULL) < 0 || ms != 0))
+        rc = load_duration(l, "FLAMESHOT_AUTO_PROFILING", 0, min, &c->auto_profiling_ms);
     if (rc < 0)
         return rc;
     rc = load_duration(l, "FLAMESHOT_AUTO_PROFILING_DURATION", 30000, 1000,

@@ -327,6 +327,28 @@ TEST(test_override_allows_short_auto_profiling)
     config_free(&c);
 }
 
+/* Flameshot (time.ParseDuration, then "auto > 0 && auto < 1m") treats 0 as
+ * off; so do we, with or without a unit. */
+TEST(auto_profiling_zero_means_off)
+{
+    const char *zeros[] = {"0", "0s", "0m", "0ms", "0h0m"};
+    for (size_t i = 0; i < sizeof(zeros) / sizeof(zeros[0]); i++) {
+        char var[64];
+        snprintf(var, sizeof(var), "FLAMESHOT_AUTO_PROFILING=%s", zeros[i]);
+        const char *env[] = {var, NULL};
+        struct config c;
+        CHECK_MSG(load(env, &c) == 0, "FLAMESHOT_AUTO_PROFILING=%s refused", zeros[i]);
+        CHECK_EQ(c.auto_profiling_ms, 0);
+        config_free(&c);
+    }
+    /* off, so the duration need not be shorter than it */
+    const char *env[] = {"FLAMESHOT_AUTO_PROFILING=0", "FLAMESHOT_AUTO_PROFILING_DURATION=1m", NULL};
+    struct config c;
+    CHECK_EQ(load(env, &c), 0);
+    CHECK_EQ(c.auto_profiling_ms, 0);
+    config_free(&c);
+}
+
 TEST(events_default_and_all_names)
 {
     const char *env[] = {"FLAMESHOT_PROCESSES=[{\"command\":\"a\"},{\"command\":\"b\",\"events\":"
@@ -414,6 +436,7 @@ TEST(unknown_variables_are_reported_with_suggestion)
 TEST_MAIN(every_rejection_names_variable_path_and_reason, defaults_are_flameshot_defaults,
           every_variable_is_read, monitor_interval_accepts_flameshot_bare_seconds,
           mode_auto_follows_kubernetes_service_host, test_override_allows_short_auto_profiling,
+          auto_profiling_zero_means_off,
           events_default_and_all_names, default_rule_matches_java_launchers_only,
           rules_find_honours_container_scope_and_order,
           check_config_json_masks_token_and_normalizes,
