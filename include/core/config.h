@@ -48,7 +48,7 @@ struct config {
 /* A configuration error: "<path>: <reason>", path starting with the
  * variable's name (e.g. "FLAMESHOT_PROCESSES[1].duration"). */
 struct config_error {
-    char path[160];
+    char path[192];
     char reason[512];
 };
 

@@ -52,11 +52,12 @@ struct rule_set {
     struct rule *items;
     size_t n;
     bool is_default; /* built-in "every Java process" rule */
+    bool is_indexed; /* from FLAMESHOT_PROCESSES_<i>_<FIELD> */
 };
 
 /* Where a parse failed: "FLAMESHOT_PROCESSES[1].duration" and why. */
 struct rule_error {
-    char path[128];
+    char path[192];
     char reason[512];
 };
 
@@ -70,6 +71,31 @@ struct rule_limits {
  * -ENOMEM. On success the caller owns set (rules_free). */
 int rules_parse(const char *json, const struct rule_limits *lim, struct rule_set *set,
                 struct rule_error *err);
+
+/* Looks a variable up; returns NULL when unset (as config_getenv_fn). */
+typedef const char *(*rules_getenv_fn)(const char *name, void *arg);
+
+/* Parses Flameshot's indexed form: FLAMESHOT_PROCESSES_<i>_<FIELD>, FIELD
+ * the JSON field in capitals (SERVICE, COMMAND, ..., TAGS as a JSON array,
+ * thresholds as numbers), i from 0 up to the first unset or empty SERVICE.
+ * Each rule is validated as its FLAMESHOT_PROCESSES[i] object would be;
+ * an error's path names the variable, then the JSON path:
+ * "FLAMESHOT_PROCESSES_1_DURATION (FLAMESHOT_PROCESSES[1].duration)". A
+ * field set at the index where the list ends is an error (the rule would be
+ * dropped). FLAMESHOT_SERVICE does not replace these services (Flameshot
+ * applies it to FLAMESHOT_PROCESSES only). Returns 0 (set->n == 0 when the
+ * form is not used), -EINVAL with err filled, or -ENOMEM. */
+int rules_parse_indexed(rules_getenv_fn get, void *arg, const struct rule_limits *lim,
+                        struct rule_set *set, struct rule_error *err);
+
+/* Splits "FLAMESHOT_PROCESSES_<i>_<SUFFIX>" (i written as %d writes it).
+ * Returns 1 with index and suffix (points into name) set, else 0. */
+int rules_indexed_split(const char *name, int *index, const char **suffix);
+
+/* The JSON field an indexed suffix sets ("MEM_USAGE_MB" -> "mem_usage_mb"),
+ * or NULL with *near (when near is non-NULL) the closest known suffix or
+ * NULL. */
+const char *rules_indexed_field(const char *suffix, const char **near);
 
 /* The rule used when FLAMESHOT_PROCESSES is unset: every Java process. */
 int rules_default(const struct rule_limits *lim, struct rule_set *set);

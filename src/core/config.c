@@ -309,18 +309,31 @@ static int load_tags(struct loader *l, struct config *c)
     return rc;
 }
 
+/* FLAMESHOT_PROCESSES, or Flameshot's indexed variables, or the default.
+ * Flameshot would concatenate the two forms; one list is clearer. */
 static int load_rules(struct loader *l, struct config *c)
 {
     struct rule_limits lim = {.service_override = c->service,
                               .short_intervals = c->short_intervals};
     const char *v = l->get("FLAMESHOT_PROCESSES", l->arg);
+    struct rule_error rerr;
+    int rc = rules_parse_indexed(l->get, l->arg, &lim, &c->rules, &rerr);
+    if (v && (rc == -EINVAL || c->rules.n)) {
+        rules_free(&c->rules);
+        return fail(l, "FLAMESHOT_PROCESSES",
+                    "set together with the indexed FLAMESHOT_PROCESSES_<i>_<FIELD> variables: "
+                    "give the rules in one form only");
+    }
+    if (rc == -EINVAL)
+        return fail(l, rerr.path, "%s", rerr.reason);
+    if (rc < 0 || c->rules.n)
+        return rc;
     if (!v)
         return rules_default(&lim, &c->rules);
     if (!*v)
         return fail(l, "FLAMESHOT_PROCESSES",
                     "set but empty: give a JSON array of rules, or unset it for the default rule");
-    struct rule_error rerr;
-    int rc = rules_parse(v, &lim, &c->rules, &rerr);
+    rc = rules_parse(v, &lim, &c->rules, &rerr);
     if (rc == -EINVAL)
         return fail(l, rerr.path, "%s", rerr.reason);
     return rc;
@@ -406,16 +419,60 @@ int config_load(struct config *cfg, config_getenv_fn get, void *arg, struct conf
     return rc;
 }
 
+static const char *envp_get(const char *name, void *arg)
+{
+    size_t n = strlen(name);
+    for (char *const *e = arg; e && *e; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+            return *e + n + 1;
+    return NULL;
+}
+
+/* FLAMESHOT_PROCESSES_<i>_<FIELD>: an unknown FIELD gets a did-you-mean; a
+ * rule after the end of the list (config_load refuses one at the end
+ * itself) would be dropped, so it is named. Returns false for other names. */
+static bool check_indexed(char *const *envp, const char *name,
+                          void (*report)(const char *name, const char *near, void *arg), void *arg)
+{
+    int index, n = 0;
+    const char *suffix, *near = NULL;
+    char why[160];
+    if (!rules_indexed_split(name, &index, &suffix))
+        return false;
+    if (!rules_indexed_field(suffix, &near)) {
+        snprintf(why, sizeof(why), "FLAMESHOT_PROCESSES_%d_%s", index, near ? near : "");
+        report(name, near ? why : NULL, arg);
+        return true;
+    }
+    for (;; n++) {
+        char service[64];
+        snprintf(service, sizeof(service), "FLAMESHOT_PROCESSES_%d_SERVICE", n);
+        const char *v = envp_get(service, (void *)envp);
+        if (!v || !*v)
+            break;
+    }
+    if (index > n) {
+        snprintf(why, sizeof(why),
+                 "(FLAMESHOT_PROCESSES_%d_SERVICE is unset: the indexed list ends there, as in "
+                 "Flameshot)",
+                 n);
+        report(name, why, arg);
+    }
+    return true;
+}
+
 void config_check_unknown(char *const *envp,
                           void (*report)(const char *name, const char *near, void *arg), void *arg)
 {
-    for (; envp && *envp; envp++) {
-        if (strncmp(*envp, "FLAMESHOT_", 10) != 0)
+    for (char *const *e = envp; e && *e; e++) {
+        if (strncmp(*e, "FLAMESHOT_", 10) != 0)
             continue;
         char name[128];
-        const char *eq = strchr(*envp, '=');
-        size_t len = eq ? (size_t)(eq - *envp) : strlen(*envp);
-        snprintf(name, sizeof(name), "%.*s", (int)len, *envp);
+        const char *eq = strchr(*e, '=');
+        size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
+        snprintf(name, sizeof(name), "%.*s", (int)len, *e);
+        if (check_indexed(envp, name, report, arg))
+            continue;
         bool known = false;
         for (size_t i = 0; i < sizeof(known_vars) / sizeof(known_vars[0]); i++)
             known = known || strcmp(name, known_vars[i]) == 0;
@@ -509,6 +566,7 @@ cJSON *config_to_json(const struct config *c)
     cJSON_AddNumberToObject(o, "max_concurrent_jobs", c->max_concurrent_jobs);
     cJSON_AddNumberToObject(o, "spool_max_mb", (double)c->spool_max_mb);
     cJSON_AddBoolToObject(o, "processes_default", c->rules.is_default);
+    cJSON_AddBoolToObject(o, "processes_indexed", c->rules.is_indexed);
     cJSON *rules = cJSON_AddArrayToObject(o, "processes");
     for (size_t i = 0; rules && i < c->rules.n; i++)
         cJSON_AddItemToArray(rules, rule_to_json(&c->rules.items[i]));
