@@ -111,6 +111,25 @@ int rule_match(const struct rule *r, const char *cmdline);
 const struct rule *rules_find(const struct rule_set *set, const char *cmdline,
                               const char *container);
 
+/* The most a target's CPU percentage can read, in the base its thresholds
+ * use: ncpus cores x 100, capped by the kernel's CFS quota (quota_millis,
+ * 0: none), as a percentage of base_millis (the quota or
+ * FLAMESHOT_POD_CPU_LIMIT; 0: of one core). E.g. (4, 1000, 1000) = 100,
+ * (4, 0, 0) = 400, (4, 0, 500) = 800, (2, 0, 8000) = 25. */
+double rule_cpu_ceiling(int ncpus, uint64_t quota_millis, uint64_t base_millis);
+
+/* The thresholds of r that can never fire when CPU reads at most cpu_max
+ * and RSS reaches at most mem_max_mb (<= 0: unknown, not checked), one per
+ * call: start with *next = 0; returns 1 with the field's name in field and
+ * the reason in why, 0 when there is no further one. */
+int rule_unreachable(const struct rule *r, double cpu_max, double mem_max_mb, int *next,
+                     char *field, size_t field_cap, char *why, size_t cap);
+
+/* Where a user sets field of r: "FLAMESHOT_PROCESSES[0].duration", with the
+ * variable first for an indexed rule (as rules_parse_indexed's errors), or
+ * "the default rule's duration". */
+void rule_field_path(const struct rule *r, bool indexed, const char *field, char *buf, size_t cap);
+
 /* "cpu,alloc" <-> mask. Parse returns 0 or -EINVAL with a static reason and
  * the offending word copied to bad (may be NULL). */
 int prof_events_parse(const char *s, unsigned *mask, const char **why, char *bad, size_t badcap);

@@ -339,6 +339,34 @@ static int load_rules(struct loader *l, struct config *c)
     return rc;
 }
 
+/* A threshold this host can never reach is a warning, not an error: one
+ * DaemonSet configuration serves nodes of every size. Without
+ * FLAMESHOT_POD_CPU_LIMIT a target reads at most cores x 100 (a quota only
+ * lowers that: it reads at most 100 of it); with it, cores x 100 of the
+ * override's base. Memory percentages over 100 the parser refuses. */
+static void warn_unreachable(const struct config *c)
+{
+    long ncpus = sysconf(_SC_NPROCESSORS_ONLN), pages = sysconf(_SC_PHYS_PAGES);
+    long psz = sysconf(_SC_PAGESIZE);
+    double cpu_max = rule_cpu_ceiling((int)ncpus, 0, c->pod_cpu_limit_millis);
+    double mem_mb = pages > 0 && psz > 0 ? (double)pages * (double)psz / (1024.0 * 1024.0) : 0;
+    for (size_t i = 0; i < c->rules.n; i++) {
+        const struct rule *r = &c->rules.items[i];
+        char field[64], why[256], path[192];
+        int next = 0;
+        while (
+            rule_unreachable(r, cpu_max, mem_mb, &next, field, sizeof(field), why, sizeof(why))) {
+            rule_field_path(r, c->rules.is_indexed, field, path, sizeof(path));
+            if (field[0] == 'c')
+                log_warn("config", "%s: %s on this host (%ld cores; %s)", path, why, ncpus,
+                         c->pod_cpu_limit_millis ? "CPU in percent of FLAMESHOT_POD_CPU_LIMIT"
+                                                 : "CPU in percent of one core");
+            else
+                log_warn("config", "%s: %s on this host (%.0f MB of memory)", path, why, mem_mb);
+        }
+    }
+}
+
 static int load_node(struct loader *l, struct config *c)
 {
     const char *v = var(l, "FLAMESHOT_NODE_NAME");
@@ -408,8 +436,10 @@ int config_load(struct config *cfg, config_getenv_fn get, void *arg, struct conf
         rc = load_tags(&l, cfg);
     if (rc == 0)
         rc = load_rules(&l, cfg);
-    if (rc == 0)
+    if (rc == 0) {
+        warn_unreachable(cfg);
         rc = load_node(&l, cfg);
+    }
     if (rc == 0)
         rc = load_bpf(&l, cfg);
     if (rc == -ENOMEM)

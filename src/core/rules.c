@@ -673,6 +673,51 @@ const struct rule *rules_find(const struct rule_set *set, const char *cmdline,
     return NULL;
 }
 
+double rule_cpu_ceiling(int ncpus, uint64_t quota_millis, uint64_t base_millis)
+{
+    double host = (ncpus > 0 ? ncpus : 1) * 100.0;
+    if (quota_millis && (double)quota_millis / 10.0 < host)
+        host = (double)quota_millis / 10.0; /* the kernel throttles at the quota */
+    return base_millis ? host * 1000.0 / (double)base_millis : host;
+}
+
+int rule_unreachable(const struct rule *r, double cpu_max, double mem_max_mb, int *next,
+                     char *field, size_t field_cap, char *why, size_t cap)
+{
+    const struct {
+        const char *name;
+        double value, max;
+        const char *what;
+    } th[] = {
+        {"cpu_usage_percent", r->cpu_usage_percent, cpu_max, "CPU can read"},
+        {"mem_usage_mb", r->mem_usage_mb, mem_max_mb, "RSS can reach in MB"},
+        {"mem_usage_mb_emergency", r->mem_usage_mb_emergency, mem_max_mb, "RSS can reach in MB"},
+    };
+    for (int i = *next; i < (int)(sizeof(th) / sizeof(th[0])); i++)
+        if (th[i].value > 0 && th[i].max > 0 && th[i].value > th[i].max) {
+            snprintf(field, field_cap, "%s", th[i].name);
+            snprintf(why, cap, "%.10g is above %.*f, the most %s: it can never fire", th[i].value,
+                     th[i].max < 10 ? 2 : 0, th[i].max, th[i].what);
+            *next = i + 1;
+            return 1;
+        }
+    *next = (int)(sizeof(th) / sizeof(th[0]));
+    return 0;
+}
+
+void rule_field_path(const struct rule *r, bool indexed, const char *field, char *buf, size_t cap)
+{
+    struct rule_error e;
+    if (r->index < 0) {
+        snprintf(buf, cap, "the default rule's %s", field);
+        return;
+    }
+    snprintf(e.path, sizeof(e.path), "FLAMESHOT_PROCESSES[%d].%s", r->index, field);
+    if (indexed)
+        indexed_path(&e);
+    snprintf(buf, cap, "%s", e.path);
+}
+
 cJSON *rule_to_json(const struct rule *r)
 {
     cJSON *o = cJSON_CreateObject();

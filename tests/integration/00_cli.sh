@@ -70,9 +70,18 @@ case_flameshot_indexed_processes() {
         { echo "past the end: exit $rc: $err"; return 1; }
 }
 
+case_unreachable_threshold_warns() {
+    local err rc
+    err=$(clean_env FLAMESHOT_PROCESSES='[{"command":"java","cpu_usage_percent":100000}]' \
+        "$FLAMESHOTD" --check-config 2>&1 >/dev/null); rc=$?
+    [ $rc = 0 ] && echo "$err" | grep -q 'level=warn module=config msg="FLAMESHOT_PROCESSES\[0\].cpu_usage_percent: 100000 is above [0-9]*, the most CPU can read: it can never fire on this host' ||
+        { echo "exit $rc: $err"; return 1; }
+}
+
 t_case "--help, --version, unknown arguments" case_help_and_version
 t_case "--check-config prints the normalized configuration" case_check_config_prints_normalized_json
 t_case "bad configuration: exit 2 naming variable, JSON path and reason" case_check_config_rejects_with_path_and_reason
 t_case "unknown FLAMESHOT_ variables are reported with a did-you-mean" case_unknown_variables_warn_with_suggestion
 t_case "Flameshot's FLAMESHOT_PROCESSES_<i>_<FIELD> variables: read, validated, one form only" case_flameshot_indexed_processes
+t_case "a threshold this host can never reach is a warning" case_unreachable_threshold_warns
 t_done

@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <unistd.h>
 
 /* A fake environment: NULL-terminated "NAME=value" list. */
 static const char *fake_get(const char *name, void *arg)
@@ -525,6 +526,64 @@ TEST(indexed_variables_are_flameshot_processes)
     config_free(&c);
 }
 
+/* The most CPU can read, in the base the thresholds use. */
+TEST(cpu_ceiling_follows_the_base)
+{
+    CHECK(rule_cpu_ceiling(4, 0, 0) == 400);       /* no quota: percent of one core */
+    CHECK(rule_cpu_ceiling(4, 1000, 1000) == 100); /* percent of the quota */
+    CHECK(rule_cpu_ceiling(4, 0, 500) == 800);     /* an override the kernel does not enforce */
+    CHECK(rule_cpu_ceiling(4, 1000, 500) == 200);  /* ... under a 1-core quota */
+    CHECK(rule_cpu_ceiling(2, 8000, 8000) == 25);  /* a quota above the host's cores */
+    CHECK(rule_cpu_ceiling(0, 0, 0) == 100);
+}
+
+TEST(unreachable_thresholds_are_named_one_by_one)
+{
+    const char *env[] = {"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"cpu_usage_percent\":320,"
+                         "\"mem_usage_mb\":2048,\"mem_usage_mb_emergency\":100}]",
+                         NULL};
+    struct config c;
+    CHECK_EQ(load(env, &c), 0);
+    char field[64], why[256], path[192];
+    int next = 0;
+    const struct rule *r = &c.rules.items[0];
+    CHECK_EQ(rule_unreachable(r, 100, 1024, &next, field, sizeof(field), why, sizeof(why)), 1);
+    CHECK_STREQ(field, "cpu_usage_percent");
+    CHECK_STREQ(why, "320 is above 100, the most CPU can read: it can never fire");
+    CHECK_EQ(rule_unreachable(r, 100, 1024, &next, field, sizeof(field), why, sizeof(why)), 1);
+    CHECK_STREQ(field, "mem_usage_mb");
+    CHECK_EQ(rule_unreachable(r, 100, 1024, &next, field, sizeof(field), why, sizeof(why)), 0);
+    next = 0;
+    CHECK_EQ(rule_unreachable(r, 400, 0, &next, field, sizeof(field), why, sizeof(why)), 0);
+    rule_field_path(r, true, "cpu_usage_percent", path, sizeof(path));
+    CHECK_STREQ(path, "FLAMESHOT_PROCESSES_0_CPU_USAGE_PERCENT "
+                      "(FLAMESHOT_PROCESSES[0].cpu_usage_percent)");
+    config_free(&c);
+}
+
+/* At load time, against this host: cores x 100 without an override. */
+TEST(a_threshold_this_host_cannot_reach_is_a_warning)
+{
+    const char *env[] = {
+        "FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"cpu_usage_percent\":100000}]", NULL};
+    char path[] = "/tmp/fs-config-log-XXXXXX", buf[2048];
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    unlink(path);
+    log_set_fd(fd);
+    struct config c;
+    int rc = load(env, &c);
+    log_set_fd(2);
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    CHECK_EQ(rc, 0);
+    CHECK_CONTAINS(buf, "level=warn module=config msg=\"FLAMESHOT_PROCESSES[0].cpu_usage_percent: "
+                        "100000 is above ");
+    CHECK_CONTAINS(buf, "CPU in percent of one core");
+    config_free(&c);
+}
+
 static int unknown_count;
 static char unknown_near[64];
 static char unknown_log[1024]; /* "name|near;" per report */
@@ -586,4 +645,6 @@ TEST_MAIN(every_rejection_names_variable_path_and_reason, defaults_are_flameshot
           default_rule_matches_java_launchers_only, rules_find_honours_container_scope_and_order,
           check_config_json_masks_token_and_normalizes,
           unknown_variables_are_reported_with_suggestion, indexed_variables_are_flameshot_processes,
-          indexed_variables_unknown_or_past_the_end_are_named)
+          indexed_variables_unknown_or_past_the_end_are_named, cpu_ceiling_follows_the_base,
+          unreachable_thresholds_are_named_one_by_one,
+          a_threshold_this_host_cannot_reach_is_a_warning)
