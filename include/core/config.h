@@ -53,7 +53,7 @@ struct config {
 /* A configuration error: "<path>: <reason>", path starting with the
  * variable's name (e.g. "FLAMESHOT_PROCESSES[1].duration"). */
 struct config_error {
-    char path[160];
+    char path[192];
     char reason[512];
 };
 
@@ -62,9 +62,10 @@ typedef const char *(*config_getenv_fn)(const char *name, void *arg);
 
 /* Loads the configuration through get (NULL: the process environment).
  * Returns 0, -EINVAL with err filled, or -ENOMEM. On success the caller
- * owns cfg and frees it with config_free(). Warnings (unknown FLAMESHOT_*
- * variables, Flameshot variables we ignore) go to warn when non-NULL, one
- * per call, else to the logger. */
+ * owns cfg and frees it with config_free(). A rule threshold this host can
+ * never reach (cpu_usage_percent above its cores x 100, mem_usage_mb above
+ * its memory) is logged as a warning naming the path; unknown variables
+ * are config_check_unknown's. */
 int config_load(struct config *cfg, config_getenv_fn get, void *arg, struct config_error *err);
 
 /* Names of FLAMESHOT_* variables in envp that config does not know, with a

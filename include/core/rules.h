@@ -52,11 +52,12 @@ struct rule_set {
     struct rule *items;
     size_t n;
     bool is_default; /* built-in "every Java process" rule */
+    bool is_indexed; /* from FLAMESHOT_PROCESSES_<i>_<FIELD> */
 };
 
 /* Where a parse failed: "FLAMESHOT_PROCESSES[1].duration" and why. */
 struct rule_error {
-    char path[128];
+    char path[192];
     char reason[512];
 };
 
@@ -71,6 +72,31 @@ struct rule_limits {
 int rules_parse(const char *json, const struct rule_limits *lim, struct rule_set *set,
                 struct rule_error *err);
 
+/* Looks a variable up; returns NULL when unset (as config_getenv_fn). */
+typedef const char *(*rules_getenv_fn)(const char *name, void *arg);
+
+/* Parses Flameshot's indexed form: FLAMESHOT_PROCESSES_<i>_<FIELD>, FIELD
+ * the JSON field in capitals (SERVICE, COMMAND, ..., TAGS as a JSON array,
+ * thresholds as numbers), i from 0 up to the first unset or empty SERVICE.
+ * Each rule is validated as its FLAMESHOT_PROCESSES[i] object would be;
+ * an error's path names the variable, then the JSON path:
+ * "FLAMESHOT_PROCESSES_1_DURATION (FLAMESHOT_PROCESSES[1].duration)". A
+ * field set at the index where the list ends is an error (the rule would be
+ * dropped). FLAMESHOT_SERVICE does not replace these services (Flameshot
+ * applies it to FLAMESHOT_PROCESSES only). Returns 0 (set->n == 0 when the
+ * form is not used), -EINVAL with err filled, or -ENOMEM. */
+int rules_parse_indexed(rules_getenv_fn get, void *arg, const struct rule_limits *lim,
+                        struct rule_set *set, struct rule_error *err);
+
+/* Splits "FLAMESHOT_PROCESSES_<i>_<SUFFIX>" (i written as %d writes it).
+ * Returns 1 with index and suffix (points into name) set, else 0. */
+int rules_indexed_split(const char *name, int *index, const char **suffix);
+
+/* The JSON field an indexed suffix sets ("MEM_USAGE_MB" -> "mem_usage_mb"),
+ * or NULL with *near (when near is non-NULL) the closest known suffix or
+ * NULL. */
+const char *rules_indexed_field(const char *suffix, const char **near);
+
 /* The rule used when FLAMESHOT_PROCESSES is unset: every Java process. */
 int rules_default(const struct rule_limits *lim, struct rule_set *set);
 
@@ -84,6 +110,25 @@ int rule_match(const struct rule *r, const char *cmdline);
  * scoped and container is non-NULL), or NULL. */
 const struct rule *rules_find(const struct rule_set *set, const char *cmdline,
                               const char *container);
+
+/* The most a target's CPU percentage can read, in the base its thresholds
+ * use: ncpus cores x 100, capped by the kernel's CFS quota (quota_millis,
+ * 0: none), as a percentage of base_millis (the quota or
+ * FLAMESHOT_POD_CPU_LIMIT; 0: of one core). E.g. (4, 1000, 1000) = 100,
+ * (4, 0, 0) = 400, (4, 0, 500) = 800, (2, 0, 8000) = 25. */
+double rule_cpu_ceiling(int ncpus, uint64_t quota_millis, uint64_t base_millis);
+
+/* The thresholds of r that can never fire when CPU reads at most cpu_max
+ * and RSS reaches at most mem_max_mb (<= 0: unknown, not checked), one per
+ * call: start with *next = 0; returns 1 with the field's name in field and
+ * the reason in why, 0 when there is no further one. */
+int rule_unreachable(const struct rule *r, double cpu_max, double mem_max_mb, int *next,
+                     char *field, size_t field_cap, char *why, size_t cap);
+
+/* Where a user sets field of r: "FLAMESHOT_PROCESSES[0].duration", with the
+ * variable first for an indexed rule (as rules_parse_indexed's errors), or
+ * "the default rule's duration". */
+void rule_field_path(const struct rule *r, bool indexed, const char *field, char *buf, size_t cap);
 
 /* "cpu,alloc" <-> mask. Parse returns 0 or -EINVAL with a static reason and
  * the offending word copied to bad (may be NULL). */

@@ -22,6 +22,7 @@ struct limits {
     enum limit_source mem_source;
     uint64_t cpu_millis; /* 0: no CPU limit known */
     enum limit_source cpu_source;
+    double cpu_max_pct; /* the most cpu_pct can read (rule_cpu_ceiling) */
 };
 
 struct sample {

@@ -53,6 +53,7 @@ struct target {
     bool oom_killed;         /* chosen by the OOM killer (its exit follows) */
     uint64_t started_ns;     /* wall clock */
     int verdict;             /* candidates: TARGETS_UNKNOWN, _JVM or _GONE (targets_probe) */
+    bool unreachable_warned; /* a rule threshold above its limits was logged */
 };
 
 enum { TARGETS_UNKNOWN = 0, TARGETS_JVM, TARGETS_GONE };
@@ -109,7 +110,11 @@ struct target *targets_at(struct targets *t, size_t i);
 
 /* Re-reads the limits of a target: FLAMESHOT_POD_MEM_LIMIT /
  * FLAMESHOT_POD_CPU_LIMIT, else the cgroup's, else the host's memory; and
- * the cgroup's own memory limit whatever the override. Loop thread only. */
+ * the cgroup's own memory limit whatever the override. A threshold of the
+ * target's rule that these limits make unreachable (cpu_usage_percent above
+ * limits.cpu_max_pct, mem_usage_mb above the cgroup's or host's memory) is
+ * logged as a warning, once until it becomes reachable again. Loop thread
+ * only. */
 void targets_refresh_limits(struct targets *t, struct target *tg);
 
 /* Returns 1 if the process is a JDK tool or one of our own children: never

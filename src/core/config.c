@@ -254,10 +254,16 @@ static int load_monitor_interval(struct loader *l, struct config *c)
     return rc;
 }
 
+/* Off when unset or zero: Flameshot parses "0" (a bare zero, as Go's
+ * time.ParseDuration allows) and "0s" alike and profiles only when > 0. */
 static int load_auto_profiling(struct loader *l, struct config *c)
 {
     uint64_t min = c->short_intervals ? 1000 : MIN_AUTO_PROFILING_MS;
-    int rc = load_duration(l, "FLAMESHOT_AUTO_PROFILING", 0, min, &c->auto_profiling_ms);
+    const char *v = var(l, "FLAMESHOT_AUTO_PROFILING");
+    uint64_t ms = 0;
+    int rc = 0;
+    if (v && strcmp(v, "0") != 0 && (units_parse_duration(v, &ms, NULL) < 0 || ms != 0))
+        rc = load_duration(l, "FLAMESHOT_AUTO_PROFILING", 0, min, &c->auto_profiling_ms);
     if (rc < 0)
         return rc;
     rc = load_duration(l, "FLAMESHOT_AUTO_PROFILING_DURATION", 30000, 1000,
@@ -334,21 +340,62 @@ static int load_tags(struct loader *l, struct config *c)
     return rc;
 }
 
+/* FLAMESHOT_PROCESSES, or Flameshot's indexed variables, or the default.
+ * Flameshot would concatenate the two forms; one list is clearer. */
 static int load_rules(struct loader *l, struct config *c)
 {
     struct rule_limits lim = {.service_override = c->service,
                               .short_intervals = c->short_intervals};
     const char *v = l->get("FLAMESHOT_PROCESSES", l->arg);
+    struct rule_error rerr;
+    int rc = rules_parse_indexed(l->get, l->arg, &lim, &c->rules, &rerr);
+    if (v && (rc == -EINVAL || c->rules.n)) {
+        rules_free(&c->rules);
+        return fail(l, "FLAMESHOT_PROCESSES",
+                    "set together with the indexed FLAMESHOT_PROCESSES_<i>_<FIELD> variables: "
+                    "give the rules in one form only");
+    }
+    if (rc == -EINVAL)
+        return fail(l, rerr.path, "%s", rerr.reason);
+    if (rc < 0 || c->rules.n)
+        return rc;
     if (!v)
         return rules_default(&lim, &c->rules);
     if (!*v)
         return fail(l, "FLAMESHOT_PROCESSES",
                     "set but empty: give a JSON array of rules, or unset it for the default rule");
-    struct rule_error rerr;
-    int rc = rules_parse(v, &lim, &c->rules, &rerr);
+    rc = rules_parse(v, &lim, &c->rules, &rerr);
     if (rc == -EINVAL)
         return fail(l, rerr.path, "%s", rerr.reason);
     return rc;
+}
+
+/* A threshold this host can never reach is a warning, not an error: one
+ * DaemonSet configuration serves nodes of every size. Without
+ * FLAMESHOT_POD_CPU_LIMIT a target reads at most cores x 100 (a quota only
+ * lowers that: it reads at most 100 of it); with it, cores x 100 of the
+ * override's base. Memory percentages over 100 the parser refuses. */
+static void warn_unreachable(const struct config *c)
+{
+    long ncpus = sysconf(_SC_NPROCESSORS_ONLN), pages = sysconf(_SC_PHYS_PAGES);
+    long psz = sysconf(_SC_PAGESIZE);
+    double cpu_max = rule_cpu_ceiling((int)ncpus, 0, c->pod_cpu_limit_millis);
+    double mem_mb = pages > 0 && psz > 0 ? (double)pages * (double)psz / (1024.0 * 1024.0) : 0;
+    for (size_t i = 0; i < c->rules.n; i++) {
+        const struct rule *r = &c->rules.items[i];
+        char field[64], why[256], path[192];
+        int next = 0;
+        while (
+            rule_unreachable(r, cpu_max, mem_mb, &next, field, sizeof(field), why, sizeof(why))) {
+            rule_field_path(r, c->rules.is_indexed, field, path, sizeof(path));
+            if (field[0] == 'c')
+                log_warn("config", "%s: %s on this host (%ld cores; %s)", path, why, ncpus,
+                         c->pod_cpu_limit_millis ? "CPU in percent of FLAMESHOT_POD_CPU_LIMIT"
+                                                 : "CPU in percent of one core");
+            else
+                log_warn("config", "%s: %s on this host (%.0f MB of memory)", path, why, mem_mb);
+        }
+    }
 }
 
 static int load_node(struct loader *l, struct config *c)
@@ -449,8 +496,10 @@ int config_load(struct config *cfg, config_getenv_fn get, void *arg, struct conf
         rc = load_tags(&l, cfg);
     if (rc == 0)
         rc = load_rules(&l, cfg);
-    if (rc == 0)
+    if (rc == 0) {
+        warn_unreachable(cfg);
         rc = load_node(&l, cfg);
+    }
     if (rc == 0)
         rc = load_bpf(&l, cfg);
     if (rc == -ENOMEM)
@@ -460,16 +509,60 @@ int config_load(struct config *cfg, config_getenv_fn get, void *arg, struct conf
     return rc;
 }
 
+static const char *envp_get(const char *name, void *arg)
+{
+    size_t n = strlen(name);
+    for (char *const *e = arg; e && *e; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+            return *e + n + 1;
+    return NULL;
+}
+
+/* FLAMESHOT_PROCESSES_<i>_<FIELD>: an unknown FIELD gets a did-you-mean; a
+ * rule after the end of the list (config_load refuses one at the end
+ * itself) would be dropped, so it is named. Returns false for other names. */
+static bool check_indexed(char *const *envp, const char *name,
+                          void (*report)(const char *name, const char *near, void *arg), void *arg)
+{
+    int index, n = 0;
+    const char *suffix, *near = NULL;
+    char why[160];
+    if (!rules_indexed_split(name, &index, &suffix))
+        return false;
+    if (!rules_indexed_field(suffix, &near)) {
+        snprintf(why, sizeof(why), "FLAMESHOT_PROCESSES_%d_%s", index, near ? near : "");
+        report(name, near ? why : NULL, arg);
+        return true;
+    }
+    for (;; n++) {
+        char service[64];
+        snprintf(service, sizeof(service), "FLAMESHOT_PROCESSES_%d_SERVICE", n);
+        const char *v = envp_get(service, (void *)envp);
+        if (!v || !*v)
+            break;
+    }
+    if (index > n) {
+        snprintf(why, sizeof(why),
+                 "(FLAMESHOT_PROCESSES_%d_SERVICE is unset: the indexed list ends there, as in "
+                 "Flameshot)",
+                 n);
+        report(name, why, arg);
+    }
+    return true;
+}
+
 void config_check_unknown(char *const *envp,
                           void (*report)(const char *name, const char *near, void *arg), void *arg)
 {
-    for (; envp && *envp; envp++) {
-        if (strncmp(*envp, "FLAMESHOT_", 10) != 0)
+    for (char *const *e = envp; e && *e; e++) {
+        if (strncmp(*e, "FLAMESHOT_", 10) != 0)
             continue;
         char name[128];
-        const char *eq = strchr(*envp, '=');
-        size_t len = eq ? (size_t)(eq - *envp) : strlen(*envp);
-        snprintf(name, sizeof(name), "%.*s", (int)len, *envp);
+        const char *eq = strchr(*e, '=');
+        size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
+        snprintf(name, sizeof(name), "%.*s", (int)len, *e);
+        if (check_indexed(envp, name, report, arg))
+            continue;
         bool known = false;
         for (size_t i = 0; i < sizeof(known_vars) / sizeof(known_vars[0]); i++)
             known = known || strcmp(name, known_vars[i]) == 0;
@@ -567,6 +660,7 @@ cJSON *config_to_json(const struct config *c)
     cJSON_AddNumberToObject(o, "spool_max_mb", (double)c->spool_max_mb);
     cJSON_AddNumberToObject(o, "max_profile_mb", (double)c->max_profile_mb);
     cJSON_AddBoolToObject(o, "processes_default", c->rules.is_default);
+    cJSON_AddBoolToObject(o, "processes_indexed", c->rules.is_indexed);
     cJSON *rules = cJSON_AddArrayToObject(o, "processes");
     for (size_t i = 0; rules && i < c->rules.n; i++)
         cJSON_AddItemToArray(rules, rule_to_json(&c->rules.items[i]));

@@ -43,6 +43,28 @@ static const char *const known_fields[] = {
 };
 #define N_KNOWN_FIELDS (sizeof(known_fields) / sizeof(known_fields[0]))
 
+/* Flameshot's indexed form FLAMESHOT_PROCESSES_<i>_<SUFFIX>: the suffix is
+ * the field in capitals, in known_fields' order. */
+#define INDEXED_PREFIX "FLAMESHOT_PROCESSES_"
+static const char *const indexed_suffixes[] = {
+    "SERVICE",
+    "LANGUAGE",
+    "COMMAND",
+    "DURATION",
+    "EVENTS",
+    "CPU_USAGE_PERCENT",
+    "MEM_USAGE_PERCENT",
+    "MEM_USAGE_MB",
+    "MEM_USAGE_PERCENT_EMERGENCY",
+    "MEM_USAGE_MB_EMERGENCY",
+    "EMERGENCY_DURATION",
+    "TAGS",
+    "JDK_VERSION",
+    "CONTAINER",
+    "COOLDOWN",
+};
+_Static_assert(sizeof(indexed_suffixes) == sizeof(known_fields), "one suffix per field");
+
 static const struct {
     const char *name;
     unsigned bit;
@@ -442,6 +464,162 @@ out:
     return rc;
 }
 
+int rules_indexed_split(const char *name, int *index, const char **suffix)
+{
+    size_t pl = strlen(INDEXED_PREFIX);
+    if (strncmp(name, INDEXED_PREFIX, pl) != 0)
+        return 0;
+    const char *p = name + pl, *d = p;
+    long i = 0;
+    while (*p >= '0' && *p <= '9' && i < 1000000)
+        i = i * 10 + (*p++ - '0');
+    /* Flameshot formats the index with %d: "01" is never read */
+    if (p == d || *p != '_' || !p[1] || (*d == '0' && p - d > 1) || i >= 1000000)
+        return 0;
+    *index = (int)i;
+    *suffix = p + 1;
+    return 1;
+}
+
+const char *rules_indexed_field(const char *suffix, const char **near)
+{
+    for (size_t f = 0; f < N_KNOWN_FIELDS; f++)
+        if (strcmp(suffix, indexed_suffixes[f]) == 0)
+            return known_fields[f];
+    if (near)
+        *near = rules_closest(suffix, indexed_suffixes, N_KNOWN_FIELDS);
+    return NULL;
+}
+
+static const char *indexed_get(rules_getenv_fn get, void *arg, int i, size_t f)
+{
+    char name[96];
+    snprintf(name, sizeof(name), INDEXED_PREFIX "%d_%s", i, indexed_suffixes[f]);
+    const char *v = get(name, arg);
+    return v && *v ? v : NULL; /* empty is unset, as in Flameshot */
+}
+
+/* A threshold: a plain decimal number, nothing Go's Atoi or our JSON would
+ * not take (no "80%", no "0x50", no spaces). */
+static int indexed_number(const char *v, const char *path, cJSON **out, struct rule_error *err)
+{
+    char *end;
+    if (strspn(v, "0123456789.-") != strlen(v))
+        return fail(err, path, "\"%s\" is not a number", v);
+    double d = strtod(v, &end);
+    if (end == v || *end)
+        return fail(err, path, "\"%s\" is not a number", v);
+    *out = cJSON_CreateNumber(d);
+    return *out ? 0 : -ENOMEM;
+}
+
+/* A variable's text as the JSON its field takes: thresholds are numbers,
+ * TAGS a JSON array (as Flameshot reads it), the rest strings. */
+static int indexed_value(size_t f, const char *v, const char *path, cJSON **out,
+                         struct rule_error *err)
+{
+    const char *field = known_fields[f];
+    if (strcmp(field, "tags") == 0) {
+        *out = cJSON_Parse(v);
+        return *out
+                   ? 0
+                   : fail(err, path, "\"%s\" is not JSON: give an array such as [\"env:prod\"]", v);
+    }
+    if (strncmp(field, "cpu_", 4) == 0 || strncmp(field, "mem_", 4) == 0)
+        return indexed_number(v, path, out, err);
+    *out = cJSON_CreateString(v);
+    return *out ? 0 : -ENOMEM;
+}
+
+/* Rule i as the object FLAMESHOT_PROCESSES[i] would be, then parsed the
+ * same way: one validation for both forms. */
+static int indexed_rule(rules_getenv_fn get, void *arg, int i, const struct rule_limits *lim,
+                        struct rule *r, struct rule_error *err)
+{
+    cJSON *obj = cJSON_CreateObject();
+    int rc = obj ? 0 : -ENOMEM;
+    for (size_t f = 0; rc == 0 && f < N_KNOWN_FIELDS; f++) {
+        const char *v = indexed_get(get, arg, i, f);
+        char path[96];
+        cJSON *val = NULL;
+        if (!v)
+            continue;
+        snprintf(path, sizeof(path), "FLAMESHOT_PROCESSES[%d].%s", i, known_fields[f]);
+        rc = indexed_value(f, v, path, &val, err);
+        if (rc == 0 && !cJSON_AddItemToObject(obj, known_fields[f], val)) {
+            cJSON_Delete(val);
+            rc = -ENOMEM;
+        }
+    }
+    if (rc == 0)
+        rc = parse_rule(obj, i, lim, r, err);
+    cJSON_Delete(obj);
+    return rc;
+}
+
+/* Any field of rule n set, though its SERVICE (the list's end) is not:
+ * Flameshot would drop it without a word. */
+static int indexed_check_end(rules_getenv_fn get, void *arg, int n, struct rule_error *err)
+{
+    for (size_t f = 1; f < N_KNOWN_FIELDS; f++)
+        if (indexed_get(get, arg, n, f)) {
+            char path[64];
+            snprintf(path, sizeof(path), "FLAMESHOT_PROCESSES[%d].service", n);
+            return fail(err, path,
+                        "missing, but " INDEXED_PREFIX "%d_%s is set: the indexed list ends at "
+                        "the first index without a SERVICE, so that rule would be dropped",
+                        n, indexed_suffixes[f]);
+        }
+    return 0;
+}
+
+/* "FLAMESHOT_PROCESSES[1].tags[0]" -> "FLAMESHOT_PROCESSES_1_TAGS
+ * (FLAMESHOT_PROCESSES[1].tags[0])": the variable to fix, then the path. */
+static void indexed_path(struct rule_error *err)
+{
+    int i;
+    char field[64] = "";
+    if (sscanf(err->path, "FLAMESHOT_PROCESSES[%d].%63[a-z_]", &i, field) != 2)
+        return;
+    const char *suffix = NULL;
+    for (size_t f = 0; f < N_KNOWN_FIELDS; f++)
+        if (strcmp(field, known_fields[f]) == 0)
+            suffix = indexed_suffixes[f];
+    if (!suffix)
+        return;
+    char json_path[sizeof(err->path)];
+    snprintf(json_path, sizeof(json_path), "%s", err->path);
+    snprintf(err->path, sizeof(err->path), INDEXED_PREFIX "%d_%s (%s)", i, suffix, json_path);
+}
+
+int rules_parse_indexed(rules_getenv_fn get, void *arg, const struct rule_limits *lim,
+                        struct rule_set *set, struct rule_error *err)
+{
+    memset(set, 0, sizeof(*set));
+    memset(err, 0, sizeof(*err));
+    int n = 0;
+    while (indexed_get(get, arg, n, 0))
+        n++;
+    /* indexed rules name their service: FLAMESHOT_SERVICE replaces only
+     * FLAMESHOT_PROCESSES's, as in Flameshot */
+    struct rule_limits own = {.short_intervals = lim && lim->short_intervals};
+    int rc = indexed_check_end(get, arg, n, err);
+    if (rc == 0 && n) {
+        set->items = calloc((size_t)n, sizeof(*set->items));
+        rc = set->items ? 0 : -ENOMEM;
+    }
+    for (int i = 0; rc == 0 && i < n; i++) {
+        set->n = (size_t)i + 1;
+        rc = indexed_rule(get, arg, i, &own, &set->items[i], err);
+    }
+    set->is_indexed = n > 0;
+    if (rc == -EINVAL)
+        indexed_path(err);
+    if (rc < 0)
+        rules_free(set);
+    return rc;
+}
+
 int rules_default(const struct rule_limits *lim, struct rule_set *set)
 {
     struct rule_error err;
@@ -493,6 +671,51 @@ const struct rule *rules_find(const struct rule_set *set, const char *cmdline,
             return r;
     }
     return NULL;
+}
+
+double rule_cpu_ceiling(int ncpus, uint64_t quota_millis, uint64_t base_millis)
+{
+    double host = (ncpus > 0 ? ncpus : 1) * 100.0;
+    if (quota_millis && (double)quota_millis / 10.0 < host)
+        host = (double)quota_millis / 10.0; /* the kernel throttles at the quota */
+    return base_millis ? host * 1000.0 / (double)base_millis : host;
+}
+
+int rule_unreachable(const struct rule *r, double cpu_max, double mem_max_mb, int *next,
+                     char *field, size_t field_cap, char *why, size_t cap)
+{
+    const struct {
+        const char *name;
+        double value, max;
+        const char *what;
+    } th[] = {
+        {"cpu_usage_percent", r->cpu_usage_percent, cpu_max, "CPU can read"},
+        {"mem_usage_mb", r->mem_usage_mb, mem_max_mb, "RSS can reach in MB"},
+        {"mem_usage_mb_emergency", r->mem_usage_mb_emergency, mem_max_mb, "RSS can reach in MB"},
+    };
+    for (int i = *next; i < (int)(sizeof(th) / sizeof(th[0])); i++)
+        if (th[i].value > 0 && th[i].max > 0 && th[i].value > th[i].max) {
+            snprintf(field, field_cap, "%s", th[i].name);
+            snprintf(why, cap, "%.10g is above %.*f, the most %s: it can never fire", th[i].value,
+                     th[i].max < 10 ? 2 : 0, th[i].max, th[i].what);
+            *next = i + 1;
+            return 1;
+        }
+    *next = (int)(sizeof(th) / sizeof(th[0]));
+    return 0;
+}
+
+void rule_field_path(const struct rule *r, bool indexed, const char *field, char *buf, size_t cap)
+{
+    struct rule_error e;
+    if (r->index < 0) {
+        snprintf(buf, cap, "the default rule's %s", field);
+        return;
+    }
+    snprintf(e.path, sizeof(e.path), "FLAMESHOT_PROCESSES[%d].%s", r->index, field);
+    if (indexed)
+        indexed_path(&e);
+    snprintf(buf, cap, "%s", e.path);
 }
 
 cJSON *rule_to_json(const struct rule *r)

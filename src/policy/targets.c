@@ -24,6 +24,7 @@ struct targets {
     struct target **cands; /* matched, not yet known to be JVMs */
     size_t n_cands, cap_cands;
     uint64_t host_mem;
+    int ncpus;
     pid_t self;
 };
 
@@ -131,6 +132,7 @@ struct targets *targets_new(const struct config *cfg, const char *proc_root,
     t->proc_root = proc_root;
     t->cgroup_root = cgroup_root;
     t->host_mem = procfs_mem_total(proc_root);
+    t->ncpus = procfs_ncpus();
     t->self = getpid();
     return t;
 }
@@ -191,6 +193,32 @@ struct target *targets_at(struct targets *t, size_t i)
     return i < t->n ? t->items[i] : NULL;
 }
 
+/* A rule the target's limits make silent: cpu_usage_percent 320 against a
+ * 1-core quota reads at most 100. Said once, not every refresh. */
+static void warn_unreachable(struct targets *t, struct target *tg)
+{
+    double mem = tg->cgroup_mem_limit != CGROUP_UNLIMITED ? (double)tg->cgroup_mem_limit : 0;
+    if (t->host_mem && (!mem || (double)t->host_mem < mem))
+        mem = (double)t->host_mem;
+    char field[64], why[256], path[192];
+    int next = 0, found = 0;
+    while (tg->rule && rule_unreachable(tg->rule, tg->limits.cpu_max_pct, mem / (1024.0 * 1024.0),
+                                        &next, field, sizeof(field), why, sizeof(why))) {
+        found = 1;
+        if (tg->unreachable_warned)
+            continue;
+        rule_field_path(tg->rule, t->cfg->rules.is_indexed, field, path, sizeof(path));
+        if (field[0] == 'c')
+            log_warn("targets", "pid %d (%s): %s: %s (CPU in percent of %s)", tg->id.pid,
+                     tg->service, path, why,
+                     tg->limits.cpu_millis ? "its CPU quota" : "one core, no CPU quota");
+        else
+            log_warn("targets", "pid %d (%s): %s: %s (its cgroup's or the host's memory)",
+                     tg->id.pid, tg->service, path, why);
+    }
+    tg->unreachable_warned = found;
+}
+
 void targets_refresh_limits(struct targets *t, struct target *tg)
 {
     const struct config *c = t->cfg;
@@ -209,17 +237,18 @@ void targets_refresh_limits(struct targets *t, struct target *tg)
         l->mem_bytes = t->host_mem ? t->host_mem : 1;
         l->mem_source = LIMIT_HOST;
     }
+    uint64_t quota = 0; /* read under an override too: it bounds what CPU can read */
+    if (tg->has_cgroup && cgroup_cpu_limit_millis(&tg->cg, &v) == 0 && v != CGROUP_UNLIMITED)
+        quota = v;
     if (c->pod_cpu_limit_millis) {
         l->cpu_millis = c->pod_cpu_limit_millis;
         l->cpu_source = LIMIT_OVERRIDE;
-    } else if (tg->has_cgroup && cgroup_cpu_limit_millis(&tg->cg, &v) == 0 &&
-               v != CGROUP_UNLIMITED) {
-        l->cpu_millis = v;
-        l->cpu_source = LIMIT_CGROUP;
     } else {
-        l->cpu_millis = 0;
-        l->cpu_source = LIMIT_NONE;
+        l->cpu_millis = quota;
+        l->cpu_source = quota ? LIMIT_CGROUP : LIMIT_NONE;
     }
+    l->cpu_max_pct = rule_cpu_ceiling(t->ncpus, quota, l->cpu_millis);
+    warn_unreachable(t, tg);
 }
 
 static int push(struct target ***v, size_t *n, size_t *cap, struct target *tg)
@@ -464,6 +493,9 @@ static void add_limits(cJSON *o, const struct limits *l)
     else
         cJSON_AddNullToObject(j, "cpu_millicores");
     cJSON_AddStringToObject(j, "cpu_source", limit_source_name(l->cpu_source));
+    /* what cpu_percent (and cpu_usage_percent) is a percentage of */
+    cJSON_AddStringToObject(j, "cpu_base", l->cpu_millis ? "quota" : "cores");
+    cJSON_AddNumberToObject(j, "cpu_max_percent", l->cpu_max_pct);
 }
 
 static void add_samples(cJSON *o, const struct target *tg)

@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <unistd.h>
 
 /* A fake environment: NULL-terminated "NAME=value" list. */
 static const char *fake_get(const char *name, void *arg)
@@ -185,6 +186,63 @@ static const struct reject_case rejects[] = {
     {{"FLAMESHOT_SPOOL_MAX_MB=100", "FLAMESHOT_MAX_PROFILE_MB=101"},
      "FLAMESHOT_MAX_PROFILE_MB",
      "no profile that large could be kept"},
+    /* Flameshot's indexed variables: the variable, then the JSON path */
+    {{"FLAMESHOT_PROCESSES_0_SERVICE=a", "FLAMESHOT_PROCESSES_0_COMMAND=java",
+      "FLAMESHOT_PROCESSES_1_SERVICE=b", "FLAMESHOT_PROCESSES_1_DURATION=30"},
+     "FLAMESHOT_PROCESSES_1_DURATION (FLAMESHOT_PROCESSES[1].duration)",
+     "missing unit"},
+    {{"FLAMESHOT_PROCESSES_0_SERVICE=a"},
+     "FLAMESHOT_PROCESSES_0_COMMAND (FLAMESHOT_PROCESSES[0].command)",
+     "missing"},
+    {{"FLAMESHOT_PROCESSES_0_SERVICE=a", "FLAMESHOT_PROCESSES_0_COMMAND=java",
+      "FLAMESHOT_PROCESSES_0_CPU_USAGE_PERCENT=80%"},
+     "FLAMESHOT_PROCESSES_0_CPU_USAGE_PERCENT (FLAMESHOT_PROCESSES[0].cpu_usage_percent)",
+     "\"80%\" is not a number"},
+    {{"FLAMESHOT_PROCESSES_0_SERVICE=a", "FLAMESHOT_PROCESSES_0_COMMAND=java",
+      "FLAMESHOT_PROCESSES_0_MEM_USAGE_PERCENT_EMERGENCY=101"},
+     "FLAMESHOT_PROCESSES_0_MEM_USAGE_PERCENT_EMERGENCY "
+     "(FLAMESHOT_PROCESSES[0].mem_usage_percent_emergency)",
+     "cannot exceed 100"},
+    {{"FLAMESHOT_PROCESSES_0_SERVICE=a", "FLAMESHOT_PROCESSES_0_COMMAND=java",
+      "FLAMESHOT_PROCESSES_0_MEM_USAGE_MB=-1"},
+     "FLAMESHOT_PROCESSES_0_MEM_USAGE_MB (FLAMESHOT_PROCESSES[0].mem_usage_mb)",
+     "must not be negative"},
+    {{"FLAMESHOT_PROCESSES_0_SERVICE=a", "FLAMESHOT_PROCESSES_0_COMMAND=java",
+      "FLAMESHOT_PROCESSES_0_TAGS=env:prod"},
+     "FLAMESHOT_PROCESSES_0_TAGS (FLAMESHOT_PROCESSES[0].tags)",
+     "is not JSON"},
+    {{"FLAMESHOT_PROCESSES_0_SERVICE=a", "FLAMESHOT_PROCESSES_0_COMMAND=java",
+      "FLAMESHOT_PROCESSES_0_TAGS=[\"env:prod\",\"broken\"]"},
+     "FLAMESHOT_PROCESSES_0_TAGS (FLAMESHOT_PROCESSES[0].tags[1])",
+     "expected key:value"},
+    {{"FLAMESHOT_PROCESSES_0_SERVICE=a", "FLAMESHOT_PROCESSES_0_COMMAND=java",
+      "FLAMESHOT_PROCESSES_0_EVENTS=cpu,heap"},
+     "FLAMESHOT_PROCESSES_0_EVENTS (FLAMESHOT_PROCESSES[0].events)",
+     "\"heap\": unknown event"},
+    {{"FLAMESHOT_PROCESSES_0_SERVICE=a", "FLAMESHOT_PROCESSES_0_COMMAND=x",
+      "FLAMESHOT_PROCESSES_0_LANGUAGE=go"},
+     "FLAMESHOT_PROCESSES_0_LANGUAGE (FLAMESHOT_PROCESSES[0].language)",
+     "planned but not supported yet"},
+    {{"FLAMESHOT_PROCESSES_0_SERVICE=a", "FLAMESHOT_PROCESSES_0_COMMAND=java(",
+      "FLAMESHOT_PROCESSES_0_COOLDOWN=2m"},
+     "FLAMESHOT_PROCESSES_0_COMMAND (FLAMESHOT_PROCESSES[0].command)",
+     "regex does not compile"},
+    /* a rule at the end of the list (no SERVICE) would be dropped */
+    {{"FLAMESHOT_PROCESSES_0_COMMAND=java"},
+     "FLAMESHOT_PROCESSES_0_SERVICE (FLAMESHOT_PROCESSES[0].service)",
+     "missing, but FLAMESHOT_PROCESSES_0_COMMAND is set"},
+    {{"FLAMESHOT_PROCESSES_0_SERVICE=a", "FLAMESHOT_PROCESSES_0_COMMAND=java",
+      "FLAMESHOT_PROCESSES_1_COMMAND=x", "FLAMESHOT_PROCESSES_1_SERVICE="},
+     "FLAMESHOT_PROCESSES_1_SERVICE (FLAMESHOT_PROCESSES[1].service)",
+     "missing, but FLAMESHOT_PROCESSES_1_COMMAND is set"},
+    /* both forms: Flameshot would concatenate them */
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\"}]", "FLAMESHOT_PROCESSES_0_SERVICE=a",
+      "FLAMESHOT_PROCESSES_0_COMMAND=java"},
+     "FLAMESHOT_PROCESSES",
+     "give the rules in one form only"},
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\"}]", "FLAMESHOT_PROCESSES_0_COMMAND=java"},
+     "FLAMESHOT_PROCESSES",
+     "give the rules in one form only"},
 };
 
 TEST(every_rejection_names_variable_path_and_reason)
@@ -372,6 +430,29 @@ TEST(test_override_allows_short_auto_profiling)
     config_free(&c);
 }
 
+/* Flameshot (time.ParseDuration, then "auto > 0 && auto < 1m") treats 0 as
+ * off; so do we, with or without a unit. */
+TEST(auto_profiling_zero_means_off)
+{
+    const char *zeros[] = {"0", "0s", "0m", "0ms", "0h0m"};
+    for (size_t i = 0; i < sizeof(zeros) / sizeof(zeros[0]); i++) {
+        char var[64];
+        snprintf(var, sizeof(var), "FLAMESHOT_AUTO_PROFILING=%s", zeros[i]);
+        const char *env[] = {var, NULL};
+        struct config c;
+        CHECK_MSG(load(env, &c) == 0, "FLAMESHOT_AUTO_PROFILING=%s refused", zeros[i]);
+        CHECK_EQ(c.auto_profiling_ms, 0);
+        config_free(&c);
+    }
+    /* off, so the duration need not be shorter than it */
+    const char *env[] = {"FLAMESHOT_AUTO_PROFILING=0", "FLAMESHOT_AUTO_PROFILING_DURATION=1m",
+                         NULL};
+    struct config c;
+    CHECK_EQ(load(env, &c), 0);
+    CHECK_EQ(c.auto_profiling_ms, 0);
+    config_free(&c);
+}
+
 TEST(events_default_and_all_names)
 {
     const char *env[] = {"FLAMESHOT_PROCESSES=[{\"command\":\"a\"},{\"command\":\"b\",\"events\":"
@@ -438,14 +519,129 @@ TEST(check_config_json_masks_token_and_normalizes)
     config_free(&c);
 }
 
+/* Flameshot's indexed form, every field; index 0 first, the list ends at
+ * the first missing SERVICE (its config.loadProcessesFromEnv). */
+TEST(indexed_variables_are_flameshot_processes)
+{
+    const char *env[] = {"FLAMESHOT_SERVICE=checkout",
+                         "FLAMESHOT_PROCESSES_0_SERVICE=tmall",
+                         "FLAMESHOT_PROCESSES_0_COMMAND=java -jar tmall\\.jar",
+                         "FLAMESHOT_PROCESSES_0_LANGUAGE=java",
+                         "FLAMESHOT_PROCESSES_0_EVENTS=cpu,alloc",
+                         "FLAMESHOT_PROCESSES_0_DURATION=30s",
+                         "FLAMESHOT_PROCESSES_0_EMERGENCY_DURATION=10s",
+                         "FLAMESHOT_PROCESSES_0_TAGS=[\"env:prod\",\"version:1.0.0\"]",
+                         "FLAMESHOT_PROCESSES_0_JDK_VERSION=17",
+                         "FLAMESHOT_PROCESSES_0_CPU_USAGE_PERCENT=80",
+                         "FLAMESHOT_PROCESSES_0_MEM_USAGE_PERCENT=75.5",
+                         "FLAMESHOT_PROCESSES_0_MEM_USAGE_MB=1024",
+                         "FLAMESHOT_PROCESSES_0_MEM_USAGE_PERCENT_EMERGENCY=92",
+                         "FLAMESHOT_PROCESSES_0_MEM_USAGE_MB_EMERGENCY=1536",
+                         "FLAMESHOT_PROCESSES_0_CONTAINER=app",
+                         "FLAMESHOT_PROCESSES_0_COOLDOWN=2m",
+                         "FLAMESHOT_PROCESSES_1_SERVICE=tmall_server",
+                         "FLAMESHOT_PROCESSES_1_COMMAND=^java\\b.*server",
+                         "FLAMESHOT_PROCESSES_1_JDK_VERSION=",
+                         "FLAMESHOT_PROCESSES_3_SERVICE=dropped",
+                         NULL};
+    struct config c;
+    CHECK_EQ(load(env, &c), 0);
+    CHECK(c.rules.is_indexed && !c.rules.is_default);
+    CHECK_EQ(c.rules.n, 2);
+    const struct rule *r = &c.rules.items[0];
+    CHECK_EQ(r->index, 0);
+    CHECK_STREQ(r->service, "tmall"); /* FLAMESHOT_SERVICE replaces JSON rules' only */
+    CHECK_EQ(rule_match(r, "java -jar tmall.jar"), 1);
+    CHECK_EQ(r->events, PROF_EV_CPU | PROF_EV_ALLOC);
+    CHECK_EQ(r->duration_ms, 30000);
+    CHECK_EQ(r->emergency_duration_ms, 10000);
+    CHECK_STREQ(tags_get(&r->tags, "version"), "1.0.0");
+    CHECK_STREQ(r->jdk_version, "17");
+    CHECK(r->cpu_usage_percent == 80 && r->mem_usage_percent == 75.5 && r->mem_usage_mb == 1024);
+    CHECK(r->mem_usage_percent_emergency == 92 && r->mem_usage_mb_emergency == 1536);
+    CHECK_STREQ(r->container, "app");
+    CHECK_EQ(r->cooldown_ms, 120000);
+    r = &c.rules.items[1];
+    CHECK_STREQ(r->service, "tmall_server");
+    CHECK(r->jdk_version == NULL); /* empty is unset, as in Flameshot */
+    CHECK_EQ(r->duration_ms, 60000);
+    cJSON *j = config_to_json(&c);
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(j, "processes_indexed")));
+    CHECK_EQ(cJSON_GetArraySize(cJSON_GetObjectItem(j, "processes")), 2);
+    cJSON_Delete(j);
+    config_free(&c);
+}
+
+/* The most CPU can read, in the base the thresholds use. */
+TEST(cpu_ceiling_follows_the_base)
+{
+    CHECK(rule_cpu_ceiling(4, 0, 0) == 400);       /* no quota: percent of one core */
+    CHECK(rule_cpu_ceiling(4, 1000, 1000) == 100); /* percent of the quota */
+    CHECK(rule_cpu_ceiling(4, 0, 500) == 800);     /* an override the kernel does not enforce */
+    CHECK(rule_cpu_ceiling(4, 1000, 500) == 200);  /* ... under a 1-core quota */
+    CHECK(rule_cpu_ceiling(2, 8000, 8000) == 25);  /* a quota above the host's cores */
+    CHECK(rule_cpu_ceiling(0, 0, 0) == 100);
+}
+
+TEST(unreachable_thresholds_are_named_one_by_one)
+{
+    const char *env[] = {"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"cpu_usage_percent\":320,"
+                         "\"mem_usage_mb\":2048,\"mem_usage_mb_emergency\":100}]",
+                         NULL};
+    struct config c;
+    CHECK_EQ(load(env, &c), 0);
+    char field[64], why[256], path[192];
+    int next = 0;
+    const struct rule *r = &c.rules.items[0];
+    CHECK_EQ(rule_unreachable(r, 100, 1024, &next, field, sizeof(field), why, sizeof(why)), 1);
+    CHECK_STREQ(field, "cpu_usage_percent");
+    CHECK_STREQ(why, "320 is above 100, the most CPU can read: it can never fire");
+    CHECK_EQ(rule_unreachable(r, 100, 1024, &next, field, sizeof(field), why, sizeof(why)), 1);
+    CHECK_STREQ(field, "mem_usage_mb");
+    CHECK_EQ(rule_unreachable(r, 100, 1024, &next, field, sizeof(field), why, sizeof(why)), 0);
+    next = 0;
+    CHECK_EQ(rule_unreachable(r, 400, 0, &next, field, sizeof(field), why, sizeof(why)), 0);
+    rule_field_path(r, true, "cpu_usage_percent", path, sizeof(path));
+    CHECK_STREQ(path, "FLAMESHOT_PROCESSES_0_CPU_USAGE_PERCENT "
+                      "(FLAMESHOT_PROCESSES[0].cpu_usage_percent)");
+    config_free(&c);
+}
+
+/* At load time, against this host: cores x 100 without an override. */
+TEST(a_threshold_this_host_cannot_reach_is_a_warning)
+{
+    const char *env[] = {
+        "FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"cpu_usage_percent\":100000}]", NULL};
+    char path[] = "/tmp/fs-config-log-XXXXXX", buf[2048];
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    unlink(path);
+    log_set_fd(fd);
+    struct config c;
+    int rc = load(env, &c);
+    log_set_fd(2);
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    CHECK_EQ(rc, 0);
+    CHECK_CONTAINS(buf, "level=warn module=config msg=\"FLAMESHOT_PROCESSES[0].cpu_usage_percent: "
+                        "100000 is above ");
+    CHECK_CONTAINS(buf, "CPU in percent of one core");
+    config_free(&c);
+}
+
 static int unknown_count;
 static char unknown_near[64];
+static char unknown_log[1024]; /* "name|near;" per report */
 static void on_unknown(const char *name, const char *near, void *arg)
 {
-    (void)name;
     (void)arg;
+    if (!unknown_count)
+        unknown_log[0] = '\0';
     unknown_count++;
     snprintf(unknown_near, sizeof(unknown_near), "%s", near ? near : "");
+    size_t n = strlen(unknown_log);
+    snprintf(unknown_log + n, sizeof(unknown_log) - n, "%s|%s;", name, near ? near : "");
 }
 
 TEST(unknown_variables_are_reported_with_suggestion)
@@ -478,11 +674,45 @@ TEST(http_off_loopback_needs_token_or_insecure)
     }
 }
 
+TEST(indexed_variables_unknown_or_past_the_end_are_named)
+{
+    char *known[] = {"FLAMESHOT_PROCESSES_0_SERVICE=a",
+                     "FLAMESHOT_PROCESSES_0_COMMAND=java",
+                     "FLAMESHOT_PROCESSES_0_MEM_USAGE_MB_EMERGENCY=9",
+                     "FLAMESHOT_PROCESSES_1_SERVICE=b",
+                     "FLAMESHOT_PROCESSES_1_TAGS=[]",
+                     NULL};
+    unknown_count = 0;
+    config_check_unknown(known, on_unknown, NULL);
+    CHECK_EQ(unknown_count, 0);
+    char *typo[] = {"FLAMESHOT_PROCESSES_0_SERVICE=a", "FLAMESHOT_PROCESSES_0_DURATON=1m", NULL};
+    unknown_count = 0;
+    config_check_unknown(typo, on_unknown, NULL);
+    CHECK_EQ(unknown_count, 1);
+    CHECK_STREQ(unknown_near, "FLAMESHOT_PROCESSES_0_DURATION");
+    /* index 2 after a missing FLAMESHOT_PROCESSES_1_SERVICE: dropped, so named */
+    char *gap[] = {"FLAMESHOT_PROCESSES_0_SERVICE=a", "FLAMESHOT_PROCESSES_2_SERVICE=c",
+                   "FLAMESHOT_PROCESSES_01_SERVICE=x", NULL};
+    unknown_count = 0;
+    config_check_unknown(gap, on_unknown, NULL);
+    CHECK_EQ(unknown_count, 2);
+    CHECK_CONTAINS(unknown_log, "FLAMESHOT_PROCESSES_2_SERVICE|(FLAMESHOT_PROCESSES_1_SERVICE is "
+                                "unset: the indexed list ends there");
+    CHECK_CONTAINS(unknown_log, "FLAMESHOT_PROCESSES_01_SERVICE|;"); /* %d never writes 01 */
+    unknown_count = 0;
+    config_check_unknown(gap + 1, on_unknown, NULL);
+    CHECK_EQ(unknown_count, 2);
+    CHECK_CONTAINS(unknown_log, "FLAMESHOT_PROCESSES_2_SERVICE|(FLAMESHOT_PROCESSES_0_SERVICE");
+}
+
 TEST_MAIN(http_off_loopback_needs_token_or_insecure, every_rejection_names_variable_path_and_reason,
           defaults_are_flameshot_defaults, every_variable_is_read,
           monitor_interval_accepts_flameshot_bare_seconds,
           mode_auto_follows_kubernetes_service_host, test_override_allows_short_auto_profiling,
-          events_default_and_all_names, default_rule_matches_java_launchers_only,
-          rules_find_honours_container_scope_and_order,
+          auto_profiling_zero_means_off, events_default_and_all_names,
+          default_rule_matches_java_launchers_only, rules_find_honours_container_scope_and_order,
           check_config_json_masks_token_and_normalizes,
-          unknown_variables_are_reported_with_suggestion)
+          unknown_variables_are_reported_with_suggestion, indexed_variables_are_flameshot_processes,
+          indexed_variables_unknown_or_past_the_end_are_named, cpu_ceiling_follows_the_base,
+          unreachable_thresholds_are_named_one_by_one,
+          a_threshold_this_host_cannot_reach_is_a_warning)

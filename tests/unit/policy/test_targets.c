@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "core/log.h"
 
 /* "a\0b\0c\0" from a space-separated literal */
 static const char *guess(const char *cmd, const char *comm)
@@ -253,7 +254,105 @@ TEST(a_candidate_is_added_once_the_probe_sees_libjvm_mapped)
     config_free(&cfg);
 }
 
+/* Runs the logger into a file while fn runs; returns what it wrote. */
+static char *logged(void (*fn)(void *), void *arg)
+{
+    char path[] = "/tmp/fs-targets-log-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return NULL;
+    unlink(path);
+    log_set_fd(fd);
+    fn(arg);
+    log_set_fd(2);
+    static char buf[8192];
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    return buf;
+}
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; p && (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+struct refresh_arg {
+    struct targets *t;
+    pid_t pid;
+    struct target *tg;
+};
+
+static void consider_then_refresh(void *arg)
+{
+    struct refresh_arg *a = arg;
+    if (targets_consider(a->t, a->pid, &a->tg) != 1)
+        return;
+    targets_refresh_limits(a->t, a->tg); /* the monitor's periodic refresh */
+    targets_refresh_limits(a->t, a->tg);
+}
+
+/* cpu_usage_percent 320 where CPU reads as a percentage of a quota (here
+ * FLAMESHOT_POD_CPU_LIMIT = every core of the host, so at most 100): never
+ * fires, so it is said once; /v1/targets shows the base and its ceiling. */
+TEST(a_rule_the_limits_make_unreachable_is_warned_once)
+{
+    struct config cfg;
+    struct config_error err;
+    char limit[32];
+    snprintf(limit, sizeof(limit), "%dm", procfs_ncpus() * 1000);
+    setenv("FLAMESHOT_POD_CPU_LIMIT", limit, 1);
+    setenv("FLAMESHOT_PROCESSES", "[{\"command\":\"^java\",\"cpu_usage_percent\":320}]", 1);
+    CHECK_EQ(config_load(&cfg, NULL, NULL, &err), 0);
+    unsetenv("FLAMESHOT_POD_CPU_LIMIT");
+    unsetenv("FLAMESHOT_PROCESSES");
+    struct refresh_arg a = {.t = targets_new(&cfg, NULL, NULL), .pid = spawn_as("java")};
+    const char *log = logged(consider_then_refresh, &a);
+    CHECK(a.tg != NULL);
+    CHECK_EQ(count(log, "module=targets"), 1);
+    CHECK_CONTAINS(log, "FLAMESHOT_PROCESSES[0].cpu_usage_percent: 320 is above 100, the most CPU "
+                        "can read: it can never fire (CPU in percent of its CPU quota)");
+    cJSON *j = target_json(a.tg, 1000), *lim = cJSON_GetObjectItem(j, "limits");
+    CHECK_STREQ(cJSON_GetStringValue(cJSON_GetObjectItem(lim, "cpu_base")), "quota");
+    double max = cJSON_GetNumberValue(cJSON_GetObjectItem(lim, "cpu_max_percent"));
+    CHECK_MSG(max > 0 && max <= 100, "cpu_max_percent %g", max); /* < 100 under a real quota */
+    cJSON_Delete(j);
+    reap(a.pid);
+    targets_free(a.t);
+    config_free(&cfg);
+}
+
+/* Without a quota CPU is a percentage of one core, up to cores x 100. */
+TEST(without_a_quota_cpu_is_percent_of_one_core)
+{
+    struct config cfg;
+    struct config_error err;
+    CHECK_EQ(config_load(&cfg, NULL, NULL, &err), 0);
+    struct targets *t = targets_new(&cfg, NULL, NULL);
+    pid_t java = spawn_as("java");
+    struct target *tg = NULL;
+    CHECK_EQ(targets_consider(t, java, &tg), 1);
+    cJSON *j = target_json(tg, 1000), *lim = cJSON_GetObjectItem(j, "limits");
+    const char *base = cJSON_GetStringValue(cJSON_GetObjectItem(lim, "cpu_base"));
+    double max = cJSON_GetNumberValue(cJSON_GetObjectItem(lim, "cpu_max_percent"));
+    if (tg->limits.cpu_source == LIMIT_NONE) { /* the test runs in a cgroup without a quota */
+        CHECK_STREQ(base, "cores");
+        CHECK_EQ((int)max, procfs_ncpus() * 100);
+    } else {
+        CHECK_STREQ(base, "quota");
+        CHECK(max > 0 && max <= 100);
+    }
+    cJSON_Delete(j);
+    reap(java);
+    targets_free(t);
+    config_free(&cfg);
+}
+
 TEST_MAIN(service_from_jar_or_main_class, a_candidate_is_added_once_the_probe_sees_libjvm_mapped,
           a_matching_non_jvm_waits_as_a_candidate_then_is_dropped, jdk_tools_are_never_targets,
           matching_process_becomes_a_target_with_limits, overrides_win_over_cgroup_limits,
-          startup_scan_finds_existing_targets)
+          startup_scan_finds_existing_targets, a_rule_the_limits_make_unreachable_is_warned_once,
+          without_a_quota_cpu_is_percent_of_one_core)
