@@ -1,17 +1,31 @@
 # tests/lib.sh: TAP helpers for integration tests written in shell.
-# Source it, call t_plan N (optional), then t_ok/t_fail/t_skip per case,
-# or `t_case name cmd...` which runs a function and reports it.
+# Source it, report each case with `t_case name cmd...` (runs a function
+# and reports it) or t_ok/t_fail/t_skip, and end the script with t_done: it
+# prints the TAP plan "1..N" and is the script's exit status. A script that
+# stops before t_done has no plan, and tests/run.sh counts it as failed.
+# t_plan N (optional) announces the plan first; t_done then checks that N
+# cases were reported.
 # need <cond-cmd> <why>: skip the current case, or fail it under CI=true.
+# t_skip is a skip only outside CI: under CI=true every skip is a failure.
 
 T_N=0
 T_FAILED=0
+T_PLAN=
 ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 BUILD=${BUILD:-$ROOT/build}
 FLAMESHOTD=${FLAMESHOTD:-$BUILD/flameshotd}
 
 t_ok()   { T_N=$((T_N + 1)); echo "ok $T_N - $1"; }
 t_fail() { T_N=$((T_N + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_N - $1 # ${2:-failed}"; }
-t_skip() { T_N=$((T_N + 1)); echo "ok $T_N - $1 # SKIP $2"; }
+t_skip() {
+    if [ "${CI:-}" = "true" ]; then
+        t_fail "$1" "skipped under CI=true: $2"
+    else
+        T_N=$((T_N + 1))
+        echo "ok $T_N - $1 # SKIP $2"
+    fi
+}
+t_plan() { T_PLAN=$1; echo "1..$1"; }
 
 # t_case name fn [args...]: fn returns 0 (pass), 1 (fail, message on
 # stderr is captured), or 77 (skip, reason on stdout's last line).
@@ -23,11 +37,7 @@ t_case() {
         t_ok "$name"
     elif [ $rc -eq 77 ]; then
         local why; why=$(printf '%s\n' "$out" | tail -n1)
-        if [ "${CI:-}" = "true" ]; then
-            t_fail "$name" "missing capability under CI=true: $why"
-        else
-            t_skip "$name" "$why"
-        fi
+        t_skip "$name" "$why"
     else
         printf '%s\n' "$out" | sed 's/^/#   /' | tail -n 40
         t_fail "$name" "$(printf '%s\n' "$out" | grep -v '^$' | tail -n1)"
@@ -42,4 +52,12 @@ need() {
     fi
 }
 
-t_done() { [ "$T_FAILED" -eq 0 ]; }
+t_done() {
+    if [ -z "$T_PLAN" ]; then
+        echo "1..$T_N"
+    elif [ "$T_N" -ne "$T_PLAN" ]; then
+        echo "# planned $T_PLAN cases, reported $T_N"
+        return 1
+    fi
+    [ "$T_FAILED" -eq 0 ]
+}

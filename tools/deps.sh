@@ -8,7 +8,7 @@ PKGS="make gcc clang llvm bpftool pkg-config
       libbpf-dev libelf-dev zlib1g-dev libcurl4-openssl-dev libcjson-dev
       libmicrohttpd-dev libpcre2-dev
       openjdk-17-jdk-headless curl util-linux procps jq iproute2
-      cppcheck clang-format jq"
+      cppcheck clang-format"
 
 missing=""
 for p in $PKGS; do
@@ -22,8 +22,13 @@ if [ -z "$missing" ]; then
     exit 0
 fi
 
+# as root (a fresh Debian 12 machine has no sudo), or through sudo
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
+    if ! command -v sudo >/dev/null 2>&1; then
+        echo "deps: missing:$missing; installing them needs root: run this as root, or with sudo" >&2
+        exit 1
+    fi
     SUDO=sudo
 fi
 echo "deps: installing:$missing"

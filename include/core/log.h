@@ -17,10 +17,6 @@ const char *log_level_name(enum log_level level);
 
 /* Sets the minimum level printed (default LOG_INFO). */
 void log_set_level(enum log_level level);
-enum log_level log_get_level(void);
-
-/* Redirects output to fd (default 2). The fd is not owned. */
-void log_set_fd(int fd);
 
 void log_write(enum log_level level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

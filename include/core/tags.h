@@ -33,9 +33,6 @@ const char *tags_get(const struct tags *t, const char *key);
 /* Appends every tag of src into dst (src wins on a shared key). */
 int tags_merge(struct tags *dst, const struct tags *src);
 
-/* Deep copy. 0 or -ENOMEM. */
-int tags_copy(struct tags *dst, const struct tags *src);
-
 void tags_free(struct tags *t);
 
 /* DataKit's tags_profiler is "k:v,k:v": keys lose spaces, commas and

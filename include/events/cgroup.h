@@ -103,8 +103,4 @@ int cgroup_memory_limit(const struct cgroup_info *cg, uint64_t *bytes);
  * 0, -ENOENT (no cpu cgroup) or -errno. */
 int cgroup_cpu_limit_millis(const struct cgroup_info *cg, uint64_t *millis);
 
-/* Usage of the process's memory cgroup and its OOM kills, for cg. */
-int cgroup_memory_usage(const struct cgroup_info *cg, uint64_t *bytes);
-int cgroup_oom_kills(const struct cgroup_info *cg, uint64_t *count);
-
 #endif

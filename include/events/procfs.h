@@ -29,6 +29,7 @@ struct proc_status {
     uid_t ruid, euid;
     gid_t rgid, egid;
     uint64_t vmrss_kb;
+    int threads; /* Threads:; 0 when the line is missing */
 };
 
 /* Who a process is, as every module that acts on one needs it. (pid,
@@ -88,17 +89,11 @@ int procfs_each_pid(const char *root, int (*fn)(int pid, void *arg), void *arg);
 int procfs_maps_has_lib(const char *root, int pid, const char *lib);
 int procfs_maps_text_has_lib(const char *maps_text, const char *lib);
 
-/* Process start time in clock ticks since boot, or 0 if unreadable. */
-uint64_t procfs_start_time(const char *root, int pid);
-
 /* Seconds since boot from /proc/uptime; 0 on error. */
 double procfs_uptime(const char *root);
 
 /* Total memory of the host in bytes from /proc/meminfo; 0 on error. */
 uint64_t procfs_mem_total(const char *root);
-
-/* Number of online CPUs (sysconf), at least 1. */
-int procfs_ncpus(void);
 
 /* Returns the value of clock ticks per second (sysconf). */
 long procfs_clk_tck(void);

@@ -56,9 +56,6 @@ int sink_datakit_new(const char *profiling_url, const struct sink_datakit_opts *
                      struct sink_datakit **out, char *err, size_t errcap);
 void sink_datakit_free(struct sink_datakit *sk);
 
-/* The derived logging URL ("http://datakit:9529/v1/write/logging?input=flameshot"). */
-const char *sink_datakit_logging_url(const struct sink_datakit *sk);
-
 /* Derives the logging URL from a profiling URL into buf. 0 or -EINVAL. */
 int sink_datakit_derive_logging_url(const char *profiling_url, char *buf, size_t cap);
 

@@ -9,9 +9,8 @@
 
 /* The logger is the one piece of process-wide state outside the daemon
  * context: libbpf's print callback carries no user pointer, so the level
- * and fd it needs must be reachable from anywhere. Both are atomics. */
+ * it needs must be reachable from anywhere. An atomic. */
 static _Atomic int min_level = LOG_INFO;
-static _Atomic int out_fd = 2;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -37,16 +36,6 @@ const char *log_level_name(enum log_level level)
 void log_set_level(enum log_level level)
 {
     atomic_store(&min_level, level);
-}
-
-enum log_level log_get_level(void)
-{
-    return (enum log_level)atomic_load(&min_level);
-}
-
-void log_set_fd(int fd)
-{
-    atomic_store(&out_fd, fd);
 }
 
 /* Appends s to buf as the inside of a logfmt quoted value. */
@@ -96,7 +85,7 @@ void log_vwrite(enum log_level level, const char *module, const char *fmt, va_li
     line[pos++] = '"';
     line[pos++] = '\n';
 
-    ssize_t unused = write(atomic_load(&out_fd), line, pos);
+    ssize_t unused = write(STDERR_FILENO, line, pos);
     (void)unused;
 }
 

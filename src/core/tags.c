@@ -121,15 +121,6 @@ int tags_merge(struct tags *dst, const struct tags *src)
     return 0;
 }
 
-int tags_copy(struct tags *dst, const struct tags *src)
-{
-    memset(dst, 0, sizeof(*dst));
-    int rc = tags_merge(dst, src);
-    if (rc < 0)
-        tags_free(dst);
-    return rc;
-}
-
 void tags_free(struct tags *t)
 {
     for (size_t i = 0; i < t->n; i++) {

@@ -319,16 +319,6 @@ int cgroup_read_oom_kills(const char *dir, int version, uint64_t *count)
     return rc < 0 ? rc : keyed_value(buf, "oom_kill", count);
 }
 
-int cgroup_memory_usage(const struct cgroup_info *cg, uint64_t *bytes)
-{
-    return cgroup_read_usage(cg->memory_dir, cg->memory_version, bytes);
-}
-
-int cgroup_oom_kills(const struct cgroup_info *cg, uint64_t *count)
-{
-    return cgroup_read_oom_kills(cg->memory_dir, cg->memory_version, count);
-}
-
 /* ---- limits along the ancestors ------------------------------------------------ */
 
 typedef int (*limit_fn)(const char *dir, uint64_t *v); /* CGROUP_UNLIMITED when none */

@@ -5,7 +5,6 @@
 #include "events/procfs.h"
 #include "core/units.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -147,36 +146,27 @@ static int cmp_int(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static int push_pid(int pid, void *arg)
+{
+    struct poller *p = arg;
+    return VEC_PUSH(p->pids, pid) < 0 ? -ENOMEM : 0;
+}
+
 static int list_pids(struct poller *p)
 {
-    DIR *d = opendir(p->proc_root);
-    if (!d)
-        return -errno;
     p->pids.n = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] < '1' || de->d_name[0] > '9')
-            continue;
-        if (VEC_PUSH(p->pids, atoi(de->d_name)) < 0) {
-            closedir(d);
-            return -ENOMEM;
-        }
-    }
-    closedir(d);
-    qsort(p->pids.v, p->pids.n, sizeof(int), cmp_int);
-    return 0;
+    int rc = procfs_each_pid(p->proc_root, push_pid, p);
+    if (rc == 0)
+        qsort(p->pids.v, p->pids.n, sizeof(int), cmp_int);
+    return rc;
 }
 
 /* A leader that called pthread_exit() shows as a zombie while its other
  * threads run: only a zombie with no live thread has exited. */
 static bool really_dead(struct poller *p, int pid)
 {
-    char path[PATH_MAX], buf[4096];
-    snprintf(path, sizeof(path), "%s/%d/status", p->proc_root, pid);
-    if (fsutil_read_small(path, buf, sizeof(buf)) < 0)
-        return true;
-    const char *t = strstr(buf, "\nThreads:");
-    return !t || atoi(t + 10) <= 1;
+    struct proc_status ss;
+    return procfs_read_status(p->proc_root, pid, &ss) < 0 || ss.threads <= 1;
 }
 
 /* Fills e from /proc/<pid>/stat; the memory cgroup only when with_cg. */

@@ -133,6 +133,8 @@ int procfs_parse_status(const char *text, struct proc_status *out)
             have_gid = true;
         } else if (strncmp(line, "VmRSS:", 6) == 0) {
             out->vmrss_kb = strtoull(v, NULL, 10);
+        } else if (strncmp(line, "Threads:", 8) == 0) {
+            out->threads = atoi(v);
         }
         line = strchr(line, '\n');
         if (line)
@@ -256,12 +258,6 @@ int procfs_maps_has_lib(const char *root, int pid, const char *lib)
     return rc;
 }
 
-uint64_t procfs_start_time(const char *root, int pid)
-{
-    struct proc_stat st;
-    return procfs_read_stat(root, pid, &st) == 0 ? st.starttime : 0;
-}
-
 double procfs_uptime(const char *root)
 {
     char path[PATH_MAX], buf[128];
@@ -279,12 +275,6 @@ uint64_t procfs_mem_total(const char *root)
         return 0;
     const char *p = strstr(buf, "MemTotal:");
     return p ? strtoull(p + 9, NULL, 10) * 1024 : 0;
-}
-
-int procfs_ncpus(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
 }
 
 long procfs_clk_tck(void)

@@ -92,11 +92,6 @@ void sink_datakit_free(struct sink_datakit *sk)
     free(sk);
 }
 
-const char *sink_datakit_logging_url(const struct sink_datakit *sk)
-{
-    return sk->logging_url;
-}
-
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
     struct xfer *x = arg;

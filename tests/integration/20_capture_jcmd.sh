@@ -7,6 +7,7 @@
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/lib/container.sh"
+source "$ROOT/tests/lib/dump.sh"
 CLASSES=$BUILD/tests/java
 WORK=$(mktemp -d /var/tmp/flameshot-jcmd-test.XXXXXX)
 trap 'ct_cleanup; rm -rf "$WORK"' EXIT
@@ -25,8 +26,6 @@ start_burner() { # name [java options...]
     ct_wait_output "$name" "Burner started" 10
 }
 
-thread_names() { grep '^"' | sed 's/^"\([^"]*\)".*/\1/' | grep -v 'CompilerThread' | sort; }
-
 # a planted link points here: a host file outside every container /tmp
 HOSTFILE=$WORK/host-secret
 echo "host secret" > "$HOSTFILE"; chmod 0644 "$HOSTFILE"
@@ -41,10 +40,10 @@ case_thread_print() {
     "$FLAMESHOTD" jcmd "$p" Thread.print > "$WORK/ours.txt" 2>"$WORK/ours.err" || {
         cat "$WORK/ours.err"; return 1; }
     [ "$(head -n1 "$WORK/ours.txt")" = "$p:" ] || { echo "first line is not '$p:'"; return 1; }
-    grep -q 'Burner.flameshotBurnCpu' "$WORK/ours.txt" || { echo "named method missing"; return 1; }
+    dump_has_burner "$WORK/ours.txt" || { echo "the burner thread's stack is missing"; return 1; }
     grep -q '"flameshot-holder-3"' "$WORK/ours.txt" || { echo "holder thread missing"; return 1; }
     $AS_JVM_USER jcmd "$p" Thread.print > "$WORK/jdk.txt" || { echo "JDK jcmd failed"; return 1; }
-    diff <(thread_names < "$WORK/ours.txt") <(thread_names < "$WORK/jdk.txt") || {
+    diff <(dump_java_threads < "$WORK/ours.txt") <(dump_java_threads < "$WORK/jdk.txt") || {
         echo "thread names differ from the JDK's jcmd"; return 1; }
     # the trigger file is gone, the socket is the JVM's
     local ns; ns=$(ct_nspid jvm1)
@@ -222,7 +221,7 @@ case_usage_and_gone() {
     [ $rc = 4 ] && grep -q 'permission denied' "$WORK/u.err" || { echo "non-root: exit $rc"; return 1; }
 }
 
-t_case "Thread.print: named method, same thread names as the JDK's jcmd" case_thread_print
+t_case "Thread.print: the burner's stack, same Java thread names as the JDK's jcmd" case_thread_print
 t_case "VM.version byte-identical to the JDK's jcmd after the first line" case_vm_version_identical
 t_case "arguments joined; empty output prints like jcmd" case_args_joined_and_empty_output
 t_case "a JVM-reported failure: same stdout, stderr and exit 1 as jcmd" case_jvm_error_like_jcmd

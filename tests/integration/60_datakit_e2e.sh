@@ -8,6 +8,7 @@
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/lib/container.sh"
+source "$ROOT/tests/lib/dump.sh"
 source "$ROOT/tests/lib/daemon.sh"
 source "$ROOT/tests/lib/outbox.sh"
 CLASSES=$BUILD/tests/java
@@ -34,6 +35,16 @@ wait_records() { # dir count secs
     return 1
 }
 
+# jobs_done NAME ID...: each job has ended, done (its artefacts are in the
+# outbox then)
+jobs_done() {
+    local name=$1 id st; shift
+    for id; do
+        st=$(d_wait_job "$name" "$id") || { echo "$st"; return 1; }
+        [ "$st" = done ] || { echo "job $id ended $st: $(cat "$D_BODY")"; return 1; }
+    done
+}
+
 case_profile_and_snapshots_reach_datakit() {
     caps
     ct_start dk -- /usr/bin/java -cp "$CLASSES" Burner 86501 || return 1
@@ -44,7 +55,10 @@ case_profile_and_snapshots_reach_datakit() {
         FLAMESHOT_NODE_NAME=node-e2e FLAMESHOT_TAGS='env: e2e, team:perf' FLAMESHOT_SERVICE=checkout \
         FLAMESHOT_PROCESSES='[{"service":"ignored","command":"Burner 86501$","tags":["version:v9","rule:r1"],"jdk_version":"17"}]' || return 1
     d_expect dk 202 "/v1/profile?pid=$pid&duration=2s" '.job_id > 0' || return 1
-    d_expect dk 202 "/v1/snapshot?pid=$pid" || return 1
+    local ids; ids=$(jq .job_id "$D_BODY")
+    d_expect dk 202 "/v1/snapshot?pid=$pid" '.job_ids | length > 0' || return 1
+    ids="$ids $(jq '.job_ids[]' "$D_BODY")"
+    jobs_done dk $ids || return 1
     wait_records "$WORK/r1" 3 60 || { d_log dk | tail -20; cat "$WORK/r1"/rejects.jsonl 2>/dev/null; return 1; }
     local rec=$WORK/r1/records.jsonl
     [ ! -s "$WORK/r1/rejects.jsonl" ] || { echo "rejected:"; cat "$WORK/r1/rejects.jsonl"; return 1; }
@@ -64,7 +78,7 @@ case_profile_and_snapshots_reach_datakit() {
         "$rec" >/dev/null || { jq -c 'select(.kind == "log")' "$rec"; return 1; }
     # the raw text stays on the node, where output_path says
     local out; out=$(jq -r -s 'map(select(.fields.snapshot_type == "thread_print"))[0].fields.output_path' "$rec")
-    grep -q flameshotBurnCpu "$out" || { echo "no thread dump at $out"; return 1; }
+    dump_has_burner "$out" || { echo "no thread dump with the burner's stack at $out"; return 1; }
     d_stop dk && ob_receiver_stop
 }
 
@@ -77,7 +91,8 @@ case_outage_and_sigkill_lose_nothing() {
     # DataKit is down: the profile waits in the spool
     d_start dk2 FLAMESHOT_DATAKIT_ADDR="http://127.0.0.1:$port/profiling/v1/input" \
         FLAMESHOT_PROCESSES='[{"service":"dk2","command":"Burner 86502$"}]' || return 1
-    d_expect dk2 202 "/v1/profile?pid=$pid&duration=2s" || return 1
+    d_expect dk2 202 "/v1/profile?pid=$pid&duration=2s" '.job_id > 0' || return 1
+    jobs_done dk2 "$(jq .job_id "$D_BODY")" || return 1
     local i
     for i in $(seq 1 300); do
         d_api dk2 /v1/status >/dev/null

@@ -16,6 +16,7 @@
 #                                 d_api, then checks the code and that the body
 #                                 satisfies the filter; says what came instead
 #   d_header NAME                 a header of the last d_api answer
+#   d_wait_job NAME ID [secs]     waits until job ID has ended, prints its state
 #   d_cleanup                     kill every daemon of this test, remove $D_DIR
 # State lives in files under $D_DIR: t_case runs each case in a subshell.
 D_DIR=${D_DIR:-$(mktemp -d /var/tmp/flameshot-daemon-test.XXXXXX)}
@@ -121,6 +122,25 @@ d_expect() {
         echo "GET $path: $code but the body fails $filter: $(head -c 800 "$D_BODY")"
         return 1
     fi
+}
+
+# A job ends on its own (its capture is bounded by the duration and the
+# attach timeouts), so wait for that rather than for a time; secs (300) only
+# keeps a hung daemon from hanging the test. The job's JSON stays in $D_BODY.
+d_wait_job() {
+    local name=$1 id=$2 secs=${3:-300} st t0=$SECONDS
+    while :; do
+        d_api "$name" "/v1/jobs/$id" > /dev/null
+        st=$(jq -r .state "$D_BODY" 2>/dev/null)
+        case $st in
+            queued | running) ;;
+            *) echo "$st"; return 0 ;;
+        esac
+        [ $((SECONDS - t0)) -lt "$secs" ] || break
+        sleep 0.2
+    done
+    echo "job $id still $st after ${secs}s"
+    return 1
 }
 
 d_header() {

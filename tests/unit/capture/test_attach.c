@@ -203,7 +203,7 @@ static char *read_fixture(const char *path)
 TEST(maps_fixture_of_a_real_jvm)
 {
     char *t = read_fixture("tests/data/proc/jvm.maps");
-    NEED(t != NULL, "tests/data/proc/jvm.maps missing (run from the repository root)");
+    CHECK_MSG(t != NULL, "tests/data/proc/jvm.maps missing (run from the repository root)");
     enum jvm_kind k = jvm_kind_from_maps(t);
     free(t);
     CHECK_EQ(k, JVM_KIND_HOTSPOT);

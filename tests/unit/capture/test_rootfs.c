@@ -228,7 +228,7 @@ static char *fixture(const char *name)
 TEST(mountinfo_containerd_noexec_tmp)
 {
     char *t = fixture("containerd_noexec_tmp.txt");
-    NEED(t != NULL, "fixture missing (run from the repository root)");
+    CHECK_MSG(t != NULL, "in-repo fixture missing (run from the repository root)");
     struct rootfs_mount m;
     int rc1 = rootfs_mount_find(t, "/tmp/.flameshot-10001", &m);
     struct rootfs_mount tmp = m;
@@ -255,7 +255,7 @@ TEST(mountinfo_containerd_noexec_tmp)
 TEST(mountinfo_readonly_root_and_stacking)
 {
     char *t = fixture("readonly_root_emptydir_tmp.txt");
-    NEED(t != NULL, "fixture missing (run from the repository root)");
+    CHECK_MSG(t != NULL, "in-repo fixture missing (run from the repository root)");
     struct rootfs_mount m;
     int rc1 = rootfs_mount_find(t, "/opt", &m);
     struct rootfs_mount root = m;
@@ -281,7 +281,7 @@ TEST(mountinfo_readonly_root_and_stacking)
 TEST(mountinfo_unshare_fixture)
 {
     char *t = fixture("unshare_fixture.txt");
-    NEED(t != NULL, "fixture missing (run from the repository root)");
+    CHECK_MSG(t != NULL, "in-repo fixture missing (run from the repository root)");
     struct rootfs_mount m;
     int rc = rootfs_mount_find(t, "/tmp/.flameshot-10001/lib.so", &m);
     free(t);

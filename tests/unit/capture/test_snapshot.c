@@ -53,7 +53,7 @@ TEST(histogram_preview_header_and_top_six)
 {
     size_t len;
     char *out = fixture("gc_class_histogram_jdk17.txt", &len);
-    NEED(out != NULL, "fixture missing (run from the repository root)");
+    CHECK_MSG(out != NULL, "in-repo fixture missing (run from the repository root)");
     char p[SNAPSHOT_PREVIEW_MAX];
     snapshot_preview(SNAPSHOT_GC_CLASS_HISTOGRAM, out, len, p, sizeof(p));
     free(out);
@@ -71,7 +71,7 @@ TEST(thread_preview_titles_and_states)
 {
     size_t len;
     char *out = fixture("thread_print_jdk17.txt", &len);
-    NEED(out != NULL, "fixture missing (run from the repository root)");
+    CHECK_MSG(out != NULL, "in-repo fixture missing (run from the repository root)");
     char p[SNAPSHOT_PREVIEW_MAX];
     snapshot_preview(SNAPSHOT_THREAD_PRINT, out, len, p, sizeof(p));
     free(out);

@@ -145,11 +145,14 @@ TEST(proc_status_innermost_namespace_pid)
     CHECK_EQ(ps.euid, 10001);
     CHECK_EQ(ps.egid, 10001);
     CHECK_EQ(ps.vmrss_kb, 324936);
+    CHECK_EQ(ps.threads, 29);
     free(s);
     s = slurp(DATA "old_kernel_no_nspid.status");
+    CHECK(s != NULL);
     CHECK_EQ(procfs_parse_status(s, &ps), 0);
     CHECK_EQ(ps.nstgid, 1234); /* no NStgid: the pid is the same everywhere */
     CHECK_EQ(ps.ns_depth, 1);
+    CHECK_EQ(ps.threads, 0); /* no Threads: line */
     free(s);
 }
 

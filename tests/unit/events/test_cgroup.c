@@ -73,9 +73,9 @@ TEST(v2_systemd_containerd_burstable)
     CHECK_EQ(v, 512 * MIB); /* the container's own, below the pod's 1 GiB */
     CHECK_EQ(cgroup_cpu_limit_millis(&cg, &v), 0);
     CHECK_EQ(v, 500);
-    CHECK_EQ(cgroup_memory_usage(&cg, &v), 0);
+    CHECK_EQ(cgroup_read_usage(cg.memory_dir, cg.memory_version, &v), 0);
     CHECK_EQ(v, 123456789);
-    CHECK_EQ(cgroup_oom_kills(&cg, &v), 0);
+    CHECK_EQ(cgroup_read_oom_kills(cg.memory_dir, cg.memory_version, &v), 0);
     CHECK_EQ(v, 2); /* "oom_kill 2", not "oom 3" nor "oom_group_kill 0" */
     uint64_t id;
     CHECK_EQ(cgroup_memory_id_of_pid(proc, root, PID, &id), 0);
@@ -99,7 +99,7 @@ TEST(v2_cgroupfs_guaranteed_limits_come_from_the_pod)
     CHECK_EQ(v, 256 * MIB);
     CHECK_EQ(cgroup_cpu_limit_millis(&cg, &v), 0); /* container "max", pod 2 CPUs */
     CHECK_EQ(v, 2000);
-    CHECK_EQ(cgroup_oom_kills(&cg, &v), 0);
+    CHECK_EQ(cgroup_read_oom_kills(cg.memory_dir, cg.memory_version, &v), 0);
     CHECK_EQ(v, 0);
     CHECK_EQ(cgroup_dir_memory_version(cg.memory_dir), 2);
 }
@@ -124,9 +124,9 @@ TEST(v1_docker_with_cpu_cpuacct_comounted_and_no_limits)
     CHECK(v == CGROUP_UNLIMITED);
     CHECK_EQ(cgroup_cpu_limit_millis(&cg, &v), 0); /* cfs_quota_us -1 */
     CHECK(v == CGROUP_UNLIMITED);
-    CHECK_EQ(cgroup_memory_usage(&cg, &v), 0);
+    CHECK_EQ(cgroup_read_usage(cg.memory_dir, cg.memory_version, &v), 0);
     CHECK_EQ(v, 50 * MIB);
-    CHECK_EQ(cgroup_oom_kills(&cg, &v), 0);
+    CHECK_EQ(cgroup_read_oom_kills(cg.memory_dir, cg.memory_version, &v), 0);
     CHECK_EQ(v, 1);
 }
 
@@ -305,8 +305,8 @@ TEST(v1_for_real_memory_and_cpu_hierarchies)
     if (rc == 0) {
         cgroup_memory_limit(&cg, &limit);
         cgroup_cpu_limit_millis(&cg, &millis);
-        cgroup_memory_usage(&cg, &usage);
-        cgroup_oom_kills(&cg, &kills);
+        cgroup_read_usage(cg.memory_dir, cg.memory_version, &usage);
+        cgroup_read_oom_kills(cg.memory_dir, cg.memory_version, &kills);
         cgroup_memory_id_of_pid(NULL, NULL, child, &id);
     }
     if (child > 0) {
