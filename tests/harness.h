@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Joins th if it returns within secs: a test of a bound fails (instead of
  * hanging) when the code under test blocks past it. */
@@ -95,6 +96,35 @@ typedef void (*t_fn)(struct t_state *);
 
 /* "java -jar a.jar" -> "java\0-jar\0a.jar\0", as /proc/<pid>/cmdline holds
  * it (for tests; no quoting). Returns the length including the last NUL. */
+/* Captures what the process writes to fd 2 (where the logger writes)
+ * between t_stderr_begin() and t_stderr_end(), which returns it (a static
+ * buffer, at most 8 KiB) and restores fd 2. */
+static int t_saved_stderr_ = -1, t_capture_fd_ = -1;
+static inline void t_stderr_begin(void)
+{
+    char path[] = "/tmp/fs-test-stderr-XXXXXX";
+    t_capture_fd_ = mkstemp(path);
+    if (t_capture_fd_ < 0)
+        return;
+    unlink(path);
+    t_saved_stderr_ = dup(2);
+    dup2(t_capture_fd_, 2);
+}
+static inline const char *t_stderr_end(void)
+{
+    static char buf[8192];
+    buf[0] = '\0';
+    if (t_capture_fd_ < 0)
+        return buf;
+    dup2(t_saved_stderr_, 2);
+    close(t_saved_stderr_);
+    ssize_t n = pread(t_capture_fd_, buf, sizeof(buf) - 1, 0);
+    close(t_capture_fd_);
+    t_capture_fd_ = -1;
+    buf[n > 0 ? n : 0] = '\0';
+    return buf;
+}
+
 static inline size_t t_argv(const char *spaced, char *buf, size_t cap)
 {
     size_t n = 0;

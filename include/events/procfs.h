@@ -95,6 +95,9 @@ double procfs_uptime(const char *root);
 /* Total memory of the host in bytes from /proc/meminfo; 0 on error. */
 uint64_t procfs_mem_total(const char *root);
 
+/* Number of online CPUs (sysconf), at least 1. */
+int procfs_ncpus(void);
+
 /* Returns the value of clock ticks per second (sysconf). */
 long procfs_clk_tck(void);
 

@@ -314,3 +314,9 @@ int procfs_same_process(const char *root, const struct proc_ident *ident)
         return 0;
     return st.starttime == ident->start_time && st.state != 'Z' && st.state != 'X';
 }
+
+int procfs_ncpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}

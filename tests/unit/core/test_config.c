@@ -612,17 +612,10 @@ TEST(a_threshold_this_host_cannot_reach_is_a_warning)
 {
     const char *env[] = {
         "FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"cpu_usage_percent\":100000}]", NULL};
-    char path[] = "/tmp/fs-config-log-XXXXXX", buf[2048];
-    int fd = mkstemp(path);
-    CHECK(fd >= 0);
-    unlink(path);
-    log_set_fd(fd);
+    t_stderr_begin();
     struct config c;
     int rc = load(env, &c);
-    log_set_fd(2);
-    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-    close(fd);
-    buf[n > 0 ? n : 0] = '\0';
+    const char *buf = t_stderr_end();
     CHECK_EQ(rc, 0);
     CHECK_CONTAINS(buf, "level=warn module=config msg=\"FLAMESHOT_PROCESSES[0].cpu_usage_percent: "
                         "100000 is above ");

@@ -255,21 +255,11 @@ TEST(a_candidate_is_added_once_the_probe_sees_libjvm_mapped)
 }
 
 /* Runs the logger into a file while fn runs; returns what it wrote. */
-static char *logged(void (*fn)(void *), void *arg)
+static const char *logged(void (*fn)(void *), void *arg)
 {
-    char path[] = "/tmp/fs-targets-log-XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0)
-        return NULL;
-    unlink(path);
-    log_set_fd(fd);
+    t_stderr_begin();
     fn(arg);
-    log_set_fd(2);
-    static char buf[8192];
-    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-    close(fd);
-    buf[n > 0 ? n : 0] = '\0';
-    return buf;
+    return t_stderr_end();
 }
 
 static int count(const char *hay, const char *needle)
