@@ -45,9 +45,23 @@ int asprof_start_options(unsigned mask, int major, const char *jfr_path, const c
 /* "stop,jfr,file=<jfr>,log=<log>": stops and finishes the JFR file. */
 int asprof_stop_options(const char *jfr_path, const char *log_path, char *buf, size_t cap);
 
-/* The version string embedded in a libasyncProfiler.so ("Async-profiler
- * 3.0 built on ..." -> "3.0"), with its major number. 0 or -ENOENT. */
+/* The first async-profiler version in data: "async-profiler 4.5" (what a
+ * library built with debug information carries, and what its JFR output
+ * names as the recording) or "Async-profiler 3.0 built on ..." (its
+ * launcher, bin/asprof) -> "4.5", "3.0"; "X.Y[.Z][-suffix]", ended by a
+ * character that cannot continue it. 0, or -ENOENT (also when a version
+ * runs into the end of data: it may go on). */
 int asprof_version_from_bytes(const void *data, size_t len, char *ver, size_t cap, int *major);
+
+/* The version of the library at lib (a host path from
+ * FLAMESHOT_ASYNC_PROFILER_PATH: the admin's file, never the container's),
+ * read, never loaded: at most 64 MiB of it are scanned, in chunks; if it
+ * does not carry the string (upstream's release is stripped, and the
+ * compiler assembles "async-profiler 4.5" from pieces), the install's
+ * launcher <lib's dir>/../bin/asprof is scanned the same way. 0 with ver
+ * and *major, or -ENOENT with ver "unknown" and *major 0. Blocks on file
+ * reads only. */
+int asprof_library_version(const char *lib, char *ver, size_t cap, int *major);
 
 /* <install>/lib/libasyncProfiler.so (FLAMESHOT_ASYNC_PROFILER_PATH names
  * the install directory; a path to the .so itself is accepted too).

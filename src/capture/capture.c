@@ -397,19 +397,6 @@ static uint64_t safety_seconds(uint64_t duration_ms)
     return (s ? s : 1) + JFR_GRACE_S;
 }
 
-/* The embedded version of the library at lib ("unknown" if none). */
-static int library_version(const char *lib, char *ver, size_t cap)
-{
-    char *data = NULL;
-    size_t len = 0;
-    int major = 0;
-    if (fsutil_read_all(lib, 64u << 20, &data, &len) < 0 ||
-        asprof_version_from_bytes(data, len, ver, cap, &major) < 0)
-        snprintf(ver, cap, "unknown");
-    free(data);
-    return major;
-}
-
 static int start_asprof(struct prof *P, char *why, size_t cap)
 {
     char lib[320], err[768], opts[1024], note[256] = "";
@@ -419,7 +406,8 @@ static int start_asprof(struct prof *P, char *why, size_t cap)
         return snprintf(why, cap, "no lib/libasyncProfiler.so under %s: %s",
                         P->req->async_profiler_path, strerror(-rc)),
                rc;
-    int major = library_version(lib, P->res->library_version, sizeof(P->res->library_version));
+    int major = 0;
+    asprof_library_version(lib, P->res->library_version, sizeof(P->res->library_version), &major);
     rc = asprof_stage_library(P->j, lib, P->tmo, &st, err, sizeof(err));
     if (rc < 0)
         return snprintf(why, cap, "staging %s: %s", lib, err), rc;

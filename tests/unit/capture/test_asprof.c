@@ -6,7 +6,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -129,6 +131,74 @@ TEST(version_embedded_in_library)
     CHECK_EQ(asprof_version_from_bytes("Async-profiler v2", 17, v, sizeof(v), &major), -ENOENT);
 }
 
+/* What async-profiler 4.5 really carries: its library's .rodata holds the
+ * first 16 bytes of "async-profiler 4.5" glued to the next string (the
+ * compiler copies it in pieces), its debug information and its JFR output
+ * the whole string, lower case. */
+TEST(version_as_async_profiler_4_5_writes_it)
+{
+    char v[64];
+    int major = 0;
+    static const char lib[] = "\0async-profiler 4async-profiler.jfr\0Async-profiler Timer\0"
+                              "\0async-profiler 4.5\0async-profiler.jfr";
+    CHECK_EQ(asprof_version_from_bytes(lib, sizeof(lib), v, sizeof(v), &major), 0);
+    CHECK_STREQ(v, "4.5");
+    CHECK_EQ(major, 4);
+    static const char jfr[] = "\x03\x12"
+                              "async-profiler 4.5\x03\x12"
+                              "async-profiler.jfr";
+    CHECK_EQ(asprof_version_from_bytes(jfr, sizeof(jfr) - 1, v, sizeof(v), &major), 0);
+    CHECK_STREQ(v, "4.5");
+    /* only the glued piece: no version; a version cut off by the end of the
+     * data is not taken (it may go on: "4.5" of "4.51") */
+    CHECK_EQ(asprof_version_from_bytes(lib, 40, v, sizeof(v), &major), -ENOENT);
+    CHECK_EQ(asprof_version_from_bytes("async-profiler 4.5", 18, v, sizeof(v), &major), -ENOENT);
+    CHECK_EQ(asprof_version_from_bytes("async-profiler 4.5- ", 20, v, sizeof(v), &major), -ENOENT);
+}
+
+static void put_at(const char *path, off_t off, const char *s, off_t size)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return;
+    if (ftruncate(fd, size) < 0 || (s && pwrite(fd, s, strlen(s), off) < 0))
+        perror(path);
+    close(fd);
+}
+
+/* Files read, never loaded: the string is found across the scan's chunk
+ * boundaries, past 64 MiB nothing is read, and a library without the
+ * string (stripped) takes the version of the install's bin/asprof. */
+TEST(version_of_a_library_file)
+{
+    char dir[] = "/tmp/test_asprof_XXXXXX", lib[128], bin[128], v[64];
+    int major = -1;
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(lib, sizeof(lib), "%s/lib", dir);
+    mkdir(lib, 0755);
+    snprintf(bin, sizeof(bin), "%s/bin", dir);
+    mkdir(bin, 0755);
+    snprintf(lib, sizeof(lib), "%s/lib/libasyncProfiler.so", dir);
+    snprintf(bin, sizeof(bin), "%s/bin/asprof", dir);
+    for (off_t off = (256 << 10) - 24; off < (256 << 10) + 8; off += 5) {
+        put_at(lib, off, "async-profiler 4.5\0", (1 << 20));
+        CHECK_EQ(asprof_library_version(lib, v, sizeof(v), &major), 0);
+        CHECK_STREQ(v, "4.5");
+        CHECK_EQ(major, 4);
+    }
+    put_at(lib, (65 << 20), "async-profiler 4.5\0", (66 << 20)); /* sparse */
+    CHECK_EQ(asprof_library_version(lib, v, sizeof(v), &major), -ENOENT);
+    CHECK_STREQ(v, "unknown");
+    CHECK_EQ(major, 0);
+    put_at(bin, 4096, "Async-profiler 4.5 built on Dec  1 2026\n", 8192);
+    CHECK_EQ(asprof_library_version(lib, v, sizeof(v), &major), 0);
+    CHECK_STREQ(v, "4.5");
+    CHECK_EQ(major, 4);
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
 TEST(library_path_of_an_install)
 {
     char dir[] = "/tmp/test_asprof_XXXXXX", p[512], buf[512];
@@ -153,4 +223,5 @@ TEST(library_path_of_an_install)
 
 TEST_MAIN(single_events, cs_is_context_switches, default_is_cpu, several_events_for_jfr,
           one_sampling_engine_wins, all_by_version, start_and_stop_options,
-          version_embedded_in_library, library_path_of_an_install)
+          version_embedded_in_library, version_as_async_profiler_4_5_writes_it,
+          version_of_a_library_file, library_path_of_an_install)
