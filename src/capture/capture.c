@@ -351,6 +351,7 @@ struct prof {
     int asprof;        /* async-profiler is recording */
     char staged[320];  /* its staged library path */
     char rec_name[64]; /* the JFR recording's name */
+    char repo[256];    /* the JFR repository our recording created, or "" */
 };
 
 static int jvm_version(struct prof *P)
@@ -435,10 +436,48 @@ static int start_asprof(struct prof *P, char *why, size_t cap)
     return 0;
 }
 
+/* ---- the JFR repository ------------------------------------------------------ */
+
+/* The JVM's JFR repository as JFR.configure reports it ("Repository path:
+ * /tmp/2026_12_01_21_01_01_1"), or "" when it has none (or says nothing
+ * usable). The JVM creates it on the first JFR.start and keeps it. */
+static void jfr_repository(struct prof *P, char *out, size_t cap)
+{
+    static const char key[] = "Repository path: ";
+    struct attach_buf b = {.max = 8192};
+    int code = 0;
+    char err[256];
+    out[0] = '\0';
+    if (attach_jcmd(P->j, "JFR.configure", P->tmo, attach_buf_sink, &b, &code, P->req->metrics, err,
+                    sizeof(err)) == 0 &&
+        code == 0 && b.data) {
+        const char *k = strstr(b.data, key);
+        size_t n = k ? strcspn(k += sizeof(key) - 1, "\r\n") : 0;
+        if (n > 1 && n < cap && k[0] == '/')
+            snprintf(out, cap, "%.*s", (int)n, k);
+    }
+    attach_buf_free(&b);
+}
+
+/* A repository JFR names <yyyy_MM_dd_HH_mm_ss>_<pid>[_<n>]: digits and
+ * underscores only. Anything else the JVM claims is not touched. */
+static int repository_name_ok(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (strlen(base) < 21)
+        return 0;
+    for (const char *c = base; *c; c++)
+        if (!((*c >= '0' && *c <= '9') || *c == '_'))
+            return 0;
+    return 1;
+}
+
 static int start_jfr(struct prof *P)
 {
     const struct proc_ident *id = jvm_ident(P->j);
-    char cmd[ATTACH_ARG_MAX + 1], err[768];
+    char cmd[ATTACH_ARG_MAX + 1], err[768], repo_before[sizeof(P->repo)];
+    jfr_repository(P, repo_before, sizeof(repo_before));
     snprintf(P->rec_name, sizeof(P->rec_name), "flameshot-%d-%llu", id->nspid,
              (unsigned long long)units_now_mono_ms());
     snprintf(cmd, sizeof(cmd), "JFR.start name=%s settings=profile duration=%llus filename=%s",
@@ -457,6 +496,9 @@ static int start_jfr(struct prof *P)
         snprintf(P->res->reason, sizeof(P->res->reason), "%s", err);
         return rc;
     }
+    jfr_repository(P, P->repo, sizeof(P->repo));
+    if (strcmp(P->repo, repo_before) == 0) /* there before us: not ours to remove */
+        P->repo[0] = '\0';
     snprintf(P->res->library_type, sizeof(P->res->library_type), "jfr");
     snprintf(P->res->library_version, sizeof(P->res->library_version), "%s", P->res->jdk_version);
     snprintf(P->res->events, sizeof(P->res->events), "jfr settings=profile");
@@ -527,6 +569,37 @@ static int collect(struct prof *P, int out_fd)
     return rc;
 }
 
+/* Removes the repository directory if it is the JVM uid's, a real
+ * directory (symlink-free path) and empty: JFR.stop has taken our chunks
+ * away; chunks left there belong to a recording someone else started. */
+static int child_remove_repository(struct nsexec_child *c, void *arg)
+{
+    const struct prof *P = arg;
+    struct stat st;
+    int root = nsexec_root_fd(c);
+    int rc = rootfs_lstat(root, P->repo, &st);
+    if (rc == 0 && (!S_ISDIR(st.st_mode) || st.st_uid != jvm_ident(P->j)->uid))
+        rc = -EPERM;
+    if (rc == 0)
+        rc = rootfs_unlink(root, P->repo, AT_REMOVEDIR);
+    if (rc < 0 && rc != -ENOENT)
+        nsexec_reply(c, "%s: %s", P->repo, rootfs_strerror(rc));
+    return rc == -ENOENT ? 0 : rc;
+}
+
+/* What our JFR.start created in the container goes with the recording. */
+static void remove_repository(struct prof *P)
+{
+    if (!P->repo[0] || !repository_name_ok(P->repo))
+        return;
+    struct nsexec_result res;
+    int rc = jvm_run_child(P->j, NULL, 0, P->tmo, child_remove_repository, P, &res);
+    if (res.fd >= 0)
+        close(res.fd);
+    if (rc < 0 && rc != -ENOTEMPTY)
+        add_note(P->res, "%sJFR repository left behind: %s", res.text);
+}
+
 static int record(struct prof *P)
 {
     char why[768] = "";
@@ -552,6 +625,7 @@ static int record(struct prof *P)
         add_note(P->res, "%s%s", "the JVM exited before the profile was complete");
     P->res->end_ns = units_now_real_ns();
     rc = collect(P, P->req->out_fd);
+    remove_repository(P);
     if (rc == 0 && P->res->bytes == 0 && P->res->outcome == CAPTURE_OUTCOME_OK) {
         add_note(P->res, "%s%s", "the JVM wrote no JFR file");
         rc = -ENODATA;
