@@ -233,6 +233,47 @@ int asprof_library_version(const char *lib, char *ver, size_t cap, int *major)
     return -ENOENT;
 }
 
+void asprof_kernel_note(unsigned mask, int paranoid, uint64_t cap_eff, char *note, size_t cap)
+{
+    const uint64_t privileged = (1ull << 21) | (1ull << 38); /* CAP_SYS_ADMIN, CAP_PERFMON */
+    if (!(mask & PROF_EV_CS) || paranoid < 2 || (cap_eff & privileged))
+        return;
+    if (mask & (PROF_EV_CPU | PROF_EV_ITIMER | PROF_EV_CACHE_MISSES))
+        return; /* cs was dropped: another event drives sampling */
+    notef(note, cap,
+          "%scs: kernel.perf_event_paranoid=%d gives this JVM user-space perf events only, and "
+          "context switches happen in the kernel: expect no samples",
+          note[0] ? "; " : "", paranoid);
+}
+
+int asprof_perf_limits(int pid, int *paranoid, uint64_t *cap_eff)
+{
+    char buf[4096], path[64];
+    *paranoid = 2; /* the kernel's default when it cannot be read */
+    *cap_eff = 0;
+    int fd = open("/proc/sys/kernel/perf_event_paranoid", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n > 0) {
+        buf[n] = '\0';
+        *paranoid = atoi(buf);
+    }
+    snprintf(path, sizeof(path), "/proc/%d/status", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return -ESRCH;
+    buf[n] = '\0';
+    const char *c = strstr(buf, "\nCapEff:");
+    if (!c)
+        return -EPROTO;
+    *cap_eff = strtoull(c + 8, NULL, 16);
+    return 0;
+}
+
 int asprof_library_path(const char *install, char *buf, size_t cap)
 {
     struct stat st;

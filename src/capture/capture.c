@@ -400,7 +400,7 @@ static uint64_t safety_seconds(uint64_t duration_ms)
 
 static int start_asprof(struct prof *P, char *why, size_t cap)
 {
-    char lib[320], err[768], opts[1024], note[256] = "";
+    char lib[320], err[768], opts[1024], note[384] = "";
     struct asprof_stage st;
     int agent_rc = 0, rc = asprof_library_path(P->req->async_profiler_path, lib, sizeof(lib));
     if (rc < 0)
@@ -415,6 +415,10 @@ static int start_asprof(struct prof *P, char *why, size_t cap)
     rc = asprof_start_options(P->req->events, major, P->f.jfr, P->f.log,
                               safety_seconds(P->req->duration_ms), opts, sizeof(opts), note,
                               sizeof(note));
+    int paranoid;
+    uint64_t cap_eff;
+    if (rc == 0 && asprof_perf_limits(jvm_ident(P->j)->pid, &paranoid, &cap_eff) == 0)
+        asprof_kernel_note(P->req->events, paranoid, cap_eff, note, sizeof(note));
     if (rc == 0)
         rc = load_staged(P->j, st.path, opts, P->tmo, P->req->metrics, &agent_rc, err, sizeof(err));
     if (rc == -ENOEXEC) /* the JFR fallback still needs the directory */

@@ -199,6 +199,38 @@ TEST(version_of_a_library_file)
     CHECK(system(cmd) == 0);
 }
 
+/* cs under perf_event_paranoid >= 2 without CAP_PERFMON/CAP_SYS_ADMIN
+ * yields an empty profile (async-profiler 4.5, seen in 22_asprof_real):
+ * the result says so; nothing is said where samples do come. */
+TEST(kernel_note_for_cs)
+{
+    char note[384] = "";
+    asprof_kernel_note(PROF_EV_CS, 2, 0, note, sizeof(note));
+    CHECK_CONTAINS(note, "cs: kernel.perf_event_paranoid=2 gives this JVM user-space perf events");
+    CHECK_CONTAINS(note, "expect no samples");
+    snprintf(note, sizeof(note), "dropped x");
+    asprof_kernel_note(PROF_EV_CS | PROF_EV_WALL, 3, 1ull << 20, note, sizeof(note));
+    CHECK_CONTAINS(note, "dropped x; cs: kernel.perf_event_paranoid=3");
+    note[0] = '\0';
+    asprof_kernel_note(PROF_EV_CS, 1, 0, note, sizeof(note));
+    asprof_kernel_note(PROF_EV_CS, 2, 1ull << 38, note, sizeof(note));      /* CAP_PERFMON */
+    asprof_kernel_note(PROF_EV_CS, 2, 1ull << 21, note, sizeof(note));      /* CAP_SYS_ADMIN */
+    asprof_kernel_note(PROF_EV_CS | PROF_EV_CPU, 2, 0, note, sizeof(note)); /* cs dropped */
+    asprof_kernel_note(PROF_EV_CPU | PROF_EV_ALLOC, 2, 0, note, sizeof(note));
+    CHECK_STREQ(note, "");
+    int paranoid = -9;
+    uint64_t cap_eff = 1;
+    CHECK_EQ(asprof_perf_limits(getpid(), &paranoid, &cap_eff), 0);
+    FILE *f = fopen("/proc/sys/kernel/perf_event_paranoid", "r");
+    int want = 2;
+    if (f) {
+        CHECK_EQ(fscanf(f, "%d", &want), 1);
+        fclose(f);
+    }
+    CHECK_EQ(paranoid, want);
+    CHECK_EQ(asprof_perf_limits(-1, &paranoid, &cap_eff), -ESRCH);
+}
+
 TEST(library_path_of_an_install)
 {
     char dir[] = "/tmp/test_asprof_XXXXXX", p[512], buf[512];
@@ -224,4 +256,4 @@ TEST(library_path_of_an_install)
 TEST_MAIN(single_events, cs_is_context_switches, default_is_cpu, several_events_for_jfr,
           one_sampling_engine_wins, all_by_version, start_and_stop_options,
           version_embedded_in_library, version_as_async_profiler_4_5_writes_it,
-          version_of_a_library_file, library_path_of_an_install)
+          version_of_a_library_file, kernel_note_for_cs, library_path_of_an_install)
