@@ -22,6 +22,7 @@ PROBE=$BUILD/tests/helpers/capture_probe
 NSPROBE=$BUILD/tests/helpers/nsexec_probe
 AGENT=$BUILD/tests/agents/marker_agent.so
 W=$(mktemp -d /var/tmp/flameshot-nsexec-test.XXXXXX)
+export CAPTURE_PROBE_ATTACH_MS=60000 # a loaded machine slows a JVM's first JFR.start
 HOSTONLY=/tmp/flameshot-hostonly-$$ # on the host's /tmp, hidden by the container's
 trap 'ct_cleanup; rm -rf "$W" "$HOSTONLY"' EXIT
 cd "$W" || exit 1
@@ -109,6 +110,7 @@ case_profile_of_a_root_jvm() {
 }
 
 setup > "$W/setup.err" 2>&1 && touch "$W/ready"
+disown -a # the container is killed at the end: no job-control noise
 
 t_case "the uid-0 JVM holds every capability (what the helper must not keep)" case_jvm_is_privileged
 t_case "helper for a uid-0 JVM: no capabilities, no_new_privs; read, chown, setuid refused" case_helper_has_no_capabilities
