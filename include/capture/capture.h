@@ -102,7 +102,8 @@ struct profile_result {
  * name, a filename in the work directory and, as a safety net, a duration
  * a little longer than asked) and is stopped with JFR.stop. The JFR file
  * is written by the JVM into <work dir>/profile-<nspid>.jfr in its own
- * filesystem, read back symlink-free as its uid, and removed; a symbolic
+ * filesystem, read back symlink-free as its uid, and removed (with JFR,
+ * so is the JFR repository directory our JFR.start created); a symbolic
  * link planted there fails the job. The JVM exiting early ends as
  * target_exited with whatever file it left (JFR dumps on exit); cancel_fd
  * ends as cancelled after stopping and collecting. Blocks for about
