@@ -8,6 +8,7 @@
 #include "capture/rootfs.h"
 #include "core/units.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -348,10 +349,11 @@ struct prof {
     struct profile_result *res;
     uint64_t tmo;
     struct out_files f;
-    int asprof;        /* async-profiler is recording */
-    char staged[320];  /* its staged library path */
-    char rec_name[64]; /* the JFR recording's name */
-    char repo[256];    /* the JFR repository our recording created, or "" */
+    int asprof;              /* async-profiler is recording */
+    char staged[320];        /* its staged library path */
+    char rec_name[64];       /* the JFR recording's name */
+    char repos_before[1024]; /* JFR repositories in the temp dirs before JFR.start */
+    char repo[256];          /* the JVM's repository, asked for after JFR.stop */
 };
 
 static int jvm_version(struct prof *P)
@@ -442,9 +444,80 @@ static int start_asprof(struct prof *P, char *why, size_t cap)
 
 /* ---- the JFR repository ------------------------------------------------------ */
 
+/* The JVM creates its JFR repository, <java.io.tmpdir>/<date>_<pid>, for
+ * its first recording and keeps it (empty) after JFR.stop. To remove only
+ * one our JFR.start created, the repositories already in the usual temp
+ * directories are listed before it. */
+static const char *const repo_bases[] = {"/tmp", "/var/tmp", "/dev/shm"};
+
+/* A repository JFR names <yyyy_MM_dd_HH_mm_ss>_<pid>[_<n>]: digits and
+ * underscores only. Anything else the JVM claims is not touched. */
+static int repository_name_ok(const char *base)
+{
+    if (strlen(base) < 21)
+        return 0;
+    for (const char *c = base; *c; c++)
+        if (!((*c >= '0' && *c <= '9') || *c == '_'))
+            return 0;
+    return 1;
+}
+
+/* Replies "<dir>/<name>\n" for each repository-like directory. */
+static int child_list_repositories(struct nsexec_child *c, void *arg)
+{
+    char list[1024] = "";
+    size_t n = 0;
+    (void)arg;
+    for (size_t i = 0; i < sizeof(repo_bases) / sizeof(repo_bases[0]); i++) {
+        int fd = rootfs_open(nsexec_root_fd(c), repo_bases[i], O_RDONLY | O_DIRECTORY, 0);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d && fd >= 0)
+            close(fd);
+        for (struct dirent *e; d && (e = readdir(d));)
+            if ((e->d_type == DT_DIR || e->d_type == DT_UNKNOWN) && repository_name_ok(e->d_name) &&
+                n < sizeof(list))
+                n += (size_t)snprintf(list + n, sizeof(list) - n, "%s/%s\n", repo_bases[i],
+                                      e->d_name);
+        if (d)
+            closedir(d);
+    }
+    nsexec_reply(c, "%s", n < sizeof(list) ? list : "?"); /* "?": too many to tell */
+    return 0;
+}
+
+static void list_repositories(struct prof *P)
+{
+    struct nsexec_result res;
+    if (jvm_run_child(P->j, NULL, 0, P->tmo, child_list_repositories, NULL, &res) == 0)
+        snprintf(P->repos_before, sizeof(P->repos_before), "%s", res.text);
+    else
+        snprintf(P->repos_before, sizeof(P->repos_before), "?"); /* unknown: remove nothing */
+    if (res.fd >= 0)
+        close(res.fd);
+}
+
+/* 1 when path is in a listed base directory and was not there before. */
+static int repository_is_ours(const struct prof *P, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash || strcmp(P->repos_before, "?") == 0 || !repository_name_ok(slash + 1))
+        return 0;
+    int listed = 0;
+    for (size_t i = 0; i < sizeof(repo_bases) / sizeof(repo_bases[0]); i++)
+        listed |= strlen(repo_bases[i]) == (size_t)(slash - path) &&
+                  strncmp(path, repo_bases[i], (size_t)(slash - path)) == 0;
+    for (const char *l = P->repos_before; listed && *l; l += strcspn(l, "\n") + 1) {
+        if (strncmp(l, path, strlen(path)) == 0 && l[strlen(path)] == '\n')
+            return 0;
+        if (!strchr(l, '\n'))
+            break;
+    }
+    return listed;
+}
+
 /* The JVM's JFR repository as JFR.configure reports it ("Repository path:
  * /tmp/2026_12_01_21_01_01_1"), or "" when it has none (or says nothing
- * usable). The JVM creates it on the first JFR.start and keeps it. */
+ * usable). */
 static void jfr_repository(struct prof *P, char *out, size_t cap)
 {
     static const char key[] = "Repository path: ";
@@ -463,25 +536,11 @@ static void jfr_repository(struct prof *P, char *out, size_t cap)
     attach_buf_free(&b);
 }
 
-/* A repository JFR names <yyyy_MM_dd_HH_mm_ss>_<pid>[_<n>]: digits and
- * underscores only. Anything else the JVM claims is not touched. */
-static int repository_name_ok(const char *path)
-{
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    if (strlen(base) < 21)
-        return 0;
-    for (const char *c = base; *c; c++)
-        if (!((*c >= '0' && *c <= '9') || *c == '_'))
-            return 0;
-    return 1;
-}
-
 static int start_jfr(struct prof *P)
 {
     const struct proc_ident *id = jvm_ident(P->j);
-    char cmd[ATTACH_ARG_MAX + 1], err[768], repo_before[sizeof(P->repo)];
-    jfr_repository(P, repo_before, sizeof(repo_before));
+    char cmd[ATTACH_ARG_MAX + 1], err[768];
+    list_repositories(P);
     snprintf(P->rec_name, sizeof(P->rec_name), "flameshot-%d-%llu", id->nspid,
              (unsigned long long)units_now_mono_ms());
     snprintf(cmd, sizeof(cmd), "JFR.start name=%s settings=profile duration=%llus filename=%s",
@@ -500,9 +559,6 @@ static int start_jfr(struct prof *P)
         snprintf(P->res->reason, sizeof(P->res->reason), "%s", err);
         return rc;
     }
-    jfr_repository(P, P->repo, sizeof(P->repo));
-    if (strcmp(P->repo, repo_before) == 0) /* there before us: not ours to remove */
-        P->repo[0] = '\0';
     snprintf(P->res->library_type, sizeof(P->res->library_type), "jfr");
     snprintf(P->res->library_version, sizeof(P->res->library_version), "%s", P->res->jdk_version);
     snprintf(P->res->events, sizeof(P->res->events), "jfr settings=profile");
@@ -591,10 +647,14 @@ static int child_remove_repository(struct nsexec_child *c, void *arg)
     return rc == -ENOENT ? 0 : rc;
 }
 
-/* What our JFR.start created in the container goes with the recording. */
+/* What our JFR.start created in the container goes with the recording
+ * (asked for after JFR.stop, so that nothing delays the start). */
 static void remove_repository(struct prof *P)
 {
-    if (!P->repo[0] || !repository_name_ok(P->repo))
+    if (P->asprof || !P->rec_name[0] || !jvm_alive(P->j))
+        return;
+    jfr_repository(P, P->repo, sizeof(P->repo));
+    if (!P->repo[0] || !repository_is_ours(P, P->repo))
         return;
     struct nsexec_result res;
     int rc = jvm_run_child(P->j, NULL, 0, P->tmo, child_remove_repository, P, &res);
