@@ -112,7 +112,7 @@ profile_via_agent() {
 # count FILE TYPE [METHOD]: events of TYPE (whose stack has METHOD)
 count() {
     if [ -n "${3:-}" ]; then
-        jfr print --stack-depth 64 --events "$2" "$1" | grep -c "Workload\.$3("
+        jfr print --stack-depth 64 --events "$2" "$1" | grep -c "\.$3("
     else
         jfr print --events "$2" "$1" | grep -c "^$2 {"
     fi

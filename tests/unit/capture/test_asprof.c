@@ -113,47 +113,49 @@ TEST(start_and_stop_options)
              -ENOSPC);
 }
 
+/* Where versions are found: async-profiler 3.x/4.x's launcher text
+ * ("Async-profiler 3.0 built on ..."), and what 4.5 really carries: its
+ * library's .rodata holds the first 16 bytes of "async-profiler 4.5" glued
+ * to the next string (the compiler copies it in pieces), its debug
+ * information and its JFR output the whole string, lower case. A version
+ * cut off by the end of the data is not taken (it may go on: "4.51"). */
 TEST(version_embedded_in_library)
 {
-    char v[64];
-    int major = 0;
-    static const char lib3[] = "\x7f"
-                               "ELF\0\0garbage\0Async-profiler 3.0 built on Jan 15 2024\n\0more";
-    CHECK_EQ(asprof_version_from_bytes(lib3, sizeof(lib3), v, sizeof(v), &major), 0);
-    CHECK_STREQ(v, "3.0");
-    CHECK_EQ(major, 3);
-    static const char lib4[] = "x\0Async-profiler \0Async-profiler 4.1-9b2d0e1 built on May 2 2025";
-    CHECK_EQ(asprof_version_from_bytes(lib4, sizeof(lib4), v, sizeof(v), &major), 0);
-    CHECK_STREQ(v, "4.1-9b2d0e1");
-    CHECK_EQ(major, 4);
-    static const char none[] = "Async-profiler by Andrei Pangin";
-    CHECK_EQ(asprof_version_from_bytes(none, sizeof(none) - 1, v, sizeof(v), &major), -ENOENT);
-    CHECK_EQ(asprof_version_from_bytes("Async-profiler v2", 17, v, sizeof(v), &major), -ENOENT);
-}
-
-/* What async-profiler 4.5 really carries: its library's .rodata holds the
- * first 16 bytes of "async-profiler 4.5" glued to the next string (the
- * compiler copies it in pieces), its debug information and its JFR output
- * the whole string, lower case. */
-TEST(version_as_async_profiler_4_5_writes_it)
-{
-    char v[64];
-    int major = 0;
-    static const char lib[] = "\0async-profiler 4async-profiler.jfr\0Async-profiler Timer\0"
-                              "\0async-profiler 4.5\0async-profiler.jfr";
-    CHECK_EQ(asprof_version_from_bytes(lib, sizeof(lib), v, sizeof(v), &major), 0);
-    CHECK_STREQ(v, "4.5");
-    CHECK_EQ(major, 4);
-    static const char jfr[] = "\x03\x12"
-                              "async-profiler 4.5\x03\x12"
-                              "async-profiler.jfr";
-    CHECK_EQ(asprof_version_from_bytes(jfr, sizeof(jfr) - 1, v, sizeof(v), &major), 0);
-    CHECK_STREQ(v, "4.5");
-    /* only the glued piece: no version; a version cut off by the end of the
-     * data is not taken (it may go on: "4.5" of "4.51") */
-    CHECK_EQ(asprof_version_from_bytes(lib, 40, v, sizeof(v), &major), -ENOENT);
-    CHECK_EQ(asprof_version_from_bytes("async-profiler 4.5", 18, v, sizeof(v), &major), -ENOENT);
-    CHECK_EQ(asprof_version_from_bytes("async-profiler 4.5- ", 20, v, sizeof(v), &major), -ENOENT);
+    static const struct {
+        const char *data;
+        size_t len;
+        const char *want; /* NULL: -ENOENT */
+        int major;
+    } cases[] = {
+#define BYTES(s) s, sizeof(s)
+        {BYTES("\x7f"
+               "ELF\0\0garbage\0Async-profiler 3.0 built on Jan 15 2024\n\0more"),
+         "3.0", 3},
+        {BYTES("x\0Async-profiler \0Async-profiler 4.1-9b2d0e1 built on May 2 2025"), "4.1-9b2d0e1",
+         4},
+        {BYTES("\0async-profiler 4async-profiler.jfr\0Async-profiler Timer\0"
+               "\0async-profiler 4.5\0async-profiler.jfr"),
+         "4.5", 4},
+        {BYTES("\x03\x12"
+               "async-profiler 4.5\x03\x12"
+               "async-profiler.jfr"),
+         "4.5", 4},
+        {BYTES("\0async-profiler 4async-profiler.jfr\0"), NULL, 0},
+        {"Async-profiler by Andrei Pangin", 31, NULL, 0},
+        {"Async-profiler v2", 17, NULL, 0},
+        {"async-profiler 4.5", 18, NULL, 0},
+        {"async-profiler 4.5- ", 20, NULL, 0},
+#undef BYTES
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char v[64] = "";
+        int major = -1;
+        int rc = asprof_version_from_bytes(cases[i].data, cases[i].len, v, sizeof(v), &major);
+        CHECK_MSG(rc == (cases[i].want ? 0 : -ENOENT), "case %zu: rc %d", i, rc);
+        if (cases[i].want)
+            CHECK_MSG(strcmp(v, cases[i].want) == 0 && major == cases[i].major,
+                      "case %zu: \"%s\" major %d", i, v, major);
+    }
 }
 
 static void put_at(const char *path, off_t off, const char *s, off_t size)
@@ -255,5 +257,5 @@ TEST(library_path_of_an_install)
 
 TEST_MAIN(single_events, cs_is_context_switches, default_is_cpu, several_events_for_jfr,
           one_sampling_engine_wins, all_by_version, start_and_stop_options,
-          version_embedded_in_library, version_as_async_profiler_4_5_writes_it,
-          version_of_a_library_file, kernel_note_for_cs, library_path_of_an_install)
+          version_embedded_in_library, version_of_a_library_file, kernel_note_for_cs,
+          library_path_of_an_install)
