@@ -67,7 +67,7 @@ JAVA_SRCS := $(wildcard tests/fixtures/java/*.java)
 TOOL_SRCS := $(wildcard tools/*.c)
 TOOLS     := $(TOOL_SRCS:tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all deps run test asan unit test-build format lint clean vmlinux
+.PHONY: all deps run test asan unit test-build test-asprof format lint clean vmlinux
 .DEFAULT_GOAL := all
 # the BPF object and skeleton are intermediates of a pattern chain: keep them
 .SECONDARY: $(BPF_OBJS) $(SKELS)
@@ -149,7 +149,12 @@ $(BUILD)/tools/%: tools/%.c $(LIB_OBJS)
 	@echo '  TOOL    $@'
 	$(Q)$(CC) $(CFLAGS_COMMON) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
-test-build: all asan $(TEST_HELPERS) $(TEST_AGENTS) $(BUILD)/tests/java/.stamp $(TOOLS)
+# a real async-profiler for tests/integration/22_asprof_real.sh, built once
+# from ../shared/third_party into a cache outside the tree (tests/lib/asprof.sh)
+test-asprof:
+	@bash tests/lib/asprof.sh build
+
+test-build: all asan $(TEST_HELPERS) $(TEST_AGENTS) $(BUILD)/tests/java/.stamp $(TOOLS) test-asprof
 
 test: test-build
 	@tests/run.sh
@@ -168,7 +173,7 @@ run: deps all
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
 
-FORMAT_FILES := $(wildcard src/*.c src/*/*.c include/*.h include/*/*.h bpf/*.c bpf/*.h tests/unit/*/*.c tests/harness.h tests/helpers/*.c tests/agents/*.c tools/*.c)
+FORMAT_FILES := $(wildcard src/*.c src/*/*.c include/*.h include/*/*.h bpf/*.c bpf/*.h tests/unit/*/*.c tests/*.h tests/helpers/*.c tests/agents/*.c tools/*.c)
 
 format:
 	clang-format -i $(FORMAT_FILES)

@@ -4,13 +4,18 @@
  * tests stage their own marker agent through it).
  *
  * Event mapping (rules.h PROF_EV_* -> agent options, JFR output):
- *   cpu          event=cpu   (async-profiler falls back to ctimer/itimer
- *                             itself when perf events are unavailable)
+ *   cpu          event=cpu   (async-profiler falls back to ctimer, then
+ *                             wall, by itself when it cannot open a
+ *                             kernel-inclusive perf event: with
+ *                             perf_event_paranoid >= 2 in a JVM without
+ *                             CAP_PERFMON, the usual case, it is ctimer)
  *   itimer       event=itimer
  *   cache-misses event=cache-misses
  *   cs           event=context-switches (async-profiler has no "cs" alias:
  *                             an unknown name is taken as a symbol to
- *                             trace, so "cs" must not be passed through)
+ *                             trace, so "cs" must not be passed through;
+ *                             no samples under perf_event_paranoid >= 2
+ *                             without CAP_PERFMON: asprof_kernel_note)
  *   wall         wall        (alongside the CPU event; event=wall alone)
  *   alloc        alloc=512k  (async-profiler's documented default interval)
  *   lock         lock=10us   (its documented default threshold)
@@ -45,9 +50,35 @@ int asprof_start_options(unsigned mask, int major, const char *jfr_path, const c
 /* "stop,jfr,file=<jfr>,log=<log>": stops and finishes the JFR file. */
 int asprof_stop_options(const char *jfr_path, const char *log_path, char *buf, size_t cap);
 
-/* The version string embedded in a libasyncProfiler.so ("Async-profiler
- * 3.0 built on ..." -> "3.0"), with its major number. 0 or -ENOENT. */
+/* The first async-profiler version in data: "async-profiler 4.5" (what a
+ * library built with debug information carries, and what its JFR output
+ * names as the recording) or "Async-profiler 3.0 built on ..." (its
+ * launcher, bin/asprof) -> "4.5", "3.0"; "X.Y[.Z][-suffix]", ended by a
+ * character that cannot continue it. 0, or -ENOENT (also when a version
+ * runs into the end of data: it may go on). */
 int asprof_version_from_bytes(const void *data, size_t len, char *ver, size_t cap, int *major);
+
+/* The version of the library at lib (a host path from
+ * FLAMESHOT_ASYNC_PROFILER_PATH: the admin's file, never the container's),
+ * read, never loaded: at most 64 MiB of it are scanned, in chunks; if it
+ * does not carry the string (upstream's release is stripped, and the
+ * compiler assembles "async-profiler 4.5" from pieces), the install's
+ * launcher <lib's dir>/../bin/asprof is scanned the same way. 0 with ver
+ * and *major, or -ENOENT with ver "unknown" and *major 0. Blocks on file
+ * reads only. */
+int asprof_library_version(const char *lib, char *ver, size_t cap, int *major);
+
+/* With kernel.perf_event_paranoid >= 2 a process without CAP_PERFMON or
+ * CAP_SYS_ADMIN gets user-space perf events only: async-profiler's cpu
+ * then samples with ctimer (its fallback; fine), and its cs counts context
+ * switches in user space, where none happen (the profile has no samples).
+ * Appends a note saying so to note when cs drives sampling under those
+ * conditions; cap_eff is the JVM's effective capability mask. */
+void asprof_kernel_note(unsigned mask, int paranoid, uint64_t cap_eff, char *note, size_t cap);
+
+/* kernel.perf_event_paranoid (2 when unreadable) and pid's CapEff, from
+ * the host's /proc. 0 or -errno (pid unreadable: *cap_eff 0). */
+int asprof_perf_limits(int pid, int *paranoid, uint64_t *cap_eff);
 
 /* <install>/lib/libasyncProfiler.so (FLAMESHOT_ASYNC_PROFILER_PATH names
  * the install directory; a path to the .so itself is accepted too).

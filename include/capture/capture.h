@@ -104,11 +104,13 @@ struct profile_result {
  * there fails the job), checked against the room req->out has left
  * (fstat: a larger file, say a sparse one planted by the container's
  * user, is never read), handed to us as an fd, removed, and copied; it
- * ends as too_large when it is larger or grows past the cap meanwhile. The JVM exiting early ends
- * as target_exited with whatever file it left (JFR dumps on exit); cancel_fd ends as cancelled
- * after stopping and collecting. Blocks for about duration_ms plus a few attach round trips (each
- * <= attach_timeout_ms). Returns 0 unless the outcome is failed (then -errno) or too_large
- * (-EFBIG); res is always filled. */
+ * ends as too_large when it is larger or grows past the cap meanwhile.
+ * With JFR, the JFR repository directory our JFR.start created goes too.
+ * The JVM exiting early ends as target_exited with whatever file it left
+ * (JFR dumps on exit); cancel_fd ends as cancelled after stopping and
+ * collecting. Blocks for about duration_ms plus a few attach round trips
+ * (each <= attach_timeout_ms). Returns 0 unless the outcome is failed
+ * (then -errno) or too_large (-EFBIG); res is always filled. */
 int capture_profile(const struct proc_ident *p, const struct profile_req *req,
                     struct profile_result *res);
 

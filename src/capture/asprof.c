@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,17 +126,50 @@ int asprof_stop_options(const char *jfr_path, const char *log_path, char *buf, s
     return n < 0 || (size_t)n >= cap ? -ENOSPC : 0;
 }
 
+static int is_alnum(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static const char *digits(const char *p, const char *end)
+{
+    const char *q = p;
+    while (q < end && *q >= '0' && *q <= '9')
+        q++;
+    return q > p ? q : NULL;
+}
+
+/* Length of "X.Y[.Z...][-suffix]" at v, ended by a character that cannot
+ * continue it; 0 if there is none (or it runs into the end of the data). */
+static size_t version_len(const char *v, const char *end)
+{
+    const char *e = digits(v, end);
+    if (!e || e >= end || *e != '.' || !(e = digits(e + 1, end)))
+        return 0;
+    while (e && e < end && *e == '.')
+        e = digits(e + 1, end);
+    if (e && e < end && (*e == '-' || *e == '+')) {
+        const char *s = ++e;
+        while (e < end && (is_alnum(*e) || *e == '.'))
+            e++;
+        if (e == s)
+            return 0;
+    }
+    if (!e || e >= end || is_alnum(*e))
+        return 0;
+    return (size_t)(e - v);
+}
+
 int asprof_version_from_bytes(const void *data, size_t len, char *ver, size_t cap, int *major)
 {
-    static const char tag[] = "Async-profiler ";
+    static const char tag[] = "sync-profiler "; /* after "A" or "a" */
     const char *p = data, *end = p + len;
-    while ((p = memmem(p, (size_t)(end - p), tag, sizeof(tag) - 1))) {
-        const char *v = p + sizeof(tag) - 1, *e = v;
-        while (e < end && ((*e >= '0' && *e <= '9') || *e == '.' || *e == '-' ||
-                           (*e >= 'a' && *e <= 'z') || (*e >= 'A' && *e <= 'Z')))
-            e++;
-        if (e > v && *v >= '0' && *v <= '9') {
-            snprintf(ver, cap, "%.*s", (int)(e - v), v);
+    while (p < end && (p = memmem(p, (size_t)(end - p), tag, sizeof(tag) - 1))) {
+        const char *v = p + sizeof(tag) - 1;
+        size_t n =
+            p > (const char *)data && (p[-1] == 'a' || p[-1] == 'A') ? version_len(v, end) : 0;
+        if (n) {
+            snprintf(ver, cap, "%.*s", (int)n, v);
             if (major)
                 *major = atoi(ver);
             return 0;
@@ -143,6 +177,101 @@ int asprof_version_from_bytes(const void *data, size_t len, char *ver, size_t ca
         p = v;
     }
     return -ENOENT;
+}
+
+/* Scans at most VERSION_SCAN_MAX bytes of path in chunks that overlap by
+ * more than a version string is long. */
+#define VERSION_SCAN_MAX (64u << 20)
+#define VERSION_OVERLAP  128
+static int scan_file(const char *path, char *ver, size_t cap, int *major)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    struct stat st;
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return -EINVAL;
+    }
+    static const size_t chunk = 256u << 10;
+    char *buf = malloc(chunk + VERSION_OVERLAP);
+    int rc = buf ? -ENOENT : -ENOMEM;
+    size_t keep = 0, total = 0;
+    while (buf && rc == -ENOENT && total < VERSION_SCAN_MAX) {
+        ssize_t n = read(fd, buf + keep, chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        total += (size_t)n;
+        rc = asprof_version_from_bytes(buf, keep + (size_t)n, ver, cap, major);
+        size_t have = keep + (size_t)n;
+        keep = have < VERSION_OVERLAP ? have : VERSION_OVERLAP;
+        memmove(buf, buf + have - keep, keep);
+    }
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+int asprof_library_version(const char *lib, char *ver, size_t cap, int *major)
+{
+    *major = 0;
+    if (scan_file(lib, ver, cap, major) == 0)
+        return 0;
+    /* a stripped library (upstream's release) builds the string from
+     * pieces at run time; its launcher, bin/asprof beside lib/, has it */
+    char launcher[PATH_MAX];
+    const char *slash = strrchr(lib, '/');
+    int dirlen = slash ? (int)(slash - lib) : 1;
+    if (snprintf(launcher, sizeof(launcher), "%.*s/../bin/asprof", dirlen, slash ? lib : ".") <
+            (int)sizeof(launcher) &&
+        scan_file(launcher, ver, cap, major) == 0)
+        return 0;
+    *major = 0;
+    snprintf(ver, cap, "unknown");
+    return -ENOENT;
+}
+
+void asprof_kernel_note(unsigned mask, int paranoid, uint64_t cap_eff, char *note, size_t cap)
+{
+    const uint64_t privileged = (1ull << 21) | (1ull << 38); /* CAP_SYS_ADMIN, CAP_PERFMON */
+    if (!(mask & PROF_EV_CS) || paranoid < 2 || (cap_eff & privileged))
+        return;
+    if (mask & (PROF_EV_CPU | PROF_EV_ITIMER | PROF_EV_CACHE_MISSES))
+        return; /* cs was dropped: another event drives sampling */
+    notef(note, cap,
+          "%scs: kernel.perf_event_paranoid=%d gives this JVM user-space perf events only, and "
+          "context switches happen in the kernel: expect no samples",
+          note[0] ? "; " : "", paranoid);
+}
+
+int asprof_perf_limits(int pid, int *paranoid, uint64_t *cap_eff)
+{
+    char buf[4096], path[64];
+    *paranoid = 2; /* the kernel's default when it cannot be read */
+    *cap_eff = 0;
+    int fd = open("/proc/sys/kernel/perf_event_paranoid", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n > 0) {
+        buf[n] = '\0';
+        *paranoid = atoi(buf);
+    }
+    snprintf(path, sizeof(path), "/proc/%d/status", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return -ESRCH;
+    buf[n] = '\0';
+    const char *c = strstr(buf, "\nCapEff:");
+    if (!c)
+        return -EPROTO;
+    *cap_eff = strtoull(c + 8, NULL, 16);
+    return 0;
 }
 
 int asprof_library_path(const char *install, char *buf, size_t cap)

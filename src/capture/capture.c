@@ -8,6 +8,7 @@
 #include "capture/rootfs.h"
 #include "core/units.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -327,9 +328,11 @@ struct prof {
     struct profile_result *res;
     uint64_t tmo;
     struct out_files f;
-    int asprof;        /* async-profiler is recording */
-    char staged[320];  /* its staged library path */
-    char rec_name[64]; /* the JFR recording's name */
+    int asprof;              /* async-profiler is recording */
+    char staged[320];        /* its staged library path */
+    char rec_name[64];       /* the JFR recording's name */
+    char repos_before[1024]; /* JFR repositories in the temp dirs before JFR.start */
+    char repo[256];          /* the JVM's repository, asked for after JFR.stop */
 };
 
 static int jvm_version(struct prof *P)
@@ -375,35 +378,27 @@ static uint64_t safety_seconds(uint64_t duration_ms)
     return (s ? s : 1) + JFR_GRACE_S;
 }
 
-/* The embedded version of the library at lib ("unknown" if none). */
-static int library_version(const char *lib, char *ver, size_t cap)
-{
-    char *data = NULL;
-    size_t len = 0;
-    int major = 0;
-    if (fsutil_read_all(lib, 64u << 20, &data, &len) < 0 ||
-        asprof_version_from_bytes(data, len, ver, cap, &major) < 0)
-        snprintf(ver, cap, "unknown");
-    free(data);
-    return major;
-}
-
 static int start_asprof(struct prof *P, char *why, size_t cap)
 {
-    char lib[320], err[768], opts[1024], note[256] = "";
+    char lib[320], err[768], opts[1024], note[384] = "";
     struct asprof_stage st;
     int agent_rc = 0, rc = asprof_library_path(P->req->async_profiler_path, lib, sizeof(lib));
     if (rc < 0)
         return snprintf(why, cap, "no lib/libasyncProfiler.so under %s: %s",
                         P->req->async_profiler_path, strerror(-rc)),
                rc;
-    int major = library_version(lib, P->res->library_version, sizeof(P->res->library_version));
+    int major = 0;
+    asprof_library_version(lib, P->res->library_version, sizeof(P->res->library_version), &major);
     rc = asprof_stage_library(P->j, lib, P->tmo, &st, err, sizeof(err));
     if (rc < 0)
         return snprintf(why, cap, "staging %s: %s", lib, err), rc;
     rc = asprof_start_options(P->req->events, major, P->f.jfr, P->f.log,
                               safety_seconds(P->req->duration_ms), opts, sizeof(opts), note,
                               sizeof(note));
+    int paranoid;
+    uint64_t cap_eff;
+    if (rc == 0 && asprof_perf_limits(jvm_ident(P->j)->pid, &paranoid, &cap_eff) == 0)
+        asprof_kernel_note(P->req->events, paranoid, cap_eff, note, sizeof(note));
     if (rc == 0)
         rc = load_staged(P->j, st.path, opts, P->tmo, P->req->metrics, &agent_rc, err, sizeof(err));
     if (rc == -ENOEXEC) /* the JFR fallback still needs the directory */
@@ -425,10 +420,105 @@ static int start_asprof(struct prof *P, char *why, size_t cap)
     return 0;
 }
 
+/* ---- the JFR repository ------------------------------------------------------ */
+
+/* The JVM creates its JFR repository, <java.io.tmpdir>/<date>_<pid>, for
+ * its first recording and keeps it (empty) after JFR.stop. To remove only
+ * one our JFR.start created, the repositories already in the usual temp
+ * directories are listed before it. */
+static const char *const repo_bases[] = {"/tmp", "/var/tmp", "/dev/shm"};
+
+/* A repository JFR names <yyyy_MM_dd_HH_mm_ss>_<pid>[_<n>]: digits and
+ * underscores only. Anything else the JVM claims is not touched. */
+static int repository_name_ok(const char *base)
+{
+    if (strlen(base) < 21)
+        return 0;
+    for (const char *c = base; *c; c++)
+        if (!((*c >= '0' && *c <= '9') || *c == '_'))
+            return 0;
+    return 1;
+}
+
+/* Replies "<dir>/<name>\n" for each repository-like directory. */
+static int child_list_repositories(struct nsexec_child *c, void *arg)
+{
+    char list[1024] = "";
+    size_t n = 0;
+    (void)arg;
+    for (size_t i = 0; i < sizeof(repo_bases) / sizeof(repo_bases[0]); i++) {
+        int fd = rootfs_open(nsexec_root_fd(c), repo_bases[i], O_RDONLY | O_DIRECTORY, 0);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d && fd >= 0)
+            close(fd);
+        for (struct dirent *e; d && (e = readdir(d));)
+            if ((e->d_type == DT_DIR || e->d_type == DT_UNKNOWN) && repository_name_ok(e->d_name) &&
+                n < sizeof(list))
+                n += (size_t)snprintf(list + n, sizeof(list) - n, "%s/%s\n", repo_bases[i],
+                                      e->d_name);
+        if (d)
+            closedir(d);
+    }
+    nsexec_reply(c, "%s", n < sizeof(list) ? list : "?"); /* "?": too many to tell */
+    return 0;
+}
+
+static void list_repositories(struct prof *P)
+{
+    struct nsexec_result res;
+    if (jvm_run_child(P->j, NULL, 0, P->tmo, child_list_repositories, NULL, &res) == 0)
+        snprintf(P->repos_before, sizeof(P->repos_before), "%s", res.text);
+    else
+        snprintf(P->repos_before, sizeof(P->repos_before), "?"); /* unknown: remove nothing */
+    if (res.fd >= 0)
+        close(res.fd);
+}
+
+/* 1 when path is in a listed base directory and was not there before. */
+static int repository_is_ours(const struct prof *P, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash || strcmp(P->repos_before, "?") == 0 || !repository_name_ok(slash + 1))
+        return 0;
+    int listed = 0;
+    for (size_t i = 0; i < sizeof(repo_bases) / sizeof(repo_bases[0]); i++)
+        listed |= strlen(repo_bases[i]) == (size_t)(slash - path) &&
+                  strncmp(path, repo_bases[i], (size_t)(slash - path)) == 0;
+    for (const char *l = P->repos_before; listed && *l; l += strcspn(l, "\n") + 1) {
+        if (strncmp(l, path, strlen(path)) == 0 && l[strlen(path)] == '\n')
+            return 0;
+        if (!strchr(l, '\n'))
+            break;
+    }
+    return listed;
+}
+
+/* The JVM's JFR repository as JFR.configure reports it ("Repository path:
+ * /tmp/2026_12_01_21_01_01_1"), or "" when it has none (or says nothing
+ * usable). */
+static void jfr_repository(struct prof *P, char *out, size_t cap)
+{
+    static const char key[] = "Repository path: ";
+    struct attach_buf b = {.max = 8192};
+    int code = 0;
+    char err[256];
+    out[0] = '\0';
+    if (attach_jcmd(P->j, "JFR.configure", P->tmo, attach_buf_sink, &b, &code, P->req->metrics, err,
+                    sizeof(err)) == 0 &&
+        code == 0 && b.data) {
+        const char *k = strstr(b.data, key);
+        size_t n = k ? strcspn(k += sizeof(key) - 1, "\r\n") : 0;
+        if (n > 1 && n < cap && k[0] == '/')
+            snprintf(out, cap, "%.*s", (int)n, k);
+    }
+    attach_buf_free(&b);
+}
+
 static int start_jfr(struct prof *P)
 {
     const struct proc_ident *id = jvm_ident(P->j);
     char cmd[ATTACH_ARG_MAX + 1], err[768];
+    list_repositories(P);
     snprintf(P->rec_name, sizeof(P->rec_name), "flameshot-%d-%llu", id->nspid,
              (unsigned long long)units_now_mono_ms());
     snprintf(cmd, sizeof(cmd), "JFR.start name=%s settings=profile duration=%llus filename=%s",
@@ -532,6 +622,41 @@ static int collect(struct prof *P, struct bounded *out)
     return rc;
 }
 
+/* Removes the repository directory if it is the JVM uid's, a real
+ * directory (symlink-free path) and empty: JFR.stop has taken our chunks
+ * away; chunks left there belong to a recording someone else started. */
+static int child_remove_repository(struct nsexec_child *c, void *arg)
+{
+    const struct prof *P = arg;
+    struct stat st;
+    int root = nsexec_root_fd(c);
+    int rc = rootfs_lstat(root, P->repo, &st);
+    if (rc == 0 && (!S_ISDIR(st.st_mode) || st.st_uid != jvm_ident(P->j)->uid))
+        rc = -EPERM;
+    if (rc == 0)
+        rc = rootfs_unlink(root, P->repo, AT_REMOVEDIR);
+    if (rc < 0 && rc != -ENOENT)
+        nsexec_reply(c, "%s: %s", P->repo, rootfs_strerror(rc));
+    return rc == -ENOENT ? 0 : rc;
+}
+
+/* What our JFR.start created in the container goes with the recording
+ * (asked for after JFR.stop, so that nothing delays the start). */
+static void remove_repository(struct prof *P)
+{
+    if (P->asprof || !P->rec_name[0] || !jvm_alive(P->j))
+        return;
+    jfr_repository(P, P->repo, sizeof(P->repo));
+    if (!P->repo[0] || !repository_is_ours(P, P->repo))
+        return;
+    struct nsexec_result res;
+    int rc = jvm_run_child(P->j, NULL, 0, P->tmo, child_remove_repository, P, &res);
+    if (res.fd >= 0)
+        close(res.fd);
+    if (rc < 0 && rc != -ENOTEMPTY)
+        add_note(P->res, "%sJFR repository left behind: %s", res.text);
+}
+
 static int record(struct prof *P)
 {
     char why[768] = "";
@@ -557,6 +682,7 @@ static int record(struct prof *P)
         add_note(P->res, "%s%s", "the JVM exited before the profile was complete");
     P->res->end_ns = units_now_real_ns();
     rc = collect(P, P->req->out);
+    remove_repository(P);
     if (rc == 0 && P->res->bytes == 0 && P->res->outcome == CAPTURE_OUTCOME_OK) {
         add_note(P->res, "%s%s", "the JVM wrote no JFR file");
         rc = -ENODATA;

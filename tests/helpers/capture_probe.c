@@ -5,6 +5,10 @@
  *   capture_probe snapshot <pid> <histogram.txt> <threads.txt> [timeout_ms]
  *   capture_probe load     <pid> <library.so> <options> [timeout_ms]
  *
+ * CAPTURE_PROBE_ATTACH_MS bounds each attach step of a profile (default
+ * the API's 10 s): a test on a loaded machine can give a JVM's first
+ * JFR.start longer.
+ *
  * Exit status: 0 when the call returned 0, 1 otherwise, 2 on usage. */
 #include "capture/capture.h"
 #include "capture/jvm.h"
@@ -62,6 +66,8 @@ static void *cancel_later(void *arg)
 static int profile(const struct proc_ident *id, int argc, char **argv, struct metrics *m)
 {
     struct profile_req req = {.duration_ms = 3000, .cancel_fd = -1, .metrics = m};
+    const char *tmo = getenv("CAPTURE_PROBE_ATTACH_MS");
+    req.attach_timeout_ms = tmo ? strtoull(tmo, NULL, 10) : 0;
     if (argc > 4)
         req.duration_ms = strtoull(argv[4], NULL, 10);
     const char *why = NULL;

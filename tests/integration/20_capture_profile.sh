@@ -274,21 +274,6 @@ case_asprof_plumbing_with_marker() {
     ct_stop fallback
 }
 
-# async-profiler itself cannot be downloaded here: an opt-in extra, run
-# only when the user points FLAMESHOT_ASYNC_PROFILER_PATH at an install.
-case_async_profiler_opt_in() {
-    caps
-    start_burner asprof || return 1
-    local p; p=$(ct_pid asprof)
-    private_shm asprof || return 1
-    "$PROBE" profile "$p" ap.jfr 4000 cpu,alloc "$FLAMESHOT_ASYNC_PROFILER_PATH" > ap.json || { cat ap.json; return 1; }
-    [ "$(j .library_type ap.json)" = async_profiler ] || { cat ap.json; return 1; }
-    j .library_version ap.json | grep -Eq '^[0-9]' || { cat ap.json; return 1; }
-    jfr summary ap.jfr > /dev/null || return 1
-    jfr print --events jdk.ExecutionSample ap.jfr | grep -q 'flameshotBurnCpu' || return 1
-    ct_stop asprof
-}
-
 t_case "jcmd snapshots: both files, Flameshot names, previews, one SIGQUIT" case_snapshots
 t_case "JFR profile: jfr accepts it, burning method sampled, nothing left" case_jfr_profile
 t_case "JVM exiting mid-profile: target_exited with the partial JFR, nothing left" case_target_exits_early
@@ -300,9 +285,4 @@ t_case "symlink at the staged library name to a host file is refused" case_symli
 t_case "symlink at the JFR output path to a host file is refused" case_symlink_jfr_output
 t_case "async-profiler unusable: JFR fallback saying why" case_asprof_unusable_falls_back_to_jfr
 t_case "async-profiler path end to end (marker agent as the library)" case_asprof_plumbing_with_marker
-if [ -n "${FLAMESHOT_ASYNC_PROFILER_PATH:-}" ]; then
-    t_case "async-profiler profile (opt-in: FLAMESHOT_ASYNC_PROFILER_PATH)" case_async_profiler_opt_in
-else
-    t_skip "async-profiler profile" "opt-in extra: set FLAMESHOT_ASYNC_PROFILER_PATH to an async-profiler install to run it (staging and load are covered by the marker agent)"
-fi
 t_done

@@ -1,16 +1,22 @@
 /* nsexec: the forked helper really is confined — chrooted, dropped to the
  * given uid/gid with no capabilities, other fds closed — it hands an fd
- * back, and it is killed on timeout. Needs root (it changes credentials);
- * no JVM and no namespace switch (mntns_fd = -1). */
+ * back, and it is killed on timeout. Needs root (it changes credentials).
+ * No JVM; one test enters a mount namespace the test makes, as uid 0,
+ * where only an explicit drop takes the capabilities away. */
 #include "harness.h"
 #include "capture/nsexec.h"
+#include "nsview.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <linux/capability.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/ptrace.h>
@@ -78,6 +84,115 @@ TEST(child_is_chrooted_unprivileged_and_clean)
     CHECK_EQ(rc, 7);
     CHECK_STREQ(res.text, "uid=65534 gid=65534 caps=0 groups=0 marker=1 owned=1 leaked=0 kept=1");
     CHECK(passed);
+}
+
+/* A mount namespace held by a waiting child: a tmpfs over dir holds
+ * "inside" and the mode-0000 "locked" (root's); "host", written before,
+ * lies under the tmpfs, so only the host sees it. */
+struct ns_holder {
+    pid_t pid;
+    int mntns, root, release;
+    char dir[64];
+};
+
+static void ns_child(const char *dir, int ready, int release)
+{
+    char p[128], c = 'x';
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+        mount("tmpfs", dir, "tmpfs", 0, "mode=0755") < 0)
+        _exit(1);
+    snprintf(p, sizeof(p), "%s/inside", dir);
+    close(open(p, O_WRONLY | O_CREAT, 0644));
+    snprintf(p, sizeof(p), "%s/locked", dir);
+    close(open(p, O_WRONLY | O_CREAT, 0000));
+    if (write(ready, &c, 1) != 1)
+        _exit(1);
+    while (read(release, &c, 1) < 0 && errno == EINTR)
+        ;
+    _exit(0);
+}
+
+static int ns_make(struct ns_holder *h)
+{
+    char p[128], c;
+    int ready[2], release[2];
+    snprintf(h->dir, sizeof(h->dir), "/tmp/test_nsexec_ns_XXXXXX");
+    if (!mkdtemp(h->dir) || pipe(ready) < 0 || pipe(release) < 0)
+        return -1;
+    snprintf(p, sizeof(p), "%s/host", h->dir);
+    close(open(p, O_WRONLY | O_CREAT, 0644));
+    h->pid = fork();
+    if (h->pid == 0) {
+        close(ready[0]);
+        close(release[1]);
+        ns_child(h->dir, ready[1], release[0]);
+    }
+    close(ready[1]);
+    close(release[0]);
+    h->release = release[1];
+    int ok = h->pid > 0 && read(ready[0], &c, 1) == 1;
+    close(ready[0]);
+    snprintf(p, sizeof(p), "/proc/%d/ns/mnt", (int)h->pid);
+    h->mntns = ok ? open(p, O_RDONLY | O_CLOEXEC) : -1;
+    snprintf(p, sizeof(p), "/proc/%d/root", (int)h->pid);
+    h->root = ok ? open(p, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+    return h->mntns >= 0 && h->root >= 0 ? 0 : -1;
+}
+
+static void ns_drop(struct ns_holder *h)
+{
+    char cmd[128];
+    close(h->release);
+    if (h->pid > 0)
+        waitpid(h->pid, NULL, 0);
+    if (h->mntns >= 0)
+        close(h->mntns);
+    if (h->root >= 0)
+        close(h->root);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "# could not remove %s\n", h->dir);
+}
+
+static unsigned long long own_capbnd(void)
+{
+    char buf[4096] = "";
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+    buf[n > 0 ? n : 0] = '\0';
+    if (fd >= 0)
+        close(fd);
+    return nsview_status(buf, "\nCapBnd:");
+}
+
+/* uid 0 keeps every capability through setresuid(0): the helper must drop
+ * them itself. In the target's mount namespace it sees the target's files,
+ * not the host's, and no privileged step works. */
+TEST(uid0_in_a_real_mount_namespace_has_no_capabilities)
+{
+    NEED(getuid() == 0, "needs root to make a mount namespace");
+    struct ns_holder h = {.mntns = -1, .root = -1, .release = -1};
+    CHECK_EQ(ns_make(&h), 0);
+    char locked[96], inside[96], host[96], want[512];
+    snprintf(locked, sizeof(locked), "%s/locked", h.dir);
+    snprintf(inside, sizeof(inside), "%s/inside", h.dir);
+    snprintf(host, sizeof(host), "%s/host", h.dir);
+    struct nsview_paths paths = {.locked = locked, .inside = inside, .host = host};
+    struct nsexec_spec spec = {
+        .mntns_fd = h.mntns, .root_fd = h.root, .uid = 0, .gid = 0, .timeout_ms = 5000};
+    struct nsexec_result res;
+    int rc = nsexec_run(&spec, nsview_fn, &paths, &res);
+    struct stat ns;
+    CHECK_EQ(fstat(h.mntns, &ns), 0);
+    CHECK(access(host, F_OK) == 0 && access(inside, F_OK) < 0); /* the host's view */
+    ns_drop(&h);
+    CHECK_EQ(rc, 0);
+    snprintf(want, sizeof(want),
+             "uid=0 gid=0 nnp=1 capeff=0 capprm=0 capinh=0 capamb=0 capbnd=%llx mntns=%llu "
+             "read=EACCES chown=EPERM setuid=EPERM inside=1 host=0",
+             own_capbnd(), (unsigned long long)ns.st_ino);
+    CHECK_STREQ(res.text, want);
 }
 
 static int sleeper(struct nsexec_child *c, void *arg)
@@ -225,6 +340,7 @@ TEST(a_helper_sigkill_cannot_end_is_left_and_reaped_later)
     CHECK_EQ(left, before);
 }
 
-TEST_MAIN(child_is_chrooted_unprivileged_and_clean, child_killed_on_timeout,
+TEST_MAIN(child_is_chrooted_unprivileged_and_clean,
+          uid0_in_a_real_mount_namespace_has_no_capabilities, child_killed_on_timeout,
           a_helper_sigkill_cannot_end_is_left_and_reaped_later, child_dying_without_reply,
           setup_failure_names_the_step)
