@@ -713,7 +713,15 @@ int capture_profile(const struct proc_ident *p, const struct profile_req *req,
         res->end_ns = units_now_real_ns();
     if (rc == -EFBIG)
         res->outcome = CAPTURE_OUTCOME_TOO_LARGE;
-    else if (rc < 0 && res->outcome != CAPTURE_OUTCOME_TARGET_EXITED)
+    else if (rc < 0 && P.j && !jvm_alive(P.j)) {
+        /* an attach step fails when the JVM dies under it: say that, not
+         * the step's guess at why the JVM closed the connection */
+        char was[sizeof(res->reason)];
+        snprintf(was, sizeof(was), "%s", res->reason);
+        snprintf(res->reason, sizeof(res->reason),
+                 "the JVM exited while the profile was being started (%s)", was);
+        res->outcome = CAPTURE_OUTCOME_TARGET_EXITED;
+    } else if (rc < 0 && res->outcome != CAPTURE_OUTCOME_TARGET_EXITED)
         res->outcome = CAPTURE_OUTCOME_FAILED;
     jvm_close(P.j);
     if (res->outcome == CAPTURE_OUTCOME_TOO_LARGE)

@@ -10,6 +10,9 @@
  *   fake_jvm sparse-jfr   VM.version answers as JDK 17; JFR.start makes its
  *                         filename= a sparse file of 4 TiB (no blocks) and
  *                         answers like HotSpot; JFR.stop answers 0
+ *   fake_jvm exit-on-jfr  VM.version answers as JDK 17; JFR.start ends the
+ *                         whole process (SIGKILL) before any reply, as a
+ *                         JVM that exits while a profile starts
  *
  * Prints "fake_jvm ready <pid>" once the socket listens; every request is
  * logged on stdout ("request <cmd> <arg0>"). One process per connection. */
@@ -132,6 +135,8 @@ static void serve(int c, const char *mode)
         say(c, "0\nOpenJDK 64-Bit Server VM version 17.0.99+0-fake\nJDK 17.0.99\n");
     else if (strcmp(mode, "stream") == 0)
         stream_forever(c);
+    else if (strcmp(mode, "exit-on-jfr") == 0 && strncmp(parts[2], "JFR.start", 9) == 0)
+        kill(getppid(), SIGKILL), _exit(0);
     else if (strncmp(parts[2], "JFR.start", 9) == 0)
         plant_sparse_jfr(c, parts[2]);
     else
@@ -146,8 +151,9 @@ static void on_quit(int sig)
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
-    if (strcmp(mode, "stream") != 0 && strcmp(mode, "sparse-jfr") != 0) {
-        fprintf(stderr, "usage: fake_jvm stream|sparse-jfr\n");
+    if (strcmp(mode, "stream") != 0 && strcmp(mode, "sparse-jfr") != 0 &&
+        strcmp(mode, "exit-on-jfr") != 0) {
+        fprintf(stderr, "usage: fake_jvm stream|sparse-jfr|exit-on-jfr\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);

@@ -15,7 +15,7 @@ source "$ROOT/tests/lib/container.sh"
 source "$ROOT/tests/lib/daemon.sh"
 FAKE=$BUILD/tests/helpers/fake_jvm
 trap 'ct_cleanup; d_cleanup' EXIT
-RULES='[{"service":"bounds","command":"/fake_jvm (stream|sparse-jfr)$","duration":"1s"}]'
+RULES='[{"service":"bounds","command":"/fake_jvm (stream|sparse-jfr|exit-on-jfr)$","duration":"1s"}]'
 
 
 caps() {
@@ -28,14 +28,15 @@ caps() {
 
 setup() {
     ct_start streamer -- "$FAKE" stream && ct_wait_output streamer "fake_jvm ready" 10 &&
-        ct_start planter -- "$FAKE" sparse-jfr && ct_wait_output planter "fake_jvm ready" 10 ||
+        ct_start planter -- "$FAKE" sparse-jfr && ct_wait_output planter "fake_jvm ready" 10 &&
+        ct_start quitter -- "$FAKE" exit-on-jfr && ct_wait_output quitter "fake_jvm ready" 10 ||
         return 1
     d_start main FLAMESHOT_PROCESSES="$RULES" FLAMESHOT_MAX_PROFILE_MB=8 \
         FLAMESHOT_ASYNC_PROFILER_PATH=/nonexistent FLAMESHOT_JCMD_TIMEOUT=30s || return 1
     local i
-    for i in $(seq 1 100); do # the start-up scan finds both
+    for i in $(seq 1 100); do # the start-up scan finds all three
         d_api main /v1/targets > /dev/null
-        [ "$(jq .count "$D_BODY")" = 2 ] && return 0
+        [ "$(jq .count "$D_BODY")" = 3 ] && return 0
         sleep 0.1
     done
     echo "targets: $(cat "$D_BODY")"
@@ -133,10 +134,28 @@ case_agent_carries_on() {
         '.reason | startswith("too_large: Thread.print")'
 }
 
+# A JVM that dies while JFR.start is on its way: the job says the target
+# exited, not that the attach was refused.
+case_jvm_exiting_at_jfr_start_is_target_exited() {
+    caps
+    d_expect main 202 "/v1/profile?pid=$(ct_pid quitter)&duration=1s" '.queued == 1' || return 1
+    [ "$(wait_job "$(jq .job_id "$D_BODY")")" = target_exited ] ||
+        { echo "job: $(cat "$D_BODY")"; return 1; }
+    jq -e '.artefacts == [] and (.reason | startswith("the JVM exited while the profile was being started"))' \
+        "$D_BODY" > /dev/null || { echo "job: $(cat "$D_BODY")"; return 1; }
+    grep -q 'request jcmd JFR.start' "$CT_STATE/quitter.out" ||
+        { echo "fake saw: $(ct_output quitter)"; return 1; }
+    # killed by a signal, it gets its process_exit record; no JFR is kept
+    local left
+    left=$(find "$(d_data main)/outbox" "$(d_profiles main)" -name '*.jfr' 2> /dev/null)
+    [ -z "$left" ] || { echo "left in the spool: $left"; return 1; }
+}
+
 if setup > "$D_DIR/setup.err" 2>&1; then touch "$D_DIR/ready"; fi
 t_case "endless jcmd output is cut at the cap: too_large, nothing kept" case_endless_jcmd_output_is_cut
 t_case "a planted sparse 4 TiB JFR is refused by its size, unread: too_large" case_planted_sparse_jfr_is_refused_unread
 t_case "too_large captures are counted in /metrics" case_counted_in_metrics
 t_case "FLAMESHOT_MAX_PROFILE_MB in /v1/status and --check-config, validated" case_config_shows_the_cap
 t_case "the agent carries on after too_large captures" case_agent_carries_on
+t_case "a JVM exiting while JFR.start is on its way: target_exited" case_jvm_exiting_at_jfr_start_is_target_exited
 t_done
