@@ -43,21 +43,6 @@ setup() {
     return 1
 }
 
-# wait_job ID: prints the final state; the job's JSON stays in $D_BODY
-wait_job() {
-    local i st
-    for i in $(seq 1 300); do
-        d_api main "/v1/jobs/$1" > /dev/null
-        st=$(jq -r .state "$D_BODY")
-        case $st in
-            queued | running) sleep 0.2 ;;
-            *) echo "$st"; return 0 ;;
-        esac
-    done
-    echo "job $1 still $st after 60s"
-    return 1
-}
-
 # Nothing in the spool but the outbox lock and the local index.
 spool_empty() {
     local left
@@ -73,7 +58,7 @@ spool_empty() {
 # spool must be empty
 too_large_job() {
     d_expect main 202 "$1" '.queued == 1' || return 1
-    [ "$(wait_job "$(jq .job_id "$D_BODY")")" = failed ] || { echo "job: $(cat "$D_BODY")"; return 1; }
+    [ "$(d_wait_job main "$(jq .job_id "$D_BODY")" 60)" = failed ] || { echo "job: $(cat "$D_BODY")"; return 1; }
     jq -e '(.reason | startswith("too_large: ")) and .artefacts == [] and ('"$2"')' "$D_BODY" \
         > /dev/null || { echo "job: $(cat "$D_BODY")"; return 1; }
     spool_empty
@@ -139,7 +124,7 @@ case_agent_carries_on() {
 case_jvm_exiting_at_jfr_start_is_target_exited() {
     caps
     d_expect main 202 "/v1/profile?pid=$(ct_pid quitter)&duration=1s" '.queued == 1' || return 1
-    [ "$(wait_job "$(jq .job_id "$D_BODY")")" = target_exited ] ||
+    [ "$(d_wait_job main "$(jq .job_id "$D_BODY")" 60)" = target_exited ] ||
         { echo "job: $(cat "$D_BODY")"; return 1; }
     jq -e '.artefacts == [] and (.reason | startswith("the JVM exited while the profile was being started"))' \
         "$D_BODY" > /dev/null || { echo "job: $(cat "$D_BODY")"; return 1; }

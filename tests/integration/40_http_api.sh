@@ -76,21 +76,6 @@ JVM1() { ct_pid jvm1; }
 JVM2() { ct_pid jvm2; }
 FILLER() { sed -n "${1}p" "$H_DIR/fillers"; }
 
-# wait_job ID [secs]: prints the final state; the job's JSON stays in $D_BODY
-wait_job() {
-    local i st
-    for i in $(seq 1 $((${2:-60} * 5))); do
-        d_api main "/v1/jobs/$1" > /dev/null
-        st=$(jq -r .state "$D_BODY")
-        case $st in
-            queued | running) sleep 0.2 ;;
-            *) echo "$st"; return 0 ;;
-        esac
-    done
-    echo "job $1 still $st after ${2:-60}s"
-    return 1
-}
-
 case_probes_and_status() {
     caps
     SRC=127.0.0.11
@@ -158,7 +143,7 @@ case_profile_end_to_end() {
         .targets[0].status == \"queued\" and .targets[0].job_id == .job_id and
         .targets[0].container_id == \"$cid\" and .targets[0].service == \"http-burner\"" || return 1
     id=$(jq .job_id "$D_BODY")
-    [ "$(wait_job "$id" 60)" = done ] || { echo "job: $(cat "$D_BODY")"; return 1; }
+    [ "$(d_wait_job main "$id" 60)" = done ] || { echo "job: $(cat "$D_BODY")"; return 1; }
     jq -e --arg p "$p" '.capture == "profile" and .trigger == "http" and
         .trigger_tags.trigger == "http" and .trigger_tags.pid == $p and .duration_ms == 2000 and
         .events == "cpu" and (.created | test("Z$")) and (.started | test("Z$")) and
@@ -191,7 +176,7 @@ case_snapshots() {
     d_expect main 202 "/v1/snapshot?pid=$p&type=thread_print" '.capture == "snapshot" and
         .type == "thread_print" and .queued == 1' || return 1
     id=$(jq .job_id "$D_BODY")
-    [ "$(wait_job "$id" 60)" = done ] || { echo "job: $(cat "$D_BODY")"; return 1; }
+    [ "$(d_wait_job main "$id" 60)" = done ] || { echo "job: $(cat "$D_BODY")"; return 1; }
     jq -e '.artefacts | length == 1 and .[0].kind == "thread_print"' "$D_BODY" > /dev/null ||
         { echo "artefacts: $(cat "$D_BODY")"; return 1; }
     txt=$(jq -r '.artefacts[0].name' "$D_BODY")
@@ -202,14 +187,14 @@ case_snapshots() {
     d_expect main 202 "/v1/snapshot?command=$RE_JVMS&type=gc_class_histogram" '.queued == 2' ||
         return 1
     for id in $(jq '.job_ids[]' "$D_BODY"); do
-        [ "$(wait_job "$id" 60)" = done ] || { echo "job: $(cat "$D_BODY")"; return 1; }
+        [ "$(d_wait_job main "$id" 60)" = done ] || { echo "job: $(cat "$D_BODY")"; return 1; }
         jq -e '.artefacts[0].kind == "gc_class_histogram"' "$D_BODY" > /dev/null || return 1
         grep -q '^Total ' "$(jq -r '.artefacts[0].name' "$D_BODY")" || { echo "no Total"; return 1; }
     done
     # a target that is not a JVM: accepted (it is a target), then failed with a reason
     d_expect main 202 "/v1/snapshot?pid=$(FILLER 1)&type=thread_print" '.queued == 1' || return 1
     id=$(jq .job_id "$D_BODY")
-    [ "$(wait_job "$id" 60)" = failed ] || { echo "job: $(cat "$D_BODY")"; return 1; }
+    [ "$(d_wait_job main "$id" 60)" = failed ] || { echo "job: $(cat "$D_BODY")"; return 1; }
     jq -e '(.reason | length > 0) and .artefacts == []' "$D_BODY" > /dev/null ||
         { echo "no failure reason: $(cat "$D_BODY")"; return 1; }
 }
@@ -233,7 +218,7 @@ case_command_regex_one_job_per_target() {
     d_expect main 409 "/v1/profile?pid=$(JVM1)" '.targets[0].status == "already_running"' ||
         return 1
     for id in $(jq '.[]' <<< "$ids"); do
-        [ "$(wait_job "$id" 60)" = done ] || { echo "job: $(cat "$D_BODY")"; return 1; }
+        [ "$(d_wait_job main "$id" 60)" = done ] || { echo "job: $(cat "$D_BODY")"; return 1; }
     done
 }
 
