@@ -191,10 +191,22 @@ static int read_proc(struct poller *p, int pid, struct pent *e, uint64_t now, bo
     return 0;
 }
 
-/* A pid present in both listings: re-read when young or due for rescan. */
+/* Whether memcg is a cgroup the daemon watches (OOM kills, watermarks). */
+static bool in_watched_cgroup(const struct poller *p, uint64_t memcg)
+{
+    for (size_t i = 0; memcg && i < p->cgs.n; i++)
+        if (p->cgs.v[i].id == memcg)
+            return true;
+    return false;
+}
+
+/* A pid present in both listings: re-read when young, due for rescan, or
+ * in a watched cgroup: an OOM kill there is matched to its victim by the
+ * RSS last read (match_ooms), which must be from this scan's period, not
+ * from the process's first seconds (a JVM grows long after its start). */
 static void recheck(struct poller *p, struct pent *e, uint64_t now, bool rescan)
 {
-    if (!rescan && now - e->first_ms >= p->young)
+    if (!rescan && now - e->first_ms >= p->young && !in_watched_cgroup(p, e->memcg))
         return;
     struct pent fresh;
     if (read_proc(p, e->pid, &fresh, now, false) < 0)

@@ -279,6 +279,35 @@ TEST(oom_victim_is_the_largest_exit_of_the_cgroup_or_pid_0)
     fx_done(&f);
 }
 
+/* The victim is chosen by the RSS last read: in a watched cgroup that is
+ * read every period, not only while a process is young, so a JVM that grew
+ * after its start wins over its small, older init. */
+TEST(oom_victim_is_judged_by_a_fresh_rss_in_a_watched_cgroup)
+{
+    struct fx f;
+    char dir[PATH_MAX + 32];
+    CHECK_EQ(fx_init(&f), 0);
+    CHECK_EQ(mkcg(&f, "podC", 1000, 0), 0);
+    CHECK_EQ(mkproc(&f, 600, "init", 'S', 100, 610, 300, 1, "podC"), 0);
+    CHECK_EQ(mkproc(&f, 601, "java", 'S', 600, 611, 100, 1, "podC"), 0);
+    struct poller *p = fx_poller(&f);
+    CHECK(p != NULL);
+    uint64_t id = cg_id(&f, "podC");
+    CHECK_EQ(poller_watch_cgroup(p, id, cg_dir(&f, "podC", dir, sizeof(dir))), 0);
+    CHECK_EQ(scan_at(p, &f, 50), 0);
+    CHECK_EQ(mkproc(&f, 601, "java", 'S', 600, 611, 50000, 1, "podC"), 0); /* grows */
+    CHECK_EQ(scan_at(p, &f, 100), 0);
+    CHECK_EQ(mkcg(&f, "podC", 1000, 1), 0); /* killed; its init follows it out */
+    rmproc(&f, 601);
+    rmproc(&f, 600);
+    CHECK_EQ(scan_at(p, &f, 150), 3);
+    CHECK_EQ(f.ev[2].kind, FS_EV_OOM);
+    CHECK_EQ(f.ev[2].pid, 601);
+    CHECK_STREQ(f.ev[2].comm, "java");
+    poller_free(p);
+    fx_done(&f);
+}
+
 TEST(process_watermark_fires_once_per_upward_crossing)
 {
     struct fx f;
@@ -428,6 +457,7 @@ TEST_MAIN(baseline_is_silent_then_new_processes_are_execs,
           old_processes_are_rechecked_only_at_rescan,
           zombie_leader_with_live_threads_is_not_an_exit,
           oom_victim_is_the_largest_exit_of_the_cgroup_or_pid_0,
+          oom_victim_is_judged_by_a_fresh_rss_in_a_watched_cgroup,
           process_watermark_fires_once_per_upward_crossing,
           cgroup_watermark_needs_a_watch_and_fires_once_per_crossing,
           proc_is_listed_only_when_loadavg_says_tasks_changed,
