@@ -18,6 +18,8 @@ struct pent {
     int pid, ppid;
     uint64_t start; /* clock ticks since boot: (pid, start) names a process */
     uint64_t memcg; /* memory cgroup id, 0 unknown */
+    /* the largest RSS read: the OOM reaper empties a victim before it
+     * exits, so a reading between the kill and the exit is near 0 */
     uint64_t rss_pages;
     uint64_t first_ms; /* when first seen */
     char comm[FS_COMM_LEN];
@@ -227,12 +229,14 @@ static void recheck(struct poller *p, struct pent *e, uint64_t now, bool rescan)
         e->dead = true;
         return;
     }
-    e->rss_pages = fresh.rss_pages;
+    if (fresh.rss_pages > e->rss_pages)
+        e->rss_pages = fresh.rss_pages;
     if (!e->quiet && !e->dead && strcmp(fresh.comm, e->comm) != 0) {
         /* an exec: runtimes move a container's first process into its
          * cgroup between fork and exec, so the cgroup is read again */
         memcpy(e->comm, fresh.comm, sizeof(e->comm));
         e->ppid = fresh.ppid;
+        e->rss_pages = fresh.rss_pages; /* a new program image */
         if (cgroup_memory_id_of_pid(p->proc_root, p->cgroup_root, e->pid, &e->memcg) < 0)
             e->memcg = 0;
         emit_exec(p, e);
@@ -338,7 +342,7 @@ static void check_proc_mark(struct poller *p, struct pmark *pm)
 }
 
 /* The victim of a pending OOM kill: among this scan's exits from its
- * cgroup, the one with the largest last-known RSS. */
+ * cgroup, the one with the largest RSS seen. */
 static void match_ooms(struct poller *p, uint64_t now)
 {
     size_t keep = 0;

@@ -279,9 +279,10 @@ TEST(oom_victim_is_the_largest_exit_of_the_cgroup_or_pid_0)
     fx_done(&f);
 }
 
-/* The victim is chosen by the RSS last read: in a watched cgroup that is
+/* The victim is chosen by the largest RSS seen: in a watched cgroup it is
  * read every period, not only while a process is young, so a JVM that grew
- * after its start wins over its small, older init. */
+ * after its start wins over its small, older init, even when the OOM
+ * reaper has emptied it by the last reading before its exit. */
 TEST(oom_victim_is_judged_by_a_fresh_rss_in_a_watched_cgroup)
 {
     struct fx f;
@@ -297,8 +298,10 @@ TEST(oom_victim_is_judged_by_a_fresh_rss_in_a_watched_cgroup)
     CHECK_EQ(scan_at(p, &f, 50), 0);
     CHECK_EQ(mkproc(&f, 601, "java", 'S', 600, 611, 50000, 1, "podC"), 0); /* grows */
     CHECK_EQ(scan_at(p, &f, 100), 0);
-    CHECK_EQ(mkcg(&f, "podC", 1000, 1), 0); /* killed; its init follows it out */
-    rmproc(&f, 601);
+    CHECK_EQ(mkcg(&f, "podC", 1000, 1), 0); /* killed: the OOM reaper empties it first */
+    CHECK_EQ(mkproc(&f, 601, "java", 'R', 600, 611, 0, 1, "podC"), 0);
+    CHECK_EQ(scan_at(p, &f, 120), 0);
+    rmproc(&f, 601); /* then it exits, and its init follows it out */
     rmproc(&f, 600);
     CHECK_EQ(scan_at(p, &f, 150), 3);
     CHECK_EQ(f.ev[2].kind, FS_EV_OOM);
