@@ -1,5 +1,6 @@
 /* cgroup: where a process's memory and CPU cgroups are, what their limits
- * and usage are, and which container / Pod the path names.
+ * and usage are; which container / Pod the paths name comes from
+ * containerid.
  *
  * Handles cgroup v1, v2 and hybrid hosts (memory and cpu on v1, the unified
  * hierarchy at <root>/unified without controllers). The cgroup filesystem
@@ -13,14 +14,14 @@
 #ifndef FS_CGROUP_H
 #define FS_CGROUP_H
 
+#include "events/containerid.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define CGROUP_UNLIMITED UINT64_MAX /* a limit that is not set */
 #define CGROUP_PATH_LEN  1024
-#define CGROUP_ID_LEN    65 /* 64 hex digits + NUL */
-#define CGROUP_UID_LEN   37 /* 8-4-4-4-12 + NUL */
 
 /* What /proc/<pid>/cgroup says, before looking at the filesystem. Paths
  * are relative to their hierarchy's root and start with '/'. */
@@ -43,16 +44,17 @@ struct cgroup_info {
     char cpu_root[CGROUP_PATH_LEN];
     char cpu_dir[CGROUP_PATH_LEN];
     char path[CGROUP_PATH_LEN];       /* memory cgroup path inside its hierarchy */
-    char container_id[CGROUP_ID_LEN]; /* "" when the path names no container */
-    char pod_uid[CGROUP_UID_LEN];     /* "" when the path names no kubelet Pod */
+    struct container_ident container; /* the container and Pod the paths name (containerid.h) */
 };
 
 /* Parses the text of /proc/<pid>/cgroup ("hier:controllers:path" lines).
- * Returns 0, or -EINVAL when no line could be parsed. */
+ * A line whose path does not fit CGROUP_PATH_LEN is skipped, not cut: a
+ * cut path would name another cgroup (or an outer container). Returns 0,
+ * or -EINVAL when no line could be parsed. */
 int cgroup_parse_membership(const char *text, struct cgroup_membership *out);
 
-/* Finds the directories of m under cgroup_root and fills out (ids, container
- * id, pod uid). Memory on a v1 hierarchy wins over the unified one (hybrid
+/* Finds the directories of m under cgroup_root and fills out (ids; the
+ * container by containerid_from_paths). Memory on a v1 hierarchy wins over the unified one (hybrid
  * hosts). Returns 0, -ENOENT (no memory cgroup directory), -EXDEV (the path
  * lies outside our cgroup namespace, "/.." prefix: run the agent in the host
  * cgroup namespace) or -errno. */
@@ -66,15 +68,6 @@ int cgroup_of_pid(const char *proc_root, const char *cgroup_root, int pid, struc
 /* Only the memory cgroup id of pid (cheaper: no cpu lookup, no parsing of
  * container ids). Returns 0 or -errno as cgroup_of_pid. */
 int cgroup_memory_id_of_pid(const char *proc_root, const char *cgroup_root, int pid, uint64_t *id);
-
-/* Extracts the container id and Pod uid from a cgroup path, for the kubelet
- * layouts (cgroupfs: .../kubepods[/<qos>]/pod<uid>/<id>; systemd:
- * kubepods-<qos>-pod<uid_with_underscores>.slice/{cri-containerd,docker,
- * crio}-<id>.scope, or "...slice:cri-containerd:<id>"), with any prefix
- * before kubepods, and for plain Docker (/docker/<id>). The deepest match
- * wins. Returns 1 when a container id was found, 0 when not; pod is ""
- * unless a kubepods Pod level precedes it. */
-int cgroup_parse_container(const char *path, char *cid, size_t cidcap, char *pod, size_t podcap);
 
 /* Inode number of a directory. 0 or -errno. */
 int cgroup_dir_id(const char *dir, uint64_t *id);

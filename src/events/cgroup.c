@@ -1,6 +1,7 @@
 #include "events/cgroup.h"
 
 #include "core/fsutil.h"
+#include "events/containerid.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -65,6 +66,8 @@ static int parse_line(const char *line, size_t len, struct cgroup_membership *m)
     copy(ctrl, sizeof(ctrl), c1 + 1, (size_t)(c2 - c1 - 1));
     const char *path = c2 + 1;
     size_t plen = len - (size_t)(path - line);
+    if (plen >= CGROUP_PATH_LEN)
+        return -ENAMETOOLONG;
     if (strncmp(line, "0:", 2) == 0 && ctrl[0] == '\0') {
         m->has_unified = true;
         copy(m->unified_path, sizeof(m->unified_path), path, plen);
@@ -190,11 +193,8 @@ int cgroup_resolve(const char *cgroup_root, const struct cgroup_membership *m,
     if (rc < 0)
         return rc;
     resolve_cpu(root, m, out);
-    if (!cgroup_parse_container(out->path, out->container_id, sizeof(out->container_id),
-                                out->pod_uid, sizeof(out->pod_uid)) &&
-        m->has_unified)
-        cgroup_parse_container(m->unified_path, out->container_id, sizeof(out->container_id),
-                               out->pod_uid, sizeof(out->pod_uid));
+    containerid_from_paths(m->memory_path, m->has_unified ? m->unified_path : NULL,
+                           &out->container);
     return 0;
 }
 
@@ -425,103 +425,4 @@ int cgroup_cpu_limit_millis(const struct cgroup_info *cg, uint64_t *millis_out)
         return -ENOENT;
     return min_along(cg->cpu_root, cg->cpu_dir, cg->cpu_version == 2 ? cpu_limit_v2 : cpu_limit_v1,
                      millis_out);
-}
-
-/* ---- container id / pod uid from a path ------------------------------------------- */
-
-static bool all_hex(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]))
-            return false;
-    return true;
-}
-
-static bool is_uid(const char *s, size_t n, char sep)
-{
-    if (n != 36)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? s[i] != sep : !isxdigit((unsigned char)s[i]))
-            return false;
-    }
-    return true;
-}
-
-/* pod<uid> (cgroupfs) or kubepods[-<qos>]-pod<uid_>.slice (systemd) */
-static bool pod_of(const char *c, size_t n, char *pod, size_t cap)
-{
-    if (n == 39 && strncmp(c, "pod", 3) == 0 && is_uid(c + 3, 36, '-')) {
-        copy(pod, cap, c + 3, 36);
-        return true;
-    }
-    if (n > 6 && strncmp(c + n - 6, ".slice", 6) == 0 && strncmp(c, "kubepods", 8) == 0) {
-        size_t end = n - 6;
-        if (end >= 40 && strncmp(c + end - 40, "-pod", 4) == 0 && is_uid(c + end - 36, 36, '_')) {
-            copy(pod, cap, c + end - 36, 36);
-            for (char *p = pod; *p; p++)
-                if (*p == '_')
-                    *p = '-';
-            return true;
-        }
-    }
-    return false;
-}
-
-static bool cid_of(const char *c, size_t n, char *cid, size_t cap)
-{
-    static const char *const prefixes[] = {"cri-containerd-", "docker-", "crio-", "containerd-",
-                                           "libpod-"};
-    if (n == 64 && all_hex(c, 64)) { /* cgroupfs driver, plain Docker */
-        copy(cid, cap, c, 64);
-        return true;
-    }
-    if (n > 6 && strncmp(c + n - 6, ".scope", 6) == 0) {
-        n -= 6;
-        for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
-            size_t pl = strlen(prefixes[i]);
-            if (n == pl + 64 && strncmp(c, prefixes[i], pl) == 0 && all_hex(c + pl, 64)) {
-                copy(cid, cap, c + pl, 64);
-                return true;
-            }
-        }
-        return false;
-    }
-    /* containerd's systemd driver under a service: "<pod slice>:cri-containerd:<id>" */
-    const char *colon = memchr(c, ':', n);
-    const char *last = colon ? c + n - 65 : NULL;
-    if (colon && n > 65 && *last == ':' && all_hex(last + 1, 64)) {
-        copy(cid, cap, last + 1, 64);
-        return true;
-    }
-    return false;
-}
-
-int cgroup_parse_container(const char *path, char *cid, size_t cidcap, char *pod, size_t podcap)
-{
-    bool kube = false, found = false;
-    char cur_pod[CGROUP_UID_LEN] = "";
-    cid[0] = '\0';
-    pod[0] = '\0';
-    for (const char *p = path; p && *p;) {
-        while (*p == '/')
-            p++;
-        const char *slash = strchr(p, '/');
-        size_t n = slash ? (size_t)(slash - p) : strlen(p);
-        if (n >= 8 && strncmp(p, "kubepods", 8) == 0)
-            kube = true;
-        if (kube)
-            pod_of(p, n, cur_pod, sizeof(cur_pod));
-        /* a "...pod<uid>.slice:cri-containerd:<id>" component names both */
-        const char *colon = memchr(p, ':', n);
-        if (colon && kube)
-            pod_of(p, (size_t)(colon - p), cur_pod, sizeof(cur_pod));
-        if (n && cid_of(p, n, cid, cidcap)) {
-            found = true;
-            snprintf(pod, podcap, "%s", cur_pod);
-        }
-        p = slash;
-    }
-    return found ? 1 : 0;
 }

@@ -246,7 +246,7 @@ static int add_entry(struct result *res, const struct capture_api_request *r,
     e->id = tg->id;
     snprintf(e->service, sizeof(e->service), "%s", tg->service);
     snprintf(e->container_id, sizeof(e->container_id), "%s",
-             tg->has_cgroup ? tg->cg.container_id : "");
+             tg->has_cgroup ? tg->cg.container.id : "");
     snprintf(e->tenant, sizeof(e->tenant), "%s", target_tenant(tg));
     e->pod = tg->pod;
     e->rule = tg->rule ? tg->rule->index : -1;

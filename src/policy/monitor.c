@@ -168,8 +168,8 @@ static void added(struct monitor *m, struct target *tg)
     oomwatch_target_added(m->oom, tg);
     metrics_set(m->d.metrics, targets, targets_count(m->d.targets));
     log_info("monitor", "watching pid %d (%s, service %s, rule %d)%s%s", tg->id.pid, tg->id.comm,
-             tg->service, tg->rule->index, tg->cg.container_id[0] ? " container " : "",
-             tg->cg.container_id);
+             tg->service, tg->rule->index, tg->cg.container.id[0] ? " container " : "",
+             tg->cg.container.id);
 }
 
 static uint64_t budget_ms(const struct monitor *m, const struct trigger *t)

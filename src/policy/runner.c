@@ -16,7 +16,7 @@ void runner_target_fill(struct runner_target *rt, const struct target *tg)
     memset(rt, 0, sizeof(*rt));
     snprintf(rt->service, sizeof(rt->service), "%s", tg->service);
     if (tg->has_cgroup)
-        snprintf(rt->container_id, sizeof(rt->container_id), "%s", tg->cg.container_id);
+        snprintf(rt->container_id, sizeof(rt->container_id), "%s", tg->cg.container.id);
     rt->pod = tg->pod;
 }
 

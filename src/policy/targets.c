@@ -551,7 +551,7 @@ static void add_identity(cJSON *o, const struct target *tg)
     cJSON_AddNumberToObject(o, "rule", tg->rule ? tg->rule->index : -1);
     cJSON_AddStringToObject(o, "cgroup", tg->has_cgroup ? tg->cg.path : "");
     cJSON_AddNumberToObject(o, "cgroup_id", tg->has_cgroup ? (double)tg->cg.memory_id : 0);
-    cJSON_AddStringToObject(o, "container_id", tg->has_cgroup ? tg->cg.container_id : "");
+    cJSON_AddStringToObject(o, "container_id", tg->has_cgroup ? tg->cg.container.id : "");
     if (tg->pod.name[0]) {
         cJSON *p = cJSON_AddObjectToObject(o, "pod");
         cJSON_AddStringToObject(p, "name", tg->pod.name);
@@ -565,7 +565,7 @@ const char *target_tenant(const struct target *tg)
 {
     if (!tg->has_cgroup)
         return "host";
-    return tg->cg.container_id[0] ? tg->cg.container_id : tg->cg.path;
+    return tg->cg.container.id[0] ? tg->cg.container.id : tg->cg.path;
 }
 
 cJSON *target_json(const struct target *tg, uint64_t now_ms)

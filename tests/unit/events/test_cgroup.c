@@ -1,5 +1,6 @@
 /* cgroup: /proc/<pid>/cgroup parsing, directory resolution, limits, usage,
- * OOM counters and container ids. cgroup v2 layouts are file trees under
+ * OOM counters and the container they name (the path shapes themselves are
+ * test_containerid's). cgroup v2 layouts are file trees under
  * tests/data/cgroup/<what they show>/{proc,root}; cgroup v1 is tested for
  * real on this host's v1 memory and cpu hierarchies. */
 #include "events/cgroup.h"
@@ -66,8 +67,8 @@ TEST(v2_systemd_containerd_burstable)
     CHECK_STREQ(cg.memory_root, root);
     CHECK_EQ(cg.memory_id, inode_of(want));
     CHECK_EQ(cg.cpu_version, 2);
-    CHECK_STREQ(cg.container_id, CID1);
-    CHECK_STREQ(cg.pod_uid, UID1);
+    CHECK_STREQ(cg.container.id, CID1);
+    CHECK_STREQ(cg.container.pod_uid, UID1);
     uint64_t v;
     CHECK_EQ(cgroup_memory_limit(&cg, &v), 0);
     CHECK_EQ(v, 512 * MIB); /* the container's own, below the pod's 1 GiB */
@@ -92,8 +93,8 @@ TEST(v2_cgroupfs_guaranteed_limits_come_from_the_pod)
     CHECK_EQ(cgroup_of_pid(proc, root, PID, &cg), 0);
     CHECK_EQ(cg.memory_version, 2);
     CHECK_STREQ(cg.path, "/kubepods/pod" UID2 "/" CID2);
-    CHECK_STREQ(cg.container_id, CID2);
-    CHECK_STREQ(cg.pod_uid, UID2);
+    CHECK_STREQ(cg.container.id, CID2);
+    CHECK_STREQ(cg.container.pod_uid, UID2);
     uint64_t v;
     CHECK_EQ(cgroup_memory_limit(&cg, &v), 0); /* container "max", pod 256 MiB */
     CHECK_EQ(v, 256 * MIB);
@@ -117,8 +118,8 @@ TEST(v1_docker_with_cpu_cpuacct_comounted_and_no_limits)
     CHECK_STREQ(cg.memory_dir, want);
     snprintf(want, sizeof(want), "%s/cpu,cpuacct/docker/%s", root, CID3);
     CHECK_STREQ(cg.cpu_dir, want);
-    CHECK_STREQ(cg.container_id, CID3);
-    CHECK_STREQ(cg.pod_uid, ""); /* plain Docker: no Pod */
+    CHECK_STREQ(cg.container.id, CID3);
+    CHECK_STREQ(cg.container.pod_uid, ""); /* plain Docker: no Pod */
     uint64_t v;
     CHECK_EQ(cgroup_memory_limit(&cg, &v), 0); /* 9223372036854771712 everywhere */
     CHECK(v == CGROUP_UNLIMITED);
@@ -141,8 +142,8 @@ TEST(hybrid_memory_on_v1_even_with_a_unified_line)
     CHECK_EQ(cg.memory_version, 1);
     CHECK_EQ(cg.cpu_version, 1);
     CHECK_CONTAINS(cg.memory_dir, "/root/memory/flameshot-test-1/kubepods/burstable/pod");
-    CHECK_STREQ(cg.container_id, CID2); /* a prefix before kubepods is fine */
-    CHECK_STREQ(cg.pod_uid, UID2);
+    CHECK_STREQ(cg.container.id, CID2); /* a prefix before kubepods is fine */
+    CHECK_STREQ(cg.container.pod_uid, UID2);
     uint64_t v;
     CHECK_EQ(cgroup_memory_limit(&cg, &v), 0); /* container unlimited, pod 768 MiB */
     CHECK_EQ(v, 768 * MIB);
@@ -160,52 +161,6 @@ TEST(paths_outside_our_cgroup_namespace_are_refused)
     CHECK_EQ(cgroup_of_pid(DATA "v2_cgroupfs_guaranteed_pod_limit/proc",
                            DATA "v2_cgroupfs_guaranteed_pod_limit/root", 4243, &cg),
              -ESRCH);
-}
-
-struct cid_case {
-    const char *path, *cid, *pod;
-};
-
-TEST(container_ids_from_every_kubelet_layout)
-{
-    static const struct cid_case cases[] = {
-        {"/kubepods/burstable/pod" UID1 "/" CID1, CID1, UID1},
-        {"/kubepods/pod" UID1 "/" CID1, CID1, UID1}, /* Guaranteed: no QoS level */
-        {"/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod"
-         "6b1a4b8e_2c0e_4a43_9f6a_0d5b2c7e1f42.slice/cri-containerd-" CID1 ".scope",
-         CID1, UID1},
-        {"/kubepods.slice/kubepods-pod6b1a4b8e_2c0e_4a43_9f6a_0d5b2c7e1f42.slice/docker-" CID1
-         ".scope",
-         CID1, UID1},
-        {"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod"
-         "6b1a4b8e_2c0e_4a43_9f6a_0d5b2c7e1f42.slice/crio-" CID1 ".scope",
-         CID1, UID1},
-        {"/system.slice/containerd.service/kubepods-burstable-pod"
-         "6b1a4b8e_2c0e_4a43_9f6a_0d5b2c7e1f42.slice:cri-containerd:" CID1,
-         CID1, UID1},
-        {"/flameshot-test-99/kubepods/burstable/pod" UID2 "/" CID2, CID2, UID2},
-        {"/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-burstable.slice", "", ""},
-        {"/docker/" CID3, CID3, ""},
-        {"/system.slice/docker-" CID3 ".scope", CID3, ""},
-        {"/user.slice/user-0.slice/session-3.scope", "", ""},
-        {"/kubepods/burstable/pod" UID1, "", ""}, /* the Pod level itself */
-        {"/", "", ""},
-        /* crio's conmon is not the container */
-        {"/kubepods.slice/kubepods-pod6b1a4b8e_2c0e_4a43_9f6a_0d5b2c7e1f42.slice/crio-conmon-" CID1
-         ".scope",
-         "", ""},
-        /* uppercase hex is not a runtime id; a pod-looking name outside kubepods is not a Pod */
-        {"/kubepods/pod" UID1 "/3F1C9E2AB4D5C6E7F8091A2B3C4D5E6F708192A3B4C5D6E7F8091A2B3C4D5E6F7",
-         "", ""},
-        {"/pod" UID1 "/" CID1, CID1, ""},
-    };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char cid[CGROUP_ID_LEN], pod[CGROUP_UID_LEN];
-        int found = cgroup_parse_container(cases[i].path, cid, sizeof(cid), pod, sizeof(pod));
-        CHECK_MSG(found == (cases[i].cid[0] != '\0'), "%s: found=%d", cases[i].path, found);
-        CHECK_MSG(strcmp(cid, cases[i].cid) == 0, "%s: cid '%s'", cases[i].path, cid);
-        CHECK_MSG(strcmp(pod, cases[i].pod) == 0, "%s: pod '%s'", cases[i].path, pod);
-    }
 }
 
 /* ---- cgroup v1 for real -------------------------------------------------------- */
@@ -323,8 +278,8 @@ TEST(v1_for_real_memory_and_cpu_hierarchies)
     CHECK_STREQ(cg.cpu_dir, cpu);
     CHECK_EQ(cg.memory_id, id);
     CHECK(cg.memory_id != 0);
-    CHECK_STREQ(cg.container_id, CID2);
-    CHECK_STREQ(cg.pod_uid, UID2);
+    CHECK_STREQ(cg.container.id, CID2);
+    CHECK_STREQ(cg.container.pod_uid, UID2);
     CHECK_EQ(limit, 128 * MIB);
     CHECK_EQ(millis, 1500);
     CHECK(usage > 0);
@@ -347,5 +302,5 @@ TEST_MAIN(membership_hybrid_v1_memory_and_unified, v2_systemd_containerd_burstab
           v2_cgroupfs_guaranteed_limits_come_from_the_pod,
           v1_docker_with_cpu_cpuacct_comounted_and_no_limits,
           hybrid_memory_on_v1_even_with_a_unified_line,
-          paths_outside_our_cgroup_namespace_are_refused, container_ids_from_every_kubelet_layout,
-          v1_for_real_memory_and_cpu_hierarchies, v1_root_is_unlimited_for_real)
+          paths_outside_our_cgroup_namespace_are_refused, v1_for_real_memory_and_cpu_hierarchies,
+          v1_root_is_unlimited_for_real)
