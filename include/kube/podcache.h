@@ -69,9 +69,10 @@ struct podcache_hit {
                     * the current one, possibly empty while waiting) */
 };
 
-/* Looks up a 64-hex container ID among the current IDs of live Pods, then
- * of tombstones, then among replaced IDs (the cache's, and each container's
- * lastState.terminated.containerID). Returns 0, -ENOENT, or -ENOMEM. */
+/* Looks up a 64-hex container ID among the current IDs of the Pods (live
+ * ones and tombstones), then among replaced IDs (the cache's, and each
+ * container's lastState.terminated.containerID). Returns 0, -ENOENT, or
+ * -ENOMEM. */
 int podcache_by_container(struct podcache *c, const char *id, struct podcache_hit *out);
 
 void podcache_hit_free(struct podcache_hit *h);

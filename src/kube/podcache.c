@@ -235,13 +235,12 @@ static int hit(struct podcache_hit *out, const struct entry *e, const struct pod
 
 static int by_container_locked(struct podcache *c, const char *id, struct podcache_hit *out)
 {
-    /* live Pods first: an ID is unique, but a tombstone may be stale */
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < c->n; i++) {
-            const struct pod_container *pc = pod_container_by_id(&c->e[i].pod, id, false);
-            if (pc && c->e[i].deleted == (pass == 1))
-                return hit(out, &c->e[i], pc, NULL, false);
-        }
+    /* a runtime never reuses an ID: at most one Pod has it as current */
+    for (size_t i = 0; i < c->n; i++) {
+        const struct pod_container *pc = pod_container_by_id(&c->e[i].pod, id, false);
+        if (pc)
+            return hit(out, &c->e[i], pc, NULL, false);
+    }
     for (size_t i = 0; i < c->nr; i++) {
         struct entry *e = strcmp(c->r[i].id, id) == 0 ? find_uid(c, c->r[i].uid) : NULL;
         if (e)

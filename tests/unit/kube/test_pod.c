@@ -137,6 +137,28 @@ TEST(large_unrelated_fields_are_not_kept)
     pod_free(&p);
 }
 
+/* owners that do not control the Pod (garbage collection only) are not
+ * its workload */
+TEST(owner_is_the_controller)
+{
+    cJSON *j = kf_json("pod-ephemeral-crio.json");
+    cJSON *refs = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "metadata"), "ownerReferences");
+    cJSON_InsertItemInArray(refs, 0,
+                            cJSON_Parse("{\"apiVersion\":\"example.com/v1\",\"kind\":\"Backup\","
+                                        "\"name\":\"nightly\",\"uid\":\"1b2c3d4e-0000-4000-8000-"
+                                        "000000000001\"}"));
+    struct pod p;
+    char err[256];
+    CHECK_EQ(pod_parse(j, &p, err, sizeof(err)), 0);
+    CHECK_STREQ(p.owner_kind, "StatefulSet");
+    pod_free(&p);
+    cJSON_DeleteItemFromArray(refs, 1);
+    CHECK_EQ(pod_parse(j, &p, err, sizeof(err)), 0);
+    CHECK_STREQ(p.owner_kind, "");
+    pod_free(&p);
+    cJSON_Delete(j);
+}
+
 TEST(copy_is_deep)
 {
     struct pod a, b;
@@ -295,6 +317,6 @@ TEST(status_is_not_a_podlist)
 TEST_MAIN(deployment_pod_with_init_container, crio_pod_with_ephemeral_container,
           waiting_containers_have_no_id, restarted_container_new_id_and_the_previous_one,
           static_mirror_pod_keeps_its_config_hash, large_unrelated_fields_are_not_kept,
-          copy_is_deep, invalid_pods_are_refused_with_the_reason, reason_names_the_pod,
-          too_many_flameshot_annotations, podlist_page_with_a_rejected_item_and_continue,
-          status_is_not_a_podlist)
+          owner_is_the_controller, copy_is_deep, invalid_pods_are_refused_with_the_reason,
+          reason_names_the_pod, too_many_flameshot_annotations,
+          podlist_page_with_a_rejected_item_and_continue, status_is_not_a_podlist)

@@ -266,6 +266,28 @@ TEST(over_long_line_reported_once_and_skipped_to_its_newline)
     watchparse_free(p);
 }
 
+static int stop_on_invalid(const struct watch_event *ev, void *arg)
+{
+    collect(ev, arg);
+    return ev->type == WATCH_INVALID ? 2 : 0;
+}
+
+/* a caller that stops abandons the stream: the next bytes are a new one,
+ * not the rest of the line that was being skipped */
+TEST(stopping_on_an_over_long_line_resets)
+{
+    struct seen s = {0};
+    struct watchparse *p = watchparse_new(1024, stop_on_invalid, &s);
+    char *huge = event_of_len(5000), *fits = event_of_len(1000);
+    CHECK_EQ(watchparse_feed(p, huge, 2000), 2);
+    CHECK_EQ(watchparse_feed(p, fits, strlen(fits)), 0);
+    CHECK_EQ(s.invalid, 1);
+    CHECK_EQ(s.events, 1);
+    free(huge);
+    free(fits);
+    watchparse_free(p);
+}
+
 TEST(garbage_lines_reported_and_the_stream_goes_on)
 {
     const char *g = "not json at all\n"
@@ -324,4 +346,5 @@ TEST_MAIN(whole_stream_in_one_read, byte_by_byte, random_chunkings_give_the_same
           several_events_in_one_read_each_delivered, last_line_without_newline_parsed_at_eof,
           gone_error_carries_410_and_stops_the_stream, error_event_fields_from_the_status,
           over_long_line_reported_once_and_skipped_to_its_newline,
-          garbage_lines_reported_and_the_stream_goes_on, large_pod_event_in_pieces, type_names)
+          stopping_on_an_over_long_line_resets, garbage_lines_reported_and_the_stream_goes_on,
+          large_pod_event_in_pieces, type_names)
