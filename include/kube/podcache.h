@@ -77,8 +77,9 @@ int podcache_by_container(struct podcache *c, const char *id, struct podcache_hi
 
 void podcache_hit_free(struct podcache_hit *h);
 
-/* Looks up a Pod by the ID a cgroup path carries: its UID, or a static
- * Pod's config hash. *deleted (may be NULL) says whether it is a
+/* Looks up a Pod by the ID a cgroup path carries: its UID (with '-' or,
+ * as the systemd cgroup driver writes it, '_'), or a static Pod's config
+ * hash. *deleted (may be NULL) says whether it is a
  * tombstone. Copies into *out (release with pod_free). Returns 0, -ENOENT,
  * or -ENOMEM. */
 int podcache_by_pod_id(struct podcache *c, const char *pod_id, struct pod *out, bool *deleted);

@@ -272,6 +272,17 @@ void podcache_hit_free(struct podcache_hit *h)
         pod_free(&h->pod);
 }
 
+/* The systemd cgroup driver writes a Pod UID with '_' for '-' in its slice
+ * name (kubepods-burstable-pod471203d1_984f_...slice); a UID never holds
+ * '_', so both spellings name the same Pod. */
+static bool uid_eq(const char *uid, const char *id)
+{
+    for (; *uid && *id; uid++, id++)
+        if (*uid != *id && !(*uid == '-' && *id == '_'))
+            return false;
+    return *uid == *id;
+}
+
 int podcache_by_pod_id(struct podcache *c, const char *pod_id, struct pod *out, bool *deleted)
 {
     memset(out, 0, sizeof(*out));
@@ -281,7 +292,7 @@ int podcache_by_pod_id(struct podcache *c, const char *pod_id, struct pod *out, 
     pthread_mutex_lock(&c->mu);
     for (size_t i = 0; i < c->n && rc == -ENOENT; i++) {
         const struct pod *p = &c->e[i].pod;
-        if (strcmp(p->uid, pod_id) != 0 && strcmp(p->config_hash, pod_id) != 0)
+        if (!uid_eq(p->uid, pod_id) && strcmp(p->config_hash, pod_id) != 0)
             continue;
         if (deleted)
             *deleted = c->e[i].deleted;

@@ -48,6 +48,12 @@ TEST(lookup_by_container_and_pod_id)
     CHECK_STREQ(p.name, "orders-db-0");
     pod_free(&p);
     CHECK_EQ(podcache_by_pod_id(c, UID_REPORT, &p, NULL), -ENOENT);
+    /* the systemd driver's spelling, from kubepods-besteffort-pod<uid>.slice */
+    CHECK_EQ(podcache_by_pod_id(c, "897277d4_5e6f_4999_a976_b8340e8d075e", &p, NULL), 0);
+    CHECK_STREQ(p.name, "orders-db-0");
+    pod_free(&p);
+    CHECK_EQ(podcache_by_pod_id(c, "897277d4_5e6f_4999_a976_b8340e8d075", &p, NULL), -ENOENT);
+    CHECK_EQ(podcache_by_pod_id(c, "897277d4-5e6f-4999-a976-b8340e8d075ee", &p, NULL), -ENOENT);
     struct podcache_counts n;
     podcache_counts(c, &n);
     CHECK_EQ(n.pods, 2);
