@@ -1,0 +1,60 @@
+/* apiclient: LIST and WATCH of the Pods on this node from the API server,
+ * over HTTPS verified against the service account's CA (libcurl).
+ *
+ * The bearer token is the projected service-account token, which the
+ * kubelet rotates: it is re-read from its file at least every minute and
+ * after any 401 (then the request is retried once), as client-go does.
+ *
+ * These are the two requests only; the loop around them (re-list on
+ * -ESTALE, re-watch from the last resourceVersion when a stream ends, back
+ * off with jitter on failures, its own thread) belongs to the caller.
+ *
+ * Threads: one client belongs to one thread; every call blocks for the
+ * network (bounded by the timeouts below). */
+#ifndef FS_KUBE_APICLIENT_H
+#define FS_KUBE_APICLIENT_H
+
+#include "kube/pod.h"
+#include "kube/watchparse.h"
+
+#include <stddef.h>
+
+#define KUBEAPI_SA_DIR_DEFAULT "/var/run/secrets/kubernetes.io/serviceaccount"
+
+/* LIST page size: bounds one answer's size */
+#define KUBEAPI_LIST_LIMIT 500
+
+/* "https://<host>:<port>" of the in-cluster API (KUBERNETES_SERVICE_HOST,
+ * _PORT), an IPv6 host in brackets. Returns 0 or -EINVAL (a part missing,
+ * or the result longer than cap). */
+int kubeapi_incluster_url(const char *host, const char *port, char *out, size_t cap);
+
+struct kubeapi;
+
+/* url: "https://host[:port]" (no path; http:// is refused: the token never
+ * travels in clear). sa_dir holds "token" and "ca.crt". node: this node's
+ * name (the fieldSelector). NULL with the reason in err. Does not block. */
+struct kubeapi *kubeapi_new(const char *url, const char *sa_dir, const char *node, char *err,
+                            size_t errlen);
+
+void kubeapi_free(struct kubeapi *a);
+
+/* LIST /api/v1/pods?fieldSelector=spec.nodeName=<node>, every page
+ * (limit/continue), into *out (release with pod_list_free; its cont is
+ * NULL and its resourceVersion the one to watch from; rejected Pods are
+ * counted, the first reason in err). Returns 0, -ESTALE (410 Gone: a
+ * continue token expired; list again), -EACCES (401 even with a fresh
+ * token), -EPERM (403: RBAC), -EIO (any other failure: TLS, connection,
+ * status, a body that is not a PodList), -ENOMEM; the reason in err. */
+int kubeapi_list(struct kubeapi *a, struct pod_list *out, char *err, size_t errlen);
+
+/* WATCH from resource_version with allowWatchBookmarks and timeoutSeconds
+ * = timeout_s, every event handed to cb (through watchparse) as it
+ * arrives. Returns 0 when the server ended the stream (watch again from
+ * the last resourceVersion seen), -ESTALE on 410 Gone (the status or an
+ * ERROR event: list again), the callback's non-zero value, or an error
+ * like kubeapi_list. */
+int kubeapi_watch(struct kubeapi *a, const char *resource_version, int timeout_s, watch_cb cb,
+                  void *arg, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,363 @@
+#include "kube/apiclient.h"
+
+#include "core/fsutil.h"
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* client-go re-reads a projected token every minute (its cachingTokenSource);
+ * the kubelet rotates it well before it expires */
+#define TOKEN_MAX_AGE_MS 60000
+#define TOKEN_MAX        (16u << 10)
+/* one LIST page of KUBEAPI_LIST_LIMIT Pods; a status body on an error */
+#define LIST_BODY_MAX     (64u << 20)
+#define ERROR_BODY_MAX    (64u << 10)
+#define CONNECT_TIMEOUT_S 10
+#define LIST_TIMEOUT_S    60
+
+struct kubeapi {
+    CURL *curl;
+    char base[512];
+    char token_path[PATH_MAX];
+    char ca_path[PATH_MAX];
+    char *node_q; /* the fieldSelector, URL-escaped */
+    char token[TOKEN_MAX];
+    uint64_t token_ms; /* when it was read; 0: never */
+};
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+int kubeapi_incluster_url(const char *host, const char *port, char *out, size_t cap)
+{
+    if (!host || !*host || !port || !*port)
+        return -EINVAL;
+    bool v6 = strchr(host, ':') != NULL;
+    int n = snprintf(out, cap, "https://%s%s%s:%s", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    return n > 0 && (size_t)n < cap ? 0 : -EINVAL;
+}
+
+struct kubeapi *kubeapi_new(const char *url, const char *sa_dir, const char *node, char *err,
+                            size_t errlen)
+{
+    if (!url || strncmp(url, "https://", 8) != 0 ||
+        strlen(url) >= sizeof(((struct kubeapi *)0)->base)) {
+        fail(err, errlen, -EINVAL, "API URL \"%s\" is not https://host[:port]", url ? url : "");
+        return NULL;
+    }
+    if (!node || !*node) {
+        fail(err, errlen, -EINVAL, "no node name");
+        return NULL;
+    }
+    struct kubeapi *a = calloc(1, sizeof(*a));
+    if (!a)
+        return NULL;
+    snprintf(a->base, sizeof(a->base), "%s", url);
+    size_t bl = strlen(a->base);
+    while (bl > 8 && a->base[bl - 1] == '/')
+        a->base[--bl] = '\0';
+    snprintf(a->token_path, sizeof(a->token_path), "%s/token", sa_dir);
+    snprintf(a->ca_path, sizeof(a->ca_path), "%s/ca.crt", sa_dir);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    a->curl = curl_easy_init();
+    char sel[POD_NAME_MAX + 32];
+    snprintf(sel, sizeof(sel), "spec.nodeName=%s", node);
+    a->node_q = a->curl ? curl_easy_escape(a->curl, sel, 0) : NULL;
+    if (!a->node_q) {
+        kubeapi_free(a);
+        fail(err, errlen, -ENOMEM, "out of memory");
+        return NULL;
+    }
+    return a;
+}
+
+void kubeapi_free(struct kubeapi *a)
+{
+    if (!a)
+        return;
+    curl_free(a->node_q);
+    if (a->curl)
+        curl_easy_cleanup(a->curl);
+    free(a);
+}
+
+/* Reads the token when it is older than a minute, or when forced (401). */
+static int load_token(struct kubeapi *a, bool force, char *err, size_t errlen)
+{
+    uint64_t now = mono_ms();
+    if (!force && a->token_ms && now - a->token_ms < TOKEN_MAX_AGE_MS)
+        return 0;
+    ssize_t n = fsutil_read_small(a->token_path, a->token, sizeof(a->token));
+    if (n < 0)
+        return fail(err, errlen, -EACCES, "%s: %s", a->token_path, strerror((int)-n));
+    while (n > 0 && (a->token[n - 1] == '\n' || a->token[n - 1] == ' '))
+        a->token[--n] = '\0';
+    if (n == 0)
+        return fail(err, errlen, -EACCES, "%s is empty", a->token_path);
+    /* it goes into a header line: nothing may end that line early */
+    for (ssize_t i = 0; i < n; i++)
+        if ((unsigned char)a->token[i] < 0x21 || a->token[i] == 0x7f)
+            return fail(err, errlen, -EACCES, "%s holds a control character", a->token_path);
+    a->token_ms = now;
+    return 0;
+}
+
+/* What one request is doing with the body. */
+struct req {
+    struct watchparse *wp; /* watch: 2xx bodies are fed to it */
+    int stop;              /* what the parser (its callback) returned */
+    char *body;            /* list, or any non-2xx answer */
+    size_t len, cap, max;
+    bool over; /* the body passed max */
+    CURL *curl;
+};
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+    struct req *r = ud;
+    size_t n = size * nmemb;
+    long code = 0;
+    curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &code);
+    if (r->wp && code / 100 == 2) {
+        r->stop = watchparse_feed(r->wp, data, n);
+        return r->stop ? 0 : n; /* 0 aborts the transfer */
+    }
+    size_t max = code / 100 == 2 ? r->max : ERROR_BODY_MAX;
+    if (r->len + n > max) {
+        r->over = true;
+        return 0;
+    }
+    if (r->len + n + 1 > r->cap) {
+        size_t cap = r->cap ? r->cap : 65536;
+        while (cap < r->len + n + 1)
+            cap *= 2;
+        char *b = realloc(r->body, cap);
+        if (!b)
+            return 0;
+        r->body = b;
+        r->cap = cap;
+    }
+    memcpy(r->body + r->len, data, n);
+    r->len += n;
+    r->body[r->len] = '\0';
+    return n;
+}
+
+/* The Status' message of an error answer, for the log. */
+static const char *status_message(const struct req *r, char *buf, size_t cap)
+{
+    cJSON *j = r->body ? cJSON_ParseWithLength(r->body, r->len) : NULL;
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
+    snprintf(buf, cap, "%s", cJSON_IsString(m) ? m->valuestring : "");
+    cJSON_Delete(j);
+    return buf;
+}
+
+static int status_error(long code, const struct req *r, char *err, size_t errlen)
+{
+    char msg[256];
+    status_message(r, msg, sizeof(msg));
+    int rc = code == 410 ? -ESTALE : code == 401 ? -EACCES : code == 403 ? -EPERM : -EIO;
+    return fail(err, errlen, rc, "HTTP %ld%s%s", code, *msg ? ": " : "", msg);
+}
+
+/* GET base+path once with the current token. *code: the HTTP status. */
+static int get_once(struct kubeapi *a, const char *path, long timeout_s, struct req *r, long *code,
+                    char *err, size_t errlen)
+{
+    char url[4096], auth[TOKEN_MAX + 32];
+    snprintf(url, sizeof(url), "%s%s", a->base, path);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", a->token);
+    struct curl_slist *h = curl_slist_append(NULL, auth);
+    struct curl_slist *h2 = h ? curl_slist_append(h, "Accept: application/json") : NULL;
+    if (!h2) {
+        curl_slist_free_all(h);
+        return fail(err, errlen, -ENOMEM, "out of memory");
+    }
+    CURL *c = a->curl;
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+    curl_easy_setopt(c, CURLOPT_CAINFO, a->ca_path);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h2);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_S);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    r->curl = c;
+    CURLcode cc = curl_easy_perform(c);
+    curl_slist_free_all(h2);
+    *code = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
+    if (r->stop)
+        return 0; /* the caller stopped the stream */
+    if (r->over)
+        return fail(err, errlen, -EIO, "answer to %s over %zu bytes", path, r->max);
+    if (cc != CURLE_OK)
+        return fail(err, errlen, -EIO, "GET %s: %s", path, curl_easy_strerror(cc));
+    return 0;
+}
+
+/* GET with the token policy: a 401 re-reads the token and retries once. */
+static int get(struct kubeapi *a, const char *path, long timeout_s, struct req *r, char *err,
+               size_t errlen)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int rc = load_token(a, attempt > 0, err, errlen);
+        if (rc)
+            return rc;
+        long code;
+        r->len = 0;
+        r->over = false;
+        rc = get_once(a, path, timeout_s, r, &code, err, errlen);
+        if (rc || r->stop || code / 100 == 2)
+            return rc;
+        if (code != 401 || attempt > 0)
+            return status_error(code, r, err, errlen);
+    }
+    return -EIO; /* not reached */
+}
+
+/* Moves the Pods of page into all. */
+static int append_page(struct pod_list *all, struct pod_list *page)
+{
+    if (page->n) {
+        struct pod *items = realloc(all->items, (all->n + page->n) * sizeof(*items));
+        if (!items)
+            return -ENOMEM;
+        all->items = items;
+        memcpy(all->items + all->n, page->items, page->n * sizeof(*items));
+        all->n += page->n;
+        page->n = 0;
+    }
+    all->rejected += page->rejected;
+    memcpy(all->resource_version, page->resource_version, sizeof(all->resource_version));
+    return 0;
+}
+
+/* One page into *page; the first rejected Pod's reason goes to first[256]. */
+static int list_page(struct kubeapi *a, const char *cont, struct pod_list *page, char *first,
+                     char *err, size_t errlen)
+{
+    char path[2048];
+    char *c = cont ? curl_easy_escape(a->curl, cont, 0) : NULL;
+    snprintf(path, sizeof(path), "/api/v1/pods?fieldSelector=%s&limit=%d%s%s", a->node_q,
+             KUBEAPI_LIST_LIMIT, c ? "&continue=" : "", c ? c : "");
+    curl_free(c);
+    struct req r = {.max = LIST_BODY_MAX};
+    int rc = get(a, path, LIST_TIMEOUT_S, &r, err, errlen);
+    cJSON *j = rc ? NULL : cJSON_ParseWithLength(r.body ? r.body : "", r.len);
+    free(r.body);
+    if (rc)
+        return rc;
+    char why[256] = "";
+    rc = pod_list_parse(j, page, why, sizeof(why));
+    cJSON_Delete(j);
+    if (rc)
+        return fail(err, errlen, rc == -ENOMEM ? rc : -EIO, "LIST: %s", why);
+    if (page->rejected && !*first)
+        snprintf(first, 256, "%s", why);
+    return 0;
+}
+
+int kubeapi_list(struct kubeapi *a, struct pod_list *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    char first[256] = "";
+    char *cont = NULL;
+    int rc = 0;
+    do {
+        struct pod_list page;
+        rc = list_page(a, cont, &page, first, err, errlen);
+        free(cont);
+        cont = NULL;
+        if (rc)
+            break;
+        rc = append_page(out, &page);
+        cont = page.cont;
+        page.cont = NULL;
+        pod_list_free(&page);
+    } while (rc == 0 && cont);
+    free(cont);
+    if (rc) {
+        pod_list_free(out);
+        return rc;
+    }
+    if (err && errlen)
+        snprintf(err, errlen, "%s", first);
+    return 0;
+}
+
+/* Stands between the parser and the caller: a 410 ERROR event ends the
+ * watch with -ESTALE whatever the caller does with it. */
+struct watch_ctx {
+    watch_cb cb;
+    void *arg;
+    bool gone;
+};
+
+static int on_event(const struct watch_event *ev, void *arg)
+{
+    struct watch_ctx *w = arg;
+    int rc = w->cb(ev, w->arg);
+    if (ev->type == WATCH_ERROR && ev->code == 410) {
+        w->gone = true;
+        return rc ? rc : 1;
+    }
+    return rc;
+}
+
+int kubeapi_watch(struct kubeapi *a, const char *resource_version, int timeout_s, watch_cb cb,
+                  void *arg, char *err, size_t errlen)
+{
+    struct watch_ctx w = {cb, arg, false};
+    struct req r = {.max = ERROR_BODY_MAX, .wp = watchparse_new(0, on_event, &w)};
+    if (!r.wp)
+        return fail(err, errlen, -ENOMEM, "out of memory");
+    char path[1024];
+    char *rv = curl_easy_escape(a->curl, resource_version ? resource_version : "", 0);
+    snprintf(path, sizeof(path),
+             "/api/v1/pods?fieldSelector=%s&watch=1&allowWatchBookmarks=true&resourceVersion=%s"
+             "&timeoutSeconds=%d",
+             a->node_q, rv ? rv : "", timeout_s);
+    curl_free(rv);
+    /* the server ends the stream after timeoutSeconds; the margin is ours */
+    int rc = get(a, path, (long)timeout_s + 30, &r, err, errlen);
+    if (rc == 0 && !r.stop)
+        r.stop = watchparse_finish(r.wp);
+    watchparse_free(r.wp);
+    free(r.body);
+    if (rc)
+        return rc;
+    if (w.gone)
+        return fail(err, errlen, -ESTALE, "watch: 410 Gone (resourceVersion %s too old)",
+                    resource_version);
+    return r.stop;
+}

@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""A Kubernetes API server for the apiclient tests, speaking HTTPS with a
+CA of its own and the list/watch protocol of /api/v1/pods as a real one
+does, from the fixtures of tests/data/kube.
+
+    kubeapi_server.py DIR
+
+Writes into DIR, with openssl: ca.crt (the CA that signed the server's
+certificate for 127.0.0.1), other-ca.crt (a CA that did not), token
+("token-1"), and accepted-token (the token it accepts; re-read at every
+request, so a test rotates tokens by rewriting it: any other -> 401).
+Listens on 127.0.0.1 and prints "PORT <n>" once it accepts connections.
+
+LIST  ?fieldSelector=spec.nodeName=worker-2&limit=N: podlist-page1.json,
+      then with its continue token podlist-page2.json; another token, or
+      the same while DIR/expire-continue exists -> 410 Expired.
+WATCH ?watch=1&resourceVersion=4413600&allowWatchBookmarks=true:
+      watch-stream.jsonl as a chunked body cut into uneven writes (events
+      split across writes, several events in one write), each flushed;
+      resourceVersion=1 -> 410 Gone.
+Every request is appended to DIR/requests.log as "<status> <path?query>".
+"""
+import json
+import os
+import ssl
+import subprocess
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+DIR = sys.argv[1]
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "kube")
+NODE = "worker-2"
+# the cut of the watch body: 1 byte, a piece of an event, several events...
+WRITES = [1, 700, 3, 9000, 50, 20000]
+
+
+def openssl(*args):
+    subprocess.run(["openssl", *args], cwd=DIR, check=True, capture_output=True)
+
+
+def make_pki():
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for ca in ("ca", "other-ca"):
+        openssl("req", "-x509", *ec, "-keyout", ca + ".key", "-out", ca + ".crt",
+                "-days", "2", "-subj", "/CN=flameshot-test-" + ca)
+    openssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    with open(os.path.join(DIR, "san.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext")
+    for name in ("token", "accepted-token"):
+        with open(os.path.join(DIR, name), "w") as f:
+            f.write("token-1\n")
+
+
+def fixture(name):
+    with open(os.path.join(DATA, name), "rb") as f:
+        return f.read()
+
+
+def status(code, reason, message):
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "code": code}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def log_request_line(self, code):
+        with open(os.path.join(DIR, "requests.log"), "a") as f:
+            f.write("%d %s\n" % (code, self.path))
+
+    def send_json(self, code, obj):
+        body = json.dumps(obj).encode() if not isinstance(obj, bytes) else obj
+        self.log_request_line(code)
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        with open(os.path.join(DIR, "accepted-token")) as f:
+            accepted = f.read().strip()
+        if self.headers.get("Authorization") != "Bearer " + accepted:
+            return self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
+        url = urlsplit(self.path)
+        q = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if url.path != "/api/v1/pods" or q.get("fieldSelector") != "spec.nodeName=" + NODE:
+            return self.send_json(400, status(400, "BadRequest", "unexpected request"))
+        if q.get("watch") in ("1", "true"):
+            return self.watch(q)
+        return self.list(q)
+
+    def list(self, q):
+        page1 = json.loads(fixture("podlist-page1.json"))
+        token = page1["metadata"]["continue"]
+        if "limit" not in q:
+            return self.send_json(400, status(400, "BadRequest", "no limit"))
+        if "continue" not in q:
+            return self.send_json(200, page1)
+        if q["continue"] != token or os.path.exists(os.path.join(DIR, "expire-continue")):
+            return self.send_json(410, status(410, "Expired",
+                                              "The provided continue parameter is too old"))
+        return self.send_json(200, fixture("podlist-page2.json"))
+
+    def watch(self, q):
+        if q.get("allowWatchBookmarks") != "true" or "timeoutSeconds" not in q:
+            return self.send_json(400, status(400, "BadRequest", "not a watch we expect"))
+        if q.get("resourceVersion") == "1":
+            return self.send_json(410, status(410, "Gone",
+                                              "too old resource version: 1 (4413600)"))
+        self.log_request_line(200)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        body, off, i = fixture("watch-stream.jsonl"), 0, 0
+        while off < len(body):
+            piece = body[off:off + WRITES[i % len(WRITES)]]
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.flush()
+            time.sleep(0.002)  # a write of its own, not merged with the next
+            off, i = off + len(piece), i + 1
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+
+def main():
+    make_pki()
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.path.join(DIR, "server.crt"), os.path.join(DIR, "server.key"))
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    print("PORT %d" % srv.server_address[1], flush=True)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

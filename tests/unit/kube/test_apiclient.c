@@ -1,0 +1,318 @@
+/* apiclient against a real HTTPS server (tests/lib/kubeapi_server.py:
+ * python3's http.server and ssl, a CA made by openssl for this run) that
+ * speaks list/watch as the API server does: pagination with continue, an
+ * expired continue token, a watch stream cut into uneven TCP writes ending
+ * with a 410 ERROR event, 410 on a too-old resourceVersion, a rotated
+ * token (old token -> 401), a CA that did not sign the server. */
+#include "harness.h"
+#include "kube_fixture.h"
+#include "kube/apiclient.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+struct server {
+    pid_t pid;
+    char dir[64];
+    char url[64];
+};
+
+static bool have(const char *cmd)
+{
+    char sh[128];
+    snprintf(sh, sizeof(sh), "command -v %s >/dev/null 2>&1", cmd);
+    return system(sh) == 0;
+}
+
+/* Starts the server and waits (up to 60 s) for its "PORT n" line. */
+static int server_start(struct server *s)
+{
+    snprintf(s->dir, sizeof(s->dir), "/tmp/fs-kubeapi-XXXXXX");
+    if (!mkdtemp(s->dir))
+        return -errno;
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -errno;
+    s->pid = fork();
+    if (s->pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execlp("python3", "python3", "tests/lib/kubeapi_server.py", s->dir, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    char line[64] = "";
+    size_t n = 0;
+    struct pollfd p = {.fd = fds[0], .events = POLLIN};
+    while (n < sizeof(line) - 1 && !strchr(line, '\n') && poll(&p, 1, 60000) == 1) {
+        ssize_t r = read(fds[0], line + n, sizeof(line) - 1 - n);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        line[n] = '\0';
+    }
+    close(fds[0]);
+    int port = 0;
+    if (sscanf(line, "PORT %d", &port) != 1)
+        return -EIO;
+    snprintf(s->url, sizeof(s->url), "https://127.0.0.1:%d", port);
+    return 0;
+}
+
+/* Returns 0 when the server was still serving (it dies of our SIGTERM,
+ * not of an error of its own before). */
+static int server_stop(struct server *s)
+{
+    int st = 0, rc = -ESRCH;
+    if (s->pid > 0 && kill(s->pid, SIGTERM) == 0 && waitpid(s->pid, &st, 0) == s->pid)
+        rc = WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM ? 0 : -ECHILD;
+    char sh[128];
+    snprintf(sh, sizeof(sh), "rm -rf %s", s->dir);
+    if (system(sh) != 0)
+        fprintf(stderr, "# could not remove %s\n", s->dir);
+    return rc;
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* DIR/requests.log: "<status> <path>" per request */
+static char *requests(const struct server *s)
+{
+    char path[128], *buf = NULL;
+    size_t n;
+    snprintf(path, sizeof(path), "%s/requests.log", s->dir);
+    if (fsutil_read_all(path, 1 << 20, &buf, &n) != 0)
+        return strdup("");
+    return buf;
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+static struct server srv;
+static struct kubeapi *api;
+
+#define NEED_SERVER()                                                                              \
+    do {                                                                                           \
+        NEED(have("python3") && have("openssl"), "python3 and openssl");                           \
+        if (!srv.pid) {                                                                            \
+            CHECK_EQ(server_start(&srv), 0);                                                       \
+            char e_[256];                                                                          \
+            api = kubeapi_new(srv.url, srv.dir, "worker-2", e_, sizeof(e_));                       \
+            CHECK_MSG(api, "%s", e_);                                                              \
+        }                                                                                          \
+        write_file(srv.dir, "requests.log", "");                                                   \
+    } while (0)
+
+TEST(list_follows_continue_across_pages)
+{
+    NEED_SERVER();
+    struct pod_list l;
+    char err[256];
+    CHECK_EQ(kubeapi_list(api, &l, err, sizeof(err)), 0);
+    CHECK_EQ(l.n, 4);
+    CHECK_EQ(l.rejected, 1); /* the Pod with a malformed containerID */
+    CHECK_CONTAINS(err, "broken-id");
+    CHECK_STREQ(l.resource_version, "4413600");
+    CHECK(!l.cont);
+    CHECK_STREQ(l.items[0].config_hash, HASH_STATIC);
+    CHECK_STREQ(l.items[3].uid, UID_REPORT);
+    pod_list_free(&l);
+    char *log = requests(&srv);
+    CHECK_EQ(count_lines(log), 2);
+    CHECK_CONTAINS(log, "200 /api/v1/pods?fieldSelector=spec.nodeName%3Dworker-2&limit=500\n");
+    CHECK_CONTAINS(log, "&limit=500&continue=eyJ2Ijoi");
+    free(log);
+}
+
+TEST(expired_continue_is_stale)
+{
+    NEED_SERVER();
+    write_file(srv.dir, "expire-continue", "");
+    struct pod_list l;
+    char err[256];
+    int rc = kubeapi_list(api, &l, err, sizeof(err));
+    char path[128];
+    snprintf(path, sizeof(path), "%s/expire-continue", srv.dir);
+    unlink(path);
+    CHECK_EQ(rc, -ESTALE);
+    CHECK_CONTAINS(err, "HTTP 410: The provided continue parameter is too old");
+    CHECK_EQ(l.n, 0);
+}
+
+struct seen {
+    char log[1024];
+    int n;
+};
+
+static int collect(const struct watch_event *ev, void *arg)
+{
+    struct seen *s = arg;
+    size_t at = strlen(s->log);
+    snprintf(s->log + at, sizeof(s->log) - at, "%s %s;", watch_type_name(ev->type),
+             ev->resource_version ? ev->resource_version : "-");
+    s->n++;
+    return 0;
+}
+
+TEST(watch_stream_in_uneven_writes_ends_with_gone)
+{
+    NEED_SERVER();
+    struct seen s = {0};
+    char err[256];
+    CHECK_EQ(kubeapi_watch(api, "4413600", 30, collect, &s, err, sizeof(err)), -ESTALE);
+    CHECK_STREQ(s.log, "ADDED 4410721;ADDED 4410990;MODIFIED 4412310;BOOKMARK 4413800;"
+                       "MODIFIED 4413700;DELETED 4413810;ERROR -;");
+    char *log = requests(&srv);
+    CHECK_CONTAINS(log, "200 /api/v1/pods?fieldSelector=spec.nodeName%3Dworker-2&watch=1&"
+                        "allowWatchBookmarks=true&resourceVersion=4413600&timeoutSeconds=30\n");
+    free(log);
+}
+
+static int stop_at_bookmark(const struct watch_event *ev, void *arg)
+{
+    collect(ev, arg);
+    return ev->type == WATCH_BOOKMARK ? 7 : 0;
+}
+
+TEST(watch_stopped_by_the_caller)
+{
+    NEED_SERVER();
+    struct seen s = {0};
+    char err[256];
+    CHECK_EQ(kubeapi_watch(api, "4413600", 30, stop_at_bookmark, &s, err, sizeof(err)), 7);
+    CHECK_EQ(s.n, 4);
+}
+
+TEST(watch_from_too_old_version_is_stale)
+{
+    NEED_SERVER();
+    struct seen s = {0};
+    char err[256];
+    CHECK_EQ(kubeapi_watch(api, "1", 30, collect, &s, err, sizeof(err)), -ESTALE);
+    CHECK_EQ(s.n, 0);
+    CHECK_CONTAINS(err, "HTTP 410: too old resource version");
+}
+
+/* The API starts accepting only the rotated token: until the kubelet
+ * writes it, 401 (re-read, retried once); once written, the next request
+ * gets a 401, re-reads it and succeeds, without waiting for the minute. */
+TEST(token_rotation_reread_after_401)
+{
+    NEED_SERVER();
+    struct pod_list l;
+    char err[256];
+    CHECK_EQ(kubeapi_list(api, &l, err, sizeof(err)), 0); /* token-1 read and cached */
+    pod_list_free(&l);
+    write_file(srv.dir, "accepted-token", "token-2\n");
+    write_file(srv.dir, "requests.log", "");
+    CHECK_EQ(kubeapi_list(api, &l, err, sizeof(err)), -EACCES);
+    CHECK_CONTAINS(err, "HTTP 401");
+    char *log = requests(&srv);
+    CHECK_EQ(count_lines(log), 2); /* the request and its one retry */
+    free(log);
+    write_file(srv.dir, "token", "token-2\n");
+    write_file(srv.dir, "requests.log", "");
+    CHECK_EQ(kubeapi_list(api, &l, err, sizeof(err)), 0);
+    CHECK_EQ(l.n, 4);
+    pod_list_free(&l);
+    log = requests(&srv);
+    CHECK_MSG(strncmp(log, "401 ", 4) == 0 && count_lines(log) == 3, "%s", log);
+    free(log);
+    write_file(srv.dir, "accepted-token", "token-1\n");
+    write_file(srv.dir, "token", "token-1\n");
+}
+
+TEST(server_not_signed_by_the_ca_is_refused)
+{
+    NEED_SERVER();
+    char dir[128], path[160], *ca = NULL;
+    size_t n;
+    snprintf(path, sizeof(path), "%s/other-ca.crt", srv.dir);
+    CHECK_EQ(fsutil_read_all(path, 1 << 20, &ca, &n), 0);
+    snprintf(dir, sizeof(dir), "%s/other", srv.dir);
+    CHECK_EQ(fsutil_mkdirs(dir, 0700), 0);
+    write_file(dir, "ca.crt", ca);
+    write_file(dir, "token", "token-1\n");
+    free(ca);
+    char err[256];
+    struct kubeapi *other = kubeapi_new(srv.url, dir, "worker-2", err, sizeof(err));
+    CHECK(other);
+    struct pod_list l;
+    int rc = kubeapi_list(other, &l, err, sizeof(err));
+    kubeapi_free(other);
+    CHECK_EQ(rc, -EIO);
+    CHECK_CONTAINS(err, "SSL");
+    char *log = requests(&srv);
+    CHECK_STREQ(log, ""); /* no request was sent, so no token either */
+    free(log);
+}
+
+TEST(unusable_token_is_refused_before_connecting)
+{
+    NEED_SERVER();
+    char err[256];
+    struct kubeapi *a = kubeapi_new(srv.url, "/nonexistent", "worker-2", err, sizeof(err));
+    CHECK(a);
+    struct pod_list l;
+    CHECK_EQ(kubeapi_list(a, &l, err, sizeof(err)), -EACCES);
+    CHECK_CONTAINS(err, "/nonexistent/token");
+    kubeapi_free(a);
+    /* a token that would add a header line is never sent */
+    char dir[128];
+    snprintf(dir, sizeof(dir), "%s/crlf", srv.dir);
+    CHECK_EQ(fsutil_mkdirs(dir, 0700), 0);
+    write_file(dir, "token", "token-1\r\nX-Injected: 1\n");
+    a = kubeapi_new(srv.url, dir, "worker-2", err, sizeof(err));
+    CHECK_EQ(kubeapi_list(a, &l, err, sizeof(err)), -EACCES);
+    CHECK_CONTAINS(err, "control character");
+    kubeapi_free(a);
+    char *log = requests(&srv);
+    CHECK_STREQ(log, "");
+    free(log);
+}
+
+TEST(urls)
+{
+    char u[128], err[256];
+    CHECK_EQ(kubeapi_incluster_url("10.96.0.1", "443", u, sizeof(u)), 0);
+    CHECK_STREQ(u, "https://10.96.0.1:443");
+    CHECK_EQ(kubeapi_incluster_url("fd00:10:96::1", "443", u, sizeof(u)), 0);
+    CHECK_STREQ(u, "https://[fd00:10:96::1]:443");
+    CHECK_EQ(kubeapi_incluster_url("", "443", u, sizeof(u)), -EINVAL);
+    CHECK_EQ(kubeapi_incluster_url("10.96.0.1", "443", u, 10), -EINVAL);
+    CHECK(!kubeapi_new("http://10.96.0.1:80", "/tmp", "worker-2", err, sizeof(err)));
+    CHECK_CONTAINS(err, "is not https://");
+    CHECK(!kubeapi_new("https://10.96.0.1", "/tmp", "", err, sizeof(err)));
+    CHECK_STREQ(err, "no node name");
+}
+
+/* last: stops the server the others shared, which must still be up */
+TEST(server_served_to_the_end)
+{
+    NEED(have("python3") && have("openssl"), "python3 and openssl");
+    kubeapi_free(api);
+    CHECK_EQ(server_stop(&srv), 0);
+}
+
+TEST_MAIN(list_follows_continue_across_pages, expired_continue_is_stale,
+          watch_stream_in_uneven_writes_ends_with_gone, watch_stopped_by_the_caller,
+          watch_from_too_old_version_is_stale, token_rotation_reread_after_401,
+          server_not_signed_by_the_ca_is_refused, unusable_token_is_refused_before_connecting, urls,
+          server_served_to_the_end)
