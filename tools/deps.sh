@@ -8,7 +8,7 @@ set -eu
 PKGS="make gcc g++ clang llvm bpftool pkg-config
       libbpf-dev libelf-dev zlib1g-dev libcurl4-openssl-dev libcjson-dev
       libmicrohttpd-dev libpcre2-dev
-      openjdk-17-jdk-headless curl util-linux procps jq iproute2
+      openjdk-17-jdk-headless curl util-linux procps jq iproute2 python3 openssl
       cppcheck clang-format"
 
 missing=""
