@@ -164,7 +164,15 @@ case_sigterm_keeps_a_partial_profile_and_leaves_nothing_behind() {
     local pid; pid=$(ct_pid term)
     d_start term FLAMESHOT_PROCESSES='[{"service":"term","command":"Burner 86404$","mem_usage_mb_emergency":20,"emergency_duration":"60s"}]' || return 1
     d_wait_log term "job [0-9]+: profile of pid $pid" 10 || return 1
-    sleep 4
+    # stop once the recording runs (JFR.start of a fresh JVM takes seconds),
+    # and once it has recorded a little
+    local i
+    for i in $(seq 1 300); do
+        setpriv --reuid "$CT_UID" --regid "$CT_UID" --clear-groups jcmd "$pid" JFR.check 2>/dev/null |
+            grep -q 'name=flameshot-' && break
+        sleep 0.1
+    done
+    sleep 2
     local t0; t0=$(date +%s)
     d_stop term || { echo "exit status $? after SIGTERM"; d_log term | tail; return 1; }
     [ $(($(date +%s) - t0)) -lt 20 ] || { echo "shutdown took too long"; return 1; }
