@@ -20,16 +20,11 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-#define KUBEAPI_SA_DIR_DEFAULT "/var/run/secrets/kubernetes.io/serviceaccount"
-
 /* LIST page size: bounds one answer's size */
 #define KUBEAPI_LIST_LIMIT 500
 
-/* "https://<host>:<port>" of the in-cluster API (KUBERNETES_SERVICE_HOST,
- * _PORT), an IPv6 host in brackets. Returns 0 or -EINVAL (a part missing,
- * or the result longer than cap). */
-int kubeapi_incluster_url(const char *host, const char *port, char *out, size_t cap);
-
+/* The URL and sa_dir are core/config's kube_api and kube_sa_dir (the
+ * in-cluster defaults or their FLAMESHOT_KUBE_API / _SA_DIR overrides). */
 struct kubeapi;
 
 /* url: "https://host[:port]" (no path; http:// is refused: the token never

@@ -56,15 +56,6 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
     return rc;
 }
 
-int kubeapi_incluster_url(const char *host, const char *port, char *out, size_t cap)
-{
-    if (!host || !*host || !port || !*port)
-        return -EINVAL;
-    bool v6 = strchr(host, ':') != NULL;
-    int n = snprintf(out, cap, "https://%s%s%s:%s", v6 ? "[" : "", host, v6 ? "]" : "", port);
-    return n > 0 && (size_t)n < cap ? 0 : -EINVAL;
-}
-
 struct kubeapi *kubeapi_new(const char *url, const char *sa_dir, const char *node, char *err,
                             size_t errlen)
 {
