@@ -1,6 +1,7 @@
 #include "kube/watcher.h"
 
 #include "core/log.h"
+#include "core/units.h"
 #include "kube/apiclient.h"
 
 #include <errno.h>
@@ -38,13 +39,6 @@ static const char *const error_names[WATCHER_ERR_MAX] = {"gone", "auth", "forbid
 const char *watcher_error_name(enum watcher_error e)
 {
     return e < WATCHER_ERR_MAX ? error_names[e] : "?";
-}
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static enum watcher_error error_kind(int rc)
@@ -142,7 +136,7 @@ static int list(struct watcher *w)
     if (l.rejected)
         record_error(w, WATCHER_ERR_POD, false, "LIST", err);
     memcpy(w->rv, l.resource_version, sizeof(w->rv));
-    rc = podcache_replace_all(w->cache, &l, mono_ms());
+    rc = podcache_replace_all(w->cache, &l, units_now_mono_ms());
     if (rc) {
         record_error(w, WATCHER_ERR_IO, true, "LIST", strerror(-rc));
         return rc;
@@ -165,8 +159,8 @@ static void apply(struct watcher *w, const struct watch_event *ev)
         record_error(w, WATCHER_ERR_POD, false, watch_type_name(ev->type), err);
         return;
     }
-    int rc = ev->type == WATCH_DELETED ? podcache_delete(w->cache, &p, mono_ms())
-                                       : podcache_put(w->cache, &p, mono_ms());
+    int rc = ev->type == WATCH_DELETED ? podcache_delete(w->cache, &p, units_now_mono_ms())
+                                       : podcache_put(w->cache, &p, units_now_mono_ms());
     if (rc) {
         record_error(w, WATCHER_ERR_POD, false, watch_type_name(ev->type), strerror(-rc));
         return;
@@ -186,7 +180,7 @@ static int on_event(const struct watch_event *ev, void *arg)
         apply(w, ev);
         break;
     case WATCH_BOOKMARK:
-        podcache_expire(w->cache, mono_ms()); /* a quiet watch still ages tombstones */
+        podcache_expire(w->cache, units_now_mono_ms()); /* a quiet watch still ages tombstones */
         pthread_mutex_lock(&w->mu);
         w->st.bookmarks++;
         pthread_mutex_unlock(&w->mu);
@@ -220,10 +214,10 @@ static int watch(struct watcher *w, bool restart)
     w->st.watch_restarts += restart;
     pthread_mutex_unlock(&w->mu);
     char err[256] = "";
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = units_now_mono_ms();
     w->stream_events = 0;
     int rc = kubeapi_watch(w->api, w->rv, w->watch_timeout_s, on_event, w, err, sizeof(err));
-    if (rc == 0 && w->stream_events == 0 && mono_ms() - t0 < SHORT_WATCH_MS) {
+    if (rc == 0 && w->stream_events == 0 && units_now_mono_ms() - t0 < SHORT_WATCH_MS) {
         record_error(w, WATCHER_ERR_IO, true, "WATCH", "stream closed at once");
         return -EIO;
     }
@@ -279,7 +273,7 @@ struct watcher *watcher_start(const struct watcher_config *cfg, char *err, size_
     w->backoff_max_ms = cfg->backoff_max_ms ? cfg->backoff_max_ms : WATCHER_BACKOFF_MAX_MS;
     if (w->backoff_max_ms < w->backoff_min_ms)
         w->backoff_max_ms = w->backoff_min_ms;
-    w->rng = (uint32_t)mono_ms() ^ ((uint32_t)getpid() << 16) ^ 0x9e3779b9u;
+    w->rng = (uint32_t)units_now_mono_ms() ^ ((uint32_t)getpid() << 16) ^ 0x9e3779b9u;
     if (!w->rng)
         w->rng = 1;
     atomic_init(&w->stop, false);
