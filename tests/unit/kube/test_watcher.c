@@ -295,6 +295,28 @@ TEST(server_down_backs_off_then_reconnects)
     CHECK_EQ(log_count("&resourceVersion=4413600&timeoutSeconds=60\n"), 2);
 }
 
+/* The API stops accepting our token (rotated, the file not yet): 401s are
+ * counted as auth errors and backed off; the rotated file brings it back. */
+TEST(rejected_token_backs_off_until_rotated)
+{
+    NEED_SERVER();
+    CHECK_EQ(setup(1000), 0);
+    WAIT_FOR(stats().lists == 1 && log_has(WATCHING));
+    write_file(srv.dir, "accepted-token", "token-2\n");
+    push("CLOSE");
+    WAIT_FOR(stats().errors[WATCHER_ERR_AUTH] >= 2);
+    struct watcher_stats s = stats();
+    CHECK(!s.connected);
+    CHECK(s.backoffs >= 1);
+    CHECK_CONTAINS(s.last_error, "HTTP 401");
+    write_file(srv.dir, "token", "token-2\n");
+    push_pod("", "ADDED", UID_NEW1, "billing-0", 4413700, 1);
+    WAIT_FOR(known(1));
+    s = stats();
+    CHECK(s.connected);
+    CHECK_EQ(s.lists, 1);
+}
+
 /* watcher_stop with a watch open (the server sends nothing) returns within
  * the bound, and during a backoff at once. */
 TEST(stop_is_prompt)
@@ -351,4 +373,5 @@ TEST(cleanup)
 TEST_MAIN(list_in_pages_then_events_and_a_bookmark,
           gone_mid_stream_relists_and_the_cache_is_right_after,
           closed_stream_rewatches_from_the_last_version, server_down_backs_off_then_reconnects,
-          stop_is_prompt, start_refuses_a_bad_config, cleanup)
+          rejected_token_backs_off_until_rotated, stop_is_prompt, start_refuses_a_bad_config,
+          cleanup)
