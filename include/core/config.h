@@ -13,6 +13,8 @@
 
 struct cJSON;
 
+#define KUBE_SA_DIR_DEFAULT "/var/run/secrets/kubernetes.io/serviceaccount"
+
 enum fs_mode { FS_MODE_AUTO = 0, FS_MODE_KUBERNETES, FS_MODE_STANDALONE };
 enum fs_bpf_mode { FS_BPF_AUTO = 0, FS_BPF_ON, FS_BPF_OFF };
 
@@ -37,6 +39,11 @@ struct config {
     struct tags tags;      /* FLAMESHOT_TAGS */
     struct rule_set rules; /* FLAMESHOT_PROCESSES or the default rule */
     char *node_name;       /* FLAMESHOT_NODE_NAME, else the hostname */
+    /* kubernetes mode only (NULL otherwise): FLAMESHOT_KUBE_API, else
+     * https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT, else NULL
+     * (no API server known); FLAMESHOT_KUBE_SA_DIR (token, ca.crt) */
+    char *kube_api;
+    char *kube_sa_dir;
     char *async_profiler_path;
     enum fs_bpf_mode bpf;
     int max_concurrent_jobs;

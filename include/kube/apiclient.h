@@ -17,18 +17,14 @@
 #include "kube/pod.h"
 #include "kube/watchparse.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
-
-#define KUBEAPI_SA_DIR_DEFAULT "/var/run/secrets/kubernetes.io/serviceaccount"
 
 /* LIST page size: bounds one answer's size */
 #define KUBEAPI_LIST_LIMIT 500
 
-/* "https://<host>:<port>" of the in-cluster API (KUBERNETES_SERVICE_HOST,
- * _PORT), an IPv6 host in brackets. Returns 0 or -EINVAL (a part missing,
- * or the result longer than cap). */
-int kubeapi_incluster_url(const char *host, const char *port, char *out, size_t cap);
-
+/* The URL and sa_dir are core/config's kube_api and kube_sa_dir (the
+ * in-cluster defaults or their FLAMESHOT_KUBE_API / _SA_DIR overrides). */
 struct kubeapi;
 
 /* url: "https://host[:port]" (no path; http:// is refused: the token never
@@ -39,13 +35,20 @@ struct kubeapi *kubeapi_new(const char *url, const char *sa_dir, const char *nod
 
 void kubeapi_free(struct kubeapi *a);
 
+/* Another thread stops a request of a by setting *stop (which must outlive
+ * a): the call in progress returns -EINTR within about a second (libcurl's
+ * progress callback, called about once a second on an idle stream), as do
+ * later calls while it stays set. NULL removes the hook. */
+void kubeapi_set_stop(struct kubeapi *a, const atomic_bool *stop);
+
 /* LIST /api/v1/pods?fieldSelector=spec.nodeName=<node>, every page
  * (limit/continue), into *out (release with pod_list_free; its cont is
  * NULL and its resourceVersion the one to watch from; rejected Pods are
  * counted, the first reason in err). Returns 0, -ESTALE (410 Gone: a
  * continue token expired; list again), -EACCES (401 even with a fresh
  * token), -EPERM (403: RBAC), -EIO (any other failure: TLS, connection,
- * status, a body that is not a PodList), -ENOMEM; the reason in err. */
+ * status, a body that is not a PodList), -ENOMEM, -EINTR (stopped:
+ * kubeapi_set_stop); the reason in err. */
 int kubeapi_list(struct kubeapi *a, struct pod_list *out, char *err, size_t errlen);
 
 /* WATCH from resource_version with allowWatchBookmarks and timeoutSeconds

@@ -39,6 +39,8 @@ static const char *const known_vars[] = {
     "FLAMESHOT_TAGS",
     "FLAMESHOT_PROCESSES",
     "FLAMESHOT_NODE_NAME",
+    "FLAMESHOT_KUBE_API",
+    "FLAMESHOT_KUBE_SA_DIR",
     "FLAMESHOT_ASYNC_PROFILER_PATH",
     "FLAMESHOT_BPF",
     "FLAMESHOT_MAX_CONCURRENT_JOBS",
@@ -409,6 +411,33 @@ static int load_node(struct loader *l, struct config *c)
     return dup_into(&c->node_name, host);
 }
 
+/* kubernetes mode's API server: FLAMESHOT_KUBE_API (https://host[:port],
+ * nothing after), else the in-cluster address (an IPv6 host in brackets);
+ * none (NULL) outside a cluster. Unused, so not loaded, in standalone. */
+static int load_kube(struct loader *l, struct config *c)
+{
+    if (c->mode != FS_MODE_KUBERNETES)
+        return 0;
+    int rc = load_string(l, "FLAMESHOT_KUBE_SA_DIR", KUBE_SA_DIR_DEFAULT, &c->kube_sa_dir);
+    const char *v = var(l, "FLAMESHOT_KUBE_API");
+    const char *host = var(l, "KUBERNETES_SERVICE_HOST"), *port = var(l, "KUBERNETES_SERVICE_PORT");
+    if (rc || (!v && !host))
+        return rc;
+    if (!v) {
+        char url[320];
+        bool v6 = strchr(host, ':') != NULL;
+        snprintf(url, sizeof(url), "https://%s%.*s%s:%s", v6 ? "[" : "", (int)(sizeof(url) / 2),
+                 host, v6 ? "]" : "", port ? port : "443");
+        return dup_into(&c->kube_api, url);
+    }
+    const char *hp = v + 8; /* host[:port] */
+    size_t n = strlen(v);
+    if (strncmp(v, "https://", 8) != 0 || !*hp || *hp == '/' || n > 300 ||
+        strcspn(hp, "/?# \t@") < strlen(hp) - (hp[strlen(hp) - 1] == '/'))
+        return fail(l, "FLAMESHOT_KUBE_API", "\"%s\" is not https://host[:port]", v);
+    return dup_into(&c->kube_api, v);
+}
+
 /* One container's share of the workers and of the queue: below the whole
  * by default, so that one tenant cannot starve the node. */
 static int load_container_share(struct loader *l, struct config *c)
@@ -502,6 +531,8 @@ int config_load(struct config *cfg, config_getenv_fn get, void *arg, struct conf
     }
     if (rc == 0)
         rc = load_bpf(&l, cfg);
+    if (rc == 0)
+        rc = load_kube(&l, cfg);
     if (rc == -ENOMEM)
         fail(&l, "config", "out of memory");
     if (rc < 0)
@@ -585,6 +616,8 @@ void config_free(struct config *cfg)
     free(cfg->http_ip);
     free(cfg->service);
     free(cfg->node_name);
+    free(cfg->kube_api);
+    free(cfg->kube_sa_dir);
     free(cfg->async_profiler_path);
     free(cfg->http_token);
     tags_free(&cfg->tags);
@@ -652,6 +685,10 @@ cJSON *config_to_json(const struct config *c)
     for (size_t i = 0; tags && i < c->tags.n; i++)
         cJSON_AddStringToObject(tags, c->tags.items[i].key, c->tags.items[i].value);
     cJSON_AddStringToObject(o, "node_name", c->node_name);
+    if (c->mode == FS_MODE_KUBERNETES) {
+        json_add_str_or_null(o, "kube_api", c->kube_api);
+        cJSON_AddStringToObject(o, "kube_sa_dir", c->kube_sa_dir);
+    }
     cJSON_AddStringToObject(o, "async_profiler_path", c->async_profiler_path);
     cJSON_AddStringToObject(o, "bpf", config_bpf_name(c->bpf));
     cJSON_AddNumberToObject(o, "max_concurrent_jobs", c->max_concurrent_jobs);

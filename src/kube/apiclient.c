@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -31,7 +32,8 @@ struct kubeapi {
     char ca_path[PATH_MAX];
     char *node_q; /* the fieldSelector, URL-escaped */
     char token[TOKEN_MAX];
-    uint64_t token_ms; /* when it was read; 0: never */
+    uint64_t token_ms;       /* when it was read; 0: never */
+    const atomic_bool *stop; /* kubeapi_set_stop */
 };
 
 static uint64_t mono_ms(void)
@@ -52,15 +54,6 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
         va_end(ap);
     }
     return rc;
-}
-
-int kubeapi_incluster_url(const char *host, const char *port, char *out, size_t cap)
-{
-    if (!host || !*host || !port || !*port)
-        return -EINVAL;
-    bool v6 = strchr(host, ':') != NULL;
-    int n = snprintf(out, cap, "https://%s%s%s:%s", v6 ? "[" : "", host, v6 ? "]" : "", port);
-    return n > 0 && (size_t)n < cap ? 0 : -EINVAL;
 }
 
 struct kubeapi *kubeapi_new(const char *url, const char *sa_dir, const char *node, char *err,
@@ -105,6 +98,19 @@ void kubeapi_free(struct kubeapi *a)
     if (a->curl)
         curl_easy_cleanup(a->curl);
     free(a);
+}
+
+void kubeapi_set_stop(struct kubeapi *a, const atomic_bool *stop)
+{
+    a->stop = stop;
+}
+
+/* libcurl calls it often while busy and about once a second while idle */
+static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)dt, (void)dn, (void)ut, (void)un;
+    const atomic_bool *stop = ud;
+    return atomic_load(stop) ? 1 : 0; /* non-zero aborts the transfer */
 }
 
 /* Reads the token when it is older than a minute, or when forced (401). */
@@ -211,6 +217,11 @@ static int get_once(struct kubeapi *a, const char *path, long timeout_s, struct 
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    if (a->stop) {
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)a->stop);
+    }
     r->curl = c;
     CURLcode cc = curl_easy_perform(c);
     curl_slist_free_all(h2);
@@ -218,6 +229,8 @@ static int get_once(struct kubeapi *a, const char *path, long timeout_s, struct 
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
     if (r->stop)
         return 0; /* the caller stopped the stream */
+    if (cc == CURLE_ABORTED_BY_CALLBACK)
+        return fail(err, errlen, -EINTR, "GET %s: stopped", path);
     if (r->over)
         return fail(err, errlen, -EIO, "answer to %s over %zu bytes", path, r->max);
     if (cc != CURLE_OK)

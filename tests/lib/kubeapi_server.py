@@ -19,12 +19,29 @@ WATCH ?watch=1&resourceVersion=4413600&allowWatchBookmarks=true:
       split across writes, several events in one write), each flushed;
       resourceVersion=1 -> 410 Gone.
 Every request is appended to DIR/requests.log as "<status> <path?query>".
+
+    kubeapi_server.py DIR --live [--port N]
+
+The watcher tests' server: it holds the Pods of the two list fixtures as
+its state and serves LIST from it in pages of LIVE_PAGE (fewer than the
+limit asked, as a real server may), every page of one snapshot. A WATCH
+follows DIR/events.jsonl as the test appends to it (each line consumed by
+one watch; a new watch takes over from an older one):
+  {"type":...,"object":...}  applied to the state and sent (its
+                             resourceVersion becomes the state's)
+  QUIET {"type":...}         applied to the state, not sent (a change the
+                             watch misses)
+  CLOSE                      ends the stream
+  GONE                       sends an ERROR event, 410 Expired, and ends it
+With --port the server listens there (a restart on the same port) and keeps
+the PKI and tokens DIR already holds.
 """
 import json
 import os
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -34,6 +51,10 @@ DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "k
 NODE = "worker-2"
 # the cut of the watch body: 1 byte, a piece of an event, several events...
 WRITES = [1, 700, 3, 9000, 50, 20000]
+LIVE = "--live" in sys.argv
+PORT = int(sys.argv[sys.argv.index("--port") + 1]) if "--port" in sys.argv else 0
+LIVE_PAGE = 2
+EVENTS = os.path.join(DIR, "events.jsonl")
 
 
 def openssl(*args):
@@ -41,6 +62,8 @@ def openssl(*args):
 
 
 def make_pki():
+    if os.path.exists(os.path.join(DIR, "ca.crt")):
+        return  # a restart: the clients trust this CA and hold this token
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
     for ca in ("ca", "other-ca"):
         openssl("req", "-x509", *ec, "-keyout", ca + ".key", "-out", ca + ".crt",
@@ -93,9 +116,75 @@ class Handler(BaseHTTPRequestHandler):
         q = {k: v[0] for k, v in parse_qs(url.query).items()}
         if url.path != "/api/v1/pods" or q.get("fieldSelector") != "spec.nodeName=" + NODE:
             return self.send_json(400, status(400, "BadRequest", "unexpected request"))
+        if LIVE and q.get("watch") in ("1", "true"):
+            return self.live_watch(q)
+        if LIVE:
+            return self.live_list(q)
         if q.get("watch") in ("1", "true"):
             return self.watch(q)
         return self.list(q)
+
+    def live_list(self, q):
+        with live.lock:
+            if "continue" in q:
+                snap = live.snapshots.get(q["continue"])
+                if snap is None:
+                    return self.send_json(410, status(410, "Expired",
+                                                      "The provided continue parameter is too old"))
+            else:
+                snap = (str(live.rv), list(live.pods.values()))
+            rv, items = snap
+            page, rest = items[:LIVE_PAGE], items[LIVE_PAGE:]
+            meta = {"resourceVersion": rv}
+            if rest:
+                live.serial += 1
+                token = "live-%d" % live.serial
+                live.snapshots[token] = (rv, rest)
+                meta["continue"] = token
+        self.send_json(200, {"kind": "PodList", "apiVersion": "v1", "metadata": meta,
+                             "items": page})
+
+    def send_chunk(self, data):
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def live_watch(self, q):
+        if q.get("allowWatchBookmarks") != "true" or "timeoutSeconds" not in q:
+            return self.send_json(400, status(400, "BadRequest", "not a watch we expect"))
+        if q.get("resourceVersion") == "1":
+            return self.send_json(410, status(410, "Gone", "too old resource version: 1"))
+        with live.lock:
+            live.watch_serial += 1
+            me = live.watch_serial
+        self.log_request_line(200)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.flush()
+        end = time.monotonic() + int(q["timeoutSeconds"])
+        while time.monotonic() < end:
+            with live.lock:
+                if live.watch_serial != me:
+                    return  # a newer watch took over
+                line = live.next_line()
+            if line is None:
+                time.sleep(0.01)
+                continue
+            if line == "CLOSE":
+                break
+            if line == "GONE":
+                gone = status(410, "Expired", "too old resource version")
+                self.send_chunk(json.dumps({"type": "ERROR", "object": gone}).encode() + b"\n")
+                break
+            quiet = line.startswith("QUIET ")
+            ev = json.loads(line[6:] if quiet else line)
+            with live.lock:
+                live.apply(ev)
+            if not quiet:
+                self.send_chunk(json.dumps(ev).encode() + b"\n")
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
 
     def list(self, q):
         page1 = json.loads(fixture("podlist-page1.json"))
@@ -131,9 +220,50 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
+class Live:
+    """The state of --live: Pods by uid, the resourceVersion, the list
+    snapshots by continue token, the read offset in DIR/events.jsonl."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.pods, self.snapshots, self.serial, self.watch_serial = {}, {}, 0, 0
+        page1 = json.loads(fixture("podlist-page1.json"))
+        page2 = json.loads(fixture("podlist-page2.json"))
+        for pod in page1["items"] + page2["items"]:
+            self.pods[pod["metadata"]["uid"]] = pod
+        self.rv = int(page1["metadata"]["resourceVersion"])
+        # a restarted server serves only what is appended after its start
+        self.offset = os.path.getsize(EVENTS) if os.path.exists(EVENTS) else 0
+
+    def next_line(self):
+        if not os.path.exists(EVENTS):
+            return None
+        with open(EVENTS, "rb") as f:
+            f.seek(self.offset)
+            data = f.readline()
+        if not data.endswith(b"\n"):
+            return None
+        self.offset += len(data)
+        return data.decode().strip() or None
+
+    def apply(self, ev):
+        obj = ev["object"]
+        self.rv = int(obj["metadata"]["resourceVersion"])
+        if ev["type"] in ("ADDED", "MODIFIED"):
+            self.pods[obj["metadata"]["uid"]] = obj
+        elif ev["type"] == "DELETED":
+            self.pods.pop(obj["metadata"]["uid"], None)
+
+
+live = None
+
+
 def main():
+    global live
     make_pki()
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if LIVE:
+        live = Live()
+    srv = ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
     srv.daemon_threads = True
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(os.path.join(DIR, "server.crt"), os.path.join(DIR, "server.key"))

@@ -243,6 +243,16 @@ static const struct reject_case rejects[] = {
     {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\"}]", "FLAMESHOT_PROCESSES_0_COMMAND=java"},
      "FLAMESHOT_PROCESSES",
      "give the rules in one form only"},
+    /* the API server's URL: https, a host, nothing after it */
+    {{"FLAMESHOT_MODE=kubernetes", "FLAMESHOT_KUBE_API=http://10.0.0.1:6443"},
+     "FLAMESHOT_KUBE_API",
+     "is not https://host[:port]"},
+    {{"FLAMESHOT_MODE=kubernetes", "FLAMESHOT_KUBE_API=https://10.0.0.1/api/v1"},
+     "FLAMESHOT_KUBE_API",
+     "is not https://host[:port]"},
+    {{"FLAMESHOT_MODE=kubernetes", "FLAMESHOT_KUBE_API=https://"},
+     "FLAMESHOT_KUBE_API",
+     "is not https://host[:port]"},
 };
 
 TEST(every_rejection_names_variable_path_and_reason)
@@ -416,6 +426,37 @@ TEST(mode_auto_follows_kubernetes_service_host)
     const char *env2[] = {"KUBERNETES_SERVICE_HOST=10.0.0.1", "FLAMESHOT_MODE=standalone", NULL};
     CHECK_EQ(load(env2, &c), 0);
     CHECK_EQ(c.mode, FS_MODE_STANDALONE);
+    config_free(&c);
+}
+
+TEST(kube_api_and_service_account_in_kubernetes_mode_only)
+{
+    const char *incluster[] = {"KUBERNETES_SERVICE_HOST=fd00:10:96::1",
+                               "KUBERNETES_SERVICE_PORT=443", NULL};
+    struct config c;
+    CHECK_EQ(load(incluster, &c), 0);
+    CHECK_STREQ(c.kube_api, "https://[fd00:10:96::1]:443");
+    CHECK_STREQ(c.kube_sa_dir, "/var/run/secrets/kubernetes.io/serviceaccount");
+    config_free(&c);
+    const char *override[] = {"KUBERNETES_SERVICE_HOST=10.96.0.1", "KUBERNETES_SERVICE_PORT=443",
+                              "FLAMESHOT_KUBE_API=https://127.0.0.1:6443/",
+                              "FLAMESHOT_KUBE_SA_DIR=/tmp/sa", NULL};
+    CHECK_EQ(load(override, &c), 0);
+    CHECK_STREQ(c.kube_api, "https://127.0.0.1:6443/");
+    CHECK_STREQ(c.kube_sa_dir, "/tmp/sa");
+    cJSON *j = config_to_json(&c);
+    char *text = cJSON_PrintUnformatted(j);
+    CHECK_CONTAINS(text, "\"kube_api\":\"https://127.0.0.1:6443/\",\"kube_sa_dir\":\"/tmp/sa\"");
+    free(text);
+    cJSON_Delete(j);
+    config_free(&c);
+    const char *nowhere[] = {"FLAMESHOT_MODE=kubernetes", NULL};
+    CHECK_EQ(load(nowhere, &c), 0);
+    CHECK(!c.kube_api);
+    config_free(&c);
+    const char *standalone[] = {"FLAMESHOT_MODE=standalone", "FLAMESHOT_KUBE_API=nonsense", NULL};
+    CHECK_EQ(load(standalone, &c), 0);
+    CHECK(!c.kube_api && !c.kube_sa_dir);
     config_free(&c);
 }
 
@@ -701,9 +742,11 @@ TEST(indexed_variables_unknown_or_past_the_end_are_named)
 TEST_MAIN(http_off_loopback_needs_token_or_insecure, every_rejection_names_variable_path_and_reason,
           defaults_are_flameshot_defaults, every_variable_is_read,
           monitor_interval_accepts_flameshot_bare_seconds,
-          mode_auto_follows_kubernetes_service_host, test_override_allows_short_auto_profiling,
-          auto_profiling_zero_means_off, events_default_and_all_names,
-          default_rule_matches_java_launchers_only, rules_find_honours_container_scope_and_order,
+          mode_auto_follows_kubernetes_service_host,
+          kube_api_and_service_account_in_kubernetes_mode_only,
+          test_override_allows_short_auto_profiling, auto_profiling_zero_means_off,
+          events_default_and_all_names, default_rule_matches_java_launchers_only,
+          rules_find_honours_container_scope_and_order,
           check_config_json_masks_token_and_normalizes,
           unknown_variables_are_reported_with_suggestion, indexed_variables_are_flameshot_processes,
           indexed_variables_unknown_or_past_the_end_are_named, cpu_ceiling_follows_the_base,

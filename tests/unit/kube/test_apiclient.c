@@ -6,104 +6,10 @@
  * token (old token -> 401), a CA that did not sign the server. */
 #include "harness.h"
 #include "kube_fixture.h"
+#include "kube_server.h"
 #include "kube/apiclient.h"
 
 #include <errno.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-
-struct server {
-    pid_t pid;
-    char dir[64];
-    char url[64];
-};
-
-static bool have(const char *cmd)
-{
-    char sh[128];
-    snprintf(sh, sizeof(sh), "command -v %s >/dev/null 2>&1", cmd);
-    return system(sh) == 0;
-}
-
-/* Starts the server and waits (up to 60 s) for its "PORT n" line. */
-static int server_start(struct server *s)
-{
-    snprintf(s->dir, sizeof(s->dir), "/tmp/fs-kubeapi-XXXXXX");
-    if (!mkdtemp(s->dir))
-        return -errno;
-    int fds[2];
-    if (pipe(fds) != 0)
-        return -errno;
-    s->pid = fork();
-    if (s->pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        execlp("python3", "python3", "tests/lib/kubeapi_server.py", s->dir, (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    char line[64] = "";
-    size_t n = 0;
-    struct pollfd p = {.fd = fds[0], .events = POLLIN};
-    while (n < sizeof(line) - 1 && !strchr(line, '\n') && poll(&p, 1, 60000) == 1) {
-        ssize_t r = read(fds[0], line + n, sizeof(line) - 1 - n);
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-        line[n] = '\0';
-    }
-    close(fds[0]);
-    int port = 0;
-    if (sscanf(line, "PORT %d", &port) != 1)
-        return -EIO;
-    snprintf(s->url, sizeof(s->url), "https://127.0.0.1:%d", port);
-    return 0;
-}
-
-/* Returns 0 when the server was still serving (it dies of our SIGTERM,
- * not of an error of its own before). */
-static int server_stop(struct server *s)
-{
-    int st = 0, rc = -ESRCH;
-    if (s->pid > 0 && kill(s->pid, SIGTERM) == 0 && waitpid(s->pid, &st, 0) == s->pid)
-        rc = WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM ? 0 : -ECHILD;
-    char sh[128];
-    snprintf(sh, sizeof(sh), "rm -rf %s", s->dir);
-    if (system(sh) != 0)
-        fprintf(stderr, "# could not remove %s\n", s->dir);
-    return rc;
-}
-
-static void write_file(const char *dir, const char *name, const char *text)
-{
-    char path[128];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
-/* DIR/requests.log: "<status> <path>" per request */
-static char *requests(const struct server *s)
-{
-    char path[128], *buf = NULL;
-    size_t n;
-    snprintf(path, sizeof(path), "%s/requests.log", s->dir);
-    if (fsutil_read_all(path, 1 << 20, &buf, &n) != 0)
-        return strdup("");
-    return buf;
-}
-
-static int count_lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
-}
 
 static struct server srv;
 static struct kubeapi *api;
@@ -290,13 +196,7 @@ TEST(unusable_token_is_refused_before_connecting)
 
 TEST(urls)
 {
-    char u[128], err[256];
-    CHECK_EQ(kubeapi_incluster_url("10.96.0.1", "443", u, sizeof(u)), 0);
-    CHECK_STREQ(u, "https://10.96.0.1:443");
-    CHECK_EQ(kubeapi_incluster_url("fd00:10:96::1", "443", u, sizeof(u)), 0);
-    CHECK_STREQ(u, "https://[fd00:10:96::1]:443");
-    CHECK_EQ(kubeapi_incluster_url("", "443", u, sizeof(u)), -EINVAL);
-    CHECK_EQ(kubeapi_incluster_url("10.96.0.1", "443", u, 10), -EINVAL);
+    char err[256];
     CHECK(!kubeapi_new("http://10.96.0.1:80", "/tmp", "worker-2", err, sizeof(err)));
     CHECK_CONTAINS(err, "is not https://");
     CHECK(!kubeapi_new("https://10.96.0.1", "/tmp", "", err, sizeof(err)));
