@@ -512,7 +512,7 @@ static bool is_dns_label(const char *s, size_t n)
 static int load_namespaces(struct loader *l, const char *name, struct config_list *out)
 {
     const char *v = var(l, name);
-    for (size_t i = 0; v && *v; i++) {
+    for (size_t i = 0; v; i++) { /* "a," has an empty second item: refused */
         const char *comma = strchr(v, ',');
         size_t n = comma ? (size_t)(comma - v) : strlen(v);
         while (n && (*v == ' ' || *v == '\t'))

@@ -61,6 +61,20 @@ static void mkpod(struct pod *p, const char *ns, const char *const *kv)
     p->n_containers = 1;
 }
 
+/* mkpod, then podconfig_build of it: the build's result */
+static int build(struct pod *p, struct podconfig *pc, const struct config *cfg, const char *ns,
+                 const char *const *kv)
+{
+    mkpod(p, ns, kv);
+    return podconfig_build(p, cfg, NULL, pc);
+}
+
+static void release(struct pod *p, struct podconfig *pc)
+{
+    podconfig_free(pc);
+    pod_free(p);
+}
+
 /* ---- opt-in ------------------------------------------------------------- */
 
 TEST(opt_in_is_exactly_true)
@@ -79,8 +93,7 @@ TEST(opt_in_is_exactly_true)
         const char *kv[] = {"enabled", cases[i].enabled, NULL};
         struct pod p;
         struct podconfig pc;
-        mkpod(&p, "shop", cases[i].enabled ? kv : NULL);
-        CHECK_EQ(podconfig_build(&p, &cfg, NULL, &pc), 0);
+        CHECK_EQ(build(&p, &pc, &cfg, "shop", cases[i].enabled ? kv : NULL), 0);
         CHECK_MSG(pc.state == cases[i].want, "enabled=%s: %s", cases[i].enabled,
                   podconfig_state_name(pc.state));
         if (pc.state == PODCONFIG_ERROR) {
@@ -88,8 +101,7 @@ TEST(opt_in_is_exactly_true)
             CHECK_CONTAINS(pc.err.reason, "is not \"true\" or \"false\"");
         }
         CHECK(pc.state == PODCONFIG_ON ? pc.rules == &cfg.rules : pc.rules == NULL);
-        podconfig_free(&pc);
-        pod_free(&p);
+        release(&p, &pc);
     }
     config_free(&cfg);
 }
@@ -119,11 +131,9 @@ TEST(namespace_selection)
         struct pod p;
         struct podconfig pc;
         CHECK_EQ(load(&cfg, env), 0);
-        mkpod(&p, cases[i].ns, kv);
-        CHECK_EQ(podconfig_build(&p, &cfg, NULL, &pc), 0);
+        CHECK_EQ(build(&p, &pc, &cfg, cases[i].ns, kv), 0);
         CHECK_MSG(pc.state == cases[i].want, "case %zu: %s", i, podconfig_state_name(pc.state));
-        podconfig_free(&pc);
-        pod_free(&p);
+        release(&p, &pc);
         config_free(&cfg);
     }
     /* a Pod not opted in stays off, whatever its namespace */
@@ -132,11 +142,9 @@ TEST(namespace_selection)
     struct pod p;
     struct podconfig pc;
     CHECK_EQ(load(&cfg, env), 0);
-    mkpod(&p, "other", NULL);
-    CHECK_EQ(podconfig_build(&p, &cfg, NULL, &pc), 0);
+    CHECK_EQ(build(&p, &pc, &cfg, "other", NULL), 0);
     CHECK_EQ(pc.state, PODCONFIG_OFF);
-    podconfig_free(&pc);
-    pod_free(&p);
+    release(&p, &pc);
     config_free(&cfg);
 }
 
@@ -148,6 +156,7 @@ TEST(namespace_lists_are_validated)
         {"FLAMESHOT_NAMESPACES=shop,Kube_System", "FLAMESHOT_NAMESPACES[1]",
          "\"Kube_System\" is not a namespace name"},
         {"FLAMESHOT_NAMESPACES=shop,,orders", "FLAMESHOT_NAMESPACES[1]", "\"\" is not"},
+        {"FLAMESHOT_NAMESPACES=shop,", "FLAMESHOT_NAMESPACES[1]", "\"\" is not"},
         {"FLAMESHOT_EXCLUDE_NAMESPACES=-x", "FLAMESHOT_EXCLUDE_NAMESPACES[0]", "\"-x\""},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -192,8 +201,7 @@ TEST(own_pod_is_never_a_target)
     /* a name without its namespace identifies nothing */
     CHECK_EQ(podconfig_build(&p, &cfg, &name_only, &pc), 0);
     CHECK_EQ(pc.state, PODCONFIG_ON);
-    podconfig_free(&pc);
-    pod_free(&p);
+    release(&p, &pc);
     config_free(&cfg);
 }
 
@@ -209,20 +217,17 @@ TEST(annotation_rules_replace_the_daemonsets)
     const char *dflt[] = {"enabled", "true", NULL};
     struct pod p;
     struct podconfig pc;
-    mkpod(&p, "shop", dflt);
-    CHECK_EQ(podconfig_build(&p, &cfg, NULL, &pc), 0);
+    CHECK_EQ(build(&p, &pc, &cfg, "shop", dflt), 0);
     CHECK(pc.rules == &cfg.rules);
     CHECK_STREQ(pc.rules->items[0].service, "fleet");
-    podconfig_free(&pc);
-    pod_free(&p);
+    release(&p, &pc);
     /* present: its own, scoped by container; FLAMESHOT_SERVICE does not
      * apply to them, flameshot.io/service does */
     const char *own[] = {"enabled", "true", "processes",
                          "[{\"service\":\"api\",\"command\":\"app\\\\.jar\",\"container\":\"api\"},"
                          "{\"command\":\"worker\",\"duration\":\"10s\"}]",
                          NULL};
-    mkpod(&p, "shop", own);
-    CHECK_EQ(podconfig_build(&p, &cfg, NULL, &pc), 0);
+    CHECK_EQ(build(&p, &pc, &cfg, "shop", own), 0);
     CHECK_EQ(pc.state, PODCONFIG_ON);
     CHECK(pc.rules == &pc.own_rules);
     CHECK_EQ(pc.rules->n, 2);
@@ -232,17 +237,14 @@ TEST(annotation_rules_replace_the_daemonsets)
     CHECK(rules_find(pc.rules, "java -jar app.jar", "api") == &pc.rules->items[0]);
     CHECK(rules_find(pc.rules, "java -jar app.jar", "sidecar") == NULL);
     CHECK(rules_find(pc.rules, "java worker", "sidecar") == &pc.rules->items[1]);
-    podconfig_free(&pc);
-    pod_free(&p);
+    release(&p, &pc);
     const char *with_svc[] = {"enabled",   "true",
                               "service",   "checkout",
                               "processes", "[{\"service\":\"api\",\"command\":\"java\"}]",
                               NULL};
-    mkpod(&p, "shop", with_svc);
-    CHECK_EQ(podconfig_build(&p, &cfg, NULL, &pc), 0);
+    CHECK_EQ(build(&p, &pc, &cfg, "shop", with_svc), 0);
     CHECK_STREQ(pc.rules->items[0].service, "checkout");
-    podconfig_free(&pc);
-    pod_free(&p);
+    release(&p, &pc);
     config_free(&cfg);
 }
 
@@ -267,16 +269,14 @@ TEST(malformed_processes_name_the_path)
         const char *kv[] = {"enabled", "true", "processes", cases[i].json, NULL};
         struct pod p;
         struct podconfig pc;
-        mkpod(&p, "shop", kv);
-        CHECK_EQ(podconfig_build(&p, &cfg, NULL, &pc), 0);
+        CHECK_EQ(build(&p, &pc, &cfg, "shop", kv), 0);
         CHECK_MSG(pc.state == PODCONFIG_ERROR, "%s: %s", cases[i].json,
                   podconfig_state_name(pc.state));
         CHECK_STREQ(pc.err.key, "flameshot.io/processes");
         CHECK_STREQ(pc.err.path, cases[i].path);
         CHECK_CONTAINS(pc.err.reason, cases[i].reason);
         CHECK(pc.rules == NULL && pc.own_rules.n == 0);
-        podconfig_free(&pc);
-        pod_free(&p);
+        release(&p, &pc);
     }
     config_free(&cfg);
 }
@@ -321,8 +321,7 @@ TEST(overrides_valid)
     const char *none[] = {"enabled", "true", NULL};
     struct pod p;
     struct podconfig pc;
-    mkpod(&p, "shop", none);
-    CHECK_EQ(podconfig_build(&p, &cfg, NULL, &pc), 0);
+    CHECK_EQ(build(&p, &pc, &cfg, "shop", none), 0);
     CHECK_EQ(pc.auto_profiling_ms, 600000);
     CHECK_EQ(pc.auto_profiling_duration_ms, 30000);
     CHECK(pc.oom_hprof_enabled);
@@ -331,8 +330,7 @@ TEST(overrides_valid)
     CHECK_EQ(pc.jcmd_timeout_ms, 5000);
     CHECK(!pc.service);
     CHECK_EQ(pc.tags.n, 0);
-    podconfig_free(&pc);
-    pod_free(&p);
+    release(&p, &pc);
     /* every one set */
     const char *all[] = {"enabled",
                          "true",
@@ -353,8 +351,7 @@ TEST(overrides_valid)
                          "jcmd-timeout",
                          "2s",
                          NULL};
-    mkpod(&p, "shop", all);
-    CHECK_EQ(podconfig_build(&p, &cfg, NULL, &pc), 0);
+    CHECK_EQ(build(&p, &pc, &cfg, "shop", all), 0);
     CHECK_EQ(pc.state, PODCONFIG_ON);
     CHECK_STREQ(pc.service, "checkout");
     CHECK_STREQ(tags_get(&pc.tags, "team"), "pay");
@@ -366,18 +363,15 @@ TEST(overrides_valid)
     CHECK(pc.jcmd_snapshot_enabled);
     CHECK_EQ(pc.jcmd_timeout_ms, 2000);
     CHECK_EQ(pc.n_unknown, 0);
-    podconfig_free(&pc);
-    pod_free(&p);
+    release(&p, &pc);
     /* "0" turns the DaemonSet's auto-profiling off for this Pod; an
      * empty value keeps the DaemonSet's, as an empty variable does */
     const char *off[] = {"enabled", "true", "auto-profiling", "0", "jcmd-timeout", "", NULL};
-    mkpod(&p, "shop", off);
-    CHECK_EQ(podconfig_build(&p, &cfg, NULL, &pc), 0);
+    CHECK_EQ(build(&p, &pc, &cfg, "shop", off), 0);
     CHECK_EQ(pc.state, PODCONFIG_ON);
     CHECK_EQ(pc.auto_profiling_ms, 0);
     CHECK_EQ(pc.jcmd_timeout_ms, 5000);
-    podconfig_free(&pc);
-    pod_free(&p);
+    release(&p, &pc);
     config_free(&cfg);
 }
 
@@ -407,8 +401,7 @@ TEST(overrides_malformed)
         snprintf(key, sizeof(key), "flameshot.io/%s", cases[i].key);
         struct pod p;
         struct podconfig pc;
-        mkpod(&p, "shop", kv);
-        CHECK_EQ(podconfig_build(&p, &cfg, NULL, &pc), 0);
+        CHECK_EQ(build(&p, &pc, &cfg, "shop", kv), 0);
         CHECK_MSG(pc.state == PODCONFIG_ERROR, "%s=%s: %s", key, cases[i].value,
                   podconfig_state_name(pc.state));
         CHECK_STREQ(pc.err.key, key);
@@ -416,8 +409,7 @@ TEST(overrides_malformed)
         CHECK_CONTAINS(pc.err.reason, cases[i].reason);
         /* a skipped Pod keeps none of its settings */
         CHECK(!pc.service && pc.tags.n == 0 && !pc.rules);
-        podconfig_free(&pc);
-        pod_free(&p);
+        release(&p, &pc);
     }
     config_free(&cfg);
 }
@@ -450,25 +442,21 @@ TEST(unknown_keys_get_a_did_you_mean)
     const char *kv[] = {"enable", "true", "jcmd-timout", "5s", "owner", "team-a", NULL};
     struct pod p;
     struct podconfig pc;
-    mkpod(&p, "shop", kv);
-    CHECK_EQ(podconfig_build(&p, &cfg, NULL, &pc), 0);
+    CHECK_EQ(build(&p, &pc, &cfg, "shop", kv), 0);
     CHECK_EQ(pc.state, PODCONFIG_OFF);
     CHECK_EQ(pc.n_unknown, 3);
     CHECK_STREQ(pc.unknown[0].key, "flameshot.io/enable");
     CHECK_STREQ(pc.unknown[0].near, "flameshot.io/enabled");
     CHECK_STREQ(pc.unknown[1].near, "flameshot.io/jcmd-timeout");
     CHECK(pc.unknown[2].near == NULL);
-    podconfig_free(&pc);
-    pod_free(&p);
+    release(&p, &pc);
     /* a warning, not an error: the Pod is on */
     const char *on[] = {"enabled", "true", "servce", "x", NULL};
-    mkpod(&p, "shop", on);
-    CHECK_EQ(podconfig_build(&p, &cfg, NULL, &pc), 0);
+    CHECK_EQ(build(&p, &pc, &cfg, "shop", on), 0);
     CHECK_EQ(pc.state, PODCONFIG_ON);
     CHECK_EQ(pc.n_unknown, 1);
     CHECK_STREQ(pc.unknown[0].near, "flameshot.io/service");
-    podconfig_free(&pc);
-    pod_free(&p);
+    release(&p, &pc);
     config_free(&cfg);
 }
 
@@ -551,8 +539,7 @@ TEST(service_naming_precedence)
         const char *svc = podconfig_service(&pc, &p, r, p.containers[0].name, buf, sizeof(buf));
         CHECK_MSG(svc && strcmp(svc, cases[i].want) == 0, "case %zu: %s, want %s", i, svc,
                   cases[i].want);
-        podconfig_free(&pc);
-        pod_free(&p);
+        release(&p, &pc);
     }
     config_free(&cfg);
 }
@@ -598,8 +585,7 @@ TEST(tags_of_a_container)
     CHECK_STREQ(tags_get(&t, "version"), "fleet");
     tags_free(&t);
     /* an annotation's version replaces the label's */
-    podconfig_free(&pc);
-    pod_free(&p);
+    release(&p, &pc);
     const char *ver[] = {"enabled", "true", "tags", "version:canary", NULL};
     mkpod(&p, "shop", ver);
     snprintf(p.label_version, sizeof(p.label_version), "2.14.1");
@@ -607,8 +593,7 @@ TEST(tags_of_a_container)
     CHECK_EQ(podconfig_tags(&pc, &cfg, &p, &p.containers[0], NULL, &t), 0);
     CHECK_STREQ(tags_get(&t, "version"), "canary");
     tags_free(&t);
-    podconfig_free(&pc);
-    pod_free(&p);
+    release(&p, &pc);
     config_free(&cfg);
 }
 
