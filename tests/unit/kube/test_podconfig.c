@@ -174,6 +174,11 @@ TEST(namespace_lists_are_validated)
     CHECK_STREQ(cfg.namespaces.items[1], "orders");
     CHECK(config_namespace_selected(&cfg, "shop"));
     CHECK(!config_namespace_selected(&cfg, "shopping"));
+    cJSON *j = config_to_json(&cfg); /* --check-config and /v1/status */
+    bool shown = cJSON_GetArraySize(cJSON_GetObjectItem(j, "namespaces")) == 2 &&
+                 cJSON_IsNull(cJSON_GetObjectItem(j, "exclude_namespaces"));
+    cJSON_Delete(j);
+    CHECK(shown);
     config_free(&cfg);
 }
 
