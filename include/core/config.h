@@ -18,6 +18,12 @@ struct cJSON;
 enum fs_mode { FS_MODE_AUTO = 0, FS_MODE_KUBERNETES, FS_MODE_STANDALONE };
 enum fs_bpf_mode { FS_BPF_AUTO = 0, FS_BPF_ON, FS_BPF_OFF };
 
+/* a list of malloc'd strings */
+struct config_list {
+    char **items;
+    size_t n;
+};
+
 struct config {
     enum fs_mode mode_requested;
     enum fs_mode mode;    /* resolved: kubernetes or standalone */
@@ -44,6 +50,10 @@ struct config {
      * (no API server known); FLAMESHOT_KUBE_SA_DIR (token, ca.crt) */
     char *kube_api;
     char *kube_sa_dir;
+    /* FLAMESHOT_NAMESPACES / FLAMESHOT_EXCLUDE_NAMESPACES: which namespaces'
+     * Pods may opt in (kubernetes mode); empty lists: every namespace */
+    struct config_list namespaces;
+    struct config_list exclude_namespaces;
     char *async_profiler_path;
     enum fs_bpf_mode bpf;
     int max_concurrent_jobs;
@@ -81,6 +91,18 @@ void config_check_unknown(char *const *envp,
                           void (*report)(const char *name, const char *near, void *arg), void *arg);
 
 void config_free(struct config *cfg);
+
+/* Reads again, through get, the settings a Kubernetes Pod may override
+ * (FLAMESHOT_AUTO_PROFILING, _AUTO_PROFILING_DURATION, _OOM_HPROF_ENABLED,
+ * _OOM_HPROF_MATCH_WINDOW, _JCMD_SNAPSHOT_ENABLED, _JCMD_TIMEOUT) over the
+ * values in cfg, validated as config_load validates them; a name get does
+ * not set (or sets empty) keeps cfg's value. Touches those fields only
+ * (and reads short_intervals). Returns 0 or -EINVAL with err filled. */
+int config_override(struct config *cfg, config_getenv_fn get, void *arg, struct config_error *err);
+
+/* Whether Pods of namespace ns may opt in: in FLAMESHOT_NAMESPACES (when
+ * set) and not in FLAMESHOT_EXCLUDE_NAMESPACES. */
+bool config_namespace_selected(const struct config *cfg, const char *ns);
 
 /* The normalized effective configuration (token masked) for
  * --check-config and GET /v1/status. Caller frees with cJSON_Delete. */

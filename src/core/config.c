@@ -41,6 +41,8 @@ static const char *const known_vars[] = {
     "FLAMESHOT_NODE_NAME",
     "FLAMESHOT_KUBE_API",
     "FLAMESHOT_KUBE_SA_DIR",
+    "FLAMESHOT_NAMESPACES",
+    "FLAMESHOT_EXCLUDE_NAMESPACES",
     "FLAMESHOT_ASYNC_PROFILER_PATH",
     "FLAMESHOT_BPF",
     "FLAMESHOT_MAX_CONCURRENT_JOBS",
@@ -264,19 +266,25 @@ static int load_auto_profiling(struct loader *l, struct config *c)
     const char *v = var(l, "FLAMESHOT_AUTO_PROFILING");
     uint64_t ms = 0;
     int rc = 0;
-    if (v && strcmp(v, "0") != 0 && (units_parse_duration(v, &ms, NULL) < 0 || ms != 0))
-        rc = load_duration(l, "FLAMESHOT_AUTO_PROFILING", 0, min, &c->auto_profiling_ms);
+    if (v && (strcmp(v, "0") == 0 || (units_parse_duration(v, &ms, NULL) == 0 && ms == 0)))
+        c->auto_profiling_ms = 0;
+    else
+        rc = load_duration(l, "FLAMESHOT_AUTO_PROFILING", c->auto_profiling_ms, min,
+                           &c->auto_profiling_ms);
     if (rc < 0)
         return rc;
-    rc = load_duration(l, "FLAMESHOT_AUTO_PROFILING_DURATION", 30000, 1000,
+    rc = load_duration(l, "FLAMESHOT_AUTO_PROFILING_DURATION", c->auto_profiling_duration_ms, 1000,
                        &c->auto_profiling_duration_ms);
     if (rc < 0)
         return rc;
     if (c->auto_profiling_duration_ms > 10 * 60000)
         return fail(l, "FLAMESHOT_AUTO_PROFILING_DURATION", "too long (maximum 10m)");
+    char b[32];
     if (c->auto_profiling_ms && c->auto_profiling_duration_ms >= c->auto_profiling_ms)
         return fail(l, "FLAMESHOT_AUTO_PROFILING_DURATION",
-                    "must be shorter than FLAMESHOT_AUTO_PROFILING, or profiles would overlap");
+                    "must be shorter than the auto-profiling interval (%s), or profiles would "
+                    "overlap",
+                    units_format_duration(c->auto_profiling_ms, b, sizeof(b)));
     return 0;
 }
 
@@ -483,15 +491,94 @@ static int load_limits(struct loader *l, struct config *c)
 
 static int load_features(struct loader *l, struct config *c)
 {
-    int rc = load_bool(l, "FLAMESHOT_OOM_HPROF_ENABLED", false, &c->oom_hprof_enabled);
+    int rc =
+        load_bool(l, "FLAMESHOT_OOM_HPROF_ENABLED", c->oom_hprof_enabled, &c->oom_hprof_enabled);
     if (rc == 0)
-        rc = load_duration(l, "FLAMESHOT_OOM_HPROF_MATCH_WINDOW", 120000, 1000,
-                           &c->oom_hprof_match_window_ms);
+        rc = load_duration(l, "FLAMESHOT_OOM_HPROF_MATCH_WINDOW", c->oom_hprof_match_window_ms,
+                           1000, &c->oom_hprof_match_window_ms);
     if (rc == 0)
-        rc = load_bool(l, "FLAMESHOT_JCMD_SNAPSHOT_ENABLED", true, &c->jcmd_snapshot_enabled);
+        rc = load_bool(l, "FLAMESHOT_JCMD_SNAPSHOT_ENABLED", c->jcmd_snapshot_enabled,
+                       &c->jcmd_snapshot_enabled);
     if (rc == 0)
-        rc = load_duration(l, "FLAMESHOT_JCMD_TIMEOUT", 10000, 100, &c->jcmd_timeout_ms);
+        rc = load_duration(l, "FLAMESHOT_JCMD_TIMEOUT", c->jcmd_timeout_ms, 100,
+                           &c->jcmd_timeout_ms);
     return rc;
+}
+
+/* The defaults of the settings a Pod may override: loading reads each over
+ * the value already there, so config_override applies only what is set. */
+static void set_override_defaults(struct config *c)
+{
+    c->auto_profiling_ms = 0; /* off */
+    c->auto_profiling_duration_ms = 30000;
+    c->oom_hprof_enabled = false;
+    c->oom_hprof_match_window_ms = 120000;
+    c->jcmd_snapshot_enabled = true;
+    c->jcmd_timeout_ms = 10000;
+}
+
+int config_override(struct config *cfg, config_getenv_fn get, void *arg, struct config_error *err)
+{
+    struct loader l = {.get = get, .arg = arg, .err = err};
+    memset(err, 0, sizeof(*err));
+    int rc = load_auto_profiling(&l, cfg);
+    return rc ?: load_features(&l, cfg);
+}
+
+/* A namespace name is a DNS label: [a-z0-9-], at most 63, alphanumeric at
+ * both ends (the API server refuses anything else). */
+static bool is_dns_label(const char *s, size_t n)
+{
+    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+            return false;
+    return true;
+}
+
+/* A comma list of namespaces (spaces around items tolerated) into *out. */
+static int load_namespaces(struct loader *l, const char *name, struct config_list *out)
+{
+    const char *v = var(l, name);
+    for (size_t i = 0; v; i++) { /* "a," has an empty second item: refused */
+        const char *comma = strchr(v, ',');
+        size_t n = comma ? (size_t)(comma - v) : strlen(v);
+        while (n && (*v == ' ' || *v == '\t'))
+            v++, n--;
+        while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+            n--;
+        char path[64];
+        snprintf(path, sizeof(path), "%s[%zu]", name, i);
+        if (!is_dns_label(v, n))
+            return fail(l, path, "\"%.*s\" is not a namespace name (a DNS label: a-z, 0-9, '-')",
+                        (int)n, v);
+        char **grown = realloc(out->items, (out->n + 1) * sizeof(*grown));
+        if (!grown || !(grown[out->n] = strndup(v, n))) {
+            out->items = grown ? grown : out->items;
+            return -ENOMEM;
+        }
+        out->items = grown;
+        out->n++;
+        v = comma ? comma + 1 : NULL;
+    }
+    return 0;
+}
+
+static int load_selection(struct loader *l, struct config *c)
+{
+    int rc = load_namespaces(l, "FLAMESHOT_NAMESPACES", &c->namespaces);
+    return rc ?: load_namespaces(l, "FLAMESHOT_EXCLUDE_NAMESPACES", &c->exclude_namespaces);
+}
+
+bool config_namespace_selected(const struct config *cfg, const char *ns)
+{
+    bool in = cfg->namespaces.n == 0;
+    for (size_t i = 0; i < cfg->namespaces.n; i++)
+        in = in || strcmp(cfg->namespaces.items[i], ns) == 0;
+    for (size_t i = 0; i < cfg->exclude_namespaces.n; i++)
+        in = in && strcmp(cfg->exclude_namespaces.items[i], ns) != 0;
+    return in;
 }
 
 int config_load(struct config *cfg, config_getenv_fn get, void *arg, struct config_error *err)
@@ -499,6 +586,7 @@ int config_load(struct config *cfg, config_getenv_fn get, void *arg, struct conf
     struct loader l = {.get = get ? get : env_get, .arg = arg, .err = err};
     memset(cfg, 0, sizeof(*cfg));
     memset(err, 0, sizeof(*err));
+    set_override_defaults(cfg);
 
     int rc = load_bool(&l, "FLAMESHOT_TEST_SHORT_INTERVALS", false, &cfg->short_intervals);
     if (rc == 0)
@@ -533,6 +621,8 @@ int config_load(struct config *cfg, config_getenv_fn get, void *arg, struct conf
         rc = load_bpf(&l, cfg);
     if (rc == 0)
         rc = load_kube(&l, cfg);
+    if (rc == 0)
+        rc = load_selection(&l, cfg);
     if (rc == -ENOMEM)
         fail(&l, "config", "out of memory");
     if (rc < 0)
@@ -609,6 +699,13 @@ void config_check_unknown(char *const *envp,
     }
 }
 
+static void list_free(struct config_list *list)
+{
+    for (size_t i = 0; i < list->n; i++)
+        free(list->items[i]);
+    free(list->items);
+}
+
 void config_free(struct config *cfg)
 {
     free(cfg->datakit_addr);
@@ -622,6 +719,8 @@ void config_free(struct config *cfg)
     free(cfg->http_token);
     tags_free(&cfg->tags);
     rules_free(&cfg->rules);
+    list_free(&cfg->namespaces);
+    list_free(&cfg->exclude_namespaces);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -640,6 +739,17 @@ const char *config_mode_name(enum fs_mode mode)
 const char *config_bpf_name(enum fs_bpf_mode bpf)
 {
     return bpf == FS_BPF_ON ? "on" : bpf == FS_BPF_OFF ? "off" : "auto";
+}
+
+static void add_list_json(cJSON *o, const char *name, const struct config_list *list)
+{
+    if (!list->n) {
+        cJSON_AddNullToObject(o, name);
+        return;
+    }
+    cJSON *a = cJSON_AddArrayToObject(o, name);
+    for (size_t i = 0; a && i < list->n; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateString(list->items[i]));
 }
 
 static void add_limits_json(cJSON *o, const struct config *c)
@@ -689,6 +799,8 @@ cJSON *config_to_json(const struct config *c)
         json_add_str_or_null(o, "kube_api", c->kube_api);
         cJSON_AddStringToObject(o, "kube_sa_dir", c->kube_sa_dir);
     }
+    add_list_json(o, "namespaces", &c->namespaces);
+    add_list_json(o, "exclude_namespaces", &c->exclude_namespaces);
     cJSON_AddStringToObject(o, "async_profiler_path", c->async_profiler_path);
     cJSON_AddStringToObject(o, "bpf", config_bpf_name(c->bpf));
     cJSON_AddNumberToObject(o, "max_concurrent_jobs", c->max_concurrent_jobs);
