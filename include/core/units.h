@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Parses a Go-style duration made of <integer><unit> groups, units ms, s, m,
  * h (e.g. "1m30s", "500ms"). A bare number, an empty string, a sign, a
@@ -36,6 +37,11 @@ uint64_t units_now_mono_ms(void);
 uint64_t units_now_mono_us(void);
 uint64_t units_now_boot_ns(void);
 uint64_t units_now_real_ns(void);
+
+/* ts = clock's now + ms: the absolute time pthread_cond_timedwait (for a
+ * condition variable set to that clock) or pthread_timedjoin_np
+ * (CLOCK_REALTIME) takes. */
+void units_timespec_in(clockid_t clock, uint64_t ms, struct timespec *ts);
 
 struct pollfd;
 

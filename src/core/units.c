@@ -149,6 +149,14 @@ uint64_t units_now_mono_us(void)
     return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+void units_timespec_in(clockid_t clock, uint64_t ms, struct timespec *ts)
+{
+    clock_gettime(clock, ts);
+    uint64_t ns = (uint64_t)ts->tv_nsec + ms % 1000 * 1000000;
+    ts->tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
+    ts->tv_nsec = (long)(ns % 1000000000);
+}
+
 uint64_t units_now_boot_ns(void)
 {
     struct timespec ts;

@@ -99,13 +99,7 @@ static void back_off(struct watcher *w)
     uint64_t ms = base - base / 5 + (span ? next_rand(w) % (span + 1) : 0);
     w->backoff_ms = base * 2 < w->backoff_max_ms ? base * 2 : w->backoff_max_ms;
     struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += (time_t)(ms / 1000);
-    until.tv_nsec += (long)(ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    units_timespec_in(CLOCK_MONOTONIC, ms, &until);
     pthread_mutex_lock(&w->mu);
     w->st.backoffs++;
     while (!atomic_load(&w->stop) && pthread_cond_timedwait(&w->cv, &w->mu, &until) != ETIMEDOUT)

@@ -345,17 +345,6 @@ static void *worker_main(void *p)
     return NULL;
 }
 
-static void deadline_to_timespec(uint64_t ms_from_now, struct timespec *ts)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += (time_t)(ms_from_now / 1000);
-    ts->tv_nsec += (long)(ms_from_now % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 /* A capture that overruns its deadline is told to stop, like on shutdown:
  * a hung JVM must not hold a worker forever. */
 static void *watchdog_main(void *p)
@@ -374,7 +363,7 @@ static void *watchdog_main(void *p)
             }
         }
         struct timespec ts;
-        deadline_to_timespec(WATCHDOG_PERIOD_MS, &ts);
+        units_timespec_in(CLOCK_MONOTONIC, WATCHDOG_PERIOD_MS, &ts);
         pthread_cond_timedwait(&j->changed, &j->lock, &ts);
     }
     pthread_mutex_unlock(&j->lock);
@@ -489,11 +478,8 @@ static int join_until(struct jobs *j, uint64_t deadline_ms)
     int left = 0;
     for (int i = 0; i < j->n_started; i++) {
         uint64_t now = units_now_mono_ms();
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts); /* pthread_timedjoin_np's clock */
-        uint64_t ns = (uint64_t)ts.tv_nsec + (deadline_ms > now ? deadline_ms - now : 0) * 1000000;
-        ts.tv_sec += (time_t)(ns / 1000000000);
-        ts.tv_nsec = (long)(ns % 1000000000);
+        struct timespec ts; /* pthread_timedjoin_np's clock is CLOCK_REALTIME */
+        units_timespec_in(CLOCK_REALTIME, deadline_ms > now ? deadline_ms - now : 0, &ts);
         if (pthread_timedjoin_np(j->threads[i], NULL, &ts) != 0)
             j->threads[left++] = j->threads[i];
     }
@@ -508,7 +494,7 @@ int jobs_stop(struct jobs *j, uint64_t grace_ms)
     cancel_all(j);
     pthread_cond_broadcast(&j->changed);
     struct timespec ts;
-    deadline_to_timespec(grace_ms, &ts);
+    units_timespec_in(CLOCK_MONOTONIC, grace_ms, &ts);
     while (count_running(j) > 0)
         if (pthread_cond_timedwait(&j->changed, &j->lock, &ts) == ETIMEDOUT)
             break;

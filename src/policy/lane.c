@@ -117,18 +117,10 @@ int lane_check(struct lane *l, uint64_t now_ms)
     return n;
 }
 
-static void deadline_ts(uint64_t ms, struct timespec *ts)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    uint64_t ns = (uint64_t)ts->tv_nsec + ms % 1000 * 1000000;
-    ts->tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
-    ts->tv_nsec = (long)(ns % 1000000000);
-}
-
 int lane_stop(struct lane *l, uint64_t grace_ms)
 {
     struct timespec ts;
-    deadline_ts(grace_ms, &ts);
+    units_timespec_in(CLOCK_MONOTONIC, grace_ms, &ts);
     pthread_mutex_lock(&l->lock);
     l->stopping = true;
     pthread_cond_broadcast(&l->changed);
