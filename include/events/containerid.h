@@ -102,6 +102,10 @@ int containerid_from_paths(const char *memory_v1, const char *unified, struct co
 enum container_role containerid_classify(struct container_ident *ci, const char *const *status_ids,
                                          size_t n);
 
+/* Whether s (n bytes) is a container ID as runtimes write them: 64
+ * lowercase hex digits. */
+bool containerid_is_id(const char *s, size_t n);
+
 /* "containerd", "crio", "docker", "unknown" */
 const char *containerid_runtime_name(enum container_runtime rt);
 

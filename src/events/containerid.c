@@ -45,9 +45,14 @@ static bool lower_hex(const char *s, size_t n)
 
 /* Runtimes write IDs as 64 lowercase hex digits: 63, 65 or uppercase is
  * some other name that happens to look close. */
+bool containerid_is_id(const char *s, size_t n)
+{
+    return n == HEX_ID_LEN && lower_hex(s, n);
+}
+
 static bool is_hex_id(struct span s)
 {
-    return s.n == HEX_ID_LEN && lower_hex(s.p, s.n);
+    return containerid_is_id(s.p, s.n);
 }
 
 /* ---- the Pod level ---------------------------------------------------------------- */

@@ -1,5 +1,7 @@
 #include "kube/pod.h"
 
+#include "events/containerid.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -88,15 +90,6 @@ static const char *const status_lists[] = {
     [POD_EPHEMERAL_CONTAINER] = "ephemeralContainerStatuses",
 };
 
-static int is_hex64(const char *s)
-{
-    size_t i = 0;
-    for (; s[i]; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return 0;
-    return i == POD_CID_LEN;
-}
-
 /* "<runtime>://<64 hex>" (the kubelet's kubecontainer.ContainerID.String);
  * "" means not started yet. runtime may be NULL (then not kept). */
 static int split_cid(const char *s, char *runtime, char id[POD_CID_LEN + 1], const char *what,
@@ -109,7 +102,8 @@ static int split_cid(const char *s, char *runtime, char id[POD_CID_LEN + 1], con
         return 0;
     const char *sep = strstr(s, "://");
     size_t rlen = sep ? (size_t)(sep - s) : 0;
-    if (!sep || rlen == 0 || rlen >= POD_RUNTIME_MAX || !is_hex64(sep + 3))
+    if (!sep || rlen == 0 || rlen >= POD_RUNTIME_MAX ||
+        !containerid_is_id(sep + 3, strlen(sep + 3)))
         return fail(e, -EINVAL, "%s \"%.80s\" is not <runtime>://<64 hex digits>", what, s);
     if (runtime) {
         memcpy(runtime, s, rlen);
