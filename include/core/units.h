@@ -38,6 +38,12 @@ uint64_t units_now_mono_us(void);
 uint64_t units_now_boot_ns(void);
 uint64_t units_now_real_ns(void);
 
+/* Retry jitter (xorshift64*): a seed that differs between processes and
+ * nodes (getrandom, else the clock; never 0), and the next number. Not
+ * for anything secret; one state per caller, not thread-safe. */
+uint64_t units_jitter_seed(void);
+uint64_t units_jitter_next(uint64_t *state);
+
 /* ts = clock's now + ms: the absolute time pthread_cond_timedwait (for a
  * condition variable set to that clock) or pthread_timedjoin_np
  * (CLOCK_REALTIME) takes. */

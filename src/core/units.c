@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <time.h>
 
 static int unit_factor(const char *u, size_t len, uint64_t *factor)
@@ -147,6 +148,22 @@ uint64_t units_now_mono_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+uint64_t units_jitter_seed(void)
+{
+    uint64_t s;
+    if (getrandom(&s, sizeof(s), 0) != sizeof(s) || !s)
+        s = units_now_real_ns() | 1;
+    return s;
+}
+
+uint64_t units_jitter_next(uint64_t *state)
+{
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    return *state * 0x2545F4914F6CDD1Dull;
 }
 
 void units_timespec_in(clockid_t clock, uint64_t ms, struct timespec *ts)

@@ -31,7 +31,7 @@ struct watcher {
     char rv[POD_RV_MAX];
     uint64_t backoff_ms;
     uint64_t stream_events; /* events of the current stream */
-    uint32_t rng;
+    uint64_t rng;           /* units_jitter_next */
 };
 
 static const char *const error_names[WATCHER_ERR_MAX] = {"gone", "auth", "forbidden", "io", "pod"};
@@ -81,22 +81,12 @@ static void set_connected(struct watcher *w)
     pthread_mutex_unlock(&w->mu);
 }
 
-/* xorshift32: jitter needs no quality, only to differ between nodes */
-static uint32_t next_rand(struct watcher *w)
-{
-    uint32_t x = w->rng;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return w->rng = x;
-}
-
 /* Waits the current backoff (+-20 %) unless stopped, then doubles it. */
 static void back_off(struct watcher *w)
 {
     uint64_t base = w->backoff_ms ? w->backoff_ms : w->backoff_min_ms;
     uint64_t span = base * 2 / 5; /* 40 %: -20 % .. +20 % */
-    uint64_t ms = base - base / 5 + (span ? next_rand(w) % (span + 1) : 0);
+    uint64_t ms = base - base / 5 + (span ? units_jitter_next(&w->rng) % (span + 1) : 0);
     w->backoff_ms = base * 2 < w->backoff_max_ms ? base * 2 : w->backoff_max_ms;
     struct timespec until;
     units_timespec_in(CLOCK_MONOTONIC, ms, &until);
@@ -267,9 +257,7 @@ struct watcher *watcher_start(const struct watcher_config *cfg, char *err, size_
     w->backoff_max_ms = cfg->backoff_max_ms ? cfg->backoff_max_ms : WATCHER_BACKOFF_MAX_MS;
     if (w->backoff_max_ms < w->backoff_min_ms)
         w->backoff_max_ms = w->backoff_min_ms;
-    w->rng = (uint32_t)units_now_mono_ms() ^ ((uint32_t)getpid() << 16) ^ 0x9e3779b9u;
-    if (!w->rng)
-        w->rng = 1;
+    w->rng = units_jitter_seed();
     atomic_init(&w->stop, false);
     kubeapi_set_stop(w->api, &w->stop);
     pthread_condattr_t ca;

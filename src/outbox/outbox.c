@@ -59,7 +59,7 @@ struct outbox {
     uint64_t bytes;
     uint64_t reserved; /* budget held by open transactions */
     uint64_t dropped;
-    uint64_t rng;
+    uint64_t rng; /* units_jitter_next, under mu */
     struct sink_state sinks[ARTEFACT_ROUTE_COUNT];
     struct sink_local *local;
     struct sink_datakit *dk; /* NULL: local mode */
@@ -93,15 +93,6 @@ static void path_of(const struct outbox *ob, const char *id, const char *ext, ch
     snprintf(buf, cap, "%s/%s%s", ob->dir, id, ext);
 }
 
-/* xorshift64*: jitter only, not security. Called with mu held. */
-static uint64_t rnd(struct outbox *ob)
-{
-    ob->rng ^= ob->rng >> 12;
-    ob->rng ^= ob->rng << 25;
-    ob->rng ^= ob->rng >> 27;
-    return ob->rng * 0x2545F4914F6CDD1Dull;
-}
-
 /* Exponential backoff for the nth consecutive failure, with jitter drawn
  * uniformly in [b/2, b] so that retries of many agents do not align. */
 static uint64_t backoff_ms(struct outbox *ob, unsigned nth)
@@ -111,7 +102,7 @@ static uint64_t backoff_ms(struct outbox *ob, unsigned nth)
         b *= 2;
     if (b > ob->backoff_max_ms)
         b = ob->backoff_max_ms;
-    return b / 2 + rnd(ob) % (b / 2 + 1);
+    return b / 2 + units_jitter_next(&ob->rng) % (b / 2 + 1);
 }
 
 static void update_gauges(struct outbox *ob)
@@ -306,7 +297,7 @@ static int prepare(struct outbox *ob, const struct artefact_meta *meta, uint64_t
     if (!it->m.created_ns)
         it->m.created_ns = units_now_real_ns();
     pthread_mutex_lock(&ob->mu);
-    r = (uint32_t)rnd(ob);
+    r = (uint32_t)units_jitter_next(&ob->rng);
     pthread_mutex_unlock(&ob->mu);
     snprintf(id, sizeof(id), "%020" PRIu64 "-%08x", it->m.created_ns, r);
     it->m.routes = routes_for(it->m.kind, ob->dk != NULL);
@@ -1063,8 +1054,7 @@ static struct outbox *alloc_outbox(const struct outbox_opts *o)
         ob->backoff_max_ms = ob->backoff_min_ms;
     ob->metrics = o->metrics;
     ob->lock_fd = -1;
-    if (getrandom(&ob->rng, sizeof(ob->rng), 0) != sizeof(ob->rng) || !ob->rng)
-        ob->rng = units_now_real_ns() | 1;
+    ob->rng = units_jitter_seed();
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
