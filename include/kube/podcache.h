@@ -105,8 +105,9 @@ struct podcache_counts {
     size_t replaced;   /* replaced IDs still resolving */
     uint64_t relists;  /* podcache_replace_all calls */
     uint64_t expired;  /* tombstones dropped so far */
-    /* bumped by every put, delete and replace_all: a reader waiting for
-     * an unknown container ID retries when it changed */
+    /* bumped by every put, delete and replace_all, and by an expiry that
+     * dropped something: a reader waiting for an unknown container ID
+     * retries when it changed */
     uint64_t generation;
 };
 

@@ -149,6 +149,8 @@ static size_t expire_locked(struct podcache *c, uint64_t now_ms)
         c->r[w++] = c->r[i];
     }
     c->nr = w;
+    if (dropped)
+        c->generation++; /* readers in step with the cache see Pods go */
     return dropped;
 }
 
