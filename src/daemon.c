@@ -3,6 +3,10 @@
 #include "events/events.h"
 #include "core/fsutil.h"
 #include "http/http.h"
+#include "events/cgroup.h"
+#include "kube/podcache.h"
+#include "kube/podtable.h"
+#include "kube/watcher.h"
 #include "policy/jobs.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -16,6 +20,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -37,6 +42,11 @@ struct daemon {
     struct runner runner;
     struct monitor *monitor;
     struct http *http;
+    /* kubernetes mode: the Pods of this node, the watch that keeps them,
+     * and each Pod's configuration in force */
+    struct podcache *pod_cache;
+    struct watcher *watcher;
+    struct podtable *pods;
     int sigfd, tickfd, epfd;
 };
 
@@ -83,9 +93,57 @@ static int open_events(struct daemon *d)
     return rc;
 }
 
+/* A malformed flameshot.io/ annotation: said once per mistake. */
+static void on_pod_error(const struct podref *r, void *arg)
+{
+    (void)arg;
+    log_warn("kube", "Pod %s/%s is skipped: %s%s: %s", r->pod.ns, r->pod.name, r->pc.err.key,
+             r->pc.err.path, r->pc.err.reason);
+}
+
+/* The agent's own Pod, from its cgroup (no downward API needed): never a
+ * target. "" outside a Pod. */
+static void own_pod_uid(char *uid, size_t cap)
+{
+    struct cgroup_info cg;
+    uid[0] = '\0';
+    if (cgroup_of_pid(NULL, NULL, getpid(), &cg) == 0)
+        snprintf(uid, cap, "%s", cg.container.pod_uid);
+}
+
+/* Kubernetes mode: the Pod watch starts at once (it lists in its own
+ * thread); until it has, processes in Pods wait, unattached. */
+static int open_kube(struct daemon *d)
+{
+    char err[256], self_uid[CONTAINERID_UID_LEN];
+    const struct config *c = d->cfg;
+    if (c->mode != FS_MODE_KUBERNETES)
+        return 0;
+    own_pod_uid(self_uid, sizeof(self_uid));
+    struct podconfig_self self = {.uid = self_uid};
+    d->pod_cache = podcache_new(0);
+    d->pods = d->pod_cache ? podtable_new(c, d->pod_cache, &self) : NULL;
+    if (!d->pods) {
+        log_error("daemon", "out of memory");
+        return -ENOMEM;
+    }
+    struct watcher_config wc = {
+        .url = c->kube_api, .sa_dir = c->kube_sa_dir, .node = c->node_name, .cache = d->pod_cache};
+    d->watcher = watcher_start(&wc, err, sizeof(err));
+    if (!d->watcher) {
+        log_error("daemon", "Pod watch (FLAMESHOT_KUBE_API %s): %s", c->kube_api, err);
+        return -EINVAL;
+    }
+    log_info("daemon", "kubernetes: watching the Pods of node %s at %s%s%s", c->node_name,
+             c->kube_api, self_uid[0] ? "; own Pod " : "", self_uid);
+    return 0;
+}
+
 static int open_core(struct daemon *d)
 {
     d->targets = targets_new(d->cfg, NULL, NULL);
+    if (d->targets && d->pods)
+        targets_set_pods(d->targets, d->pods);
     d->runner = (struct runner){.cfg = d->cfg, .outbox = d->outbox, .metrics = &d->metrics};
     d->jobs = jobs_new(d->cfg->max_concurrent_jobs, JOB_QUEUE_CAP, JOB_HISTORY_CAP, runner_exec,
                        &d->runner, &d->metrics);
@@ -102,7 +160,9 @@ static int open_core(struct daemon *d)
                               .events = d->events,
                               .jobs = d->jobs,
                               .outbox = d->outbox,
-                              .metrics = &d->metrics};
+                              .metrics = &d->metrics,
+                              .pods = d->pods,
+                              .on_pod_error = on_pod_error};
     d->monitor = d->targets && d->jobs ? monitor_new(&md) : NULL;
     if (!d->monitor) {
         log_error("daemon", "out of memory");
@@ -122,7 +182,8 @@ static int open_http(struct daemon *d)
                            .metrics = &d->metrics,
                            .events_name = events_name(d->events),
                            .events_detail = events_detail(d->events),
-                           .job_queue_cap = JOB_QUEUE_CAP};
+                           .job_queue_cap = JOB_QUEUE_CAP,
+                           .kube = {.cache = d->pod_cache, .pods = d->pods, .watcher = d->watcher}};
     int rc = http_open(&hd, &d->http, err, sizeof(err));
     if (rc < 0)
         log_error("daemon", "HTTP API (FLAMESHOT_HTTP_LOCAL_IP/FLAMESHOT_HTTP_LOCAL_PORT): %s",
@@ -172,9 +233,8 @@ static void log_startup(const struct daemon *d, int n_targets)
         log_info("daemon", "results: local directory %s/profiles (FLAMESHOT_DATAKIT_ADDR unset)",
                  c->profiling_path);
     if (c->mode == FS_MODE_KUBERNETES)
-        log_warn("daemon", "kubernetes mode: Pod metadata from the API server is not available "
-                           "in this version; processes are matched by FLAMESHOT_PROCESSES as in "
-                           "standalone mode and carry their container id only");
+        log_info("daemon", "kubernetes mode: only containers of Pods annotated "
+                           "flameshot.io/enabled=\"true\" are watched (GET /v1/pods)");
     if (c->short_intervals)
         log_warn("daemon", "FLAMESHOT_TEST_SHORT_INTERVALS is set: test-only minimums in force");
 }
@@ -227,7 +287,8 @@ static void shutdown_all(struct daemon *d)
     left = (d->monitor && monitor_stop(d->monitor) < 0) || left;
     if (d->outbox)
         outbox_stop(d->outbox);
-    http_close(d->http); /* before the modules its handlers read are freed */
+    http_close(d->http);      /* before the modules its handlers read are freed */
+    watcher_stop(d->watcher); /* the cache's only writer */
     if (left) {
         log_warn("daemon", "work stuck in the kernel is left behind; exiting without freeing "
                            "what it uses");
@@ -236,6 +297,8 @@ static void shutdown_all(struct daemon *d)
     monitor_free(d->monitor);
     jobs_free(d->jobs);
     targets_free(d->targets);
+    podtable_free(d->pods);
+    podcache_free(d->pod_cache);
     events_close(d->events);
     outbox_close(d->outbox);
     if (d->epfd >= 0)
@@ -256,6 +319,8 @@ int daemon_run(const struct config *cfg)
         rc = open_outbox(&d);
     if (rc == 0)
         rc = open_events(&d);
+    if (rc == 0)
+        rc = open_kube(&d);
     if (rc == 0)
         rc = open_core(&d);
     if (rc == 0 && (rc = open_loop(&d)) < 0)

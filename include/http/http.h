@@ -8,6 +8,7 @@
  *   GET /v1/snapshot             an on-demand jcmd snapshot (httpcap.h)
  *   GET /v1/jobs, /v1/jobs/<id>  jobs: state, trigger, timings, artefacts
  *   GET /v1/targets              the watched processes
+ *   GET /v1/pods                 kubernetes mode: this node's Pods (pods_api.h)
  *   GET /v1/artefacts            the local sink's index
  *   GET /v1/status               version, mode, event source, queue, outbox
  *   GET /metrics                 Prometheus text (prom.h)
@@ -28,6 +29,7 @@
 #define FS_HTTP_H
 
 #include "core/config.h"
+#include "http/pods_api.h"
 
 #include <stddef.h>
 
@@ -64,6 +66,7 @@ struct http_deps {
     const char *events_name;   /* copied: "bpf" or "poller" */
     const char *events_detail; /* copied */
     int job_queue_cap;         /* for /v1/status */
+    struct pods_api kube;      /* kubernetes mode; zero standalone */
 };
 
 /* Binds FLAMESHOT_HTTP_LOCAL_IP:PORT and starts serving in state

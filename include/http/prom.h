@@ -7,6 +7,7 @@
 #define FS_PROM_H
 
 #include "core/metrics.h"
+#include "kube/watcher.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +24,11 @@ struct prom_extra {
     uint64_t outbox_oldest_age_ms;
     uint64_t local_items, local_bytes;
     uint64_t spool_max_bytes;
+    /* kubernetes mode (NULL standalone): the Pod watch and the Pods'
+     * states, pods_by_state[enum podconfig_state] */
+    const struct watcher_stats *kube_watch;
+    size_t pods_by_state[5];
+    size_t pods_pending; /* processes waiting for their Pod */
 };
 
 /* Renders the exposition. Returns a malloc'd NUL-terminated text (length

@@ -34,6 +34,12 @@ struct monitor_deps {
     struct jobs *jobs;
     struct outbox *outbox;
     struct metrics *metrics;
+    /* Kubernetes mode (NULL standalone): the Pods' configurations, kept in
+     * step on every tick; on_pod_error (may be NULL) hears of each new
+     * malformed annotation once */
+    struct podtable *pods;
+    podtable_error_fn on_pod_error;
+    void *on_pod_error_arg;
 };
 
 /* NULL on allocation failure. deps must outlive the monitor. */
@@ -56,7 +62,10 @@ int monitor_start(struct monitor *m);
 void monitor_on_event(struct monitor *m, const struct fs_event *ev);
 
 /* Samples every target, applies the thresholds and the auto-profiling
- * timer. now_ms is CLOCK_MONOTONIC. */
+ * timer. In Kubernetes mode first brings the Pods' configurations in
+ * step: targets of a replaced configuration are judged again, processes
+ * waiting for their Pod retried, and after an opt-in or a change of rules
+ * the running processes looked at again. now_ms is CLOCK_MONOTONIC. */
 void monitor_tick(struct monitor *m, uint64_t now_ms);
 
 /* A capture asked for from outside (HTTP): queues a job for the target with

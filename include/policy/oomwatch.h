@@ -3,8 +3,9 @@
  * one flameshot_oom_hprof record: the file, or why there is none (not
  * enabled in the JVM, path unreachable or hung, no file in the match
  * window). Also reports dumps a JVM writes on a Java-level
- * OutOfMemoryError without any kernel kill. Active only with
- * FLAMESHOT_OOM_HPROF_ENABLED.
+ * OutOfMemoryError without any kernel kill. For targets whose settings
+ * enable it: FLAMESHOT_OOM_HPROF_ENABLED, or in Kubernetes their Pod's
+ * flameshot.io/oom-hprof-enabled.
  *
  * The search runs a moment after the kill (OOMWATCH_DELAY_MS), from the
  * directory pinned while the JVM lived, so it works after the JVM and its
@@ -33,7 +34,8 @@
 struct outbox;
 struct oomwatch;
 
-/* NULL when disabled by the configuration or out of memory (then every
+/* NULL when no target can enable it (standalone without
+ * FLAMESHOT_OOM_HPROF_ENABLED) or out of memory (then every
  * function below is a no-op on NULL). lane and metrics (may be NULL) must
  * outlive it; stop the lane before oomwatch_free. */
 struct oomwatch *oomwatch_new(const struct config *cfg, struct outbox *outbox, struct lane *lane,

@@ -25,6 +25,10 @@ struct runner_target {
     char service[128];
     char container_id[65];
     struct target_pod pod;
+    /* Kubernetes: the Pod's configuration (a reference: it keeps the job's
+     * rule valid and gives the artefacts their Pod's tags); NULL outside */
+    struct podref *pod_ref;
+    struct target_settings settings;
     bool snapshot_only_types; /* HTTP asked for one snapshot type */
     int snapshot_type;        /* enum snapshot_type when snapshot_only_types */
 };
@@ -33,13 +37,23 @@ struct runner_target {
 struct runner_target *runner_target_new(const struct target *tg);
 void runner_target_free(void *payload);
 
-/* The same, filled in place (for records made at once, not by a job). */
+/* The same, filled in place (for records made at once, not by a job);
+ * release it with runner_target_release. */
 void runner_target_fill(struct runner_target *rt, const struct target *tg);
+
+/* A copy of src into dst that holds its own reference. */
+void runner_target_copy(struct runner_target *dst, const struct runner_target *src);
+
+/* Drops the Pod reference a filled runner_target holds. NULL-safe. */
+void runner_target_release(struct runner_target *rt);
 
 /* Starts the metadata every artefact and record about a process carries:
  * FLAMESHOT_SERVICE and the target's service, the node as host, the
  * process's pid/nspid/name, FLAMESHOT_TAGS, the rule's tags (rule may be
- * NULL), its Kubernetes identity, and trigger (may be NULL). m is
+ * NULL), its Kubernetes identity, and trigger (may be NULL). In a Pod the
+ * service is its Pod's (podconfig_service, no FLAMESHOT_SERVICE over it)
+ * and the tags podconfig_tags': FLAMESHOT_TAGS, version, flameshot.io/tags,
+ * the rule's, then the Pod's and container's identity. m is
  * initialised here; the caller frees it with artefact_meta_free() whatever
  * this returns. 0 or -ENOMEM. */
 int runner_meta_base(struct artefact_meta *m, enum artefact_kind kind, const struct config *cfg,

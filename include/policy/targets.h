@@ -16,6 +16,7 @@
 
 #include "events/cgroup.h"
 #include "core/config.h"
+#include "kube/podtable.h"
 #include "policy/policy.h"
 #include "events/procfs.h"
 #include "policy/sampler.h"
@@ -34,13 +35,30 @@ struct target_pod {
     char container[254];
 };
 
+/* The settings a Pod may override (flameshot.io/ annotations): the
+ * DaemonSet's (or standalone's) FLAMESHOT_* values, else its Pod's. */
+struct target_settings {
+    uint64_t auto_profiling_ms; /* 0: off */
+    uint64_t auto_profiling_duration_ms;
+    bool oom_hprof_enabled;
+    uint64_t oom_hprof_match_window_ms;
+    bool jcmd_snapshot_enabled;
+    uint64_t jcmd_timeout_ms;
+};
+
 struct target {
     struct proc_ident id;
     char *cmdline; /* argv joined by spaces */
     char *argv;    /* raw, NUL-separated (flags with spaces survive) */
     size_t argv_len;
-    const struct rule *rule; /* owned by the config */
-    char service[128];       /* rule/FLAMESHOT_SERVICE, else the jar or main class */
+    /* owned by the config, or in Kubernetes by pod_ref's configuration */
+    const struct rule *rule;
+    /* Kubernetes: the configuration of its Pod (a counted reference: the
+     * rule stays valid while the target or a job of it lives) */
+    struct podref *pod_ref;
+    struct target_settings settings;
+    uint64_t next_auto_ms; /* monotonic; 0 until armed */
+    char service[128];     /* rule/FLAMESHOT_SERVICE, else the jar or main class */
     bool has_cgroup;
     struct cgroup_info cg;
     struct target_pod pod;
@@ -69,10 +87,21 @@ void targets_free(struct targets *t);
 void targets_lock(struct targets *t);
 void targets_unlock(struct targets *t);
 
+/* Kubernetes mode: whose containers may be targets (podtable.h). Without
+ * it (standalone) every process the rules match is one. Set before the
+ * first targets_consider; pt must outlive t. */
+void targets_set_pods(struct targets *t, struct podtable *pt);
+
 /* Looks at pid and adds it when it is a target. Returns 1 (added; *out set
  * when out is non-NULL), 0 (not a target, or already in the table), or
  * -errno (gone, unreadable). Takes the lock itself, never across the
  * reading of /proc and cgroup files: call it without the lock held.
+ *
+ * In Kubernetes mode only an opted-in Pod's container is looked at: the
+ * cgroup first, then its Pod's rules with the container's name. A process
+ * whose Pod or container ID is not known yet (a container runs before the
+ * kubelet reports it) and that its Pod's rules may match waits, unattached,
+ * in a pending list (targets_take_pending) for up to TARGETS_PENDING_MS.
  *
  * A java rule wants a JVM: a process whose command line matches but whose
  * executable is not `java` (a wrapper shell, or a custom launcher that has
@@ -82,6 +111,22 @@ void targets_unlock(struct targets *t);
 int targets_consider(struct targets *t, int pid, struct target **out);
 
 #define TARGETS_CANDIDATE_MS 10000
+#define TARGETS_PENDING_MS   600000
+#define TARGETS_PENDING_MAX  4096
+
+/* The pids waiting for their Pod (to be considered again now: the list is
+ * emptied; those still unknown come back), without those past
+ * TARGETS_PENDING_MS. Returns how many are in *pids (malloc'd; NULL when
+ * none). Takes the lock. */
+size_t targets_take_pending(struct targets *t, uint64_t now_ms, int **pids);
+
+/* How many wait (targets_take_pending). Lock held. */
+size_t targets_pending(struct targets *t);
+
+/* The pids of targets whose Pod's configuration was replaced (a stale
+ * podref): to be removed and considered again. Returns the count, *pids
+ * malloc'd. Lock held. */
+size_t targets_stale(struct targets *t, int **pids);
 
 /* Reads the maps of every candidate (up to 64 MiB each) without the lock
  * held, and records the verdict for targets_recheck. Any thread; the

@@ -420,8 +420,9 @@ static int load_node(struct loader *l, struct config *c)
 }
 
 /* kubernetes mode's API server: FLAMESHOT_KUBE_API (https://host[:port],
- * nothing after), else the in-cluster address (an IPv6 host in brackets);
- * none (NULL) outside a cluster. Unused, so not loaded, in standalone. */
+ * nothing after), else the in-cluster address (an IPv6 host in brackets).
+ * Without either kubernetes mode cannot work (only Pods it knows are ever
+ * targets): an error. Unused, so not loaded, in standalone. */
 static int load_kube(struct loader *l, struct config *c)
 {
     if (c->mode != FS_MODE_KUBERNETES)
@@ -429,8 +430,13 @@ static int load_kube(struct loader *l, struct config *c)
     int rc = load_string(l, "FLAMESHOT_KUBE_SA_DIR", KUBE_SA_DIR_DEFAULT, &c->kube_sa_dir);
     const char *v = var(l, "FLAMESHOT_KUBE_API");
     const char *host = var(l, "KUBERNETES_SERVICE_HOST"), *port = var(l, "KUBERNETES_SERVICE_PORT");
-    if (rc || (!v && !host))
+    if (rc)
         return rc;
+    if (!v && !host)
+        return fail(
+            l, "FLAMESHOT_KUBE_API",
+            "kubernetes mode needs the API server: unset, and so is "
+            "KUBERNETES_SERVICE_HOST (not in a Pod?); set it, or FLAMESHOT_MODE=standalone");
     if (!v) {
         char url[320];
         bool v6 = strchr(host, ':') != NULL;
@@ -464,10 +470,27 @@ static int load_container_share(struct loader *l, struct config *c)
     return rc;
 }
 
+/* A sidecar's variables: one Pod's limits. On a DaemonSet they would give
+ * every Pod of the node that one Pod's limit. */
+static int refuse_pod_limits(struct loader *l, const struct config *c)
+{
+    static const char *const names[] = {"FLAMESHOT_POD_MEM_LIMIT", "FLAMESHOT_POD_CPU_LIMIT"};
+    for (size_t i = 0; c->mode == FS_MODE_KUBERNETES && i < 2; i++) {
+        const char *v = var(l, names[i]);
+        if (v && *v)
+            return fail(l, names[i],
+                        "not used in kubernetes mode: each container's limits are read from its "
+                        "own cgroup (memory limit, CPU quota); unset it");
+    }
+    return 0;
+}
+
 static int load_limits(struct loader *l, struct config *c)
 {
     uint64_t jobs = 2;
-    int rc = load_uint(l, "FLAMESHOT_POD_MEM_LIMIT", "Mi", 0, 1, UINT32_MAX, &c->pod_mem_limit_mb);
+    int rc = refuse_pod_limits(l, c);
+    rc =
+        rc ?: load_uint(l, "FLAMESHOT_POD_MEM_LIMIT", "Mi", 0, 1, UINT32_MAX, &c->pod_mem_limit_mb);
     if (rc == 0)
         rc = load_uint(l, "FLAMESHOT_POD_CPU_LIMIT", "m", 0, 1, 1u << 24, &c->pod_cpu_limit_millis);
     if (rc == 0)

@@ -361,8 +361,8 @@ static int nothing_matched(const struct capture_api_deps *d, const struct captur
     if (has_pod(r)) {
         *error = "nothing matches";
         snprintf(detail, cap,
-                 "no target in %s%s (this version has no Pod metadata: targets carry "
-                 "no Pod, so a Pod selector matches nothing)",
+                 "no target in %s%s (only opted-in Pods' containers are targets: GET "
+                 "/v1/pods shows each Pod's state and targets)",
                  selection(r, sel, sizeof(sel)),
                  r->pid  ? " has that pid"
                  : r->re ? " matches the regex"

@@ -217,6 +217,22 @@ static void on_targets(struct http *h, const char *query, const char *arg, struc
     cJSON_AddItemToObject(rep->json, "targets", arr);
 }
 
+static void on_pods(struct http *h, const char *query, const char *arg, struct reply *rep)
+{
+    (void)arg;
+    if (!no_params(query, rep))
+        return;
+    if (!h->d.kube.cache) {
+        error_reply(rep, 404, "not found", "/v1/pods lists Pods in kubernetes mode only (mode %s)",
+                    config_mode_name(h->d.cfg->mode));
+        return;
+    }
+    rep->json = pods_api_list(&h->d.kube, h->d.targets);
+    rep->status = rep->json ? 200 : 500;
+    if (!rep->json)
+        error_reply(rep, 500, "out of memory", "listing the Pods");
+}
+
 static void on_artefacts(struct http *h, const char *query, const char *arg, struct reply *rep)
 {
     (void)arg;
@@ -308,6 +324,9 @@ static void on_status(struct http *h, const char *query, const char *arg, struct
     cJSON_AddItemToObject(o, "outbox", outbox_stats_json(h->d.outbox));
     cJSON_AddItemToObject(o, "background", background_json(h->d.metrics));
     cJSON_AddItemToObject(o, "http", http_json(h));
+    if (h->d.kube.cache)
+        cJSON_AddItemToObject(o, "kubernetes",
+                              pods_api_status(&h->d.kube, c->kube_api, h->d.targets));
     cJSON_AddItemToObject(o, "config", config_to_json(c));
 }
 
@@ -329,6 +348,15 @@ static void on_metrics(struct http *h, const char *query, const char *arg, struc
         .local_bytes = st.local_bytes,
         .spool_max_bytes = st.max_bytes,
     };
+    struct watcher_stats ws;
+    if (h->d.kube.watcher) {
+        watcher_stats(h->d.kube.watcher, &ws);
+        x.kube_watch = &ws;
+        pods_api_counts(&h->d.kube, x.pods_by_state);
+        targets_lock(h->d.targets);
+        x.pods_pending = targets_pending(h->d.targets);
+        targets_unlock(h->d.targets);
+    }
     rep->text = prom_render(h->d.metrics ? h->d.metrics : &zero, &x, &rep->text_len);
     rep->content_type = PROM_CONTENT_TYPE;
     rep->status = 200;
@@ -350,6 +378,7 @@ static const struct route routes[] = {
     {"/metrics", false, false, false, on_metrics},
     {"/v1/status", false, false, false, on_status},
     {"/v1/targets", false, false, false, on_targets},
+    {"/v1/pods", false, false, false, on_pods},
     {"/v1/jobs", false, false, false, on_jobs},
     {"/v1/jobs/", true, false, false, on_job},
     {"/v1/profile", false, false, true, on_profile},
@@ -478,7 +507,7 @@ static void route(struct http *h, struct MHD_Connection *c, const char *method, 
     if (!rt) {
         error_reply(rep, 404, "no such endpoint",
                     "endpoints: /v1/profile /v1/snapshot /v1/jobs[/<id>] /v1/targets "
-                    "/v1/artefacts /v1/status /metrics /healthz /readyz");
+                    "/v1/pods /v1/artefacts /v1/status /metrics /healthz /readyz");
     } else if (rt->capture && strcmp(method, MHD_HTTP_METHOD_HEAD) == 0) {
         /* HEAD must be safe: it never queues a capture */
         error_reply(rep, 405, "method not allowed", "%s queues a capture: use GET", rt->path);

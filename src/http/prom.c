@@ -1,5 +1,6 @@
 #include "http/prom.h"
 
+#include "kube/podconfig.h"
 #include "policy/trigger.h"
 
 #include <stdarg.h>
@@ -197,6 +198,28 @@ static void http(struct buf *b, const struct metrics *m)
         "HTTP requests refused by the per-client rate limit.", (double)get(&m->http_rate_limited));
 }
 
+static void kube(struct buf *b, const struct prom_extra *x)
+{
+    const struct watcher_stats *w = x->kube_watch;
+    one(b, "flameshot_kube_watch_connected", "gauge",
+        "1 while the Pod list/watch with the API server works.", w->connected);
+    one(b, "flameshot_kube_lists_total", "counter", "Successful Pod lists.", (double)w->lists);
+    one(b, "flameshot_kube_relists_total", "counter",
+        "Pod lists after the first (410 Gone, failures).", (double)w->relists);
+    one(b, "flameshot_kube_watch_events_total", "counter",
+        "ADDED, MODIFIED and DELETED events applied.", (double)w->events);
+    family(b, "flameshot_kube_watch_errors_total", "counter", "Pod watch failures by kind.");
+    for (int i = 0; i < WATCHER_ERR_MAX; i++)
+        put(b, "flameshot_kube_watch_errors_total{kind=\"%s\"} %llu\n",
+            watcher_error_name((enum watcher_error)i), (unsigned long long)w->errors[i]);
+    family(b, "flameshot_kube_pods", "gauge", "Pods of this node by Flameshot state.");
+    for (int i = 0; i < 5; i++)
+        put(b, "flameshot_kube_pods{state=\"%s\"} %zu\n",
+            podconfig_state_name((enum podconfig_state)i), x->pods_by_state[i]);
+    one(b, "flameshot_kube_processes_waiting", "gauge",
+        "Processes waiting for their Pod or container ID to be known.", (double)x->pods_pending);
+}
+
 char *prom_render(const struct metrics *m, const struct prom_extra *x, size_t *len)
 {
     struct buf b = {.cap = 8192};
@@ -218,6 +241,8 @@ char *prom_render(const struct metrics *m, const struct prom_extra *x, size_t *l
     events(&b, m, x);
     background(&b, m);
     http(&b, m);
+    if (x->kube_watch)
+        kube(&b, x);
     if (b.oom) {
         free(b.p);
         return NULL;

@@ -40,7 +40,6 @@ struct monitor {
     _Atomic bool probing; /* a targets_probe is queued or running */
     struct watched_cg *cgs;
     size_t n_cgs, cap_cgs;
-    uint64_t next_auto_ms;
     unsigned ticks;
 };
 
@@ -52,7 +51,8 @@ struct monitor *monitor_new(const struct monitor_deps *deps)
     m->d = *deps;
     m->lane = lane_new("background", LANE_CAP, deps->metrics);
     m->oom = oomwatch_new(deps->cfg, deps->outbox, m->lane, deps->metrics);
-    if (!m->lane || (deps->cfg->oom_hprof_enabled && !m->oom)) {
+    bool oom = deps->cfg->oom_hprof_enabled || deps->cfg->mode == FS_MODE_KUBERNETES;
+    if (!m->lane || (oom && !m->oom)) {
         lane_free(m->lane);
         free(m);
         return NULL;
@@ -162,19 +162,26 @@ static void arm(struct monitor *m, struct target *tg)
  * LIMITS_REFRESH_TICKS only re-arms), and unwatched at its exit. */
 static void added(struct monitor *m, struct target *tg)
 {
+    if (tg->settings.auto_profiling_ms)
+        tg->next_auto_ms = units_now_mono_ms() + tg->settings.auto_profiling_ms;
     if (tg->has_cgroup)
         watch_cg(m, tg);
     arm(m, tg);
     oomwatch_target_added(m->oom, tg);
     metrics_set(m->d.metrics, targets, targets_count(m->d.targets));
-    log_info("monitor", "watching pid %d (%s, service %s, rule %d)%s%s", tg->id.pid, tg->id.comm,
-             tg->service, tg->rule->index, tg->cg.container.id[0] ? " container " : "",
-             tg->cg.container.id);
+    if (tg->pod.name[0])
+        log_info("monitor", "watching pid %d (%s, service %s, rule %d) in Pod %s/%s container %s",
+                 tg->id.pid, tg->id.comm, tg->service, tg->rule->index, tg->pod.namespace_,
+                 tg->pod.name, tg->pod.container);
+    else
+        log_info("monitor", "watching pid %d (%s, service %s, rule %d)%s%s", tg->id.pid,
+                 tg->id.comm, tg->service, tg->rule->index,
+                 tg->cg.container.id[0] ? " container " : "", tg->cg.container.id);
 }
 
-static uint64_t budget_ms(const struct monitor *m, const struct trigger *t)
+static uint64_t budget_ms(const struct target *tg, const struct trigger *t)
 {
-    uint64_t attach = m->d.cfg->jcmd_timeout_ms;
+    uint64_t attach = tg->settings.jcmd_timeout_ms;
     if (t->capture == CAPTURE_SNAPSHOT)
         return 3 * attach + 10000;
     return t->duration_ms + 4 * attach + 30000;
@@ -189,10 +196,16 @@ static int submit(struct monitor *m, struct target *tg, struct trigger *t, int s
                               .service = tg->service,
                               .tenant = target_tenant(tg),
                               .trigger = *t,
-                              .budget_ms = budget_ms(m, t),
+                              .budget_ms = budget_ms(tg, t),
                               .payload_free = runner_target_free};
-    struct runner_target *rt = runner_target_new(tg);
     uint64_t id = 0;
+    if (tg->pod_ref && !podref_active(tg->pod_ref)) {
+        log_info("monitor", "pid %d: %s trigger ignored: its Pod %s/%s was deleted or has ended",
+                 tg->id.pid, trigger_kind_name(t->kind), tg->pod.namespace_, tg->pod.name);
+        trigger_free(t);
+        return -ENOENT;
+    }
+    struct runner_target *rt = runner_target_new(tg);
     if (!rt) {
         trigger_free(t);
         return -ENOMEM;
@@ -223,23 +236,35 @@ static int submit(struct monitor *m, struct target *tg, struct trigger *t, int s
     return rc;
 }
 
-/* Takes the lock in turns: /proc and cgroup files are read without it. */
-static void on_exec_event(struct monitor *m, const struct fs_event *ev)
+/* Looks at pid and, when it becomes a target, watches it. Takes the lock
+ * in turns: /proc and cgroup files are read without it. */
+static void consider(struct monitor *m, int pid)
 {
-    targets_lock(m->d.targets);
-    struct target *tg = targets_find(m->d.targets, ev->tgid);
-    if (tg && tg->has_cgroup)
-        unwatch_cg(m, tg->cg.memory_id);
-    /* a target or candidate replaced its program: judge the new one afresh */
-    targets_remove(m->d.targets, ev->tgid);
-    targets_unlock(m->d.targets);
-    tg = NULL;
-    if (targets_consider(m->d.targets, ev->tgid, &tg) != 1)
+    struct target *tg = NULL;
+    if (targets_consider(m->d.targets, pid, &tg) != 1)
         return;
     targets_lock(m->d.targets);
-    if (targets_find(m->d.targets, ev->tgid) == tg) /* only the loop removes: still there */
+    if (targets_find(m->d.targets, pid) == tg) /* only the loop removes: still there */
         added(m, tg);
     targets_unlock(m->d.targets);
+}
+
+/* Drops pid (a target or candidate) to judge it afresh. */
+static void forget(struct monitor *m, int pid)
+{
+    targets_lock(m->d.targets);
+    struct target *tg = targets_find(m->d.targets, pid);
+    if (tg && tg->has_cgroup)
+        unwatch_cg(m, tg->cg.memory_id);
+    targets_remove(m->d.targets, pid);
+    targets_unlock(m->d.targets);
+}
+
+static void on_exec_event(struct monitor *m, const struct fs_event *ev)
+{
+    /* a target or candidate replaced its program: judge the new one afresh */
+    forget(m, ev->tgid);
+    consider(m, ev->tgid);
 }
 
 static bool fatal_signal(int sig)
@@ -288,6 +313,7 @@ static void report_exit(struct monitor *m, const struct target *tg, const struct
     runner_target_fill(&rt, tg);
     struct artefact_meta *meta = &r->meta;
     int rc = runner_meta_base(meta, ARTEFACT_PROCESS_EXIT, m->d.cfg, &rt, &tg->id, tg->rule, NULL);
+    runner_target_release(&rt);
     rc = rc ?: artefact_field_str(meta, "message", msg);
     rc = rc ?: artefact_field_str(meta, "process_name", tg->id.comm);
     rc = rc ?: artefact_field_str(meta, "suspected_reason", reason);
@@ -399,9 +425,9 @@ static void on_cgroup_watermark(struct monitor *m, const struct fs_event *ev)
              "pid %d",
              tg->cg.path, (unsigned long long)ev->value_bytes,
              (unsigned long long)ev->watermark_bytes, tg->id.pid);
-    int n =
-        policy_on_cgroup_pressure(tg->rule, ev->value_bytes, limit, m->d.cfg->jcmd_snapshot_enabled,
-                                  &tg->policy, units_now_mono_ms(), t);
+    int n = policy_on_cgroup_pressure(tg->rule, ev->value_bytes, limit,
+                                      tg->settings.jcmd_snapshot_enabled, &tg->policy,
+                                      units_now_mono_ms(), t);
     for (int i = 0; i < n; i++)
         submit(m, tg, &t[i], -1, NULL);
 }
@@ -439,22 +465,20 @@ int monitor_start(struct monitor *m)
     for (size_t i = 0; i < targets_count(m->d.targets); i++)
         added(m, targets_at(m->d.targets, i));
     targets_unlock(m->d.targets);
-    if (m->d.cfg->auto_profiling_ms)
-        m->next_auto_ms = units_now_mono_ms() + m->d.cfg->auto_profiling_ms;
     return n;
 }
 
+/* Flameshot's timer, per target: each Pod may set its own interval. */
 static void auto_profile(struct monitor *m, uint64_t now_ms)
 {
-    const struct config *c = m->d.cfg;
-    if (!c->auto_profiling_ms || now_ms < m->next_auto_ms)
-        return;
-    m->next_auto_ms = now_ms + c->auto_profiling_ms;
     for (size_t i = 0; i < targets_count(m->d.targets); i++) {
         struct target *tg = targets_at(m->d.targets, i);
+        if (!tg->settings.auto_profiling_ms || now_ms < tg->next_auto_ms)
+            continue;
+        tg->next_auto_ms = now_ms + tg->settings.auto_profiling_ms;
         struct trigger t = {.kind = TRIGGER_AUTO,
                             .capture = CAPTURE_PROFILE,
-                            .duration_ms = c->auto_profiling_duration_ms,
+                            .duration_ms = tg->settings.auto_profiling_duration_ms,
                             .events = tg->rule->events};
         tags_set(&t.why, "trigger", trigger_kind_name(TRIGGER_AUTO));
         submit(m, tg, &t, -1, NULL);
@@ -505,9 +529,52 @@ static void background(struct monitor *m, uint64_t now_ms)
     oomwatch_tick(m->oom, now_ms);
 }
 
+static int rescan_one(int pid, void *arg)
+{
+    consider(arg, pid);
+    return 0;
+}
+
+/* Targets whose Pod's configuration was replaced: judged again by the new
+ * one (a rule scoped elsewhere, an opt-out, new settings). */
+static void rejudge_stale(struct monitor *m)
+{
+    int *pids;
+    targets_lock(m->d.targets);
+    size_t n = targets_stale(m->d.targets, &pids);
+    targets_unlock(m->d.targets);
+    for (size_t i = 0; i < n; i++) {
+        log_info("monitor", "pid %d: its Pod's configuration changed; judging it again", pids[i]);
+        forget(m, pids[i]);
+        consider(m, pids[i]);
+    }
+    free(pids);
+    metrics_set(m->d.metrics, targets, targets_count(m->d.targets));
+}
+
+/* Kubernetes: the Pods' configurations in step with the watch. */
+static void sync_pods(struct monitor *m, uint64_t now_ms)
+{
+    int f =
+        m->d.pods ? podtable_sync(m->d.pods, now_ms, m->d.on_pod_error, m->d.on_pod_error_arg) : 0;
+    if (f <= 0)
+        return; /* nothing new, or no memory: the next tick tries again */
+    if (f & PODTABLE_CONFIG) {
+        rejudge_stale(m);
+        /* an opt-in or new rules: processes already running may match */
+        procfs_each_pid(NULL, rescan_one, m);
+    }
+    int *pids;
+    size_t n = targets_take_pending(m->d.targets, now_ms, &pids);
+    for (size_t i = 0; i < n; i++)
+        consider(m, pids[i]);
+    free(pids);
+}
+
 void monitor_tick(struct monitor *m, uint64_t now_ms)
 {
     bool refresh = ++m->ticks % LIMITS_REFRESH_TICKS == 0;
+    sync_pods(m, now_ms);
     background(m, now_ms);
     targets_lock(m->d.targets);
     targets_recheck(m->d.targets, now_ms, added_cb, m);

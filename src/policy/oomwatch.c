@@ -26,11 +26,24 @@
 #define TICK_BUDGET_MS 30000
 
 /* Who a record is about; copied so it outlives the target. */
+/* A target's identity, copied: rt holds a reference to its Pod's
+ * configuration (rule points into it), so every copy is released. */
 struct who {
     struct proc_ident id;
     struct runner_target rt;
     const struct rule *rule;
 };
+
+static void who_copy(struct who *dst, const struct who *src)
+{
+    *dst = *src;
+    runner_target_copy(&dst->rt, &src->rt);
+}
+
+static void who_release(struct who *w)
+{
+    runner_target_release(&w->rt);
+}
 
 /* A pinned dump directory of a target (lane-owned). */
 struct pin {
@@ -79,7 +92,8 @@ struct msg {
 struct oomwatch *oomwatch_new(const struct config *cfg, struct outbox *outbox, struct lane *lane,
                               struct metrics *metrics)
 {
-    if (!cfg->oom_hprof_enabled)
+    /* in Kubernetes a Pod may turn it on for itself */
+    if (!cfg->oom_hprof_enabled && cfg->mode != FS_MODE_KUBERNETES)
         return NULL;
     struct oomwatch *ow = calloc(1, sizeof(*ow));
     char path[4096];
@@ -103,12 +117,14 @@ void oomwatch_free(struct oomwatch *ow)
         struct pending *p = ow->pending;
         ow->pending = p->next;
         hprof_watch_close(&p->watch);
+        who_release(&p->who);
         free(p);
     }
     while (ow->pins) {
         struct pin *p = ow->pins;
         ow->pins = p->next;
         hprof_watch_close(&p->watch);
+        who_release(&p->who);
         free(p);
     }
     hprof_seen_close(ow->seen);
@@ -175,6 +191,7 @@ static void unpin(struct oomwatch *ow, const struct proc_ident *id)
             continue;
         *pp = p->next;
         hprof_watch_close(&p->watch);
+        who_release(&p->who);
         free(p);
         return;
     }
@@ -208,7 +225,6 @@ static void do_pin(struct oomwatch *ow, const struct msg *m)
     struct pin *p = calloc(1, sizeof(*p));
     if (!p)
         return;
-    p->who = m->who;
     struct hprof_spec spec;
     if (heap_dump_spec(&m->who.id, &spec) < 0) {
         free(p);
@@ -220,6 +236,7 @@ static void do_pin(struct oomwatch *ow, const struct msg *m)
         free(p);
         return;
     }
+    who_copy(&p->who, &m->who);
     if (p->watch.state == HPROF_OK)
         log_debug("oomwatch", "pid %d: heap dumps go to %s/%s", m->who.id.pid, p->watch.dir,
                   p->watch.base);
@@ -245,7 +262,7 @@ static void do_oom(struct oomwatch *ow, const struct msg *m)
     struct pending *p = calloc(1, sizeof(*p));
     if (!p)
         return;
-    p->who = m->who;
+    who_copy(&p->who, &m->who);
     hprof_watch_dup(&pin->watch, &p->watch);
     p->oom_ns = m->oom_ns;
     p->due_ms = m->now_ms + OOMWATCH_DELAY_MS;
@@ -256,7 +273,7 @@ static void do_oom(struct oomwatch *ow, const struct msg *m)
 static void run_search(struct oomwatch *ow, struct pending *p)
 {
     struct hprof_found f;
-    uint64_t window = ow->cfg->oom_hprof_match_window_ms * 1000000ull;
+    uint64_t window = p->who.rt.settings.oom_hprof_match_window_ms * 1000000ull;
     int rc = hprof_find(&p->watch, p->oom_ns, window, ow->seen, &f);
     char detail[600];
     if (rc == 1) {
@@ -288,6 +305,7 @@ static void run_due(struct oomwatch *ow, uint64_t now_ms)
         *pp = p->next;
         run_search(ow, p);
         hprof_watch_close(&p->watch);
+        who_release(&p->who);
         free(p);
     }
 }
@@ -325,6 +343,7 @@ static void poll_live(struct oomwatch *ow, uint64_t now_ms)
         }
         *pp = p->next;
         hprof_watch_close(&p->watch);
+        who_release(&p->who);
         free(p);
     }
 }
@@ -348,6 +367,7 @@ static void on_msg(void *arg, bool run)
         do_tick(m->ow);
     if (m->kind == MSG_TICK)
         atomic_store(&m->ow->tick_busy, false);
+    who_release(&m->who);
     free(m);
 }
 
@@ -370,7 +390,7 @@ static struct msg *msg_new(struct oomwatch *ow, enum msg_kind kind, const struct
 void oomwatch_target_added(struct oomwatch *ow, const struct target *tg)
 {
     struct msg *m;
-    if (!ow || !(m = msg_new(ow, MSG_ADDED, tg)))
+    if (!ow || !tg->settings.oom_hprof_enabled || !(m = msg_new(ow, MSG_ADDED, tg)))
         return;
     m->started_ns = tg->started_ns;
     lane_post(ow->lane, "pinning a heap-dump directory", on_msg, m, PIN_BUDGET_MS);
@@ -380,7 +400,7 @@ void oomwatch_on_oom(struct oomwatch *ow, const struct target *tg, uint64_t oom_
                      uint64_t now_ms)
 {
     struct msg *m;
-    if (!ow || !(m = msg_new(ow, MSG_OOM, tg)))
+    if (!ow || !tg->settings.oom_hprof_enabled || !(m = msg_new(ow, MSG_OOM, tg)))
         return;
     m->oom_ns = oom_real_ns;
     m->now_ms = now_ms;

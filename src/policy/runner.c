@@ -18,6 +18,22 @@ void runner_target_fill(struct runner_target *rt, const struct target *tg)
     if (tg->has_cgroup)
         snprintf(rt->container_id, sizeof(rt->container_id), "%s", tg->cg.container.id);
     rt->pod = tg->pod;
+    rt->pod_ref = podref_get(tg->pod_ref);
+    rt->settings = tg->settings;
+}
+
+void runner_target_copy(struct runner_target *dst, const struct runner_target *src)
+{
+    *dst = *src;
+    podref_get(dst->pod_ref);
+}
+
+void runner_target_release(struct runner_target *rt)
+{
+    if (!rt)
+        return;
+    podref_put(rt->pod_ref);
+    rt->pod_ref = NULL;
 }
 
 struct runner_target *runner_target_new(const struct target *tg)
@@ -30,6 +46,7 @@ struct runner_target *runner_target_new(const struct target *tg)
 
 void runner_target_free(void *payload)
 {
+    runner_target_release(payload);
     free(payload);
 }
 
@@ -45,19 +62,38 @@ static int set_k8s(struct artefact_meta *m, const struct runner_target *rt)
     return rc;
 }
 
+/* The tags of a Pod's container: one list, in podconfig_tags' order. */
+static int pod_tags(struct artefact_meta *m, const struct config *cfg,
+                    const struct runner_target *rt, const struct rule *rule)
+{
+    struct pod_container c = {0};
+    struct tags t;
+    snprintf(c.name, sizeof(c.name), "%s", rt->pod.container);
+    snprintf(c.id, sizeof(c.id), "%s", rt->container_id);
+    int rc = podconfig_tags(&rt->pod_ref->pc, cfg, &rt->pod_ref->pod, &c, rule, &t);
+    if (rc == 0)
+        rc = tags_merge(&m->global_tags, &t);
+    tags_free(&t);
+    return rc;
+}
+
 int runner_meta_base(struct artefact_meta *m, enum artefact_kind kind, const struct config *cfg,
                      const struct runner_target *rt, const struct proc_ident *id,
                      const struct rule *rule, const char *trigger)
 {
     artefact_meta_init(m, kind);
-    int rc = artefact_set(&m->service_override, cfg->service);
+    int rc = rt->pod_ref ? 0 : artefact_set(&m->service_override, cfg->service);
     rc = rc ?: artefact_set(&m->service, rt->service);
     rc = rc ?: artefact_set(&m->host, cfg->node_name);
     rc = rc ?: artefact_set(&m->process_name, id->comm);
     rc = rc ?: artefact_set(&m->trigger, trigger);
-    rc = rc ?: tags_merge(&m->global_tags, &cfg->tags);
-    if (rule)
-        rc = rc ?: tags_merge(&m->rule_tags, &rule->tags);
+    if (rt->pod_ref) {
+        rc = rc ?: pod_tags(m, cfg, rt, rule);
+    } else {
+        rc = rc ?: tags_merge(&m->global_tags, &cfg->tags);
+        if (rule)
+            rc = rc ?: tags_merge(&m->rule_tags, &rule->tags);
+    }
     rc = rc ?: set_k8s(m, rt);
     m->pid = id->pid;
     m->nspid = id->nspid;
@@ -162,7 +198,7 @@ static void run_profile(const struct runner *r, const struct job *job, struct jo
         .async_profiler_path = r->cfg->async_profiler_path,
         .out = &tx.out,
         .cancel_fd = job->cancel_fd,
-        .attach_timeout_ms = r->cfg->jcmd_timeout_ms,
+        .attach_timeout_ms = ((const struct runner_target *)job->payload)->settings.jcmd_timeout_ms,
         .metrics = r->metrics,
     };
     struct profile_result pr;
@@ -226,8 +262,8 @@ static void run_snapshot(const struct runner *r, const struct job *job, struct j
         snprintf(res->reason, sizeof(res->reason), "outbox: %s", strerror(-rc));
         return;
     }
-    capture_snapshots(&job->target, r->cfg->jcmd_timeout_ms, &tx[0].out, &tx[1].out, r->metrics,
-                      sum);
+    capture_snapshots(&job->target, rt->settings.jcmd_timeout_ms, &tx[0].out, &tx[1].out,
+                      r->metrics, sum);
     int ok = 0, big = 0;
     for (int i = 0; i < SNAPSHOT_TYPES; i++) {
         bool wanted = !rt->snapshot_only_types || rt->snapshot_type == i;

@@ -14,6 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
+struct pending {
+    int pid;
+    uint64_t since_ms;
+};
+
 struct targets {
     pthread_mutex_t lock;
     const struct config *cfg;
@@ -23,6 +28,9 @@ struct targets {
     size_t n, cap;
     struct target **cands; /* matched, not yet known to be JVMs */
     size_t n_cands, cap_cands;
+    struct podtable *pods;   /* Kubernetes mode; NULL standalone */
+    struct pending *pending; /* waiting for their Pod */
+    size_t n_pending, cap_pending;
     uint64_t host_mem;
     int ncpus;
     pid_t self;
@@ -143,6 +151,7 @@ static void target_free(struct target *tg)
         return;
     free(tg->cmdline);
     free(tg->argv);
+    podref_put(tg->pod_ref);
     free(tg);
 }
 
@@ -156,8 +165,14 @@ void targets_free(struct targets *t)
         target_free(t->cands[i]);
     free(t->items);
     free(t->cands);
+    free(t->pending);
     pthread_mutex_destroy(&t->lock);
     free(t);
+}
+
+void targets_set_pods(struct targets *t, struct podtable *pt)
+{
+    t->pods = pt;
 }
 
 void targets_lock(struct targets *t)
@@ -296,20 +311,87 @@ static bool known_pid(struct targets *t, int pid)
     return false;
 }
 
+/* Kubernetes: the process's container and its Pod's verdict, before
+ * anything else is read (most execs on a node are in no opted-in Pod).
+ * Returns 1 to go on (tg->pod_ref set for a target; *wait for a process
+ * whose Pod or ID is not known yet), 0 (never a target), or -errno. */
+static int resolve_pod(struct targets *t, int pid, struct target *tg, bool *wait)
+{
+    int rc = cgroup_of_pid(t->proc_root, t->cgroup_root, pid, &tg->cg);
+    if (rc < 0)
+        return rc == -ESRCH ? rc : 0;
+    tg->has_cgroup = true;
+    struct podtable_match m;
+    enum podtable_verdict v = podtable_resolve(t->pods, &tg->cg.container, &m);
+    if (v == PODTABLE_NO)
+        return 0;
+    tg->pod_ref = m.ref;
+    *wait = v == PODTABLE_WAIT;
+    if (m.ref) {
+        const struct pod *p = &m.ref->pod;
+        snprintf(tg->pod.name, sizeof(tg->pod.name), "%s", p->name);
+        snprintf(tg->pod.namespace_, sizeof(tg->pod.namespace_), "%s", p->ns);
+        snprintf(tg->pod.uid, sizeof(tg->pod.uid), "%s", p->uid);
+        snprintf(tg->pod.container, sizeof(tg->pod.container), "%s", m.container.name);
+    }
+    return 1;
+}
+
+/* The rules that apply to tg: its Pod's in Kubernetes (none while the Pod
+ * is unknown), else the configuration's. */
+static const struct rule_set *rules_for(const struct targets *t, const struct target *tg)
+{
+    if (!t->pods)
+        return &t->cfg->rules;
+    return tg->pod_ref ? tg->pod_ref->pc.rules : NULL;
+}
+
+static void add_pending(struct targets *t, int pid, uint64_t now_ms)
+{
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < t->n_pending; i++)
+        if (t->pending[i].pid == pid) {
+            pthread_mutex_unlock(&t->lock);
+            return;
+        }
+    if (t->n_pending == TARGETS_PENDING_MAX) /* the oldest goes */
+        memmove(t->pending, t->pending + 1, --t->n_pending * sizeof(*t->pending));
+    if (t->n_pending == t->cap_pending) {
+        size_t cap = t->cap_pending ? t->cap_pending * 2 : 16;
+        struct pending *n = realloc(t->pending, cap * sizeof(*n));
+        if (!n) {
+            pthread_mutex_unlock(&t->lock);
+            return;
+        }
+        t->pending = n;
+        t->cap_pending = cap;
+    }
+    t->pending[t->n_pending++] = (struct pending){.pid = pid, .since_ms = now_ms};
+    pthread_mutex_unlock(&t->lock);
+}
+
 /* Reads what is needed to decide; fills a new target or returns 0. Every
  * exec on the node comes here and most match no rule: the command line is
  * read once and matched before anything else about the process is. */
 static int build(struct targets *t, int pid, struct target **out)
 {
     struct target *tg = calloc(1, sizeof(*tg));
+    bool wait = false;
     if (!tg)
         return -ENOMEM;
-    int rc = procfs_read_argv(t->proc_root, pid, &tg->argv, &tg->argv_len);
+    int rc = t->pods ? resolve_pod(t, pid, tg, &wait) : 1;
+    if (rc == 1)
+        rc = procfs_read_argv(t->proc_root, pid, &tg->argv, &tg->argv_len);
     if (rc == 0 && tg->argv_len) /* none: a kernel thread, never a target */
         rc = (tg->cmdline = procfs_argv_join(tg->argv, tg->argv_len)) ? 0 : -ENOMEM;
-    if (rc == 0 && tg->cmdline && (tg->rule = rules_find(&t->cfg->rules, tg->cmdline, NULL)))
+    const struct rule_set *rules = rules_for(t, tg);
+    if (rc == 0 && tg->cmdline && rules)
+        tg->rule = rules_find(rules, tg->cmdline, wait ? NULL : tg->pod.container);
+    if (rc == 0 && wait && (tg->rule || !rules)) /* its Pod's rules may match it */
+        add_pending(t, pid, units_now_mono_ms());
+    if (rc == 0 && tg->rule && !wait)
         rc = procfs_ident(t->proc_root, pid, &tg->id);
-    if (rc < 0 || !tg->rule ||
+    if (rc < 0 || !tg->rule || wait ||
         targets_is_excluded(tg->argv, tg->argv_len, tg->id.comm, tg->id.ppid)) {
         target_free(tg);
         return rc == -ENOENT ? -ESRCH : (rc < 0 ? rc : 0);
@@ -318,19 +400,49 @@ static int build(struct targets *t, int pid, struct target **out)
     return 1;
 }
 
-/* Resolution that may fail without disqualifying the process. */
-static void enrich(struct targets *t, struct target *tg)
+/* Kubernetes: flameshot.io/service, the rule's, the app labels, the
+ * workload, the container. Else the rule's service, else the jar or main
+ * class. */
+static void name_service(struct target *tg)
 {
-    int rc = cgroup_of_pid(t->proc_root, t->cgroup_root, tg->id.pid, &tg->cg);
-    tg->has_cgroup = rc == 0;
-    if (rc < 0 && rc != -ESRCH)
-        log_debug("targets", "pid %d: no memory cgroup (%s); limits fall back to the host",
-                  tg->id.pid, strerror(-rc));
-    if (tg->rule->service)
+    char buf[POD_NAME_MAX];
+    if (tg->pod_ref)
+        snprintf(tg->service, sizeof(tg->service), "%s",
+                 podconfig_service(&tg->pod_ref->pc, &tg->pod_ref->pod, tg->rule, tg->pod.container,
+                                   buf, sizeof(buf)));
+    else if (tg->rule->service)
         snprintf(tg->service, sizeof(tg->service), "%s", tg->rule->service);
     else
         targets_guess_service(tg->argv, tg->argv_len, tg->id.comm, tg->service,
                               sizeof(tg->service));
+}
+
+static void fill_settings(const struct targets *t, struct target *tg)
+{
+    const struct config *c = t->cfg;
+    const struct podconfig *pc = tg->pod_ref ? &tg->pod_ref->pc : NULL;
+    tg->settings = (struct target_settings){
+        .auto_profiling_ms = pc ? pc->auto_profiling_ms : c->auto_profiling_ms,
+        .auto_profiling_duration_ms =
+            pc ? pc->auto_profiling_duration_ms : c->auto_profiling_duration_ms,
+        .oom_hprof_enabled = pc ? pc->oom_hprof_enabled : c->oom_hprof_enabled,
+        .oom_hprof_match_window_ms =
+            pc ? pc->oom_hprof_match_window_ms : c->oom_hprof_match_window_ms,
+        .jcmd_snapshot_enabled = pc ? pc->jcmd_snapshot_enabled : c->jcmd_snapshot_enabled,
+        .jcmd_timeout_ms = pc ? pc->jcmd_timeout_ms : c->jcmd_timeout_ms,
+    };
+}
+
+/* Resolution that may fail without disqualifying the process. */
+static void enrich(struct targets *t, struct target *tg)
+{
+    int rc = tg->has_cgroup ? 0 : cgroup_of_pid(t->proc_root, t->cgroup_root, tg->id.pid, &tg->cg);
+    tg->has_cgroup = rc == 0;
+    if (rc < 0 && rc != -ESRCH)
+        log_debug("targets", "pid %d: no memory cgroup (%s); limits fall back to the host",
+                  tg->id.pid, strerror(-rc));
+    name_service(tg);
+    fill_settings(t, tg);
     targets_refresh_limits(t, tg);
     tg->added_ms = units_now_mono_ms();
     double up = procfs_uptime(t->proc_root);
@@ -456,6 +568,11 @@ int targets_remove(struct targets *t, int pid)
 {
     pthread_mutex_lock(&t->lock);
     int removed = 0;
+    for (size_t i = 0; i < t->n_pending; i++)
+        if (t->pending[i].pid == pid) {
+            t->pending[i] = t->pending[--t->n_pending];
+            break;
+        }
     for (size_t i = 0; i < t->n_cands; i++)
         if (t->cands[i]->id.pid == pid) {
             target_free(t->cands[i]);
@@ -472,6 +589,41 @@ int targets_remove(struct targets *t, int pid)
     }
     pthread_mutex_unlock(&t->lock);
     return removed;
+}
+
+size_t targets_take_pending(struct targets *t, uint64_t now_ms, int **pids)
+{
+    pthread_mutex_lock(&t->lock);
+    int *v = t->n_pending ? malloc(t->n_pending * sizeof(*v)) : NULL;
+    size_t n = 0;
+    for (size_t i = 0; v && i < t->n_pending; i++)
+        if (now_ms < t->pending[i].since_ms + TARGETS_PENDING_MS)
+            v[n++] = t->pending[i].pid;
+    if (v || !t->n_pending)
+        t->n_pending = 0;
+    pthread_mutex_unlock(&t->lock);
+    *pids = v;
+    return n;
+}
+
+size_t targets_pending(struct targets *t)
+{
+    return t->n_pending;
+}
+
+size_t targets_stale(struct targets *t, int **pids)
+{
+    size_t n = 0;
+    *pids = NULL;
+    for (size_t i = 0; i < t->n; i++)
+        n += t->items[i]->pod_ref && atomic_load(&t->items[i]->pod_ref->stale);
+    if (!n || !(*pids = malloc(n * sizeof(**pids))))
+        return 0;
+    n = 0;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->items[i]->pod_ref && atomic_load(&t->items[i]->pod_ref->stale))
+            (*pids)[n++] = t->items[i]->id.pid;
+    return n;
 }
 
 static void add_sample(cJSON *o, const char *key, const struct sample *s)
@@ -553,11 +705,11 @@ static void add_identity(cJSON *o, const struct target *tg)
     cJSON_AddNumberToObject(o, "cgroup_id", tg->has_cgroup ? (double)tg->cg.memory_id : 0);
     cJSON_AddStringToObject(o, "container_id", tg->has_cgroup ? tg->cg.container.id : "");
     if (tg->pod.name[0]) {
-        cJSON *p = cJSON_AddObjectToObject(o, "pod");
-        cJSON_AddStringToObject(p, "name", tg->pod.name);
-        cJSON_AddStringToObject(p, "namespace", tg->pod.namespace_);
-        cJSON_AddStringToObject(p, "uid", tg->pod.uid);
-        cJSON_AddStringToObject(p, "container", tg->pod.container);
+        cJSON_AddStringToObject(o, "pod_namespace", tg->pod.namespace_);
+        cJSON_AddStringToObject(o, "pod_name", tg->pod.name);
+        cJSON_AddStringToObject(o, "pod_uid", tg->pod.uid);
+        cJSON_AddStringToObject(o, "container_name", tg->pod.container);
+        cJSON_AddBoolToObject(o, "pod_active", podref_active(tg->pod_ref));
     }
 }
 

@@ -224,7 +224,8 @@ case_connection_limits() {
 case_token_and_pod_selectors() {
     caps
     d_start tok FLAMESHOT_PROCESSES="$RULES" FLAMESHOT_HTTP_TOKEN="$TOKEN" \
-        FLAMESHOT_MODE=kubernetes FLAMESHOT_BPF=off || return 1
+        FLAMESHOT_MODE=kubernetes FLAMESHOT_KUBE_API=https://127.0.0.1:9 \
+        FLAMESHOT_KUBE_SA_DIR="$H_DIR/no-sa" FLAMESHOT_BPF=off || return 1
     SRC=127.0.0.80
     local auth="Authorization: Bearer $TOKEN" p code
     d_expect tok 200 /healthz || return 1
@@ -245,9 +246,9 @@ case_token_and_pod_selectors() {
     ! grep -q "$TOKEN" "$D_BODY" || { echo "the token is in /v1/status"; return 1; }
     d_expect tok 200 /v1/status . -H "authorization: bearer  $TOKEN" || return 1
     [ "$(d_api tok /metrics -H "$auth")" = 200 ] || { echo "/metrics with the token"; return 1; }
-    # Pod selectors: accepted in Kubernetes mode, matching nothing in this version
+    # Pod selectors: accepted in Kubernetes mode; no API server answers, so no Pod is known
     d_expect tok 404 "/v1/profile?namespace=shop&pod=orders-7f9c" '.error == "nothing matches" and
-        (.detail | contains("no Pod metadata"))' -H "$auth" || return 1
+        (.detail | contains("/v1/pods"))' -H "$auth" || return 1
     d_expect tok 404 "/v1/snapshot?namespace=shop&command=java&container=app" \
         '.error == "nothing matches"' -H "$auth" || return 1
     d_expect tok 400 "/v1/profile?pod=orders-7f9c" '.detail | contains("needs namespace")' \

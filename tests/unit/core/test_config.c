@@ -450,10 +450,12 @@ TEST(kube_api_and_service_account_in_kubernetes_mode_only)
     free(text);
     cJSON_Delete(j);
     config_free(&c);
+    /* without an API server no Pod is known: nothing could ever be watched */
     const char *nowhere[] = {"FLAMESHOT_MODE=kubernetes", NULL};
-    CHECK_EQ(load(nowhere, &c), 0);
-    CHECK(!c.kube_api);
-    config_free(&c);
+    struct config_error e;
+    CHECK_EQ(config_load(&c, fake_get, (void *)nowhere, &e), -EINVAL);
+    CHECK_STREQ(e.path, "FLAMESHOT_KUBE_API");
+    CHECK_CONTAINS(e.reason, "needs the API server");
     const char *standalone[] = {"FLAMESHOT_MODE=standalone", "FLAMESHOT_KUBE_API=nonsense", NULL};
     CHECK_EQ(load(standalone, &c), 0);
     CHECK(!c.kube_api && !c.kube_sa_dir);
@@ -739,9 +741,28 @@ TEST(indexed_variables_unknown_or_past_the_end_are_named)
     CHECK_CONTAINS(unknown_log, "FLAMESHOT_PROCESSES_2_SERVICE|(FLAMESHOT_PROCESSES_0_SERVICE");
 }
 
-TEST_MAIN(http_off_loopback_needs_token_or_insecure, every_rejection_names_variable_path_and_reason,
-          defaults_are_flameshot_defaults, every_variable_is_read,
-          monitor_interval_accepts_flameshot_bare_seconds,
+/* a sidecar's limit on a DaemonSet would be every Pod's limit */
+TEST(pod_limits_refused_in_kubernetes_mode)
+{
+    const char *k8s[] = {"FLAMESHOT_MODE=kubernetes", "FLAMESHOT_KUBE_API=https://10.0.0.1",
+                         "FLAMESHOT_POD_MEM_LIMIT=512Mi", NULL};
+    struct config c;
+    struct config_error e;
+    CHECK_EQ(config_load(&c, fake_get, (void *)k8s, &e), -EINVAL);
+    CHECK_STREQ(e.path, "FLAMESHOT_POD_MEM_LIMIT");
+    CHECK_CONTAINS(e.reason, "own cgroup");
+    k8s[2] = "FLAMESHOT_POD_CPU_LIMIT=500m";
+    CHECK_EQ(config_load(&c, fake_get, (void *)k8s, &e), -EINVAL);
+    CHECK_STREQ(e.path, "FLAMESHOT_POD_CPU_LIMIT");
+    const char *standalone[] = {"FLAMESHOT_MODE=standalone", "FLAMESHOT_POD_MEM_LIMIT=512Mi", NULL};
+    CHECK_EQ(load(standalone, &c), 0);
+    CHECK_EQ(c.pod_mem_limit_mb, 512);
+    config_free(&c);
+}
+
+TEST_MAIN(pod_limits_refused_in_kubernetes_mode, http_off_loopback_needs_token_or_insecure,
+          every_rejection_names_variable_path_and_reason, defaults_are_flameshot_defaults,
+          every_variable_is_read, monitor_interval_accepts_flameshot_bare_seconds,
           mode_auto_follows_kubernetes_service_host,
           kube_api_and_service_account_in_kubernetes_mode_only,
           test_override_allows_short_auto_profiling, auto_profiling_zero_means_off,
