@@ -19,8 +19,10 @@ struct server {
     pid_t pid;
     char dir[64]; /* made by server_start when empty; kept by server_kill */
     char url[64];
-    int port;  /* 0: any (set by server_start) */
-    bool live; /* --live: the watcher tests' scripted server */
+    int port;         /* 0: any (set by server_start) */
+    bool live;        /* --live: the watcher tests' scripted server */
+    const char *pods; /* --pods FILE (live, from these Pods); NULL: not */
+    const char *node; /* --node NAME; NULL: the server's default, worker-2 */
 };
 
 static inline bool have(const char *cmd)
@@ -48,11 +50,19 @@ static inline int server_start(struct server *s)
     if (s->pid == 0) {
         dup2(fds[1], 1);
         close(fds[0]);
+        const char *argv[12] = {"python3", "tests/lib/kubeapi_server.py", s->dir, "--port", port};
+        int n = 5;
         if (s->live)
-            execlp("python3", "python3", "tests/lib/kubeapi_server.py", s->dir, "--live", "--port",
-                   port, (char *)NULL);
-        else
-            execlp("python3", "python3", "tests/lib/kubeapi_server.py", s->dir, (char *)NULL);
+            argv[n++] = "--live";
+        if (s->pods) {
+            argv[n++] = "--pods";
+            argv[n++] = s->pods;
+        }
+        if (s->node) {
+            argv[n++] = "--node";
+            argv[n++] = s->node;
+        }
+        execvp("python3", (char *const *)argv);
         _exit(127);
     }
     close(fds[1]);
