@@ -4,6 +4,7 @@
 #define FS_TEST_KUBE_SERVER_H
 
 #include "core/fsutil.h"
+#include "core/units.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 struct server {
@@ -24,6 +26,23 @@ struct server {
     const char *pods; /* --pods FILE (live, from these Pods); NULL: not */
     const char *node; /* --node NAME; NULL: the server's default, worker-2 */
 };
+
+#define WAIT_MS 20000 /* any one condition; far above what it takes */
+
+static inline void tick(void)
+{
+    struct timespec ts = {0, 5 * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* Polls cond every 5 ms until it holds or WAIT_MS passed (a failure). */
+#define WAIT_FOR(cond)                                                                             \
+    do {                                                                                           \
+        uint64_t until_ = units_now_mono_ms() + WAIT_MS;                                           \
+        while (!(cond) && units_now_mono_ms() < until_)                                            \
+            tick();                                                                                \
+        CHECK_MSG(cond, "timed out waiting for %s", #cond);                                        \
+    } while (0)
 
 static inline bool have(const char *cmd)
 {
