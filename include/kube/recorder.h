@@ -9,7 +9,8 @@
  *   per patch_interval_ms; occurrences in between are counted in the next
  *   PATCH's count and in stats.deduplicated. A different message is a new
  *   Event. A PATCH answered 404 or 409 (the Event expired: the API keeps
- *   them an hour) POSTs a new Event with the count so far.
+ *   them an hour) POSTs a new Event (a new name) with the count so far;
+ *   that is not an error.
  * - rate limit: a token bucket per object (client-go's spam filter: burst
  *   25, one more every 5 minutes) and one for the whole recorder; an Event
  *   (or PATCH) over either is not sent (stats.rate_limited).
@@ -102,13 +103,14 @@ struct recorder *recorder_start(const struct recorder_config *c, char *err, size
  * not sent (logged). NULL-safe. */
 void recorder_stop(struct recorder *r);
 
-/* One occurrence of (obj, type "Warning"|"Normal", reason, message).
- * Copies everything (message cut to RECORDER_MESSAGE_MAX bytes) and never
- * waits for the network. Returns 0 (a POST or PATCH is queued), 1 (a
- * repeat folded into an Event sent lately: counted, nothing sent now),
- * -EAGAIN (over a rate limit: counted, not sent), -ENOSPC (the queue is
- * full: counted as dropped), -EINVAL (an empty or over-long field, another
- * type). */
+/* One occurrence of (obj, type "Warning"|"Normal", reason, message) on r
+ * (not NULL). Copies everything (message cut to RECORDER_MESSAGE_MAX
+ * bytes) and never waits for the network. Returns 0 (a POST or PATCH is
+ * queued), 1 (a repeat folded into an Event sent lately: counted, nothing
+ * sent now), -EAGAIN (over a rate limit: counted, not sent), -ENOSPC (the
+ * queue is full: counted as dropped), -EINVAL (an empty or over-long
+ * field, a namespace or name with characters other than [a-z0-9.-],
+ * another type). */
 int recorder_emit(struct recorder *r, const struct recorder_object *obj, const char *type,
                   const char *reason, const char *message);
 
