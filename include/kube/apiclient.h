@@ -1,5 +1,6 @@
 /* apiclient: LIST and WATCH of the Pods on this node from the API server,
- * over HTTPS verified against the service account's CA (libcurl).
+ * and the writes others make (Events), over HTTPS verified against the
+ * service account's CA (libcurl).
  *
  * The bearer token is the projected service-account token, which the
  * kubelet rotates: it is re-read from its file at least every minute and
@@ -22,6 +23,8 @@
 
 /* LIST page size: bounds one answer's size */
 #define KUBEAPI_LIST_LIMIT 500
+/* one kubeapi_send, connection included */
+#define KUBEAPI_SEND_TIMEOUT_S 30
 
 /* The URL and sa_dir are core/config's kube_api and kube_sa_dir (the
  * in-cluster defaults or their FLAMESHOT_KUBE_API / _SA_DIR overrides). */
@@ -59,5 +62,19 @@ int kubeapi_list(struct kubeapi *a, struct pod_list *out, char *err, size_t errl
  * like kubeapi_list. */
 int kubeapi_watch(struct kubeapi *a, const char *resource_version, int timeout_s, watch_cb cb,
                   void *arg, char *err, size_t errlen);
+
+/* method "POST" or "PATCH" of body (content_type, e.g. "application/json"
+ * or "application/strategic-merge-patch+json") to base+path (starting
+ * with "/", query included), with the token policy above. The answer's
+ * body is not kept. *status (NULL: not wanted): the HTTP status of the
+ * answer, 0 when there was none. Returns 0 (2xx), -EACCES (401 even with a
+ * fresh token, or no usable token), -EPERM (403), -ESTALE (410), -EIO
+ * (any other status: tell them apart by *status; TLS, connection,
+ * timeout), -EINVAL (another method, no body, a content type over 128
+ * bytes or holding a line break), -ENOMEM, -EINTR (stopped); the reason
+ * in err. Blocks up to KUBEAPI_SEND_TIMEOUT_S (a retry after a 401
+ * included, twice that). */
+int kubeapi_send(struct kubeapi *a, const char *method, const char *path, const char *content_type,
+                 const char *body, long *status, char *err, size_t errlen);
 
 #endif

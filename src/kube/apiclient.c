@@ -24,6 +24,7 @@
 #define ERROR_BODY_MAX    (64u << 10)
 #define CONNECT_TIMEOUT_S 10
 #define LIST_TIMEOUT_S    60
+#define SEND_TIMEOUT_S    KUBEAPI_SEND_TIMEOUT_S
 
 struct kubeapi {
     CURL *curl;
@@ -140,7 +141,8 @@ struct req {
     int stop;              /* what the parser (its callback) returned */
     char *body;            /* list, or any non-2xx answer */
     size_t len, cap, max;
-    bool over; /* the body passed max */
+    bool over;    /* the body passed max */
+    bool discard; /* 2xx bodies are not kept (a write's echo) */
     CURL *curl;
 };
 
@@ -154,6 +156,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
         r->stop = watchparse_feed(r->wp, data, n);
         return r->stop ? 0 : n; /* 0 aborts the transfer */
     }
+    if (r->discard && code / 100 == 2)
+        return n;
     size_t max = code / 100 == 2 ? r->max : ERROR_BODY_MAX;
     if (r->len + n > max) {
         r->over = true;
@@ -193,30 +197,59 @@ static int status_error(long code, const struct req *r, char *err, size_t errlen
     return fail(err, errlen, rc, "HTTP %ld%s%s", code, *msg ? ": " : "", msg);
 }
 
-/* GET base+path once with the current token. *code: the HTTP status. */
-static int get_once(struct kubeapi *a, const char *path, long timeout_s, struct req *r, long *code,
-                    char *err, size_t errlen)
+/* What a request sends: a GET has no method named and no body. */
+struct send {
+    const char *method; /* NULL: GET */
+    const char *content_type;
+    const char *body;
+};
+
+static struct curl_slist *headers(const struct kubeapi *a, const struct send *s)
 {
-    char url[4096], auth[TOKEN_MAX + 32];
-    snprintf(url, sizeof(url), "%s%s", a->base, path);
+    char auth[TOKEN_MAX + 32], ctype[160];
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", a->token);
-    struct curl_slist *h = curl_slist_append(NULL, auth);
-    struct curl_slist *h2 = h ? curl_slist_append(h, "Accept: application/json") : NULL;
-    if (!h2) {
-        curl_slist_free_all(h);
-        return fail(err, errlen, -ENOMEM, "out of memory");
+    snprintf(ctype, sizeof(ctype), "Content-Type: %s", s->content_type ? s->content_type : "");
+    /* "Expect:": no 100-continue round trip before a body */
+    const char *lines[] = {auth, "Accept: application/json", ctype, "Expect:"};
+    size_t n = s->body ? 4 : 2;
+    struct curl_slist *h = NULL;
+    for (size_t i = 0; i < n; i++) {
+        struct curl_slist *next = curl_slist_append(h, lines[i]);
+        if (!next) {
+            curl_slist_free_all(h);
+            return NULL;
+        }
+        h = next;
     }
+    return h;
+}
+
+/* base+path once with the current token. *code: the HTTP status. */
+static int perform_once(struct kubeapi *a, const struct send *s, const char *path, long timeout_s,
+                        struct req *r, long *code, char *err, size_t errlen)
+{
+    const char *method = s->method ? s->method : "GET";
+    char url[4096];
+    snprintf(url, sizeof(url), "%s%s", a->base, path);
+    struct curl_slist *h = headers(a, s);
+    if (!h)
+        return fail(err, errlen, -ENOMEM, "out of memory");
     CURL *c = a->curl;
     curl_easy_reset(c);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
     curl_easy_setopt(c, CURLOPT_CAINFO, a->ca_path);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h2);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_S);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    if (s->body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, s->body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(s->body));
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    }
     if (a->stop) {
         curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
         curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
@@ -224,38 +257,66 @@ static int get_once(struct kubeapi *a, const char *path, long timeout_s, struct 
     }
     r->curl = c;
     CURLcode cc = curl_easy_perform(c);
-    curl_slist_free_all(h2);
+    curl_slist_free_all(h);
     *code = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
     if (r->stop)
         return 0; /* the caller stopped the stream */
     if (cc == CURLE_ABORTED_BY_CALLBACK)
-        return fail(err, errlen, -EINTR, "GET %s: stopped", path);
+        return fail(err, errlen, -EINTR, "%s %s: stopped", method, path);
     if (r->over)
         return fail(err, errlen, -EIO, "answer to %s over %zu bytes", path, r->max);
     if (cc != CURLE_OK)
-        return fail(err, errlen, -EIO, "GET %s: %s", path, curl_easy_strerror(cc));
+        return fail(err, errlen, -EIO, "%s %s: %s", method, path, curl_easy_strerror(cc));
     return 0;
 }
 
-/* GET with the token policy: a 401 re-reads the token and retries once. */
-static int get(struct kubeapi *a, const char *path, long timeout_s, struct req *r, char *err,
-               size_t errlen)
+/* A request with the token policy: a 401 re-reads the token and retries
+ * once. *code: the last HTTP status (0: no answer). */
+static int request(struct kubeapi *a, const struct send *s, const char *path, long timeout_s,
+                   struct req *r, long *code, char *err, size_t errlen)
 {
+    *code = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         int rc = load_token(a, attempt > 0, err, errlen);
         if (rc)
             return rc;
-        long code;
         r->len = 0;
         r->over = false;
-        rc = get_once(a, path, timeout_s, r, &code, err, errlen);
-        if (rc || r->stop || code / 100 == 2)
+        rc = perform_once(a, s, path, timeout_s, r, code, err, errlen);
+        if (rc || r->stop || *code / 100 == 2)
             return rc;
-        if (code != 401 || attempt > 0)
-            return status_error(code, r, err, errlen);
+        if (*code != 401 || attempt > 0)
+            return status_error(*code, r, err, errlen);
     }
     return -EIO; /* not reached */
+}
+
+static int get(struct kubeapi *a, const char *path, long timeout_s, struct req *r, char *err,
+               size_t errlen)
+{
+    static const struct send none = {0};
+    long code;
+    return request(a, &none, path, timeout_s, r, &code, err, errlen);
+}
+
+int kubeapi_send(struct kubeapi *a, const char *method, const char *path, const char *content_type,
+                 const char *body, long *status, char *err, size_t errlen)
+{
+    long code = 0;
+    if (status)
+        *status = 0;
+    if (!method || (strcmp(method, "POST") != 0 && strcmp(method, "PATCH") != 0) || !path ||
+        path[0] != '/' || !body || !content_type || strlen(content_type) > 128 ||
+        content_type[strcspn(content_type, "\r\n")])
+        return fail(err, errlen, -EINVAL, "not a POST or PATCH with a path, a type and a body");
+    struct send s = {method, content_type, body};
+    struct req r = {.discard = true};
+    int rc = request(a, &s, path, SEND_TIMEOUT_S, &r, &code, err, errlen);
+    free(r.body);
+    if (status)
+        *status = code;
+    return rc;
 }
 
 /* Moves the Pods of page into all. */

@@ -35,6 +35,31 @@ one watch; a new watch takes over from an older one):
   GONE                       sends an ERROR event, 410 Expired, and ends it
 With --port the server listens there (a restart on the same port) and keeps
 the PKI and tokens DIR already holds.
+
+    kubeapi_server.py DIR --pods FILE [--node NAME] [--port N]
+
+--live whose initial state is the Pods of FILE (a JSON object
+{"items":[Pod...]} or a JSON list of Pods) instead of the two list
+fixtures. --node (any mode): the node the fieldSelector must name
+(default worker-2).
+
+Events, in every mode, with the token checked as for the Pods:
+POST  /api/v1/namespaces/<ns>/events (application/json): 201 with the
+      Event echoed (resourceVersion, uid, creationTimestamp set) and its
+      body, as received, appended as one line to DIR/events-posted.jsonl;
+      400 a body that is not an Event or whose namespace is not <ns>, 409 a
+      name that exists, 415 another content type, 422 no name or an
+      involvedObject in another namespace.
+PATCH /api/v1/namespaces/<ns>/events/<name>
+      (application/strategic-merge-patch+json): 200 with the Event merged,
+      {"namespace","name","patch"} appended to DIR/events-patched.jsonl;
+      404 when no such Event (never made, or expired).
+A test forces failures with files in DIR, checked at each such request:
+  events-forbidden  403 (RBAC)       events-fail  500
+  events-hang       the request is held unanswered while it exists
+                    (DIR/events-held is created when one is)
+  events-expire     every stored Event is forgotten (their TTL passed);
+                    the file is removed
 """
 import json
 import os
@@ -46,13 +71,20 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+
+
+def option(name, default=None):
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
+
+
 DIR = sys.argv[1]
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "kube")
-NODE = "worker-2"
+NODE = option("--node", "worker-2")
 # the cut of the watch body: 1 byte, a piece of an event, several events...
 WRITES = [1, 700, 3, 9000, 50, 20000]
-LIVE = "--live" in sys.argv
-PORT = int(sys.argv[sys.argv.index("--port") + 1]) if "--port" in sys.argv else 0
+PODS = option("--pods")
+LIVE = "--live" in sys.argv or PODS is not None
+PORT = int(option("--port", "0"))
 LIVE_PAGE = 2
 EVENTS = os.path.join(DIR, "events.jsonl")
 
@@ -107,11 +139,17 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self):
+    def authorized(self):
         with open(os.path.join(DIR, "accepted-token")) as f:
             accepted = f.read().strip()
         if self.headers.get("Authorization") != "Bearer " + accepted:
-            return self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
+            self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
+            return False
+        return True
+
+    def do_GET(self):
+        if not self.authorized():
+            return
         url = urlsplit(self.path)
         q = {k: v[0] for k, v in parse_qs(url.query).items()}
         if url.path != "/api/v1/pods" or q.get("fieldSelector") != "spec.nodeName=" + NODE:
@@ -220,6 +258,138 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
+    def read_body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    def events_request(self, method, content_type):
+        """An Event request's namespace, name (None for a POST) and body
+        (a JSON object), or None once it has been answered (an unknown
+        path, a forced failure, a body that is not a JSON object of
+        content_type)."""
+        body = self.read_body()  # read in any case: the connection goes on
+        if not self.authorized():
+            return None
+        parts = urlsplit(self.path).path.split("/")
+        # /api/v1/namespaces/<ns>/events[/<name>]
+        ok = parts[:4] == ["", "api", "v1", "namespaces"] and len(parts) in (6, 7) and \
+            parts[5] == "events" and (len(parts) == 7) == (method == "PATCH")
+        if not ok or not parts[4] or (len(parts) == 7 and not parts[6]):
+            self.send_json(404, status(404, "NotFound", "the server could not find the "
+                                       "requested resource"))
+            return None
+        ns = parts[4]
+        verb = "create" if method == "POST" else "patch"
+        if self.flag("events-forbidden"):
+            self.send_json(403, status(403, "Forbidden", 'events is forbidden: User '
+                                       '"system:serviceaccount:flameshot:flameshot" cannot %s '
+                                       'resource "events" in API group "" in the namespace '
+                                       '"%s"' % (verb, ns)))
+            return None
+        if self.flag("events-fail"):
+            self.send_json(500, status(500, "InternalError", "etcdserver: request timed out"))
+            return None
+        if self.flag("events-hang"):
+            open(os.path.join(DIR, "events-held"), "a").close()
+            while self.flag("events-hang"):
+                time.sleep(0.01)
+        if self.flag("events-expire"):
+            os.unlink(os.path.join(DIR, "events-expire"))
+            with events.lock:
+                events.items.clear()
+        obj = self.parsed(body, content_type)
+        return None if obj is None else (ns, parts[6] if len(parts) == 7 else None, obj)
+
+    @staticmethod
+    def flag(name):
+        return os.path.exists(os.path.join(DIR, name))
+
+    def parsed(self, body, content_type):
+        if self.headers.get("Content-Type") != content_type:
+            self.send_json(415, status(415, "UnsupportedMediaType",
+                                       "the body of the request was in an unknown format"))
+            return None
+        try:
+            obj = json.loads(body)
+        except ValueError as e:
+            self.send_json(400, status(400, "BadRequest", "invalid JSON: %s" % e))
+            return None
+        if not isinstance(obj, dict):
+            self.send_json(400, status(400, "BadRequest", "not a JSON object"))
+            return None
+        return obj
+
+    def do_POST(self):
+        req = self.events_request("POST", "application/json")
+        if req is None:
+            return
+        ns, _, ev = req
+        meta = ev.get("metadata") or {}
+        if ev.get("kind", "Event") != "Event" or meta.get("namespace", ns) != ns:
+            return self.send_json(400, status(400, "BadRequest", "the namespace of the provided "
+                                              "object does not match the namespace sent on the "
+                                              "request"))
+        name = meta.get("name")
+        if not name or (ev.get("involvedObject") or {}).get("namespace") != ns:
+            return self.send_json(422, status(422, "Invalid", "Event is invalid: metadata.name "
+                                              "or involvedObject.namespace"))
+        with events.lock:
+            if (ns, name) in events.items:
+                return self.send_json(409, status(409, "AlreadyExists",
+                                                  'events "%s" already exists' % name))
+            stored = json.loads(json.dumps(ev))
+            events.serial += 1
+            stored["metadata"].update({"namespace": ns, "resourceVersion": str(events.serial),
+                                       "uid": "ev-%d" % events.serial,
+                                       "creationTimestamp": time.strftime(
+                                           "%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+            events.items[(ns, name)] = stored
+            with open(os.path.join(DIR, "events-posted.jsonl"), "ab") as f:
+                f.write(json.dumps(ev).encode() + b"\n")
+            self.send_json(201, stored)
+
+    def do_PATCH(self):
+        req = self.events_request("PATCH", "application/strategic-merge-patch+json")
+        if req is None:
+            return
+        ns, name, patch = req
+        with events.lock:
+            stored = events.items.get((ns, name))
+            if stored is None:
+                return self.send_json(404, status(404, "NotFound",
+                                                  'events "%s" not found' % name))
+            merge(stored, patch)
+            events.serial += 1
+            stored["metadata"]["resourceVersion"] = str(events.serial)
+            line = {"namespace": ns, "name": name, "patch": patch}
+            with open(os.path.join(DIR, "events-patched.jsonl"), "ab") as f:
+                f.write(json.dumps(line).encode() + b"\n")
+            self.send_json(200, stored)
+
+
+def merge(into, patch):
+    """A merge patch of the Event fields (maps merge, null deletes, the
+    rest replaces): what a strategic merge patch does to an Event."""
+    for k, v in patch.items():
+        if v is None:
+            into.pop(k, None)
+        elif isinstance(v, dict) and isinstance(into.get(k), dict):
+            merge(into[k], v)
+        else:
+            into[k] = v
+
+
+class Events:
+    """The Events the server holds, by (namespace, name)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.items, self.serial = {}, 0
+
+
+events = Events()
+
+
 class Live:
     """The state of --live: Pods by uid, the resourceVersion, the list
     snapshots by continue token, the read offset in DIR/events.jsonl."""
@@ -227,11 +397,19 @@ class Live:
     def __init__(self):
         self.lock = threading.Lock()
         self.pods, self.snapshots, self.serial, self.watch_serial = {}, {}, 0, 0
-        page1 = json.loads(fixture("podlist-page1.json"))
-        page2 = json.loads(fixture("podlist-page2.json"))
-        for pod in page1["items"] + page2["items"]:
+        if PODS:
+            with open(PODS) as f:
+                given = json.load(f)
+            items = given["items"] if isinstance(given, dict) else given
+            rvs = [int(p["metadata"].get("resourceVersion") or 0) for p in items]
+            self.rv = max(rvs, default=1)
+        else:
+            page1 = json.loads(fixture("podlist-page1.json"))
+            page2 = json.loads(fixture("podlist-page2.json"))
+            items = page1["items"] + page2["items"]
+            self.rv = int(page1["metadata"]["resourceVersion"])
+        for pod in items:
             self.pods[pod["metadata"]["uid"]] = pod
-        self.rv = int(page1["metadata"]["resourceVersion"])
         # a restarted server serves only what is appended after its start
         self.offset = os.path.getsize(EVENTS) if os.path.exists(EVENTS) else 0
 
@@ -258,12 +436,20 @@ class Live:
 live = None
 
 
+class Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # a client that went away (a test stopping one that waited on a
+        # held request) is not an error of the server's
+        if not issubclass(sys.exc_info()[0], (ConnectionError, ssl.SSLError)):
+            super().handle_error(request, client_address)
+
+
 def main():
     global live
     make_pki()
     if LIVE:
         live = Live()
-    srv = ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
+    srv = Server(("127.0.0.1", PORT), Handler)
     srv.daemon_threads = True
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(os.path.join(DIR, "server.crt"), os.path.join(DIR, "server.key"))

@@ -4,6 +4,7 @@
 #define FS_TEST_KUBE_SERVER_H
 
 #include "core/fsutil.h"
+#include "core/units.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -13,15 +14,35 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 struct server {
     pid_t pid;
     char dir[64]; /* made by server_start when empty; kept by server_kill */
     char url[64];
-    int port;  /* 0: any (set by server_start) */
-    bool live; /* --live: the watcher tests' scripted server */
+    int port;         /* 0: any (set by server_start) */
+    bool live;        /* --live: the watcher tests' scripted server */
+    const char *pods; /* --pods FILE (live, from these Pods); NULL: not */
+    const char *node; /* --node NAME; NULL: the server's default, worker-2 */
 };
+
+#define WAIT_MS 20000 /* any one condition; far above what it takes */
+
+static inline void tick(void)
+{
+    struct timespec ts = {0, 5 * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* Polls cond every 5 ms until it holds or WAIT_MS passed (a failure). */
+#define WAIT_FOR(cond)                                                                             \
+    do {                                                                                           \
+        uint64_t until_ = units_now_mono_ms() + WAIT_MS;                                           \
+        while (!(cond) && units_now_mono_ms() < until_)                                            \
+            tick();                                                                                \
+        CHECK_MSG(cond, "timed out waiting for %s", #cond);                                        \
+    } while (0)
 
 static inline bool have(const char *cmd)
 {
@@ -48,11 +69,19 @@ static inline int server_start(struct server *s)
     if (s->pid == 0) {
         dup2(fds[1], 1);
         close(fds[0]);
+        const char *argv[12] = {"python3", "tests/lib/kubeapi_server.py", s->dir, "--port", port};
+        int n = 5;
         if (s->live)
-            execlp("python3", "python3", "tests/lib/kubeapi_server.py", s->dir, "--live", "--port",
-                   port, (char *)NULL);
-        else
-            execlp("python3", "python3", "tests/lib/kubeapi_server.py", s->dir, (char *)NULL);
+            argv[n++] = "--live";
+        if (s->pods) {
+            argv[n++] = "--pods";
+            argv[n++] = s->pods;
+        }
+        if (s->node) {
+            argv[n++] = "--node";
+            argv[n++] = s->node;
+        }
+        execvp("python3", (char *const *)argv);
         _exit(127);
     }
     close(fds[1]);

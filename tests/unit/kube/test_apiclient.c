@@ -194,6 +194,139 @@ TEST(unusable_token_is_refused_before_connecting)
     free(log);
 }
 
+static char *read_text(const char *dir, const char *name)
+{
+    char path[160], *buf = NULL;
+    size_t n;
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (fsutil_read_all(path, 1 << 20, &buf, &n) != 0)
+        return strdup("");
+    return buf;
+}
+
+#define EVENT_BODY(name, ns)                                                                       \
+    "{\"kind\":\"Event\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"" name "\","               \
+    "\"namespace\":\"" ns "\"},\"involvedObject\":{\"kind\":\"Pod\",\"namespace\":\"" ns "\","     \
+    "\"name\":\"web-1\",\"uid\":\"u-1\",\"apiVersion\":\"v1\"},\"reason\":\"R\","                  \
+    "\"message\":\"m\",\"type\":\"Warning\",\"count\":1}"
+
+/* The writes: a POST creates (201), the same name again is a conflict, a
+ * PATCH merges (200) or finds nothing (404); a 403 is -EPERM; a 401 is
+ * retried with the re-read token as for a GET. */
+TEST(send_posts_and_patches)
+{
+    NEED_SERVER();
+    const char *json = "application/json", *smp = "application/strategic-merge-patch+json";
+    char err[256];
+    long code = -1;
+    kubeapi_free(api); /* a client that has not cached a token of an earlier test */
+    api = kubeapi_new(srv.url, srv.dir, "worker-2", err, sizeof(err));
+    CHECK(api);
+    const char *ev = EVENT_BODY("web-1.0001", "shop");
+    CHECK_EQ(kubeapi_send(api, "POST", "/api/v1/namespaces/shop/events", json, ev, &code, err,
+                          sizeof(err)),
+             0);
+    CHECK_EQ(code, 201);
+    char *posted = read_text(srv.dir, "events-posted.jsonl");
+    CHECK_CONTAINS(posted, "\"name\": \"web-1.0001\"");
+    free(posted);
+    CHECK_EQ(kubeapi_send(api, "POST", "/api/v1/namespaces/shop/events", json, ev, &code, err,
+                          sizeof(err)),
+             -EIO);
+    CHECK_EQ(code, 409);
+    CHECK_CONTAINS(err, "HTTP 409: events \"web-1.0001\" already exists");
+    CHECK_EQ(kubeapi_send(api, "PATCH", "/api/v1/namespaces/shop/events/web-1.0001", smp,
+                          "{\"count\":2}", &code, err, sizeof(err)),
+             0);
+    CHECK_EQ(code, 200);
+    char *patched = read_text(srv.dir, "events-patched.jsonl");
+    CHECK_CONTAINS(patched, "\"name\": \"web-1.0001\", \"patch\": {\"count\": 2}");
+    free(patched);
+    CHECK_EQ(kubeapi_send(api, "PATCH", "/api/v1/namespaces/shop/events/web-1.0002", smp, "{}",
+                          &code, err, sizeof(err)),
+             -EIO);
+    CHECK_EQ(code, 404);
+    write_file(srv.dir, "events-forbidden", "");
+    int rc = kubeapi_send(api, "POST", "/api/v1/namespaces/shop/events", json,
+                          EVENT_BODY("web-1.0003", "shop"), &code, err, sizeof(err));
+    char path[128];
+    snprintf(path, sizeof(path), "%s/events-forbidden", srv.dir);
+    unlink(path);
+    CHECK_EQ(rc, -EPERM);
+    CHECK_EQ(code, 403);
+    CHECK_CONTAINS(err, "cannot create resource \"events\"");
+    write_file(srv.dir, "accepted-token", "token-2\n");
+    write_file(srv.dir, "token", "token-2\n");
+    CHECK_EQ(kubeapi_send(api, "POST", "/api/v1/namespaces/shop/events", json,
+                          EVENT_BODY("web-1.0004", "shop"), &code, err, sizeof(err)),
+             0);
+    write_file(srv.dir, "accepted-token", "token-1\n");
+    write_file(srv.dir, "token", "token-1\n");
+    char *log = requests(&srv);
+    CHECK_STREQ(log, "201 /api/v1/namespaces/shop/events\n"
+                     "409 /api/v1/namespaces/shop/events\n"
+                     "200 /api/v1/namespaces/shop/events/web-1.0001\n"
+                     "404 /api/v1/namespaces/shop/events/web-1.0002\n"
+                     "403 /api/v1/namespaces/shop/events\n"
+                     "401 /api/v1/namespaces/shop/events\n"
+                     "201 /api/v1/namespaces/shop/events\n");
+    free(log);
+}
+
+TEST(send_refuses_what_it_does_not_send)
+{
+    NEED_SERVER();
+    char err[256];
+    long code = -1;
+    CHECK_EQ(kubeapi_send(api, "DELETE", "/api/v1/namespaces/shop/events/x", "application/json",
+                          "{}", &code, err, sizeof(err)),
+             -EINVAL);
+    CHECK_EQ(code, 0);
+    CHECK_EQ(kubeapi_send(api, "POST", "/api/v1/namespaces/shop/events", "application/json", NULL,
+                          &code, err, sizeof(err)),
+             -EINVAL);
+    CHECK_EQ(kubeapi_send(api, "POST", "/api/v1/namespaces/shop/events",
+                          "application/json\r\nX-Injected: 1", "{}", &code, err, sizeof(err)),
+             -EINVAL);
+    char *log = requests(&srv);
+    CHECK_STREQ(log, "");
+    free(log);
+}
+
+/* --pods and --node: the state comes from a file, the node is another */
+TEST(server_serves_a_pods_file_for_another_node)
+{
+    NEED(have("python3") && have("openssl"), "python3 and openssl");
+    struct server other = {.node = "worker-9"};
+    snprintf(other.dir, sizeof(other.dir), "/tmp/fs-kubeapi-XXXXXX");
+    CHECK(mkdtemp(other.dir));
+    char pods[96];
+    snprintf(pods, sizeof(pods), "%s/pods.json", other.dir);
+    other.pods = pods;
+    write_file(other.dir, "pods.json",
+               "[{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"uid\":\"" UID_REPORT
+               "\",\"namespace\":\"shop\",\"name\":\"web-1\",\"resourceVersion\":\"77\"},"
+               "\"spec\":{\"nodeName\":\"worker-9\"},\"status\":{\"phase\":\"Running\"}}]");
+    CHECK_EQ(server_start(&other), 0);
+    char err[256];
+    struct kubeapi *a = kubeapi_new(other.url, other.dir, "worker-9", err, sizeof(err));
+    struct kubeapi *b = kubeapi_new(other.url, other.dir, "worker-2", err, sizeof(err));
+    struct pod_list l = {0}, l2 = {0};
+    int rc = a && b ? kubeapi_list(a, &l, err, sizeof(err)) : -ENOMEM;
+    int rc2 = a && b ? kubeapi_list(b, &l2, err, sizeof(err)) : -ENOMEM;
+    kubeapi_free(a);
+    kubeapi_free(b);
+    int stopped = server_stop(&other);
+    CHECK_EQ(rc, 0);
+    CHECK_EQ(l.n, 1);
+    CHECK_STREQ(l.items[0].name, "web-1");
+    CHECK_STREQ(l.resource_version, "77");
+    pod_list_free(&l);
+    CHECK_EQ(rc2, -EIO); /* the fieldSelector names another node: 400 */
+    CHECK_CONTAINS(err, "HTTP 400");
+    CHECK_EQ(stopped, 0);
+}
+
 TEST(urls)
 {
     char err[256];
@@ -214,5 +347,6 @@ TEST(server_served_to_the_end)
 TEST_MAIN(list_follows_continue_across_pages, expired_continue_is_stale,
           watch_stream_in_uneven_writes_ends_with_gone, watch_stopped_by_the_caller,
           watch_from_too_old_version_is_stale, token_rotation_reread_after_401,
-          server_not_signed_by_the_ca_is_refused, unusable_token_is_refused_before_connecting, urls,
-          server_served_to_the_end)
+          server_not_signed_by_the_ca_is_refused, unusable_token_is_refused_before_connecting,
+          send_posts_and_patches, send_refuses_what_it_does_not_send,
+          server_serves_a_pods_file_for_another_node, urls, server_served_to_the_end)

@@ -12,24 +12,9 @@
 #include <fcntl.h>
 #include <time.h>
 
-#define WAIT_MS 20000 /* any one condition; far above what it takes */
-
 static struct server srv;
 static struct podcache *cache;
 static struct watcher *watcher;
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void tick(void)
-{
-    struct timespec ts = {0, 5 * 1000000};
-    nanosleep(&ts, NULL);
-}
 
 /* Ends what a previous test (maybe a failed one) left running. */
 static void teardown(void)
@@ -70,14 +55,6 @@ static struct watcher_stats stats(void)
     watcher_stats(watcher, &s);
     return s;
 }
-
-#define WAIT_FOR(cond)                                                                             \
-    do {                                                                                           \
-        uint64_t until_ = now_ms() + WAIT_MS;                                                      \
-        while (!(cond) && now_ms() < until_)                                                       \
-            tick();                                                                                \
-        CHECK_MSG(cond, "timed out waiting for %s", #cond);                                        \
-    } while (0)
 
 static bool log_has(const char *s)
 {
@@ -281,11 +258,11 @@ TEST(server_down_backs_off_then_reconnects)
     CHECK(!s.connected);
     CHECK(s.errors[WATCHER_ERR_IO] >= 3);
     CHECK_CONTAINS(s.last_error, "WATCH");
-    uint64_t t0 = now_ms();
+    uint64_t t0 = units_now_mono_ms();
     WAIT_FOR(stats().backoffs >= 6);
     /* 200, 400, 800, then 1000 (the max) each, +-20 %: at least 2400 ms */
-    CHECK_MSG(now_ms() - t0 >= 1500, "backoffs 3..6 took %llu ms",
-              (unsigned long long)(now_ms() - t0));
+    CHECK_MSG(units_now_mono_ms() - t0 >= 1500, "backoffs 3..6 took %llu ms",
+              (unsigned long long)(units_now_mono_ms() - t0));
     CHECK_EQ(server_start(&srv), 0); /* same port, same CA */
     push_pod("", "ADDED", UID_NEW1, "billing-0", 4413700, 1);
     WAIT_FOR(known(1));
@@ -324,10 +301,10 @@ TEST(stop_is_prompt)
     NEED_SERVER();
     CHECK_EQ(setup(0), 0);
     WAIT_FOR(stats().lists == 1 && log_has(WATCHING));
-    uint64_t t0 = now_ms();
+    uint64_t t0 = units_now_mono_ms();
     watcher_stop(watcher);
     watcher = NULL;
-    uint64_t took = now_ms() - t0;
+    uint64_t took = units_now_mono_ms() - t0;
     CHECK_MSG(took < WATCHER_STOP_BOUND_MS + 1000, "stop took %llu ms", (unsigned long long)took);
 
     struct watcher_config cfg = {.url = srv.url,
@@ -340,10 +317,10 @@ TEST(stop_is_prompt)
     watcher = watcher_start(&cfg, err, sizeof(err));
     CHECK(watcher);
     WAIT_FOR(stats().backoffs == 1);
-    t0 = now_ms();
+    t0 = units_now_mono_ms();
     watcher_stop(watcher);
     watcher = NULL;
-    took = now_ms() - t0;
+    took = units_now_mono_ms() - t0;
     CHECK_MSG(took < 1000, "stop in a backoff took %llu ms", (unsigned long long)took);
 }
 
