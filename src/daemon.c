@@ -6,6 +6,7 @@
 #include "events/cgroup.h"
 #include "kube/podcache.h"
 #include "kube/podtable.h"
+#include "kube/recorder.h"
 #include "kube/watcher.h"
 #include "policy/jobs.h"
 #include "core/log.h"
@@ -47,6 +48,7 @@ struct daemon {
     struct podcache *pod_cache;
     struct watcher *watcher;
     struct podtable *pods;
+    struct recorder *recorder; /* Events on Pods with malformed annotations */
     int sigfd, tickfd, epfd;
 };
 
@@ -93,12 +95,20 @@ static int open_events(struct daemon *d)
     return rc;
 }
 
-/* A malformed flameshot.io/ annotation: said once per mistake. */
+/* A malformed flameshot.io/ annotation: said once per mistake, in the
+ * log and as an Event on the Pod (kubectl describe pod shows it). */
 static void on_pod_error(const struct podref *r, void *arg)
 {
-    (void)arg;
-    log_warn("kube", "Pod %s/%s is skipped: %s%s: %s", r->pod.ns, r->pod.name, r->pc.err.key,
-             r->pc.err.path, r->pc.err.reason);
+    struct daemon *d = arg;
+    char msg[RECORDER_MESSAGE_MAX];
+    snprintf(msg, sizeof(msg), "flameshot.io/ annotations: %s%s: %s; this Pod is not profiled",
+             r->pc.err.key, r->pc.err.path, r->pc.err.reason);
+    log_warn("kube", "Pod %s/%s is skipped: %s", r->pod.ns, r->pod.name, msg);
+    struct recorder_object obj = {r->pod.ns, r->pod.name, r->pod.uid, "Pod", "v1"};
+    int rc = recorder_emit(d->recorder, &obj, "Warning", "FlameshotConfigError", msg);
+    if (rc < 0)
+        log_debug("kube", "Pod %s/%s: Event not recorded: %s", r->pod.ns, r->pod.name,
+                  strerror(-rc));
 }
 
 /* The agent's own Pod, from its cgroup (no downward API needed): never a
@@ -134,6 +144,17 @@ static int open_kube(struct daemon *d)
         log_error("daemon", "Pod watch (FLAMESHOT_KUBE_API %s): %s", c->kube_api, err);
         return -EINVAL;
     }
+    struct recorder_config rc;
+    recorder_config_defaults(&rc);
+    rc.url = c->kube_api;
+    rc.sa_dir = c->kube_sa_dir;
+    rc.node = c->node_name;
+    rc.component = "flameshotd";
+    d->recorder = recorder_start(&rc, err, sizeof(err));
+    if (!d->recorder) {
+        log_error("daemon", "Kubernetes Events: %s", err);
+        return -EINVAL;
+    }
     log_info("daemon", "kubernetes: watching the Pods of node %s at %s%s%s", c->node_name,
              c->kube_api, self_uid[0] ? "; own Pod " : "", self_uid);
     return 0;
@@ -162,7 +183,8 @@ static int open_core(struct daemon *d)
                               .outbox = d->outbox,
                               .metrics = &d->metrics,
                               .pods = d->pods,
-                              .on_pod_error = on_pod_error};
+                              .on_pod_error = on_pod_error,
+                              .on_pod_error_arg = d};
     d->monitor = d->targets && d->jobs ? monitor_new(&md) : NULL;
     if (!d->monitor) {
         log_error("daemon", "out of memory");
@@ -289,6 +311,7 @@ static void shutdown_all(struct daemon *d)
         outbox_stop(d->outbox);
     http_close(d->http);      /* before the modules its handlers read are freed */
     watcher_stop(d->watcher); /* the cache's only writer */
+    recorder_stop(d->recorder);
     if (left) {
         log_warn("daemon", "work stuck in the kernel is left behind; exiting without freeing "
                            "what it uses");

@@ -439,6 +439,11 @@ static int decide(const struct capture_api_deps *d, const struct capture_api_req
         snprintf(detail, cap, "the matching target exited");
         return 404;
     }
+    if (count_rc(res, -ESTALE, NULL) + count_rc(res, -ENOENT, NULL) == (int)res->n) {
+        *error = "nothing matches";
+        snprintf(detail, cap, "the matching target's Pod was deleted or has ended");
+        return 404;
+    }
     *error = "internal error";
     snprintf(detail, cap, "the job could not be queued: %s", strerror(-res->e[0].rc));
     return 500;
@@ -459,6 +464,8 @@ static const char *entry_status(int rc)
         return "shutting_down";
     case -ENOENT:
         return "exited";
+    case -ESTALE:
+        return "pod_ended";
     default:
         return "failed";
     }

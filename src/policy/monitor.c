@@ -203,7 +203,7 @@ static int submit(struct monitor *m, struct target *tg, struct trigger *t, int s
         log_info("monitor", "pid %d: %s trigger ignored: its Pod %s/%s was deleted or has ended",
                  tg->id.pid, trigger_kind_name(t->kind), tg->pod.namespace_, tg->pod.name);
         trigger_free(t);
-        return -ENOENT;
+        return -ESTALE;
     }
     struct runner_target *rt = runner_target_new(tg);
     if (!rt) {
