@@ -10,9 +10,10 @@
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/lib/ctr.sh"
-W=$(mktemp -d /var/tmp/flameshot-kube-runtime.XXXXXX)
-chmod 755 "$W"
-trap 'ctr_cleanup; rm -rf "$W"' EXIT
+# under the run's directory: a crashed run's files are reaped with it
+W=$CTR_DIR/work
+mkdir -p "$W"
+trap ctr_cleanup EXIT
 LIMIT=$((256 << 20))
 UID_A=$(ctr_uuid) CID_A=$(ctr_hex64)
 UID_B=$(ctr_uuid) CID_B=$(ctr_hex64)
@@ -219,16 +220,20 @@ case_cleanup_leaves_nothing() {
 # (here ctr_reap_stale) removes all of it.
 case_crashed_run_is_reaped() {
     caps
+    local out
+    out=$(mktemp /var/tmp/flameshot-crash.XXXXXX)
+    # shellcheck disable=SC2064
+    trap "rm -f '$out' '$out.err'" EXIT
     # shellcheck disable=SC2016 # the child's own variables
     env -u CTR_DIR bash -c '
         source "$1/tests/lib/ctr.sh"
         ctr_daemon_start >&2 || exit 1
         ctr_run z --qos besteffort -- /usr/bin/sleep 1000 >&2 || exit 1
         echo "$CTR_DIR $CTR_SOCK $(ctr_pod_uid z) $(ctr_pid z)"
-        kill -KILL "$(cat "$CTR_DIR/containerd.pid")" $$' crash "$ROOT" > "$W/crash" 2> "$W/crash.err"
+        kill -KILL "$(cat "$CTR_DIR/containerd.pid")" $$' crash "$ROOT" > "$out" 2> "$out.err"
     local dir sock uid pid
-    read -r dir sock uid pid < "$W/crash"
-    [ -n "$pid" ] || { cat "$W/crash.err"; echo "the crashing run did not start"; return 1; }
+    read -r dir sock uid pid < "$out"
+    [ -n "$pid" ] || { cat "$out.err"; echo "the crashing run did not start"; return 1; }
     kill -0 "$pid" 2>/dev/null || { echo "its container did not outlive it: nothing to reap"; return 1; }
     [ -d "$CTR_CGROUP_ROOT/memory/kubepods/besteffort/pod$uid" ] ||
         [ -d "$CTR_CGROUP_ROOT/kubepods/besteffort/pod$uid" ] || { echo "no cgroup left to reap"; return 1; }

@@ -54,8 +54,10 @@
 # symlinks (bin, lib, lib64, sbin) copied, and /etc/passwd and /etc/group
 # replaced by copies naming the container's uid (so the JVM has a user
 # name: /tmp/hsperfdata_app). A JDK outside /usr is bound too. Everything
-# lives under $CTR_DIR (/var/tmp/flameshot-ctr/run.XXXXXX); a run that
-# crashed is torn down by the next ctr_daemon_start.
+# lives under $CTR_DIR (/var/tmp/flameshot-ctr/run.XXXXXX, mode 0700); a
+# run that crashed is torn down by the next ctr_daemon_start. A test's own
+# files belong there too ($CTR_DIR/work, say), to go with it; containers
+# see a directory shared with --share/--share-ro whatever the modes above.
 # State lives in files under $CTR_DIR: t_case runs each case in a subshell.
 
 CTR_BASE=${CTR_BASE:-/var/tmp/flameshot-ctr}
