@@ -187,16 +187,17 @@ case_rm_one_container() {
     kill -0 "$(ctr_pid a)" && kill -0 "$(ctr_pid g)"
 }
 
-# no_trace DIR SOCK UIDS...: nothing of a run is left on the host
+# no_trace DIR SOCK UID:CID...: nothing of a run is left on the host
 no_trace() {
     local dir=$1 sock=$2 u left
     shift 2
     [ ! -e "$dir" ] || { echo "$dir remains"; ls -la "$dir"; return 1; }
-    left=$(pgrep -af -- "$sock")
+    left=$(pgrep -af -- "$sock" | grep -v '^[0-9]* \[.*\] <defunct>$')
     [ -z "$left" ] || { echo "processes remain: $left"; return 1; }
     for u in "$@"; do
-        left=$(find "$CTR_CGROUP_ROOT" -maxdepth 5 -name "pod$u*" 2>/dev/null)
+        left=$(find "$CTR_CGROUP_ROOT" -maxdepth 5 -name "pod${u%:*}*" 2>/dev/null)
         [ -z "$left" ] || { echo "cgroups remain: $left"; return 1; }
+        [ ! -e "$(ctr_shim_socket "$sock" "${u#*:}")" ] || { echo "the shim socket of ${u#*:} remains"; return 1; }
     done
     left=$(awk -v d="$dir" 'index($5, d) == 1' /proc/self/mountinfo)
     [ -z "$left" ] || { echo "mounts remain: $left"; return 1; }
@@ -207,7 +208,7 @@ case_cleanup_leaves_nothing() {
     local pids; pids="$(ctr_pid a) $(ctr_pid g)"
     local dir=$CTR_DIR sock=$CTR_SOCK
     ctr_cleanup || return 1
-    no_trace "$dir" "$sock" "$UID_A" "$UID_B" "$UID_G" || return 1
+    no_trace "$dir" "$sock" "$UID_A:$CID_A" "$UID_B:$CID_B" "$UID_G:$CID_G" || return 1
     local p
     for p in $pids; do
         [ ! -d "/proc/$p" ] || [ "$(awk '/^State:/ {print $2}' "/proc/$p/status")" = Z ] ||
@@ -229,16 +230,17 @@ case_crashed_run_is_reaped() {
         source "$1/tests/lib/ctr.sh"
         ctr_daemon_start >&2 || exit 1
         ctr_run z --qos besteffort -- /usr/bin/sleep 1000 >&2 || exit 1
-        echo "$CTR_DIR $CTR_SOCK $(ctr_pod_uid z) $(ctr_pid z)"
+        echo "$CTR_DIR $CTR_SOCK $(ctr_pod_uid z) $(ctr_pid z) $(ctr_id z)"
         kill -KILL "$(cat "$CTR_DIR/containerd.pid")" $$' crash "$ROOT" > "$out" 2> "$out.err"
-    local dir sock uid pid
-    read -r dir sock uid pid < "$out"
+    local dir sock uid pid cid
+    read -r dir sock uid pid cid < "$out"
     [ -n "$pid" ] || { cat "$out.err"; echo "the crashing run did not start"; return 1; }
     kill -0 "$pid" 2>/dev/null || { echo "its container did not outlive it: nothing to reap"; return 1; }
     [ -d "$CTR_CGROUP_ROOT/memory/kubepods/besteffort/pod$uid" ] ||
         [ -d "$CTR_CGROUP_ROOT/kubepods/besteffort/pod$uid" ] || { echo "no cgroup left to reap"; return 1; }
+    [ -S "$(ctr_shim_socket "$sock" "$cid")" ] || { echo "no shim socket left to reap"; return 1; }
     ctr_reap_stale
-    no_trace "$dir" "$sock" "$uid" || return 1
+    no_trace "$dir" "$sock" "$uid:$cid" || return 1
     [ ! -d "/proc/$pid" ] || [ "$(awk '/^State:/ {print $2}' "/proc/$pid/status")" = Z ] ||
         { echo "its sleep $pid still runs"; return 1; }
 }

@@ -38,6 +38,7 @@
 #   ctr_cleanup             every container, containerd, its shims, cgroups,
 #                           mounts and files of this run; idempotent
 #   ctr_reap_stale          the same for runs whose owner process is gone
+#   ctr_shim_socket SOCK CID    the socket of container CID's shim
 #   ctr_hex64 / ctr_uuid    a random container ID / Pod UID
 #   ctr_pod_json NS NAME UID NODE [--annotation K=V]... [--label K=V]...
 #           [--container NAME=CID]... [--init NAME=CID]... [--ephemeral NAME=CID]...
@@ -344,33 +345,42 @@ ctr_rm() {
     cid=$(cat "$s.cid"); rel=$(cat "$s.rel")
     ctr_cmd task delete --force "$cid" >/dev/null 2>&1
     ctr_cmd container delete "$cid" >/dev/null 2>&1
-    # runc removed the container's cgroup; the Pod's goes with its last one
-    local root
+    # runc removed the container's cgroup; the Pod's goes with its last
+    # container, as the kubelet removes it
+    local root pod=${rel%/*} bad=""
     for root in $(ctr__cg_roots); do
-        ctr__rm_cgroup "$root$rel"
-        rmdir "$root$(dirname "$rel")" 2>/dev/null
+        [ -d "$root$pod" ] || continue
+        rmdir "$root$rel" "$root$pod" 2>/dev/null
+        [ -d "$root$rel" ] && bad="$bad $root$rel"
     done
-    rm -rf "$s.rootfs"
-    rm -f "$s".*
-    if ctr_cmd container info "$cid" >/dev/null 2>&1; then
-        echo "ctr_rm: container $name ($cid) is still there"
+    if ctr_cmd container info "$cid" >/dev/null 2>&1 || [ -n "$bad" ]; then
+        echo "ctr_rm: container $name ($cid) or its cgroups remain:$bad"
         return 1
     fi
+    rm -rf "$s.rootfs"
+    rm -f "$s".{pod,cid,rel,pid,out,ctr} "$s.rootfs".{passwd,group,mounts}
 }
 
-# ctr__rm_cgroup DIR: kill what is left in DIR and below, remove them
+# ctr__rm_cgroup DIR: kill what is left in a Pod's cgroup DIR and its
+# containers' (one level below), remove them
 ctr__rm_cgroup() {
-    local dir=$1 p
+    local dir=$1 p i
     [ -d "$dir" ] || return 0
-    for _ in $(seq 1 50); do
-        p=$(find "$dir" -name cgroup.procs -exec cat {} + 2>/dev/null)
+    for ((i = 0; i < 50; i++)); do
+        p=$(cat "$dir/cgroup.procs" "$dir"/*/cgroup.procs 2>/dev/null)
         [ -z "$p" ] && break
         # shellcheck disable=SC2086
         kill -KILL $p 2>/dev/null
         sleep 0.1
     done
-    find "$dir" -depth -type d -exec rmdir {} \; 2>/dev/null
+    rmdir "$dir"/*/ "$dir" 2>/dev/null
     [ ! -d "$dir" ]
+}
+
+# ctr_shim_socket SOCKET CID: where containerd 1.6 has the shim of
+# container CID listen: sha256 of "<containerd's address>/<ns>/<id>"
+ctr_shim_socket() {
+    echo "$CTR_SHIM_SOCKETS/$(printf '%s' "$1/$CTR_NS/$2" | sha256sum | cut -d' ' -f1)"
 }
 
 # ctr__shims SOCKET: the shims serving the containerd of SOCKET
@@ -405,22 +415,28 @@ ctr__teardown() {
         # our child: reap it, so no zombie stays behind
         wait "$p" 2>/dev/null
     fi
+    local roots
+    roots=$(ctr__cg_roots)
     while read -r rel; do
         [ -n "$rel" ] || continue
-        for root in $(ctr__cg_roots); do
+        for root in $roots; do
+            [ -d "$root/$rel" ] || continue
             ctr__rm_cgroup "$root/$rel" || { echo "cgroup $root/$rel remains"; bad=1; }
             # the QoS level and /kubepods go when no other Pod is left
-            rmdir "$root/$(dirname "$rel")" 2>/dev/null
-            rmdir "$root/kubepods" 2>/dev/null
+            rmdir "$root/${rel%/*}" "$root/kubepods" 2>/dev/null
         done
     done < <(cat "$dir/cgroups" 2>/dev/null)
-    # a shim killed above leaves its socket: sha256(<address>/<ns>/<id>)
+    # a shim killed above leaves its socket
     while read -r cid; do
-        rm -f "$CTR_SHIM_SOCKETS/$(printf '%s' "$sock/$CTR_NS/$cid" | sha256sum | cut -d' ' -f1)"
+        rm -f "$(ctr_shim_socket "$sock" "$cid")"
     done < <(cat "$dir/cids" 2>/dev/null)
     # the shims' socket directory, and ctr's default FIFO one (in case a
     # test called ctr without --fifo-dir), unless a containerd may use them
-    if ! pgrep -x containerd >/dev/null; then
+    local live=""
+    for p in $(pgrep -x containerd); do
+        grep -q '^State:\s*Z' "/proc/$p/status" 2>/dev/null || live=1 # a killed one lingers
+    done
+    if [ -z "$live" ]; then
         rmdir "$CTR_SHIM_SOCKETS" /run/containerd/fifo /run/containerd 2>/dev/null
     fi
     # containers' mounts live in their own namespaces; anything on the
