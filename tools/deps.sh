@@ -2,13 +2,15 @@
 # Installs every build and test dependency of flameshot-node from Debian's
 # archive. Idempotent: only missing packages are installed, and the package
 # lists are refreshed only when something is missing. g++ and the JDK also
-# build the async-profiler the tests run (tests/lib/asprof.sh).
+# build the async-profiler the tests run (tests/lib/asprof.sh); containerd
+# and runc run the Kubernetes end-to-end tests' containers (tests/lib/ctr.sh).
 set -eu
 
 PKGS="make gcc g++ clang llvm bpftool pkg-config
       libbpf-dev libelf-dev zlib1g-dev libcurl4-openssl-dev libcjson-dev
       libmicrohttpd-dev libpcre2-dev
       openjdk-17-jdk-headless curl util-linux procps jq iproute2 python3 openssl
+      containerd runc
       cppcheck clang-format"
 
 missing=""
