@@ -69,8 +69,6 @@ CTR_SHIM_SOCKETS=/run/containerd/s # containerd 1.6 puts every shim's socket the
 mkdir -p "$CTR_BASE"
 CTR_DIR=${CTR_DIR:-$(mktemp -d "$CTR_BASE/run.XXXXXX")}
 CTR_SOCK=$CTR_DIR/containerd.sock
-# who owns this run: its pid and start time (a reused pid is not the owner)
-[ -f "$CTR_DIR/owner" ] || echo "$$ $(cut -d' ' -f22 "/proc/$$/stat")" > "$CTR_DIR/owner"
 
 ctr_hex64() { od -An -tx1 -N32 /dev/urandom | tr -d ' \n'; echo; }
 ctr_uuid() { cat /proc/sys/kernel/random/uuid; }
@@ -84,11 +82,12 @@ ctr_can_run() {
 
 ctr__config() {
     # CRI is off: ctr needs none of it and it would start its own servers.
-    # ctr passes the runc options itself: runtime io.containerd.runc.v2
-    # (the v2 shim), runc's root, and the cgroupfs driver (SystemdCgroup
-    # false: no --runc-systemd-cgroup). Snapshotters are not used (the
-    # rootfs is a directory); native is the default so an image pull would
-    # work on any filesystem.
+    # ctr passes the runc options itself (ctr_run): the v2 shim
+    # io.containerd.runc.v2, runc's root, and the cgroupfs driver
+    # (SystemdCgroup false: no --runc-systemd-cgroup); the CRI sections
+    # say the same for whoever turns CRI on. No snapshotter is used (the
+    # rootfs is a directory); native, should an image be pulled, works on
+    # any filesystem (overlayfs does not on overlayfs or some CI disks).
     cat <<EOF
 version = 2
 root = "$CTR_DIR/root"
@@ -136,7 +135,8 @@ ctr_daemon_start() {
     if [ "${BASH_SUBSHELL:-0}" -eq 0 ]; then
         ctr__chain_trap
     fi
-    for _ in $(seq 1 200); do
+    local end=$((SECONDS + 30))
+    while [ $SECONDS -lt $end ]; do
         ctr_cmd version >/dev/null 2>&1 && return 0
         kill -0 "$(cat "$CTR_DIR/containerd.pid")" 2>/dev/null || break
         sleep 0.05
@@ -264,7 +264,8 @@ ctr_run() {
     local pid comm
     pid=$(cat "$s.pid" 2>/dev/null)
     echo "$pid" > "$s.pid" # ctr writes no newline
-    for _ in $(seq 1 200); do
+    local end=$((SECONDS + 30))
+    while [ $SECONDS -lt $end ]; do
         comm=$(cat "/proc/$pid/comm" 2>/dev/null) || break
         case $comm in
             runc:* | setpriv) ;;
@@ -468,6 +469,14 @@ ctr_reap_stale() {
         done
     ) 9>"$CTR_BASE/.lock"
 }
+
+# A CTR_DIR given by the caller may hold what a crashed run left there;
+# then this run owns it: its pid and start time (a reused pid is not it).
+if [ -d "$CTR_DIR" ] && [ -f "$CTR_DIR/owner" ] && ! ctr__alive "$CTR_DIR"; then
+    ctr__teardown "$CTR_DIR" >&2
+fi
+mkdir -p "$CTR_DIR"
+[ -f "$CTR_DIR/owner" ] || echo "$$ $(cut -d' ' -f22 "/proc/$$/stat")" > "$CTR_DIR/owner"
 
 ctr_watch_event() {
     jq -c --arg t "$1" '{type: $t, object: .}' "$2"
