@@ -32,6 +32,8 @@ t_plan() { T_PLAN=$1; echo "1..$1"; }
 t_case() {
     local name=$1; shift
     local out rc
+    # a case without a command would pass without testing anything
+    [ $# -gt 0 ] || { t_fail "$name" "t_case: no command given"; return; }
     out=$("$@" 2>&1); rc=$?
     if [ $rc -eq 0 ]; then
         t_ok "$name"

@@ -37,6 +37,7 @@ ids() {
     [ -f "$K/ids" ] || {
         echo "UID_A=$(ctr_uuid) UID_B=$(ctr_uuid) UID_C=$(ctr_uuid)"
         echo "CID_APP=$(ctr_hex64) CID_SIDE=$(ctr_hex64) CID_B=$(ctr_hex64) CID_C=$(ctr_hex64)"
+        echo "UID_D=$(ctr_uuid) CID_D=$(ctr_hex64)"
     } > "$K/ids"
     # shellcheck disable=SC1091
     source "$K/ids"
@@ -121,9 +122,10 @@ case_setup_runtime_api_server_and_agent() {
         ctr_wait_output "$n" "Burner started" 60 || return 1
     done
     {
-        pod_a_on
-        ctr_pod_json "$NS" cart-0 "$UID_B" "$NODE" --owner StatefulSet/cart --container app="$CID_B"
-        ctr_pod_json "$NS" broken-0 "$UID_C" "$NODE" --annotation flameshot.io/enabled=true \
+        pod_a_on --rv 100
+        ctr_pod_json "$NS" cart-0 "$UID_B" "$NODE" --owner StatefulSet/cart --container app="$CID_B" \
+            --rv 101
+        ctr_pod_json "$NS" broken-0 "$UID_C" "$NODE" --rv 102 --annotation flameshot.io/enabled=true \
             --annotation 'flameshot.io/processes=[{"command":' --container app="$CID_C"
     } | jq -s '{items: .}' > "$K/pods.json" || return 1
     : > "$K/events.jsonl"
@@ -189,7 +191,7 @@ case_malformed_annotation_becomes_an_event() {
         .involvedObject.kind == "Pod" and .metadata.namespace == "'$NS'" and
         (.message | contains("flameshot.io/processes")))' "$K/events-posted.jsonl" ||
         { cat "$K/events-posted.jsonl"; return 1; }
-    grep -q 'POST /api/v1/namespaces/shop/events' "$K/requests.log" ||
+    grep -Eq '^201 /api/v1/namespaces/shop/events$' "$K/requests.log" ||
         { tail "$K/requests.log"; return 1; }
     d_expect k 200 /healthz || return 1
 }
@@ -222,6 +224,34 @@ case_http_trigger_selects_by_namespace_pod_container() {
     d_expect k 404 "/v1/profile?namespace=$NS&pod=cart-0" '.error == "nothing matches"' || return 1
     d_expect k 404 "/v1/profile?namespace=$NS&pod=$POD_A&container=side" \
         '.error == "nothing matches"' || return 1
+}
+
+# A container runs before the kubelet reports its ID: it waits, unattached,
+# and becomes a target with the Pod's next MODIFIED event.
+case_unreported_container_waits_for_its_id() {
+    caps && ids
+    ctr_pod_json "$NS" batch-0 "$UID_D" "$NODE" --rv 8001 --annotation flameshot.io/enabled=true \
+        --waiting worker | event ADDED
+    ctr_run d --pod-uid "$UID_D" --cid "$CID_D" --share-ro "$CLASSES" -- \
+        /usr/bin/java -cp "$CLASSES" Burner || return 1
+    ctr_wait_output d "Burner started" 60 || return 1
+    local i
+    for i in $(seq 1 100); do
+        d_api k /v1/status > /dev/null
+        [ "$(jq -r .kubernetes.processes_waiting "$D_BODY")" -ge 1 ] 2>/dev/null && break
+        sleep 0.2
+    done
+    jq -e '.kubernetes.processes_waiting >= 1' "$D_BODY" > /dev/null ||
+        { echo "status: $(jq -c .kubernetes "$D_BODY")"; return 1; }
+    wait_targets "$(ctr_pid app)" 1 || return 1
+    ctr_pod_json "$NS" batch-0 "$UID_D" "$NODE" --rv 8002 --annotation flameshot.io/enabled=true \
+        --container worker="$CID_D" | event MODIFIED
+    wait_targets "$(printf '%s\n' "$(ctr_pid app)" "$(ctr_pid d)" | sort -n | tr '\n' ' ' |
+        sed 's/ $//')" 30 || return 1
+    d_expect k 200 /v1/targets '[.targets[] | select(.pod_name == "batch-0")][0] |
+        .container_name == "worker" and .service == "worker"' || return 1
+    ctr_rm d
+    wait_targets "$(ctr_pid app)" 30
 }
 
 case_annotation_removed_then_back_applies_live() {
@@ -264,14 +294,15 @@ case_pod_deleted_while_profiled_keeps_its_tags() {
     d_expect k 200 /healthz || return 1
 }
 
-t_case setup_runtime_api_server_and_agent
-t_case only_the_annotated_container_is_a_target
-t_case limits_come_from_the_containers_memcg
-t_case pods_endpoint_and_watch_status
-t_case malformed_annotation_becomes_an_event
-t_case cpu_threshold_profiles_it_with_the_pods_tags
-t_case http_trigger_selects_by_namespace_pod_container
-t_case annotation_removed_then_back_applies_live
-t_case pod_deleted_while_profiled_keeps_its_tags
+t_case setup_runtime_api_server_and_agent case_setup_runtime_api_server_and_agent
+t_case only_the_annotated_container_is_a_target case_only_the_annotated_container_is_a_target
+t_case limits_come_from_the_containers_memcg case_limits_come_from_the_containers_memcg
+t_case pods_endpoint_and_watch_status case_pods_endpoint_and_watch_status
+t_case malformed_annotation_becomes_an_event case_malformed_annotation_becomes_an_event
+t_case cpu_threshold_profiles_it_with_the_pods_tags case_cpu_threshold_profiles_it_with_the_pods_tags
+t_case http_trigger_selects_by_namespace_pod_container case_http_trigger_selects_by_namespace_pod_container
+t_case unreported_container_waits_for_its_id case_unreported_container_waits_for_its_id
+t_case annotation_removed_then_back_applies_live case_annotation_removed_then_back_applies_live
+t_case pod_deleted_while_profiled_keeps_its_tags case_pod_deleted_while_profiled_keeps_its_tags
 t_case agent_stops_cleanly d_stop k
 t_done
