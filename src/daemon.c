@@ -95,12 +95,25 @@ static int open_events(struct daemon *d)
     return rc;
 }
 
+/* Unknown flameshot.io/ keys, like unknown variables: a misspelt
+ * flameshot.io/enable is why a Pod is not watched. */
+static void warn_unknown(const struct podref *r)
+{
+    for (size_t i = 0; i < r->pc.n_unknown; i++)
+        log_warn("kube", "Pod %s/%s: unknown annotation %s%s%s", r->pod.ns, r->pod.name,
+                 r->pc.unknown[i].key, r->pc.unknown[i].near ? "; did you mean " : "",
+                 r->pc.unknown[i].near ? r->pc.unknown[i].near : "");
+}
+
 /* A malformed flameshot.io/ annotation: said once per mistake, in the
  * log and as an Event on the Pod (kubectl describe pod shows it). */
 static void on_pod_error(const struct podref *r, void *arg)
 {
     struct daemon *d = arg;
     char msg[RECORDER_MESSAGE_MAX];
+    warn_unknown(r);
+    if (r->pc.state != PODCONFIG_ERROR)
+        return;
     snprintf(msg, sizeof(msg), "flameshot.io/ annotations: %s%s: %s; this Pod is not profiled",
              r->pc.err.key, r->pc.err.path, r->pc.err.reason);
     log_warn("kube", "Pod %s/%s is skipped: %s", r->pod.ns, r->pod.name, msg);

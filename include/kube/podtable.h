@@ -50,8 +50,10 @@ struct podtable *podtable_new(const struct config *cfg, struct podcache *cache,
                               const struct podconfig_self *self);
 void podtable_free(struct podtable *pt);
 
-/* Called once for each new configuration error of a Pod (a Pod whose
- * annotations are unchanged is not reported again). */
+/* Called for a Pod's new configuration that has something to say: a
+ * configuration error (once: the same error again is not reported), or
+ * unknown flameshot.io/ keys (at each change of the annotations). A Pod
+ * whose annotations are unchanged is not reported again. */
 typedef void (*podtable_error_fn)(const struct podref *r, void *arg);
 
 /* What podtable_sync saw: flags. */

@@ -185,7 +185,8 @@ static int sync_one(struct podtable *pt, const struct podcache_entry *ce,
     struct podref *r = ref_new(pt, &ce->pod, ce->deleted);
     if (!r)
         return -ENOMEM;
-    bool report = r->pc.state == PODCONFIG_ERROR && !(e && same_error(&e->ref->pc, &r->pc));
+    bool report = (r->pc.state == PODCONFIG_ERROR && !(e && same_error(&e->ref->pc, &r->pc))) ||
+                  r->pc.n_unknown > 0;
     pthread_mutex_lock(&pt->lock);
     if (!e)
         e = add_entry(pt, ce->pod.uid);

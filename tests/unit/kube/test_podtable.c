@@ -198,9 +198,14 @@ TEST(malformed_annotation_reported_once)
     CHECK(tsync(&f, 0) >= 0);
     CHECK_EQ(errors_seen, 2);
     CHECK(strstr(last_error, "jcmd-timeout") != NULL);
+    /* a misspelt key is reported (at each change of the annotations) */
+    CHECK_EQ(put(f.cache, "4", ON ",\"flameshot.io/servce\":\"x\"", CID_A, 0), 0);
+    CHECK(tsync(&f, 0) >= 0);
+    CHECK_EQ(errors_seen, 3);
     /* fixed: a target again */
-    CHECK_EQ(put(f.cache, "4", ON, CID_A, 0), 0);
+    CHECK_EQ(put(f.cache, "5", ON, CID_A, 0), 0);
     CHECK_EQ(tsync(&f, 0), PODTABLE_PODS | PODTABLE_CONFIG);
+    CHECK_EQ(errors_seen, 3);
     CHECK_EQ(podtable_resolve(f.pt, &ci, &m), PODTABLE_TARGET);
     podref_put(m.ref);
     teardown(&f);
