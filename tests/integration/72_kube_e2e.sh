@@ -30,7 +30,7 @@ caps() {
     need "ctr_can_run" "needs root, containerd, ctr, runc, setpriv and python3"
     need "command -v java && command -v jfr && command -v jq && command -v openssl" \
         "needs a JDK (java, jfr), jq and openssl"
-    need "[ -x '$FLAMESHOTD' ] && [ -f '$CLASSES/Burner.class' ]" "run make test-build first"
+    need "[ -x '$FLAMESHOTD' ] && [ -f '$CLASSES/Burner.class' ] && [ -f '$CLASSES/Idle.class' ]" "run make test-build first"
 }
 
 ids() {
@@ -43,7 +43,8 @@ ids() {
     source "$K/ids"
 }
 
-RULES_A='[{"command":"Burner","container":"app","cpu_usage_percent":40,"duration":"2s"}]'
+# every JVM matches the command; only the container "app" is in scope
+RULES_A='[{"command":"java","container":"app","cpu_usage_percent":40,"duration":"2s"}]'
 
 # pod_a [--annotation K=V]...: Pod A's JSON, opted in unless told otherwise
 pod_a() {
@@ -110,16 +111,18 @@ case_setup_runtime_api_server_and_agent() {
     caps
     mkdir -p "$K" && ids
     ctr_daemon_start || return 1
-    local burner=(/usr/bin/java -XX:+UsePerfData -cp "$CLASSES" Burner)
+    # one JVM burns a core (the threshold's); the others idle: a small machine
+    local idle=(/usr/bin/java -cp "$CLASSES" Idle)
     ctr_run app --pod-uid "$UID_A" --cid "$CID_APP" --memory-limit "$LIMIT" \
-        --share-ro "$CLASSES" -- "${burner[@]}" || return 1
-    ctr_run side --pod-uid "$UID_A" --cid "$CID_SIDE" --share-ro "$CLASSES" -- "${burner[@]}" ||
+        --share-ro "$CLASSES" -- /usr/bin/java -cp "$CLASSES" Burner || return 1
+    ctr_run side --pod-uid "$UID_A" --cid "$CID_SIDE" --share-ro "$CLASSES" -- "${idle[@]}" ||
         return 1
-    ctr_run b --pod-uid "$UID_B" --cid "$CID_B" --share-ro "$CLASSES" -- "${burner[@]}" || return 1
-    ctr_run c --pod-uid "$UID_C" --cid "$CID_C" --share-ro "$CLASSES" -- "${burner[@]}" || return 1
+    ctr_run b --pod-uid "$UID_B" --cid "$CID_B" --share-ro "$CLASSES" -- "${idle[@]}" || return 1
+    ctr_run c --pod-uid "$UID_C" --cid "$CID_C" --share-ro "$CLASSES" -- "${idle[@]}" || return 1
+    ctr_wait_output app "Burner started" 60 || return 1
     local n
-    for n in app side b c; do
-        ctr_wait_output "$n" "Burner started" 60 || return 1
+    for n in side b c; do
+        ctr_wait_output "$n" "Idle started" 60 || return 1
     done
     {
         pod_a_on --rv 100
@@ -199,7 +202,9 @@ case_malformed_annotation_becomes_an_event() {
 case_cpu_threshold_profiles_it_with_the_pods_tags() {
     caps && ids
     local pid; pid=$(ctr_pid app)
-    d_wait_log k "job [0-9]+ queued: profile of pid $pid, trigger cpu" 30 || return 1
+    d_wait_log k "job [0-9]+ queued: profile of pid $pid, trigger cpu" 30 ||
+        { d_api k /v1/targets > /dev/null; jq -c '.targets[] | [.pid, .latest, .average]' "$D_BODY"
+          return 1; }
     local f; f=$(wait_file "$(d_profiles k)/$NS/$POD_A/app/profile_*.jfr" 60) || return 1
     jfr print --events jdk.ExecutionSample "$f" | grep -q flameshotBurnCpu ||
         { echo "no flameshotBurnCpu sample in $f"; return 1; }
@@ -220,7 +225,8 @@ case_http_trigger_selects_by_namespace_pod_container() {
     # the threshold's profile may still hold the container's job slot (409)
     id=$(queue_profile "/v1/profile?namespace=$NS&pod=$POD_A&container=app&duration=2s") ||
         return 1
-    st=$(d_wait_job k "$id" 60) && [ "$st" = done ] || { echo "job $id: $st"; return 1; }
+    st=$(d_wait_job k "$id" 60) && [ "$st" = done ] ||
+        { echo "job $id: $st: $(jq -c . "$D_BODY")"; return 1; }
     d_expect k 404 "/v1/profile?namespace=$NS&pod=cart-0" '.error == "nothing matches"' || return 1
     d_expect k 404 "/v1/profile?namespace=$NS&pod=$POD_A&container=side" \
         '.error == "nothing matches"' || return 1
@@ -233,8 +239,8 @@ case_unreported_container_waits_for_its_id() {
     ctr_pod_json "$NS" batch-0 "$UID_D" "$NODE" --rv 8001 --annotation flameshot.io/enabled=true \
         --waiting worker | event ADDED
     ctr_run d --pod-uid "$UID_D" --cid "$CID_D" --share-ro "$CLASSES" -- \
-        /usr/bin/java -cp "$CLASSES" Burner || return 1
-    ctr_wait_output d "Burner started" 60 || return 1
+        /usr/bin/java -cp "$CLASSES" Idle || return 1
+    ctr_wait_output d "Idle started" 60 || return 1
     local i
     for i in $(seq 1 100); do
         d_api k /v1/status > /dev/null
@@ -282,7 +288,8 @@ case_pod_deleted_while_profiled_keeps_its_tags() {
     done
     [ "$(jq -r '.targets[0].pod_active' "$D_BODY")" = false ] ||
         { echo "the deletion was not seen: $(cat "$D_BODY")"; return 1; }
-    local st; st=$(d_wait_job k "$id" 60) && [ "$st" = done ] || { echo "job $id: $st"; return 1; }
+    local st; st=$(d_wait_job k "$id" 60) && [ "$st" = done ] ||
+        { echo "job $id: $st: $(jq -c . "$D_BODY")"; return 1; }
     local f
     f=$(jq -r '.artefacts[0].name // empty' "$D_BODY")
     [ -f "$f.json" ] || { echo "artefact: $(cat "$D_BODY")"; return 1; }
