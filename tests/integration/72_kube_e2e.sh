@@ -288,6 +288,11 @@ case_pod_deleted_while_profiled_keeps_its_tags() {
     done
     [ "$(jq -r '.targets[0].pod_active' "$D_BODY")" = false ] ||
         { echo "the deletion was not seen: $(cat "$D_BODY")"; return 1; }
+    # a deleted Pod's process gets nothing new (asked at once: once the Pod's
+    # tombstone expires, 2 minutes on, its process is no target at all)
+    d_expect k 404 "/v1/profile?namespace=$NS&pod=$POD_A&container=app" \
+        '.detail | contains("deleted")' ||
+        { d_log k | grep -E "pid $(ctr_pid app)|kube|Pod" | tail -n 15; return 1; }
     local st; st=$(d_wait_job k "$id" 60) && [ "$st" = done ] ||
         { echo "job $id: $st: $(jq -c . "$D_BODY")"; return 1; }
     local f
@@ -295,9 +300,6 @@ case_pod_deleted_while_profiled_keeps_its_tags() {
     [ -f "$f.json" ] || { echo "artefact: $(cat "$D_BODY")"; return 1; }
     jq -r .tags_profiler "$f.json" | grep -q "pod_name:$POD_A" ||
         { echo "tags: $(jq -r .tags_profiler "$f.json")"; return 1; }
-    # a deleted Pod's process gets nothing new
-    d_expect k 404 "/v1/profile?namespace=$NS&pod=$POD_A&container=app" \
-        '.detail | contains("deleted")' || return 1
     d_expect k 200 /healthz || return 1
 }
 
