@@ -43,6 +43,13 @@ static inline const char *fakejvm_path(void)
     return access(path, X_OK) == 0 ? path : NULL;
 }
 
+/* In a TEST (harness.h): what every use needs. */
+#define NEED_FAKE_JVM()                                                                            \
+    do {                                                                                           \
+        NEED(geteuid() == 0, "needs root (attach enters the process's namespaces)");               \
+        NEED(fakejvm_path() != NULL, "build/tests/helpers/fake_jvm: run make test-build first");   \
+    } while (0)
+
 /* Reads its stdout until a line holding text, or secs pass. 0 or -1. */
 static inline int fakejvm_wait_output(struct fakejvm *f, const char *text, int secs, char *buf,
                                       size_t cap)

@@ -279,12 +279,6 @@ static int run_jcmd(const char *mode, const char *command, struct jcmd_outcome *
     return 0;
 }
 
-#define NEED_FAKE_JVM()                                                                            \
-    do {                                                                                           \
-        NEED(geteuid() == 0, "needs root (attach enters the process's namespaces)");               \
-        NEED(fakejvm_path() != NULL, "build/tests/helpers/fake_jvm: run make test-build first");   \
-    } while (0)
-
 /* The JVM killed while it runs the command closes the connection without
  * a reply: that is its exit, not a peer it refused for its uid/gid. */
 TEST(a_jvm_killed_during_a_command_is_target_exited)

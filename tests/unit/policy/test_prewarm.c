@@ -19,12 +19,6 @@ static const char *env_get(const char *name, void *arg)
     return NULL;
 }
 
-#define NEED_FAKE_JVM()                                                                            \
-    do {                                                                                           \
-        NEED(geteuid() == 0, "needs root (attach enters the process's namespaces)");               \
-        NEED(fakejvm_path() != NULL, "build/tests/helpers/fake_jvm: run make test-build first");   \
-    } while (0)
-
 /* A watched fake JVM and the module around it. */
 struct bench {
     struct config cfg;
