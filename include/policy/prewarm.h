@@ -10,7 +10,10 @@
  * Listener, as one `jcmd` does.
  *
  * At most once per process: a JVM whose listener runs already is only
- * connected to (no SIGQUIT); a JVM with attach disabled
+ * connected to (no SIGQUIT), one with a capture queued or running waits
+ * (that capture's attach starts the listener: two clients starting it at
+ * once could send a second SIGQUIT, which HotSpot answers with a thread
+ * dump on the application's stdout); a JVM with attach disabled
  * (-XX:+DisableAttachMechanism) or that is no HotSpot JVM is never
  * touched; one that does not handle SIGQUIT yet (still starting) is
  * tried again PREWARM_TRIES times, a settle time apart. Counted in
@@ -26,6 +29,7 @@
 
 #include "core/config.h"
 #include "core/metrics.h"
+#include "policy/jobs.h"
 #include "policy/targets.h"
 
 #include <stdint.h>
@@ -38,8 +42,8 @@ struct prewarm;
 
 /* NULL when FLAMESHOT_ATTACH_PREWARM is off or out of memory (tell them
  * apart with cfg->attach_prewarm); every function below is a no-op on
- * NULL. metrics may be NULL; cfg and metrics must outlive it. */
-struct prewarm *prewarm_new(const struct config *cfg, struct metrics *metrics);
+ * NULL. jobs and metrics may be NULL; what is given must outlive it. */
+struct prewarm *prewarm_new(const struct config *cfg, struct jobs *jobs, struct metrics *metrics);
 
 /* Starts the attempts that are due: each target PREWARM_SETTLE_MS after
  * it was added, once. Forgets processes no longer in t. Loop thread,

@@ -28,6 +28,7 @@ struct entry {
 
 struct prewarm {
     struct lane *lane;
+    struct jobs *jobs;
     struct metrics *metrics;
     pthread_mutex_t mu; /* entries: the lane's attempts report back */
     struct entry *e;
@@ -43,13 +44,14 @@ struct attempt {
     int tries;
 };
 
-struct prewarm *prewarm_new(const struct config *cfg, struct metrics *metrics)
+struct prewarm *prewarm_new(const struct config *cfg, struct jobs *jobs, struct metrics *metrics)
 {
     if (!cfg->attach_prewarm)
         return NULL;
     struct prewarm *pw = calloc(1, sizeof(*pw));
     if (!pw)
         return NULL;
+    pw->jobs = jobs;
     pw->metrics = metrics;
     pthread_mutex_init(&pw->mu, NULL);
     pw->lane = lane_new("prewarm", LANE_CAP, metrics);
@@ -155,6 +157,13 @@ static void attempt_run(void *arg, bool run)
     free(a);
 }
 
+/* A capture of tg queued or running starts its listener itself. */
+static bool capturing(const struct prewarm *pw, const struct target *tg)
+{
+    return pw->jobs && (jobs_busy(pw->jobs, &tg->id, CAPTURE_SNAPSHOT) ||
+                        jobs_busy(pw->jobs, &tg->id, CAPTURE_PROFILE));
+}
+
 /* Locked. Queues e's attempt (1); on failure it stays due (0). */
 static int post(struct prewarm *pw, struct entry *e, const struct target *tg)
 {
@@ -191,7 +200,7 @@ int prewarm_tick(struct prewarm *pw, struct targets *t, uint64_t now_ms)
             continue;
         }
         e->seen = pw->tick;
-        if (e->state == PW_WAITING && now_ms >= e->due_ms)
+        if (e->state == PW_WAITING && now_ms >= e->due_ms && !capturing(pw, tg))
             queued += post(pw, e, tg);
     }
     for (size_t i = 0; all && i < pw->n;) /* processes gone */

@@ -7,6 +7,7 @@
 #include "core/units.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 
 static const char *env_get(const char *name, void *arg)
@@ -38,7 +39,7 @@ static int bench_start(struct bench *b, const char *mode, const char *env)
     if (config_load(&b->cfg, env_get, NULL, &err) < 0)
         return -1;
     b->t = targets_new(&b->cfg, NULL, NULL);
-    b->pw = prewarm_new(&b->cfg, &b->metrics);
+    b->pw = prewarm_new(&b->cfg, NULL, &b->metrics);
     if (!b->t || !b->pw || fakejvm_start(&b->f, mode, "java", env) < 0)
         return -1;
     return targets_consider(b->t, b->f.pid, &b->tg) == 1 ? 0 : -1;
@@ -134,7 +135,7 @@ TEST(a_non_jvm_target_is_left_alone)
     struct fakejvm f = {.pid = -1};
     CHECK_EQ(config_load(&cfg, env_get, NULL, &err), 0);
     struct targets *t = targets_new(&cfg, NULL, NULL);
-    struct prewarm *pw = prewarm_new(&cfg, &metrics);
+    struct prewarm *pw = prewarm_new(&cfg, NULL, &metrics);
     /* fakejvm_start with another program: a copy of sleep named java */
     snprintf(f.dir, sizeof(f.dir), "/tmp/fs-prewarm-XXXXXX");
     CHECK(mkdtemp(f.dir) != NULL);
@@ -165,13 +166,57 @@ TEST(a_non_jvm_target_is_left_alone)
     CHECK_EQ(metrics.prewarmed + metrics.prewarm_failed, 0);
 }
 
+/* A capture executor that holds its job until released. */
+static void exec_held(const struct job *job, struct job_result *res, void *arg)
+{
+    (void)job;
+    while (!atomic_load((atomic_bool *)arg))
+        usleep(1000);
+    res->state = JOB_DONE;
+}
+
+/* A capture of the JVM queued or running starts the listener itself: the
+ * pre-warm waits for it rather than race it with a second SIGQUIT. */
+TEST(a_jvm_being_captured_is_not_warmed_meanwhile)
+{
+    NEED_FAKE_JVM();
+    struct bench b;
+    atomic_bool release = false;
+    int ok = bench_start(&b, "lazy", NULL), held = -1, after = -1;
+    struct jobs *jobs = jobs_new(1, 4, 8, exec_held, &release, NULL);
+    prewarm_free(b.pw);
+    b.pw = prewarm_new(&b.cfg, jobs, &b.metrics);
+    uint64_t id, due = ok == 0 ? b.tg->added_ms + PREWARM_SETTLE_MS : 0;
+    struct job_request r = {.trigger = {.kind = TRIGGER_HTTP, .capture = CAPTURE_SNAPSHOT},
+                            .budget_ms = 60000};
+    if (ok == 0 && jobs && b.pw) {
+        r.target = b.tg->id;
+        ok = jobs_submit(jobs, &r, &id);
+        held = prewarm_tick(b.pw, b.t, due);
+        atomic_store(&release, true);
+        for (int i = 0; i < 1000 && jobs_busy(jobs, &b.tg->id, CAPTURE_SNAPSHOT); i++)
+            usleep(10000);
+        after = prewarm_tick(b.pw, b.t, due);
+        ok = ok ?: settle(&b, due);
+    }
+    bool sock = has_socket(&b.f);
+    atomic_store(&release, true);
+    jobs_stop(jobs, 5000);
+    jobs_free(jobs);
+    bench_stop(&b);
+    CHECK_EQ(ok, 0);
+    CHECK_EQ(held, 0);
+    CHECK_EQ(after, 1);
+    CHECK(sock);
+}
+
 TEST(the_switch_turns_it_off)
 {
     const char *env[] = {"FLAMESHOT_ATTACH_PREWARM=false", NULL};
     struct config cfg;
     struct config_error err;
     CHECK_EQ(config_load(&cfg, env_get, (void *)env, &err), 0);
-    CHECK(prewarm_new(&cfg, NULL) == NULL);
+    CHECK(prewarm_new(&cfg, NULL, NULL) == NULL);
     prewarm_tick(NULL, NULL, 0); /* the monitor calls it regardless */
     CHECK_EQ(prewarm_busy(NULL), 0);
     CHECK_EQ(prewarm_stop(NULL, 0), 0);
@@ -179,4 +224,5 @@ TEST(the_switch_turns_it_off)
 }
 
 TEST_MAIN(a_target_is_warmed_once_after_the_settle_time, a_jvm_with_attach_disabled_is_never_warmed,
-          a_non_jvm_target_is_left_alone, the_switch_turns_it_off)
+          a_non_jvm_target_is_left_alone, a_jvm_being_captured_is_not_warmed_meanwhile,
+          the_switch_turns_it_off)
