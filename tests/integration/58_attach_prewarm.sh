@@ -105,7 +105,8 @@ case_prewarmed_listener_and_a_snapshot_without_sigquit() {
     d_wait_log warm "pid $pid: attach listener started in [0-9]+ ms" 10 || return 1
     [ "$(metric warm flameshot_attach_prewarmed_total)" = 1 ] || { echo "prewarmed_total"; return 1; }
     [ "$(metric warm flameshot_attach_prewarm_failed_total)" = 0 ] || return 1
-    ! ct_output warm | grep -q "Full thread dump" || { echo "the pre-warm printed a thread dump"; return 1; }
+    # it leaves no trace in the JVM's output (HotSpot drops the empty request silently)
+    [ "$(ct_output warm)" = "Climber started" ] || { echo "JVM output: $(ct_output warm)"; return 1; }
     # the snapshot only connects
     strace_start warm || return 1
     snapshot warm "$pid" || return 1
