@@ -78,23 +78,38 @@ void attach_buf_free(struct attach_buf *b);
  *   -ETIMEDOUT no listener by the deadline (err says if the JVM is stopped)
  *   -ELOOP    a symbolic link at /tmp, .java_pid or .attach_pid (refused)
  *   -EPERM/-EACCES  credentials or ownership do not allow it
- *   -ESRCH    the JVM exited
+ *   -ESRCH    the JVM exited, before or during it: err then starts
+ *             "target_exited: " (never a guess at another cause)
  * with err saying what happened. */
 int attach_connect(struct jvm *j, uint64_t deadline_ms, int *sock, char *err, size_t errcap);
+
+/* Makes the attach listener ready ahead of need, so that the capture that
+ * needs it later does not wait for its start (the slow part of a first
+ * attach: SIGQUIT, the JVM starting its Attach Listener thread). Connects
+ * as attach_connect does, within timeout_ms, and closes the connection
+ * without a request (HotSpot reads an incomplete request and drops it
+ * silently). A listener already running is only connected to: no
+ * SIGQUIT. Returns 1 when the listener was started now, 0 when it was
+ * running already, or attach_connect's errors. Blocks. */
+int attach_prewarm(struct jvm *j, uint64_t timeout_ms, char *err, size_t errcap);
 
 /* Sends one request on a connected socket and streams the output after
  * the status line to sink. Blocks until deadline_ms at most. Returns 0
  * with *code = the JVM's status (0 = success; for jcmd the output is then
  * the error message), -ETIMEDOUT, -ECONNRESET when the JVM closed the
- * connection without a status line (it drops peers whose uid/gid differ),
- * -EPROTO, a sink's error, or -errno; err says which. */
+ * connection without a status line (it drops peers whose uid/gid differ;
+ * it also closes it by exiting: only attach_execute can tell, it knows
+ * the process), -EPROTO, a sink's error, or -errno; err says which. */
 int attach_request(int sock, const char *cmd, const char *const args[ATTACH_NARGS],
                    uint64_t deadline_ms, attach_sink_fn sink, void *sink_arg, int *code, char *err,
                    size_t errcap);
 
 /* attach_connect + attach_request + close, within timeout_ms overall.
  * Records the round trip with metrics_observe_attach (m may be NULL).
- * Errors as above; on -ETIMEDOUT err says whether the JVM is stopped. */
+ * Errors as above; on -ETIMEDOUT err says whether the JVM is stopped. A
+ * step that fails because the JVM exited under it (the connection closed
+ * without a reply, a timeout, a refused socket) is -ESRCH with err
+ * starting "target_exited: ", not the step's guess at a cause. */
 int attach_execute(struct jvm *j, const char *cmd, const char *const args[ATTACH_NARGS],
                    uint64_t timeout_ms, attach_sink_fn sink, void *sink_arg, int *code,
                    struct metrics *m, char *err, size_t errcap);

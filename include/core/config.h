@@ -37,6 +37,8 @@ struct config {
     uint64_t oom_hprof_match_window_ms;
     bool jcmd_snapshot_enabled;
     uint64_t jcmd_timeout_ms;
+    /* FLAMESHOT_ATTACH_PREWARM: attach listeners started ahead (prewarm.h) */
+    bool attach_prewarm;
     uint64_t pod_mem_limit_mb;     /* 0: from the target's cgroup */
     uint64_t pod_cpu_limit_millis; /* 0: from the target's cgroup */
     char *http_ip;

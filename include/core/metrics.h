@@ -63,6 +63,7 @@ struct metrics {
     _Atomic uint64_t attach_bucket[METRICS_ATTACH_BUCKETS + 1];
     _Atomic uint64_t attach_count;
     _Atomic uint64_t attach_sum_us;
+    _Atomic uint64_t prewarmed, prewarm_failed; /* attach listeners started ahead (prewarm.h) */
     _Atomic uint64_t uploads_ok, uploads_failed;
     _Atomic uint64_t outbox_bytes, outbox_items; /* gauges */
     _Atomic uint64_t outbox_dropped;

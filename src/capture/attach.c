@@ -21,6 +21,7 @@
 #define FRAME_MAX     (2 + (ATTACH_NAME_MAX + 1) + ATTACH_NARGS * (ATTACH_ARG_MAX + 1))
 #define POLL_FIRST_MS 10
 #define POLL_MAX_MS   500
+#define EXIT_GRACE_MS 250 /* see exited_during */
 
 /* ---- framing and reply parsing ------------------------------------------ */
 
@@ -402,14 +403,16 @@ static int child_connect(struct nsexec_child *c, void *arg)
     int st = sock_state(c, path, id->uid);
     if (st < 0)
         return st;
-    int s = -1, rc = -ECONNREFUSED;
+    int s = -1, rc = -ECONNREFUSED, started = 0;
     if (st == 1)
         rc = connect_sock(c, path, id->uid, a->deadline_ms, &s);
-    if (rc == -ECONNREFUSED) /* absent, or stale from an earlier JVM with this pid */
+    if (rc == -ECONNREFUSED) { /* absent, or stale from an earlier JVM with this pid */
         rc = start_listener(c, a, path, &s);
+        started = 1;
+    }
     if (rc == 0)
         nsexec_pass_fd(c, s);
-    return rc;
+    return rc == 0 ? started : rc;
 }
 
 static void explain_timeout(const struct jvm *j, char *err, size_t errcap)
@@ -421,11 +424,37 @@ static void explain_timeout(const struct jvm *j, char *err, size_t errcap)
                  "; the JVM process is stopped (state %c) and cannot answer until resumed", st);
 }
 
-int attach_connect(struct jvm *j, uint64_t deadline_ms, int *sock, char *err, size_t errcap)
+/* The JVM dying under an attach step makes the step fail with its own
+ * guess (a peer dropped for its uid/gid, a refused or timed-out socket):
+ * when the process is gone the failure is reported as its exit. The
+ * kernel closes the JVM's sockets (exit_files) before it wakes pidfd
+ * waiters (exit_notify), so a closed connection gives the exit a moment
+ * to show before the JVM is believed alive. */
+static int exited_during(const struct jvm *j, int rc, const char *what, char *err, size_t errcap)
+{
+    if (rc >= 0 || rc == -ESRCH)
+        return rc;
+    int closed = rc == -ECONNRESET || rc == -EPIPE;
+    int pidfd = jvm_pidfd(j);
+    if (closed && pidfd >= 0) {
+        struct pollfd p = {.fd = pidfd, .events = POLLIN};
+        units_poll_until(&p, 1, units_now_mono_ms() + EXIT_GRACE_MS);
+    } else if (closed) {
+        sleep_ms(EXIT_GRACE_MS / 5);
+    }
+    if (jvm_alive(j))
+        return rc;
+    snprintf(err, errcap, "target_exited: pid %d exited during %s", jvm_ident(j)->pid, what);
+    return -ESRCH;
+}
+
+/* attach_connect; *started set when the listener was started now. */
+static int connect_listener(struct jvm *j, uint64_t deadline_ms, int *sock, int *started, char *err,
+                            size_t errcap)
 {
     const struct proc_ident *id = jvm_ident(j);
     if (!jvm_alive(j)) {
-        snprintf(err, errcap, "pid %d exited", id->pid);
+        snprintf(err, errcap, "target_exited: pid %d exited", id->pid);
         return -ESRCH;
     }
     if (jvm_attach_disabled(j)) {
@@ -445,18 +474,40 @@ int attach_connect(struct jvm *j, uint64_t deadline_ms, int *sock, char *err, si
     struct nsexec_result res;
     int rc = jvm_run_child(j, keep, 2, (deadline_ms > now ? deadline_ms - now : 1) + 1000,
                            child_connect, &a, &res);
-    if (rc == 0 && res.fd >= 0) {
+    if (rc >= 0 && res.fd >= 0) {
         *sock = res.fd;
+        *started = rc;
         return 0;
     }
     if (res.fd >= 0)
         close(res.fd);
-    snprintf(err, errcap, "attach to pid %d: %s", id->pid, res.text);
-    if (rc == 0)
+    if (rc >= 0)
         rc = -EPROTO;
+    snprintf(err, errcap, "%sattach to pid %d: %s", rc == -ESRCH ? "target_exited: " : "", id->pid,
+             res.text);
+    rc = exited_during(j, rc, "the attach", err, errcap);
     if (rc == -ETIMEDOUT)
         explain_timeout(j, err, errcap);
     return rc;
+}
+
+int attach_connect(struct jvm *j, uint64_t deadline_ms, int *sock, char *err, size_t errcap)
+{
+    int started;
+    return connect_listener(j, deadline_ms, sock, &started, err, errcap);
+}
+
+int attach_prewarm(struct jvm *j, uint64_t timeout_ms, char *err, size_t errcap)
+{
+    int sock = -1, started = 0;
+    int rc = connect_listener(j, units_now_mono_ms() + timeout_ms, &sock, &started, err, errcap);
+    if (rc < 0)
+        return rc;
+    /* no request: the listener reads an incomplete one and closes the
+     * connection without a reply or a log line (attachListener_linux.cpp
+     * read_request), as after capture_snapshots' first connect */
+    close(sock);
+    return started;
 }
 
 /* ---- one request ------------------------------------------------------------ */
@@ -589,8 +640,11 @@ int attach_execute(struct jvm *j, const char *cmd, const char *const args[ATTACH
     rc = attach_request(sock, cmd, args, deadline, sink, sink_arg, code, why, sizeof(why));
     close(sock);
     if (rc < 0) {
-        snprintf(err, errcap, "%s %s to pid %d: %s", cmd, args && args[0] ? args[0] : "",
-                 jvm_ident(j)->pid, why);
+        char what[96];
+        snprintf(what, sizeof(what), "%s %s", cmd, args && args[0] ? args[0] : "");
+        snprintf(err, errcap, "%s to pid %d: %s", what, jvm_ident(j)->pid, why);
+        if (rc != -EFBIG) /* a writer's cap: ours, whatever the JVM does */
+            rc = exited_during(j, rc, what, err, errcap);
         if (rc == -ETIMEDOUT)
             explain_timeout(j, err, errcap);
     }

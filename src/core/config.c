@@ -31,6 +31,7 @@ static const char *const known_vars[] = {
     "FLAMESHOT_OOM_HPROF_MATCH_WINDOW",
     "FLAMESHOT_JCMD_SNAPSHOT_ENABLED",
     "FLAMESHOT_JCMD_TIMEOUT",
+    "FLAMESHOT_ATTACH_PREWARM",
     "FLAMESHOT_POD_MEM_LIMIT",
     "FLAMESHOT_POD_CPU_LIMIT",
     "FLAMESHOT_HTTP_LOCAL_IP",
@@ -627,6 +628,8 @@ int config_load(struct config *cfg, config_getenv_fn get, void *arg, struct conf
     if (rc == 0)
         rc = load_features(&l, cfg);
     if (rc == 0)
+        rc = load_bool(&l, "FLAMESHOT_ATTACH_PREWARM", true, &cfg->attach_prewarm);
+    if (rc == 0)
         rc = load_limits(&l, cfg);
     if (rc == 0)
         rc = load_http(&l, cfg);
@@ -808,6 +811,7 @@ cJSON *config_to_json(const struct config *c)
     json_add_duration(o, "oom_hprof_match_window", c->oom_hprof_match_window_ms);
     cJSON_AddBoolToObject(o, "jcmd_snapshot_enabled", c->jcmd_snapshot_enabled);
     json_add_duration(o, "jcmd_timeout", c->jcmd_timeout_ms);
+    cJSON_AddBoolToObject(o, "attach_prewarm", c->attach_prewarm);
     add_limits_json(o, c);
     cJSON_AddStringToObject(o, "http_local_ip", c->http_ip);
     cJSON_AddNumberToObject(o, "http_local_port", c->http_port);

@@ -126,6 +126,15 @@ static void attach_histogram(struct buf *b, const struct metrics *m)
     put(b, "%s_count %llu\n", n, (unsigned long long)cum);
 }
 
+static void prewarm(struct buf *b, const struct metrics *m)
+{
+    one(b, "flameshot_attach_prewarmed_total", "counter",
+        "JVMs whose attach listener was started ahead of any capture.", (double)get(&m->prewarmed));
+    one(b, "flameshot_attach_prewarm_failed_total", "counter",
+        "Attach listener pre-warms that failed (each logged once at debug level).",
+        (double)get(&m->prewarm_failed));
+}
+
 static void outbox(struct buf *b, const struct metrics *m, const struct prom_extra *x)
 {
     family(b, "flameshot_uploads_total", "counter", "Deliveries to a sink by result.");
@@ -237,6 +246,7 @@ char *prom_render(const struct metrics *m, const struct prom_extra *x, size_t *l
     triggers(&b, m);
     jobs(&b, m, x);
     attach_histogram(&b, m);
+    prewarm(&b, m);
     outbox(&b, m, x);
     events(&b, m, x);
     background(&b, m);

@@ -7,6 +7,7 @@
 #include "core/metrics.h"
 #include "policy/lane.h"
 #include "policy/oomwatch.h"
+#include "policy/prewarm.h"
 #include "outbox/outbox.h"
 #include "policy/runner.h"
 #include "core/units.h"
@@ -37,6 +38,7 @@ struct monitor {
     struct monitor_deps d;
     struct lane *lane;    /* background file work: nothing slow runs on the loop */
     struct oomwatch *oom; /* NULL unless FLAMESHOT_OOM_HPROF_ENABLED */
+    struct prewarm *pw;   /* NULL when FLAMESHOT_ATTACH_PREWARM=false */
     _Atomic bool probing; /* a targets_probe is queued or running */
     struct watched_cg *cgs;
     size_t n_cgs, cap_cgs;
@@ -51,9 +53,12 @@ struct monitor *monitor_new(const struct monitor_deps *deps)
     m->d = *deps;
     m->lane = lane_new("background", LANE_CAP, deps->metrics);
     m->oom = oomwatch_new(deps->cfg, deps->outbox, m->lane, deps->metrics);
+    m->pw = prewarm_new(deps->cfg, deps->jobs, deps->metrics);
     bool oom = deps->cfg->oom_hprof_enabled || deps->cfg->mode == FS_MODE_KUBERNETES;
-    if (!m->lane || (oom && !m->oom)) {
+    if (!m->lane || (oom && !m->oom) || (deps->cfg->attach_prewarm && !m->pw)) {
+        prewarm_free(m->pw);
         lane_free(m->lane);
+        oomwatch_free(m->oom);
         free(m);
         return NULL;
     }
@@ -62,13 +67,15 @@ struct monitor *monitor_new(const struct monitor_deps *deps)
 
 int monitor_stop(struct monitor *m)
 {
-    return lane_stop(m->lane, LANE_STOP_MS);
+    int rc = prewarm_stop(m->pw, LANE_STOP_MS);
+    return lane_stop(m->lane, LANE_STOP_MS) ?: rc;
 }
 
 void monitor_free(struct monitor *m)
 {
-    if (!m || lane_stop(m->lane, 0) < 0)
+    if (!m || lane_stop(m->lane, 0) < 0 || prewarm_stop(m->pw, 0) < 0)
         return; /* a task still runs: leave everything it may use */
+    prewarm_free(m->pw);
     lane_free(m->lane);
     oomwatch_free(m->oom);
     free(m->cgs);
@@ -593,6 +600,7 @@ void monitor_tick(struct monitor *m, uint64_t now_ms)
         on_exit_event(m, &ev);
     }
     auto_profile(m, now_ms);
+    prewarm_tick(m->pw, m->d.targets, now_ms);
     targets_unlock(m->d.targets);
 }
 

@@ -13,8 +13,21 @@
  *   fake_jvm exit-on-jfr  VM.version answers as JDK 17; JFR.start ends the
  *                         whole process (SIGKILL) before any reply, as a
  *                         JVM that exits while a profile starts
+ *   fake_jvm exit-on-jcmd the same for every jcmd but VM.version: a JVM
+ *                         killed while it runs a snapshot command
+ *   fake_jvm drop         reads each request and closes the connection
+ *                         without a reply, alive (HotSpot's answer to a
+ *                         peer whose uid/gid differ)
+ *   fake_jvm lazy         no listener until a SIGQUIT finds
+ *                         .attach_pid<pid> in its cwd or /tmp, as HotSpot
+ *                         (any other SIGQUIT prints "thread dump"); then
+ *                         as exit-on-jfr without the exit
+ *   fake_jvm exit-on-quit no listener; the first SIGQUIT kills it, as a JVM
+ *                         that dies while its listener is starting
  *
- * Prints "fake_jvm ready <pid>" once the socket listens; every request is
+ * In every mode `jcmd fake.sigquits` answers how many SIGQUITs the
+ * process has received. Prints "fake_jvm ready <pid>" once the socket
+ * listens (lazy, exit-on-quit: once SIGQUIT is caught); every request is
  * logged on stdout ("request <cmd> <arg0>"). One process per connection. */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +43,9 @@
 
 #define SPARSE_SIZE (4ll << 40)
 #define REQ_PARTS   5
+
+static volatile sig_atomic_t quits; /* SIGQUITs received */
+static const char *mode = "";
 
 static int write_all(int fd, const char *p, size_t n)
 {
@@ -119,7 +135,7 @@ static void plant_sparse_jfr(int c, const char *cmdline)
     dprintf(c, "0\nStarted recording 1. The result will be written to:\n\n%s\n", path);
 }
 
-static void serve(int c, const char *mode)
+static void serve(int c)
 {
     char buf[8192];
     const char *parts[REQ_PARTS];
@@ -133,6 +149,12 @@ static void serve(int c, const char *mode)
     }
     if (strncmp(parts[2], "VM.version", 10) == 0)
         say(c, "0\nOpenJDK 64-Bit Server VM version 17.0.99+0-fake\nJDK 17.0.99\n");
+    else if (strcmp(parts[2], "fake.sigquits") == 0)
+        dprintf(c, "0\n%d\n", (int)quits); /* counted before this connection was accepted */
+    else if (strcmp(mode, "drop") == 0)
+        return;
+    else if (strcmp(mode, "exit-on-jcmd") == 0)
+        kill(getppid(), SIGKILL), _exit(0);
     else if (strcmp(mode, "stream") == 0)
         stream_forever(c);
     else if (strcmp(mode, "exit-on-jfr") == 0 && strncmp(parts[2], "JFR.start", 9) == 0)
@@ -146,14 +168,45 @@ static void serve(int c, const char *mode)
 static void on_quit(int sig)
 {
     (void)sig; /* caught, as HotSpot catches it: the agent checks SigCgt */
+    quits++;
+    if (strcmp(mode, "exit-on-quit") == 0)
+        kill(getpid(), SIGKILL);
 }
+
+/* HotSpot's AttachListener::is_init_trigger: a SIGQUIT starts the
+ * listener when .attach_pid<pid> is in the cwd or /tmp. */
+static void wait_trigger(void)
+{
+    sigset_t quit, old;
+    sigemptyset(&quit);
+    sigaddset(&quit, SIGQUIT);
+    sigprocmask(SIG_BLOCK, &quit, &old);
+    char cwd[64], tmp[64];
+    snprintf(cwd, sizeof(cwd), ".attach_pid%d", (int)getpid());
+    snprintf(tmp, sizeof(tmp), "/tmp/.attach_pid%d", (int)getpid());
+    for (int seen = 0;; seen = quits) {
+        while (quits == seen)
+            sigsuspend(&old);
+        if (access(cwd, F_OK) == 0 || access(tmp, F_OK) == 0)
+            break;
+        printf("thread dump\n");
+        fflush(stdout);
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+static const char *const modes[] = {"stream", "sparse-jfr", "exit-on-jfr", "exit-on-jcmd",
+                                    "drop",   "lazy",       "exit-on-quit"};
 
 int main(int argc, char **argv)
 {
-    const char *mode = argc > 1 ? argv[1] : "";
-    if (strcmp(mode, "stream") != 0 && strcmp(mode, "sparse-jfr") != 0 &&
-        strcmp(mode, "exit-on-jfr") != 0) {
-        fprintf(stderr, "usage: fake_jvm stream|sparse-jfr|exit-on-jfr\n");
+    mode = argc > 1 ? argv[1] : "";
+    size_t m = 0;
+    while (m < sizeof(modes) / sizeof(modes[0]) && strcmp(mode, modes[m]) != 0)
+        m++;
+    if (m == sizeof(modes) / sizeof(modes[0])) {
+        fprintf(stderr, "usage: fake_jvm stream|sparse-jfr|exit-on-jfr|exit-on-jcmd|drop|lazy|"
+                        "exit-on-quit\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -162,6 +215,11 @@ int main(int argc, char **argv)
     if (map_libjvm() < 0) {
         perror("fake_jvm: libjvm.so");
         return 1;
+    }
+    if (strcmp(mode, "lazy") == 0 || strcmp(mode, "exit-on-quit") == 0) {
+        printf("fake_jvm ready %d\n", (int)getpid());
+        fflush(stdout);
+        wait_trigger();
     }
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     snprintf(a.sun_path, sizeof(a.sun_path), "/tmp/.java_pid%d", (int)getpid());
@@ -172,15 +230,17 @@ int main(int argc, char **argv)
         perror("fake_jvm: listen");
         return 1;
     }
-    printf("fake_jvm ready %d\n", (int)getpid());
-    fflush(stdout);
+    if (strcmp(mode, "lazy") != 0) {
+        printf("fake_jvm ready %d\n", (int)getpid());
+        fflush(stdout);
+    }
     for (;;) {
         int c = accept(s, NULL, NULL);
         if (c < 0)
             continue;
         if (fork() == 0) {
             close(s);
-            serve(c, mode);
+            serve(c);
             _exit(0);
         }
         close(c);

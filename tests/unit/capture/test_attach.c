@@ -1,7 +1,10 @@
 /* attach protocol pieces that need no JVM: request framing, the status
  * line, `load` results as JDK 8, 9-20 and 21+ send them, VM.version, and
- * the jvm.c parsers that decide whether a process may be signalled. */
+ * the jvm.c parsers that decide whether a process may be signalled; then,
+ * against tests/helpers/fake_jvm, what a JVM dying mid-attach is reported
+ * as, and the listener started ahead of need (attach_prewarm). */
 #include "capture/attach.h"
+#include "fakejvm.h"
 #include "harness.h"
 #include "capture/jvm.h"
 
@@ -247,7 +250,110 @@ TEST(non_jvm_is_refused)
     CHECK_EQ(jvm_open_pid(999999999, &j, err, sizeof(err)), -ESRCH);
 }
 
+/* What one jcmd against a fake_jvm in mode returns, with its error. */
+struct jcmd_outcome {
+    int rc;
+    char err[1024];
+    char out[256];
+};
+
+static int run_jcmd(const char *mode, const char *command, struct jcmd_outcome *o)
+{
+    struct fakejvm f;
+    struct jvm *j = NULL;
+    struct attach_buf b = {.max = 4096};
+    int code = 0;
+    memset(o, 0, sizeof(*o));
+    if (fakejvm_start(&f, mode, "java", NULL) < 0) {
+        fakejvm_stop(&f);
+        return -1;
+    }
+    o->rc = jvm_open_pid(f.pid, &j, o->err, sizeof(o->err));
+    if (o->rc == 0)
+        o->rc =
+            attach_jcmd(j, command, 5000, attach_buf_sink, &b, &code, NULL, o->err, sizeof(o->err));
+    snprintf(o->out, sizeof(o->out), "%s", b.data ? b.data : "");
+    attach_buf_free(&b);
+    jvm_close(j);
+    fakejvm_stop(&f);
+    return 0;
+}
+
+/* The JVM killed while it runs the command closes the connection without
+ * a reply: that is its exit, not a peer it refused for its uid/gid. */
+TEST(a_jvm_killed_during_a_command_is_target_exited)
+{
+    NEED_FAKE_JVM();
+    struct jcmd_outcome o;
+    CHECK_EQ(run_jcmd("exit-on-jcmd", "GC.class_histogram", &o), 0);
+    CHECK_MSG(o.rc == -ESRCH, "rc %d: %s", o.rc, o.err);
+    CHECK_MSG(strncmp(o.err, "target_exited: ", 15) == 0, "%s", o.err);
+    CHECK_CONTAINS(o.err, "GC.class_histogram");
+    CHECK_MSG(!strstr(o.err, "uid"), "blames credentials: %s", o.err);
+}
+
+/* The same closed connection from a JVM that lives on keeps its reason. */
+TEST(a_live_jvm_dropping_the_connection_is_not_target_exited)
+{
+    NEED_FAKE_JVM();
+    struct jcmd_outcome o;
+    CHECK_EQ(run_jcmd("drop", "Thread.print", &o), 0);
+    CHECK_MSG(o.rc == -ECONNRESET, "rc %d: %s", o.rc, o.err);
+    CHECK_CONTAINS(o.err, "uid/gid");
+}
+
+TEST(a_jvm_dying_while_its_listener_starts_is_target_exited)
+{
+    NEED_FAKE_JVM();
+    struct jcmd_outcome o;
+    CHECK_EQ(run_jcmd("exit-on-quit", "Thread.print", &o), 0);
+    CHECK_MSG(o.rc == -ESRCH, "rc %d: %s", o.rc, o.err);
+    CHECK_MSG(strncmp(o.err, "target_exited: ", 15) == 0, "%s", o.err);
+}
+
+/* Started once with one SIGQUIT; then only connected to: the next
+ * pre-warm and the command after it send none (fake_jvm counts them). */
+TEST(prewarm_starts_the_listener_with_one_sigquit)
+{
+    NEED_FAKE_JVM();
+    struct fakejvm f;
+    struct jvm *j = NULL;
+    struct attach_buf b = {.max = 4096};
+    char err[1024] = "", sock[64], trigger[64];
+    int code = -1, first = -99, again = -99, rc = -99;
+    struct stat st;
+    bool socket_before = false;
+    if (fakejvm_start(&f, "lazy", "java", NULL) == 0) {
+        socket_before = stat(fakejvm_socket(&f, sock, sizeof(sock)), &st) == 0;
+        rc = jvm_open_pid(f.pid, &j, err, sizeof(err));
+    }
+    if (rc == 0) {
+        first = attach_prewarm(j, 5000, err, sizeof(err));
+        again = attach_prewarm(j, 5000, err, sizeof(err));
+        rc = attach_jcmd(j, "fake.sigquits", 5000, attach_buf_sink, &b, &code, NULL, err,
+                         sizeof(err));
+    }
+    snprintf(trigger, sizeof(trigger), "%s/.attach_pid%d", f.dir, (int)f.pid);
+    bool trigger_left = stat(trigger, &st) == 0;
+    bool socket_after = stat(sock, &st) == 0 && S_ISSOCK(st.st_mode);
+    char quits[32];
+    snprintf(quits, sizeof(quits), "%s", b.data ? b.data : "");
+    attach_buf_free(&b);
+    jvm_close(j);
+    fakejvm_stop(&f);
+    CHECK(!socket_before);
+    CHECK_MSG(first == 1, "first pre-warm: %d: %s", first, err);
+    CHECK_MSG(again == 0, "second pre-warm: %d: %s", again, err);
+    CHECK_MSG(rc == 0 && code == 0, "rc %d code %d: %s", rc, code, err);
+    CHECK_STREQ(quits, "1\n");
+    CHECK(socket_after);
+    CHECK(!trigger_left);
+}
+
 TEST_MAIN(frame_jcmd_pads_to_five_strings, frame_load_three_args, frame_limits, status_line,
           load_jdk8, load_jdk9_to_20, load_jdk21_plus, load_malformed, buf_sink_caps_and_counts,
           jdk_version_from_vm_version, maps_kinds, maps_fixture_of_a_real_jvm, sigquit_masks,
-          reused_pid_is_refused, non_jvm_is_refused)
+          reused_pid_is_refused, non_jvm_is_refused, a_jvm_killed_during_a_command_is_target_exited,
+          a_live_jvm_dropping_the_connection_is_not_target_exited,
+          a_jvm_dying_while_its_listener_starts_is_target_exited,
+          prewarm_starts_the_listener_with_one_sigquit)

@@ -144,6 +144,7 @@ static const struct reject_case rejects[] = {
     {{"FLAMESHOT_ASYNC_PROFILER_PATH=opt/ap"}, "FLAMESHOT_ASYNC_PROFILER_PATH", "absolute path"},
     {{"FLAMESHOT_OOM_HPROF_ENABLED=maybe"}, "FLAMESHOT_OOM_HPROF_ENABLED", "not a boolean"},
     {{"FLAMESHOT_JCMD_SNAPSHOT_ENABLED=2"}, "FLAMESHOT_JCMD_SNAPSHOT_ENABLED", "not a boolean"},
+    {{"FLAMESHOT_ATTACH_PREWARM=later"}, "FLAMESHOT_ATTACH_PREWARM", "not a boolean"},
     {{"FLAMESHOT_POD_MEM_LIMIT=-512"}, "FLAMESHOT_POD_MEM_LIMIT", "must not be negative"},
     {{"FLAMESHOT_POD_MEM_LIMIT=1Gi"}, "FLAMESHOT_POD_MEM_LIMIT", "not a whole number"},
     {{"FLAMESHOT_POD_CPU_LIMIT=1.5"}, "FLAMESHOT_POD_CPU_LIMIT", "not a whole number"},
@@ -296,6 +297,7 @@ TEST(defaults_are_flameshot_defaults)
     CHECK_EQ(c.oom_hprof_match_window_ms, 120000);
     CHECK(c.jcmd_snapshot_enabled);
     CHECK_EQ(c.jcmd_timeout_ms, 10000);
+    CHECK(c.attach_prewarm);
     CHECK_EQ(c.pod_mem_limit_mb, 0);
     CHECK_EQ(c.pod_cpu_limit_millis, 0);
     CHECK_STREQ(c.http_ip, "127.0.0.1");
@@ -334,6 +336,7 @@ TEST(every_variable_is_read)
                          "FLAMESHOT_OOM_HPROF_MATCH_WINDOW=5m",
                          "FLAMESHOT_JCMD_SNAPSHOT_ENABLED=off",
                          "FLAMESHOT_JCMD_TIMEOUT=2s",
+                         "FLAMESHOT_ATTACH_PREWARM=false",
                          "FLAMESHOT_POD_MEM_LIMIT=512Mi",
                          "FLAMESHOT_POD_CPU_LIMIT=1500m",
                          "FLAMESHOT_HTTP_LOCAL_IP=::1",
@@ -370,6 +373,7 @@ TEST(every_variable_is_read)
     CHECK_EQ(c.oom_hprof_match_window_ms, 300000);
     CHECK(!c.jcmd_snapshot_enabled);
     CHECK_EQ(c.jcmd_timeout_ms, 2000);
+    CHECK(!c.attach_prewarm);
     CHECK_EQ(c.pod_mem_limit_mb, 512);
     CHECK_EQ(c.pod_cpu_limit_millis, 1500);
     CHECK_STREQ(c.http_ip, "::1");
@@ -557,6 +561,7 @@ TEST(check_config_json_masks_token_and_normalizes)
     CHECK_CONTAINS(s, "\"duration\":\"1m30s\"");
     CHECK_CONTAINS(s, "\"sink\":\"local\"");
     CHECK_CONTAINS(s, "\"max_profile_mb\":256");
+    CHECK_CONTAINS(s, "\"attach_prewarm\":true");
     free(s);
     cJSON_Delete(j);
     config_free(&c);
