@@ -43,8 +43,8 @@ enum job_state {
     JOB_CANCELLED,
 };
 
-#define JOB_MAX_ARTEFACTS 4
-#define JOB_TENANT_LEN    256 /* a container id, or a cgroup path (truncated) */
+#define JOB_MAX_ARTEFACTS   4
+#define JOB_TENANT_LEN      256 /* a container id, or a cgroup path (truncated) */
 #define JOBS_URGENT_WORKERS 2
 #define JOBS_URGENT_QUEUE   8
 /* How far back jobs_evidence_text looks: the minutes before a death. */

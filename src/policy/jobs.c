@@ -655,7 +655,8 @@ struct arts_arg {
 };
 
 /* Appends ", " (unless first) and the formatted text; cut at the cap. */
-static void arts_add(struct arts_arg *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void arts_add(struct arts_arg *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void arts_add(struct arts_arg *a, const char *fmt, ...)
 {
     char item[512];
@@ -714,12 +715,12 @@ static bool urgent_pending(struct jobs *j, const struct proc_ident *t)
     return target_running(j, t, true);
 }
 
-int jobs_evidence_text(struct jobs *j, const struct proc_ident *target, uint64_t wait_ms,
-                       char *buf, size_t cap)
+int jobs_evidence_text(struct jobs *j, const struct proc_ident *target, uint64_t wait_ms, char *buf,
+                       size_t cap)
 {
     uint64_t now = units_now_real_ns(), window = (uint64_t)JOBS_EVIDENCE_WINDOW_MS * 1000000ull;
-    struct arts_arg a = {.target = target, .buf = buf, .cap = cap,
-                         .since_ns = now > window ? now - window : 0};
+    struct arts_arg a = {
+        .target = target, .buf = buf, .cap = cap, .since_ns = now > window ? now - window : 0};
     struct timespec ts;
     int rc = 0;
     if (cap)
