@@ -13,6 +13,14 @@
  *   fake_jvm exit-on-jfr  VM.version answers as JDK 17; JFR.start ends the
  *                         whole process (SIGKILL) before any reply, as a
  *                         JVM that exits while a profile starts
+ *   fake_jvm die-in-dump  Thread.print answers status 0 and the first
+ *                         threads of a dump, then the whole process is
+ *                         killed (SIGKILL), as by the kernel's OOM killer,
+ *                         before the dump's last line; other commands get
+ *                         no reply (their connection ends with the process)
+ *   fake_jvm whole        Thread.print and GC.class_histogram answer whole
+ *                         replies as HotSpot prints them (last lines
+ *                         included)
  *
  * Prints "fake_jvm ready <pid>" once the socket listens; every request is
  * logged on stdout ("request <cmd> <arg0>"). One process per connection. */
@@ -119,6 +127,44 @@ static void plant_sparse_jfr(int c, const char *cmdline)
     dprintf(c, "0\nStarted recording 1. The result will be written to:\n\n%s\n", path);
 }
 
+static const char dump_head[] =
+    "2026-05-07 10:36:59\n"
+    "Full thread dump OpenJDK 64-Bit Server VM (17.0.99+0-fake):\n\n"
+    "\"main\" #1 prio=5 os_prio=0 tid=0x1 nid=0x2 waiting on condition\n"
+    "   java.lang.Thread.State: TIMED_WAITING (sleeping)\n\n"
+    "\"leaker\" #12 prio=5 os_prio=0 tid=0x3 nid=0x4 runnable\n"
+    "   java.lang.Thread.State: RUNNABLE\n\n";
+
+/* Waits (at most 10 s) until the process that accepted the connection
+ * (this handler's parent, the "JVM") is gone. */
+static void await_jvm_death(pid_t jvm)
+{
+    for (int i = 0; i < 10000 && getppid() == jvm; i++)
+        usleep(1000);
+}
+
+/* die-in-dump: the kill lands in the middle of Thread.print. */
+static void die_in_dump(int c, const char *cmdline)
+{
+    pid_t jvm = getppid();
+    if (strncmp(cmdline, "Thread.print", 12) == 0 && say(c, "0\n") == 0 && say(c, dump_head) == 0)
+        kill(jvm, SIGKILL);
+    await_jvm_death(jvm); /* the connection closes with the process, not before */
+}
+
+static void whole(int c, const char *cmdline)
+{
+    if (strncmp(cmdline, "Thread.print", 12) == 0 && say(c, "0\n") == 0 && say(c, dump_head) == 0)
+        say(c, "JNI global refs: 15, weak refs: 0\n\n");
+    else if (strncmp(cmdline, "GC.class_histogram", 18) == 0)
+        say(c, "0\n num     #instances         #bytes  class name (module)\n"
+               "-------------------------------------------------------\n"
+               "   1:           300      314572800  [B (java.base@17.0.99)\n"
+               "Total           300      314572800\n");
+    else
+        say(c, "0\n");
+}
+
 static void serve(int c, const char *mode)
 {
     char buf[8192];
@@ -135,6 +181,10 @@ static void serve(int c, const char *mode)
         say(c, "0\nOpenJDK 64-Bit Server VM version 17.0.99+0-fake\nJDK 17.0.99\n");
     else if (strcmp(mode, "stream") == 0)
         stream_forever(c);
+    else if (strcmp(mode, "die-in-dump") == 0)
+        die_in_dump(c, parts[2]);
+    else if (strcmp(mode, "whole") == 0)
+        whole(c, parts[2]);
     else if (strcmp(mode, "exit-on-jfr") == 0 && strncmp(parts[2], "JFR.start", 9) == 0)
         kill(getppid(), SIGKILL), _exit(0);
     else if (strncmp(parts[2], "JFR.start", 9) == 0)
@@ -152,8 +202,9 @@ int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
     if (strcmp(mode, "stream") != 0 && strcmp(mode, "sparse-jfr") != 0 &&
-        strcmp(mode, "exit-on-jfr") != 0) {
-        fprintf(stderr, "usage: fake_jvm stream|sparse-jfr|exit-on-jfr\n");
+        strcmp(mode, "exit-on-jfr") != 0 && strcmp(mode, "die-in-dump") != 0 &&
+        strcmp(mode, "whole") != 0) {
+        fprintf(stderr, "usage: fake_jvm stream|sparse-jfr|exit-on-jfr|die-in-dump|whole\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
