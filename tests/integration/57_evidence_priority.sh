@@ -23,31 +23,6 @@ caps() {
         "run make test-build first"
 }
 
-# wait until a file matching a glob exists and its sidecar is written
-wait_file() {
-    local glob=$1 secs=${2:-60} i f
-    for i in $(seq 1 $((secs * 10))); do
-        for f in $glob; do
-            [ -f "$f" ] && [ -f "$f.json" ] && { echo "$f"; return 0; }
-        done
-        sleep 0.1
-    done
-    echo "no file matching $glob after ${secs}s" >&2
-    return 1
-}
-
-wait_json() { # glob jq-filter secs
-    local glob=$1 filter=$2 secs=${3:-60} i f
-    for i in $(seq 1 $((secs * 10))); do
-        for f in $glob; do
-            [ -f "$f" ] && jq -e "$filter" "$f" >/dev/null 2>&1 && { echo "$f"; return 0; }
-        done
-        sleep 0.1
-    done
-    echo "no $glob matching $filter after ${secs}s" >&2
-    return 1
-}
-
 # The id of the first job matching a jq filter, once there is one.
 wait_job_id() {
     local name=$1 filter=$2 secs=${3:-60} i id
@@ -74,8 +49,8 @@ start_leaky() {
 # The two snapshot files of the leaky JVM, complete; sets H and T.
 both_snapshots() {
     local dir=$1 ns=$2
-    H=$(wait_file "$dir/jcmd_gc_class_histogram_${ns}_*.txt" 60) || return 1
-    T=$(wait_file "$dir/jcmd_thread_print_${ns}_*.txt" 30) || return 1
+    H=$(d_wait_file "$dir/jcmd_gc_class_histogram_${ns}_*.txt" 60) || return 1
+    T=$(d_wait_file "$dir/jcmd_thread_print_${ns}_*.txt" 30) || return 1
     grep -q '\[B ' "$H" || { echo "histogram without byte[]"; return 1; }
     grep -q 'Climber' "$T" || { echo "thread dump without Climber"; return 1; }
     jq -e '.summary.fields.complete == true and .summary.tags.trigger == "cgroup_memory_pressure"' \
@@ -142,11 +117,11 @@ case_the_kill_record_names_the_snapshots() {
     kill -KILL "$hog" 2>/dev/null
     local ex oom h t
     h=$(basename "$H"); t=$(basename "$T")
-    ex=$(wait_json "$dir/process_exit_*.json" '.summary.fields.suspected_reason == "oom_kill"' 20) ||
+    ex=$(d_wait_json "$dir/process_exit_*.json" '.summary.fields.suspected_reason == "oom_kill"' 20) ||
         return 1
     jq -e --arg h "$h" --arg t "$t" '.summary.fields.recent_snapshots | contains($h) and contains($t)' \
         "$ex" >/dev/null || { jq .summary.fields "$ex"; return 1; }
-    oom=$(wait_json "$dir/oom_hprof_*.json" '.summary.fields.oom_kill_delta == 1' 20) || return 1
+    oom=$(d_wait_json "$dir/oom_hprof_*.json" '.summary.fields.oom_kill_delta == 1' 20) || return 1
     jq -e --arg h "$h" --arg t "$t" '.summary.fields.recent_snapshots | contains($h) and contains($t)' \
         "$oom" >/dev/null || { jq .summary.fields "$oom"; return 1; }
     d_stop kill && ct_stop victim
