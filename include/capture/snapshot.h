@@ -46,6 +46,7 @@ struct snapshot_summary {
     int host_pid;
     char process_name[32];
     uint64_t taken_at_ns; /* CLOCK_REALTIME when the snapshot started */
+    uint64_t ended_ns;    /* CLOCK_REALTIME when its reply ended (0: never started) */
     int rc;               /* 0, or -errno when no output could be captured */
     int jvm_rc;           /* the JVM's status for the command (0 = success) */
     bool complete;        /* the whole reply arrived (false: cut, say by the kill) */

@@ -116,6 +116,7 @@ static void *snap_run(void *arg)
                             sizeof(why));
     close(sj->sock);
     sj->sock = -1;
+    s->ended_ns = units_now_real_ns();
     s->output_size_bytes = sj->out->written;
     const char *body = sj->keep.data ? sj->keep.data + n : "";
     size_t blen = sj->keep.len > (size_t)n ? sj->keep.len - (size_t)n : 0;

@@ -242,7 +242,7 @@ static int commit_snapshot(const struct runner *r, const struct job *job,
     if (rc == 0 && pct)
         rc = artefact_field_float(&m, "cgroup_mem_percent", strtod(pct, NULL));
     m.start_ns = s->taken_at_ns;
-    m.end_ns = units_now_real_ns();
+    m.end_ns = s->ended_ns ? s->ended_ns : units_now_real_ns();
     rc = commit(r, tx, &m, rc, snapshot_type_name(s->type), s->output_size_bytes, res);
     if (rc == 0 && !s->complete && res->n_artefacts > 0)
         res->artefacts[res->n_artefacts - 1].partial = true;
