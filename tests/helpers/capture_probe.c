@@ -119,6 +119,7 @@ static cJSON *summary(const struct snapshot_summary *s, const char *path)
     cJSON_AddNumberToObject(o, "rc", s->rc);
     cJSON_AddNumberToObject(o, "jvm_rc", s->jvm_rc);
     cJSON_AddStringToObject(o, "error", s->error);
+    cJSON_AddNumberToObject(o, "ended_s", (double)s->ended_ns / 1e9);
     return o;
 }
 
