@@ -30,19 +30,31 @@ struct metrics;
  * threads is a few MiB; past this a JVM is not answering, it is flooding. */
 #define CAPTURE_JCMD_MAX_BYTES (32ull << 20)
 
-/* Flameshot's high-watermark snapshot: GC.class_histogram into
- * histogram and Thread.print into threads, started in parallel (after one
- * attach that makes sure the listener runs, so the JVM gets at most one
- * SIGQUIT), each bounded by timeout_ms. Each writer receives what
- * `jcmd <nspid> <command>` prints ("<nspid>:" line, then the output); an
- * output that would pass the writer's cap is cut there and fails that
- * command with -EFBIG (error says where). out[SNAPSHOT_GC_CLASS_
- * HISTOGRAM] and out[SNAPSHOT_THREAD_PRINT] are always filled (file_name,
- * size, preview, pid = nspid, host_pid, process_name, rc/jvm_rc/error).
- * Returns 0 when both commands succeeded, else the first failure's -errno
- * (-EIO when a JVM status was non-zero). */
-int capture_snapshots(const struct proc_ident *p, uint64_t timeout_ms, struct bounded *histogram,
-                      struct bounded *threads, struct metrics *m,
+/* capture_snapshots flags */
+/* "GC.class_histogram -all": every object, reachable or not, with no full
+ * GC first (the plain command collects before it counts: seconds on a
+ * full heap that the kernel may not leave the JVM) */
+#define CAPTURE_SNAP_HISTOGRAM_ALL 0x1u
+
+/* Flameshot's high-watermark snapshot: Thread.print into threads and
+ * GC.class_histogram into histogram. HotSpot's attach listener serves one
+ * operation at a time, in connection order, so Thread.print (the fast
+ * one) is connected first, starting the listener when needed (the JVM
+ * gets at most one SIGQUIT), and the histogram's connection is opened
+ * while it runs: it waits in the JVM's queue, not on a round trip.
+ * Thread.print is bounded by timeout_ms, the histogram by twice that.
+ * Each writer receives what `jcmd <nspid> <command>` prints ("<nspid>:"
+ * line, then the output); an output that would pass the writer's cap is
+ * cut there and fails that command with -EFBIG (error says where). A
+ * reply cut short otherwise (the JVM died, say killed by the kernel,
+ * or the time ran out) keeps what arrived: rc 0, complete false, error
+ * says so. out[SNAPSHOT_GC_CLASS_HISTOGRAM] and out[SNAPSHOT_THREAD_PRINT]
+ * are always filled (file_name, size, preview, pid = nspid, host_pid,
+ * process_name, rc/jvm_rc/complete/error). Returns 0 when both commands
+ * succeeded with whole replies, else the first failure's -errno (-EIO
+ * when a JVM status was non-zero, -EPIPE when a reply was cut short). */
+int capture_snapshots(const struct proc_ident *p, uint64_t timeout_ms, unsigned flags,
+                      struct bounded *histogram, struct bounded *threads, struct metrics *m,
                       struct snapshot_summary out[SNAPSHOT_TYPES]);
 
 /* Stages any JVMTI agent library (a host path) into the JVM's filesystem

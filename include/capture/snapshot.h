@@ -5,6 +5,7 @@
 #ifndef FS_SNAPSHOT_H
 #define FS_SNAPSHOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -45,15 +46,30 @@ struct snapshot_summary {
     int host_pid;
     char process_name[32];
     uint64_t taken_at_ns; /* CLOCK_REALTIME when the snapshot started */
+    uint64_t ended_ns;    /* CLOCK_REALTIME when its reply ended (0: never started) */
     int rc;               /* 0, or -errno when no output could be captured */
     int jvm_rc;           /* the JVM's status for the command (0 = success) */
-    char error[512];      /* why, when rc < 0 or jvm_rc != 0 */
+    bool complete;        /* the whole reply arrived (false: cut, say by the kill) */
+    char error[512];      /* why, when rc < 0, jvm_rc != 0 or !complete */
 };
 
+/* Whether a reply is whole. HotSpot ends Thread.print with its JNI
+ * handles line ("JNI global refs: ..." since JDK 9, "JNI global
+ * references: ..." in 8) and GC.class_histogram with its "Total" row.
+ * Zero-initialise, feed the output as it arrives (a marker may straddle
+ * two chunks); seen tells. */
+struct snapshot_end {
+    char carry[32];
+    size_t n;
+    bool seen;
+};
+void snapshot_end_feed(struct snapshot_end *e, enum snapshot_type t, const char *data, size_t len);
+
 /* The summary record as one JSON object with exactly the fields
- * snapshot_type, output_path, output_size_bytes, preview, pid and
- * process_name. output_path is where the caller stored the file. Returns
- * a malloc'd string (caller frees) or NULL on allocation failure. */
+ * snapshot_type, output_path, output_size_bytes, preview, pid,
+ * process_name and complete. output_path is where the caller stored the
+ * file. Returns a malloc'd string (caller frees) or NULL on allocation
+ * failure. */
 char *snapshot_summary_json(const struct snapshot_summary *s, const char *output_path);
 
 #endif

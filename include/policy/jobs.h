@@ -12,7 +12,15 @@
  * at most `queued` wait (jobs_set_tenant_limits), so one container's slow
  * or fake JVMs cannot occupy every worker nor the whole queue; and tenants
  * take turns (start-time fair queueing): a tenant with one job waits behind
- * at most one job of each other tenant, however many they queued. */
+ * at most one job of each other tenant, however many they queued.
+ *
+ * Urgent jobs (evidence the kernel is about to destroy: the jcmd snapshots
+ * of a memory emergency) have a lane of their own: JOBS_URGENT_WORKERS
+ * workers and a queue of JOBS_URGENT_QUEUE, outside `workers`, the queue
+ * cap and the tenant limits. One starts the moment it is submitted, even
+ * while routine jobs of the same or other processes run; it only waits for
+ * another urgent job of the same process. A routine job does not start
+ * while an urgent job of its process runs (the evidence goes first). */
 #ifndef FS_JOBS_H
 #define FS_JOBS_H
 
@@ -35,13 +43,18 @@ enum job_state {
     JOB_CANCELLED,
 };
 
-#define JOB_MAX_ARTEFACTS 4
-#define JOB_TENANT_LEN    256 /* a container id, or a cgroup path (truncated) */
+#define JOB_MAX_ARTEFACTS   4
+#define JOB_TENANT_LEN      256 /* a container id, or a cgroup path (truncated) */
+#define JOBS_URGENT_WORKERS 2
+#define JOBS_URGENT_QUEUE   8
+/* How far back jobs_evidence_text looks: the minutes before a death. */
+#define JOBS_EVIDENCE_WINDOW_MS (10 * 60 * 1000)
 
 struct job_artefact {
-    char kind[32];  /* "profile", "jcmd_gc_class_histogram", ... */
+    char kind[32];  /* "profile", "gc_class_histogram", "thread_print" */
     char name[128]; /* file name or outbox id */
     uint64_t bytes;
+    bool partial; /* cut short (the JVM died mid-reply): what arrived */
 };
 
 /* What the executor reports; copied into the job under the lock so that
@@ -63,6 +76,7 @@ struct job {
     const struct rule *rule; /* may be NULL; owned by the config */
     char service[128];
     char tenant[JOB_TENANT_LEN]; /* "host" when the request named none */
+    bool urgent;                 /* on the urgent lane */
     uint64_t turn;               /* fair-queueing start tag: lowest runs first */
     struct trigger trigger;
     uint64_t created_ns, started_ns, finished_ns; /* real time */
@@ -81,6 +95,7 @@ struct job_request {
     const struct rule *rule;
     const char *service;    /* copied; may be NULL */
     const char *tenant;     /* copied (truncated); NULL or "": "host" */
+    bool urgent;            /* the urgent lane (see above) */
     struct trigger trigger; /* moved into the job when jobs_submit succeeds */
     uint64_t budget_ms;     /* time from start to deadline */
     void *payload;          /* moved too; freed with payload_free */
@@ -93,7 +108,8 @@ typedef void (*jobs_exec_fn)(const struct job *job, struct job_result *res, void
 
 struct jobs;
 
-/* Starts `workers` threads. queue_cap bounds queued (not running) jobs;
+/* Starts `workers` threads, and JOBS_URGENT_WORKERS for urgent jobs.
+ * queue_cap bounds queued (not running) routine jobs;
  * history_cap bounds the finished jobs kept for listing. NULL on error. */
 struct jobs *jobs_new(int workers, int queue_cap, int history_cap, jobs_exec_fn exec, void *arg,
                       struct metrics *metrics);
@@ -105,8 +121,10 @@ int jobs_set_tenant_limits(struct jobs *jobs, int running, int queued);
 
 /* Queues a job. Returns 0 and sets *id; -EEXIST when a job of the same
  * capture kind for the same process is queued or running (*id is that
- * job); -EDQUOT when the request's tenant already has its limit of queued
- * jobs; -ENOSPC when the queue is full; -ESHUTDOWN once stopping. Every
+ * job; an urgent request only counts urgent jobs); -EDQUOT when the
+ * request's tenant already has its limit of queued jobs (never for an
+ * urgent one); -ENOSPC when its queue (routine or urgent) is full;
+ * -ESHUTDOWN once stopping. Every
  * refusal is counted in metrics jobs[MJ_REJECTED] and jobs_rejected[].
  * On error the request keeps ownership of its trigger and payload. */
 int jobs_submit(struct jobs *jobs, struct job_request *req, uint64_t *id);
@@ -122,6 +140,18 @@ struct cJSON *jobs_list_json(struct jobs *jobs);
  * "kind:name" joined by ", " into buf ("" when none). */
 void jobs_artefacts_text(struct jobs *jobs, const struct proc_ident *target, char *buf, size_t cap);
 
+/* The story of a process's last minutes, for the record of its death:
+ * first waits up to wait_ms for its urgent jobs (queued or running: a
+ * snapshot cut by the kill ends right after it), then writes into buf the
+ * snapshot artefacts of its jobs finished within JOBS_EVIDENCE_WINDOW_MS,
+ * newest first, as "kind:name" (" (partial)" when cut short), and its
+ * snapshot jobs still queued or running as "snapshot job <id>: in
+ * progress", joined by ", " ("" when none). Blocks up to wait_ms; any
+ * thread. Returns 0, or -ETIMEDOUT when an urgent job was still running. */
+int jobs_evidence_text(struct jobs *jobs, const struct proc_ident *target, uint64_t wait_ms,
+                       char *buf, size_t cap);
+
+/* Jobs queued / running now, urgent ones included. */
 int jobs_queued(struct jobs *jobs);
 int jobs_running(struct jobs *jobs);
 

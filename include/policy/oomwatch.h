@@ -36,10 +36,13 @@ struct oomwatch;
 
 /* NULL when no target can enable it (standalone without
  * FLAMESHOT_OOM_HPROF_ENABLED) or out of memory (then every
- * function below is a no-op on NULL). lane and metrics (may be NULL) must
- * outlive it; stop the lane before oomwatch_free. */
-struct oomwatch *oomwatch_new(const struct config *cfg, struct outbox *outbox, struct lane *lane,
-                              struct metrics *metrics);
+ * function below is a no-op on NULL). jobs (may be NULL) gives each
+ * record the process's recent snapshots (jobs_evidence_text, field
+ * recent_snapshots); jobs, lane and metrics (may be NULL) must outlive
+ * it; stop the lane before oomwatch_free. */
+struct jobs;
+struct oomwatch *oomwatch_new(const struct config *cfg, struct outbox *outbox, struct jobs *jobs,
+                              struct lane *lane, struct metrics *metrics);
 void oomwatch_free(struct oomwatch *ow);
 
 /* Pins the target's dump directory (or records why not). Pins of

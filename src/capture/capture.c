@@ -4,6 +4,7 @@
 #include "core/fsutil.h"
 #include "capture/jvm.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "capture/nsexec.h"
 #include "capture/rootfs.h"
 #include "core/units.h"
@@ -37,46 +38,90 @@ static uint64_t tmo_or_default(uint64_t ms)
 
 /* ---- snapshots ---------------------------------------------------------------- */
 
+/* After a reply without its last line: how long the JVM has to be seen
+ * gone for the reply to count as cut by its death (the kernel closes a
+ * dying process's sockets a moment before its pidfd says so). */
+#define EXIT_SETTLE_MS 50
+
 struct snap_job {
     struct jvm *j;
-    uint64_t timeout_ms;
+    int sock;
+    uint64_t deadline_ms;
+    char cmdline[64];
     struct bounded *out;
-    struct metrics *m;
     struct snapshot_summary *s;
     struct attach_buf keep; /* the start of the output, for the preview */
+    struct snapshot_end end;
 };
 
-/* Tees output to the caller's writer and to the preview buffer. */
+/* Tees output to the caller's writer, the preview buffer and the end check. */
 static int snap_sink(void *arg, const char *data, size_t len)
 {
     struct snap_job *sj = arg;
     int rc = bounded_put(sj->out, data, len);
+    snapshot_end_feed(&sj->end, sj->s->type, data, len);
     return rc < 0 ? rc : attach_buf_sink(&sj->keep, data, len);
 }
 
+/* A reply that lacks its last line: the JVM closed the connection by
+ * dying, or prints differently (then it lives on). */
+static bool exits_soon(const struct jvm *j)
+{
+    struct pollfd p = {.fd = jvm_pidfd(j), .events = POLLIN};
+    if (p.fd < 0)
+        return jvm_alive(j) == 0;
+    return poll(&p, 1, EXIT_SETTLE_MS) != 0;
+}
+
+/* Sets s->rc, complete and error from how the request ended. What
+ * arrived before a cut is evidence (rc 0, complete false); a reply past
+ * the writer's cap is not (-EFBIG). */
+static void snap_judge(struct snap_job *sj, int rc, uint64_t body, const char *why)
+{
+    struct snapshot_summary *s = sj->s;
+    const char *cmd = snapshot_command(s->type);
+    s->rc = rc;
+    s->complete = rc == 0 && (s->jvm_rc != 0 || sj->end.seen || !exits_soon(sj->j));
+    if (rc == -EFBIG) /* a JVM (or what poses as one) that does not stop talking */
+        snprintf(s->error, sizeof(s->error),
+                 "%s output cut after %llu bytes (at most %llu are kept)", cmd,
+                 (unsigned long long)sj->out->written, (unsigned long long)sj->out->cap);
+    else if (rc < 0 && body > 0)
+        snprintf(s->error, sizeof(s->error), "%s cut after %llu bytes: %s", cmd,
+                 (unsigned long long)body, why);
+    else if (rc < 0)
+        snprintf(s->error, sizeof(s->error), "%s to pid %d: %s", cmd, s->host_pid, why);
+    else if (s->jvm_rc != 0)
+        snprintf(s->error, sizeof(s->error), "%s failed in the JVM (status %d): %.400s", cmd,
+                 s->jvm_rc, s->preview);
+    else if (!s->complete)
+        snprintf(s->error, sizeof(s->error),
+                 "%s cut after %llu bytes: the JVM exited before its last line", cmd,
+                 (unsigned long long)body);
+    if (rc < 0 && rc != -EFBIG && body > 0)
+        s->rc = 0; /* cut, but what arrived is kept */
+}
+
+/* Runs the request on the job's connected socket (and closes it). */
 static void *snap_run(void *arg)
 {
     struct snap_job *sj = arg;
     struct snapshot_summary *s = sj->s;
-    char head[32];
+    const char *args[ATTACH_NARGS] = {sj->cmdline, NULL, NULL};
+    char head[32], why[512] = "";
     int n = snprintf(head, sizeof(head), "%d:\n", s->pid);
     int rc = snap_sink(sj, head, (size_t)n);
     if (rc == 0)
-        rc = attach_jcmd(sj->j, snapshot_command(s->type), sj->timeout_ms, snap_sink, sj,
-                         &s->jvm_rc, sj->m, s->error, sizeof(s->error));
-    s->rc = rc;
+        rc = attach_request(sj->sock, "jcmd", args, sj->deadline_ms, snap_sink, sj, &s->jvm_rc, why,
+                            sizeof(why));
+    close(sj->sock);
+    sj->sock = -1;
+    s->ended_ns = units_now_real_ns();
     s->output_size_bytes = sj->out->written;
-    if (rc == -EFBIG) /* a JVM (or what poses as one) that does not stop talking */
-        snprintf(s->error, sizeof(s->error),
-                 "%s output cut after %llu bytes (at most %llu are kept)",
-                 snapshot_command(s->type), (unsigned long long)sj->out->written,
-                 (unsigned long long)sj->out->cap);
     const char *body = sj->keep.data ? sj->keep.data + n : "";
     size_t blen = sj->keep.len > (size_t)n ? sj->keep.len - (size_t)n : 0;
     snapshot_preview(s->type, body, blen, s->preview, sizeof(s->preview));
-    if (rc == 0 && s->jvm_rc != 0)
-        snprintf(s->error, sizeof(s->error), "%s failed in the JVM (status %d): %.400s",
-                 snapshot_command(s->type), s->jvm_rc, s->preview);
+    snap_judge(sj, rc, s->output_size_bytes - (uint64_t)n, why);
     attach_buf_free(&sj->keep);
     return NULL;
 }
@@ -93,28 +138,32 @@ static void snap_init(struct snapshot_summary *s, enum snapshot_type t, const st
     snapshot_file_name(t, s->pid, now, s->file_name, sizeof(s->file_name));
 }
 
-/* One attach first, so that the two parallel ones do not both trigger the
- * listener (a second SIGQUIT would print a thread dump on the app's stdout). */
-static int ensure_listener(struct jvm *j, uint64_t timeout_ms, char *err, size_t errcap)
+static void snap_fail(struct snapshot_summary *s, int rc, const char *err)
 {
-    int sock = -1;
-    int rc = attach_connect(j, units_now_mono_ms() + timeout_ms, &sock, err, errcap);
+    s->rc = rc;
+    snprintf(s->error, sizeof(s->error), "%s", err);
+}
+
+/* Connects the job's socket; the first connection starts the listener
+ * when needed (one SIGQUIT), the second finds it running. */
+static int snap_connect(struct snap_job *sj, struct metrics *m, char *err, size_t errcap)
+{
+    uint64_t t0 = units_now_mono_us();
+    int rc = attach_connect(sj->j, sj->deadline_ms, &sj->sock, err, errcap);
     if (rc == 0)
-        close(sock);
+        metrics_observe_attach(m, units_now_mono_us() - t0);
     return rc;
 }
 
-static int snap_fail(struct snapshot_summary out[SNAPSHOT_TYPES], int rc, const char *err)
+static void snap_job_init(struct snap_job *sj, struct jvm *j, struct bounded *out,
+                          struct snapshot_summary *s, const char *options)
 {
-    for (int i = 0; i < SNAPSHOT_TYPES; i++) {
-        out[i].rc = rc;
-        snprintf(out[i].error, sizeof(out[i].error), "%s", err);
-    }
-    return rc;
+    *sj = (struct snap_job){.j = j, .sock = -1, .out = out, .s = s, .keep = {.max = PREVIEW_KEEP}};
+    snprintf(sj->cmdline, sizeof(sj->cmdline), "%s%s", snapshot_command(s->type), options);
 }
 
-int capture_snapshots(const struct proc_ident *p, uint64_t timeout_ms, struct bounded *histogram,
-                      struct bounded *threads, struct metrics *m,
+int capture_snapshots(const struct proc_ident *p, uint64_t timeout_ms, unsigned flags,
+                      struct bounded *histogram, struct bounded *threads, struct metrics *m,
                       struct snapshot_summary out[SNAPSHOT_TYPES])
 {
     char err[512];
@@ -125,37 +174,39 @@ int capture_snapshots(const struct proc_ident *p, uint64_t timeout_ms, struct bo
     snap_init(&out[SNAPSHOT_GC_CLASS_HISTOGRAM], SNAPSHOT_GC_CLASS_HISTOGRAM, p, now, now_ns);
     snap_init(&out[SNAPSHOT_THREAD_PRINT], SNAPSHOT_THREAD_PRINT, p, now, now_ns);
     int rc = jvm_open(p, &j, err, sizeof(err));
+    struct snap_job th, hi;
+    snap_job_init(&th, j, threads, &out[SNAPSHOT_THREAD_PRINT], "");
+    snap_job_init(&hi, j, histogram, &out[SNAPSHOT_GC_CLASS_HISTOGRAM],
+                  flags & CAPTURE_SNAP_HISTOGRAM_ALL ? " -all" : "");
+    /* HotSpot's listener serves one operation at a time, in the order the
+     * connections came: Thread.print, the fast one, goes first, and the
+     * histogram's connection waits right behind it (its time counts from
+     * there: it may wait the whole of Thread.print's) */
+    th.deadline_ms = units_now_mono_ms() + timeout_ms;
+    hi.deadline_ms = th.deadline_ms + timeout_ms;
     if (rc == 0)
-        rc = ensure_listener(j, timeout_ms, err, sizeof(err));
+        rc = snap_connect(&th, m, err, sizeof(err));
     if (rc < 0) {
         jvm_close(j);
-        return snap_fail(out, rc, err);
+        snap_fail(th.s, rc, err);
+        snap_fail(hi.s, rc, err);
+        return rc;
     }
-    struct snap_job jobs[SNAPSHOT_TYPES] = {
-        {.j = j,
-         .timeout_ms = timeout_ms,
-         .out = histogram,
-         .m = m,
-         .s = &out[SNAPSHOT_GC_CLASS_HISTOGRAM],
-         .keep = {.max = PREVIEW_KEEP}},
-        {.j = j,
-         .timeout_ms = timeout_ms,
-         .out = threads,
-         .m = m,
-         .s = &out[SNAPSHOT_THREAD_PRINT],
-         .keep = {.max = PREVIEW_KEEP}},
-    };
     pthread_t t;
-    int threaded = pthread_create(&t, NULL, snap_run, &jobs[0]) == 0;
+    bool threaded = pthread_create(&t, NULL, snap_run, &th) == 0;
     if (!threaded)
-        snap_run(&jobs[0]);
-    snap_run(&jobs[1]);
+        snap_run(&th);
+    rc = snap_connect(&hi, m, err, sizeof(err));
+    if (rc == 0)
+        snap_run(&hi);
+    else
+        snap_fail(hi.s, rc, err);
     if (threaded)
         pthread_join(t, NULL);
     jvm_close(j);
     for (int i = 0; i < SNAPSHOT_TYPES; i++)
-        if (out[i].rc < 0 || out[i].jvm_rc != 0)
-            return out[i].rc < 0 ? out[i].rc : -EIO;
+        if (out[i].rc < 0 || out[i].jvm_rc != 0 || !out[i].complete)
+            return out[i].rc < 0 ? out[i].rc : out[i].jvm_rc != 0 ? -EIO : -EPIPE;
     return 0;
 }
 

@@ -11,6 +11,7 @@
 
 static const char *const type_names[SNAPSHOT_TYPES] = {"gc_class_histogram", "thread_print"};
 static const char *const commands[SNAPSHOT_TYPES] = {"GC.class_histogram", "Thread.print"};
+static const char *const end_markers[SNAPSHOT_TYPES] = {"\nTotal ", "\nJNI global ref"};
 
 const char *snapshot_type_name(enum snapshot_type t)
 {
@@ -129,7 +130,31 @@ char *snapshot_summary_json(const struct snapshot_summary *s, const char *output
     cJSON_AddStringToObject(o, "preview", s->preview);
     cJSON_AddNumberToObject(o, "pid", s->pid);
     cJSON_AddStringToObject(o, "process_name", s->process_name);
+    cJSON_AddBoolToObject(o, "complete", s->complete);
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return text;
+}
+
+void snapshot_end_feed(struct snapshot_end *e, enum snapshot_type t, const char *data, size_t len)
+{
+    const char *mark = end_markers[t == SNAPSHOT_THREAD_PRINT];
+    size_t mlen = strlen(mark), keep = mlen - 1;
+    char seam[2 * sizeof(e->carry)];
+    if (e->seen || len == 0)
+        return;
+    /* across the seam: what the previous chunks ended with, this one's start */
+    size_t head = len < keep ? len : keep;
+    memcpy(seam, e->carry, e->n);
+    memcpy(seam + e->n, data, head);
+    e->seen = memmem(seam, e->n + head, mark, mlen) || memmem(data, len, mark, mlen);
+    /* the last keep bytes of everything so far */
+    size_t total = e->n + len, from = total > keep ? total - keep : 0;
+    if (from < e->n) {
+        memmove(e->carry, e->carry + from, e->n - from);
+        memcpy(e->carry + e->n - from, data, len);
+    } else {
+        memcpy(e->carry, data + (from - e->n), total - from);
+    }
+    e->n = total - from;
 }

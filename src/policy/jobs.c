@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,10 +29,11 @@ struct jobs {
     uint64_t next_id;
     bool stopping;
 
-    struct job **queue; /* FIFO of queued jobs */
+    struct job **queue; /* queued jobs, routine and urgent */
     int queue_cap, queue_len;
-    struct job **running; /* one slot per worker */
-    int n_workers;
+    /* one slot per worker: n_workers routine ones, then the urgent ones */
+    struct job **running;
+    int n_workers, n_slots;
     int tenant_running, tenant_queued; /* per-tenant limits */
     uint64_t clock;                    /* the turn of the latest job started */
     struct job **history;              /* ring of finished jobs, newest at hist_head-1 */
@@ -71,22 +73,42 @@ static void signal_cancel(struct job *job)
     (void)unused;
 }
 
-static bool same_work(const struct job *a, const struct proc_ident *t, enum capture_kind kind)
+static bool same_target(const struct job *a, const struct proc_ident *t)
 {
-    return a->target.pid == t->pid && a->target.start_time == t->start_time &&
-           a->trigger.capture == kind;
+    return a->target.pid == t->pid && a->target.start_time == t->start_time;
 }
 
-/* Called with the lock held. */
-static struct job *find_active(struct jobs *j, const struct proc_ident *t, enum capture_kind kind)
+static bool urgent_slot(const struct jobs *j, int slot)
 {
-    for (int i = 0; i < j->queue_len; i++)
-        if (same_work(j->queue[i], t, kind))
+    return slot >= j->n_workers;
+}
+
+/* A queued or running job of that kind for the process (only urgent ones
+ * when urgent_only: urgent evidence never waits on a routine duplicate).
+ * Called with the lock held. */
+static struct job *find_active(struct jobs *j, const struct proc_ident *t, enum capture_kind kind,
+                               bool urgent_only)
+{
+    for (int i = 0; i < j->queue_len; i++) {
+        const struct job *q = j->queue[i];
+        if (same_target(q, t) && q->trigger.capture == kind && (q->urgent || !urgent_only))
             return j->queue[i];
-    for (int i = 0; i < j->n_workers; i++)
-        if (j->running[i] && same_work(j->running[i], t, kind))
+    }
+    for (int i = 0; i < j->n_slots; i++) {
+        const struct job *r = j->running[i];
+        if (r && same_target(r, t) && r->trigger.capture == kind && (r->urgent || !urgent_only))
             return j->running[i];
+    }
     return NULL;
+}
+
+/* Queued jobs of one lane. Lock held. */
+static int queued_in(const struct jobs *j, bool urgent)
+{
+    int n = 0;
+    for (int i = 0; i < j->queue_len; i++)
+        n += j->queue[i]->urgent == urgent;
+    return n;
 }
 
 static void record_outcome(struct jobs *j, const struct job *job)
@@ -130,8 +152,8 @@ struct share {
 
 static void share_add(struct share *s, const struct job *job, const char *tenant, int *count)
 {
-    if (strcmp(job->tenant, tenant) != 0)
-        return;
+    if (job->urgent || strcmp(job->tenant, tenant) != 0)
+        return; /* the urgent lane is nobody's share */
     (*count)++;
     if (!s->any || job->turn > s->last_turn)
         s->last_turn = job->turn;
@@ -167,16 +189,16 @@ int jobs_set_tenant_limits(struct jobs *j, int running, int queued)
 static int refusal(struct jobs *j, const struct job_request *req, const struct share *sh,
                    uint64_t *id)
 {
-    struct job *dup = find_active(j, &req->target, req->trigger.capture);
+    struct job *dup = find_active(j, &req->target, req->trigger.capture, req->urgent);
     if (j->stopping)
         return -ESHUTDOWN;
     if (dup) {
         *id = dup->id;
         return -EEXIST;
     }
-    if (j->queue_len == j->queue_cap)
+    if (queued_in(j, req->urgent) >= (req->urgent ? JOBS_URGENT_QUEUE : j->queue_cap))
         return -ENOSPC;
-    return sh->queued >= j->tenant_queued ? -EDQUOT : 0;
+    return !req->urgent && sh->queued >= j->tenant_queued ? -EDQUOT : 0;
 }
 
 static void count_refusal(struct jobs *j, int rc)
@@ -215,6 +237,7 @@ int jobs_submit(struct jobs *j, struct job_request *req, uint64_t *id)
      * previous one, a newcomer's at the current turn */
     job->turn = sh.any && sh.last_turn + 1 > j->clock ? sh.last_turn + 1 : j->clock;
     job->id = ++j->next_id;
+    job->urgent = req->urgent;
     job->state = JOB_QUEUED;
     job->target = req->target;
     job->rule = req->rule;
@@ -236,16 +259,17 @@ int jobs_submit(struct jobs *j, struct job_request *req, uint64_t *id)
 bool jobs_busy(struct jobs *j, const struct proc_ident *target, enum capture_kind kind)
 {
     pthread_mutex_lock(&j->lock);
-    bool busy = find_active(j, target, kind) != NULL;
+    bool busy = find_active(j, target, kind, false) != NULL;
     pthread_mutex_unlock(&j->lock);
     return busy;
 }
 
-static bool target_running(struct jobs *j, const struct proc_ident *t)
+/* Whether a job of the process runs: any job for a routine one (the
+ * evidence goes first), an urgent one for an urgent one. */
+static bool target_running(struct jobs *j, const struct proc_ident *t, bool urgent)
 {
-    for (int i = 0; i < j->n_workers; i++)
-        if (j->running[i] && j->running[i]->target.pid == t->pid &&
-            j->running[i]->target.start_time == t->start_time)
+    for (int i = urgent ? j->n_workers : 0; i < j->n_slots; i++)
+        if (j->running[i] && same_target(j->running[i], t))
             return true;
     return false;
 }
@@ -258,35 +282,37 @@ static int tenant_running(struct jobs *j, const char *tenant)
     return n;
 }
 
-/* The queued job with the lowest turn (the oldest among equals) whose
- * process has nothing running and whose tenant is below its limit of
- * running jobs. One capture per JVM at a time, so two attaches never race
- * to start its listener (the loser's SIGQUIT would print a thread dump on
- * the app's stdout). */
-static int runnable(struct jobs *j)
+/* The queued job of the lane with the lowest turn (the oldest among
+ * equals; urgent jobs: the oldest) whose process has nothing running and,
+ * routine jobs, whose tenant is below its limit of running jobs. One
+ * routine capture per JVM at a time, so two attaches never race to start
+ * its listener (the loser's SIGQUIT would print a thread dump on the
+ * app's stdout); an urgent one does not wait for that. */
+static int runnable(struct jobs *j, bool urgent)
 {
     int best = -1;
     for (int i = 0; i < j->queue_len; i++) {
         const struct job *q = j->queue[i];
-        if (target_running(j, &q->target) || tenant_running(j, q->tenant) >= j->tenant_running)
+        if (q->urgent != urgent || target_running(j, &q->target, urgent) ||
+            (!urgent && tenant_running(j, q->tenant) >= j->tenant_running))
             continue;
-        if (best < 0 || q->turn < j->queue[best]->turn)
+        if (best < 0 || (!urgent && q->turn < j->queue[best]->turn))
             best = i;
     }
     return best;
 }
 
-/* Lock held; returns the next job to run or NULL when stopping. */
-static struct job *take_next(struct jobs *j)
+/* Lock held; returns the next job of the lane or NULL when stopping. */
+static struct job *take_next(struct jobs *j, bool urgent)
 {
-    int i;
-    while (!j->stopping && (i = runnable(j)) < 0)
+    int i = -1;
+    while (!j->stopping && (i = runnable(j, urgent)) < 0)
         pthread_cond_wait(&j->changed, &j->lock);
     if (j->stopping)
         return NULL;
     struct job *job = j->queue[i];
     memmove(j->queue + i, j->queue + i + 1, (size_t)(--j->queue_len - i) * sizeof(*j->queue));
-    if (job->turn > j->clock)
+    if (!urgent && job->turn > j->clock)
         j->clock = job->turn;
     return job;
 }
@@ -336,7 +362,7 @@ static void *worker_main(void *p)
     free(wa);
     pthread_mutex_lock(&j->lock);
     for (;;) {
-        struct job *job = take_next(j);
+        struct job *job = take_next(j, urgent_slot(j, slot));
         if (!job)
             break;
         run_one(j, slot, job);
@@ -353,7 +379,7 @@ static void *watchdog_main(void *p)
     pthread_mutex_lock(&j->lock);
     while (!j->stopping) {
         uint64_t now = units_now_mono_ms();
-        for (int i = 0; i < j->n_workers; i++) {
+        for (int i = 0; i < j->n_slots; i++) {
             struct job *job = j->running[i];
             if (job && job->deadline_ms && now > job->deadline_ms && !job->detail[0]) {
                 snprintf(job->detail, sizeof(job->detail), "deadline exceeded");
@@ -372,7 +398,7 @@ static void *watchdog_main(void *p)
 
 static int start_threads(struct jobs *j)
 {
-    for (int i = 0; i < j->n_workers; i++) {
+    for (int i = 0; i < j->n_slots; i++) {
         struct worker_arg *wa = malloc(sizeof(*wa));
         if (!wa)
             return -ENOMEM;
@@ -415,14 +441,15 @@ struct jobs *jobs_new(int workers, int queue_cap, int history_cap, jobs_exec_fn 
     j->exec_arg = arg;
     j->metrics = metrics;
     j->n_workers = workers;
+    j->n_slots = workers + JOBS_URGENT_WORKERS;
     j->queue_cap = queue_cap;
     j->tenant_running = workers;
     j->tenant_queued = queue_cap;
     j->hist_cap = history_cap;
-    j->queue = calloc((size_t)queue_cap, sizeof(*j->queue));
-    j->running = calloc((size_t)workers, sizeof(*j->running));
+    j->queue = calloc((size_t)queue_cap + JOBS_URGENT_QUEUE, sizeof(*j->queue));
+    j->running = calloc((size_t)j->n_slots, sizeof(*j->running));
     j->history = calloc((size_t)history_cap, sizeof(*j->history));
-    j->threads = calloc((size_t)workers, sizeof(*j->threads));
+    j->threads = calloc((size_t)j->n_slots, sizeof(*j->threads));
     if (!j->queue || !j->running || !j->history || !j->threads || init_cond(j) < 0 ||
         start_threads(j) < 0) {
         jobs_stop(j, 0);
@@ -443,7 +470,7 @@ int jobs_queued(struct jobs *j)
 static int count_running(struct jobs *j)
 {
     int n = 0;
-    for (int i = 0; i < j->n_workers; i++)
+    for (int i = 0; i < j->n_slots; i++)
         n += j->running[i] != NULL;
     return n;
 }
@@ -464,7 +491,7 @@ static void cancel_all(struct jobs *j)
         snprintf(job->reason, sizeof(job->reason), "agent shutting down before the job started");
         retire(j, job);
     }
-    for (int i = 0; i < j->n_workers; i++)
+    for (int i = 0; i < j->n_slots; i++)
         if (j->running[i]) {
             snprintf(j->running[i]->detail, sizeof(j->running[i]->detail), "agent shutting down");
             signal_cancel(j->running[i]);
@@ -550,6 +577,7 @@ static cJSON *job_json(const struct job *job)
     if (job->service[0])
         cJSON_AddStringToObject(o, "service", job->service);
     cJSON_AddStringToObject(o, "tenant", job->tenant);
+    cJSON_AddBoolToObject(o, "urgent", job->urgent);
     if (job->trigger.capture == CAPTURE_PROFILE) {
         cJSON_AddNumberToObject(o, "duration_ms", (double)job->trigger.duration_ms);
         cJSON_AddStringToObject(o, "events",
@@ -566,6 +594,7 @@ static cJSON *job_json(const struct job *job)
         cJSON_AddStringToObject(a, "kind", job->artefacts[i].kind);
         cJSON_AddStringToObject(a, "name", job->artefacts[i].name);
         cJSON_AddNumberToObject(a, "bytes", (double)job->artefacts[i].bytes);
+        cJSON_AddBoolToObject(a, "complete", !job->artefacts[i].partial);
         cJSON_AddItemToArray(arts, a);
     }
     return o;
@@ -576,7 +605,7 @@ static void each_job(struct jobs *j, void (*fn)(const struct job *, void *), voi
 {
     for (int i = j->queue_len - 1; i >= 0; i--)
         fn(j->queue[i], arg);
-    for (int i = 0; i < j->n_workers; i++)
+    for (int i = 0; i < j->n_slots; i++)
         if (j->running[i])
             fn(j->running[i], arg);
     for (int i = 0; i < j->hist_len; i++)
@@ -622,19 +651,33 @@ struct arts_arg {
     const struct proc_ident *target;
     char *buf;
     size_t cap, len;
+    uint64_t since_ns; /* jobs_evidence_text: finished after this */
 };
+
+/* Appends ", " (unless first) and the formatted text; cut at the cap. */
+static void arts_add(struct arts_arg *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void arts_add(struct arts_arg *a, const char *fmt, ...)
+{
+    char item[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(item, sizeof(item), fmt, ap);
+    va_end(ap);
+    if (a->len + 1 >= a->cap)
+        return;
+    int n = snprintf(a->buf + a->len, a->cap - a->len, "%s%s", a->len ? ", " : "", item);
+    if (n > 0)
+        a->len += (size_t)n < a->cap - a->len ? (size_t)n : a->cap - a->len - 1;
+}
 
 static void add_arts(const struct job *job, void *arg)
 {
     struct arts_arg *a = arg;
-    if (job->target.pid != a->target->pid || job->target.start_time != a->target->start_time)
+    if (!same_target(job, a->target))
         return;
-    for (int i = 0; i < job->n_artefacts && a->len + 1 < a->cap; i++) {
-        int n = snprintf(a->buf + a->len, a->cap - a->len, "%s%s:%s", a->len ? ", " : "",
-                         job->artefacts[i].kind, job->artefacts[i].name);
-        if (n > 0)
-            a->len += (size_t)n < a->cap - a->len ? (size_t)n : a->cap - a->len - 1;
-    }
+    for (int i = 0; i < job->n_artefacts; i++)
+        arts_add(a, "%s:%s", job->artefacts[i].kind, job->artefacts[i].name);
 }
 
 void jobs_artefacts_text(struct jobs *j, const struct proc_ident *target, char *buf, size_t cap)
@@ -645,4 +688,51 @@ void jobs_artefacts_text(struct jobs *j, const struct proc_ident *target, char *
     pthread_mutex_lock(&j->lock);
     each_job(j, add_arts, &a);
     pthread_mutex_unlock(&j->lock);
+}
+
+static void add_evidence(const struct job *job, void *arg)
+{
+    struct arts_arg *a = arg;
+    if (!same_target(job, a->target) || job->trigger.capture != CAPTURE_SNAPSHOT)
+        return;
+    if (job->state == JOB_QUEUED || job->state == JOB_RUNNING) {
+        arts_add(a, "snapshot job %llu: in progress", (unsigned long long)job->id);
+        return;
+    }
+    if (job->finished_ns < a->since_ns)
+        return;
+    for (int i = 0; i < job->n_artefacts; i++)
+        arts_add(a, "%s:%s%s", job->artefacts[i].kind, job->artefacts[i].name,
+                 job->artefacts[i].partial ? " (partial)" : "");
+}
+
+/* Whether an urgent job of the process is queued or running. Lock held. */
+static bool urgent_pending(struct jobs *j, const struct proc_ident *t)
+{
+    for (int i = 0; i < j->queue_len; i++)
+        if (j->queue[i]->urgent && same_target(j->queue[i], t))
+            return true;
+    return target_running(j, t, true);
+}
+
+int jobs_evidence_text(struct jobs *j, const struct proc_ident *target, uint64_t wait_ms, char *buf,
+                       size_t cap)
+{
+    uint64_t now = units_now_real_ns(), window = (uint64_t)JOBS_EVIDENCE_WINDOW_MS * 1000000ull;
+    struct arts_arg a = {
+        .target = target, .buf = buf, .cap = cap, .since_ns = now > window ? now - window : 0};
+    struct timespec ts;
+    int rc = 0;
+    if (cap)
+        buf[0] = '\0';
+    units_timespec_in(CLOCK_MONOTONIC, wait_ms, &ts);
+    pthread_mutex_lock(&j->lock);
+    while (urgent_pending(j, target))
+        if (pthread_cond_timedwait(&j->changed, &j->lock, &ts) == ETIMEDOUT) {
+            rc = urgent_pending(j, target) ? -ETIMEDOUT : 0;
+            break;
+        }
+    each_job(j, add_evidence, &a);
+    pthread_mutex_unlock(&j->lock);
+    return rc;
 }

@@ -26,6 +26,8 @@
 #define LANE_STOP_MS         (HPROF_HELPER_TIMEOUT_MS + 2 * NSEXEC_KILL_WAIT_MS)
 #define PROBE_BUDGET_MS      5000  /* the maps of every candidate */
 #define RECORD_BUDGET_MS     10000 /* one record into the spool, fsyncs included */
+/* a death's record waits this long for the urgent snapshots it cut */
+#define EVIDENCE_WAIT_MS 3000
 
 /* A watched memory cgroup: how many targets live in it and its mark. */
 struct watched_cg {
@@ -52,7 +54,7 @@ struct monitor *monitor_new(const struct monitor_deps *deps)
         return NULL;
     m->d = *deps;
     m->lane = lane_new("background", LANE_CAP, deps->metrics);
-    m->oom = oomwatch_new(deps->cfg, deps->outbox, m->lane, deps->metrics);
+    m->oom = oomwatch_new(deps->cfg, deps->outbox, deps->jobs, m->lane, deps->metrics);
     m->pw = prewarm_new(deps->cfg, deps->jobs, deps->metrics);
     bool oom = deps->cfg->oom_hprof_enabled || deps->cfg->mode == FS_MODE_KUBERNETES;
     if (!m->lane || (oom && !m->oom) || (deps->cfg->attach_prewarm && !m->pw)) {
@@ -194,6 +196,21 @@ static uint64_t budget_ms(const struct target *tg, const struct trigger *t)
     return t->duration_ms + 4 * attach + 30000;
 }
 
+/* Evidence the kernel may be about to destroy goes on the urgent lane
+ * (jobs.h); HTTP and routine snapshots wait their turn. */
+static bool urgent(const struct trigger *t)
+{
+    if (t->capture != CAPTURE_SNAPSHOT)
+        return false;
+    switch (t->kind) {
+    case TRIGGER_MEMORY_EMERGENCY:
+    case TRIGGER_CGROUP_PRESSURE:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Queues the capture a trigger asks for. Consumes t. Lock held. */
 static int submit(struct monitor *m, struct target *tg, struct trigger *t, int snapshot_type,
                   uint64_t *job_id)
@@ -202,6 +219,7 @@ static int submit(struct monitor *m, struct target *tg, struct trigger *t, int s
                               .rule = tg->rule,
                               .service = tg->service,
                               .tenant = target_tenant(tg),
+                              .urgent = urgent(t),
                               .trigger = *t,
                               .budget_ms = budget_ms(tg, t),
                               .payload_free = runner_target_free};
@@ -225,8 +243,9 @@ static int submit(struct monitor *m, struct target *tg, struct trigger *t, int s
     if (job_id)
         *job_id = id;
     if (rc == 0)
-        log_info("monitor", "job %llu queued: %s of pid %d, trigger %s", (unsigned long long)id,
-                 capture_kind_name(t->capture), tg->id.pid, trigger_kind_name(t->kind));
+        log_info("monitor", "job %llu queued: %s of pid %d, trigger %s%s", (unsigned long long)id,
+                 capture_kind_name(t->capture), tg->id.pid, trigger_kind_name(t->kind),
+                 req.urgent ? " (urgent)" : "");
     else
         log_info("monitor", "pid %d: %s trigger not queued: %s", tg->id.pid,
                  trigger_kind_name(t->kind),
@@ -282,16 +301,32 @@ static bool fatal_signal(int sig)
 
 struct exit_record {
     struct outbox *outbox;
+    struct jobs *jobs;
     struct artefact_meta meta;
+    struct proc_ident id;
     int pid;
 };
+
+/* The artefacts, and the snapshots of its last minutes: after the urgent
+ * ones the death cut have ended (right after it), so that one record
+ * tells the story. */
+static int add_evidence(struct exit_record *r)
+{
+    char arts[1024], snaps[1024];
+    jobs_evidence_text(r->jobs, &r->id, EVIDENCE_WAIT_MS, snaps, sizeof(snaps));
+    jobs_artefacts_text(r->jobs, &r->id, arts, sizeof(arts));
+    int rc = artefact_field_str(&r->meta, "last_artefacts", arts);
+    return rc ?: artefact_field_str(&r->meta, "recent_snapshots", snaps);
+}
 
 /* On the lane: the record goes to the spool (fsyncs) off the loop. */
 static void put_exit_record(void *arg, bool run)
 {
     struct exit_record *r = arg;
-    char err[256];
-    int rc = run ? outbox_put_summary(r->outbox, &r->meta, NULL, err, sizeof(err)) : 0;
+    char err[256] = "out of memory";
+    int rc = run ? add_evidence(r) : 0;
+    if (run && rc == 0)
+        rc = outbox_put_summary(r->outbox, &r->meta, NULL, err, sizeof(err));
     if (rc < 0)
         log_warn("monitor", "pid %d: process exit record lost: %s", r->pid, err);
     artefact_meta_free(&r->meta);
@@ -304,7 +339,7 @@ static void report_exit(struct monitor *m, const struct target *tg, const struct
                         bool oom)
 {
     struct runner_target rt;
-    char msg[512], arts[1024];
+    char msg[512];
     struct exit_record *r = calloc(1, sizeof(*r));
     if (!r) {
         log_warn("monitor", "pid %d: process exit record lost: out of memory", tg->id.pid);
@@ -313,7 +348,6 @@ static void report_exit(struct monitor *m, const struct target *tg, const struct
     const char *reason = oom ? "oom_kill" : "fatal_signal";
     snprintf(msg, sizeof(msg), "process exit detected for pid=%d service=%s reason=%s signal=%d",
              tg->id.nspid, tg->service, reason, ev->exit_signal);
-    jobs_artefacts_text(m->d.jobs, &tg->id, arts, sizeof(arts));
     cJSON *recent = target_samples_json(tg);
     char *samples = recent ? cJSON_PrintUnformatted(recent) : NULL;
     cJSON_Delete(recent);
@@ -327,10 +361,11 @@ static void report_exit(struct monitor *m, const struct target *tg, const struct
     rc = rc ?: artefact_field_int(meta, "exit_signal", ev->exit_signal);
     rc = rc ?: artefact_field_int(meta, "exit_code", ev->exit_code);
     rc = rc ?: artefact_field_str(meta, "recent_samples", samples ? samples : "[]");
-    rc = rc ?: artefact_field_str(meta, "last_artefacts", arts);
     meta->end_ns = units_now_real_ns();
     free(samples);
     r->outbox = m->d.outbox;
+    r->jobs = m->d.jobs;
+    r->id = tg->id;
     r->pid = tg->id.pid;
     if (rc < 0) {
         log_warn("monitor", "pid %d: process exit record lost: out of memory", tg->id.pid);
@@ -435,8 +470,12 @@ static void on_cgroup_watermark(struct monitor *m, const struct fs_event *ev)
     int n = policy_on_cgroup_pressure(tg->rule, ev->value_bytes, limit,
                                       tg->settings.jcmd_snapshot_enabled, &tg->policy,
                                       units_now_mono_ms(), t);
-    for (int i = 0; i < n; i++)
-        submit(m, tg, &t[i], -1, NULL);
+    /* the snapshots first: the emergency profile of the same event waits
+     * for them (jobs.h), and queued first it would start first */
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < n; i++)
+            if ((t[i].capture == CAPTURE_SNAPSHOT) == (pass == 0))
+                submit(m, tg, &t[i], -1, NULL);
 }
 
 void monitor_on_event(struct monitor *m, const struct fs_event *ev)

@@ -7,6 +7,7 @@
 #include "capture/jvmopts.h"
 #include "core/log.h"
 #include "outbox/outbox.h"
+#include "policy/jobs.h"
 #include "policy/runner.h"
 #include "core/units.h"
 
@@ -24,6 +25,8 @@
 /* lane budgets: one helper (timeout and reaping), or a whole tick */
 #define PIN_BUDGET_MS  (HPROF_HELPER_TIMEOUT_MS + 2 * NSEXEC_KILL_WAIT_MS + 1000)
 #define TICK_BUDGET_MS 30000
+/* a kill's record waits this long for the urgent snapshots it cut */
+#define EVIDENCE_WAIT_MS 3000
 
 /* Who a record is about; copied so it outlives the target. */
 /* A target's identity, copied: rt holds a reference to its Pod's
@@ -66,6 +69,7 @@ struct pending {
 struct oomwatch {
     const struct config *cfg;
     struct outbox *outbox;
+    struct jobs *jobs;
     struct lane *lane;
     struct metrics *metrics;
     /* lane thread only */
@@ -89,8 +93,8 @@ struct msg {
     uint64_t now_ms;
 };
 
-struct oomwatch *oomwatch_new(const struct config *cfg, struct outbox *outbox, struct lane *lane,
-                              struct metrics *metrics)
+struct oomwatch *oomwatch_new(const struct config *cfg, struct outbox *outbox, struct jobs *jobs,
+                              struct lane *lane, struct metrics *metrics)
 {
     /* in Kubernetes a Pod may turn it on for itself */
     if (!cfg->oom_hprof_enabled && cfg->mode != FS_MODE_KUBERNETES)
@@ -104,6 +108,7 @@ struct oomwatch *oomwatch_new(const struct config *cfg, struct outbox *outbox, s
     }
     ow->cfg = cfg;
     ow->outbox = outbox;
+    ow->jobs = jobs;
     ow->lane = lane;
     ow->metrics = metrics;
     return ow;
@@ -136,7 +141,7 @@ static void report(struct oomwatch *ow, const struct who *w, const struct hprof_
                    enum hprof_why why, const char *detail, const char *matched_by, int delta)
 {
     struct artefact_meta m;
-    char msg[1024], err[256];
+    char msg[1024], err[256], snaps[1024] = "";
     if (f)
         snprintf(msg, sizeof(msg), "%s, heap dump found at %s (%llu bytes)",
                  delta ? "OOM detected via cgroup oom_kill" : "Java OutOfMemoryError heap dump",
@@ -153,6 +158,10 @@ static void report(struct oomwatch *ow, const struct who *w, const struct hprof_
     rc = rc ?: artefact_field_str(&m, "matched_by", matched_by);
     rc = rc ?: artefact_field_str(&m, "process_name", w->id.comm);
     rc = rc ?: artefact_field_str(&m, "reason", hprof_why_name(why));
+    /* after a kill, the snapshots it cut end right after it */
+    if (ow->jobs)
+        jobs_evidence_text(ow->jobs, &w->id, delta ? EVIDENCE_WAIT_MS : 0, snaps, sizeof(snaps));
+    rc = rc ?: artefact_field_str(&m, "recent_snapshots", snaps);
     if (rc == 0)
         rc = outbox_put_summary(ow->outbox, &m, NULL, err, sizeof(err));
     if (rc < 0)

@@ -237,16 +237,29 @@ static int commit_snapshot(const struct runner *r, const struct job *job,
     rc = rc ?: artefact_field_str(&m, "preview", s->preview);
     rc = rc ?: artefact_field_str(&m, "process_name", s->process_name);
     rc = rc ?: artefact_field_int(&m, "pid", s->pid);
+    rc = rc ?: artefact_field_bool(&m, "complete", s->complete);
     const char *pct = tags_get(&job->trigger.why, "cgroup_mem_percent");
     if (rc == 0 && pct)
         rc = artefact_field_float(&m, "cgroup_mem_percent", strtod(pct, NULL));
     m.start_ns = s->taken_at_ns;
-    m.end_ns = units_now_real_ns();
-    return commit(r, tx, &m, rc, snapshot_type_name(s->type), s->output_size_bytes, res);
+    m.end_ns = s->ended_ns ? s->ended_ns : units_now_real_ns();
+    rc = commit(r, tx, &m, rc, snapshot_type_name(s->type), s->output_size_bytes, res);
+    if (rc == 0 && !s->complete && res->n_artefacts > 0)
+        res->artefacts[res->n_artefacts - 1].partial = true;
+    return rc;
+}
+
+/* How the job ends: done when something was kept, unless a reply was cut
+ * by the JVM's death (target_exited, with what arrived). */
+static void snapshot_state(const struct job *job, int kept, bool cut, struct job_result *res)
+{
+    bool gone = (!kept || cut) && !procfs_same_process(NULL, &job->target);
+    res->state = gone ? JOB_TARGET_EXITED : kept ? JOB_DONE : JOB_FAILED;
 }
 
 /* Both snapshots always run together (one attach); an HTTP request for one
- * type keeps only that one. */
+ * type keeps only that one. Urgent (emergency) ones skip the histogram's
+ * full GC: see CAPTURE_SNAP_HISTOGRAM_ALL. */
 static void run_snapshot(const struct runner *r, const struct job *job, struct job_result *res)
 {
     const struct runner_target *rt = job->payload;
@@ -262,9 +275,11 @@ static void run_snapshot(const struct runner *r, const struct job *job, struct j
         snprintf(res->reason, sizeof(res->reason), "outbox: %s", strerror(-rc));
         return;
     }
-    capture_snapshots(&job->target, rt->settings.jcmd_timeout_ms, &tx[0].out, &tx[1].out,
+    capture_snapshots(&job->target, rt->settings.jcmd_timeout_ms,
+                      job->urgent ? CAPTURE_SNAP_HISTOGRAM_ALL : 0, &tx[0].out, &tx[1].out,
                       r->metrics, sum);
     int ok = 0, big = 0;
+    bool cut = false;
     for (int i = 0; i < SNAPSHOT_TYPES; i++) {
         bool wanted = !rt->snapshot_only_types || rt->snapshot_type == i;
         if (!wanted || sum[i].rc < 0 || sum[i].output_size_bytes == 0) {
@@ -276,11 +291,17 @@ static void run_snapshot(const struct runner *r, const struct job *job, struct j
             outbox_abort(r->outbox, &tx[i]);
             continue;
         }
+        if (!sum[i].complete && !cut) {
+            char prev[sizeof(res->reason)];
+            snprintf(prev, sizeof(prev), "%s", res->reason);
+            snprintf(res->reason, sizeof(res->reason), "%s%s%s (kept, complete: false)", prev,
+                     prev[0] ? "; " : "", sum[i].error);
+            cut = true;
+        }
         if (commit_snapshot(r, job, &sum[i], &tx[i], res) == 0)
             ok++;
     }
-    res->state =
-        ok ? JOB_DONE : (procfs_same_process(NULL, &job->target) ? JOB_FAILED : JOB_TARGET_EXITED);
+    snapshot_state(job, ok, cut, res);
     if (big && !ok)
         too_large(r, res, res->reason);
 }

@@ -2,7 +2,8 @@
  * prints what it returned as one JSON object on stdout.
  *
  *   capture_probe profile  <pid> <out.jfr> [duration_ms] [events] [asprof_path] [cancel_after_ms]
- *   capture_probe snapshot <pid> <histogram.txt> <threads.txt> [timeout_ms]
+ *   capture_probe snapshot <pid> <histogram.txt> <threads.txt> [timeout_ms] [all]
+ *                 (all: CAPTURE_SNAP_HISTOGRAM_ALL)
  *   capture_probe load     <pid> <library.so> <options> [timeout_ms]
  *
  * CAPTURE_PROBE_ATTACH_MS bounds each attach step of a profile (default
@@ -118,6 +119,7 @@ static cJSON *summary(const struct snapshot_summary *s, const char *path)
     cJSON_AddNumberToObject(o, "rc", s->rc);
     cJSON_AddNumberToObject(o, "jvm_rc", s->jvm_rc);
     cJSON_AddStringToObject(o, "error", s->error);
+    cJSON_AddNumberToObject(o, "ended_s", (double)s->ended_ns / 1e9);
     return o;
 }
 
@@ -130,7 +132,8 @@ static int snapshot(const struct proc_ident *id, int argc, char **argv, struct m
     struct bounded hb = {.write = bounded_fd_write, .arg = &h, .cap = CAPTURE_JCMD_MAX_BYTES};
     struct bounded tb = {.write = bounded_fd_write, .arg = &t, .cap = CAPTURE_JCMD_MAX_BYTES};
     struct snapshot_summary out[SNAPSHOT_TYPES];
-    int rc = capture_snapshots(id, tmo, &hb, &tb, m, out);
+    unsigned flags = argc > 6 && strcmp(argv[6], "all") == 0 ? CAPTURE_SNAP_HISTOGRAM_ALL : 0;
+    int rc = capture_snapshots(id, tmo, flags, &hb, &tb, m, out);
     close(h);
     close(t);
     cJSON *o = cJSON_CreateObject();

@@ -24,6 +24,14 @@
  *                         as exit-on-jfr without the exit
  *   fake_jvm exit-on-quit no listener; the first SIGQUIT kills it, as a JVM
  *                         that dies while its listener is starting
+ *   fake_jvm die-in-dump  Thread.print answers status 0 and the first
+ *                         threads of a dump, then the whole process is
+ *                         killed (SIGKILL), as by the kernel's OOM killer,
+ *                         before the dump's last line; other commands get
+ *                         no reply (their connection ends with the process)
+ *   fake_jvm whole        Thread.print and GC.class_histogram answer whole
+ *                         replies as HotSpot prints them (last lines
+ *                         included)
  *
  * In every mode `jcmd fake.sigquits` answers how many SIGQUITs the
  * process has received. Prints "fake_jvm ready <pid>" once the socket
@@ -135,6 +143,44 @@ static void plant_sparse_jfr(int c, const char *cmdline)
     dprintf(c, "0\nStarted recording 1. The result will be written to:\n\n%s\n", path);
 }
 
+static const char dump_head[] =
+    "2026-05-07 10:36:59\n"
+    "Full thread dump OpenJDK 64-Bit Server VM (17.0.99+0-fake):\n\n"
+    "\"main\" #1 prio=5 os_prio=0 tid=0x1 nid=0x2 waiting on condition\n"
+    "   java.lang.Thread.State: TIMED_WAITING (sleeping)\n\n"
+    "\"leaker\" #12 prio=5 os_prio=0 tid=0x3 nid=0x4 runnable\n"
+    "   java.lang.Thread.State: RUNNABLE\n\n";
+
+/* Waits (at most 10 s) until the process that accepted the connection
+ * (this handler's parent, the "JVM") is gone. */
+static void await_jvm_death(pid_t jvm)
+{
+    for (int i = 0; i < 10000 && getppid() == jvm; i++)
+        usleep(1000);
+}
+
+/* die-in-dump: the kill lands in the middle of Thread.print. */
+static void die_in_dump(int c, const char *cmdline)
+{
+    pid_t jvm = getppid();
+    if (strncmp(cmdline, "Thread.print", 12) == 0 && say(c, "0\n") == 0 && say(c, dump_head) == 0)
+        kill(jvm, SIGKILL);
+    await_jvm_death(jvm); /* the connection closes with the process, not before */
+}
+
+static void whole(int c, const char *cmdline)
+{
+    if (strncmp(cmdline, "Thread.print", 12) == 0 && say(c, "0\n") == 0 && say(c, dump_head) == 0)
+        say(c, "JNI global refs: 15, weak refs: 0\n\n");
+    else if (strncmp(cmdline, "GC.class_histogram", 18) == 0)
+        say(c, "0\n num     #instances         #bytes  class name (module)\n"
+               "-------------------------------------------------------\n"
+               "   1:           300      314572800  [B (java.base@17.0.99)\n"
+               "Total           300      314572800\n");
+    else
+        say(c, "0\n");
+}
+
 static void serve(int c)
 {
     char buf[8192];
@@ -157,6 +203,10 @@ static void serve(int c)
         kill(getppid(), SIGKILL), _exit(0);
     else if (strcmp(mode, "stream") == 0)
         stream_forever(c);
+    else if (strcmp(mode, "die-in-dump") == 0)
+        die_in_dump(c, parts[2]);
+    else if (strcmp(mode, "whole") == 0)
+        whole(c, parts[2]);
     else if (strcmp(mode, "exit-on-jfr") == 0 && strncmp(parts[2], "JFR.start", 9) == 0)
         kill(getppid(), SIGKILL), _exit(0);
     else if (strncmp(parts[2], "JFR.start", 9) == 0)
@@ -195,8 +245,8 @@ static void wait_trigger(void)
     sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
-static const char *const modes[] = {"stream", "sparse-jfr", "exit-on-jfr", "exit-on-jcmd",
-                                    "drop",   "lazy",       "exit-on-quit"};
+static const char *const modes[] = {"stream", "sparse-jfr",   "exit-on-jfr", "exit-on-jcmd", "drop",
+                                    "lazy",   "exit-on-quit", "die-in-dump", "whole"};
 
 int main(int argc, char **argv)
 {
@@ -206,7 +256,7 @@ int main(int argc, char **argv)
         m++;
     if (m == sizeof(modes) / sizeof(modes[0])) {
         fprintf(stderr, "usage: fake_jvm stream|sparse-jfr|exit-on-jfr|exit-on-jcmd|drop|lazy|"
-                        "exit-on-quit\n");
+                        "exit-on-quit|die-in-dump|whole\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);

@@ -17,6 +17,10 @@
 #                                 satisfies the filter; says what came instead
 #   d_header NAME                 a header of the last d_api answer
 #   d_wait_job NAME ID [secs]     waits until job ID has ended, prints its state
+#   d_wait_file GLOB [secs]       waits until a file matching GLOB and its .json
+#                                 sidecar exist, prints its path
+#   d_wait_json GLOB FILTER [secs] waits until a file matching GLOB satisfies the
+#                                 jq FILTER, prints its path
 #   d_cleanup                     kill every daemon of this test, remove $D_DIR
 # State lives in files under $D_DIR: t_case runs each case in a subshell.
 D_DIR=${D_DIR:-$(mktemp -d /var/tmp/flameshot-daemon-test.XXXXXX)}
@@ -140,6 +144,30 @@ d_wait_job() {
         sleep 0.2
     done
     echo "job $id still $st after ${secs}s"
+    return 1
+}
+
+d_wait_file() {
+    local glob=$1 secs=${2:-60} i f
+    for i in $(seq 1 $((secs * 10))); do
+        for f in $glob; do
+            [ -f "$f" ] && [ -f "$f.json" ] && { echo "$f"; return 0; }
+        done
+        sleep 0.1
+    done
+    echo "no file matching $glob after ${secs}s" >&2
+    return 1
+}
+
+d_wait_json() {
+    local glob=$1 filter=$2 secs=${3:-60} i f
+    for i in $(seq 1 $((secs * 10))); do
+        for f in $glob; do
+            [ -f "$f" ] && jq -e "$filter" "$f" >/dev/null 2>&1 && { echo "$f"; return 0; }
+        done
+        sleep 0.1
+    done
+    echo "no $glob matching $filter after ${secs}s" >&2
     return 1
 }
 

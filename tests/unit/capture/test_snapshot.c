@@ -110,8 +110,11 @@ TEST(preview_fallback_is_trimmed_and_capped)
 
 TEST(summary_json_exact_fields)
 {
-    struct snapshot_summary s = {
-        .type = SNAPSHOT_THREAD_PRINT, .output_size_bytes = 12345, .pid = 7, .host_pid = 4242};
+    struct snapshot_summary s = {.type = SNAPSHOT_THREAD_PRINT,
+                                 .output_size_bytes = 12345,
+                                 .pid = 7,
+                                 .host_pid = 4242,
+                                 .complete = false};
     snprintf(s.preview, sizeof(s.preview), "\"main\" #1\njava.lang.Thread.State: RUNNABLE");
     snprintf(s.process_name, sizeof(s.process_name), "java");
     char *j = snapshot_summary_json(&s, "/data/jcmd_thread_print_7_20260507_103659.txt");
@@ -126,7 +129,8 @@ TEST(summary_json_exact_fields)
     const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "process_name"));
     double size = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "output_size_bytes"));
     double pid = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "pid"));
-    int ok = fields == 6 && type && strcmp(type, "thread_print") == 0 && path &&
+    int ok = fields == 7 && cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(o, "complete")) &&
+             type && strcmp(type, "thread_print") == 0 && path &&
              strcmp(path, "/data/jcmd_thread_print_7_20260507_103659.txt") == 0 && prev &&
              strcmp(prev, s.preview) == 0 && name && strcmp(name, "java") == 0 && size == 12345 &&
              pid == 7;
@@ -134,6 +138,45 @@ TEST(summary_json_exact_fields)
     CHECK(ok);
 }
 
-TEST_MAIN(names_and_commands, file_names_in_local_time, histogram_preview_header_and_top_six,
+/* Feeds text in chunks of n bytes; whether the end was seen. */
+static bool end_seen(enum snapshot_type t, const char *text, size_t n)
+{
+    struct snapshot_end e = {0};
+    for (size_t off = 0, len = strlen(text); off < len; off += n)
+        snapshot_end_feed(&e, t, text + off, len - off < n ? len - off : n);
+    return e.seen;
+}
+
+TEST(end_of_a_whole_reply_is_seen_in_any_chunking)
+{
+    static const char threads17[] =
+        "4242:\n2026-05-07 10:36:59\nFull thread dump OpenJDK 64-Bit Server VM:\n\n"
+        "\"main\" #1 prio=5\n   java.lang.Thread.State: TIMED_WAITING (sleeping)\n\n"
+        "JNI global refs: 15, weak refs: 0\n\n";
+    static const char threads8[] = "1:\n\"main\" #1\n\nJNI global references: 6\n";
+    static const char histo[] = "7:\n num     #instances         #bytes  class name\n"
+                                "   1:           300      314572800  [B\n"
+                                "Total          1234      314600000\n";
+    for (size_t n = 1; n <= sizeof(threads17); n++) {
+        CHECK_MSG(end_seen(SNAPSHOT_THREAD_PRINT, threads17, n), "chunks of %zu", n);
+        CHECK_MSG(end_seen(SNAPSHOT_THREAD_PRINT, threads8, n), "chunks of %zu", n);
+        CHECK_MSG(end_seen(SNAPSHOT_GC_CLASS_HISTOGRAM, histo, n), "chunks of %zu", n);
+    }
+    /* cut before the last line: not whole, in any chunking */
+    char cut[sizeof(threads17)];
+    snprintf(cut, sizeof(cut), "%.*s", (int)(strstr(threads17, "JNI") - threads17 + 8), threads17);
+    char hcut[sizeof(histo)];
+    snprintf(hcut, sizeof(hcut), "%.*s", (int)(strstr(histo, "Total") - histo), histo);
+    for (size_t n = 1; n <= sizeof(threads17); n++) {
+        CHECK(!end_seen(SNAPSHOT_THREAD_PRINT, cut, n));
+        CHECK(!end_seen(SNAPSHOT_GC_CLASS_HISTOGRAM, hcut, n));
+        /* each type's marker only */
+        CHECK(!end_seen(SNAPSHOT_GC_CLASS_HISTOGRAM, threads17, n));
+        CHECK(!end_seen(SNAPSHOT_THREAD_PRINT, histo, n));
+    }
+}
+
+TEST_MAIN(names_and_commands, end_of_a_whole_reply_is_seen_in_any_chunking,
+          file_names_in_local_time, histogram_preview_header_and_top_six,
           thread_preview_titles_and_states, preview_fallback_is_trimmed_and_capped,
           summary_json_exact_fields)

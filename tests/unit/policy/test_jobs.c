@@ -368,7 +368,212 @@ TEST(tenant_limits_are_checked)
     jobs_free(j);
 }
 
-TEST_MAIN(one_container_cannot_take_every_worker_nor_the_queue, containers_take_turns,
+static struct job_request urgent_req(int pid, uint64_t ms)
+{
+    struct job_request r = req(pid, CAPTURE_SNAPSHOT, ms, 60000);
+    r.trigger.kind = TRIGGER_CGROUP_PRESSURE;
+    r.tenant = "A";
+    r.urgent = true;
+    return r;
+}
+
+TEST(urgent_job_runs_while_the_only_worker_and_the_tenant_slot_are_busy)
+{
+    reset();
+    struct metrics m = {0};
+    struct jobs *j = jobs_new(1, 8, 16, exec_wait, NULL, &m);
+    CHECK_EQ(jobs_set_tenant_limits(j, 1, 1), 0);
+    uint64_t prof, queued, snap, same, id;
+    char st[32];
+    struct job_request p = tenant_req(1, "A", 30000);
+    CHECK_EQ(jobs_submit(j, &p, &prof), 0);
+    CHECK_SOON(jobs_running(j) == 1);
+    struct job_request q = tenant_req(2, "A", 30000);
+    CHECK_EQ(jobs_submit(j, &q, &queued), 0); /* the tenant's one queued job */
+    struct job_request more = tenant_req(3, "A", 30000);
+    CHECK_EQ(jobs_submit(j, &more, &id), -EDQUOT);
+    /* another process of the same tenant, and the profiled process itself */
+    struct job_request u = urgent_req(3, 30000), v = urgent_req(1, 30000);
+    CHECK_EQ(jobs_submit(j, &u, &snap), 0);
+    CHECK_EQ(jobs_submit(j, &v, &same), 0);
+    CHECK_SOON(jobs_running(j) == 3);
+    CHECK_STREQ(state_of(j, snap, st, sizeof(st)), "running");
+    CHECK_STREQ(state_of(j, same, st, sizeof(st)), "running");
+    CHECK_STREQ(state_of(j, prof, st, sizeof(st)), "running");
+    CHECK_STREQ(state_of(j, queued, st, sizeof(st)), "queued");
+    cJSON *o = jobs_get_json(j, snap);
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(o, "urgent")));
+    cJSON_Delete(o);
+    o = jobs_get_json(j, prof);
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItem(o, "urgent")));
+    cJSON_Delete(o);
+    jobs_stop(j, 2000);
+    jobs_free(j);
+}
+
+TEST(urgent_snapshots_are_deduplicated_among_themselves)
+{
+    reset();
+    struct metrics m = {0};
+    struct jobs *j = jobs_new(1, 8, 16, exec_wait, NULL, &m);
+    uint64_t first, id, routine, other;
+    struct job_request a = urgent_req(5, 30000), b = urgent_req(5, 30000);
+    CHECK_EQ(jobs_submit(j, &a, &first), 0);
+    CHECK_SOON(jobs_running(j) == 1);
+    CHECK_EQ(jobs_submit(j, &b, &id), -EEXIST);
+    CHECK_EQ(id, first);
+    /* a routine snapshot of the process: the urgent one covers it */
+    struct job_request r = req(5, CAPTURE_SNAPSHOT, 10, 5000);
+    CHECK_EQ(jobs_submit(j, &r, &id), -EEXIST);
+    CHECK_EQ(id, first);
+    /* a routine snapshot waiting for the worker does not hold an urgent one back */
+    struct job_request busy = req(6, CAPTURE_PROFILE, 30000, 60000);
+    CHECK_EQ(jobs_submit(j, &busy, &id), 0);
+    CHECK_SOON(jobs_running(j) == 2);
+    struct job_request rs = req(7, CAPTURE_SNAPSHOT, 30000, 60000);
+    CHECK_EQ(jobs_submit(j, &rs, &routine), 0);
+    struct job_request us = urgent_req(7, 30000);
+    CHECK_EQ(jobs_submit(j, &us, &other), 0);
+    CHECK(other != routine);
+    CHECK_SOON(jobs_running(j) == 3);
+    CHECK_EQ(atomic_load(&m.jobs_rejected[MR_DUPLICATE]), 2);
+    jobs_stop(j, 2000);
+    jobs_free(j);
+}
+
+TEST(urgent_lane_is_bounded)
+{
+    reset();
+    struct jobs *j = jobs_new(1, 4, 32, exec_wait, NULL, NULL);
+    uint64_t id;
+    for (int i = 0; i < JOBS_URGENT_WORKERS; i++) {
+        struct job_request r = urgent_req(100 + i, 30000);
+        CHECK_EQ(jobs_submit(j, &r, &id), 0);
+    }
+    CHECK_SOON(jobs_running(j) == JOBS_URGENT_WORKERS);
+    for (int i = 0; i < JOBS_URGENT_QUEUE; i++) {
+        struct job_request r = urgent_req(200 + i, 30000);
+        CHECK_EQ(jobs_submit(j, &r, &id), 0);
+    }
+    struct job_request over = urgent_req(300, 30000);
+    CHECK_EQ(jobs_submit(j, &over, &id), -ENOSPC);
+    CHECK_EQ(jobs_queued(j), JOBS_URGENT_QUEUE);
+    /* the routine queue is its own */
+    struct job_request routine = req(301, CAPTURE_PROFILE, 10, 5000);
+    CHECK_EQ(jobs_submit(j, &routine, &id), 0);
+    jobs_stop(j, 2000);
+    jobs_free(j);
+}
+
+TEST(routine_job_of_a_process_waits_for_its_urgent_one)
+{
+    reset();
+    gate_fd = eventfd(0, EFD_CLOEXEC);
+    CHECK(gate_fd >= 0);
+    struct jobs *j = jobs_new(2, 8, 16, exec_gated, NULL, NULL);
+    uint64_t snap, prof, one = 1;
+    char st[32];
+    struct job_request u = urgent_req(9, 1), p = req(9, CAPTURE_PROFILE, 0, 5000);
+    CHECK_EQ(jobs_submit(j, &u, &snap), 0);
+    CHECK_SOON(atomic_load(&executed) == 1);
+    CHECK_EQ(jobs_submit(j, &p, &prof), 0);
+    /* two routine workers idle (one runs another process's job meanwhile),
+     * yet the profile waits for the evidence */
+    struct job_request o = req(10, CAPTURE_PROFILE, 0, 5000);
+    uint64_t other;
+    CHECK_EQ(jobs_submit(j, &o, &other), 0);
+    CHECK_SOON(atomic_load(&executed) == 2 && jobs_running(j) == 1);
+    CHECK_STREQ(state_of(j, prof, st, sizeof(st)), "queued");
+    CHECK_EQ(write(gate_fd, &one, sizeof(one)), sizeof(one));
+    CHECK_SOON(atomic_load(&executed) == 3);
+    CHECK_EQ(order[0], snap);
+    CHECK_EQ(order[1], other);
+    CHECK_EQ(order[2], prof);
+    jobs_stop(j, 1000);
+    jobs_free(j);
+    close(gate_fd);
+}
+
+TEST(stop_cancels_urgent_jobs)
+{
+    reset();
+    struct jobs *j = jobs_new(1, 4, 16, exec_wait, NULL, NULL);
+    uint64_t running, queued;
+    char st[32];
+    struct job_request a = urgent_req(11, 30000);
+    CHECK_EQ(jobs_submit(j, &a, &running), 0);
+    CHECK_SOON(jobs_running(j) == 1);
+    struct job_request b = urgent_req(11, 30000);
+    b.trigger.capture = CAPTURE_PROFILE; /* same process: waits for the first */
+    CHECK_EQ(jobs_submit(j, &b, &queued), 0);
+    CHECK_EQ(jobs_stop(j, 2000), 0);
+    CHECK_STREQ(state_of(j, running, st, sizeof(st)), "cancelled");
+    CHECK_STREQ(state_of(j, queued, st, sizeof(st)), "cancelled");
+    struct job_request c = urgent_req(12, 10);
+    uint64_t id;
+    CHECK_EQ(jobs_submit(j, &c, &id), -ESHUTDOWN);
+    jobs_free(j);
+}
+
+/* A snapshot whose Thread.print was cut by the kill; waits for the gate
+ * (or its cancellation) when it has a duration. */
+static void exec_evidence(const struct job *job, struct job_result *res, void *arg)
+{
+    exec_gated(job, res, arg);
+    res->n_artefacts = 2;
+    snprintf(res->artefacts[0].kind, sizeof(res->artefacts[0].kind), "thread_print");
+    snprintf(res->artefacts[0].name, sizeof(res->artefacts[0].name), "/d/tp%llu.txt",
+             (unsigned long long)job->id);
+    res->artefacts[0].partial = true;
+    snprintf(res->artefacts[1].kind, sizeof(res->artefacts[1].kind), "gc_class_histogram");
+    snprintf(res->artefacts[1].name, sizeof(res->artefacts[1].name), "/d/h%llu.txt",
+             (unsigned long long)job->id);
+}
+
+TEST(evidence_text_waits_for_urgent_snapshots_and_names_them)
+{
+    reset();
+    gate_fd = eventfd(0, EFD_CLOEXEC);
+    CHECK(gate_fd >= 0);
+    struct jobs *j = jobs_new(1, 8, 16, exec_evidence, NULL, NULL);
+    uint64_t done, snap, prof, other, one = 1;
+    char text[1024], want[256];
+    struct job_request old = urgent_req(21, 0), other_pid = urgent_req(22, 0);
+    CHECK_EQ(jobs_submit(j, &old, &done), 0);
+    CHECK_EQ(jobs_submit(j, &other_pid, &other), 0);
+    CHECK_SOON(atomic_load(&executed) == 2 && jobs_running(j) == 0);
+    struct job_request u = urgent_req(21, 1), p = req(21, CAPTURE_PROFILE, 0, 5000);
+    CHECK_EQ(jobs_submit(j, &u, &snap), 0);
+    CHECK_EQ(jobs_submit(j, &p, &prof), 0);
+    CHECK_SOON(atomic_load(&executed) == 3);
+    /* the kill came: not waiting, the running one is named as such */
+    CHECK_EQ(jobs_evidence_text(j, &u.target, 0, text, sizeof(text)), -ETIMEDOUT);
+    snprintf(want, sizeof(want),
+             "snapshot job %llu: in progress, thread_print:/d/tp%llu.txt (partial), "
+             "gc_class_histogram:/d/h%llu.txt",
+             (unsigned long long)snap, (unsigned long long)done, (unsigned long long)done);
+    CHECK_STREQ(text, want);
+    CHECK_EQ(write(gate_fd, &one, sizeof(one)), sizeof(one));
+    /* waiting: it ends right after, and the record names what it kept; the
+     * profile is no snapshot, the other process's snapshots are not its */
+    CHECK_EQ(jobs_evidence_text(j, &u.target, 10000, text, sizeof(text)), 0);
+    snprintf(want, sizeof(want),
+             "thread_print:/d/tp%llu.txt (partial), gc_class_histogram:/d/h%llu.txt, "
+             "thread_print:/d/tp%llu.txt (partial), gc_class_histogram:/d/h%llu.txt",
+             (unsigned long long)snap, (unsigned long long)snap, (unsigned long long)done,
+             (unsigned long long)done);
+    CHECK_STREQ(text, want);
+    (void)other;
+    jobs_stop(j, 1000);
+    jobs_free(j);
+    close(gate_fd);
+}
+
+TEST_MAIN(urgent_job_runs_while_the_only_worker_and_the_tenant_slot_are_busy,
+          urgent_snapshots_are_deduplicated_among_themselves, urgent_lane_is_bounded,
+          routine_job_of_a_process_waits_for_its_urgent_one, stop_cancels_urgent_jobs,
+          evidence_text_waits_for_urgent_snapshots_and_names_them,
+          one_container_cannot_take_every_worker_nor_the_queue, containers_take_turns,
           tenant_limits_are_checked, one_capture_per_process_at_a_time,
           stop_returns_within_its_bound_past_a_stuck_worker, at_most_workers_run_at_once,
           duplicates_per_target_and_kind_are_rejected, full_queue_is_reported,

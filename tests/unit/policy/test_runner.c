@@ -1,0 +1,201 @@
+/* The job executor's snapshots against a fake JVM (tests/helpers/
+ * fake_jvm, a real process serving the attach protocol): a reply cut by
+ * the kill is kept and its record says complete: false; whole replies
+ * say complete: true; urgent snapshots skip the histogram's full GC,
+ * routine ones do not. Needs root and `make test-build`. */
+#include "core/fsutil.h"
+#include "harness.h"
+#include "outbox/outbox.h"
+#include "policy/runner.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct fake {
+    pid_t pid;
+    int out; /* its stdout: "fake_jvm ready <pid>", then "request <cmd> <arg0>" lines */
+};
+
+/* Reads what fd has until text contains want or 10 s pass. */
+static bool read_until(int fd, char *text, size_t cap, const char *want)
+{
+    size_t len = strlen(text);
+    for (int i = 0; i < 1000 && !strstr(text, want) && len + 1 < cap; i++) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 10) <= 0)
+            continue;
+        ssize_t n = read(fd, text + len, cap - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        text[len] = '\0';
+    }
+    return strstr(text, want) != NULL;
+}
+
+static int fake_start(const char *mode, struct fake *f)
+{
+    char path[512], text[256] = "";
+    const char *build = getenv("BUILD");
+    int fds[2];
+    snprintf(path, sizeof(path), "%s/tests/helpers/fake_jvm", build && *build ? build : "build");
+    if (access(path, X_OK) < 0 || pipe2(fds, O_CLOEXEC) < 0)
+        return -ENOENT;
+    f->pid = fork();
+    if (f->pid == 0) {
+        dup2(fds[1], 1);
+        execl(path, path, mode, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    f->out = fds[0];
+    return read_until(f->out, text, sizeof(text), "fake_jvm ready") ? 0 : -ETIMEDOUT;
+}
+
+/* Kills it (if alive) and returns how it ended (waitpid status). */
+static int fake_stop(struct fake *f)
+{
+    int status = 0;
+    if (waitpid(f->pid, &status, WNOHANG) == 0) {
+        kill(f->pid, SIGKILL);
+        waitpid(f->pid, &status, 0);
+        status = 0; /* it did not die on its own */
+    }
+    close(f->out);
+    return status;
+}
+
+struct bench {
+    char root[64];
+    struct config cfg;
+    struct outbox *ob;
+    struct runner r;
+    struct runner_target rt;
+    struct job job;
+};
+
+static int bench_open(struct bench *b, int pid, bool urgent)
+{
+    char err[256];
+    memset(b, 0, sizeof(*b));
+    snprintf(b->root, sizeof(b->root), "/tmp/fs-test-runner-XXXXXX");
+    if (!mkdtemp(b->root))
+        return -errno;
+    struct outbox_opts o = {.root = b->root};
+    int rc = outbox_open(&o, &b->ob, err, sizeof(err));
+    if (rc < 0)
+        return rc;
+    b->cfg.max_profile_mb = 16;
+    b->r = (struct runner){.cfg = &b->cfg, .outbox = b->ob};
+    snprintf(b->rt.service, sizeof(b->rt.service), "leaky");
+    b->rt.settings.jcmd_timeout_ms = 5000;
+    b->job = (struct job){.id = 1,
+                          .urgent = urgent,
+                          .cancel_fd = -1,
+                          .payload = &b->rt,
+                          .trigger = {.kind = urgent ? TRIGGER_CGROUP_PRESSURE : TRIGGER_HTTP,
+                                      .capture = CAPTURE_SNAPSHOT}};
+    return procfs_ident(NULL, pid, &b->job.target);
+}
+
+static void bench_close(struct bench *b)
+{
+    outbox_close(b->ob);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", b->root);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", b->root);
+}
+
+/* The record the local sink wrote next to an artefact. */
+static cJSON *sidecar(const char *artefact)
+{
+    char path[4200], *text = NULL;
+    snprintf(path, sizeof(path), "%s.json", artefact);
+    if (fsutil_read_all(path, 1 << 20, &text, NULL) < 0)
+        return NULL;
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    return j;
+}
+
+static const cJSON *field(const cJSON *side, const char *name)
+{
+    return cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(side, "summary"), "fields"),
+                               name);
+}
+
+TEST(snapshot_cut_by_the_kill_is_kept_as_incomplete)
+{
+    struct fake f;
+    struct bench b;
+    struct job_result res = {0};
+    NEED(geteuid() == 0, "needs root (the attach helper enters the JVM's namespaces)");
+    NEED(fake_start("die-in-dump", &f) == 0, "run make test-build first (tests/helpers/fake_jvm)");
+    CHECK_EQ(bench_open(&b, f.pid, true), 0);
+    runner_exec(&b.job, &res, &b.r);
+    int status = fake_stop(&f);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL); /* the kill came mid-dump */
+    CHECK_EQ(res.state, JOB_TARGET_EXITED);
+    CHECK_CONTAINS(res.reason, "complete: false");
+    CHECK_EQ(res.n_artefacts, 1); /* the histogram never answered */
+    CHECK_STREQ(res.artefacts[0].kind, "thread_print");
+    CHECK(res.artefacts[0].partial);
+    CHECK_EQ(outbox_run_once(b.ob), 1);
+    char *text = NULL;
+    CHECK_EQ(fsutil_read_all(res.artefacts[0].name, 1 << 20, &text, NULL), 0);
+    CHECK_CONTAINS(text, "\"leaker\" #12");
+    CHECK(text && !strstr(text, "JNI global"));
+    free(text);
+    cJSON *side = sidecar(res.artefacts[0].name);
+    CHECK(side != NULL);
+    CHECK(cJSON_IsFalse(field(side, "complete")));
+    CHECK_STREQ(cJSON_GetStringValue(field(side, "snapshot_type")), "thread_print");
+    cJSON_Delete(side);
+    bench_close(&b);
+}
+
+/* Runs one snapshot job on a "whole" fake; the fake's request log in log. */
+static void whole_run(bool urgent, char *log, size_t cap, struct t_state *t_)
+{
+    struct fake f;
+    struct bench b;
+    struct job_result res = {0};
+    log[0] = '\0';
+    NEED(geteuid() == 0, "needs root (the attach helper enters the JVM's namespaces)");
+    NEED(fake_start("whole", &f) == 0, "run make test-build first (tests/helpers/fake_jvm)");
+    CHECK_EQ(bench_open(&b, f.pid, urgent), 0);
+    runner_exec(&b.job, &res, &b.r);
+    read_until(f.out, log, cap, "GC.class_histogram");
+    CHECK_EQ(fake_stop(&f), 0); /* alive until we killed it */
+    CHECK_EQ(res.state, JOB_DONE);
+    CHECK_EQ(res.n_artefacts, 2);
+    CHECK_EQ(outbox_run_once(b.ob), 2);
+    for (int i = 0; i < res.n_artefacts; i++) {
+        CHECK(!res.artefacts[i].partial);
+        cJSON *side = sidecar(res.artefacts[i].name);
+        CHECK(side != NULL);
+        CHECK(cJSON_IsTrue(field(side, "complete")));
+        cJSON_Delete(side);
+    }
+    bench_close(&b);
+}
+
+TEST(whole_snapshots_are_complete_and_urgent_ones_skip_the_full_gc)
+{
+    char log[4096];
+    whole_run(true, log, sizeof(log), t_);
+    CHECK_CONTAINS(log, "request jcmd Thread.print");
+    CHECK_CONTAINS(log, "request jcmd GC.class_histogram -all\n");
+    whole_run(false, log, sizeof(log), t_);
+    CHECK_CONTAINS(log, "request jcmd GC.class_histogram\n");
+}
+
+TEST_MAIN(snapshot_cut_by_the_kill_is_kept_as_incomplete,
+          whole_snapshots_are_complete_and_urgent_ones_skip_the_full_gc)
