@@ -322,3 +322,41 @@ sc_watermark_cgroup() {
     wait_line "\"kind\":\"exit\",\"pid\":[0-9]+,\"tgid\":$pid," 8000 >/dev/null || return 1
     ev_check_marks "\"kind\":\"watermark_cgroup\".*\"cgroup_id\":$id," 3 $((32 * MIB))
 }
+
+# a container's usage climbs to 40 MiB, falls to 8 and climbs to 35 against
+# a ladder from 15 MiB in 6 MiB steps (boundaries 15 21 27 33 39 45, each
+# at least 3 MiB from where the usage rests): the kernel reports every
+# boundary of each climb once, in order, and nothing for the fall; the
+# poller at its resolution reports fewer, still increasing within a climb;
+# both follow the fall down, so the second climb is reported from 15 again
+sc_steps_cgroup() {
+    ev_need
+    need ct_can_run "needs root, cgroup v1 memory, unshare and setpriv"
+    trap 'probe_cleanup; ct_cleanup' EXIT
+    probe_start --comm memhog || return 1
+    ev_ct_start st -- "$MEMHOG" --wait-file /tmp/go --step-ms 400 --hold-ms 300 40 8 35 ||
+        return 1
+    local pid cg id re got
+    pid=$(ct_pid st); cg=$(ct_cgroup st); id=$(stat -c %i "$cg")
+    probe_cmd watch "$cg" || return 1
+    probe_cmd cgsteps "$cg" $((15 * MIB)) $((6 * MIB)) || return 1
+    touch "/proc/$pid/root/tmp/go"
+    wait_line "\"kind\":\"exit\",\"pid\":[0-9]+,\"tgid\":$pid," 8000 >/dev/null || return 1
+    re="\"kind\":\"step_cgroup\".*\"cgroup_id\":$id,"
+    grep -E -- "$re" "$P_DIR/out"
+    while read -r line; do
+        [ "$(jget "$line" value_bytes)" -ge "$(jget "$line" watermark_bytes)" ] ||
+            ev_fail "a step record below its boundary: $line" || return 1
+    done < <(grep -E -- "$re" "$P_DIR/out")
+    got=$(grep -E -- "$re" "$P_DIR/out" | while read -r line; do
+        echo $(($(jget "$line" watermark_bytes) / MIB)); done | tr '\n' ' ')
+    echo "boundaries reported (MiB): $got"
+    if [ "$EV_SOURCE" != poller ]; then
+        [ "$got" = "15 21 27 33 39 15 21 27 33 " ] || ev_fail "expected 15 21 27 33 39 15 21 27 33"
+        return
+    fi
+    # two climbs, each reported from 15 and increasing
+    echo "$got" | awk '{ n = 0; for (i = 1; i <= NF; i++) { if ($i == 15) n++;
+        else if ($i <= $(i - 1)) exit 1 } ; exit !(n == 2 && $1 == 15) }' ||
+        ev_fail "not two increasing climbs from 15: $got"
+}
