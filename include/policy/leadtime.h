@@ -51,7 +51,8 @@ double lead_rate(const struct lead_est *e);
  * due), the last reading at or above LEAD_FLOOR_PCT of it, a rate, and the
  * limit projected (from the last reading at lead_rate) less than lead_ms
  * after now_ns. A climb with no reading for longer than its window took
- * has stalled: no projection (a plateau never fires by the clock alone).
+ * (plus half a second) has stalled: no projection (a plateau never fires
+ * by the clock alone).
  * *secs (may be NULL) gets the projected seconds left from now (>= 0)
  * whenever a projection exists, -1 otherwise. */
 bool lead_due(const struct lead_est *e, uint64_t limit_bytes, uint64_t lead_ms, uint64_t now_ns,

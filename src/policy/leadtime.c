@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#define LEAD_STALL_GRACE_MS 500
+
 void lead_ladder(uint64_t limit_bytes, uint64_t *from_bytes, uint64_t *step_bytes)
 {
     uint64_t step = limit_bytes / 100 * LEAD_STEP_PCT;
@@ -49,8 +51,10 @@ double lead_rate(const struct lead_est *e)
 }
 
 /* Seconds from now until the limit at the window's rate, or -1: no rate, or
- * a climb that has stalled (no step for as long as the whole window took,
- * so the rate no longer holds: a plateau must not fire as time passes). */
+ * a climb that has stalled: its next step is overdue by longer than the
+ * whole window took plus LEAD_STALL_GRACE_MS (a reader running late is not
+ * a plateau), so the rate no longer holds and the clock alone must not
+ * make it fire. */
 static double projection(const struct lead_est *e, uint64_t limit_bytes, uint64_t now_ns)
 {
     double rate = lead_rate(e);
@@ -58,7 +62,7 @@ static double projection(const struct lead_est *e, uint64_t limit_bytes, uint64_
         return -1;
     uint64_t last = e->bytes[e->n - 1], t = e->t_ns[e->n - 1];
     uint64_t since = now_ns > t ? now_ns - t : 0;
-    if (since > t - e->t_ns[0])
+    if (since > t - e->t_ns[0] + LEAD_STALL_GRACE_MS * 1000000ull)
         return -1;
     double room = last < limit_bytes ? (double)(limit_bytes - last) : 0;
     double left = room / rate - (double)since / 1e9;

@@ -127,7 +127,7 @@ static void arm_cgroup_steps(struct monitor *m, struct watched_cg *w, const stru
     uint64_t from, step;
     bool on = m->d.cfg->evidence_lead_ms && limit != CGROUP_UNLIMITED;
     lead_ladder(on ? limit : 0, &from, &step);
-    if (step == w->step)
+    if (step == w->step && w->limit == (on ? limit : 0))
         return;
     int rc = events_set_cgroup_steps(m->d.events, w->id, from, step);
     if (rc < 0 && rc != -ENOENT) {

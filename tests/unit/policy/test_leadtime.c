@@ -90,6 +90,9 @@ TEST(a_plateau_never_fires)
     feed(&e, 400, 600); /* 100 MiB/s, 4 s left */
     CHECK(!due_at(&e, 400, &secs));
     CHECK(near(secs, 4.0, 0.01));
+    /* read 300 ms late (a busy reader), the climb still holds: 3.7 s */
+    CHECK(!due_at(&e, 700, &secs));
+    CHECK(near(secs, 3.7, 0.01));
     /* 1.2 s later the naive projection would say 2.8 s: the climb stalled */
     CHECK(!due_at(&e, 1600, &secs));
     CHECK_EQ(secs, -1);
