@@ -164,11 +164,14 @@ static void arm_cgroup(struct monitor *m, const struct target *tg)
               (unsigned long long)mark, (unsigned long long)limit);
 }
 
-/* What a process's lead time is measured against: the limit its rules'
- * percentages use, unless that is the host's memory (no limit). */
+/* What a process's own climb is measured against: FLAMESHOT_POD_MEM_LIMIT
+ * when set. Otherwise its cgroup's ladder watches the limit the kernel
+ * enforces, on the usage it enforces it on (never below the RSS), and a
+ * second ladder would only cost the poller a read per target per period;
+ * without any limit there is no lead time. */
 static uint64_t proc_lead_limit(const struct target *tg)
 {
-    return tg->limits.mem_source == LIMIT_HOST ? 0 : tg->limits.mem_bytes;
+    return tg->limits.mem_source == LIMIT_OVERRIDE ? tg->limits.mem_bytes : 0;
 }
 
 static void arm_process_steps(struct monitor *m, struct target *tg)
