@@ -5,7 +5,9 @@
 # time to the limit falls under FLAMESHOT_EVIDENCE_LEAD (3 s) once usage is
 # past half the limit, and the jcmd snapshots and the emergency profile are
 # asked for as trigger memory_lead, tagged with the projection. Only the
-# growth rate can fire here: no threshold of the rule is reachable.
+# growth rate can fire here: no threshold of the rule is reachable. The
+# same without a cgroup limit, under FLAMESHOT_POD_MEM_LIMIT: the process's
+# own RSS ladder projects against that.
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/lib/container.sh"
@@ -34,14 +36,18 @@ wait_file() {
     return 1
 }
 
+# memory_lead NAME BPF [ct_start options] [-- daemon variables]
 memory_lead() {
-    local name=$1 bpf=$2
+    local name=$1 bpf=$2 opts=() vars=() what="memory cgroup"
+    shift 2
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
+    [ $# -gt 0 ] && { shift; vars=("$@"); what=pid; }
     caps
-    ct_start "$name" --mem-limit 536870912 -- \
+    ct_start "$name" "${opts[@]}" -- \
         /usr/bin/java -Xmx2g -cp "$CLASSES" Leaker 150 go 380 || return 1
     ct_wait_output "$name" "Leaker started" 20 || return 1
     local pid ns; pid=$(ct_pid "$name"); ns=$(ct_nspid "$name")
-    d_start "$name" FLAMESHOT_BPF="$bpf" \
+    d_start "$name" FLAMESHOT_BPF="$bpf" "${vars[@]}" \
         FLAMESHOT_PROCESSES='[{"service":"lead","command":"Leaker 150 go 380$","emergency_duration":"2s"}]' ||
         return 1
     d_wait_log "$name" "watching pid $pid " 20 || return 1
@@ -49,7 +55,7 @@ memory_lead() {
     ct_wait_output "$name" "holding" 20 || return 1
     d_wait_log "$name" "queued: snapshot of pid $pid, trigger memory_lead" 10 || return 1
     d_wait_log "$name" "queued: profile of pid $pid, trigger memory_lead" 10 || return 1
-    d_log "$name" | grep -E "the limit in [0-9.]+ s \(FLAMESHOT_EVIDENCE_LEAD 3000 ms\); evidence from pid $pid" ||
+    d_log "$name" | grep -E "$what [0-9]+: .* the limit in [0-9.]+ s \(FLAMESHOT_EVIDENCE_LEAD 3000 ms\); evidence from pid $pid" ||
         { echo "no lead line naming the projection"; return 1; }
     local dir h t
     dir=$(d_profiles "$name")/host/lead
@@ -71,9 +77,11 @@ memory_lead() {
     d_log "$name" | grep -q "event source: $src" || { echo "wrong event source"; return 1; }
     d_stop "$name" && ct_stop "$name"
 }
-case_memory_lead_bpf() { memory_lead lead-bpf on; }
-case_memory_lead_poller() { memory_lead lead-poll off; }
+case_memory_lead_bpf() { memory_lead lead-bpf on --mem-limit 536870912; }
+case_memory_lead_poller() { memory_lead lead-poll off --mem-limit 536870912; }
+case_memory_lead_pod_limit() { memory_lead lead-pod on -- FLAMESHOT_POD_MEM_LIMIT=512; }
 
 t_case "memory lead: 150 MB/s towards the limit asks for the evidence before any threshold (BPF)" case_memory_lead_bpf
 t_case "memory lead: 150 MB/s towards the limit asks for the evidence before any threshold (poller)" case_memory_lead_poller
+t_case "memory lead: a process's own climb against FLAMESHOT_POD_MEM_LIMIT, no cgroup limit (BPF)" case_memory_lead_pod_limit
 t_done
