@@ -6,6 +6,7 @@
 #   make run        deps + build + start the agent on this host (standalone)
 #   make test       build + the whole test suite (ends "N passed, N failed")
 #   make asan       sanitizer build: build/asan/flameshotd and unit tests
+#   make bench      benchmarks (tools/bench/; minutes, root, not in make test)
 #   make format / make lint
 
 MACHINE := $(shell uname -m)
@@ -67,7 +68,7 @@ JAVA_SRCS := $(wildcard tests/fixtures/java/*.java)
 TOOL_SRCS := $(wildcard tools/*.c)
 TOOLS     := $(TOOL_SRCS:tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all deps run test asan unit test-build test-asprof format lint clean vmlinux
+.PHONY: all deps run test asan unit bench test-build test-asprof format lint clean vmlinux
 .DEFAULT_GOAL := all
 # the BPF object and skeleton are intermediates of a pattern chain: keep them
 .SECONDARY: $(BPF_OBJS) $(SKELS)
@@ -161,6 +162,10 @@ test: test-build
 
 unit: test-build
 	@tests/run.sh --unit
+
+# evidence before the OOM kill, per leak rate and event source (tools/bench/evidence)
+bench: all $(BUILD)/tests/java/.stamp
+	@tools/bench/evidence
 
 # --- housekeeping ---------------------------------------------------------
 deps:

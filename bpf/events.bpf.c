@@ -9,10 +9,11 @@
  *
  * rss_stat fires on every change of an mm's RSS counters (each page fault
  * batch), so that path does nothing unless userspace has set a watermark
- * (n_proc_marks / n_cg_marks) and then one hash lookup per kind before
- * returning; a record is emitted only when a watermark is crossed upward
- * while armed, and the watermark re-arms once the value is back under its
- * hysteresis band. */
+ * or a ladder (n_proc_marks / n_cg_marks) and then one hash lookup per kind
+ * before returning; a record is emitted only when a watermark is crossed
+ * upward while armed (it re-arms once the value is back under its
+ * hysteresis band), or when the value reaches the next step of a ladder
+ * (steps.h: one record per step of growth, the rate's raw material). */
 #include "vmlinux.h"
 
 #include <bpf/bpf_core_read.h>
@@ -21,6 +22,7 @@
 
 #include "compat.bpf.h"
 #include "events.h"
+#include "steps.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -222,9 +224,25 @@ int oom_tp(struct trace_event_raw_mark_victim *ctx)
 
 /* ---- RSS / memcg usage watermarks ------------------------------------------ */
 
-static __always_inline void check_mark(struct fs_watermark *w, __u64 value, __u32 kind,
-                                       struct task_struct *owner, __u64 cgid, __u32 flags)
+static __always_inline void emit_mark(__u32 kind, struct task_struct *owner, __u64 cgid,
+                                      __u32 flags, __u64 value, __u64 mark)
 {
+    struct fs_event *e = reserve(kind, flags);
+    if (!e)
+        return;
+    fill_task(e, owner);
+    if (cgid)
+        e->cgroup_id = cgid;
+    e->value_bytes = value;
+    e->watermark_bytes = mark;
+    bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void check_watermark(struct fs_watermark *w, __u64 value, __u32 kind,
+                                            struct task_struct *owner, __u64 cgid, __u32 flags)
+{
+    if (!w->watermark_bytes)
+        return;
     if (value < w->watermark_bytes) {
         if (value < w->rearm_bytes && !w->armed)
             w->armed = 1;
@@ -234,15 +252,31 @@ static __always_inline void check_mark(struct fs_watermark *w, __u64 value, __u3
     if (!w->armed || __sync_val_compare_and_swap(&w->armed, 1, 0) != 1)
         return;
     __sync_fetch_and_add(&w->crossings, 1);
-    struct fs_event *e = reserve(kind, flags);
-    if (!e)
+    emit_mark(kind, owner, cgid, flags, value, w->watermark_bytes);
+}
+
+static __always_inline void check_step(struct fs_watermark *w, __u64 value, __u32 kind,
+                                       struct task_struct *owner, __u64 cgid, __u32 flags)
+{
+    __u64 step = w->step_bytes, next = w->step_next;
+    if (!step)
         return;
-    fill_task(e, owner);
-    if (cgid)
-        e->cgroup_id = cgid;
-    e->value_bytes = value;
-    e->watermark_bytes = w->watermark_bytes;
-    bpf_ringbuf_submit(e, 0);
+    __u64 moved = fs_step_next(w->step_from, step, next, value);
+    if (moved == next)
+        return;
+    /* two CPUs may move the ladder at once: only the one whose swap lands
+     * acts, so each step is reported once */
+    if (__sync_val_compare_and_swap(&w->step_next, next, moved) != next || value < next)
+        return;
+    emit_mark(kind, owner, cgid, flags, value, next);
+}
+
+static __always_inline void check_mark(struct fs_watermark *w, __u64 value, __u32 kind,
+                                       __u32 step_kind, struct task_struct *owner, __u64 cgid,
+                                       __u32 flags)
+{
+    check_watermark(w, value, kind, owner, cgid, flags);
+    check_step(w, value, step_kind, owner, cgid, flags);
 }
 
 static __always_inline int on_rss(struct mm_struct *mm, __u32 flags)
@@ -260,16 +294,16 @@ static __always_inline int on_rss(struct mm_struct *mm, __u32 flags)
         __u32 tgid = BPF_CORE_READ(owner, tgid);
         struct fs_watermark *w = bpf_map_lookup_elem(&proc_marks, &tgid);
         if (w)
-            check_mark(w, compat_mm_rss_pages(mm) * page_size, FS_EV_WATERMARK_PROC, owner, 0,
-                       flags);
+            check_mark(w, compat_mm_rss_pages(mm) * page_size, FS_EV_WATERMARK_PROC,
+                       FS_EV_STEP_PROC, owner, 0, flags);
     }
     if (nc) {
         struct cgroup_subsys_state *css = compat_task_memcg_css(owner);
         __u64 cgid = compat_css_cgroup_ino(css);
         struct fs_watermark *w = bpf_map_lookup_elem(&cg_marks, &cgid);
         if (w)
-            check_mark(w, compat_memcg_usage_pages(css) * page_size, FS_EV_WATERMARK_CGROUP, owner,
-                       cgid, flags);
+            check_mark(w, compat_memcg_usage_pages(css) * page_size, FS_EV_WATERMARK_CGROUP,
+                       FS_EV_STEP_CGROUP, owner, cgid, flags);
     }
     return 0;
 }

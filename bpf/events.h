@@ -21,6 +21,8 @@ enum fs_event_kind {
     FS_EV_OOM = 3,              /* the OOM killer chose pid as its victim */
     FS_EV_WATERMARK_CGROUP = 4, /* a memory cgroup's usage crossed its watermark upward */
     FS_EV_WATERMARK_PROC = 5,   /* a process's RSS crossed its watermark upward */
+    FS_EV_STEP_CGROUP = 6,      /* a memory cgroup's usage reached the next step of its ladder */
+    FS_EV_STEP_PROC = 7,        /* a process's RSS reached the next step of its ladder */
 };
 
 /* fs_event.flags */
@@ -48,14 +50,23 @@ struct fs_event {
 };
 
 /* Value of the cg_marks (key: __u64 memory cgroup id) and proc_marks (key:
- * __u32 tgid) hash maps. Userspace writes watermark/rearm and armed = 1;
- * the program clears armed when it emits and sets it again once the value
- * has fallen below rearm_bytes. */
+ * __u32 tgid) hash maps. An entry holds a watermark, a step ladder, or both.
+ *
+ * Watermark (watermark_bytes 0: none): userspace writes watermark/rearm and
+ * armed = 1; the program clears armed when it emits and sets it again once
+ * the value has fallen below rearm_bytes.
+ *
+ * Ladder (step_bytes 0: none): boundaries at step_from + k * step_bytes;
+ * userspace writes step_next = step_from, the program moves it (steps.h)
+ * and emits FS_EV_STEP_* each time the value reaches it. */
 struct fs_watermark {
     __u64 watermark_bytes;
     __u64 rearm_bytes; /* < watermark_bytes: the hysteresis band */
     __u64 armed;       /* 64-bit: BPF atomics on 32-bit words need -mcpu=v3 */
     __u64 crossings;   /* events emitted for this watermark */
+    __u64 step_from;
+    __u64 step_bytes;
+    __u64 step_next; /* the next boundary to report */
 };
 
 /* One slot of the per-CPU "stats" array; userspace sums the CPUs. */

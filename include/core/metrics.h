@@ -26,6 +26,7 @@ static inline int metrics_http_code_index(int code)
     return i;
 }
 
+/* mirrors enum trigger_kind (policy/trigger.h; checked there) */
 enum metrics_trigger {
     MT_CPU = 0,
     MT_MEMORY,
@@ -34,6 +35,7 @@ enum metrics_trigger {
     MT_OOM,
     MT_AUTO,
     MT_HTTP,
+    MT_MEMORY_LEAD,
     MT__COUNT
 };
 

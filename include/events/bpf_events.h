@@ -65,6 +65,18 @@ int bpf_events_clear_cgroup_mark(struct bpf_events *b, uint64_t cgroup_id);
 int bpf_events_set_proc_mark(struct bpf_events *b, int tgid, uint64_t bytes, uint64_t rearm_bytes);
 int bpf_events_clear_proc_mark(struct bpf_events *b, int tgid);
 
+/* Step ladders (bpf/steps.h): boundaries at from_bytes + k * step_bytes;
+ * the program emits FS_EV_STEP_CGROUP / FS_EV_STEP_PROC each time the value
+ * reaches the next boundary (value_bytes: the value, watermark_bytes: the
+ * boundary). Setting restarts the ladder at from_bytes (the next change of
+ * the value at or above it is reported); step_bytes 0 removes it. A ladder
+ * and a watermark of the same key are independent. Return 0, -ENOENT
+ * (removal of an absent ladder), -EINVAL (tgid <= 0), -ENOSPC or -errno. */
+int bpf_events_set_cgroup_steps(struct bpf_events *b, uint64_t cgroup_id, uint64_t from_bytes,
+                                uint64_t step_bytes);
+int bpf_events_set_proc_steps(struct bpf_events *b, int tgid, uint64_t from_bytes,
+                              uint64_t step_bytes);
+
 /* Reads the per-CPU counters (one map lookup syscall). */
 void bpf_events_counts(struct bpf_events *b, struct bpf_events_counts *out);
 

@@ -5,7 +5,7 @@
  *
  * The record is struct fs_event (bpf/events.h):
  *   kind        FS_EV_EXEC | FS_EV_EXIT | FS_EV_OOM | FS_EV_WATERMARK_CGROUP |
- *               FS_EV_WATERMARK_PROC
+ *               FS_EV_WATERMARK_PROC | FS_EV_STEP_CGROUP | FS_EV_STEP_PROC
  *   pid, tgid   host pid namespace; tgid is the process. OOM: the VICTIM.
  *               Watermark: the process whose RSS crossed (proc), or the
  *               owner of the mm whose fault pushed the cgroup over (cgroup;
@@ -19,7 +19,8 @@
  *               the observation (poller)
  *   exit_code / exit_signal   exit only: status 0..255 and the killing
  *               signal (0 none); -1/-1 with FS_EVF_NO_EXIT_STATUS (poller)
- *   value_bytes / watermark_bytes   watermark only
+ *   value_bytes / watermark_bytes   watermark and step only (step: the
+ *               boundary reached)
  *   flags       FS_EVF_*: what a source could not know or had to infer
  *
  * Watermarks are armed when set: the first observation >= bytes emits one
@@ -111,11 +112,28 @@ int events_set_proc_watermark(struct events_source *s, int tgid, uint64_t bytes,
                               uint64_t hysteresis_bytes);
 int events_clear_proc_watermark(struct events_source *s, int tgid);
 
+/* Step ladders (bpf/steps.h), for growth rates without a record per page:
+ * one FS_EV_STEP_CGROUP / FS_EV_STEP_PROC record each time the value
+ * reaches the next boundary from_bytes + k * step_bytes (value_bytes: the
+ * value, watermark_bytes: the boundary; ts_ns: when). A fall of two steps
+ * moves the ladder down silently, so the next record may name a lower
+ * value than the last. BPF reports the kernel's every change; the poller
+ * what it reads each period. Setting restarts the ladder at from_bytes;
+ * step_bytes 0 removes it. Independent of the watermark; both go with
+ * events_unwatch_cgroup / the process's exit. 0, -ENOENT (cgroup not
+ * watched, or removing an absent ladder), -EINVAL (tgid <= 0), -ENOSPC,
+ * -errno. */
+int events_set_cgroup_steps(struct events_source *s, uint64_t cgroup_id, uint64_t from_bytes,
+                            uint64_t step_bytes);
+int events_set_proc_steps(struct events_source *s, int tgid, uint64_t from_bytes,
+                          uint64_t step_bytes);
+
 /* Counters since open (reads the BPF per-CPU map: one syscall). Also
  * stores them in the metrics given at open. */
 void events_stats(struct events_source *s, struct events_stats *out);
 
-/* "exec", "exit", "oom", "watermark_cgroup", "watermark_proc", "unknown". */
+/* "exec", "exit", "oom", "watermark_cgroup", "watermark_proc", "step_cgroup",
+ * "step_proc", "unknown". */
 const char *events_kind_name(uint32_t kind);
 
 #endif

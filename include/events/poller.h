@@ -90,6 +90,13 @@ int poller_clear_cgroup_mark(struct poller *p, uint64_t id);
 int poller_set_proc_mark(struct poller *p, int tgid, uint64_t bytes, uint64_t rearm_bytes);
 int poller_clear_proc_mark(struct poller *p, int tgid);
 
+/* Step ladders as in bpf_events.h, at the poller's resolution: a period
+ * that climbed several steps is one record. 0, -EINVAL, -ENOENT (cgroup not
+ * watched, or removing an absent ladder) or -ENOMEM. */
+int poller_set_cgroup_steps(struct poller *p, uint64_t id, uint64_t from_bytes,
+                            uint64_t step_bytes);
+int poller_set_proc_steps(struct poller *p, int tgid, uint64_t from_bytes, uint64_t step_bytes);
+
 void poller_counts(const struct poller *p, struct poller_counts *out);
 
 #endif

@@ -5,8 +5,11 @@
  * - mem_usage_mb_emergency and mem_usage_percent_emergency fire on a
  *   single sample or a kernel watermark event, for emergency_duration;
  * - the container's cgroup near its limit (the rule's emergency percent,
- *   95 when unset) means an emergency profile plus jcmd snapshots of the
+ *   95 when unset) means jcmd snapshots plus an emergency profile of the
  *   JVM with the largest RSS in that cgroup;
+ * - the same evidence when the limit is projected to be reached within
+ *   FLAMESHOT_EVIDENCE_LEAD at the present growth rate (leadtime.h), under
+ *   the same cooldowns;
  * - cooldowns: normal 1m, emergency 30s, snapshots 1m; a rule's
  *   `cooldown` replaces all three.
  * Every trigger records why it fired, as Flameshot's tags (cpu_avg:91.20). */
@@ -14,6 +17,7 @@
 #define FS_POLICY_H
 
 #include "core/rules.h"
+#include "policy/leadtime.h"
 #include "policy/sampler.h"
 #include "policy/trigger.h"
 
@@ -31,6 +35,10 @@ struct policy_state {
     uint64_t last_snapshot_ms;
     enum trigger_kind last_kind;
     uint64_t last_trigger_ms;
+    /* the process's RSS climb (its step ladder) and the ladder's step
+     * armed in the event source (0: none) */
+    struct lead_est lead;
+    uint64_t lead_step_bytes;
 };
 
 /* Checks the latest sample (emergency) and the 5-sample average (normal).
@@ -47,11 +55,20 @@ int policy_on_proc_watermark(const struct rule *r, uint64_t rss_bytes, uint64_t 
                              struct policy_state *ps, uint64_t now_ms, struct trigger *out);
 
 /* The cgroup's usage crossed its high-water mark. For the chosen target
- * (largest RSS in the cgroup), fills up to two triggers: an emergency
- * profile and, when snapshots_enabled, a jcmd snapshot. Returns how many. */
+ * (largest RSS in the cgroup), fills up to two triggers, each when its
+ * cooldown allows: a jcmd snapshot (when snapshots_enabled) first, then an
+ * emergency profile. Returns how many (0..2); the caller frees them. */
 int policy_on_cgroup_pressure(const struct rule *r, uint64_t usage_bytes, uint64_t limit_bytes,
                               bool snapshots_enabled, struct policy_state *ps, uint64_t now_ms,
                               struct trigger out[2]);
+
+/* The memory limit is projected lead_s seconds away (the caller decided it
+ * is under FLAMESHOT_EVIDENCE_LEAD: lead_due). The evidence of cgroup
+ * pressure, with its cooldowns, as TRIGGER_MEMORY_LEAD tagged lead_seconds
+ * and growth_mb_per_s (MiB/s). Returns how many (0..2). */
+int policy_on_memory_lead(const struct rule *r, double lead_s, double growth_mb_per_s,
+                          bool snapshots_enabled, struct policy_state *ps, uint64_t now_ms,
+                          struct trigger out[2]);
 
 /* The high-water mark of a container cgroup, in bytes (0: no limit). */
 uint64_t policy_cgroup_watermark(const struct rule *r, uint64_t limit_bytes);

@@ -1,5 +1,5 @@
 /* trigger: why a capture happens. Every trigger (threshold, emergency,
- * cgroup pressure, OOM, timer, HTTP) becomes a job carrying one of these,
+ * cgroup pressure, lead time, OOM, timer, HTTP) becomes a job carrying one of these,
  * and its tags travel with every artefact the job produces. */
 #ifndef FS_TRIGGER_H
 #define FS_TRIGGER_H
@@ -16,6 +16,7 @@ enum trigger_kind {
     TRIGGER_OOM,              /* a kernel OOM kill */
     TRIGGER_AUTO,             /* FLAMESHOT_AUTO_PROFILING */
     TRIGGER_HTTP,             /* the node-local HTTP API */
+    TRIGGER_MEMORY_LEAD,      /* the memory limit projected within FLAMESHOT_EVIDENCE_LEAD */
     TRIGGER__COUNT
 };
 
@@ -34,7 +35,7 @@ struct trigger {
 };
 
 /* Flameshot's tag value for the kind: "cpu", "memory", "memory_emergency",
- * "cgroup_memory_pressure", "oom", "auto", "http". */
+ * "cgroup_memory_pressure", "oom", "auto", "http", and ours "memory_lead". */
 const char *trigger_kind_name(enum trigger_kind kind);
 const char *capture_kind_name(enum capture_kind kind);
 

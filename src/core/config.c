@@ -46,6 +46,7 @@ static const char *const known_vars[] = {
     "FLAMESHOT_EXCLUDE_NAMESPACES",
     "FLAMESHOT_ASYNC_PROFILER_PATH",
     "FLAMESHOT_BPF",
+    "FLAMESHOT_EVIDENCE_LEAD",
     "FLAMESHOT_MAX_CONCURRENT_JOBS",
     "FLAMESHOT_MAX_JOBS_PER_CONTAINER",
     "FLAMESHOT_MAX_QUEUED_PER_CONTAINER",
@@ -175,6 +176,18 @@ static int load_mode(struct loader *l, struct config *c)
     return 0;
 }
 
+/* FLAMESHOT_EVIDENCE_LEAD: the growth-rate trigger (policy/leadtime.h),
+ * read with the event source it depends on; "0" turns it off. */
+static int load_evidence_lead(struct loader *l, struct config *c)
+{
+    const char *v = var(l, "FLAMESHOT_EVIDENCE_LEAD");
+    if (v && strcmp(v, "0") == 0) {
+        c->evidence_lead_ms = 0;
+        return 0;
+    }
+    return load_duration(l, "FLAMESHOT_EVIDENCE_LEAD", 3000, 0, &c->evidence_lead_ms);
+}
+
 static int load_bpf(struct loader *l, struct config *c)
 {
     const char *v = var(l, "FLAMESHOT_BPF");
@@ -186,7 +199,7 @@ static int load_bpf(struct loader *l, struct config *c)
         c->bpf = FS_BPF_OFF;
     else
         return fail(l, "FLAMESHOT_BPF", "\"%s\" is not one of auto, on, off", v);
-    return 0;
+    return load_evidence_lead(l, c);
 }
 
 static int load_log_level(struct loader *l, struct config *c)
@@ -830,6 +843,7 @@ cJSON *config_to_json(const struct config *c)
     add_list_json(o, "exclude_namespaces", &c->exclude_namespaces);
     cJSON_AddStringToObject(o, "async_profiler_path", c->async_profiler_path);
     cJSON_AddStringToObject(o, "bpf", config_bpf_name(c->bpf));
+    json_add_duration(o, "evidence_lead", c->evidence_lead_ms);
     cJSON_AddNumberToObject(o, "max_concurrent_jobs", c->max_concurrent_jobs);
     cJSON_AddNumberToObject(o, "max_jobs_per_container", c->max_jobs_per_container);
     cJSON_AddNumberToObject(o, "max_queued_per_container", c->max_queued_per_container);

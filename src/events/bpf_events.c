@@ -208,7 +208,7 @@ static int on_sample(void *ctx, void *data, size_t size)
         return 0;
     }
     memcpy(&ev, data, sizeof(ev));
-    if (ev.kind < FS_EV_EXEC || ev.kind > FS_EV_WATERMARK_PROC) {
+    if (ev.kind < FS_EV_EXEC || ev.kind > FS_EV_STEP_PROC) {
         b->malformed++;
         return 0;
     }
@@ -302,28 +302,71 @@ int bpf_events_consume(struct bpf_events *b, bpf_events_cb cb, void *arg)
     return n;
 }
 
-static int set_mark(struct bpf_map *map, const void *key, size_t ksz, uint64_t bytes,
-                    uint64_t rearm, __u32 *count)
+/* An entry holds a watermark, a ladder or both, each set and cleared without
+ * the other; it goes when neither is left. Userspace rewrites the whole
+ * entry: a kernel update of the other part at that very moment (a disarm,
+ * a step) may be undone, which costs at most one record more or less. */
+static int store(struct bpf_map *map, const void *key, size_t ksz, const struct fs_watermark *w,
+                 bool existed, __u32 *count)
 {
-    if (rearm > bytes || bytes == 0)
-        return -EINVAL;
-    struct fs_watermark w = {.watermark_bytes = bytes, .rearm_bytes = rearm, .armed = 1};
-    struct fs_watermark old;
-    bool exists = bpf_map__lookup_elem(map, key, ksz, &old, sizeof(old), 0) == 0;
-    int rc = bpf_map__update_elem(map, key, ksz, &w, sizeof(w), BPF_ANY);
+    int rc;
+    if (!w->watermark_bytes && !w->step_bytes) {
+        rc = existed ? bpf_map__delete_elem(map, key, ksz, 0) : -ENOENT;
+        if (rc == 0)
+            __atomic_sub_fetch(count, 1, __ATOMIC_SEQ_CST);
+        return rc;
+    }
+    rc = bpf_map__update_elem(map, key, ksz, w, sizeof(*w), BPF_ANY);
     if (rc == -E2BIG)
         rc = -ENOSPC;
-    if (rc == 0 && !exists)
+    if (rc == 0 && !existed)
         __atomic_add_fetch(count, 1, __ATOMIC_SEQ_CST);
     return rc;
 }
 
+static bool lookup(struct bpf_map *map, const void *key, size_t ksz, struct fs_watermark *w)
+{
+    memset(w, 0, sizeof(*w));
+    if (bpf_map__lookup_elem(map, key, ksz, w, sizeof(*w), 0) == 0)
+        return true;
+    memset(w, 0, sizeof(*w));
+    return false;
+}
+
+static int set_mark(struct bpf_map *map, const void *key, size_t ksz, uint64_t bytes,
+                    uint64_t rearm, __u32 *count)
+{
+    struct fs_watermark w;
+    if (rearm > bytes || bytes == 0)
+        return -EINVAL;
+    bool exists = lookup(map, key, ksz, &w);
+    w.watermark_bytes = bytes;
+    w.rearm_bytes = rearm;
+    w.armed = 1;
+    w.crossings = 0;
+    return store(map, key, ksz, &w, exists, count);
+}
+
 static int clear_mark(struct bpf_map *map, const void *key, size_t ksz, __u32 *count)
 {
-    int rc = bpf_map__delete_elem(map, key, ksz, 0);
-    if (rc == 0)
-        __atomic_sub_fetch(count, 1, __ATOMIC_SEQ_CST);
-    return rc;
+    struct fs_watermark w;
+    if (!lookup(map, key, ksz, &w) || !w.watermark_bytes)
+        return -ENOENT;
+    w.watermark_bytes = w.rearm_bytes = w.armed = w.crossings = 0;
+    return store(map, key, ksz, &w, true, count);
+}
+
+static int set_steps(struct bpf_map *map, const void *key, size_t ksz, uint64_t from, uint64_t step,
+                     __u32 *count)
+{
+    struct fs_watermark w;
+    bool exists = lookup(map, key, ksz, &w);
+    if (!step && !w.step_bytes)
+        return -ENOENT;
+    w.step_from = step ? from : 0;
+    w.step_bytes = step;
+    w.step_next = w.step_from;
+    return store(map, key, ksz, &w, exists, count);
 }
 
 int bpf_events_set_cgroup_mark(struct bpf_events *b, uint64_t cgroup_id, uint64_t bytes,
@@ -353,6 +396,24 @@ int bpf_events_clear_proc_mark(struct bpf_events *b, int tgid)
 {
     __u32 k = (__u32)tgid;
     return clear_mark(b->skel->maps.proc_marks, &k, sizeof(k), &b->skel->bss->n_proc_marks);
+}
+
+int bpf_events_set_cgroup_steps(struct bpf_events *b, uint64_t cgroup_id, uint64_t from_bytes,
+                                uint64_t step_bytes)
+{
+    __u64 k = cgroup_id;
+    return set_steps(b->skel->maps.cg_marks, &k, sizeof(k), from_bytes, step_bytes,
+                     &b->skel->bss->n_cg_marks);
+}
+
+int bpf_events_set_proc_steps(struct bpf_events *b, int tgid, uint64_t from_bytes,
+                              uint64_t step_bytes)
+{
+    __u32 k = (__u32)tgid;
+    if (tgid <= 0)
+        return -EINVAL;
+    return set_steps(b->skel->maps.proc_marks, &k, sizeof(k), from_bytes, step_bytes,
+                     &b->skel->bss->n_proc_marks);
 }
 
 void bpf_events_counts(struct bpf_events *b, struct bpf_events_counts *out)

@@ -41,6 +41,10 @@ const char *events_kind_name(uint32_t kind)
         return "watermark_cgroup";
     case FS_EV_WATERMARK_PROC:
         return "watermark_proc";
+    case FS_EV_STEP_CGROUP:
+        return "step_cgroup";
+    case FS_EV_STEP_PROC:
+        return "step_proc";
     }
     return "unknown";
 }
@@ -190,8 +194,10 @@ static void deliver(const struct fs_event *in, void *arg)
     struct events_source *s = arg;
     struct fs_event ev = *in;
     ev.comm[sizeof(ev.comm) - 1] = '\0';
-    if (ev.kind == FS_EV_EXIT && set_has(s->marked, s->nmarked, &ev.tgid, sizeof(int)))
+    if (ev.kind == FS_EV_EXIT && set_has(s->marked, s->nmarked, &ev.tgid, sizeof(int))) {
         events_clear_proc_watermark(s, ev.tgid);
+        events_set_proc_steps(s, ev.tgid, 0, 0);
+    }
     s->delivered++;
     metrics_inc(s->metrics, events_total);
     if (s->cb)
@@ -229,6 +235,7 @@ int events_unwatch_cgroup(struct events_source *s, uint64_t cgroup_id)
     if (!set_has(s->cgs, s->ncgs, &cgroup_id, sizeof(cgroup_id)))
         return -ENOENT;
     events_clear_cgroup_watermark(s, cgroup_id);
+    events_set_cgroup_steps(s, cgroup_id, 0, 0);
     if (s->poller)
         poller_unwatch_cgroup(s->poller, cgroup_id);
     set_del(s->cgs, &s->ncgs, &cgroup_id, sizeof(cgroup_id));
@@ -274,6 +281,32 @@ int events_clear_proc_watermark(struct events_source *s, int tgid)
     set_del(s->marked, &s->nmarked, &tgid, sizeof(tgid));
     return s->bpf ? bpf_events_clear_proc_mark(s->bpf, tgid)
                   : poller_clear_proc_mark(s->poller, tgid);
+}
+
+int events_set_cgroup_steps(struct events_source *s, uint64_t cgroup_id, uint64_t from_bytes,
+                            uint64_t step_bytes)
+{
+    if (!set_has(s->cgs, s->ncgs, &cgroup_id, sizeof(cgroup_id)))
+        return -ENOENT;
+    return s->bpf ? bpf_events_set_cgroup_steps(s->bpf, cgroup_id, from_bytes, step_bytes)
+                  : poller_set_cgroup_steps(s->poller, cgroup_id, from_bytes, step_bytes);
+}
+
+/* The tgid stays in `marked` while it has a watermark or a ladder: its exit
+ * removes both. */
+int events_set_proc_steps(struct events_source *s, int tgid, uint64_t from_bytes,
+                          uint64_t step_bytes)
+{
+    if (tgid <= 0)
+        return -EINVAL;
+    int rc = s->bpf ? bpf_events_set_proc_steps(s->bpf, tgid, from_bytes, step_bytes)
+                    : poller_set_proc_steps(s->poller, tgid, from_bytes, step_bytes);
+    if (rc == 0 && step_bytes &&
+        set_add((void **)&s->marked, &s->nmarked, &s->markcap, &tgid, sizeof(tgid)) < 0) {
+        events_set_proc_steps(s, tgid, 0, 0);
+        rc = -ENOMEM;
+    }
+    return rc;
 }
 
 void events_stats(struct events_source *s, struct events_stats *out)

@@ -1,5 +1,6 @@
 #include "events/poller.h"
 
+#include "bpf/steps.h"
 #include "events/cgroup.h"
 #include "core/fsutil.h"
 #include "events/procfs.h"
@@ -32,6 +33,10 @@ struct mark {
     bool armed;
 };
 
+struct ladder {
+    uint64_t from, step, next; /* step 0: none */
+};
+
 struct wcg {
     uint64_t id;
     char *dir;
@@ -39,11 +44,15 @@ struct wcg {
     uint64_t oom_kills;
     bool oom_known, has_mark;
     struct mark m;
+    struct ladder l;
 };
 
+/* a process with a watermark, a ladder or both */
 struct pmark {
     int tgid;
+    bool has_mark;
     struct mark m;
+    struct ladder l;
 };
 
 struct pending_oom {
@@ -293,6 +302,37 @@ static bool mark_crossed(struct mark *m, uint64_t value)
     return true;
 }
 
+/* The rule of bpf/steps.h, as bpf/events.bpf.c check_step() applies it.
+ * Returns true to emit; *boundary is the step reached. */
+static bool ladder_moved(struct ladder *l, uint64_t value, uint64_t *boundary)
+{
+    if (!l->step)
+        return false;
+    uint64_t next = fs_step_next(l->from, l->step, l->next, value);
+    *boundary = l->next;
+    bool reached = value >= l->next;
+    l->next = next;
+    return reached;
+}
+
+/* One reading against a watermark (kind: its record) and a ladder. */
+static void check_value(struct poller *p, struct fs_event *ev, uint32_t kind, bool has_mark,
+                        struct mark *m, struct ladder *l, uint64_t v)
+{
+    uint64_t boundary;
+    ev->value_bytes = v;
+    if (has_mark && mark_crossed(m, v)) {
+        ev->kind = kind;
+        ev->watermark_bytes = m->bytes;
+        emit(p, ev);
+    }
+    if (ladder_moved(l, v, &boundary)) {
+        ev->kind = kind == FS_EV_WATERMARK_CGROUP ? FS_EV_STEP_CGROUP : FS_EV_STEP_PROC;
+        ev->watermark_bytes = boundary;
+        emit(p, ev);
+    }
+}
+
 static void check_cgroup(struct poller *p, struct wcg *c, uint64_t now)
 {
     uint64_t v;
@@ -304,11 +344,9 @@ static void check_cgroup(struct poller *p, struct wcg *c, uint64_t now)
         c->oom_kills = v;
         c->oom_known = true;
     }
-    if (c->has_mark && cgroup_read_usage(c->dir, c->version, &v) == 0 && mark_crossed(&c->m, v)) {
-        struct fs_event ev = {.kind = FS_EV_WATERMARK_CGROUP, .cgroup_id = c->id};
-        ev.value_bytes = v;
-        ev.watermark_bytes = c->m.bytes;
-        emit(p, &ev);
+    if ((c->has_mark || c->l.step) && cgroup_read_usage(c->dir, c->version, &v) == 0) {
+        struct fs_event ev = {.cgroup_id = c->id};
+        check_value(p, &ev, FS_EV_WATERMARK_CGROUP, c->has_mark, &c->m, &c->l, v);
     }
 }
 
@@ -330,15 +368,13 @@ static const struct pent *find_proc(const struct poller *p, int pid)
 static void check_proc_mark(struct poller *p, struct pmark *pm)
 {
     uint64_t v;
-    if (procfs_read_rss(p->proc_root, pm->tgid, &v) < 0 || !mark_crossed(&pm->m, v))
+    if (procfs_read_rss(p->proc_root, pm->tgid, &v) < 0)
         return;
-    struct fs_event ev = {.kind = FS_EV_WATERMARK_PROC, .pid = pm->tgid, .tgid = pm->tgid};
+    struct fs_event ev = {.pid = pm->tgid, .tgid = pm->tgid};
     const struct pent *e = find_proc(p, pm->tgid);
     if (e)
         event_of(e, FS_EV_WATERMARK_PROC, &ev);
-    ev.value_bytes = v;
-    ev.watermark_bytes = pm->m.bytes;
-    emit(p, &ev);
+    check_value(p, &ev, FS_EV_WATERMARK_PROC, pm->has_mark, &pm->m, &pm->l, v);
 }
 
 /* The victim of a pending OOM kill: among this scan's exits from its
@@ -595,26 +631,68 @@ static struct pmark *find_pm(struct poller *p, int tgid)
     return NULL;
 }
 
+/* The entry of tgid, made when missing; NULL: out of memory. */
+static struct pmark *get_pm(struct poller *p, int tgid)
+{
+    struct pmark *pm = find_pm(p, tgid), n = {.tgid = tgid};
+    if (pm || VEC_PUSH(p->pm, n) < 0)
+        return pm;
+    return &p->pm.v[p->pm.n - 1];
+}
+
+/* Drops the entry once it holds neither a watermark nor a ladder. */
+static void put_pm(struct poller *p, struct pmark *pm)
+{
+    if (!pm->has_mark && !pm->l.step)
+        *pm = p->pm.v[--p->pm.n];
+}
+
 int poller_set_proc_mark(struct poller *p, int tgid, uint64_t bytes, uint64_t rearm_bytes)
 {
     if (rearm_bytes > bytes || bytes == 0 || tgid <= 0)
         return -EINVAL;
-    struct pmark n = {.tgid = tgid, .m = {.bytes = bytes, .rearm = rearm_bytes, .armed = true}};
-    struct pmark *pm = find_pm(p, tgid);
-    if (pm) {
-        *pm = n;
-        return 0;
-    }
-    return VEC_PUSH(p->pm, n);
+    struct pmark *pm = get_pm(p, tgid);
+    if (!pm)
+        return -ENOMEM;
+    pm->has_mark = true;
+    pm->m = (struct mark){.bytes = bytes, .rearm = rearm_bytes, .armed = true};
+    return 0;
 }
 
 int poller_clear_proc_mark(struct poller *p, int tgid)
 {
     struct pmark *pm = find_pm(p, tgid);
-    if (!pm)
+    if (!pm || !pm->has_mark)
         return -ENOENT;
-    *pm = p->pm.v[--p->pm.n];
+    pm->has_mark = false;
+    put_pm(p, pm);
     return 0;
+}
+
+static int set_ladder(struct ladder *l, uint64_t from, uint64_t step)
+{
+    if (!step && !l->step)
+        return -ENOENT;
+    *l = (struct ladder){.from = step ? from : 0, .step = step, .next = step ? from : 0};
+    return 0;
+}
+
+int poller_set_cgroup_steps(struct poller *p, uint64_t id, uint64_t from_bytes, uint64_t step_bytes)
+{
+    struct wcg *c = find_cg(p, id);
+    return c ? set_ladder(&c->l, from_bytes, step_bytes) : -ENOENT;
+}
+
+int poller_set_proc_steps(struct poller *p, int tgid, uint64_t from_bytes, uint64_t step_bytes)
+{
+    if (tgid <= 0)
+        return -EINVAL;
+    struct pmark *pm = step_bytes ? get_pm(p, tgid) : find_pm(p, tgid);
+    if (!pm)
+        return step_bytes ? -ENOMEM : -ENOENT;
+    int rc = set_ladder(&pm->l, from_bytes, step_bytes);
+    put_pm(p, pm);
+    return rc;
 }
 
 void poller_counts(const struct poller *p, struct poller_counts *out)

@@ -29,11 +29,14 @@
 /* a death's record waits this long for the urgent snapshots it cut */
 #define EVIDENCE_WAIT_MS 3000
 
-/* A watched memory cgroup: how many targets live in it and its mark. */
+/* A watched memory cgroup: how many targets live in it, its mark, and its
+ * climb (the step ladder armed for limit, leadtime.h). */
 struct watched_cg {
     uint64_t id;
     int refs;
     uint64_t watermark;
+    uint64_t limit, step; /* step 0: no ladder */
+    struct lead_est lead;
 };
 
 struct monitor {
@@ -124,6 +127,28 @@ static void unwatch_cg(struct monitor *m, uint64_t id)
     *w = m->cgs[--m->n_cgs];
 }
 
+/* The cgroup's step ladder for its lead time, of the kernel's limit; none
+ * without a limit or with FLAMESHOT_EVIDENCE_LEAD=0. Re-armed (and the
+ * climb forgotten) only when the limit changes. */
+static void arm_cgroup_steps(struct monitor *m, struct watched_cg *w, const struct target *tg,
+                             uint64_t limit)
+{
+    uint64_t from, step;
+    bool on = m->d.cfg->evidence_lead_ms && limit != CGROUP_UNLIMITED;
+    lead_ladder(on ? limit : 0, &from, &step);
+    if (step == w->step && w->limit == (on ? limit : 0))
+        return;
+    int rc = events_set_cgroup_steps(m->d.events, w->id, from, step);
+    if (rc < 0 && rc != -ENOENT) {
+        log_warn("monitor", "cgroup %s: cannot set its step ladder: %s", tg->cg.path,
+                 strerror(-rc));
+        return;
+    }
+    w->step = step;
+    w->limit = on ? limit : 0;
+    memset(&w->lead, 0, sizeof(w->lead));
+}
+
 /* The cgroup's high-water mark: the lowest any of its targets' rules asks
  * for, of the cgroup's own limit (not FLAMESHOT_POD_MEM_LIMIT: this is
  * about the kernel's limit, the one the OOM killer enforces). */
@@ -131,6 +156,8 @@ static void arm_cgroup(struct monitor *m, const struct target *tg)
 {
     struct watched_cg *w = find_cg(m, tg->cg.memory_id);
     uint64_t limit = tg->cgroup_mem_limit;
+    if (w)
+        arm_cgroup_steps(m, w, tg, limit);
     if (!w || limit == CGROUP_UNLIMITED)
         return;
     uint64_t mark = policy_cgroup_watermark(tg->rule, limit);
@@ -146,8 +173,34 @@ static void arm_cgroup(struct monitor *m, const struct target *tg)
               (unsigned long long)mark, (unsigned long long)limit);
 }
 
+/* What a process's own climb is measured against: FLAMESHOT_POD_MEM_LIMIT
+ * when set. Otherwise its cgroup's ladder watches the limit the kernel
+ * enforces, on the usage it enforces it on (never below the RSS), and a
+ * second ladder would only cost the poller a read per target per period;
+ * without any limit there is no lead time. */
+static uint64_t proc_lead_limit(const struct target *tg)
+{
+    return tg->limits.mem_source == LIMIT_OVERRIDE ? tg->limits.mem_bytes : 0;
+}
+
+static void arm_process_steps(struct monitor *m, struct target *tg)
+{
+    uint64_t from, step;
+    lead_ladder(m->d.cfg->evidence_lead_ms ? proc_lead_limit(tg) : 0, &from, &step);
+    if (step == tg->policy.lead_step_bytes)
+        return;
+    int rc = events_set_proc_steps(m->d.events, tg->id.pid, from, step);
+    if (rc < 0 && rc != -ENOENT) {
+        log_warn("monitor", "pid %d: cannot set its step ladder: %s", tg->id.pid, strerror(-rc));
+        return;
+    }
+    tg->policy.lead_step_bytes = step;
+    memset(&tg->policy.lead, 0, sizeof(tg->policy.lead));
+}
+
 static void arm_process(struct monitor *m, struct target *tg)
 {
+    arm_process_steps(m, tg);
     uint64_t mark = policy_proc_watermark(tg->rule, tg->limits.mem_bytes);
     if (mark == tg->proc_watermark)
         return;
@@ -478,6 +531,58 @@ static void on_cgroup_watermark(struct monitor *m, const struct fs_event *ev)
                 submit(m, tg, &t[i], -1, NULL);
 }
 
+/* The limit is projected within FLAMESHOT_EVIDENCE_LEAD: the evidence of
+ * cgroup pressure for tg, as trigger memory_lead. */
+static void fire_lead(struct monitor *m, struct target *tg, const struct lead_est *e,
+                      const struct fs_event *ev, uint64_t limit, double secs)
+{
+    struct trigger t[2];
+    double mib_s = lead_rate(e) / (1024.0 * 1024.0);
+    int n = policy_on_memory_lead(tg->rule, secs, mib_s, tg->settings.jcmd_snapshot_enabled,
+                                  &tg->policy, units_now_mono_ms(), t);
+    if (!n)
+        return; /* cooling down: said when it fired */
+    log_info("monitor",
+             "%s %llu: %llu of %llu bytes, growing %.1f MiB/s: the limit in %.2f s "
+             "(FLAMESHOT_EVIDENCE_LEAD %llu ms); evidence from pid %d",
+             ev->kind == FS_EV_STEP_CGROUP ? "memory cgroup" : "pid",
+             ev->kind == FS_EV_STEP_CGROUP ? (unsigned long long)ev->cgroup_id
+                                           : (unsigned long long)ev->tgid,
+             (unsigned long long)ev->value_bytes, (unsigned long long)limit, mib_s, secs,
+             (unsigned long long)m->d.cfg->evidence_lead_ms, tg->id.pid);
+    for (int i = 0; i < n; i++)
+        submit(m, tg, &t[i], -1, NULL);
+}
+
+/* A step of a cgroup's climb (its ladder, armed by arm_cgroup_steps). */
+static void on_cgroup_step(struct monitor *m, const struct fs_event *ev)
+{
+    struct watched_cg *w = find_cg(m, ev->cgroup_id);
+    double secs;
+    if (!w || !w->step)
+        return;
+    lead_observe(&w->lead, ev->ts_ns, ev->value_bytes, w->step / 2);
+    if (!lead_due(&w->lead, w->limit, m->d.cfg->evidence_lead_ms, units_now_boot_ns(), &secs))
+        return;
+    struct target *tg = largest_in_cgroup(m, ev->cgroup_id);
+    if (tg)
+        fire_lead(m, tg, &w->lead, ev, w->limit, secs);
+}
+
+/* A step of a target's RSS climb (arm_process_steps). */
+static void on_proc_step(struct monitor *m, const struct fs_event *ev)
+{
+    struct target *tg = targets_find(m->d.targets, ev->tgid);
+    double secs;
+    if (!tg || !tg->policy.lead_step_bytes)
+        return;
+    struct lead_est *e = &tg->policy.lead;
+    lead_observe(e, ev->ts_ns, ev->value_bytes, tg->policy.lead_step_bytes / 2);
+    uint64_t limit = proc_lead_limit(tg);
+    if (lead_due(e, limit, m->d.cfg->evidence_lead_ms, units_now_boot_ns(), &secs))
+        fire_lead(m, tg, e, ev, limit, secs);
+}
+
 void monitor_on_event(struct monitor *m, const struct fs_event *ev)
 {
     if (ev->kind == FS_EV_EXEC) {
@@ -497,6 +602,12 @@ void monitor_on_event(struct monitor *m, const struct fs_event *ev)
         break;
     case FS_EV_WATERMARK_CGROUP:
         on_cgroup_watermark(m, ev);
+        break;
+    case FS_EV_STEP_PROC:
+        on_proc_step(m, ev);
+        break;
+    case FS_EV_STEP_CGROUP:
+        on_cgroup_step(m, ev);
         break;
     default:
         break;

@@ -116,6 +116,27 @@ uint64_t policy_proc_watermark(const struct rule *r, uint64_t mem_limit_bytes)
     return w;
 }
 
+/* The evidence of a memory emergency, each part under its cooldown: a jcmd
+ * snapshot (when enabled) first, because it is the cheap evidence that must
+ * land before the kill, then an emergency profile. Returns how many. */
+static int evidence(const struct rule *r, enum trigger_kind kind, bool snapshots_enabled,
+                    struct policy_state *ps, uint64_t now_ms, struct trigger out[2])
+{
+    int n = 0;
+    if (snapshots_enabled &&
+        cooled(ps->last_snapshot_ms, cooldown(r, POLICY_COOLDOWN_SNAPSHOT_MS), now_ms)) {
+        begin(&out[n++], kind, CAPTURE_SNAPSHOT, 0, 0);
+        ps->last_snapshot_ms = now_ms;
+    }
+    if (cooled(ps->last_emergency_ms, cooldown(r, POLICY_COOLDOWN_EMERGENCY_MS), now_ms)) {
+        begin(&out[n++], kind, CAPTURE_PROFILE, r->emergency_duration_ms, r->events);
+        ps->last_emergency_ms = now_ms;
+    }
+    if (n)
+        mark(ps, kind, now_ms);
+    return n;
+}
+
 int policy_on_cgroup_pressure(const struct rule *r, uint64_t usage_bytes, uint64_t limit_bytes,
                               bool snapshots_enabled, struct policy_state *ps, uint64_t now_ms,
                               struct trigger out[2])
@@ -124,21 +145,21 @@ int policy_on_cgroup_pressure(const struct rule *r, uint64_t usage_bytes, uint64
     if (!mark_bytes || usage_bytes < mark_bytes)
         return 0;
     double pct = (double)usage_bytes * 100.0 / (double)limit_bytes;
-    int n = 0;
-    if (cooled(ps->last_emergency_ms, cooldown(r, POLICY_COOLDOWN_EMERGENCY_MS), now_ms)) {
-        begin(&out[n], TRIGGER_CGROUP_PRESSURE, CAPTURE_PROFILE, r->emergency_duration_ms,
-              r->events);
-        trigger_add_value(&out[n++], "cgroup_mem_percent", pct);
-        ps->last_emergency_ms = now_ms;
+    int n = evidence(r, TRIGGER_CGROUP_PRESSURE, snapshots_enabled, ps, now_ms, out);
+    for (int i = 0; i < n; i++)
+        trigger_add_value(&out[i], "cgroup_mem_percent", pct);
+    return n;
+}
+
+int policy_on_memory_lead(const struct rule *r, double lead_s, double growth_mb_per_s,
+                          bool snapshots_enabled, struct policy_state *ps, uint64_t now_ms,
+                          struct trigger out[2])
+{
+    int n = evidence(r, TRIGGER_MEMORY_LEAD, snapshots_enabled, ps, now_ms, out);
+    for (int i = 0; i < n; i++) {
+        trigger_add_value(&out[i], "lead_seconds", lead_s);
+        trigger_add_value(&out[i], "growth_mb_per_s", growth_mb_per_s);
     }
-    if (snapshots_enabled &&
-        cooled(ps->last_snapshot_ms, cooldown(r, POLICY_COOLDOWN_SNAPSHOT_MS), now_ms)) {
-        begin(&out[n], TRIGGER_CGROUP_PRESSURE, CAPTURE_SNAPSHOT, 0, 0);
-        trigger_add_value(&out[n++], "cgroup_mem_percent", pct);
-        ps->last_snapshot_ms = now_ms;
-    }
-    if (n)
-        mark(ps, TRIGGER_CGROUP_PRESSURE, now_ms);
     return n;
 }
 

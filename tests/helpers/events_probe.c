@@ -4,15 +4,23 @@
  *   events_probe [--bpf auto|on|off] [--classic] [--period-ms N]
  *                [--ringbuf BYTES] [--duration-ms N] [--stall-ms N] [--comm NAME]...
  *
- * --comm limits exec/exit/watermark_proc lines to those comms (oom and
- * cgroup watermark lines always print). --stall-ms does not consume for
- * that long after "ready" (to overflow a small --ringbuf on purpose). Commands, one per line on
- * stdin, each answered by an "ack" line: watch DIR | unwatch DIR             memory cgroup
- * directory cgwm DIR BYTES HYST | cgwm-clear DIR procwm PID BYTES HYST | procwm-clear PID stats |
- * quit Lines: {"kind":"ready","source":"bpf|poller","detail":"..."} first, then records
- * {"kind":"exec",...,"ts_ns":N,"seen_ns":N} where seen_ns is CLOCK_BOOTTIME when the callback ran
- * (ts_ns is the event's own). Exits 0 on quit, EOF of stdin after --duration-ms, or the duration; 2
- * when the source cannot open (the reason on stderr). */
+ * --comm limits exec/exit/watermark_proc/step_proc lines to those comms
+ * (oom, cgroup watermark and cgroup step lines always print). --stall-ms
+ * does not consume for that long after "ready" (to overflow a small
+ * --ringbuf on purpose).
+ *
+ * Commands, one per line on stdin, each answered by an "ack" line:
+ *   watch DIR | unwatch DIR                 a memory cgroup directory
+ *   cgwm DIR BYTES HYST | cgwm-clear DIR
+ *   procwm PID BYTES HYST | procwm-clear PID
+ *   cgsteps DIR FROM STEP | procsteps PID FROM STEP   (STEP 0 removes)
+ *   stats | quit
+ *
+ * Lines: {"kind":"ready","source":"bpf|poller","detail":"..."} first, then
+ * records {"kind":"exec",...,"ts_ns":N,"seen_ns":N} where seen_ns is
+ * CLOCK_BOOTTIME when the callback ran (ts_ns is the event's own). Exits 0
+ * on quit, EOF of stdin after --duration-ms, or the duration; 2 when the
+ * source cannot open (the reason on stderr). */
 #include "events/cgroup.h"
 #include "events/events.h"
 #include "core/log.h"
@@ -63,7 +71,8 @@ static void json_str(const char *s, size_t max)
 
 static bool wanted(const struct probe *pr, const struct fs_event *ev)
 {
-    if (!pr->ncomms || ev->kind == FS_EV_WATERMARK_CGROUP || ev->kind == FS_EV_OOM)
+    if (!pr->ncomms || ev->kind == FS_EV_WATERMARK_CGROUP || ev->kind == FS_EV_STEP_CGROUP ||
+        ev->kind == FS_EV_OOM)
         return true;
     for (int i = 0; i < pr->ncomms; i++)
         if (strncmp(ev->comm, pr->comms[i], FS_COMM_LEN - 1) == 0)
@@ -118,6 +127,8 @@ static int cg_cmd(struct probe *pr, const char *cmd, const char *dir, uint64_t a
         rc = events_set_cgroup_watermark(pr->src, id, a, b);
     else if (rc == 0 && strcmp(cmd, "cgwm-clear") == 0)
         rc = events_clear_cgroup_watermark(pr->src, id);
+    else if (rc == 0 && strcmp(cmd, "cgsteps") == 0)
+        rc = events_set_cgroup_steps(pr->src, id, a, b);
     ack(cmd, rc, id);
     return rc;
 }
@@ -135,6 +146,8 @@ static void command(struct probe *pr, char *line)
         print_stats(pr);
     } else if (strcmp(cmd, "procwm") == 0 && n == 4) {
         ack(cmd, events_set_proc_watermark(pr->src, atoi(arg), a, b), (uint64_t)atoi(arg));
+    } else if (strcmp(cmd, "procsteps") == 0 && n == 4) {
+        ack(cmd, events_set_proc_steps(pr->src, atoi(arg), a, b), (uint64_t)atoi(arg));
     } else if (strcmp(cmd, "procwm-clear") == 0 && n >= 2) {
         ack(cmd, events_clear_proc_watermark(pr->src, atoi(arg)), (uint64_t)atoi(arg));
     } else if (n >= 2) {

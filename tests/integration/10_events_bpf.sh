@@ -45,6 +45,7 @@ t_case "bpf: OOM kill in a container memcg names the victim and the memcg inode"
 t_case "bpf: OOM victim bigger than the trigger is named, not the trigger" sc_oom_other_victim
 t_case "bpf: process RSS watermark: exactly one record per upward crossing" sc_watermark_proc
 t_case "bpf: cgroup usage watermark: exactly one record per upward crossing" sc_watermark_cgroup
+t_case "bpf: cgroup step ladder: each step of a climb once, the fall followed down" sc_steps_cgroup
 t_case "bpf: ring buffer overflow is counted as lost (stats and metrics)" sc_ringbuf_overflow
 ct_cleanup # the state directory container.sh made when sourced
 t_done

@@ -27,5 +27,6 @@ t_case "classic: OOM kill in a container memcg names the victim and the memcg in
 t_case "classic: OOM victim other than the trigger is reported at its exit" sc_oom_other_victim
 t_case "classic: process RSS watermark: exactly one record per upward crossing" sc_watermark_proc
 t_case "classic: cgroup usage watermark: exactly one record per upward crossing" sc_watermark_cgroup
+t_case "classic: cgroup step ladder: each step of a climb once, the fall followed down" sc_steps_cgroup
 ct_cleanup # the state directory container.sh made when sourced
 t_done

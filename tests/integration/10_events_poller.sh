@@ -50,5 +50,6 @@ t_case "poller: OOM kill in a container memcg names the victim and the memcg ino
 t_case "poller: OOM victim bigger than the trigger is named, not the trigger" sc_oom_other_victim
 t_case "poller: process RSS watermark: exactly one record per upward crossing" sc_watermark_proc
 t_case "poller: cgroup usage watermark: exactly one record per upward crossing" sc_watermark_cgroup
+t_case "poller: cgroup step ladder: each step of a climb once, the fall followed down" sc_steps_cgroup
 ct_cleanup # the state directory container.sh made when sourced
 t_done

@@ -132,7 +132,9 @@ memory_climb() {
     start_java "$name" "Climber started" --mem-limit 536870912 -- \
         /usr/bin/java -XX:+UseSerialGC -Xms16m -Xmx400m -cp "$CLASSES" Climber 16 250 "$max" || return 1
     local pid ns; pid=$(ct_pid "$name"); ns=$(ct_nspid "$name")
-    d_start "$name" FLAMESHOT_BPF="$bpf" FLAMESHOT_PROCESSES='[{"service":"climber","command":"Climber 16 250 '"$max"'$","mem_usage_percent_emergency":60,"emergency_duration":"2s"}]' || return 1
+    # the static threshold alone: the lead time (tests/integration/51_memory_lead.sh)
+    # would fire first at this rate
+    d_start "$name" FLAMESHOT_BPF="$bpf" FLAMESHOT_EVIDENCE_LEAD=0 FLAMESHOT_PROCESSES='[{"service":"climber","command":"Climber 16 250 '"$max"'$","mem_usage_percent_emergency":60,"emergency_duration":"2s"}]' || return 1
     local dir; dir=$(d_profiles "$name")/host/climber
     local h t p
     h=$(wait_file "$dir/jcmd_gc_class_histogram_${ns}_*.txt" 60) || { d_log "$name" | tail -20; return 1; }

@@ -137,6 +137,7 @@ static const struct reject_case rejects[] = {
     /* scalar variables */
     {{"FLAMESHOT_MODE=cluster"}, "FLAMESHOT_MODE", "not one of auto, kubernetes, standalone"},
     {{"FLAMESHOT_BPF=maybe"}, "FLAMESHOT_BPF", "not one of auto, on, off"},
+    {{"FLAMESHOT_EVIDENCE_LEAD=3"}, "FLAMESHOT_EVIDENCE_LEAD", "not a duration"},
     {{"FLAMESHOT_LOG_LEVEL=verbose"}, "FLAMESHOT_LOG_LEVEL", "not one of debug"},
     {{"FLAMESHOT_DATAKIT_ADDR=datakit:9529"}, "FLAMESHOT_DATAKIT_ADDR", "must start with http"},
     {{"FLAMESHOT_DATAKIT_ADDR=http://"}, "FLAMESHOT_DATAKIT_ADDR", "has no host"},
@@ -500,6 +501,26 @@ TEST(auto_profiling_zero_means_off)
     config_free(&c);
 }
 
+TEST(evidence_lead_defaults_to_3s_and_0_turns_it_off)
+{
+    static const struct {
+        const char *env;
+        uint64_t ms;
+    } cases[] = {{NULL, 3000},
+                 {"FLAMESHOT_EVIDENCE_LEAD=0", 0},
+                 {"FLAMESHOT_EVIDENCE_LEAD=0s", 0},
+                 {"FLAMESHOT_EVIDENCE_LEAD=1500ms", 1500},
+                 {"FLAMESHOT_EVIDENCE_LEAD=10s", 10000}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *env[] = {cases[i].env, NULL};
+        struct config c;
+        CHECK_MSG(load(env, &c) == 0, "%s refused", cases[i].env);
+        CHECK_MSG(c.evidence_lead_ms == cases[i].ms, "%s: %llu ms", cases[i].env,
+                  (unsigned long long)c.evidence_lead_ms);
+        config_free(&c);
+    }
+}
+
 TEST(events_default_and_all_names)
 {
     const char *env[] = {"FLAMESHOT_PROCESSES=[{\"command\":\"a\"},{\"command\":\"b\",\"events\":"
@@ -765,9 +786,10 @@ TEST(pod_limits_refused_in_kubernetes_mode)
     config_free(&c);
 }
 
-TEST_MAIN(pod_limits_refused_in_kubernetes_mode, http_off_loopback_needs_token_or_insecure,
-          every_rejection_names_variable_path_and_reason, defaults_are_flameshot_defaults,
-          every_variable_is_read, monitor_interval_accepts_flameshot_bare_seconds,
+TEST_MAIN(pod_limits_refused_in_kubernetes_mode, evidence_lead_defaults_to_3s_and_0_turns_it_off,
+          http_off_loopback_needs_token_or_insecure, every_rejection_names_variable_path_and_reason,
+          defaults_are_flameshot_defaults, every_variable_is_read,
+          monitor_interval_accepts_flameshot_bare_seconds,
           mode_auto_follows_kubernetes_service_host,
           kube_api_and_service_account_in_kubernetes_mode_only,
           test_override_allows_short_auto_profiling, auto_profiling_zero_means_off,

@@ -1,12 +1,17 @@
 /* bpf_events: the choice between the tp_btf and the classic program of each
  * tracepoint, checked against BTF built here the way older kernels
  * describe their tracepoints (btf_trace_<name> typedefs), and against the
- * running kernel's own BTF. Loading and attaching for real is
+ * running kernel's own BTF; and the step ladder of the real program, on
+ * this test's own RSS. The other records are tested for real by
  * tests/integration/10_events_{bpf,classic}.sh. */
 #include "events/bpf_events.h"
+#include "events/procfs.h"
 #include "harness.h"
 
 #include <bpf/btf.h>
+#include <errno.h>
+#include <poll.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 struct kbtf {
@@ -116,7 +121,86 @@ TEST(this_kernel_gets_tp_btf_everywhere)
     btf__free(btf);
 }
 
+#define MIB (1ull << 20)
+
+struct steps_seen {
+    uint64_t boundary[64], value[64];
+    int n;
+};
+
+static void on_step(const struct fs_event *ev, void *arg)
+{
+    struct steps_seen *s = arg;
+    if (ev->kind == FS_EV_STEP_PROC && ev->tgid == getpid() && s->n < 64) {
+        s->boundary[s->n] = ev->watermark_bytes;
+        s->value[s->n++] = ev->value_bytes;
+    }
+}
+
+/* reads every record there is (they are in the ring buffer before the
+ * faults that caused them return; poll only wakes the consumer) */
+static void drain(struct bpf_events *b, struct steps_seen *s)
+{
+    struct pollfd pfd = {.fd = bpf_events_fd(b), .events = POLLIN};
+    while (poll(&pfd, 1, 0) > 0 && bpf_events_consume(b, on_step, s) > 0)
+        ;
+    bpf_events_consume(b, on_step, s);
+}
+
+static void touch(char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i += 4096)
+        p[i] = 1;
+}
+
+/* The kernel reports each 8 MiB step of this process's RSS once, in order,
+ * with a value within the step; freeing the memory reports nothing and
+ * moves the ladder down, so the climb that follows is reported from there. */
+TEST(the_kernel_reports_each_step_of_a_climb_once_and_follows_a_fall)
+{
+    NEED(getuid() == 0 && access("/sys/kernel/btf/vmlinux", R_OK) == 0,
+         "needs root and kernel BTF to load the BPF programs");
+    struct bpf_events *b = NULL;
+    char err[256];
+    CHECK_MSG(bpf_events_open(NULL, &b, err, sizeof(err)) == 0, "bpf_events_open: %s", err);
+    uint64_t rss0;
+    CHECK_EQ(procfs_read_rss(NULL, getpid(), &rss0), 0);
+    uint64_t from = rss0 + 16 * MIB, step = 8 * MIB;
+    CHECK_EQ(bpf_events_set_proc_steps(b, 0, from, step), -EINVAL);
+    CHECK_EQ(bpf_events_set_proc_steps(b, getpid(), 0, 0), -ENOENT);
+    CHECK_EQ(bpf_events_set_proc_steps(b, getpid(), from, step), 0);
+    size_t len = 96 * MIB;
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(p != MAP_FAILED);
+    struct steps_seen s = {0};
+    touch(p, 64 * MIB);
+    drain(b, &s);
+    CHECK_MSG(s.n >= 5, "%d step records for a 64 MiB climb", s.n);
+    for (int i = 0; i < s.n; i++) {
+        CHECK_MSG(s.boundary[i] == from + (uint64_t)i * step, "record %d: boundary %llu, want %llu",
+                  i, (unsigned long long)s.boundary[i],
+                  (unsigned long long)(from + (uint64_t)i * step));
+        CHECK(s.value[i] >= s.boundary[i] && s.value[i] < s.boundary[i] + step);
+    }
+    int before = s.n;
+    uint64_t top = s.boundary[before - 1];
+    CHECK_EQ(munmap(p, len), 0);
+    drain(b, &s);
+    CHECK_EQ(s.n, before); /* a fall is not reported */
+    p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(p != MAP_FAILED);
+    touch(p, 32 * MIB);
+    drain(b, &s);
+    CHECK_MSG(s.n > before, "no step after the fall");
+    CHECK_MSG(s.boundary[before] < top, "after the fall the ladder restarts at %llu, above %llu",
+              (unsigned long long)s.boundary[before], (unsigned long long)top);
+    CHECK_EQ(bpf_events_set_proc_steps(b, getpid(), 0, 0), 0);
+    munmap(p, len);
+    bpf_events_close(b);
+}
+
 TEST_MAIN(kernel_6_9_and_later_use_tp_btf_everywhere,
           mark_victim_with_a_pid_argument_gets_the_classic_program,
           rss_stat_with_the_old_count_argument_keeps_tp_btf,
-          an_argument_of_another_struct_type_does_not_match, this_kernel_gets_tp_btf_everywhere)
+          an_argument_of_another_struct_type_does_not_match, this_kernel_gets_tp_btf_everywhere,
+          the_kernel_reports_each_step_of_a_climb_once_and_follows_a_fall)

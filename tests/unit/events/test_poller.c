@@ -7,6 +7,8 @@
 #include "harness.h"
 #include "events/poller.h"
 
+#include "bpf/steps.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -373,6 +375,101 @@ TEST(cgroup_watermark_needs_a_watch_and_fires_once_per_crossing)
     fx_done(&f);
 }
 
+/* the rule of bpf/steps.h, as both sources apply it */
+TEST(step_rule_reports_each_boundary_once_and_follows_a_fall)
+{
+    /* from 32, step 8 */
+    CHECK_EQ(fs_step_above(32, 8, 10), 32);
+    CHECK_EQ(fs_step_above(32, 8, 32), 40);
+    CHECK_EQ(fs_step_above(32, 8, 47), 48);
+    CHECK_EQ(fs_step_next(32, 8, 32, 31), 32); /* below the first boundary */
+    CHECK_EQ(fs_step_next(32, 8, 32, 33), 40); /* reached: the next is above */
+    CHECK_EQ(fs_step_next(32, 8, 40, 61), 64); /* a jump over three is one move */
+    CHECK_EQ(fs_step_next(32, 8, 64, 49), 64); /* fell less than two steps */
+    CHECK_EQ(fs_step_next(32, 8, 64, 48), 56); /* two steps: follows it down */
+    CHECK_EQ(fs_step_next(32, 8, 64, 3), 32);
+}
+
+/* usage MiB against a ladder from 32 MiB in 8 MiB steps, and a watermark
+ * at 58 MiB on the same cgroup: each record is its own */
+TEST(cgroup_ladder_reports_steps_beside_the_watermark)
+{
+    struct fx f;
+    char dir[PATH_MAX + 32];
+    CHECK_EQ(fx_init(&f), 0);
+    CHECK_EQ(mkcg(&f, "podL", 10 << 20, 0), 0);
+    struct poller *p = fx_poller(&f);
+    CHECK(p != NULL);
+    uint64_t id = cg_id(&f, "podL");
+    CHECK_EQ(poller_set_cgroup_steps(p, id, 32 << 20, 8 << 20), -ENOENT); /* not watched */
+    CHECK_EQ(poller_watch_cgroup(p, id, cg_dir(&f, "podL", dir, sizeof(dir))), 0);
+    CHECK_EQ(poller_set_cgroup_steps(p, id, 32 << 20, 8 << 20), 0);
+    CHECK_EQ(poller_set_cgroup_mark(p, id, 58 << 20, 50 << 20), 0);
+    static const int usage_mib[] = {10, 33, 39, 41, 60, 63, 50, 47, 49};
+    static const int boundary[] = {0, 32, 0, 40, 48, 0, 0, 0, 48}; /* 0: no step */
+    for (size_t i = 0; i < sizeof(usage_mib) / sizeof(usage_mib[0]); i++) {
+        CHECK_EQ(mkcg(&f, "podL", (unsigned long long)usage_mib[i] << 20, 0), 0);
+        int n = scan_at(p, &f, 50 * (i + 1));
+        int want = (boundary[i] != 0) + (usage_mib[i] == 60);
+        CHECK_MSG(n == want, "usage %d MiB: %d records, want %d", usage_mib[i], n, want);
+        if (!boundary[i])
+            continue;
+        const struct fs_event *ev = &f.ev[n - 1];
+        CHECK_EQ(ev->kind, FS_EV_STEP_CGROUP);
+        CHECK_EQ(ev->cgroup_id, id);
+        CHECK_EQ(ev->value_bytes, (uint64_t)usage_mib[i] << 20);
+        CHECK_EQ(ev->watermark_bytes, (uint64_t)boundary[i] << 20);
+        CHECK(ev->ts_ns > 0);
+        if (n == 2)
+            CHECK_EQ(f.ev[0].kind, FS_EV_WATERMARK_CGROUP);
+    }
+    /* the watermark goes, the ladder stays; then the ladder goes */
+    CHECK_EQ(poller_clear_cgroup_mark(p, id), 0);
+    CHECK_EQ(mkcg(&f, "podL", 57 << 20, 0), 0);
+    CHECK_EQ(scan_at(p, &f, 1000), 1);
+    CHECK_EQ(f.ev[0].kind, FS_EV_STEP_CGROUP);
+    CHECK_EQ(poller_set_cgroup_steps(p, id, 0, 0), 0);
+    CHECK_EQ(poller_set_cgroup_steps(p, id, 0, 0), -ENOENT);
+    CHECK_EQ(mkcg(&f, "podL", 90 << 20, 0), 0);
+    CHECK_EQ(scan_at(p, &f, 1050), 0);
+    poller_free(p);
+    fx_done(&f);
+}
+
+TEST(process_ladder_and_watermark_are_set_and_cleared_apart)
+{
+    struct fx f;
+    CHECK_EQ(fx_init(&f), 0);
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    CHECK_EQ(mkproc(&f, 600, "java", 'S', 100, 700, 50, 1, ""), 0);
+    struct poller *p = fx_poller(&f);
+    CHECK(p != NULL);
+    CHECK_EQ(poller_set_proc_steps(p, 0, 1, 1), -EINVAL);
+    CHECK_EQ(poller_set_proc_steps(p, 600, 0, 0), -ENOENT);
+    CHECK_EQ(poller_set_proc_steps(p, 600, 64 * page, 32 * page), 0);
+    CHECK_EQ(poller_set_proc_mark(p, 600, 1000 * page, 900 * page), 0);
+    CHECK_EQ(poller_clear_proc_mark(p, 600), 0); /* the ladder stays */
+    CHECK_EQ(poller_clear_proc_mark(p, 600), -ENOENT);
+    static const unsigned long long rss[] = {50, 70, 90, 140, 60, 100};
+    static const unsigned long long boundary[] = {0, 64, 0, 96, 0, 64};
+    for (size_t i = 0; i < sizeof(rss) / sizeof(rss[0]); i++) {
+        CHECK_EQ(mkproc(&f, 600, "java", 'S', 100, 700, rss[i], 1, ""), 0);
+        int n = scan_at(p, &f, 50 * (i + 1));
+        CHECK_MSG(n == (boundary[i] != 0), "rss %llu pages: %d records", rss[i], n);
+        if (!n)
+            continue;
+        CHECK_EQ(f.ev[0].kind, FS_EV_STEP_PROC);
+        CHECK_EQ(f.ev[0].pid, 600);
+        CHECK_STREQ(f.ev[0].comm, "java");
+        CHECK_EQ(f.ev[0].value_bytes, rss[i] * page);
+        CHECK_EQ(f.ev[0].watermark_bytes, boundary[i] * page);
+    }
+    CHECK_EQ(poller_set_proc_steps(p, 600, 0, 0), 0);
+    CHECK_EQ(poller_set_proc_steps(p, 600, 0, 0), -ENOENT);
+    poller_free(p);
+    fx_done(&f);
+}
+
 TEST(proc_is_listed_only_when_loadavg_says_tasks_changed)
 {
     struct fx f;
@@ -440,18 +537,26 @@ TEST(events_off_runs_the_poller_and_clears_marks_of_exited_processes)
     CHECK_EQ(events_set_cgroup_watermark(s, id, 2 << 20, 3 << 20), -EINVAL);
     CHECK_EQ(events_set_cgroup_watermark(s, id, 2 << 20, 1 << 20), 0);
     CHECK_EQ(events_set_proc_watermark(s, 700, 1 << 30, 1 << 20), 0);
+    CHECK_EQ(events_set_proc_steps(s, 700, 1 << 30, 1 << 20), 0);
+    CHECK_EQ(events_set_proc_steps(s, -1, 1 << 30, 1 << 20), -EINVAL);
+    CHECK_EQ(events_set_cgroup_steps(s, id + 1, 1 << 30, 1 << 20), -ENOENT); /* not watched */
+    CHECK_EQ(events_set_cgroup_steps(s, id, 1 << 30, 1 << 20), 0);
     rmproc(&f, 700);
     CHECK(consume_for(s, &f, 100) >= 1);
     CHECK_EQ(f.ev[0].kind, FS_EV_EXIT);
     CHECK_EQ(events_clear_proc_watermark(s, 700), -ENOENT); /* cleared by the exit */
+    CHECK_EQ(events_set_proc_steps(s, 700, 0, 0), -ENOENT);
     CHECK_EQ(events_unwatch_cgroup(s, id), 0);
     CHECK_EQ(events_clear_cgroup_watermark(s, id), -ENOENT); /* cleared by unwatch */
+    CHECK_EQ(events_set_cgroup_steps(s, id, 0, 0), -ENOENT);
     struct events_stats st;
     events_stats(s, &st);
     CHECK(st.events >= 1);
     CHECK_EQ(st.lost, 0);
     CHECK_EQ(st.ringbuf_full, 0);
     CHECK_STREQ(events_kind_name(FS_EV_WATERMARK_CGROUP), "watermark_cgroup");
+    CHECK_STREQ(events_kind_name(FS_EV_STEP_CGROUP), "step_cgroup");
+    CHECK_STREQ(events_kind_name(FS_EV_STEP_PROC), "step_proc");
     events_close(s);
     fx_done(&f);
 }
@@ -463,5 +568,8 @@ TEST_MAIN(baseline_is_silent_then_new_processes_are_execs,
           oom_victim_is_judged_by_a_fresh_rss_in_a_watched_cgroup,
           process_watermark_fires_once_per_upward_crossing,
           cgroup_watermark_needs_a_watch_and_fires_once_per_crossing,
+          step_rule_reports_each_boundary_once_and_follows_a_fall,
+          cgroup_ladder_reports_steps_beside_the_watermark,
+          process_ladder_and_watermark_are_set_and_cleared_apart,
           proc_is_listed_only_when_loadavg_says_tasks_changed,
           events_off_runs_the_poller_and_clears_marks_of_exited_processes)

@@ -172,7 +172,8 @@ TEST(process_watermark_is_a_single_hit_emergency)
     CHECK_EQ(policy_on_proc_watermark(&r, 320ull << 20, limit, &ps, 2000, &t), 0);
 }
 
-TEST(cgroup_pressure_gives_profile_and_snapshot)
+/* the snapshot first: the cheap evidence must not wait behind the profile */
+TEST(cgroup_pressure_gives_snapshot_then_profile)
 {
     struct rule r = make_rule();
     struct policy_state ps = {0};
@@ -182,10 +183,11 @@ TEST(cgroup_pressure_gives_profile_and_snapshot)
     CHECK_EQ(policy_cgroup_watermark(&r, 0), 0);
     CHECK_EQ(policy_on_cgroup_pressure(&r, 900ull << 20, limit, true, &ps, 1000, t), 0);
     CHECK_EQ(policy_on_cgroup_pressure(&r, 960ull << 20, limit, true, &ps, 1000, t), 2);
-    CHECK_EQ(t[0].capture, CAPTURE_PROFILE);
-    CHECK_EQ(t[0].duration_ms, 15000);
-    CHECK_EQ(t[1].capture, CAPTURE_SNAPSHOT);
-    CHECK_STREQ(tags_get(&t[1].why, "trigger"), "cgroup_memory_pressure");
+    CHECK_EQ(t[0].capture, CAPTURE_SNAPSHOT);
+    CHECK_EQ(t[1].capture, CAPTURE_PROFILE);
+    CHECK_EQ(t[1].duration_ms, 15000);
+    CHECK_STREQ(tags_get(&t[0].why, "trigger"), "cgroup_memory_pressure");
+    CHECK_STREQ(tags_get(&t[0].why, "cgroup_mem_percent"), "96.00");
     CHECK_STREQ(tags_get(&t[1].why, "cgroup_mem_percent"), "96.00");
     trigger_free(&t[0]);
     trigger_free(&t[1]);
@@ -194,6 +196,41 @@ TEST(cgroup_pressure_gives_profile_and_snapshot)
     struct policy_state ps2 = {0};
     CHECK_EQ(policy_on_cgroup_pressure(&r, 960ull << 20, limit, false, &ps2, 1000, t), 1);
     CHECK_EQ(t[0].capture, CAPTURE_PROFILE);
+    trigger_free(&t[0]);
+}
+
+/* the lead time asks for the same evidence, says how far the limit is,
+ * and shares the cooldowns: the static threshold a moment later adds
+ * nothing, and neither does the next step of the climb */
+TEST(memory_lead_gives_the_same_evidence_under_the_same_cooldowns)
+{
+    struct rule r = make_rule();
+    struct policy_state ps = {0};
+    struct trigger t[2];
+    uint64_t limit = 1000ull << 20;
+    CHECK_EQ(policy_on_memory_lead(&r, 1.8372, 196.5, true, &ps, 1000, t), 2);
+    CHECK_EQ(t[0].kind, TRIGGER_MEMORY_LEAD);
+    CHECK_EQ(t[0].capture, CAPTURE_SNAPSHOT);
+    CHECK_EQ(t[1].capture, CAPTURE_PROFILE);
+    CHECK_EQ(t[1].duration_ms, 15000);
+    for (int i = 0; i < 2; i++) {
+        CHECK_STREQ(tags_get(&t[i].why, "trigger"), "memory_lead");
+        CHECK_STREQ(tags_get(&t[i].why, "lead_seconds"), "1.84");
+        CHECK_STREQ(tags_get(&t[i].why, "growth_mb_per_s"), "196.50");
+        trigger_free(&t[i]);
+    }
+    CHECK_EQ(ps.last_kind, TRIGGER_MEMORY_LEAD);
+    CHECK_EQ(policy_on_memory_lead(&r, 0.9, 196.5, true, &ps, 1200, t), 0);
+    CHECK_EQ(policy_on_cgroup_pressure(&r, 960ull << 20, limit, true, &ps, 1500, t), 0);
+    /* the emergency cooldown (30 s) ends first: the profile alone again */
+    CHECK_EQ(policy_on_memory_lead(&r, 2.0, 50, true, &ps, 31000, t), 1);
+    CHECK_EQ(t[0].capture, CAPTURE_PROFILE);
+    trigger_free(&t[0]);
+    /* snapshots off: the profile only */
+    struct policy_state ps2 = {0};
+    CHECK_EQ(policy_on_memory_lead(&r, 2.0, 50, false, &ps2, 1000, t), 1);
+    CHECK_EQ(t[0].capture, CAPTURE_PROFILE);
+    CHECK_STREQ(trigger_kind_name(TRIGGER_MEMORY_LEAD), "memory_lead");
     trigger_free(&t[0]);
 }
 
@@ -232,5 +269,6 @@ TEST_MAIN(cpu_fires_after_five_point_average_crosses_not_before,
           memory_average_thresholds_carry_their_values,
           emergency_fires_on_one_sample_with_emergency_duration, cooldowns_suppress_and_then_allow,
           rule_cooldown_overrides_defaults, process_watermark_is_a_single_hit_emergency,
-          cgroup_pressure_gives_profile_and_snapshot, cpu_percent_of_limit_when_known,
-          sampler_reads_a_real_process)
+          cgroup_pressure_gives_snapshot_then_profile,
+          memory_lead_gives_the_same_evidence_under_the_same_cooldowns,
+          cpu_percent_of_limit_when_known, sampler_reads_a_real_process)
