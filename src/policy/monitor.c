@@ -258,6 +258,7 @@ static bool urgent(const struct trigger *t)
     switch (t->kind) {
     case TRIGGER_MEMORY_EMERGENCY:
     case TRIGGER_CGROUP_PRESSURE:
+    case TRIGGER_MEMORY_LEAD:
         return true;
     default:
         return false;
