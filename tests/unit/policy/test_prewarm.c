@@ -184,6 +184,7 @@ TEST(a_jvm_being_captured_is_not_warmed_meanwhile)
     atomic_bool release = false;
     int ok = bench_start(&b, "lazy", NULL), held = -1, after = -1;
     struct jobs *jobs = jobs_new(1, 4, 8, exec_held, &release, NULL);
+    prewarm_stop(b.pw, 5000); /* bench_start may have an attempt running */
     prewarm_free(b.pw);
     b.pw = prewarm_new(&b.cfg, jobs, &b.metrics);
     uint64_t id, due = ok == 0 ? b.tg->added_ms + PREWARM_SETTLE_MS : 0;
