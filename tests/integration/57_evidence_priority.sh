@@ -62,7 +62,9 @@ case_emergency_snapshot_is_not_queued_behind_another_targets_profile() {
     ct_start busy -- /usr/bin/java -cp "$CLASSES" Burner 86457 && ct_wait_output busy "Burner started" 10 ||
         return 1
     local busy; busy=$(ct_pid busy)
-    d_start prio FLAMESHOT_MAX_CONCURRENT_JOBS=1 \
+    # the static mark is the trigger under test (51_memory_lead tests the lead time, which
+    # would fire first)
+    d_start prio FLAMESHOT_MAX_CONCURRENT_JOBS=1 FLAMESHOT_EVIDENCE_LEAD=0 \
         FLAMESHOT_PROCESSES='[{"service":"busy","command":"Burner 86457$"},'"$LEAKY_RULE"']' || return 1
     d_wait_log prio "watching pid $busy " 10 || return 1
     # the only worker profiles the busy JVM for a minute
@@ -101,7 +103,7 @@ case_emergency_snapshot_is_not_queued_behind_another_targets_profile() {
 
 case_the_kill_record_names_the_snapshots() {
     caps
-    d_start kill FLAMESHOT_OOM_HPROF_ENABLED=true FLAMESHOT_PROCESSES="[$LEAKY_RULE]" || return 1
+    d_start kill FLAMESHOT_EVIDENCE_LEAD=0 FLAMESHOT_OOM_HPROF_ENABLED=true FLAMESHOT_PROCESSES="[$LEAKY_RULE]" || return 1
     start_leaky victim || return 1
     local pid ns; pid=$(ct_pid victim); ns=$(ct_nspid victim)
     d_wait_log kill "watching pid $pid " 10 || return 1
