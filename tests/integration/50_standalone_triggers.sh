@@ -35,18 +35,6 @@ log_time() {
     [ -n "$t" ] && date -d "$t" +%s.%N
 }
 
-# wait until a file matching a glob exists and its sidecar is written
-wait_file() {
-    local glob=$1 secs=${2:-60} i f
-    for i in $(seq 1 $((secs * 10))); do
-        for f in $glob; do
-            [ -f "$f" ] && [ -f "$f.json" ] && { echo "$f"; return 0; }
-        done
-        sleep 0.1
-    done
-    echo "no file matching $glob after ${secs}s" >&2
-    return 1
-}
 
 sidecar_tags() { jq -r .tags_profiler "$1.json"; }
 count_log() { grep -Ec "$2" "$D_DIR/$1/log"; }
@@ -62,7 +50,7 @@ case_cpu_threshold_fires_on_five_point_average() {
     # one priming read, then five samples 500 ms apart: not before 2.5 s
     awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a >= 2.4) }' ||
         { echo "fired after $(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')s: before 5 samples"; return 1; }
-    local f; f=$(wait_file "$(d_profiles cpu)/host/burner/profile_*.jfr" 30) || return 1
+    local f; f=$(d_wait_file "$(d_profiles cpu)/host/burner/profile_*.jfr" 30) || return 1
     jfr summary "$f" >/dev/null || { echo "jfr summary rejects $f"; return 1; }
     jfr print --events jdk.ExecutionSample "$f" | grep -q flameshotBurnCpu ||
         { echo "no flameshotBurnCpu sample"; return 1; }
@@ -86,7 +74,7 @@ case_emergency_fires_on_one_hit() {
     # the kernel watermark fires at once: no 5-sample wait, no next tick
     awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 1.0) }' ||
         { echo "emergency took $(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')s"; return 1; }
-    local f; f=$(wait_file "$(d_profiles emerg)/host/emerg/profile_*.jfr" 30) || return 1
+    local f; f=$(d_wait_file "$(d_profiles emerg)/host/emerg/profile_*.jfr" 30) || return 1
     sidecar_tags "$f" | grep -q 'trigger:memory_emergency' &&
         sidecar_tags "$f" | grep -Eq 'mem_used_emergency:[0-9.]+' || { echo "tags: $(sidecar_tags "$f")"; return 1; }
     jq -e '.artefact.end_ns - .artefact.start_ns < 6000000000' "$f.json" >/dev/null 2>&1 ||
@@ -117,7 +105,7 @@ case_auto_profiling_on_schedule() {
     echo "$times" | awk 'NR > 1 { d = $1 - p; if (d < 3.5 || d > 5.5) bad = 1 } { p = $1 } END { exit bad }' ||
         { echo "not every 4s: $times"; return 1; }
     [ "$(count_log auto "queued: profile of pid $pid, trigger auto")" -ge 1 ] || return 1
-    local f; f=$(wait_file "$(d_profiles auto)/host/auto/profile_*.jfr" 20) || return 1
+    local f; f=$(d_wait_file "$(d_profiles auto)/host/auto/profile_*.jfr" 20) || return 1
     sidecar_tags "$f" | grep -q 'trigger:auto' || { echo "tags: $(sidecar_tags "$f")"; return 1; }
     d_stop auto
 }
@@ -137,9 +125,9 @@ memory_climb() {
     d_start "$name" FLAMESHOT_BPF="$bpf" FLAMESHOT_EVIDENCE_LEAD=0 FLAMESHOT_PROCESSES='[{"service":"climber","command":"Climber 16 250 '"$max"'$","mem_usage_percent_emergency":60,"emergency_duration":"2s"}]' || return 1
     local dir; dir=$(d_profiles "$name")/host/climber
     local h t p
-    h=$(wait_file "$dir/jcmd_gc_class_histogram_${ns}_*.txt" 60) || { d_log "$name" | tail -20; return 1; }
-    t=$(wait_file "$dir/jcmd_thread_print_${ns}_*.txt" 30) || return 1
-    p=$(wait_file "$dir/profile_${ns}_*.jfr" 30) || return 1
+    h=$(d_wait_file "$dir/jcmd_gc_class_histogram_${ns}_*.txt" 60) || { d_log "$name" | tail -20; return 1; }
+    t=$(d_wait_file "$dir/jcmd_thread_print_${ns}_*.txt" 30) || return 1
+    p=$(d_wait_file "$dir/profile_${ns}_*.jfr" 30) || return 1
     grep -q '\[B ' "$h" || { echo "histogram without byte[]"; return 1; }
     grep -q 'Climber' "$t" || { echo "thread dump without Climber"; return 1; }
     jq -e --arg n "$(basename "$h")" '.summary.fields.snapshot_type == "gc_class_histogram" and
@@ -179,7 +167,7 @@ case_sigterm_keeps_a_partial_profile_and_leaves_nothing_behind() {
     d_stop term || { echo "exit status $? after SIGTERM"; d_log term | tail; return 1; }
     [ $(($(date +%s) - t0)) -lt 20 ] || { echo "shutdown took too long"; return 1; }
     d_log term | grep -q "job [0-9]*: cancelled" || { d_log term | tail -20; return 1; }
-    local f; f=$(wait_file "$(d_profiles term)/host/term/profile_*.jfr" 1) || return 1
+    local f; f=$(d_wait_file "$(d_profiles term)/host/term/profile_*.jfr" 1) || return 1
     jfr summary "$f" >/dev/null || { echo "partial JFR unreadable"; return 1; }
     [ -z "$(find "$D_DIR/term/data" -name '.tmp-*' -o -name '*.tmp.*')" ] ||
         { echo "half-written files left:"; find "$D_DIR/term/data" -name '.tmp-*'; return 1; }

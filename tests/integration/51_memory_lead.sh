@@ -24,17 +24,6 @@ caps() {
     need "[ -x '$FLAMESHOTD' ] && [ -f '$CLASSES/Leaker.class' ]" "run make test-build first"
 }
 
-wait_file() {
-    local glob=$1 secs=${2:-60} i f
-    for i in $(seq 1 $((secs * 10))); do
-        for f in $glob; do
-            [ -f "$f" ] && [ -f "$f.json" ] && { echo "$f"; return 0; }
-        done
-        sleep 0.1
-    done
-    echo "no file matching $glob after ${secs}s" >&2
-    return 1
-}
 
 # memory_lead NAME BPF [ct_start options] [-- daemon variables]
 memory_lead() {
@@ -59,8 +48,8 @@ memory_lead() {
         { echo "no lead line naming the projection"; return 1; }
     local dir h t
     dir=$(d_profiles "$name")/host/lead
-    h=$(wait_file "$dir/jcmd_gc_class_histogram_${ns}_*.txt" 60) || { d_log "$name" | tail -20; return 1; }
-    t=$(wait_file "$dir/jcmd_thread_print_${ns}_*.txt" 30) || return 1
+    h=$(d_wait_file "$dir/jcmd_gc_class_histogram_${ns}_*.txt" 60) || { d_log "$name" | tail -20; return 1; }
+    t=$(d_wait_file "$dir/jcmd_thread_print_${ns}_*.txt" 30) || return 1
     grep -q 'Leaker' "$t" || { echo "thread dump without Leaker"; return 1; }
     local f
     for f in "$h" "$t"; do

@@ -82,17 +82,6 @@ wait_targets() { # wait_targets EXPECTED-PIDS (sorted, space-separated) [secs]
     return 1
 }
 
-wait_file() {
-    local glob=$1 secs=${2:-60} i f
-    for i in $(seq 1 $((secs * 10))); do
-        for f in $glob; do
-            [ -f "$f" ] && [ -f "$f.json" ] && { echo "$f"; return 0; }
-        done
-        sleep 0.1
-    done
-    echo "no file matching $glob after ${secs}s" >&2
-    return 1
-}
 
 # queue_profile PATH: asks until the agent queues it (2xx); prints the job id
 queue_profile() {
@@ -207,7 +196,7 @@ case_cpu_threshold_profiles_it_with_the_pods_tags() {
     d_wait_log k "job [0-9]+ queued: profile of pid $pid, trigger cpu" 30 ||
         { d_api k /v1/targets > /dev/null; jq -c '.targets[] | [.pid, .latest, .average]' "$D_BODY"
           return 1; }
-    local f; f=$(wait_file "$(d_profiles k)/$NS/$POD_A/app/profile_*.jfr" 60) || return 1
+    local f; f=$(d_wait_file "$(d_profiles k)/$NS/$POD_A/app/profile_*.jfr" 60) || return 1
     jfr print --events jdk.ExecutionSample "$f" | grep -q flameshotBurnCpu ||
         { echo "no flameshotBurnCpu sample in $f"; return 1; }
     local tags; tags=$(jq -r .tags_profiler "$f.json")
