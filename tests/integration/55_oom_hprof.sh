@@ -22,18 +22,6 @@ caps() {
     need "[ -x '$FLAMESHOTD' ] && [ -f '$CLASSES/OomApp.class' ]" "run make test-build first"
 }
 
-wait_json() { # glob jq-filter secs
-    local glob=$1 filter=$2 secs=${3:-60} i f
-    for i in $(seq 1 $((secs * 10))); do
-        for f in $glob; do
-            [ -f "$f" ] && jq -e "$filter" "$f" >/dev/null 2>&1 && { echo "$f"; return 0; }
-        done
-        sleep 0.1
-    done
-    echo "no $glob matching $filter after ${secs}s" >&2
-    return 1
-}
-
 # run_oomapp NAME MARK [JVM flags...]: the daemon first, then the JVM (it
 # waits 4 s before filling its heap, so the daemon has armed everything)
 run_oomapp() {
@@ -56,7 +44,7 @@ case_oom_summary_names_the_dump() {
     [ -s "$dump" ] || { echo "the JVM wrote no dump"; ls -la "$WORK/flags"; ct_output flags; return 1; }
     local dir; dir=$(d_profiles flags)/host/oomapp
     local rec
-    rec=$(wait_json "$dir/oom_hprof_*.json" '.summary.fields.matched_by == "path+time_window"' 20) ||
+    rec=$(d_wait_json "$dir/oom_hprof_*.json" '.summary.fields.matched_by == "path+time_window"' 20) ||
         { d_log flags | tail -20; return 1; }
     jq -e --arg p "$dump" --argjson s "$(stat -c %s "$dump")" '
         .summary.measurement == "flameshot_oom_hprof" and .summary.fields.status == "error" and
@@ -66,7 +54,7 @@ case_oom_summary_names_the_dump() {
     # the JVM is gone: the record was found through the pinned directory
     ! kill -0 "$(ct_pid flags)" 2>/dev/null || { echo "the JVM is still alive"; return 1; }
     local ex
-    ex=$(wait_json "$dir/process_exit_*.json" '.summary.fields.suspected_reason == "oom_kill"' 10) || return 1
+    ex=$(d_wait_json "$dir/process_exit_*.json" '.summary.fields.suspected_reason == "oom_kill"' 10) || return 1
     jq -e '.summary.fields.status == "warning" and .summary.fields.exit_signal == 9 and
         (.summary.fields.recent_samples | fromjson | length >= 1)' "$ex" >/dev/null || { jq .summary "$ex"; return 1; }
     # reported once: no second OOM record names the same file
@@ -79,7 +67,7 @@ case_without_flags_the_record_says_why() {
     run_oomapp noflags 77002 || return 1
     local dir; dir=$(d_profiles noflags)/host/oomapp
     local rec
-    rec=$(wait_json "$dir/oom_hprof_*.json" '.summary.fields.reason == "not_enabled"' 20) ||
+    rec=$(d_wait_json "$dir/oom_hprof_*.json" '.summary.fields.reason == "not_enabled"' 20) ||
         { d_log noflags | tail -20; return 1; }
     jq -e '.summary.fields.hprof_path == "" and .summary.fields.matched_by == "none" and
         (.summary.fields.message | contains("-XX:+HeapDumpOnOutOfMemoryError"))' "$rec" >/dev/null ||
@@ -93,7 +81,7 @@ case_dump_path_outside_reachable_volume() {
     run_oomapp lost 77003 -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath=/no/such/volume/d.hprof || return 1
     local dir; dir=$(d_profiles lost)/host/oomapp
     local rec
-    rec=$(wait_json "$dir/oom_hprof_*.json" '.summary.fields.reason == "path_unreachable"' 20) ||
+    rec=$(d_wait_json "$dir/oom_hprof_*.json" '.summary.fields.reason == "path_unreachable"' 20) ||
         { d_log lost | tail -20; return 1; }
     jq -e '.summary.fields.message | contains("/no/such/volume")' "$rec" >/dev/null || { jq .summary "$rec"; return 1; }
 }
@@ -108,7 +96,7 @@ case_java_level_oom_without_kill_is_reported() {
         -cp "$CLASSES" -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath="$WORK/stay" OomApp stay || return 1
     local ns; ns=$(ct_nspid stay)
     local rec
-    rec=$(wait_json "$(d_profiles stay)/host/oomapp/oom_hprof_*.json" '.summary.fields.matched_by == "new_file"' 40) ||
+    rec=$(d_wait_json "$(d_profiles stay)/host/oomapp/oom_hprof_*.json" '.summary.fields.matched_by == "new_file"' 40) ||
         { d_log stay | tail -20; return 1; }
     jq -e --arg p "$WORK/stay/java_pid$ns.hprof" '.summary.fields.hprof_path == $p and
         .summary.fields.oom_kill_delta == 0 and .summary.fields.hprof_size_bytes > 0' "$rec" >/dev/null ||

@@ -9,8 +9,20 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #define KUBE_DATA "tests/data/kube/"
+
+/* FLAMESHOT_* values for config_load: arg is "NAME=value" entries,
+ * NULL-ended */
+static inline const char *kf_env_get(const char *name, void *arg)
+{
+    size_t n = strlen(name);
+    for (const char *const *e = arg; e && *e; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+            return *e + n + 1;
+    return NULL;
+}
 
 /* The fixture's bytes (malloc'd, NUL-terminated) or NULL; *len its size. */
 static inline char *kf_read(const char *name, size_t *len)

@@ -12,20 +12,10 @@
 
 /* ---- fixtures ----------------------------------------------------------- */
 
-/* FLAMESHOT_* values for config_load: "NAME=value" entries, NULL-ended */
-static const char *env_get(const char *name, void *arg)
-{
-    size_t n = strlen(name);
-    for (const char *const *e = arg; e && *e; e++)
-        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
-            return *e + n + 1;
-    return NULL;
-}
-
 static int load(struct config *cfg, const char *const *env)
 {
     struct config_error e;
-    int rc = config_load(cfg, env_get, (void *)env, &e);
+    int rc = config_load(cfg, kf_env_get, (void *)env, &e);
     if (rc < 0)
         fprintf(stderr, "# config: %s: %s\n", e.path, e.reason);
     return rc;
@@ -163,7 +153,7 @@ TEST(namespace_lists_are_validated)
         const char *env[] = {"FLAMESHOT_NODE_NAME=n", cases[i].var, NULL};
         struct config cfg;
         struct config_error e;
-        CHECK_EQ(config_load(&cfg, env_get, env, &e), -EINVAL);
+        CHECK_EQ(config_load(&cfg, kf_env_get, env, &e), -EINVAL);
         CHECK_STREQ(e.path, cases[i].path);
         CHECK_CONTAINS(e.reason, cases[i].reason);
     }
@@ -430,11 +420,11 @@ TEST(config_override_reads_over_the_values)
     CHECK_EQ(cfg.jcmd_timeout_ms, 10000);
     const char *env[] = {"FLAMESHOT_JCMD_TIMEOUT=3s", NULL};
     struct config_error e;
-    CHECK_EQ(config_override(&cfg, env_get, env, &e), 0);
+    CHECK_EQ(config_override(&cfg, kf_env_get, env, &e), 0);
     CHECK_EQ(cfg.jcmd_timeout_ms, 3000);
     CHECK_EQ(cfg.auto_profiling_duration_ms, 30000);
     const char *bad[] = {"FLAMESHOT_OOM_HPROF_ENABLED=si", NULL};
-    CHECK_EQ(config_override(&cfg, env_get, bad, &e), -EINVAL);
+    CHECK_EQ(config_override(&cfg, kf_env_get, bad, &e), -EINVAL);
     CHECK_STREQ(e.path, "FLAMESHOT_OOM_HPROF_ENABLED");
     config_free(&cfg);
 }

@@ -17,15 +17,6 @@
 #define CID_B "aa00000000000000000000000000000000000000000000000000000000000002"
 #define CID_X "aa00000000000000000000000000000000000000000000000000000000000009"
 
-static const char *env_get(const char *name, void *arg)
-{
-    size_t n = strlen(name);
-    for (const char *const *e = arg; e && *e; e++)
-        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
-            return *e + n + 1;
-    return NULL;
-}
-
 static const char *const env[] = {"FLAMESHOT_NODE_NAME=worker-2", "FLAMESHOT_MODE=kubernetes",
                                   "FLAMESHOT_KUBE_API=https://127.0.0.1:6443", NULL};
 
@@ -87,7 +78,7 @@ static int setup(struct fixture *f, const struct podconfig_self *self)
 {
     struct config_error e;
     errors_seen = 0;
-    if (config_load(&f->cfg, env_get, (void *)env, &e) < 0) {
+    if (config_load(&f->cfg, kf_env_get, (void *)env, &e) < 0) {
         fprintf(stderr, "# config: %s: %s\n", e.path, e.reason);
         return -1;
     }
