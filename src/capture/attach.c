@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #define POLL_FIRST_MS 10
 #define POLL_MAX_MS   500
 #define EXIT_GRACE_MS 250 /* see exited_during */
+#define TURNS_MAX     64  /* JVMs being connected to at once */
 
 /* ---- framing and reply parsing ------------------------------------------ */
 
@@ -448,6 +450,75 @@ static int exited_during(const struct jvm *j, int rc, const char *what, char *er
     return -ESRCH;
 }
 
+/* ---- one connect per JVM at a time ----------------------------------------- */
+
+/* Two attaches to a JVM whose listener is not running yet (the pre-warm
+ * and a capture, or a snapshot's two connections) would both send
+ * SIGQUIT: HotSpot starts its listener on the first and prints a thread
+ * dump on the application's stdout for the second. Connects to one
+ * process therefore take turns; the second finds the listener the first
+ * started and only connects. */
+static struct {
+    pthread_once_t once;
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* on CLOCK_MONOTONIC, as every deadline here */
+    struct {
+        int pid;
+        uint64_t start_time;
+    } busy[TURNS_MAX];
+} turns = {.once = PTHREAD_ONCE_INIT, .mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void turns_init(void)
+{
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(&turns.cv, &a);
+    pthread_condattr_destroy(&a);
+}
+
+/* The slot to take: -1 while pid has a connect in flight or none is free. */
+static int turns_free_slot(const struct proc_ident *id)
+{
+    int free_slot = -1;
+    for (int i = 0; i < TURNS_MAX; i++) {
+        if (turns.busy[i].pid == id->pid && turns.busy[i].start_time == id->start_time)
+            return -1;
+        if (turns.busy[i].pid == 0 && free_slot < 0)
+            free_slot = i;
+    }
+    return free_slot;
+}
+
+/* Waits for id's turn until deadline_ms. The slot, or -ETIMEDOUT. */
+static int turn_take(const struct proc_ident *id, uint64_t deadline_ms)
+{
+    pthread_once(&turns.once, turns_init);
+    pthread_mutex_lock(&turns.mu);
+    int slot;
+    while ((slot = turns_free_slot(id)) < 0) {
+        struct timespec ts = {.tv_sec = (time_t)(deadline_ms / 1000),
+                              .tv_nsec = (long)(deadline_ms % 1000) * 1000000};
+        if (units_now_mono_ms() >= deadline_ms ||
+            pthread_cond_timedwait(&turns.cv, &turns.mu, &ts) == ETIMEDOUT) {
+            pthread_mutex_unlock(&turns.mu);
+            return -ETIMEDOUT;
+        }
+    }
+    turns.busy[slot].pid = id->pid;
+    turns.busy[slot].start_time = id->start_time;
+    pthread_mutex_unlock(&turns.mu);
+    return slot;
+}
+
+static void turn_give(int slot)
+{
+    pthread_mutex_lock(&turns.mu);
+    turns.busy[slot].pid = 0;
+    pthread_cond_broadcast(&turns.cv);
+    pthread_mutex_unlock(&turns.mu);
+}
+
 /* attach_connect; *started set when the listener was started now. */
 static int connect_listener(struct jvm *j, uint64_t deadline_ms, int *sock, int *started, char *err,
                             size_t errcap)
@@ -469,11 +540,18 @@ static int connect_listener(struct jvm *j, uint64_t deadline_ms, int *sock, int 
         a.may_trigger = 0;
         snprintf(a.why_not, sizeof(a.why_not), "this kernel has no pidfd to signal it safely");
     }
+    int slot = turn_take(id, deadline_ms);
+    if (slot < 0) {
+        snprintf(err, errcap, "attach to pid %d: another attach to it was still connecting",
+                 id->pid);
+        return slot;
+    }
     uint64_t now = units_now_mono_ms();
     int keep[2] = {jvm_pidfd(j), jvm_cwd_fd(j)};
     struct nsexec_result res;
     int rc = jvm_run_child(j, keep, 2, (deadline_ms > now ? deadline_ms - now : 1) + 1000,
                            child_connect, &a, &res);
+    turn_give(slot);
     if (rc >= 0 && res.fd >= 0) {
         *sock = res.fd;
         *started = rc;

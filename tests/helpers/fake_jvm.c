@@ -33,6 +33,10 @@
  *                         replies as HotSpot prints them (last lines
  *                         included)
  *
+ * FAKE_JVM_LISTENER_DELAY_MS in the environment makes lazy and
+ * exit-on-quit wait that long after the trigger before listening, as a
+ * JVM whose Attach Listener thread is slow to start.
+ *
  * In every mode `jcmd fake.sigquits` answers how many SIGQUITs the
  * process has received. Prints "fake_jvm ready <pid>" once the socket
  * listens (lazy, exit-on-quit: once SIGQUIT is caught); every request is
@@ -270,6 +274,9 @@ int main(int argc, char **argv)
         printf("fake_jvm ready %d\n", (int)getpid());
         fflush(stdout);
         wait_trigger();
+        const char *delay = getenv("FAKE_JVM_LISTENER_DELAY_MS");
+        if (delay)
+            usleep((useconds_t)atoi(delay) * 1000);
     }
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     snprintf(a.sun_path, sizeof(a.sun_path), "/tmp/.java_pid%d", (int)getpid());

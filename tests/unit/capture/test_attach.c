@@ -2,7 +2,8 @@
  * line, `load` results as JDK 8, 9-20 and 21+ send them, VM.version, and
  * the jvm.c parsers that decide whether a process may be signalled; then,
  * against tests/helpers/fake_jvm, what a JVM dying mid-attach is reported
- * as, and the listener started ahead of need (attach_prewarm). */
+ * as, the listener started ahead of need (attach_prewarm), and attaches
+ * racing to start it (one SIGQUIT). */
 #include "capture/attach.h"
 #include "fakejvm.h"
 #include "harness.h"
@@ -10,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 TEST(frame_jcmd_pads_to_five_strings)
@@ -350,10 +352,72 @@ TEST(prewarm_starts_the_listener_with_one_sigquit)
     CHECK(!trigger_left);
 }
 
+#define RACERS 4
+
+struct racer {
+    pid_t pid;
+    pthread_t th;
+    int rc;
+    char err[512];
+};
+
+static void *race_prewarm(void *arg)
+{
+    struct racer *r = arg;
+    struct jvm *j = NULL;
+    r->rc = jvm_open_pid(r->pid, &j, r->err, sizeof(r->err));
+    if (r->rc == 0)
+        r->rc = attach_prewarm(j, 10000, r->err, sizeof(r->err));
+    jvm_close(j);
+    return NULL;
+}
+
+/* Four attaches at once to a JVM whose listener takes 300 ms to start
+ * (the pre-warm racing a capture, a snapshot's two connections): one of
+ * them starts it, the others wait their turn and only connect, so the JVM
+ * gets one SIGQUIT, not a thread dump per extra signal. */
+TEST(racing_attaches_send_one_sigquit)
+{
+    NEED_FAKE_JVM();
+    struct fakejvm f;
+    struct racer r[RACERS];
+    int started = 0, joined = 0, code = -1, rc = -99;
+    char err[1024] = "";
+    struct attach_buf b = {.max = 4096};
+    if (fakejvm_start(&f, "lazy", "java", "FAKE_JVM_LISTENER_DELAY_MS=300") == 0) {
+        for (started = 0; started < RACERS; started++) {
+            r[started] = (struct racer){.pid = f.pid, .rc = -99};
+            if (pthread_create(&r[started].th, NULL, race_prewarm, &r[started]) != 0)
+                break;
+        }
+        for (joined = 0; joined < started; joined++)
+            pthread_join(r[joined].th, NULL);
+        struct jvm *j = NULL;
+        rc = jvm_open_pid(f.pid, &j, err, sizeof(err));
+        if (rc == 0)
+            rc = attach_jcmd(j, "fake.sigquits", 5000, attach_buf_sink, &b, &code, NULL, err,
+                             sizeof(err));
+        jvm_close(j);
+    }
+    char quits[32];
+    snprintf(quits, sizeof(quits), "%s", b.data ? b.data : "");
+    attach_buf_free(&b);
+    fakejvm_stop(&f);
+    CHECK_EQ(started, RACERS);
+    int first = 0;
+    for (int i = 0; i < started; i++) {
+        CHECK_MSG(r[i].rc == 0 || r[i].rc == 1, "racer %d: %d: %s", i, r[i].rc, r[i].err);
+        first += r[i].rc == 1;
+    }
+    CHECK_EQ(first, 1);
+    CHECK_MSG(rc == 0 && code == 0, "rc %d code %d: %s", rc, code, err);
+    CHECK_STREQ(quits, "1\n");
+}
+
 TEST_MAIN(frame_jcmd_pads_to_five_strings, frame_load_three_args, frame_limits, status_line,
           load_jdk8, load_jdk9_to_20, load_jdk21_plus, load_malformed, buf_sink_caps_and_counts,
           jdk_version_from_vm_version, maps_kinds, maps_fixture_of_a_real_jvm, sigquit_masks,
           reused_pid_is_refused, non_jvm_is_refused, a_jvm_killed_during_a_command_is_target_exited,
           a_live_jvm_dropping_the_connection_is_not_target_exited,
           a_jvm_dying_while_its_listener_starts_is_target_exited,
-          prewarm_starts_the_listener_with_one_sigquit)
+          prewarm_starts_the_listener_with_one_sigquit, racing_attaches_send_one_sigquit)
