@@ -55,11 +55,6 @@ log_time() {
     [ -n "$t" ] && date -d "$t" +%s.%N
 }
 
-metric() { # daemon name
-    d_api "$1" /metrics >/dev/null
-    awk -v n="$2" '$1 == n { print $2 }' "$D_BODY"
-}
-
 # strace on the daemon and all it forks, recording only signals sent
 strace_start() { # daemon
     strace -f -e trace=kill,tkill,tgkill,pidfd_send_signal,rt_sigqueueinfo,rt_tgsigqueueinfo \
@@ -103,8 +98,8 @@ case_prewarmed_listener_and_a_snapshot_without_sigquit() {
     [ "$(stat -c %u "$(sock_of warm)")" = "$CT_UID" ] || { echo "socket not the JVM's"; return 1; }
     [ ! -e "$(ct_root warm)/tmp/.attach_pid$(ct_nspid warm)" ] || { echo ".attach_pid left"; return 1; }
     d_wait_log warm "pid $pid: attach listener started in [0-9]+ ms" 10 || return 1
-    [ "$(metric warm flameshot_attach_prewarmed_total)" = 1 ] || { echo "prewarmed_total"; return 1; }
-    [ "$(metric warm flameshot_attach_prewarm_failed_total)" = 0 ] || return 1
+    [ "$(d_metric warm flameshot_attach_prewarmed_total)" = 1 ] || { echo "prewarmed_total"; return 1; }
+    [ "$(d_metric warm flameshot_attach_prewarm_failed_total)" = 0 ] || return 1
     # it leaves no trace in the JVM's output (HotSpot drops the empty request silently)
     [ "$(ct_output warm)" = "Climber started" ] || { echo "JVM output: $(ct_output warm)"; return 1; }
     # the snapshot only connects
@@ -142,8 +137,8 @@ case_switched_off_no_listener_until_a_capture() {
     [ ! -e "$(sock_of dis)" ] && [ ! -e "$(ct_root dis)/tmp/.attach_pid$(ct_nspid dis)" ] ||
         { echo "the attach-disabled JVM was touched"; return 1; }
     ! ct_output dis | grep -q "Full thread dump" || { echo "SIGQUIT to the attach-disabled JVM"; return 1; }
-    [ "$(metric on flameshot_attach_prewarmed_total)" = 1 ] || return 1
-    [ "$(metric on flameshot_attach_prewarm_failed_total)" = 0 ] || return 1
+    [ "$(d_metric on flameshot_attach_prewarmed_total)" = 1 ] || return 1
+    [ "$(d_metric on flameshot_attach_prewarm_failed_total)" = 0 ] || return 1
     d_api off /v1/status >/dev/null
     jq -e '.config.attach_prewarm == false' "$D_BODY" >/dev/null || { echo "status: $(jq -c .config "$D_BODY")"; return 1; }
     # the first capture of "off" starts the listener: one SIGQUIT, seen by strace

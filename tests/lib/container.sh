@@ -204,6 +204,23 @@ ct_cleanup() {
     rm -rf "$CT_STATE"
 }
 
+# ct_watch_exit PID FILE &: writes to FILE the wall-clock time (seconds,
+# microseconds) at which PID exits, seen through a pidfd (the kernel's OOM
+# kill precedes it by milliseconds)
+ct_watch_exit() {
+    python3 - "$1" "$2" <<'EOF'
+import os, select, sys, time
+pid, out = int(sys.argv[1]), sys.argv[2]
+try:
+    fd = os.pidfd_open(pid)
+    select.select([fd], [], [], 600)
+except ProcessLookupError:
+    pass
+with open(out, "w") as f:
+    f.write("%.6f\n" % time.time())
+EOF
+}
+
 # Capability checks for `need`.
 ct_can_run() {
     [ "$(id -u)" = 0 ] && [ -d "$CT_MEM_ROOT" ] && command -v unshare >/dev/null &&

@@ -171,6 +171,12 @@ d_wait_json() {
     return 1
 }
 
+# d_metric NAME METRIC: the value of a counter or gauge on /metrics
+d_metric() {
+    d_api "$1" /metrics >/dev/null
+    awk -v n="$2" '$1 == n { print $2 }' "$D_BODY"
+}
+
 d_header() {
     tr -d '\r' < "$D_HDRS" | awk -v h="$1" \
         'BEGIN{h=tolower(h)} tolower($0) ~ "^"h": " {sub(/^[^:]*: /, ""); print; exit}'
