@@ -32,6 +32,6 @@ struct cJSON *pods_api_status(const struct pods_api *k, const char *api_server, 
 
 /* The Pods known by state (enum podconfig_state; a Pod whose configuration
  * is not read yet is not counted). */
-void pods_api_counts(const struct pods_api *k, size_t by_state[5]);
+void pods_api_counts(const struct pods_api *k, size_t by_state[PODCONFIG_STATES]);
 
 #endif

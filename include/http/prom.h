@@ -7,6 +7,7 @@
 #define FS_PROM_H
 
 #include "core/metrics.h"
+#include "kube/podconfig.h"
 #include "kube/watcher.h"
 
 #include <stddef.h>
@@ -27,7 +28,7 @@ struct prom_extra {
     /* kubernetes mode (NULL standalone): the Pod watch and the Pods'
      * states, pods_by_state[enum podconfig_state] */
     const struct watcher_stats *kube_watch;
-    size_t pods_by_state[5];
+    size_t pods_by_state[PODCONFIG_STATES];
     size_t pods_pending; /* processes waiting for their Pod */
 };
 

@@ -35,6 +35,7 @@ enum podconfig_state {
     PODCONFIG_ON,        /* opted in: its containers are targets */
     PODCONFIG_ERROR,     /* a malformed annotation: skipped, err says why */
 };
+#define PODCONFIG_STATES (PODCONFIG_ERROR + 1)
 
 /* "off", "namespace_not_selected", "self", "on", "error" */
 const char *podconfig_state_name(enum podconfig_state s);

@@ -90,6 +90,11 @@ enum podtable_verdict podtable_resolve(struct podtable *pt, const struct contain
 /* The current configuration of a Pod by UID (a reference), or NULL. */
 struct podref *podtable_lookup(struct podtable *pt, const char *uid);
 
+/* Counts the Pods of the last podtable_sync that are not deleted, by the
+ * state of their configuration (ended Pods included, as the cache keeps
+ * them). Any thread. */
+void podtable_count(struct podtable *pt, size_t by_state[PODCONFIG_STATES]);
+
 /* Bumped by every podtable_sync that saw PODTABLE_CONFIG. */
 uint64_t podtable_generation(struct podtable *pt);
 

@@ -124,20 +124,9 @@ cJSON *pods_api_list(const struct pods_api *k, struct targets *t)
     return o;
 }
 
-void pods_api_counts(const struct pods_api *k, size_t by_state[5])
+void pods_api_counts(const struct pods_api *k, size_t by_state[PODCONFIG_STATES])
 {
-    struct podcache_entry *e = NULL;
-    size_t n = 0;
-    memset(by_state, 0, 5 * sizeof(*by_state));
-    if (podcache_snapshot(k->cache, &e, &n) < 0)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        struct podref *r = e[i].deleted ? NULL : podtable_lookup(k->pods, e[i].pod.uid);
-        if (r && (unsigned)r->pc.state < 5)
-            by_state[r->pc.state]++;
-        podref_put(r);
-    }
-    podcache_entries_free(e, n);
+    podtable_count(k->pods, by_state);
 }
 
 static cJSON *watch_json(struct watcher *w)
@@ -164,13 +153,13 @@ static cJSON *watch_json(struct watcher *w)
 
 cJSON *pods_api_status(const struct pods_api *k, const char *api_server, struct targets *t)
 {
-    size_t by[5];
+    size_t by[PODCONFIG_STATES];
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "api_server", api_server ? api_server : "");
     cJSON_AddItemToObject(o, "watch", watch_json(k->watcher));
     pods_api_counts(k, by);
     cJSON *p = cJSON_AddObjectToObject(o, "pods");
-    for (int i = 0; p && i < 5; i++)
+    for (int i = 0; p && i < PODCONFIG_STATES; i++)
         cJSON_AddNumberToObject(p, podconfig_state_name((enum podconfig_state)i), (double)by[i]);
     targets_lock(t);
     cJSON_AddNumberToObject(o, "processes_waiting", (double)targets_pending(t));

@@ -222,7 +222,7 @@ static void kube(struct buf *b, const struct prom_extra *x)
         put(b, "flameshot_kube_watch_errors_total{kind=\"%s\"} %llu\n",
             watcher_error_name((enum watcher_error)i), (unsigned long long)w->errors[i]);
     family(b, "flameshot_kube_pods", "gauge", "Pods of this node by Flameshot state.");
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < PODCONFIG_STATES; i++)
         put(b, "flameshot_kube_pods{state=\"%s\"} %zu\n",
             podconfig_state_name((enum podconfig_state)i), x->pods_by_state[i]);
     one(b, "flameshot_kube_processes_waiting", "gauge",

@@ -9,6 +9,7 @@ struct entry {
     char uid[POD_UID_MAX];
     struct podref *ref;
     bool seen;
+    bool deleted; /* a tombstone of the cache: not counted */
 };
 
 struct podtable {
@@ -178,7 +179,10 @@ static int sync_one(struct podtable *pt, const struct podcache_entry *ce,
 {
     struct entry *e = find(pt, ce->pod.uid);
     if (e && same_config(&e->ref->pod, &ce->pod)) {
+        pthread_mutex_lock(&pt->lock);
         e->seen = true;
+        e->deleted = ce->deleted;
+        pthread_mutex_unlock(&pt->lock);
         atomic_store(&e->ref->inactive, ce->deleted || pod_ended(&ce->pod));
         return 0;
     }
@@ -191,8 +195,10 @@ static int sync_one(struct podtable *pt, const struct podcache_entry *ce,
     if (!e)
         e = add_entry(pt, ce->pod.uid);
     bool on = e && replace(e, r);
-    if (e)
+    if (e) {
         e->seen = true;
+        e->deleted = ce->deleted;
+    }
     pthread_mutex_unlock(&pt->lock);
     if (!e) {
         podref_put(r);
@@ -353,4 +359,14 @@ enum podtable_verdict podtable_resolve(struct podtable *pt, const struct contain
     m->container = h.container;
     podcache_hit_free(&h);
     return v;
+}
+
+void podtable_count(struct podtable *pt, size_t by_state[PODCONFIG_STATES])
+{
+    memset(by_state, 0, PODCONFIG_STATES * sizeof(*by_state));
+    pthread_mutex_lock(&pt->lock);
+    for (size_t i = 0; i < pt->n; i++)
+        if (!pt->e[i].deleted && (unsigned)pt->e[i].ref->pc.state < PODCONFIG_STATES)
+            by_state[pt->e[i].ref->pc.state]++;
+    pthread_mutex_unlock(&pt->lock);
 }

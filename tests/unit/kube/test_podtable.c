@@ -239,11 +239,17 @@ TEST(deleted_pod_keeps_its_reference_inactive_then_expires)
     CHECK_EQ(put(f.cache, "1", ON, CID_A, 0), 0);
     CHECK(tsync(&f, 0) > 0);
     CHECK_EQ(podtable_resolve(f.pt, &ci, &m), PODTABLE_TARGET);
+    size_t by[PODCONFIG_STATES];
+    podtable_count(f.pt, by);
+    CHECK_EQ(by[PODCONFIG_ON], 1);
     struct podref *held = m.ref;
     struct pod p;
     CHECK_EQ(mkpod(&p, "2", ON, CID_A), 0);
     CHECK_EQ(podcache_delete(f.cache, &p, 10), 0);
     CHECK_EQ(tsync(&f, 10), PODTABLE_PODS);
+    /* a tombstone is not a Pod on the node any more */
+    podtable_count(f.pt, by);
+    CHECK_EQ(by[PODCONFIG_ON] + by[PODCONFIG_OFF], 0);
     /* its processes keep their attribution, but get nothing new */
     CHECK(!atomic_load(&held->stale));
     CHECK(!podref_active(held));
