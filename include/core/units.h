@@ -44,6 +44,14 @@ uint64_t units_now_real_ns(void);
 uint64_t units_jitter_seed(void);
 uint64_t units_jitter_next(uint64_t *state);
 
+/* The wait before retry nth (1: after the first failure): min_ms doubled
+ * nth - 1 times, capped at max_ms, then drawn uniformly from
+ * [d - d * below_pct / 100, d + d * above_pct / 100] with rng
+ * (units_jitter_next), so that agents that failed together do not retry
+ * together. */
+uint64_t units_backoff_ms(uint64_t min_ms, uint64_t max_ms, unsigned nth, unsigned below_pct,
+                          unsigned above_pct, uint64_t *rng);
+
 /* ts = clock's now + ms: the absolute time pthread_cond_timedwait (for a
  * condition variable set to that clock) or pthread_timedjoin_np
  * (CLOCK_REALTIME) takes. */

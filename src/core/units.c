@@ -166,6 +166,18 @@ uint64_t units_jitter_next(uint64_t *state)
     return *state * 0x2545F4914F6CDD1Dull;
 }
 
+uint64_t units_backoff_ms(uint64_t min_ms, uint64_t max_ms, unsigned nth, unsigned below_pct,
+                          unsigned above_pct, uint64_t *rng)
+{
+    uint64_t d = min_ms;
+    for (unsigned i = 1; i < nth && d < max_ms; i++)
+        d *= 2;
+    if (d > max_ms)
+        d = max_ms;
+    uint64_t low = d - d * below_pct / 100, span = d * (below_pct + above_pct) / 100;
+    return low + (span ? units_jitter_next(rng) % (span + 1) : 0);
+}
+
 void units_timespec_in(clockid_t clock, uint64_t ms, struct timespec *ts)
 {
     clock_gettime(clock, ts);

@@ -431,13 +431,8 @@ static bool retryable(int rc, long code)
  * recorder_stop came meanwhile. */
 static bool back_off(struct recorder *r, unsigned attempt)
 {
-    uint64_t base = r->c.backoff_min_ms;
-    for (unsigned i = 1; i < attempt && base < r->c.backoff_max_ms; i++)
-        base *= 2;
-    if (base > r->c.backoff_max_ms)
-        base = r->c.backoff_max_ms;
-    uint64_t span = base * 2 / 5; /* 40 %: -20 % .. +20 % */
-    uint64_t ms = base - base / 5 + (span ? units_jitter_next(&r->rng) % (span + 1) : 0);
+    uint64_t ms =
+        units_backoff_ms(r->c.backoff_min_ms, r->c.backoff_max_ms, attempt, 20, 20, &r->rng);
     struct timespec until;
     units_timespec_in(CLOCK_MONOTONIC, ms, &until);
     pthread_mutex_lock(&r->mu);

@@ -29,7 +29,7 @@ struct watcher {
     struct watcher_stats st;
     /* the watch thread's own */
     char rv[POD_RV_MAX];
-    uint64_t backoff_ms;
+    unsigned failures;      /* in a row: the next backoff doubles */
     uint64_t stream_events; /* events of the current stream */
     uint64_t rng;           /* units_jitter_next */
 };
@@ -84,10 +84,8 @@ static void set_connected(struct watcher *w)
 /* Waits the current backoff (+-20 %) unless stopped, then doubles it. */
 static void back_off(struct watcher *w)
 {
-    uint64_t base = w->backoff_ms ? w->backoff_ms : w->backoff_min_ms;
-    uint64_t span = base * 2 / 5; /* 40 %: -20 % .. +20 % */
-    uint64_t ms = base - base / 5 + (span ? units_jitter_next(&w->rng) % (span + 1) : 0);
-    w->backoff_ms = base * 2 < w->backoff_max_ms ? base * 2 : w->backoff_max_ms;
+    uint64_t ms =
+        units_backoff_ms(w->backoff_min_ms, w->backoff_max_ms, ++w->failures, 20, 20, &w->rng);
     struct timespec until;
     units_timespec_in(CLOCK_MONOTONIC, ms, &until);
     pthread_mutex_lock(&w->mu);
@@ -183,7 +181,7 @@ static int on_event(const struct watch_event *ev, void *arg)
     if (ev->resource_version && *ev->resource_version)
         snprintf(w->rv, sizeof(w->rv), "%s", ev->resource_version);
     w->stream_events++;
-    w->backoff_ms = 0; /* the API answers: a later failure starts small again */
+    w->failures = 0; /* the API answers: a later failure starts small again */
     set_connected(w);
     note_pods(w);
     return 0;
@@ -221,7 +219,7 @@ static void *run(void *arg)
                 back_off(w);
                 continue;
             }
-            w->backoff_ms = 0;
+            w->failures = 0;
             need_list = false;
             restart = false;
         }

@@ -97,12 +97,7 @@ static void path_of(const struct outbox *ob, const char *id, const char *ext, ch
  * uniformly in [b/2, b] so that retries of many agents do not align. */
 static uint64_t backoff_ms(struct outbox *ob, unsigned nth)
 {
-    uint64_t b = ob->backoff_min_ms;
-    for (unsigned i = 1; i < nth && b < ob->backoff_max_ms; i++)
-        b *= 2;
-    if (b > ob->backoff_max_ms)
-        b = ob->backoff_max_ms;
-    return b / 2 + units_jitter_next(&ob->rng) % (b / 2 + 1);
+    return units_backoff_ms(ob->backoff_min_ms, ob->backoff_max_ms, nth, 50, 0, &ob->rng);
 }
 
 static void update_gauges(struct outbox *ob)

@@ -70,6 +70,25 @@ TEST(u64_and_bool_parsing)
     CHECK_EQ(units_parse_bool("nope", &b), -EINVAL);
 }
 
+/* doubling from min, capped, spread within the asked bounds */
+TEST(backoff_doubles_caps_and_jitters)
+{
+    uint64_t rng = 42, lo = UINT64_MAX, hi = 0;
+    for (int i = 0; i < 2000; i++) {
+        uint64_t d = units_backoff_ms(1000, 8000, 3, 20, 20, &rng); /* 4000 +- 20 % */
+        lo = d < lo ? d : lo;
+        hi = d > hi ? d : hi;
+    }
+    CHECK(lo >= 3200 && lo < 3300);
+    CHECK(hi <= 4800 && hi > 4700);
+    CHECK_EQ(units_backoff_ms(1000, 8000, 1, 0, 0, &rng), 1000);
+    CHECK_EQ(units_backoff_ms(1000, 8000, 60, 0, 0, &rng), 8000); /* no overflow */
+    for (int i = 0; i < 200; i++) {
+        uint64_t d = units_backoff_ms(1000, 300000, 2, 50, 0, &rng); /* [1000, 2000] */
+        CHECK(d >= 1000 && d <= 2000);
+    }
+}
+
 TEST(tags_tolerate_spaces_and_colons_in_values)
 {
     struct tags t;
@@ -242,8 +261,8 @@ TEST(poll_until_waits_for_the_fd_or_the_deadline)
 
 TEST_MAIN(durations_parse_go_style, poll_until_waits_for_the_fd_or_the_deadline,
           durations_format_canonically, rfc3339nano_keeps_nanoseconds, u64_and_bool_parsing,
-          tags_tolerate_spaces_and_colons_in_values, tags_join_sanitises_for_datakit,
-          proc_stat_parses_comm_with_parentheses, proc_stat_of_a_jvm,
-          proc_status_innermost_namespace_pid, maps_detect_libjvm_by_basename,
+          backoff_doubles_caps_and_jitters, tags_tolerate_spaces_and_colons_in_values,
+          tags_join_sanitises_for_datakit, proc_stat_parses_comm_with_parentheses,
+          proc_stat_of_a_jvm, proc_status_innermost_namespace_pid, maps_detect_libjvm_by_basename,
           ident_of_self_and_reuse_guard, argv_join_rss_and_pid_walk,
           atomic_write_replaces_whole_file)
