@@ -1,5 +1,6 @@
 #include "events/events.h"
 
+#include "core/vec.h"
 #include "events/bpf_events.h"
 #include "events/cgroup.h"
 #include "core/log.h"
@@ -56,14 +57,8 @@ static int set_add(void **v, size_t *n, size_t *cap, const void *item, size_t sz
     for (size_t i = 0; i < *n; i++)
         if (memcmp((char *)*v + i * sz, item, sz) == 0)
             return 0;
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 16;
-        void *nv = realloc(*v, nc * sz);
-        if (!nv)
-            return -ENOMEM;
-        *v = nv;
-        *cap = nc;
-    }
+    if (vec_grow(v, cap, *n, sz, 16) < 0)
+        return -ENOMEM;
     memcpy((char *)*v + (*n)++ * sz, item, sz);
     return 0;
 }

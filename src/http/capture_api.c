@@ -1,5 +1,6 @@
 #include "http/capture_api.h"
 
+#include "core/vec.h"
 #include "core/rx.h"
 
 #include "core/log.h"
@@ -233,14 +234,8 @@ static bool selected(const struct capture_api_request *r, const struct target *t
 static int add_entry(struct result *res, const struct capture_api_request *r,
                      const struct target *tg)
 {
-    if (res->n == res->cap) {
-        size_t cap = res->cap ? res->cap * 2 : 4;
-        struct entry *n = realloc(res->e, cap * sizeof(*n));
-        if (!n)
-            return -ENOMEM;
-        res->e = n;
-        res->cap = cap;
-    }
+    if (vec_grow(&res->e, &res->cap, res->n, sizeof(*res->e), 4) < 0)
+        return -ENOMEM;
     struct entry *e = &res->e[res->n++];
     memset(e, 0, sizeof(*e));
     e->id = tg->id;

@@ -1,4 +1,5 @@
 #include "kube/podcache.h"
+#include "core/vec.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -100,15 +101,9 @@ static int store(struct podcache *c, struct pod *p, bool deleted, uint64_t now_m
 {
     struct entry *e = find_uid(c, p->uid);
     if (!e) {
-        if (c->n == c->cap) {
-            size_t cap = c->cap ? c->cap * 2 : 64;
-            struct entry *ne = realloc(c->e, cap * sizeof(*ne));
-            if (!ne) {
-                pod_free(p);
-                return -ENOMEM;
-            }
-            c->e = ne;
-            c->cap = cap;
+        if (vec_grow(&c->e, &c->cap, c->n, sizeof(*c->e), 64) < 0) {
+            pod_free(p);
+            return -ENOMEM;
         }
         e = &c->e[c->n++];
         memset(e, 0, sizeof(*e));

@@ -1,4 +1,5 @@
 #include "kube/podtable.h"
+#include "core/vec.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -137,14 +138,8 @@ static struct entry *find(struct podtable *pt, const char *uid)
 
 static struct entry *add_entry(struct podtable *pt, const char *uid)
 {
-    if (pt->n == pt->cap) {
-        size_t cap = pt->cap ? pt->cap * 2 : 16;
-        struct entry *n = realloc(pt->e, cap * sizeof(*n));
-        if (!n)
-            return NULL;
-        pt->e = n;
-        pt->cap = cap;
-    }
+    if (vec_grow(&pt->e, &pt->cap, pt->n, sizeof(*pt->e), 16) < 0)
+        return NULL;
     struct entry *e = &pt->e[pt->n++];
     memset(e, 0, sizeof(*e));
     memcpy(e->uid, uid, sizeof(e->uid));

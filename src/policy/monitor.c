@@ -1,5 +1,6 @@
 #include "policy/monitor.h"
 
+#include "core/vec.h"
 #include "outbox/artefact.h"
 #include "capture/hprof.h"
 #include "capture/nsexec.h"
@@ -104,14 +105,8 @@ static struct watched_cg *watch_cg(struct monitor *m, const struct target *tg)
     }
     if (events_watch_cgroup(m->d.events, tg->cg.memory_id, tg->cg.memory_dir) < 0)
         return NULL;
-    if (m->n_cgs == m->cap_cgs) {
-        size_t cap = m->cap_cgs ? m->cap_cgs * 2 : 8;
-        struct watched_cg *n = realloc(m->cgs, cap * sizeof(*n));
-        if (!n)
-            return NULL;
-        m->cgs = n;
-        m->cap_cgs = cap;
-    }
+    if (vec_grow(&m->cgs, &m->cap_cgs, m->n_cgs, sizeof(*m->cgs), 8) < 0)
+        return NULL;
     w = &m->cgs[m->n_cgs++];
     *w = (struct watched_cg){.id = tg->cg.memory_id, .refs = 1};
     return w;

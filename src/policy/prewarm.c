@@ -1,5 +1,6 @@
 #include "policy/prewarm.h"
 
+#include "core/vec.h"
 #include "capture/attach.h"
 #include "capture/jvm.h"
 #include "capture/nsexec.h"
@@ -89,14 +90,8 @@ static struct entry *find(struct prewarm *pw, const struct proc_ident *id)
 /* Locked. NULL without memory (tried again on the next tick). */
 static struct entry *add(struct prewarm *pw, const struct target *tg)
 {
-    if (pw->n == pw->cap) {
-        size_t cap = pw->cap ? pw->cap * 2 : 16;
-        struct entry *grown = realloc(pw->e, cap * sizeof(*grown));
-        if (!grown)
-            return NULL;
-        pw->e = grown;
-        pw->cap = cap;
-    }
+    if (vec_grow(&pw->e, &pw->cap, pw->n, sizeof(*pw->e), 16) < 0)
+        return NULL;
     struct entry *e = &pw->e[pw->n++];
     *e = (struct entry){.pid = tg->id.pid,
                         .start_time = tg->id.start_time,

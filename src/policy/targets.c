@@ -1,5 +1,6 @@
 #include "policy/targets.h"
 
+#include "core/vec.h"
 #include "capture/jvmopts.h"
 #include "core/log.h"
 #include "core/redact.h"
@@ -268,14 +269,8 @@ void targets_refresh_limits(struct targets *t, struct target *tg)
 
 static int push(struct target ***v, size_t *n, size_t *cap, struct target *tg)
 {
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 16;
-        struct target **nv = realloc(*v, c * sizeof(*nv));
-        if (!nv)
-            return -ENOMEM;
-        *v = nv;
-        *cap = c;
-    }
+    if (vec_grow(v, cap, *n, sizeof(**v), 16) < 0)
+        return -ENOMEM;
     (*v)[(*n)++] = tg;
     return 0;
 }
@@ -356,15 +351,9 @@ static void add_pending(struct targets *t, int pid, uint64_t now_ms)
         }
     if (t->n_pending == TARGETS_PENDING_MAX) /* the oldest goes */
         memmove(t->pending, t->pending + 1, --t->n_pending * sizeof(*t->pending));
-    if (t->n_pending == t->cap_pending) {
-        size_t cap = t->cap_pending ? t->cap_pending * 2 : 16;
-        struct pending *n = realloc(t->pending, cap * sizeof(*n));
-        if (!n) {
-            pthread_mutex_unlock(&t->lock);
-            return;
-        }
-        t->pending = n;
-        t->cap_pending = cap;
+    if (vec_grow(&t->pending, &t->cap_pending, t->n_pending, sizeof(*t->pending), 16) < 0) {
+        pthread_mutex_unlock(&t->lock);
+        return;
     }
     t->pending[t->n_pending++] = (struct pending){.pid = pid, .since_ms = now_ms};
     pthread_mutex_unlock(&t->lock);

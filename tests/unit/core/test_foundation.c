@@ -1,5 +1,6 @@
 /* units, tags, procfs parsers and fsutil: the small pieces every module uses. */
 #include "core/fsutil.h"
+#include "core/vec.h"
 #include "harness.h"
 #include "events/procfs.h"
 #include "core/tags.h"
@@ -68,6 +69,23 @@ TEST(u64_and_bool_parsing)
     CHECK_EQ(units_parse_bool("off", &b), 0);
     CHECK(!b);
     CHECK_EQ(units_parse_bool("nope", &b), -EINVAL);
+}
+
+TEST(vec_grows_by_doubling)
+{
+    struct pair {
+        int a, b;
+    } *v = NULL;
+    size_t n = 0, cap = 0;
+    for (int i = 0; i < 100; i++) {
+        CHECK_EQ(vec_grow(&v, &cap, n, sizeof(*v), 4), 0);
+        v[n++] = (struct pair){i, -i};
+    }
+    CHECK_EQ(cap, 128);                                /* 4, 8, ..., 128 */
+    CHECK_EQ(vec_grow(&v, &cap, 5, sizeof(*v), 4), 0); /* room left: unchanged */
+    CHECK_EQ(cap, 128);
+    CHECK(v[99].a == 99 && v[99].b == -99 && v[0].a == 0);
+    free(v);
 }
 
 /* doubling from min, capped, spread within the asked bounds */
@@ -261,8 +279,9 @@ TEST(poll_until_waits_for_the_fd_or_the_deadline)
 
 TEST_MAIN(durations_parse_go_style, poll_until_waits_for_the_fd_or_the_deadline,
           durations_format_canonically, rfc3339nano_keeps_nanoseconds, u64_and_bool_parsing,
-          backoff_doubles_caps_and_jitters, tags_tolerate_spaces_and_colons_in_values,
-          tags_join_sanitises_for_datakit, proc_stat_parses_comm_with_parentheses,
-          proc_stat_of_a_jvm, proc_status_innermost_namespace_pid, maps_detect_libjvm_by_basename,
+          backoff_doubles_caps_and_jitters, vec_grows_by_doubling,
+          tags_tolerate_spaces_and_colons_in_values, tags_join_sanitises_for_datakit,
+          proc_stat_parses_comm_with_parentheses, proc_stat_of_a_jvm,
+          proc_status_innermost_namespace_pid, maps_detect_libjvm_by_basename,
           ident_of_self_and_reuse_guard, argv_join_rss_and_pid_walk,
           atomic_write_replaces_whole_file)
