@@ -20,5 +20,6 @@ int vec_grow(void *slot, size_t *cap, size_t n, size_t sz, size_t first)
         return -ENOMEM;
     memcpy(slot, &grown, sizeof(grown));
     *cap = c;
+    // cppcheck-suppress memleak ; grown is owned through *slot (copied, not assigned)
     return 0;
 }
