@@ -345,9 +345,25 @@ static void shutdown_all(struct daemon *d)
         close(d->sigfd);
 }
 
+/* Before any thread: a cgroup namespace is per thread. */
+static void join_host_cgroup_ns(int host_pid)
+{
+    int rc = cgroup_join_host_ns("/proc", host_pid);
+    if (rc == 1)
+        log_info("daemon", "joined the host's cgroup namespace (the agent's own hid other "
+                           "containers' cgroups)");
+    else if (rc < 0)
+        log_warn("daemon",
+                 "cannot join the host's cgroup namespace (/proc/%d/ns/cgroup: %s): processes "
+                 "whose cgroups lie outside the agent's are not watched; run it with hostPID, "
+                 "CAP_SYS_ADMIN and CAP_SYS_PTRACE",
+                 host_pid, strerror(-rc));
+}
+
 int daemon_run(const struct config *cfg)
 {
     struct daemon d = {.cfg = cfg, .sigfd = -1, .tickfd = -1, .epfd = -1};
+    join_host_cgroup_ns(cfg->host_pid);
     int rc = block_signals(&d);
     if (rc == 0 && (rc = fsutil_mkdirs(cfg->profiling_path, 0750)) < 0)
         log_error("daemon", "FLAMESHOT_PROFILING_PATH %s: %s", cfg->profiling_path, strerror(-rc));

@@ -68,6 +68,10 @@ struct config {
     char *http_token;     /* NULL: no authentication */
     bool http_insecure;   /* FLAMESHOT_HTTP_INSECURE: no token off the loopback */
     bool short_intervals; /* FLAMESHOT_TEST_SHORT_INTERVALS: tests only */
+    /* FLAMESHOT_TEST_HOST_PID (tests only; 1): a process in the host's
+     * cgroup namespace, whose namespace the agent joins when its own is
+     * another (a sandbox's pid 1 may be unreadable even to root) */
+    int host_pid;
 };
 
 /* A configuration error: "<path>: <reason>", path starting with the

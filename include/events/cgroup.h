@@ -61,6 +61,15 @@ int cgroup_parse_membership(const char *text, struct cgroup_membership *out);
 int cgroup_resolve(const char *cgroup_root, const struct cgroup_membership *m,
                    struct cgroup_info *out);
 
+/* Moves the calling thread into the cgroup namespace of host_pid (1, the
+ * host's init with hostPID) when that process's cgroups lie outside ours
+ * ("/.." paths in /proc/<host_pid>/cgroup, -EXDEV above), as they do for
+ * a container on a cgroup v2 node by default (Kubernetes has no field to
+ * change it). A namespace is per thread: call it before any thread
+ * starts. 1 joined, 0 nothing to do, -errno (-EPERM without
+ * CAP_SYS_ADMIN, -EACCES without CAP_SYS_PTRACE for host_pid's ns). */
+int cgroup_join_host_ns(const char *proc_root, int host_pid);
+
 /* cgroup_parse_membership + cgroup_resolve for /proc/<pid>/cgroup. Returns 0,
  * -ESRCH when the process is gone, or as cgroup_resolve. */
 int cgroup_of_pid(const char *proc_root, const char *cgroup_root, int pid, struct cgroup_info *out);

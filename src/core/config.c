@@ -55,6 +55,7 @@ static const char *const known_vars[] = {
     "FLAMESHOT_MAX_PROFILE_MB",
     "FLAMESHOT_HTTP_TOKEN",
     "FLAMESHOT_TEST_SHORT_INTERVALS",
+    "FLAMESHOT_TEST_HOST_PID",
 };
 
 /* Flameshot sidecar variables that have no meaning for a node agent. */
@@ -626,6 +627,10 @@ int config_load(struct config *cfg, config_getenv_fn get, void *arg, struct conf
     set_override_defaults(cfg);
 
     int rc = load_bool(&l, "FLAMESHOT_TEST_SHORT_INTERVALS", false, &cfg->short_intervals);
+    uint64_t host_pid = 1;
+    if (rc == 0)
+        rc = load_uint(&l, "FLAMESHOT_TEST_HOST_PID", NULL, 1, 1, INT32_MAX, &host_pid);
+    cfg->host_pid = (int)host_pid;
     if (rc == 0)
         rc = load_mode(&l, cfg);
     if (rc == 0)

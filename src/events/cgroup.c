@@ -4,13 +4,16 @@
 #include "events/containerid.h"
 
 #include <ctype.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* v1 memory.limit_in_bytes of an unlimited cgroup is PAGE_COUNTER_MAX pages
  * in bytes: LONG_MAX rounded down to the page size (0x7ffffffffffff000 with
@@ -425,4 +428,30 @@ int cgroup_cpu_limit_millis(const struct cgroup_info *cg, uint64_t *millis_out)
         return -ENOENT;
     return min_along(cg->cpu_root, cg->cpu_dir, cg->cpu_version == 2 ? cpu_limit_v2 : cpu_limit_v1,
                      millis_out);
+}
+
+/* 1 when a cgroup of pid lies outside our cgroup namespace. */
+static int outside_our_ns(const char *proc_root, int pid)
+{
+    char path[PATH_MAX], text[4096];
+    snprintf(path, sizeof(path), "%s/%d/cgroup", proc_root, pid);
+    ssize_t n = fsutil_read_small(path, text, sizeof(text));
+    if (n < 0)
+        return (int)n;
+    return strstr(text, ":/..") != NULL;
+}
+
+int cgroup_join_host_ns(const char *proc_root, int host_pid)
+{
+    int rc = outside_our_ns(proc_root, host_pid);
+    if (rc <= 0)
+        return rc;
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%d/ns/cgroup", proc_root, host_pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    rc = setns(fd, CLONE_NEWCGROUP) < 0 ? -errno : 1;
+    close(fd);
+    return rc;
 }

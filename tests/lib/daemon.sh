@@ -21,7 +21,9 @@
 #                                 sidecar exist, prints its path
 #   d_wait_json GLOB FILTER [secs] waits until a file matching GLOB satisfies the
 #                                 jq FILTER, prints its path
+#   d_metric NAME METRIC          a counter's or gauge's value on /metrics
 #   d_cleanup                     kill every daemon of this test, remove $D_DIR
+# D_WRAP (words) runs the daemon through a command, e.g. a namespace's.
 # State lives in files under $D_DIR: t_case runs each case in a subshell.
 D_DIR=${D_DIR:-$(mktemp -d /var/tmp/flameshot-daemon-test.XXXXXX)}
 chmod 755 "$D_DIR"
@@ -56,7 +58,7 @@ d_start() {
     (
         env FLAMESHOT_PROFILING_PATH="$D_DIR/$name/data" FLAMESHOT_HTTP_LOCAL_IP=127.0.0.1 \
             FLAMESHOT_HTTP_LOCAL_PORT="$port" FLAMESHOT_LOG_LEVEL="${D_LOG_LEVEL:-info}" "$@" \
-            "$FLAMESHOTD" >> "$D_DIR/$name/log" 2>&1 &
+            ${D_WRAP:-} "$FLAMESHOTD" >> "$D_DIR/$name/log" 2>&1 &
         echo $! > "$D_DIR/$name/pid"
         wait $!
         echo $? > "$D_DIR/$name/exit"
