@@ -255,6 +255,84 @@ case_exactly_the_charts_set_runs_the_whole_path() {
     d_stop full
 }
 
+# The agent itself in a containerd container as the chart makes it: uid 0,
+# the runtime's default capabilities dropped and the chart's added, the
+# runtime's default seccomp profile (what RuntimeDefault is on containerd),
+# the host's PID namespace, /sys/fs/cgroup read-only, the spool a bind.
+CTR_DEFAULT_CAPS="CHOWN DAC_OVERRIDE FSETID FOWNER MKNOD NET_RAW SETGID SETUID SETFCAP SETPCAP
+    NET_BIND_SERVICE SYS_CHROOT KILL AUDIT_WRITE"
+case_under_runtime_default_seccomp() {
+    caps && ready
+    local s=$CTR_DIR/c/agent c opts=() m port mask=0 id
+    id=$(ctr_hex64)
+    ctr__rootfs "$s.rootfs" 0
+    while read -r m; do opts+=(--mount "$m"); done < "$s.rootfs.mounts"
+    for c in $CTR_DEFAULT_CAPS; do grep -qx "$c" "$W/grant" || opts+=(--cap-drop "CAP_$c"); done
+    while read -r c; do
+        opts+=(--cap-add "CAP_$c")
+        mask=$((mask | 1 << $(cap_bit "$c")))
+    done < "$W/grant"
+    for m in "$BUILD" "$(cat "$W/asprof.home")" "$K"; do
+        opts+=(--mount "type=bind,src=$m,dst=$m,options=rbind:ro")
+    done
+    mkdir -p "$D_DIR/ctr/data"
+    port=$(d_free_port) && echo "$port" > "$D_DIR/ctr/port"
+    ctr_cmd run -d --runtime io.containerd.runc.v2 --runc-binary "$(command -v runc)" \
+        --runc-root "$CTR_DIR/runc" --seccomp --net-host --with-ns "pid:/proc/$$/ns/pid" \
+        --mount "type=bind,src=/sys/fs/cgroup,dst=/sys/fs/cgroup,options=rbind:ro" \
+        --mount "type=bind,src=$D_DIR/ctr/data,dst=/var/lib/flameshot,options=rbind:rw" \
+        --log-uri "file://$D_DIR/ctr/log" --pid-file "$s.pid" --fifo-dir "$CTR_DIR/fifo" \
+        --env FLAMESHOT_MODE=kubernetes --env FLAMESHOT_NODE_NAME="$NODE" \
+        --env FLAMESHOT_KUBE_API="https://127.0.0.1:$(cat "$K/port")" --env FLAMESHOT_KUBE_SA_DIR="$K" \
+        --env FLAMESHOT_HTTP_LOCAL_IP=127.0.0.1 --env FLAMESHOT_HTTP_LOCAL_PORT="$port" \
+        --env FLAMESHOT_PROFILING_PATH=/var/lib/flameshot \
+        --env FLAMESHOT_PROCESSES='[{"command":"java"}]' --env FLAMESHOT_JCMD_TIMEOUT=60s \
+        --env FLAMESHOT_ASYNC_PROFILER_PATH="$(cat "$W/asprof.home")" \
+        "${opts[@]}" --rootfs "$s.rootfs" "$id" "$FLAMESHOTD" \
+        </dev/null > "$s.ctr" 2>&1 || { cat "$s.ctr"; return 1; }
+    local pid i
+    pid=$(cat "$s.pid")
+    for i in $(seq 1 200); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")" = 200 ] && break
+        sleep 0.1
+    done
+    d_expect ctr 200 /readyz || { tail -n 20 "$D_DIR/ctr/log"; return 1; }
+    local st=/proc/$pid/status want
+    want=$(printf '%016x' "$mask")
+    [ "$(awk '/^CapEff:/ { print $2 }' "$st")" = "$want" ] &&
+        [ "$(awk '/^CapBnd:/ { print $2 }' "$st")" = "$want" ] && grep -q '^Seccomp:\s*2' "$st" &&
+        grep -q '^Uid:\s*0\s' "$st" || { grep -E '^(Uid|Cap|Seccomp)' "$st"; return 1; }
+    d_wait_log ctr 'event source: bpf \(' 5 || return 1
+    ! caps_warnings ctr || return 1
+    for i in $(seq 1 150); do
+        d_api ctr /v1/targets > /dev/null
+        [ "$(jq .count "$D_BODY")" = 3 ] && break
+        sleep 0.2
+    done
+    [ "$(jq .count "$D_BODY")" = 3 ] || { echo "targets: $(cat "$D_BODY")"; return 1; }
+    local jvm
+    for jvm in app wl; do
+        st=$(job ctr profile "$jvm" "&duration=2s&events=cpu") && [ "$st" = done ] &&
+            jq -e '.detail | contains("library_type=async_profiler")' "$D_BODY" > /dev/null ||
+            { echo "profile of $jvm: $st $(cat "$D_BODY")"; return 1; }
+        st=$(job ctr snapshot "$jvm" "&type=thread_print") && [ "$st" = done ] ||
+            { echo "thread dump of $jvm: $st $(cat "$D_BODY")"; return 1; }
+    done
+    grep -qi 'seccomp\|operation not permitted' "$D_DIR/ctr/log" &&
+        { grep -i 'seccomp\|operation not permitted' "$D_DIR/ctr/log"; return 1; }
+    # a clean stop, as at a rollout: SIGTERM, exit 0
+    ctr_cmd task kill --signal TERM "$id" || return 1
+    for i in $(seq 1 400); do
+        [ "$(ctr__status "$id")" = STOPPED ] && break
+        sleep 0.1
+    done
+    local out
+    out=$(ctr_cmd task delete "$id" 2>&1)
+    ctr_cmd container delete "$id" > /dev/null 2>&1
+    d_wait_log ctr 'module=daemon msg="stopped"' 1 && ! grep -q 'exit code' <<< "$out" ||
+        { echo "stop: $out"; tail -n 5 "$D_DIR/ctr/log"; return 1; }
+}
+
 # without CAP: the agent with the chart's set less CAP
 case_without() {
     local cap=$1 set=() c re st
@@ -293,6 +371,8 @@ setup > "$W/setup.err" 2>&1 && touch "$W/ready"
 disown -a # the containers are killed at the end: no job-control noise
 t_case "exactly the chart's set: BPF, both JVMs targets, profile and snapshots" \
     case_exactly_the_charts_set_runs_the_whole_path
+t_case "the chart's set under containerd's default seccomp profile: the same path" \
+    case_under_runtime_default_seccomp
 for cap in $(cat "$W/grant" 2>/dev/null); do
     what="says what it lost"
     [ "${RE[$cap]}" = done ] && [ "${START[$cap]}" = 'event source: bpf' ] &&
