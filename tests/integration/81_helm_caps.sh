@@ -160,18 +160,7 @@ setup() {
         ctr_pod_json "$NS" wl-0 "$(ct_pod_uid wl)" "$NODE" --container wl="$(ct_id wl)" "${on[@]}"
         ctr_pod_json "$NS" env-0 "$(ct_pod_uid env)" "$NODE" --container env="$(ct_id env)" "${on[@]}"
     } | jq -s '{items: .}' > "$K/pods.json" || return 1
-    : > "$K/events.jsonl"
-    python3 "$ROOT/tests/lib/kubeapi_server.py" "$K" --pods "$K/pods.json" --node "$NODE" \
-        > "$K/server.out" 2>&1 &
-    echo $! > "$K/server.pid"
-    local i port=""
-    for i in $(seq 1 300); do
-        port=$(sed -n 's/^PORT \([0-9]*\)$/\1/p' "$K/server.out")
-        [ -n "$port" ] && break
-        sleep 0.1
-    done
-    [ -n "$port" ] || { echo "API server: $(cat "$K/server.out")"; return 1; }
-    echo "$port" > "$K/port"
+    ctr_api_server "$K" "$NODE" > "$K/port" || { cat "$K/port"; return 1; }
 }
 
 pid_of() {
