@@ -1,6 +1,7 @@
 #include "daemon.h"
 
 #include "events/events.h"
+#include "core/caps.h"
 #include "core/fsutil.h"
 #include "http/http.h"
 #include "events/cgroup.h"
@@ -82,6 +83,28 @@ static int open_outbox(struct daemon *d)
     if (rc < 0)
         log_error("daemon", "outbox delivery thread: %s", strerror(-rc));
     return rc;
+}
+
+/* One line per feature the process's capabilities leave out, before the
+ * modules that would fail on it: the cause comes first in the log. */
+static void log_caps(const struct config *c)
+{
+    uint64_t eff;
+    char names[512];
+    int rc = caps_effective(&eff);
+    if (rc < 0) {
+        log_warn("caps", "reading the effective capabilities: %s", strerror(-rc));
+        return;
+    }
+    log_info("caps", "effective capabilities: %s", caps_format(eff, names, sizeof(names)));
+    unsigned kernel = caps_kernel_version();
+    for (int f = 0; f < CAPS_N_FEATURES; f++) {
+        bool bpf = f == CAPS_BPF_EVENTS || f == CAPS_BPF_MEMLOCK;
+        uint64_t missing = caps_missing(f, eff, kernel);
+        if (missing && !(bpf && c->bpf == FS_BPF_OFF))
+            log_warn("caps", "%s missing: %s", caps_format(missing, names, sizeof(names)),
+                     caps_loss(f));
+    }
 }
 
 static int open_events(struct daemon *d)
@@ -367,6 +390,7 @@ int daemon_run(const struct config *cfg)
     int rc = block_signals(&d);
     if (rc == 0 && (rc = fsutil_mkdirs(cfg->profiling_path, 0750)) < 0)
         log_error("daemon", "FLAMESHOT_PROFILING_PATH %s: %s", cfg->profiling_path, strerror(-rc));
+    log_caps(cfg);
     if (rc == 0)
         rc = open_outbox(&d);
     if (rc == 0)

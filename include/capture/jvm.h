@@ -84,6 +84,11 @@ int jvm_options(const struct jvm *j, struct jvmopts *out);
  * setting wins), else 0. */
 int jvm_attach_disabled(const struct jvm *j);
 
+/* 0 when the JVM's /proc/<pid>/environ can be opened (jvm_options sees
+ * its JAVA_TOOL_OPTIONS and the like), else -errno: -EACCES for another
+ * user's JVM without CAP_DAC_READ_SEARCH. */
+int jvm_environ_access(const struct jvm *j);
+
 /* Reads /proc/<pid>/mountinfo (malloc'd, caller frees). 0 or -errno. */
 int jvm_read_mountinfo(const struct jvm *j, char **text);
 

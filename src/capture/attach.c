@@ -1,5 +1,6 @@
 #include "capture/attach.h"
 
+#include "core/caps.h"
 #include "core/metrics.h"
 #include "capture/nsexec.h"
 #include "capture/rootfs.h"
@@ -536,6 +537,17 @@ static int connect_listener(struct jvm *j, uint64_t deadline_ms, int *sock, int 
     }
     struct connect_ctx a = {.j = j, .deadline_ms = deadline_ms};
     a.may_trigger = jvm_sigquit_safe(j, a.why_not, sizeof(a.why_not));
+    int env = a.may_trigger ? jvm_environ_access(j) : 0;
+    if (env == -EACCES || env == -EPERM) {
+        /* the flag may be in JAVA_TOOL_OPTIONS: a SIGQUIT could only
+         * print a thread dump into the application's output */
+        char hint[128];
+        a.may_trigger = 0;
+        snprintf(a.why_not, sizeof(a.why_not),
+                 "its environment is unreadable%s, so -XX:+DisableAttachMechanism cannot be "
+                 "ruled out: not signalled",
+                 caps_hint(CAPS_ENVIRON, hint, sizeof(hint)));
+    }
     if (a.may_trigger && jvm_pidfd(j) < 0) {
         a.may_trigger = 0;
         snprintf(a.why_not, sizeof(a.why_not), "this kernel has no pidfd to signal it safely");

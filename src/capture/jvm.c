@@ -2,6 +2,7 @@
 
 #include "capture/jvmopts.h"
 #include "capture/rootfs.h"
+#include "core/caps.h"
 #include "core/fsutil.h"
 
 #include <errno.h>
@@ -269,9 +270,21 @@ int jvm_attach_disabled(const struct jvm *j)
     return off;
 }
 
+int jvm_environ_access(const struct jvm *j)
+{
+    int fd = openat(j->proc_fd, "environ", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    close(fd);
+    return 0;
+}
+
+/* Polled, not signalled: a signal 0 to another uid's process needs
+ * CAP_KILL, and its EPERM would read as "gone". */
 static int pidfd_alive(int pidfd)
 {
-    return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
+    struct pollfd p = {.fd = pidfd, .events = POLLIN};
+    return poll(&p, 1, 0) == 0;
 }
 
 /* Checks that proc_fd still shows the process ident names. */
@@ -329,10 +342,10 @@ static int check_kind(struct jvm *j, char *err, size_t errcap)
 static int open_failed(const struct jvm *j, const char *what, char *err, size_t errcap)
 {
     int e = errno;
-    snprintf(err, errcap, "opening /proc/%d/%s: %s%s", j->id.pid, what, strerror(e),
-             e == EACCES || e == EPERM ? " (capturing from a JVM needs root: CAP_SYS_ADMIN, "
-                                         "CAP_SYS_PTRACE, CAP_SETUID/CAP_SETGID)"
-                                       : "");
+    char hint[128] = "";
+    if (e == EACCES || e == EPERM)
+        caps_hint(CAPS_PROC_OTHERS, hint, sizeof(hint));
+    snprintf(err, errcap, "opening /proc/%d/%s: %s%s", j->id.pid, what, strerror(e), hint);
     return -e;
 }
 

@@ -1,5 +1,6 @@
 #include "capture/nsexec.h"
 
+#include "core/caps.h"
 #include "core/units.h"
 
 #include <errno.h>
@@ -85,20 +86,42 @@ static void close_others(const int *keep, size_t n)
     }
 }
 
-/* Namespace and credential steps; a failure names its step in c->text. */
+/* " (CAP_X missing)" when a step of f failed for want of a capability;
+ * errno is kept for the caller. */
+static const char *why(enum caps_feature f, char *buf, size_t cap)
+{
+    int e = errno;
+    buf[0] = '\0';
+    if (e == EPERM || e == EACCES)
+        caps_hint(f, buf, cap);
+    errno = e;
+    return buf;
+}
+
+/* Namespace and credential steps; a failure names its step in c->text,
+ * and the capability it lacked. */
 static int enter(const struct nsexec_spec *s, struct nsexec_child *c)
 {
+    char h[128];
     c->self_fd_dir = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (c->self_fd_dir < 0)
         return nsexec_reply(c, "opening /proc/self/fd: %s", strerror(errno)), -errno;
     if (s->mntns_fd >= 0 && setns(s->mntns_fd, CLONE_NEWNS) < 0)
-        return nsexec_reply(c, "entering the mount namespace: %s", strerror(errno)), -errno;
+        return nsexec_reply(c, "entering the mount namespace: %s%s", strerror(errno),
+                            why(CAPS_MOUNT_NS, h, sizeof(h))),
+               -errno;
     if (s->root_fd >= 0 && (fchdir(s->root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0))
-        return nsexec_reply(c, "chroot to the target's root: %s", strerror(errno)), -errno;
+        return nsexec_reply(c, "chroot to the target's root: %s%s", strerror(errno),
+                            why(CAPS_MOUNT_NS, h, sizeof(h))),
+               -errno;
     if (setgroups(0, NULL) < 0 || setresgid(s->gid, s->gid, s->gid) < 0)
-        return nsexec_reply(c, "dropping to gid %u: %s", (unsigned)s->gid, strerror(errno)), -errno;
+        return nsexec_reply(c, "dropping to gid %u: %s%s", (unsigned)s->gid, strerror(errno),
+                            why(CAPS_JVM_USER, h, sizeof(h))),
+               -errno;
     if (setresuid(s->uid, s->uid, s->uid) < 0)
-        return nsexec_reply(c, "dropping to uid %u: %s", (unsigned)s->uid, strerror(errno)), -errno;
+        return nsexec_reply(c, "dropping to uid %u: %s%s", (unsigned)s->uid, strerror(errno),
+                            why(CAPS_JVM_USER, h, sizeof(h))),
+               -errno;
     /* a JVM running as root must not get a helper holding the host's
      * capabilities: from here on the child needs none */
     struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
@@ -271,16 +294,18 @@ static int reap_within(pid_t pid, int *status, uint64_t ms)
  * SIGKILL does not end in time is in uninterruptible sleep (a hung FUSE or
  * NFS mount) or held by a tracer: waiting on would pin the calling worker
  * for as long as the kernel keeps it, so it is accounted and left.
- * 0 with *status, or -ETIMEDOUT when left. */
+ * 0 with *status, or when left -ETIMEDOUT, or -EPERM when SIGKILL was
+ * refused (no CAP_KILL). */
 static int collect(pid_t pid, bool kill_now, int *status)
 {
     if (!kill_now && reap_within(pid, status, NSEXEC_KILL_WAIT_MS) == 0)
         return 0;
-    kill(pid, SIGKILL);
-    if (reap_within(pid, status, NSEXEC_KILL_WAIT_MS) == 0)
+    /* the helper has the JVM's uid by now: only CAP_KILL lets us signal it */
+    int refused = kill(pid, SIGKILL) < 0 && errno == EPERM;
+    if (!refused && reap_within(pid, status, NSEXEC_KILL_WAIT_MS) == 0)
         return 0;
     stuck_add(pid);
-    return -ETIMEDOUT;
+    return refused ? -EPERM : -ETIMEDOUT;
 }
 
 int nsexec_run(const struct nsexec_spec *spec, nsexec_fn fn, void *arg, struct nsexec_result *res)
@@ -312,16 +337,23 @@ int nsexec_run(const struct nsexec_spec *spec, nsexec_fn fn, void *arg, struct n
     int rc = recv_reply(sv[0], timeout, res);
     close(sv[0]);
     int status = 0;
-    bool stuck = collect(pid, rc == -ETIMEDOUT, &status) < 0;
+    int left = collect(pid, rc == -ETIMEDOUT, &status);
+    char note[256] = "";
+    char hint[128];
+    if (left == -EPERM)
+        snprintf(note, sizeof(note), "; SIGKILL was refused%s: left to end by itself",
+                 caps_hint(CAPS_KILL_HELPER, hint, sizeof(hint)));
+    else if (left < 0)
+        snprintf(note, sizeof(note), "%s", STUCK_NOTE);
     res->elapsed_us = units_now_mono_us() - t0;
     if (rc == -ETIMEDOUT) {
         res->rc = rc;
         snprintf(res->text, sizeof(res->text), "namespace helper timed out after %llu ms%s",
-                 (unsigned long long)timeout, stuck ? STUCK_NOTE : "");
+                 (unsigned long long)timeout, note);
     } else if (rc < 0) {
         res->rc = rc;
-        if (stuck)
-            snprintf(res->text, sizeof(res->text), "namespace helper gave no reply%s", STUCK_NOTE);
+        if (left < 0)
+            snprintf(res->text, sizeof(res->text), "namespace helper gave no reply%s", note);
         else
             describe_death(status, res);
     }

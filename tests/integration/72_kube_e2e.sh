@@ -122,17 +122,8 @@ case_setup_runtime_api_server_and_agent() {
         ctr_pod_json "$NS" broken-0 "$UID_C" "$NODE" --rv 102 --annotation flameshot.io/enabled=true \
             --annotation 'flameshot.io/processes=[{"command":' --container app="$CID_C"
     } | jq -s '{items: .}' > "$K/pods.json" || return 1
-    : > "$K/events.jsonl"
-    python3 "$ROOT/tests/lib/kubeapi_server.py" "$K" --pods "$K/pods.json" --node "$NODE" \
-        > "$K/server.out" 2>&1 &
-    echo $! > "$K/server.pid"
-    local i port=""
-    for i in $(seq 1 300); do
-        port=$(sed -n 's/^PORT \([0-9]*\)$/\1/p' "$K/server.out")
-        [ -n "$port" ] && break
-        sleep 0.1
-    done
-    [ -n "$port" ] || { echo "API server: $(cat "$K/server.out")"; return 1; }
+    local port
+    port=$(ctr_api_server "$K" "$NODE") || { echo "$port"; return 1; }
     d_start k FLAMESHOT_MODE=kubernetes FLAMESHOT_KUBE_API="https://127.0.0.1:$port" \
         FLAMESHOT_KUBE_SA_DIR="$K" FLAMESHOT_NODE_NAME="$NODE" FLAMESHOT_MONITOR_INTERVAL=500ms \
         FLAMESHOT_PROCESSES='[{"command":"java"}]' || return 1

@@ -47,6 +47,10 @@
 #                           a v1 Pod as the API server returns it (metadata,
 #                           spec.containers, status.*ContainerStatuses)
 #   ctr_watch_event TYPE FILE   {"type":TYPE,"object":<FILE>} on one line
+#   ctr_api_server DIR NODE     tests/lib/kubeapi_server.py serving the Pods of
+#                           DIR/pods.json to node NODE (events from
+#                           DIR/events.jsonl, emptied); its pid in
+#                           DIR/server.pid; prints its port once it listens
 #   ctr_can_run             capability check for `need`
 #
 # The rootfs is the host's own (no image, no snapshotter): an empty
@@ -477,6 +481,21 @@ if [ -d "$CTR_DIR" ] && [ -f "$CTR_DIR/owner" ] && ! ctr__alive "$CTR_DIR"; then
 fi
 mkdir -p "$CTR_DIR"
 [ -f "$CTR_DIR/owner" ] || echo "$$ $(cut -d' ' -f22 "/proc/$$/stat")" > "$CTR_DIR/owner"
+
+ctr_api_server() {
+    local dir=$1 i port=""
+    : > "$dir/events.jsonl"
+    python3 "$(dirname "${BASH_SOURCE[0]}")/kubeapi_server.py" "$dir" --pods "$dir/pods.json" \
+        --node "$2" > "$dir/server.out" 2>&1 &
+    echo $! > "$dir/server.pid"
+    for i in $(seq 1 300); do
+        port=$(sed -n 's/^PORT \([0-9]*\)$/\1/p' "$dir/server.out")
+        [ -n "$port" ] && { echo "$port"; return 0; }
+        sleep 0.1
+    done
+    echo "API server: $(cat "$dir/server.out")"
+    return 1
+}
 
 ctr_watch_event() {
     jq -c --arg t "$1" '{type: $t, object: .}' "$2"

@@ -340,7 +340,70 @@ TEST(a_helper_sigkill_cannot_end_is_left_and_reaped_later)
     CHECK_EQ(left, before);
 }
 
+/* Runs nsexec_run(spec, fn) in a forked test process whose effective set
+ * lacks cap; the result's text goes to text. Returns its rc, or 1. */
+static int run_without(int cap, const struct nsexec_spec *spec, nsexec_fn fn, char *text,
+                       size_t textcap)
+{
+    int p[2];
+    if (pipe(p) < 0)
+        return 1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+        struct __user_cap_data_struct d[2];
+        struct nsexec_result res = {.rc = 1};
+        if (syscall(SYS_capget, &hdr, d) == 0) {
+            d[cap / 32].effective &= ~(1u << (cap % 32));
+            if (syscall(SYS_capset, &hdr, d) == 0)
+                nsexec_run(spec, fn, NULL, &res);
+        }
+        if (write(p[1], &res, sizeof(res)) != (ssize_t)sizeof(res))
+            _exit(1);
+        _exit(0); /* the helper left behind dies with us (PR_SET_PDEATHSIG) */
+    }
+    close(p[1]);
+    struct nsexec_result res = {.rc = 1};
+    ssize_t n = read(p[0], &res, sizeof(res));
+    close(p[0]);
+    waitpid(pid, NULL, 0);
+    snprintf(text, textcap, "%s", n == (ssize_t)sizeof(res) ? res.text : "no result");
+    return res.rc;
+}
+
+TEST(a_step_refused_for_a_capability_names_it)
+{
+    NEED(getuid() == 0, "needs root to change credentials");
+    int own = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+    struct nsexec_spec spec = {
+        .mntns_fd = own, .root_fd = -1, .uid = NOBODY, .gid = NOBODY, .timeout_ms = 5000};
+    char text[1024];
+    int rc = run_without(CAP_SYS_CHROOT, &spec, sleeper, text, sizeof(text));
+    CHECK_MSG(rc == -EPERM, "rc %d: %s", rc, text);
+    CHECK_CONTAINS(text, "entering the mount namespace: Operation not permitted "
+                         "(CAP_SYS_CHROOT missing)");
+    spec.mntns_fd = -1;
+    rc = run_without(CAP_SETUID, &spec, sleeper, text, sizeof(text));
+    close(own);
+    CHECK_MSG(rc == -EPERM, "rc %d: %s", rc, text);
+    CHECK_CONTAINS(text, "Operation not permitted (CAP_SETUID missing)");
+}
+
+/* The helper has dropped to another uid: without CAP_KILL it cannot be
+ * killed on timeout, and the reason says so instead of "stuck". */
+TEST(a_helper_without_cap_kill_is_named_not_stuck)
+{
+    NEED(getuid() == 0, "needs root to change credentials");
+    struct nsexec_spec spec = {
+        .mntns_fd = -1, .root_fd = -1, .uid = NOBODY, .gid = NOBODY, .timeout_ms = 300};
+    char text[1024];
+    int rc = run_without(CAP_KILL, &spec, sleeper, text, sizeof(text));
+    CHECK_MSG(rc == -ETIMEDOUT, "rc %d: %s", rc, text);
+    CHECK_CONTAINS(text, "SIGKILL was refused (CAP_KILL missing)");
+}
+
 TEST_MAIN(child_is_chrooted_unprivileged_and_clean,
           uid0_in_a_real_mount_namespace_has_no_capabilities, child_killed_on_timeout,
           a_helper_sigkill_cannot_end_is_left_and_reaped_later, child_dying_without_reply,
-          setup_failure_names_the_step)
+          setup_failure_names_the_step, a_step_refused_for_a_capability_names_it,
+          a_helper_without_cap_kill_is_named_not_stuck)

@@ -1,0 +1,123 @@
+{{/* The chart's name, at most 63 characters (a DNS label). */}}
+{{- define "flameshot-node.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The release's full name: "<release>" when it already holds the chart's name. */}}
+{{- define "flameshot-node.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "flameshot-node.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "flameshot-node.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "flameshot-node.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "flameshot-node.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "flameshot-node.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "flameshot-node.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Secret holding FLAMESHOT_HTTP_TOKEN; empty when there is none. */}}
+{{- define "flameshot-node.tokenSecret" -}}
+{{- if .Values.httpToken.existingSecret -}}
+{{- .Values.httpToken.existingSecret -}}
+{{- else if .Values.httpToken.create -}}
+{{- printf "%s-token" (include "flameshot-node.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The agent's FLAMESHOT_* settings from .Values.config, as env entries. A
+value of "" (or an empty list or map) leaves the variable unset, so the
+agent's own default applies. Checks the schema cannot express fail here.
+*/}}
+{{- define "flameshot-node.configEnv" -}}
+{{- $c := .Values.config -}}
+{{- if gt (int $c.maxJobsPerContainer) (int $c.maxConcurrentJobs) -}}
+{{- fail (printf "config.maxJobsPerContainer (%v) is more than config.maxConcurrentJobs (%v): it could never be reached" $c.maxJobsPerContainer $c.maxConcurrentJobs) -}}
+{{- end -}}
+{{- if gt (int $c.maxProfileMb) (int $c.spoolMaxMb) -}}
+{{- fail (printf "config.maxProfileMb (%v) is more than config.spoolMaxMb (%v): no profile that large could be kept" $c.maxProfileMb $c.spoolMaxMb) -}}
+{{- end -}}
+{{- if and (not (include "flameshot-node.tokenSecret" .)) (not $c.httpInsecure) -}}
+{{- fail "no HTTP token: set httpToken.create=true or httpToken.existingSecret, or config.httpInsecure=true to serve the API unauthenticated on the Pod's address" -}}
+{{- end -}}
+{{- $tags := list -}}
+{{- range $k, $v := $c.tags -}}
+{{- $tags = append $tags (printf "%s:%v" $k $v) -}}
+{{- end -}}
+{{- $vars := dict
+  "FLAMESHOT_MODE" $c.mode
+  "FLAMESHOT_DATAKIT_ADDR" $c.datakitAddr
+  "FLAMESHOT_PROFILING_PATH" $c.profilingPath
+  "FLAMESHOT_MONITOR_INTERVAL" $c.monitorInterval
+  "FLAMESHOT_LOG_LEVEL" $c.logLevel
+  "FLAMESHOT_AUTO_PROFILING" $c.autoProfiling
+  "FLAMESHOT_AUTO_PROFILING_DURATION" $c.autoProfilingDuration
+  "FLAMESHOT_OOM_HPROF_ENABLED" $c.oomHprofEnabled
+  "FLAMESHOT_OOM_HPROF_MATCH_WINDOW" $c.oomHprofMatchWindow
+  "FLAMESHOT_JCMD_SNAPSHOT_ENABLED" $c.jcmdSnapshotEnabled
+  "FLAMESHOT_JCMD_TIMEOUT" $c.jcmdTimeout
+  "FLAMESHOT_ATTACH_PREWARM" $c.attachPrewarm
+  "FLAMESHOT_HTTP_LOCAL_PORT" (int64 $c.httpPort)
+  "FLAMESHOT_HTTP_INSECURE" $c.httpInsecure
+  "FLAMESHOT_SERVICE" $c.service
+  "FLAMESHOT_TAGS" (join "," (sortAlpha $tags))
+  "FLAMESHOT_PROCESSES" (ternary ($c.processes | toJson) "" (gt (len $c.processes) 0))
+  "FLAMESHOT_NAMESPACES" (join "," $c.namespaces)
+  "FLAMESHOT_EXCLUDE_NAMESPACES" (join "," $c.excludeNamespaces)
+  "FLAMESHOT_KUBE_API" $c.kubeApi
+  "FLAMESHOT_KUBE_SA_DIR" $c.kubeSaDir
+  "FLAMESHOT_ASYNC_PROFILER_PATH" $c.asyncProfilerPath
+  "FLAMESHOT_BPF" $c.bpf
+  "FLAMESHOT_EVIDENCE_LEAD" $c.evidenceLead
+  "FLAMESHOT_MAX_CONCURRENT_JOBS" (int64 $c.maxConcurrentJobs)
+  "FLAMESHOT_MAX_JOBS_PER_CONTAINER" (int64 $c.maxJobsPerContainer)
+  "FLAMESHOT_MAX_QUEUED_PER_CONTAINER" (int64 $c.maxQueuedPerContainer)
+  "FLAMESHOT_SPOOL_MAX_MB" (int64 $c.spoolMaxMb)
+  "FLAMESHOT_MAX_PROFILE_MB" (int64 $c.maxProfileMb)
+-}}
+{{- range $name := keys $vars | sortAlpha }}
+{{- $v := index $vars $name }}
+{{- if ne (toString $v) "" }}
+- name: {{ $name }}
+  value: {{ toString $v | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Why the agent holds each capability it may be granted: the code path that
+needs it. Rendered beside each added capability in the DaemonSet.
+*/}}
+{{- define "flameshot-node.capabilityUses" -}}
+BPF: load and attach the BPF programs (src/events/bpf_events.c)
+PERFMON: attach the tracing programs; perf events for async-profiler's cpu mode (src/events/bpf_events.c, src/capture/asprof.c)
+SYS_ADMIN: setns into a JVM's mount namespace (src/capture/nsexec.c); mount tracefs, and BPF on kernels without CAP_BPF (src/events/bpf_events.c)
+SYS_PTRACE: open /proc/<pid>/root, ns/mnt and environ of other users' processes (src/capture/jvm.c, hprof.c, jvmopts.c)
+SYS_CHROOT: chroot into the container's root (src/capture/nsexec.c)
+SETUID: act as the JVM's user, setresuid (src/capture/nsexec.c)
+SETGID: act as the JVM's group, setgroups and setresgid (src/capture/nsexec.c)
+KILL: SIGQUIT to a JVM of another uid to start its attach listener (src/capture/jvm.c, attach.c)
+SYS_RESOURCE: raise RLIMIT_MEMLOCK for BPF maps on kernels before 5.11 (libbpf, from src/events/bpf_events.c)
+{{- end -}}
