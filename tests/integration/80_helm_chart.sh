@@ -281,6 +281,30 @@ case_template_refuses() {
     [ $n -ge 3 ] || { echo "only $n refused values files"; return 1; }
 }
 
+# The image (Dockerfile; no engine here to build it): its runtime stage
+# installs the package of every library flameshotd links, and async-profiler
+# is pinned by version and a sha256 per architecture.
+case_dockerfile() {
+    need "[ -x '$FLAMESHOTD' ] && command -v readelf && command -v dpkg-query" "needs the agent (make), readelf and dpkg"
+    local df=$ROOT/Dockerfile runtime lib path pkg missing=""
+    runtime=$(awk '/^FROM debian:12-slim/ {on=1} on' "$df" | sed -n '/apt-get install/,/rm -rf/p')
+    for lib in $(readelf -d "$FLAMESHOTD" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+        case $lib in libc.so.*|ld-linux*) continue ;; esac
+        path=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
+        pkg=$(dpkg-query -S "$(readlink -f "$path")" 2>/dev/null | head -n1 | cut -d: -f1)
+        [ -n "$pkg" ] || pkg=$(dpkg-query -S "$path" | head -n1 | cut -d: -f1)
+        grep -qw -- "$pkg" <<<"$runtime" || missing="$missing $lib($pkg)"
+    done
+    [ -z "$missing" ] || { echo "the runtime stage lacks:$missing"; return 1; }
+    grep -Eq '^ARG ASYNC_PROFILER_VERSION=[0-9]+\.[0-9]+' "$df" &&
+        grep -Eq '^ARG ASYNC_PROFILER_SHA256_AMD64=[0-9a-f]{64}$' "$df" &&
+        grep -Eq '^ARG ASYNC_PROFILER_SHA256_ARM64=[0-9a-f]{64}$' "$df" &&
+        grep -q 'sha256sum -c' "$df" || { echo "async-profiler is not pinned"; return 1; }
+    grep -q '^ENTRYPOINT \["/usr/bin/flameshotd"\]' "$df" &&
+        grep -q "$(sed -n 's/^  asyncProfilerPath: //p' "$CHART/values.yaml")/lib/libasyncProfiler.so" "$df" ||
+        { echo "entrypoint or async-profiler path"; return 1; }
+}
+
 t_case "helm and the validators are fetched (tools/helm/fetch.sh)" case_fetch
 t_case "helm lint --strict: the defaults and every ci/ value set" case_lint
 t_case "every rendered object (${#SETS[@]} value sets) and the example Pod are valid Kubernetes objects" case_render_validate
@@ -294,4 +318,5 @@ t_case "custom set: resources, tolerations, namespaces, rules, scheduling" case_
 t_case "the ClusterRole grants exactly pods get/list/watch and events create/patch" case_clusterrole_exact
 t_case "helm lint --strict refuses every schema-violating values file" case_schema_refuses
 t_case "helm template refuses values the schema cannot judge" case_template_refuses
+t_case "Dockerfile: the runtime stage has every library the agent links; async-profiler pinned" case_dockerfile
 t_done
