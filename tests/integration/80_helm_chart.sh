@@ -155,7 +155,7 @@ case_every_variable_exposed() {
     [ -z "$missing" ] || { echo "not exposed in values.yaml:$missing"; return 1; }
 }
 
-CAPS='["BPF","PERFMON","SYS_ADMIN","SYS_PTRACE","SYS_CHROOT","SETUID","SETGID","KILL","SYS_RESOURCE"]'
+CAPS='["SYS_ADMIN","SYS_PTRACE","DAC_READ_SEARCH","SYS_CHROOT","SETUID","SETGID","KILL"]'
 
 case_daemonset_default() {
     tools

@@ -111,13 +111,14 @@ Why the agent holds each capability it may be granted: the code path that
 needs it. Rendered beside each added capability in the DaemonSet.
 */}}
 {{- define "flameshot-node.capabilityUses" -}}
-BPF: load and attach the BPF programs (src/events/bpf_events.c)
-PERFMON: attach the tracing programs; perf events for async-profiler's cpu mode (src/events/bpf_events.c, src/capture/asprof.c)
-SYS_ADMIN: setns into a JVM's mount namespace (src/capture/nsexec.c); mount tracefs, and BPF on kernels without CAP_BPF (src/events/bpf_events.c)
-SYS_PTRACE: open /proc/<pid>/root, ns/mnt and environ of other users' processes (src/capture/jvm.c, hprof.c, jvmopts.c)
-SYS_CHROOT: chroot into the container's root (src/capture/nsexec.c)
+BPF: load and attach the BPF programs (src/events/bpf_events.c); SYS_ADMIN covers it
+PERFMON: attach the tracing programs (src/events/bpf_events.c); SYS_ADMIN covers it
+SYS_ADMIN: setns into a JVM's mount namespace (src/capture/nsexec.c); join the host's cgroup namespace (src/events/cgroup.c); load the BPF programs, libbpf listing the kernel's BTF objects, mount tracefs (src/events/bpf_events.c)
+SYS_PTRACE: open /proc/<pid>/root, cwd and ns/* of other users' processes (src/capture/jvm.c, hprof.c; src/events/cgroup.c for pid 1's cgroup namespace)
+DAC_READ_SEARCH: read /proc/<pid>/environ (mode 0400) of other users' JVMs for JAVA_TOOL_OPTIONS (src/capture/jvm.c, jvmopts.c, src/policy/oomwatch.c)
+SYS_CHROOT: setns into a mount namespace and chroot into the container's root (src/capture/nsexec.c)
 SETUID: act as the JVM's user, setresuid (src/capture/nsexec.c)
 SETGID: act as the JVM's group, setgroups and setresgid (src/capture/nsexec.c)
-KILL: SIGQUIT to a JVM of another uid to start its attach listener (src/capture/jvm.c, attach.c)
+KILL: SIGKILL of a capture step that timed out, running as the JVM's user (src/capture/nsexec.c)
 SYS_RESOURCE: raise RLIMIT_MEMLOCK for BPF maps on kernels before 5.11 (libbpf, from src/events/bpf_events.c)
 {{- end -}}
