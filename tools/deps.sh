@@ -3,7 +3,8 @@
 # archive. Idempotent: only missing packages are installed, and the package
 # lists are refreshed only when something is missing. g++ and the JDK also
 # build the async-profiler the tests run (tests/lib/asprof.sh); containerd
-# and runc run the Kubernetes end-to-end tests' containers (tests/lib/ctr.sh).
+# and runc run the Kubernetes end-to-end tests' containers (tests/lib/ctr.sh);
+# golang-go builds the Go pprof target of tests/integration/26_go_pprof.sh.
 set -eu
 
 PKGS="make gcc g++ clang llvm bpftool pkg-config
@@ -11,7 +12,8 @@ PKGS="make gcc g++ clang llvm bpftool pkg-config
       libmicrohttpd-dev libpcre2-dev
       openjdk-17-jdk-headless curl util-linux procps jq iproute2 python3 openssl
       containerd runc
-      cppcheck clang-format"
+      cppcheck clang-format
+      golang-go"
 
 missing=""
 for p in $PKGS; do
