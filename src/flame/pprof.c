@@ -457,10 +457,15 @@ static int inflate_all(const void *data, size_t len, uint8_t **out, size_t *outl
     while (zr != Z_STREAM_END && rc == 0) {
         if (n == room) {
             size_t grow = room * 2 > PPROF_MAX_DECODED ? PPROF_MAX_DECODED : room * 2;
-            uint8_t *g = grow > room ? realloc(buf, grow) : NULL;
-            rc = grow <= room ? -EFBIG : !g ? -ENOMEM : 0;
-            if (rc)
+            if (grow <= room) {
+                rc = -EFBIG;
                 break;
+            }
+            uint8_t *g = realloc(buf, grow);
+            if (!g) {
+                rc = -ENOMEM;
+                break;
+            }
             buf = g;
             room = grow;
         }
@@ -496,13 +501,14 @@ int pprof_parse(const void *data, size_t len, struct pprof_profile *p, char *why
         rc = inflate_all(data, len, &raw, &rawlen, why, whycap);
     } else if (len > PPROF_MAX_DECODED) {
         rc = why_fail(why, whycap, "larger than %u MiB", PPROF_MAX_DECODED >> 20);
-    } else if ((raw = malloc(len ? len : 1))) {
-        memcpy(raw, data, len);
     } else {
-        rc = -ENOMEM;
+        raw = malloc(len ? len : 1);
+        rc = raw ? 0 : -ENOMEM;
+        if (raw)
+            memcpy(raw, data, len);
     }
-    if (rc < 0)
-        return rc;
+    if (rc < 0 || !raw)
+        return rc < 0 ? rc : -ENOMEM;
     p->owned = raw;
     rc = decode((struct rd){raw, raw + rawlen}, p);
     if (rc == -EINVAL)
