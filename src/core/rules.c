@@ -140,32 +140,51 @@ static int fail(struct rule_error *err, const char *path, const char *fmt, ...)
     return -EINVAL;
 }
 
+/* Looks one word of a list up: its bit, or -EINVAL. */
+typedef int (*word_fn)(const char *w, size_t len, unsigned *bit);
+
+/* "a, b,c": the OR of each word's bit. -EINVAL with the word in bad. */
+static int words_mask(const char *s, word_fn fn, unsigned *mask, char *bad, size_t badcap)
+{
+    unsigned m = 0;
+    if (bad && badcap)
+        bad[0] = '\0';
+    for (const char *p = s; p && *p;) {
+        p += strspn(p, " \t");
+        size_t len = strcspn(p, ",");
+        const char *next = p[len] ? p + len + 1 : NULL;
+        while (len && strchr(" \t", p[len - 1]))
+            len--;
+        unsigned bit = 0;
+        if (fn(p, len, &bit) < 0) {
+            if (bad && badcap)
+                snprintf(bad, badcap, "%.*s", (int)len, p);
+            return -EINVAL;
+        }
+        m |= bit;
+        p = next;
+    }
+    *mask = m;
+    return 0;
+}
+
+static int event_word(const char *w, size_t len, unsigned *bit)
+{
+    for (size_t i = 0; i < N_EVENT_NAMES; i++)
+        if (strlen(event_names[i].name) == len && strncmp(w, event_names[i].name, len) == 0) {
+            *bit = event_names[i].bit;
+            return 0;
+        }
+    return -EINVAL;
+}
+
 int prof_events_parse(const char *s, unsigned *mask, const char **why, char *bad, size_t badcap)
 {
     unsigned m = 0;
-    const char *p = s;
-    if (bad && badcap)
-        bad[0] = '\0';
-    while (p && *p) {
-        while (*p == ' ')
-            p++;
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        while (len && p[len - 1] == ' ')
-            len--;
-        size_t i;
-        for (i = 0; i < N_EVENT_NAMES; i++)
-            if (strlen(event_names[i].name) == len && strncmp(p, event_names[i].name, len) == 0)
-                break;
-        if (i == N_EVENT_NAMES) {
-            if (bad && badcap)
-                snprintf(bad, badcap, "%.*s", (int)len, p);
-            *why = "unknown event (known: cpu, alloc, lock, wall, itimer, cache-misses, cs, "
-                   "nativemem, all)";
-            return -EINVAL;
-        }
-        m |= event_names[i].bit;
-        p = end ? end + 1 : NULL;
+    if (words_mask(s, event_word, &m, bad, badcap) < 0) {
+        *why = "unknown event (known: cpu, alloc, lock, wall, itimer, cache-misses, cs, "
+               "nativemem, all)";
+        return -EINVAL;
     }
     if (!m) {
         *why = "no event given";
@@ -268,21 +287,22 @@ static int parse_language(const cJSON *item, const char *path, struct rule *r,
 static int parse_pprof_types(const cJSON *item, const char *path, unsigned *mask,
                              struct rule_error *err);
 
-static int parse_events(const cJSON *item, const char *path, struct rule *r, struct rule_error *err)
+/* A set of names as one "a,b" string or an array of such strings. */
+static int parse_mask_item(const cJSON *item, const char *path,
+                           int (*parse)(const char *, unsigned *, const char **, char *, size_t),
+                           const char *shape, const char *what, unsigned *mask,
+                           struct rule_error *err)
 {
-    /* a go rule's events name pprof types when pprof_types is not given */
-    if (r->language == RULE_LANG_GO)
-        return parse_pprof_types(item, path, &r->events, err);
     const char *why;
     char bad[64];
     if (cJSON_IsString(item)) {
-        if (prof_events_parse(item->valuestring, &r->events, &why, bad, sizeof(bad)) < 0)
+        if (parse(item->valuestring, mask, &why, bad, sizeof(bad)) < 0)
             return fail(err, path, "\"%s\": %s", bad[0] ? bad : item->valuestring, why);
         return 0;
     }
     if (!cJSON_IsArray(item))
-        return fail(err, path, "must be a string such as \"cpu,alloc\" or an array of strings");
-    r->events = 0;
+        return fail(err, path, "must be %s", shape);
+    unsigned all = 0;
     int i = 0;
     for (const cJSON *e = item->child; e; e = e->next, i++) {
         char p[160];
@@ -290,13 +310,24 @@ static int parse_events(const cJSON *item, const char *path, struct rule *r, str
         unsigned m;
         if (!cJSON_IsString(e))
             return fail(err, p, "must be a string");
-        if (prof_events_parse(e->valuestring, &m, &why, bad, sizeof(bad)) < 0)
+        if (parse(e->valuestring, &m, &why, bad, sizeof(bad)) < 0)
             return fail(err, p, "\"%s\": %s", bad[0] ? bad : e->valuestring, why);
-        r->events |= m;
+        all |= m;
     }
-    if (!r->events)
-        return fail(err, path, "empty list of events");
+    if (!all)
+        return fail(err, path, "empty list of %s", what);
+    *mask = all;
     return 0;
+}
+
+static int parse_events(const cJSON *item, const char *path, struct rule *r, struct rule_error *err)
+{
+    /* a go rule's events name pprof types when pprof_types is not given */
+    if (r->language == RULE_LANG_GO)
+        return parse_pprof_types(item, path, &r->events, err);
+    return parse_mask_item(item, path, prof_events_parse,
+                           "a string such as \"cpu,alloc\" or an array of strings", "events",
+                           &r->events, err);
 }
 
 static int parse_tags(const cJSON *item, const char *path, struct rule *r, struct rule_error *err)
@@ -350,6 +381,8 @@ const char *rule_pprof_type_name(int i)
 
 static int pprof_word(const char *w, size_t len, unsigned *bit)
 {
+    if (len == 0)
+        return 0; /* Flameshot skips empty items */
     if ((len == 3 && !strncasecmp(w, "all", 3)) || (len == 5 && !strncasecmp(w, "--all", 5))) {
         *bit = RULE_PPROF_ALL;
         return 0;
@@ -370,23 +403,9 @@ int rule_pprof_types_parse(const char *s, unsigned *mask, const char **why, char
                            size_t badcap)
 {
     unsigned m = 0;
-    if (bad && badcap)
-        bad[0] = '\0';
-    for (const char *p = s; p && *p;) {
-        p += strspn(p, " \t");
-        size_t len = strcspn(p, ",");
-        const char *next = p[len] ? p + len + 1 : NULL;
-        while (len && strchr(" \t", p[len - 1]))
-            len--;
-        unsigned bit = 0;
-        if (len && pprof_word(p, len, &bit) < 0) {
-            if (bad && badcap)
-                snprintf(bad, badcap, "%.*s", (int)len, p);
-            *why = "unknown pprof type (known: cpu, goroutine, heap, mutex, block, all)";
-            return -EINVAL;
-        }
-        m |= bit;
-        p = next;
+    if (words_mask(s, pprof_word, &m, bad, badcap) < 0) {
+        *why = "unknown pprof type (known: cpu, goroutine, heap, mutex, block, all)";
+        return -EINVAL;
     }
     if (!m) {
         *why = "no pprof type given";
@@ -411,31 +430,9 @@ char *rule_pprof_types_format(unsigned mask, char *buf, size_t cap)
 static int parse_pprof_types(const cJSON *item, const char *path, unsigned *mask,
                              struct rule_error *err)
 {
-    const char *why;
-    char bad[64];
-    if (cJSON_IsString(item)) {
-        if (rule_pprof_types_parse(item->valuestring, mask, &why, bad, sizeof(bad)) < 0)
-            return fail(err, path, "\"%s\": %s", bad[0] ? bad : item->valuestring, why);
-        return 0;
-    }
-    if (!cJSON_IsArray(item))
-        return fail(err, path, "must be a list of pprof types such as [\"cpu\", \"heap\"]");
-    unsigned m = 0;
-    int i = 0;
-    for (const cJSON *e = item->child; e; e = e->next, i++) {
-        char p[160];
-        unsigned one;
-        snprintf(p, sizeof(p), "%s[%d]", path, i);
-        if (!cJSON_IsString(e))
-            return fail(err, p, "must be a string");
-        if (rule_pprof_types_parse(e->valuestring, &one, &why, bad, sizeof(bad)) < 0)
-            return fail(err, p, "\"%s\": %s", bad[0] ? bad : e->valuestring, why);
-        m |= one;
-    }
-    if (!m)
-        return fail(err, path, "empty list of pprof types");
-    *mask = m;
-    return 0;
+    return parse_mask_item(item, path, rule_pprof_types_parse,
+                           "a list of pprof types such as [\"cpu\", \"heap\"]", "pprof types", mask,
+                           err);
 }
 
 static int parse_go_field(const cJSON *f, const char *path, struct rule *r, struct rule_error *err)
