@@ -9,6 +9,7 @@
 #include "kube/podtable.h"
 #include "kube/recorder.h"
 #include "kube/watcher.h"
+#include "policy/gopprof.h"
 #include "policy/jobs.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -201,7 +202,8 @@ static int open_core(struct daemon *d)
     d->targets = targets_new(d->cfg, NULL, NULL);
     if (d->targets && d->pods)
         targets_set_pods(d->targets, d->pods);
-    d->runner = (struct runner){.cfg = d->cfg, .outbox = d->outbox, .metrics = &d->metrics};
+    d->runner = (struct runner){
+        .cfg = d->cfg, .outbox = d->outbox, .metrics = &d->metrics, .gopprof = gopprof_store_new()};
     d->jobs = jobs_new(d->cfg->max_concurrent_jobs, JOB_QUEUE_CAP, JOB_HISTORY_CAP, runner_exec,
                        &d->runner, &d->metrics);
     if (d->jobs && jobs_set_tenant_limits(d->jobs, d->cfg->max_jobs_per_container,
@@ -355,6 +357,7 @@ static void shutdown_all(struct daemon *d)
     }
     monitor_free(d->monitor);
     jobs_free(d->jobs);
+    gopprof_store_free(d->runner.gopprof);
     targets_free(d->targets);
     podtable_free(d->pods);
     podcache_free(d->pod_cache);

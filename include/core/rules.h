@@ -12,7 +12,10 @@
 
 struct cJSON;
 
-enum rule_language { RULE_LANG_JAVA = 0 };
+enum rule_language {
+    RULE_LANG_JAVA = 0,
+    RULE_LANG_GO, /* "go" or "golang": pprof pulled over HTTP (capture/pprof_fetch.h) */
+};
 
 /* Profiling events; a rule asks for a set of them. */
 enum prof_event {
@@ -46,7 +49,37 @@ struct rule {
     char *jdk_version;    /* NULL when not given */
     char *container;      /* scope to one container name; NULL = any */
     uint64_t cooldown_ms; /* 0 = the defaults (1m normal, 30s emergency) */
+    /* language go, as Flameshot names them; NULL / 0 for java */
+    char *pprof_url;           /* required: the pprof base URL inside the target's network */
+    unsigned pprof_types;      /* RULE_PPROF_* mask: pprof_types, else events, else cpu */
+    uint64_t pprof_timeout_ms; /* 0: each request's duration + 15 s (see rule_pprof_timeout) */
 };
+
+/* Go pprof types (pprof_types). */
+enum rule_pprof_type {
+    RULE_PPROF_CPU = 1u << 0,
+    RULE_PPROF_GOROUTINE = 1u << 1,
+    RULE_PPROF_HEAP = 1u << 2,
+    RULE_PPROF_MUTEX = 1u << 3,
+    RULE_PPROF_BLOCK = 1u << 4,
+};
+#define RULE_PPROF_ALL 0x1fu
+#define RULE_PPROF_N   5
+
+/* "cpu,goroutine" <-> mask: cpu, goroutine (or goroutines), heap, mutex,
+ * block, all (or --all), case-insensitive, spaces ignored. Parse returns
+ * 0 or -EINVAL with a static reason and the offending word in bad. */
+int rule_pprof_types_parse(const char *s, unsigned *mask, const char **why, char *bad,
+                           size_t badcap);
+char *rule_pprof_types_format(unsigned mask, char *buf, size_t cap);
+
+/* The name of the i-th type (0..RULE_PPROF_N): "cpu", "goroutine", ... */
+const char *rule_pprof_type_name(int i);
+
+/* Flameshot's timeout for one pprof request of a profile lasting
+ * duration_ms: pprof_timeout, but never less than duration + 15 s (a CPU
+ * profile takes its whole duration to answer). */
+uint64_t rule_pprof_timeout(const struct rule *r, uint64_t duration_ms);
 
 struct rule_set {
     struct rule *items;

@@ -14,7 +14,8 @@
  *   host          meta host (FLAMESHOT_NODE_NAME or the hostname) > gethostname();
  *                 never "unknown"
  *   process_id    the pid the JVM sees (nspid), host_pid too when different
- *   process_name, language:java, runtime_os, runtime_arch (uname, lowercase
+ *   process_name, language (java; golang and profiler:pprof for a Go
+ *   profile, as Flameshot's), runtime_os, runtime_arch (uname, lowercase
  *   sysname / machine), library_type, library_version (when set),
  *   trigger       meta trigger > trigger_tags "trigger"; then every other
  *                 trigger_tags item (cpu_avg, mem_used, mem_perc_emergency...)
@@ -96,6 +97,14 @@ struct artefact_k8s {
     char *container_id;
 };
 
+/* One file of a Go profile's payload: "cpu.pprof", "delta-heap.pprof"...
+ * (at most one per pprof type) */
+#define ARTEFACT_MAX_ATTACHMENTS 5
+struct artefact_attachment {
+    char name[64];
+    uint64_t size;
+};
+
 /* Every char * and struct tags member is owned by the struct and released
  * by artefact_meta_free(); NULL means "not known". */
 struct artefact_meta {
@@ -122,6 +131,11 @@ struct artefact_meta {
     struct artefact_field *fields;
     size_t nfields;
     char *file_name; /* name in the local sink; NULL: artefact_default_file_name() */
+    /* a Go profile: the payload is these files one after another, each
+     * its own part of the upload and its own file in the local sink */
+    char *language; /* "golang" for a Go profile; NULL: java */
+    struct artefact_attachment *attachments;
+    size_t nattachments;
     /* bookkeeping, maintained by the outbox */
     char *id;        /* unique, sortable by creation */
     unsigned routes; /* ARTEFACT_ROUTE_* to deliver (all, done or not) */
@@ -155,6 +169,10 @@ int artefact_field_float(struct artefact_meta *m, const char *key, double v);
 int artefact_field_bool(struct artefact_meta *m, const char *key, bool v);
 const struct artefact_field *artefact_field_get(const struct artefact_meta *m, const char *key);
 
+/* Appends an attachment (name copied, at most 63 bytes). 0, -E2BIG past
+ * ARTEFACT_MAX_ATTACHMENTS, or -ENOMEM. */
+int artefact_add_attachment(struct artefact_meta *m, const char *name, uint64_t size);
+
 /* Small setter for the char * members: frees the old value, copies v (NULL
  * allowed). 0 or -ENOMEM. */
 int artefact_set(char **member, const char *v);
@@ -174,6 +192,9 @@ int artefact_tags_profiler(const struct artefact_meta *m, char **out);
 
 /* DataKit's event.json for a profile:
  * {"tags_profiler":..,"start":RFC3339Nano,"end":RFC3339Nano,"family":"java","format":"jfr"}
+ * and for a Go profile, as Flameshot sends it:
+ * {"attachments":["cpu.pprof",..],"tags_profiler":..,"start":..,"end":..,"family":"go",
+ *  "format":"pprof","profiler":"pprof"}
  * malloc'd into *out. A zero start/end is taken from created_ns. 0 or -ENOMEM. */
 int artefact_event_json(const struct artefact_meta *m, char **out);
 
@@ -190,7 +211,8 @@ struct cJSON *artefact_summary_json(const struct artefact_meta *m);
 
 /* The local sink's file name when file_name is NULL, from the kind, the
  * pid the JVM sees and the capture start (UTC, Flameshot's layout):
- * profile_<pid>_<YYYYMMDD_HHMMSS>.jfr, jcmd_<snapshot_type>_<pid>_<ts>.txt,
+ * profile_<pid>_<YYYYMMDD_HHMMSS>.jfr, pprof_<pid>_<ts> (a Go profile: a
+ * directory of its attachments), jcmd_<snapshot_type>_<pid>_<ts>.txt,
  * oom_hprof_<pid>_<ts>.json, process_exit_<pid>_<ts>.json. Returns buf. */
 char *artefact_default_file_name(const struct artefact_meta *m, char *buf, size_t cap);
 

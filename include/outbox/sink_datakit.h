@@ -2,10 +2,13 @@
  *
  * Profiling (FLAMESHOT_DATAKIT_ADDR verbatim, e.g.
  * http://datakit:9529/profiling/v1/input): POST multipart/form-data with
- * exactly two file parts, as Flameshot and DataKit's own async-profiler
- * script send them (research notes §1.7, §2.1):
+ * file parts, as Flameshot and DataKit's own async-profiler script send
+ * them (research notes §1.7, §2.1); a JFR:
  *   name="main";  filename="main.jfr";   Content-Type: application/octet-stream
  *   name="event"; filename="event.json"; Content-Type: application/json
+ * a Go profile: one part per attachment, name and filename both the
+ * attachment's ("cpu.pprof", "goroutines.pprof", "delta-heap.pprof", ...),
+ * then the event part.
  * The event part must be a *file* part: DataKit's Go parser files parts
  * without filename= under form values, where it does not look.
  *
@@ -59,11 +62,20 @@ void sink_datakit_free(struct sink_datakit *sk);
 /* Derives the logging URL from a profiling URL into buf. 0 or -EINVAL. */
 int sink_datakit_derive_logging_url(const char *profiling_url, char *buf, size_t cap);
 
-/* Uploads the JFR at jfr_path with event_json. Blocks up to the timeouts.
- * Returns 0 when accepted, else -EAGAIN (see res->verdict) or -ECANCELED
- * (aborted). */
-int sink_datakit_send_profile(struct sink_datakit *sk, const char *jfr_path, const char *event_json,
-                              struct sink_result *res);
+/* One file of a profile's payload, uploaded as its own part. */
+struct sink_file_part {
+    const char *name, *filename; /* "main", "main.jfr"; "cpu.pprof" twice for Go */
+    uint64_t offset, size;       /* where it lies in the payload */
+};
+
+/* Uploads the files of the payload at payload_path (each
+ * application/octet-stream, streamed from the file: multipart.h) and
+ * event_json as the file part event/event.json, in one POST with a
+ * Content-Length. Blocks up to the timeouts. Returns 0 when accepted,
+ * else -EAGAIN (see res->verdict) or -ECANCELED (aborted). */
+int sink_datakit_send_profile(struct sink_datakit *sk, const char *payload_path,
+                              const struct sink_file_part *files, size_t nfiles,
+                              const char *event_json, struct sink_result *res);
 
 /* Posts line-protocol text. Same returns. */
 int sink_datakit_send_logging(struct sink_datakit *sk, const char *body, size_t len,

@@ -6,7 +6,9 @@
  *   profiles/<namespace>/<pod>/<container>/<file>   a Kubernetes target
  *   profiles/host/<service>/<file>                  anything else
  * <file> is the artefact's file_name (profile_<pid>_<ts>.jfr,
- * jcmd_thread_print_<pid>_<ts>.txt, ...). Next to a payload, <file>.json
+ * jcmd_thread_print_<pid>_<ts>.txt, ...); a Go profile's is a directory
+ * pprof_<pid>_<ts>/ holding the files its upload would carry (cpu.pprof,
+ * goroutines.pprof, delta-heap.pprof, ...). Next to a payload, <file>.json
  * holds its metadata record; a summary without payload is that .json file
  * alone (oom_hprof_<pid>_<ts>.json). Each .json is
  *   {"artefact": <metadata record>, "payload": "<file>"|null,

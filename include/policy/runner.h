@@ -11,11 +11,13 @@
 
 struct outbox;
 struct metrics;
+struct gopprof_store;
 
 struct runner {
     const struct config *cfg;
     struct outbox *outbox;
     struct metrics *metrics;
+    struct gopprof_store *gopprof; /* Go targets' baselines (gopprof.h); NULL: none kept */
 };
 
 /* What the runner needs to know about a target beyond its identity,
@@ -62,7 +64,9 @@ int runner_meta_base(struct artefact_meta *m, enum artefact_kind kind, const str
 
 /* The jobs_exec_fn: arg is a struct runner *. Profiles write one JFR
  * artefact; snapshots one text artefact per jcmd command (each with its
- * summary record). Blocks for the capture. */
+ * summary record). A Go target's profile (a go rule) is pulled over HTTP
+ * (gopprof.h) into one artefact of its attachments; a snapshot of one
+ * fails (jcmd is for Java). Blocks for the capture. */
 void runner_exec(const struct job *job, struct job_result *res, void *arg);
 
 #endif

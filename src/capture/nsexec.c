@@ -106,6 +106,8 @@ static int enter(const struct nsexec_spec *s, struct nsexec_child *c)
     c->self_fd_dir = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (c->self_fd_dir < 0)
         return nsexec_reply(c, "opening /proc/self/fd: %s", strerror(errno)), -errno;
+    if (s->join_netns && setns(s->netns_fd, CLONE_NEWNET) < 0)
+        return nsexec_reply(c, "entering the network namespace: %s", strerror(errno)), -errno;
     if (s->mntns_fd >= 0 && setns(s->mntns_fd, CLONE_NEWNS) < 0)
         return nsexec_reply(c, "entering the mount namespace: %s%s", strerror(errno),
                             why(CAPS_MOUNT_NS, h, sizeof(h))),
@@ -170,13 +172,15 @@ child_main(int sock, pid_t parent, const struct nsexec_spec *s, nsexec_fn fn, vo
     sigprocmask(SIG_SETMASK, &all, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    int keep[68];
+    int keep[69];
     size_t n = 0;
     keep[n++] = sock;
     if (s->mntns_fd >= 0)
         keep[n++] = s->mntns_fd;
     if (s->root_fd >= 0)
         keep[n++] = s->root_fd;
+    if (s->join_netns)
+        keep[n++] = s->netns_fd;
     for (size_t i = 0; i < s->nkeep && n < 64; i++)
         keep[n++] = s->keep_fds[i];
     close_others(keep, n);

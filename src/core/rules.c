@@ -1,5 +1,6 @@
 #include "core/rules.h"
 
+#include "core/httpurl.h"
 #include "core/json.h"
 #include "core/rx.h"
 #include "core/units.h"
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Flameshot's own defaults (its process monitor): a profile lasts 60s, an
  * emergency profile 15s. */
@@ -20,6 +22,9 @@
 #define MIN_PROFILE_MS                1000
 #define MIN_COOLDOWN_MS               1000
 #define MAX_COOLDOWN_MS               (24ull * 3600 * 1000)
+/* Flameshot's pprof request timeout: at least the profile's length + 15 s */
+#define PPROF_SLACK_MS       15000
+#define MAX_PPROF_TIMEOUT_MS (3600ull * 1000)
 
 /* The default standalone rule: argv[0] is a `java` launcher, by path or not */
 #define DEFAULT_COMMAND "^(\\S*/)?java(\\s|$)"
@@ -40,6 +45,9 @@ static const char *const known_fields[] = {
     "jdk_version",
     "container",
     "cooldown",
+    "pprof_url",
+    "pprof_types",
+    "pprof_timeout",
 };
 #define N_KNOWN_FIELDS (sizeof(known_fields) / sizeof(known_fields[0]))
 
@@ -62,6 +70,9 @@ static const char *const indexed_suffixes[] = {
     "JDK_VERSION",
     "CONTAINER",
     "COOLDOWN",
+    "PPROF_URL",
+    "PPROF_TYPES",
+    "PPROF_TIMEOUT",
 };
 _Static_assert(sizeof(indexed_suffixes) == sizeof(known_fields), "one suffix per field");
 
@@ -129,32 +140,51 @@ static int fail(struct rule_error *err, const char *path, const char *fmt, ...)
     return -EINVAL;
 }
 
+/* Looks one word of a list up: its bit, or -EINVAL. */
+typedef int (*word_fn)(const char *w, size_t len, unsigned *bit);
+
+/* "a, b,c": the OR of each word's bit. -EINVAL with the word in bad. */
+static int words_mask(const char *s, word_fn fn, unsigned *mask, char *bad, size_t badcap)
+{
+    unsigned m = 0;
+    if (bad && badcap)
+        bad[0] = '\0';
+    for (const char *p = s; p && *p;) {
+        p += strspn(p, " \t");
+        size_t len = strcspn(p, ",");
+        const char *next = p[len] ? p + len + 1 : NULL;
+        while (len && strchr(" \t", p[len - 1]))
+            len--;
+        unsigned bit = 0;
+        if (fn(p, len, &bit) < 0) {
+            if (bad && badcap)
+                snprintf(bad, badcap, "%.*s", (int)len, p);
+            return -EINVAL;
+        }
+        m |= bit;
+        p = next;
+    }
+    *mask = m;
+    return 0;
+}
+
+static int event_word(const char *w, size_t len, unsigned *bit)
+{
+    for (size_t i = 0; i < N_EVENT_NAMES; i++)
+        if (strlen(event_names[i].name) == len && strncmp(w, event_names[i].name, len) == 0) {
+            *bit = event_names[i].bit;
+            return 0;
+        }
+    return -EINVAL;
+}
+
 int prof_events_parse(const char *s, unsigned *mask, const char **why, char *bad, size_t badcap)
 {
     unsigned m = 0;
-    const char *p = s;
-    if (bad && badcap)
-        bad[0] = '\0';
-    while (p && *p) {
-        while (*p == ' ')
-            p++;
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        while (len && p[len - 1] == ' ')
-            len--;
-        size_t i;
-        for (i = 0; i < N_EVENT_NAMES; i++)
-            if (strlen(event_names[i].name) == len && strncmp(p, event_names[i].name, len) == 0)
-                break;
-        if (i == N_EVENT_NAMES) {
-            if (bad && badcap)
-                snprintf(bad, badcap, "%.*s", (int)len, p);
-            *why = "unknown event (known: cpu, alloc, lock, wall, itimer, cache-misses, cs, "
-                   "nativemem, all)";
-            return -EINVAL;
-        }
-        m |= event_names[i].bit;
-        p = end ? end + 1 : NULL;
+    if (words_mask(s, event_word, &m, bad, badcap) < 0) {
+        *why = "unknown event (known: cpu, alloc, lock, wall, itimer, cache-misses, cs, "
+               "nativemem, all)";
+        return -EINVAL;
     }
     if (!m) {
         *why = "no event given";
@@ -227,39 +257,52 @@ static int get_number(const cJSON *item, const char *path, double max, double *o
     return 0;
 }
 
+/* Flameshot compares languages trimmed and in any case. */
 static int parse_language(const cJSON *item, const char *path, struct rule *r,
                           struct rule_error *err)
 {
-    char *lang = NULL;
-    int rc = get_string(item, path, &lang, err);
-    if (rc < 0)
-        return rc;
-    if (strcmp(lang, "java") == 0) {
+    if (!cJSON_IsString(item))
+        return fail(err, path, "must be a string: java or go");
+    char lang[32];
+    const char *v = item->valuestring + strspn(item->valuestring, " \t");
+    snprintf(lang, sizeof(lang), "%s", v);
+    for (size_t n = strlen(lang); n && strchr(" \t", lang[n - 1]); n--)
+        lang[n - 1] = '\0';
+    if (strcasecmp(lang, "java") == 0) {
         r->language = RULE_LANG_JAVA;
-        rc = 0;
-    } else if (strcmp(lang, "go") == 0 || strcmp(lang, "golang") == 0 ||
-               strcmp(lang, "python") == 0) {
-        rc =
-            fail(err, path, "language \"%s\" is planned but not supported yet: only java is", lang);
-    } else {
-        rc = fail(err, path, "unsupported language \"%s\": only java is supported", lang);
+        return 0;
     }
-    free(lang);
-    return rc;
+    if (strcasecmp(lang, "go") == 0 || strcasecmp(lang, "golang") == 0) {
+        r->language = RULE_LANG_GO;
+        r->events = 0; /* its events, if any, are pprof types */
+        return 0;
+    }
+    if (strcasecmp(lang, "python") == 0)
+        return fail(err, path,
+                    "language \"python\" is not supported in this version: Flameshot profiles "
+                    "Python with py-spy, which no package available to this agent ships");
+    return fail(err, path, "unsupported language \"%s\": java or go", item->valuestring);
 }
 
-static int parse_events(const cJSON *item, const char *path, struct rule *r, struct rule_error *err)
+static int parse_pprof_types(const cJSON *item, const char *path, unsigned *mask,
+                             struct rule_error *err);
+
+/* A set of names as one "a,b" string or an array of such strings. */
+static int parse_mask_item(const cJSON *item, const char *path,
+                           int (*parse)(const char *, unsigned *, const char **, char *, size_t),
+                           const char *shape, const char *what, unsigned *mask,
+                           struct rule_error *err)
 {
     const char *why;
     char bad[64];
     if (cJSON_IsString(item)) {
-        if (prof_events_parse(item->valuestring, &r->events, &why, bad, sizeof(bad)) < 0)
+        if (parse(item->valuestring, mask, &why, bad, sizeof(bad)) < 0)
             return fail(err, path, "\"%s\": %s", bad[0] ? bad : item->valuestring, why);
         return 0;
     }
     if (!cJSON_IsArray(item))
-        return fail(err, path, "must be a string such as \"cpu,alloc\" or an array of strings");
-    r->events = 0;
+        return fail(err, path, "must be %s", shape);
+    unsigned all = 0;
     int i = 0;
     for (const cJSON *e = item->child; e; e = e->next, i++) {
         char p[160];
@@ -267,13 +310,24 @@ static int parse_events(const cJSON *item, const char *path, struct rule *r, str
         unsigned m;
         if (!cJSON_IsString(e))
             return fail(err, p, "must be a string");
-        if (prof_events_parse(e->valuestring, &m, &why, bad, sizeof(bad)) < 0)
+        if (parse(e->valuestring, &m, &why, bad, sizeof(bad)) < 0)
             return fail(err, p, "\"%s\": %s", bad[0] ? bad : e->valuestring, why);
-        r->events |= m;
+        all |= m;
     }
-    if (!r->events)
-        return fail(err, path, "empty list of events");
+    if (!all)
+        return fail(err, path, "empty list of %s", what);
+    *mask = all;
     return 0;
+}
+
+static int parse_events(const cJSON *item, const char *path, struct rule *r, struct rule_error *err)
+{
+    /* a go rule's events name pprof types when pprof_types is not given */
+    if (r->language == RULE_LANG_GO)
+        return parse_pprof_types(item, path, &r->events, err);
+    return parse_mask_item(item, path, prof_events_parse,
+                           "a string such as \"cpu,alloc\" or an array of strings", "events",
+                           &r->events, err);
 }
 
 static int parse_tags(const cJSON *item, const char *path, struct rule *r, struct rule_error *err)
@@ -315,14 +369,125 @@ static int parse_jdk_version(const cJSON *item, const char *path, struct rule *r
     return r->jdk_version ? 0 : -ENOMEM;
 }
 
+/* ---- language go ------------------------------------------------------- */
+
+static const char *const pprof_type_names[RULE_PPROF_N] = {"cpu", "goroutine", "heap", "mutex",
+                                                           "block"};
+
+const char *rule_pprof_type_name(int i)
+{
+    return i >= 0 && i < RULE_PPROF_N ? pprof_type_names[i] : "";
+}
+
+static int pprof_word(const char *w, size_t len, unsigned *bit)
+{
+    if (len == 0)
+        return 0; /* Flameshot skips empty items */
+    if ((len == 3 && !strncasecmp(w, "all", 3)) || (len == 5 && !strncasecmp(w, "--all", 5))) {
+        *bit = RULE_PPROF_ALL;
+        return 0;
+    }
+    if (len == 10 && !strncasecmp(w, "goroutines", 10)) {
+        *bit = RULE_PPROF_GOROUTINE;
+        return 0;
+    }
+    for (int i = 0; i < RULE_PPROF_N; i++)
+        if (strlen(pprof_type_names[i]) == len && !strncasecmp(w, pprof_type_names[i], len)) {
+            *bit = 1u << i;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+int rule_pprof_types_parse(const char *s, unsigned *mask, const char **why, char *bad,
+                           size_t badcap)
+{
+    unsigned m = 0;
+    if (words_mask(s, pprof_word, &m, bad, badcap) < 0) {
+        *why = "unknown pprof type (known: cpu, goroutine, heap, mutex, block, all)";
+        return -EINVAL;
+    }
+    if (!m) {
+        *why = "no pprof type given";
+        return -EINVAL;
+    }
+    *mask = m;
+    return 0;
+}
+
+char *rule_pprof_types_format(unsigned mask, char *buf, size_t cap)
+{
+    size_t pos = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < RULE_PPROF_N; i++)
+        if (mask & (1u << i))
+            pos += (size_t)snprintf(buf + pos, cap > pos ? cap - pos : 0, "%s%s", pos ? "," : "",
+                                    pprof_type_names[i]);
+    return buf;
+}
+
+/* Flameshot's pprof_types is a list of strings; "cpu,heap" is taken too. */
+static int parse_pprof_types(const cJSON *item, const char *path, unsigned *mask,
+                             struct rule_error *err)
+{
+    return parse_mask_item(item, path, rule_pprof_types_parse,
+                           "a list of pprof types such as [\"cpu\", \"heap\"]", "pprof types", mask,
+                           err);
+}
+
+static int parse_go_field(const cJSON *f, const char *path, struct rule *r, struct rule_error *err)
+{
+    const char *k = f->string;
+    if (strcmp(k, "language") == 0)
+        return 0; /* read first, by parse_rule: events depends on it */
+    if (r->language != RULE_LANG_GO)
+        return fail(err, path, "applies to language go only (this rule's language is java)");
+    if (strcmp(k, "pprof_url") == 0)
+        return get_string(f, path, &r->pprof_url, err);
+    if (strcmp(k, "pprof_types") == 0)
+        return parse_pprof_types(f, path, &r->pprof_types, err);
+    if (strcmp(k, "pprof_timeout") == 0)
+        return get_duration(f, path, MIN_PROFILE_MS, MAX_PPROF_TIMEOUT_MS, &r->pprof_timeout_ms,
+                            err);
+    return fail(err, path,
+                "unknown field \"%s\" (known for go: pprof_url, pprof_types, "
+                "pprof_timeout)",
+                k);
+}
+
+/* After every field: the URL it needs and the types it pulls. */
+static int finish_go(struct rule *r, const char *base, struct rule_error *err)
+{
+    char path[160];
+    struct httpurl u;
+    const char *why;
+    if (r->language != RULE_LANG_GO)
+        return 0;
+    snprintf(path, sizeof(path), "%s.pprof_url", base);
+    if (!r->pprof_url)
+        return fail(err, path,
+                    "missing: a go rule needs the address its pprof handlers listen on inside "
+                    "the Pod, e.g. \"http://127.0.0.1:6060\"");
+    if (httpurl_parse(r->pprof_url, &u, &why) < 0)
+        return fail(err, path, "\"%s\": %s", r->pprof_url, why);
+    if (!r->pprof_types)
+        r->pprof_types = r->events ? r->events : RULE_PPROF_CPU;
+    r->events = 0; /* a go rule's events were pprof types */
+    return 0;
+}
+
+uint64_t rule_pprof_timeout(const struct rule *r, uint64_t duration_ms)
+{
+    uint64_t floor = duration_ms + PPROF_SLACK_MS;
+    return r->pprof_timeout_ms > floor ? r->pprof_timeout_ms : floor;
+}
+
 static int parse_field(const cJSON *f, const char *path, const struct rule_limits *lim,
                        struct rule *r, struct rule_error *err)
 {
     const char *k = f->string;
     if (strcmp(k, "service") == 0)
         return get_string(f, path, &r->service, err);
-    if (strcmp(k, "language") == 0)
-        return parse_language(f, path, r, err);
     if (strcmp(k, "command") == 0)
         return get_string(f, path, &r->command, err);
     if (strcmp(k, "duration") == 0)
@@ -351,6 +516,8 @@ static int parse_field(const cJSON *f, const char *path, const struct rule_limit
         return parse_jdk_version(f, path, r, err);
     if (strcmp(k, "container") == 0)
         return get_string(f, path, &r->container, err);
+    if (strcmp(k, "language") == 0 || strncmp(k, "pprof_", 6) == 0)
+        return parse_go_field(f, path, r, err);
     const char *near = rules_closest(k, known_fields, N_KNOWN_FIELDS);
     if (near)
         return fail(err, path, "unknown field \"%s\" (did you mean \"%s\"?)", k, near);
@@ -373,6 +540,7 @@ static void rule_clear(struct rule *r)
     free(r->command);
     free(r->jdk_version);
     free(r->container);
+    free(r->pprof_url);
     tags_free(&r->tags);
     rx_free(r->re);
     memset(r, 0, sizeof(*r));
@@ -395,6 +563,10 @@ static int parse_rule(const cJSON *obj, int index, const struct rule_limits *lim
     rule_init(r, index);
     if (!cJSON_IsObject(obj))
         return fail(err, base, "must be an object");
+    const cJSON *lang = cJSON_GetObjectItemCaseSensitive(obj, "language");
+    snprintf(path, sizeof(path), "%s.language", base);
+    if (lang && parse_language(lang, path, r, err) < 0)
+        return -EINVAL;
     for (const cJSON *f = obj->child; f; f = f->next) {
         snprintf(path, sizeof(path), "%s.%s", base, f->string);
         for (const cJSON *g = obj->child; g != f; g = g->next)
@@ -416,7 +588,8 @@ static int parse_rule(const cJSON *obj, int index, const struct rule_limits *lim
         snprintf(path, sizeof(path), "%s.container", base);
         return fail(err, path, "must not be empty (omit it to match any container)");
     }
-    return apply_service_override(r, lim);
+    rc = finish_go(r, base, err);
+    return rc < 0 ? rc : apply_service_override(r, lim);
 }
 
 static size_t json_offset(const char *json, const char *end)
@@ -527,6 +700,10 @@ static int indexed_value(size_t f, const char *v, const char *path, cJSON **out,
     }
     if (strncmp(field, "cpu_", 4) == 0 || strncmp(field, "mem_", 4) == 0)
         return indexed_number(v, path, out, err);
+    if (strcmp(field, "pprof_types") == 0 && v[strspn(v, " ")] == '[') {
+        *out = cJSON_Parse(v); /* Flameshot takes a JSON list or "cpu,heap" */
+        return *out ? 0 : fail(err, path, "\"%s\" is not a JSON list of pprof types", v);
+    }
     *out = cJSON_CreateString(v);
     return *out ? 0 : -ENOMEM;
 }
@@ -725,7 +902,7 @@ cJSON *rule_to_json(const struct rule *r)
     if (!o)
         return NULL;
     json_add_str_or_null(o, "service", r->service);
-    cJSON_AddStringToObject(o, "language", "java");
+    cJSON_AddStringToObject(o, "language", r->language == RULE_LANG_GO ? "go" : "java");
     cJSON_AddStringToObject(o, "command", r->command ? r->command : "");
     json_add_duration(o, "duration", r->duration_ms);
     cJSON_AddStringToObject(o, "events", prof_events_format(r->events, ev, sizeof(ev)));
@@ -747,5 +924,12 @@ cJSON *rule_to_json(const struct rule *r)
         cJSON_AddStringToObject(o, "container", r->container);
     if (r->cooldown_ms)
         json_add_duration(o, "cooldown", r->cooldown_ms);
+    if (r->language == RULE_LANG_GO) {
+        cJSON_AddStringToObject(o, "pprof_url", r->pprof_url ? r->pprof_url : "");
+        cJSON_AddStringToObject(o, "pprof_types",
+                                rule_pprof_types_format(r->pprof_types, ev, sizeof(ev)));
+        if (r->pprof_timeout_ms)
+            json_add_duration(o, "pprof_timeout", r->pprof_timeout_ms);
+    }
     return o;
 }

@@ -88,6 +88,7 @@ void artefact_meta_init(struct artefact_meta *m, enum artefact_kind kind)
     X(jdk_version)                                                                                 \
     X(trigger)                                                                                     \
     X(file_name)                                                                                   \
+    X(language)                                                                                    \
     X(id)                                                                                          \
     X(local_relpath)                                                                               \
     X(last_error)
@@ -120,6 +121,7 @@ void artefact_meta_free(struct artefact_meta *m)
     for (size_t i = 0; i < m->nfields; i++)
         field_clear(&m->fields[i]);
     free(m->fields);
+    free(m->attachments);
     artefact_meta_init(m, m->kind);
 }
 
@@ -144,6 +146,19 @@ int artefact_meta_copy(struct artefact_meta *dst, const struct artefact_meta *sr
     int rc = artefact_from_json(j, dst, err, sizeof(err));
     cJSON_Delete(j);
     return rc == -EINVAL ? -ENOMEM : rc; /* our own output always parses */
+}
+
+int artefact_add_attachment(struct artefact_meta *m, const char *name, uint64_t size)
+{
+    if (m->nattachments >= ARTEFACT_MAX_ATTACHMENTS)
+        return -E2BIG;
+    struct artefact_attachment *n = realloc(m->attachments, (m->nattachments + 1) * sizeof(*n));
+    if (!n)
+        return -ENOMEM;
+    m->attachments = n;
+    snprintf(n[m->nattachments].name, sizeof(n->name), "%s", name);
+    n[m->nattachments++].size = size;
+    return 0;
 }
 
 /* ---- fields ------------------------------------------------------------- */
@@ -305,6 +320,18 @@ static int add_collections(cJSON *o, const struct artefact_meta *m)
             return -ENOMEM;
         cJSON_AddItemToArray(fields, f);
     }
+    if (m->nattachments) {
+        cJSON *a = cJSON_AddArrayToObject(o, "attachments");
+        for (size_t i = 0; a && i < m->nattachments; i++) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddItemToArray(a, e);
+            if (!e || !cJSON_AddStringToObject(e, "name", m->attachments[i].name) ||
+                add_u64(e, "size", m->attachments[i].size) < 0)
+                return -ENOMEM;
+        }
+        if (!a)
+            return -ENOMEM;
+    }
     const char *need[] = {"routes", "done", "trigger_tags", "global_tags", "rule_tags", "fields"};
     for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
         if (!cJSON_GetObjectItemCaseSensitive(o, need[i]))
@@ -464,6 +491,29 @@ static int get_fields(const cJSON *o, struct artefact_meta *m, struct jerr *e)
     return 0;
 }
 
+static int get_attachments(const cJSON *o, struct artefact_meta *m, struct jerr *e)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "attachments"), *it;
+    if (!a)
+        return 0;
+    if (!cJSON_IsArray(a))
+        return bad(e, "not an array", "attachments");
+    cJSON_ArrayForEach(it, a)
+    {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
+        uint64_t size = 0;
+        if (!cJSON_IsString(name) || strlen(name->valuestring) >= sizeof(m->attachments->name) ||
+            strchr(name->valuestring, '/') || get_u64(it, "size", &size, e) < 0)
+            return bad(e, "an attachment needs a plain name and a size", "attachments");
+        int rc = artefact_add_attachment(m, name->valuestring, size);
+        if (rc == -E2BIG)
+            return bad(e, "too many", "attachments");
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 static int get_strings(const cJSON *o, struct artefact_meta *m, struct jerr *e)
 {
     int rc = 0;
@@ -541,6 +591,8 @@ int artefact_from_json(const cJSON *j, struct artefact_meta *m, char *err, size_
         rc = get_tags(j, "rule_tags", &m->rule_tags, &e);
     if (rc == 0)
         rc = get_fields(j, m, &e);
+    if (rc == 0)
+        rc = get_attachments(j, m, &e);
     if (rc == -ENOMEM)
         snprintf(err, errcap, "out of memory");
     if (rc < 0)
@@ -620,8 +672,11 @@ static int put_process(const struct artefact_meta *m, struct tags *out)
         rc = put_tag(out, "host_pid", hpid, 1);
     if (rc == 0)
         rc = put_tag(out, "process_name", m->process_name, 1);
+    bool go = m->language && !strcmp(m->language, "golang");
     if (rc == 0)
-        rc = put_tag(out, "language", "java", 1);
+        rc = put_tag(out, "language", m->language ? m->language : "java", 1);
+    if (rc == 0 && go)
+        rc = put_tag(out, "profiler", "pprof", 1);
     if (rc == 0)
         rc = put_tag(out, "runtime_os", u.sysname, 1);
     if (rc == 0)
@@ -714,6 +769,16 @@ int artefact_tags_profiler(const struct artefact_meta *m, char **out)
 
 /* ---- DataKit renderings ------------------------------------------------- */
 
+/* A Go profile's event.json members, as Flameshot's profileEvent. */
+static bool add_go_event(cJSON *o, const struct artefact_meta *m)
+{
+    cJSON *a = cJSON_AddArrayToObject(o, "attachments");
+    for (size_t i = 0; a && i < m->nattachments; i++)
+        if (!cJSON_AddItemToArray(a, cJSON_CreateString(m->attachments[i].name)))
+            return false;
+    return a != NULL;
+}
+
 int artefact_event_json(const struct artefact_meta *m, char **out)
 {
     char start[48], end[48], *tp = NULL;
@@ -722,10 +787,13 @@ int artefact_event_json(const struct artefact_meta *m, char **out)
         return rc;
     units_rfc3339nano(m->start_ns ? m->start_ns : m->created_ns, start, sizeof(start));
     units_rfc3339nano(m->end_ns ? m->end_ns : m->created_ns, end, sizeof(end));
+    bool go = m->nattachments > 0;
     cJSON *o = cJSON_CreateObject();
-    if (o && cJSON_AddStringToObject(o, "tags_profiler", tp) &&
+    if (o && (!go || add_go_event(o, m)) && cJSON_AddStringToObject(o, "tags_profiler", tp) &&
         cJSON_AddStringToObject(o, "start", start) && cJSON_AddStringToObject(o, "end", end) &&
-        cJSON_AddStringToObject(o, "family", "java") && cJSON_AddStringToObject(o, "format", "jfr"))
+        cJSON_AddStringToObject(o, "family", go ? "go" : "java") &&
+        cJSON_AddStringToObject(o, "format", go ? "pprof" : "jfr") &&
+        (!go || cJSON_AddStringToObject(o, "profiler", "pprof")))
         *out = cJSON_PrintUnformatted(o);
     else
         *out = NULL;
@@ -862,7 +930,7 @@ char *artefact_default_file_name(const struct artefact_meta *m, char *buf, size_
     artefact_sanitize_component(type);
     switch (m->kind) {
     case ARTEFACT_PROFILE:
-        snprintf(buf, cap, "profile_%d_%s.jfr", pid, ts);
+        snprintf(buf, cap, m->nattachments ? "pprof_%d_%s" : "profile_%d_%s.jfr", pid, ts);
         break;
     case ARTEFACT_JCMD_SNAPSHOT:
         snprintf(buf, cap, "jcmd_%s_%d_%s.txt", type, pid, ts);

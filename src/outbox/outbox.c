@@ -601,7 +601,7 @@ static void deliver_local(struct outbox *ob, struct item *it, struct attempt *a)
         a->rc = sink_local_deliver(ob->local, &it->m, p, &added, a->error, sizeof(a->error));
 }
 
-/* The JFR to upload: in outbox/, or already handed to the local sink. */
+/* The payload to upload: in outbox/, or already handed to the local sink. */
 static int payload_source(struct outbox *ob, const struct item *it, char *buf, size_t cap)
 {
     path_of(ob, it->m.id, ".payload", buf, cap);
@@ -623,20 +623,40 @@ static void from_result(struct attempt *a, int rc, const struct sink_result *res
     snprintf(a->error, sizeof(a->error), "%s", res->error);
 }
 
+/* A JFR is one part; a Go profile one per attachment, in payload order. */
+static size_t profile_parts(const struct item *it, const char *path,
+                            struct sink_file_part files[ARTEFACT_MAX_ATTACHMENTS])
+{
+    uint64_t off = 0;
+    size_t n = 0;
+    if (!it->m.nattachments) {
+        files[0] = (struct sink_file_part){"main", "main.jfr", 0, fsutil_file_size(path)};
+        return 1;
+    }
+    for (; n < it->m.nattachments && n < ARTEFACT_MAX_ATTACHMENTS; n++) {
+        const struct artefact_attachment *at = &it->m.attachments[n];
+        files[n] = (struct sink_file_part){at->name, at->name, off, at->size};
+        off += at->size;
+    }
+    return n;
+}
+
 static void deliver_profiling(struct outbox *ob, struct item *it, struct attempt *a)
 {
     char path[PATH_MAX], *event = NULL;
     struct sink_result res;
     if (payload_source(ob, it, path, sizeof(path)) < 0) {
         a->rc = -ENOENT;
-        snprintf(a->error, sizeof(a->error), "the JFR of %s is missing", it->m.id);
+        snprintf(a->error, sizeof(a->error), "the payload of %s is missing", it->m.id);
         return;
     }
     if ((a->rc = artefact_event_json(&it->m, &event)) < 0) {
         snprintf(a->error, sizeof(a->error), "cannot build event.json: %s", strerror(-a->rc));
         return;
     }
-    int rc = sink_datakit_send_profile(ob->dk, path, event, &res);
+    struct sink_file_part files[ARTEFACT_MAX_ATTACHMENTS];
+    size_t n = profile_parts(it, path, files);
+    int rc = sink_datakit_send_profile(ob->dk, path, files, n, event, &res);
     free(event);
     from_result(a, rc, &res);
 }

@@ -1,12 +1,16 @@
 #include "outbox/sink_datakit.h"
 
 #include "core/version.h"
+#include "outbox/multipart.h"
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #define LOGGING_PATH "/v1/write/logging?input=flameshot"
 #define BODY_KEEP    200
@@ -163,21 +167,6 @@ static int perform(CURL *h, struct xfer *x, struct sink_result *res)
     return -EAGAIN;
 }
 
-static int add_part(curl_mime *mime, const char *name, const char *file, const char *data,
-                    const char *filename, const char *type)
-{
-    curl_mimepart *p = curl_mime_addpart(mime);
-    if (!p || curl_mime_name(p, name) != CURLE_OK)
-        return -ENOMEM;
-    CURLcode cc =
-        file ? curl_mime_filedata(p, file) : curl_mime_data(p, data, CURL_ZERO_TERMINATED);
-    if (cc == CURLE_OK)
-        cc = curl_mime_filename(p, filename); /* after filedata, which sets the basename */
-    if (cc == CURLE_OK)
-        cc = curl_mime_type(p, type);
-    return cc == CURLE_OK ? 0 : -ENOMEM;
-}
-
 static void fail_local(struct sink_result *res, const char *why)
 {
     memset(res, 0, sizeof(*res));
@@ -185,32 +174,113 @@ static void fail_local(struct sink_result *res, const char *why)
     snprintf(res->error, sizeof(res->error), "%s", why);
 }
 
-int sink_datakit_send_profile(struct sink_datakit *sk, const char *jfr_path, const char *event_json,
-                              struct sink_result *res)
+struct body {
+    struct multipart mp;
+    int err; /* a read error of the payload */
+};
+
+static size_t on_read(char *buf, size_t size, size_t nitems, void *arg)
+{
+    struct body *b = arg;
+    ssize_t n = multipart_read(&b->mp, buf, size * nitems);
+    if (n < 0) {
+        b->err = (int)-n;
+        return CURL_READFUNC_ABORT;
+    }
+    return (size_t)n;
+}
+
+/* A redirect or an auth round trip sends the body again. */
+static int on_seek(void *arg, curl_off_t offset, int origin)
+{
+    struct body *b = arg;
+    if (offset != 0 || origin != SEEK_SET)
+        return CURL_SEEKFUNC_CANTSEEK;
+    multipart_rewind(&b->mp);
+    return CURL_SEEKFUNC_OK;
+}
+
+/* Go's mime/multipart draws 30 random bytes for its boundary; so do we. */
+static void new_boundary(char *buf, size_t cap)
+{
+    unsigned char r[30];
+    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+        for (size_t i = 0; i < sizeof(r); i++)
+            r[i] = (unsigned char)(rand() & 0xff);
+    for (size_t i = 0; i < sizeof(r) && 2 * i + 2 < cap; i++)
+        snprintf(buf + 2 * i, 3, "%02x", r[i]);
+}
+
+/* Parts: the payload's files in order, then the event. */
+static int build_body(struct body *b, struct multipart_part *parts, int fd,
+                      const struct sink_file_part *files, size_t nfiles, const char *event_json)
+{
+    char boundary[64];
+    if (nfiles + 1 > MULTIPART_MAX_PARTS)
+        return -EINVAL;
+    for (size_t i = 0; i < nfiles; i++)
+        parts[i] = (struct multipart_part){.name = files[i].name,
+                                           .filename = files[i].filename,
+                                           .type = "application/octet-stream",
+                                           .fd = fd,
+                                           .offset = files[i].offset,
+                                           .size = files[i].size};
+    parts[nfiles] = (struct multipart_part){.name = "event",
+                                            .filename = "event.json",
+                                            .type = "application/json",
+                                            .data = event_json,
+                                            .size = strlen(event_json)};
+    new_boundary(boundary, sizeof(boundary));
+    return multipart_init(&b->mp, parts, nfiles + 1, boundary);
+}
+
+int sink_datakit_send_profile(struct sink_datakit *sk, const char *payload_path,
+                              const struct sink_file_part *files, size_t nfiles,
+                              const char *event_json, struct sink_result *res)
 {
     struct xfer x = {.abort = sk->opts.abort};
-    common_opts(sk, sk->prof, sk->profiling_url, sk->opts.profile_timeout_ms, &x);
-    curl_mime *mime = curl_mime_init(sk->prof);
+    struct multipart_part parts[MULTIPART_MAX_PARTS];
+    struct body b = {0};
+    char ct[160];
+    int fd = open(payload_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fail_local(res, "cannot open the payload");
+        return -EAGAIN;
+    }
+    if (build_body(&b, parts, fd, files, nfiles, event_json) < 0) {
+        close(fd);
+        fail_local(res, "the parts cannot form a multipart body");
+        return -EAGAIN;
+    }
+    snprintf(ct, sizeof(ct), "Content-Type: %s", multipart_content_type(&b.mp, ct + 14, 140));
     /* "Expect: 100-continue" would cost a round trip (or a 1 s wait) per upload */
     struct curl_slist *hdrs = curl_slist_append(NULL, "Expect:");
-    int rc = mime && hdrs ? 0 : -ENOMEM;
-    if (rc == 0)
-        rc = add_part(mime, "main", jfr_path, NULL, "main.jfr", "application/octet-stream");
-    if (rc == 0)
-        rc = add_part(mime, "event", NULL, event_json, "event.json", "application/json");
-    if (rc == 0) {
-        curl_easy_setopt(sk->prof, CURLOPT_MIMEPOST, mime);
-        curl_easy_setopt(sk->prof, CURLOPT_HTTPHEADER, hdrs);
+    struct curl_slist *h2 = hdrs ? curl_slist_append(hdrs, ct) : NULL;
+    int rc = -EAGAIN;
+    if (h2) {
+        common_opts(sk, sk->prof, sk->profiling_url, sk->opts.profile_timeout_ms, &x);
+        curl_easy_setopt(sk->prof, CURLOPT_POST, 1L);
+        curl_easy_setopt(sk->prof, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(sk->prof, CURLOPT_READDATA, &b);
+        curl_easy_setopt(sk->prof, CURLOPT_SEEKFUNCTION, on_seek);
+        curl_easy_setopt(sk->prof, CURLOPT_SEEKDATA, &b);
+        curl_easy_setopt(sk->prof, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)multipart_length(&b.mp));
+        curl_easy_setopt(sk->prof, CURLOPT_HTTPHEADER, h2);
         rc = perform(sk->prof, &x, res);
-        /* the handle must not keep pointers to what is freed below */
-        curl_easy_setopt(sk->prof, CURLOPT_MIMEPOST, NULL);
+        /* the handle must not keep pointers to what goes below */
         curl_easy_setopt(sk->prof, CURLOPT_HTTPHEADER, NULL);
+        curl_easy_setopt(sk->prof, CURLOPT_READDATA, NULL);
+        if (b.err) {
+            fail_local(res, "reading the payload failed");
+            rc = -EAGAIN;
+        }
     } else {
-        fail_local(res, "out of memory building the multipart body");
-        rc = -EAGAIN;
+        curl_slist_free_all(hdrs);
+        fail_local(res, "out of memory");
     }
-    curl_mime_free(mime);
-    curl_slist_free_all(hdrs);
+    curl_slist_free_all(h2);
+    close(fd);
     return rc;
 }
 

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -37,6 +38,37 @@ struct sink_local {
     size_t n;
     uint64_t bytes;
 };
+
+/* A kept payload's bytes: a file, or a Go profile's directory of files. */
+static uint64_t kept_bytes(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return 0;
+    if (!S_ISDIR(st.st_mode))
+        return (uint64_t)st.st_size;
+    uint64_t sum = 0;
+    DIR *d = opendir(path);
+    for (struct dirent *de; d && (de = readdir(d));)
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            sum += (uint64_t)st.st_size;
+    if (d)
+        closedir(d);
+    return sum;
+}
+
+/* Removes a kept payload: a file, or a directory and the files in it. */
+static void remove_kept(const char *path)
+{
+    DIR *d = unlink(path) < 0 && errno == EISDIR ? opendir(path) : NULL;
+    for (struct dirent *de; d && (de = readdir(d));)
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            unlinkat(dirfd(d), de->d_name, 0);
+    if (d) {
+        closedir(d);
+        rmdir(path);
+    }
+}
 
 static void entry_free(struct entry *e)
 {
@@ -161,7 +193,7 @@ static int scan_sidecar(struct sink_local *s, const char *rel)
     if (rc == 0) {
         char p2[PATH_MAX];
         abs_path(s, e.relpath, p2, sizeof(p2));
-        e.bytes = fsutil_file_size(path) + (strcmp(e.relpath, rel) ? fsutil_file_size(p2) : 0);
+        e.bytes = fsutil_file_size(path) + (strcmp(e.relpath, rel) ? kept_bytes(p2) : 0);
         e.info = make_info(s, &m, e.relpath, rel, e.bytes);
         rc = e.info ? insert(s, &e) : -ENOMEM;
     }
@@ -358,6 +390,60 @@ static int move_payload(const char *payload, const char *dest, char *err, size_t
     return -e;
 }
 
+/* Copies len bytes at off of in to a new file name in dir, synced. */
+static int copy_out(int in, uint64_t off, uint64_t len, int dir, const char *name)
+{
+    char buf[65536];
+    int out = openat(dir, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
+    int rc = out < 0 ? -errno : 0;
+    while (rc == 0 && len) {
+        ssize_t n = pread(in, buf, len < sizeof(buf) ? (size_t)len : sizeof(buf), (off_t)off);
+        rc = n < 0 ? -errno : n == 0 ? -EIO : fsutil_write_full(out, buf, (size_t)n);
+        off += n > 0 ? (uint64_t)n : 0;
+        len -= n > 0 ? (uint64_t)n : 0;
+    }
+    if (rc == 0 && fsync(out) < 0)
+        rc = -errno;
+    if (out >= 0)
+        close(out);
+    return rc;
+}
+
+/* A Go profile: its payload split into dest/, one file per attachment
+ * (the names Flameshot uploads), then the payload removed. A previous
+ * attempt may have finished already (no payload, dest there) or stopped
+ * half-way (both there: done again). */
+static int split_payload(const struct artefact_meta *m, const char *payload, const char *dest,
+                         char *err, size_t errcap)
+{
+    if (!payload && access(dest, F_OK) == 0)
+        return 0;
+    int in = payload ? open(payload, O_RDONLY | O_CLOEXEC) : -1;
+    int rc = in < 0 ? -(payload ? errno : ENOENT) : 0;
+    if (rc == 0 && mkdir(dest, 0750) < 0 && errno != EEXIST)
+        rc = -errno;
+    int dir = rc == 0 ? open(dest, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+    if (rc == 0 && dir < 0)
+        rc = -errno;
+    uint64_t off = 0;
+    for (size_t i = 0; rc == 0 && i < m->nattachments; i++) {
+        rc = copy_out(in, off, m->attachments[i].size, dir, m->attachments[i].name);
+        off += m->attachments[i].size;
+    }
+    if (rc == 0 && fsync(dir) < 0)
+        rc = -errno;
+    if (rc == 0 && unlink(payload) == 0)
+        fsutil_fsync_parent(dest);
+    if (dir >= 0)
+        close(dir);
+    if (in >= 0)
+        close(in);
+    if (rc < 0)
+        snprintf(err, errcap, "cannot split %s into %s: %s", payload ? payload : "(moved)", dest,
+                 strerror(-rc));
+    return rc;
+}
+
 static int record(struct sink_local *s, const struct artefact_meta *m, const char *rel,
                   const char *side, uint64_t bytes)
 {
@@ -404,7 +490,9 @@ int sink_local_deliver(struct sink_local *s, const struct artefact_meta *m, cons
         snprintf(err, errcap, "cannot create the directory of %s: %s", dest, strerror(-rc));
         return rc;
     }
-    if (artefact_kind_has_payload(m->kind) && (rc = move_payload(payload, dest, err, errcap)) < 0)
+    if (artefact_kind_has_payload(m->kind) &&
+        (rc = m->nattachments ? split_payload(m, payload, dest, err, errcap)
+                              : move_payload(payload, dest, err, errcap)) < 0)
         return rc;
     if (!(text = sidecar_text(m, m->local_relpath))) {
         snprintf(err, errcap, "out of memory");
@@ -416,7 +504,7 @@ int sink_local_deliver(struct sink_local *s, const struct artefact_meta *m, cons
         snprintf(err, errcap, "cannot write %s: %s", side, strerror(-rc));
         return rc;
     }
-    uint64_t bytes = fsutil_file_size(side) + (strcmp(side, dest) ? fsutil_file_size(dest) : 0);
+    uint64_t bytes = fsutil_file_size(side) + (strcmp(side, dest) ? kept_bytes(dest) : 0);
     rc = record(s, m, m->local_relpath, side_rel, bytes);
     if (rc < 0)
         snprintf(err, errcap, "out of memory");
@@ -478,7 +566,7 @@ uint64_t sink_local_drop_oldest(struct sink_local *s, char *what, size_t cap)
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(e->info, "kind");
     snprintf(what, cap, "%s %s", cJSON_IsString(kind) ? kind->valuestring : "file", e->relpath);
     abs_path(s, e->relpath, path, sizeof(path));
-    unlink(path);
+    remove_kept(path);
     abs_path(s, e->sidecar, path, sizeof(path));
     unlink(path);
     prune_dirs(s, e->relpath);

@@ -9,6 +9,7 @@
 #include "policy/lane.h"
 #include "policy/oomwatch.h"
 #include "policy/prewarm.h"
+#include "capture/pprof_fetch.h"
 #include "outbox/outbox.h"
 #include "policy/runner.h"
 #include "core/units.h"
@@ -238,6 +239,8 @@ static void added(struct monitor *m, struct target *tg)
 
 static uint64_t budget_ms(const struct target *tg, const struct trigger *t)
 {
+    if (tg->rule->language == RULE_LANG_GO) /* pulled over HTTP, type after type */
+        return pprof_fetch_budget_ms(tg->rule, t->duration_ms) + 10000;
     uint64_t attach = tg->settings.jcmd_timeout_ms;
     if (t->capture == CAPTURE_SNAPSHOT)
         return 3 * attach + 10000;

@@ -189,6 +189,8 @@ int prewarm_tick(struct prewarm *pw, struct targets *t, uint64_t now_ms)
     pw->tick++;
     for (size_t i = 0; i < targets_count(t); i++) {
         const struct target *tg = targets_at(t, i);
+        if (tg->rule && tg->rule->language != RULE_LANG_JAVA)
+            continue; /* no attach listener to start in a Go process */
         struct entry *e = find(pw, &tg->id);
         if (!e && !(e = add(pw, tg))) {
             all = false; /* no memory: the next tick goes on */

@@ -4,6 +4,8 @@
 #include "capture/capture.h"
 #include "core/log.h"
 #include "outbox/outbox.h"
+#include "policy/gopprof.h"
+#include "capture/pprof_fetch.h"
 #include "core/units.h"
 
 #include <errno.h>
@@ -306,16 +308,80 @@ static void run_snapshot(const struct runner *r, const struct job *job, struct j
         too_large(r, res, res->reason);
 }
 
+/* ---- Go targets ----------------------------------------------------------- */
+
+/* The attachments of a Go profile, one after another, as one artefact. */
+static int commit_gopprof(const struct runner *r, const struct job *job,
+                          const struct gopprof_result *g, struct job_result *res)
+{
+    struct outbox_tx tx;
+    struct artefact_meta m;
+    uint64_t total = 0;
+    for (size_t i = 0; i < g->nfiles; i++)
+        total += g->files[i].len;
+    int rc = outbox_begin(r->outbox, r->cfg->max_profile_mb << 20, &tx);
+    for (size_t i = 0; rc == 0 && i < g->nfiles; i++)
+        rc = bounded_put(&tx.out, g->files[i].data, g->files[i].len);
+    if (rc < 0) {
+        outbox_abort(r->outbox, &tx);
+        if (rc == -EFBIG)
+            too_large(r, res,
+                      "the Go profile's attachments are larger than "
+                      "FLAMESHOT_MAX_PROFILE_MB");
+        else
+            snprintf(res->reason, sizeof(res->reason), "outbox: %s", strerror(-rc));
+        return rc;
+    }
+    rc = base_meta(r, job, ARTEFACT_PROFILE, &m);
+    rc = rc ?: artefact_set(&m.library_type, "go_pprof");
+    rc = rc ?: artefact_set(&m.language, "golang");
+    rc = rc ?: artefact_set(&m.jdk_version, NULL);
+    for (size_t i = 0; rc == 0 && i < g->nfiles; i++)
+        rc = artefact_add_attachment(&m, g->files[i].name, g->files[i].len);
+    m.start_ns = g->start_ns;
+    m.end_ns = g->end_ns;
+    return commit(r, &tx, &m, rc, "profile", total, res);
+}
+
+static void run_gopprof(const struct runner *r, const struct job *job, struct job_result *res)
+{
+    struct gopprof_result g;
+    uint64_t cap = r->cfg->max_profile_mb << 20;
+    struct gopprof_req req = {.rule = job->rule,
+                              .duration_ms = job->trigger.duration_ms,
+                              .max_bytes = cap < PPROF_FETCH_MAX_BYTES ? cap : 0,
+                              .cancel_fd = job->cancel_fd};
+    struct gopprof_store *st = r->gopprof;
+    struct gopprof_store *own = st ? NULL : gopprof_store_new(); /* no baseline survives */
+    gopprof_collect(st ? st : own, &job->target, &req, &g);
+    static const enum job_state states[] = {JOB_DONE, JOB_TARGET_EXITED, JOB_CANCELLED, JOB_FAILED};
+    res->state = states[g.outcome];
+    snprintf(res->reason, sizeof(res->reason), "%s", g.reason);
+    snprintf(res->detail, sizeof(res->detail), "library_type=go_pprof");
+    if (g.nfiles && commit_gopprof(r, job, &g, res) < 0)
+        res->state = JOB_FAILED;
+    gopprof_result_free(&g);
+    gopprof_store_free(own);
+}
+
 void runner_exec(const struct job *job, struct job_result *res, void *arg)
 {
     const struct runner *r = arg;
     log_info("runner", "job %llu: %s of pid %d (%s) for %s", (unsigned long long)job->id,
              capture_kind_name(job->trigger.capture), job->target.pid, job->target.comm,
              trigger_kind_name(job->trigger.kind));
-    if (job->trigger.capture == CAPTURE_SNAPSHOT)
+    bool go = job->rule && job->rule->language == RULE_LANG_GO;
+    if (go && job->trigger.capture == CAPTURE_SNAPSHOT) {
+        res->state = JOB_FAILED;
+        snprintf(res->reason, sizeof(res->reason),
+                 "jcmd snapshots are for Java targets: pid %d is a Go target", job->target.pid);
+    } else if (go) {
+        run_gopprof(r, job, res);
+    } else if (job->trigger.capture == CAPTURE_SNAPSHOT) {
         run_snapshot(r, job, res);
-    else
+    } else {
         run_profile(r, job, res);
+    }
     log_info("runner", "job %llu: %s%s%s", (unsigned long long)job->id, job_state_name(res->state),
              res->reason[0] ? ": " : "", res->reason);
 }

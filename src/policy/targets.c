@@ -420,6 +420,11 @@ static void fill_settings(const struct targets *t, struct target *tg)
         .jcmd_snapshot_enabled = pc ? pc->jcmd_snapshot_enabled : c->jcmd_snapshot_enabled,
         .jcmd_timeout_ms = pc ? pc->jcmd_timeout_ms : c->jcmd_timeout_ms,
     };
+    /* jcmd and .hprof are a JVM's: a Go target gets pprof profiles only */
+    if (tg->rule->language != RULE_LANG_JAVA) {
+        tg->settings.jcmd_snapshot_enabled = false;
+        tg->settings.oom_hprof_enabled = false;
+    }
 }
 
 /* Resolution that may fail without disqualifying the process. */

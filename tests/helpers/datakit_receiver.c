@@ -13,6 +13,13 @@
  *   tags_profiler, start, end (RFC 3339 with fraction, start <= end),
  *   family "java", format "jfr"; tags_profiler "k:v" items with unique,
  *   space-free keys and non-empty values. The JFR is saved under DIR/jfr/.
+ *   A Go profile instead (Flameshot's go_pprof upload): one part per
+ *   attachment, name and filename equal and one of cpu.pprof,
+ *   goroutines.pprof, delta-heap.pprof, delta-mutex.pprof,
+ *   delta-block.pprof, each application/octet-stream and gzip'd, then
+ *   event/event.json holding exactly attachments (the part names, in
+ *   order), tags_profiler, start, end, family "go", format "pprof",
+ *   profiler "pprof". The parts are saved under DIR/pprof/<seq>/.
  * POST /v1/write/logging?input=flameshot: InfluxDB line protocol, strict:
  *   only "\," "\=" "\ " escapes in names and tags, only "\"" "\\" in strings,
  *   typed fields (i, u, float, bool, string), 19-digit nanosecond timestamps,
@@ -348,17 +355,139 @@ static int save_jfr(struct server *s, long seq, const struct part *p, char *path
     return w == p->len ? 0 : -1;
 }
 
+/* ---- a Go profile ---------------------------------------------------------- */
+
+static const char *const go_names[] = {"cpu.pprof", "goroutines.pprof", "delta-heap.pprof",
+                                       "delta-mutex.pprof", "delta-block.pprof"};
+
+static int check_go_part(const struct part *p, char *why, size_t wcap)
+{
+    bool known = false;
+    for (size_t i = 0; i < sizeof(go_names) / sizeof(go_names[0]); i++)
+        known = known || !strcmp(p->name, go_names[i]);
+    if (!known || strcmp(p->name, p->filename) || strcmp(p->type, "application/octet-stream")) {
+        snprintf(why, wcap, "bad Go part %s/%s/%s", p->name, p->filename, p->type);
+        return -1;
+    }
+    if (p->len < 2 || (unsigned char)p->data[0] != 0x1f || (unsigned char)p->data[1] != 0x8b) {
+        snprintf(why, wcap, "%s is not gzip'd", p->name);
+        return -1;
+    }
+    return 0;
+}
+
+static cJSON *check_go_event(const struct part *ev, const struct part *parts, int n, char *why,
+                             size_t wcap)
+{
+    char *text = strndup(ev->data, ev->len);
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    const char *str[] = {"tags_profiler", "start", "end", "family", "format", "profiler"};
+    const cJSON *att = cJSON_GetObjectItemCaseSensitive(j, "attachments");
+    int64_t start, end;
+    bool ok = cJSON_IsObject(j) && cJSON_GetArraySize(j) == 7 && cJSON_IsArray(att) &&
+              cJSON_GetArraySize(att) == n - 1;
+    for (int i = 0; ok && i < 6; i++)
+        ok = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, str[i]));
+    for (int i = 0, k = 0; ok && i < n; i++)
+        if (strcmp(parts[i].name, "event"))
+            ok = cJSON_IsString(cJSON_GetArrayItem(att, k)) &&
+                 !strcmp(cJSON_GetArrayItem(att, k++)->valuestring, parts[i].name);
+    ok = ok && !strcmp(cJSON_GetObjectItem(j, "family")->valuestring, "go") &&
+         !strcmp(cJSON_GetObjectItem(j, "format")->valuestring, "pprof") &&
+         !strcmp(cJSON_GetObjectItem(j, "profiler")->valuestring, "pprof") &&
+         parse_rfc3339nano(cJSON_GetObjectItem(j, "start")->valuestring, &start) == 0 &&
+         parse_rfc3339nano(cJSON_GetObjectItem(j, "end")->valuestring, &end) == 0 && start <= end;
+    if (!ok) {
+        snprintf(why, wcap,
+                 "event.json is not Flameshot's Go event (7 members, attachments in "
+                 "part order, family go, format pprof, profiler pprof)");
+        cJSON_Delete(j);
+        return NULL;
+    }
+    return j;
+}
+
+static int save_part(struct server *s, long seq, const struct part *p, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/pprof", s->out);
+    mkdir(path, 0755);
+    snprintf(path, cap, "%s/pprof/%06ld", s->out, seq);
+    mkdir(path, 0755);
+    snprintf(path, cap, "%s/pprof/%06ld/%s", s->out, seq, p->name);
+    FILE *f = fopen(path, "w");
+    size_t w = f ? fwrite(p->data, 1, p->len, f) : 0;
+    if (f)
+        fclose(f);
+    return f && w == p->len ? 0 : -1;
+}
+
+static cJSON *handle_go(struct server *s, const struct part *parts, int n, long seq, char *why,
+                        size_t wcap)
+{
+    const struct part *ev = &parts[n - 1];
+    char path[4096];
+    if (strcmp(ev->name, "event") || strcmp(ev->filename, "event.json") ||
+        strcmp(ev->type, "application/json")) {
+        snprintf(why, wcap, "the last part is not event/event.json application/json");
+        return NULL;
+    }
+    for (int i = 0; i < n - 1; i++)
+        for (int k = 0; k < i; k++)
+            if (!strcmp(parts[i].name, parts[k].name)) {
+                snprintf(why, wcap, "part %s twice", parts[i].name);
+                return NULL;
+            }
+    for (int i = 0; i < n - 1; i++)
+        if (check_go_part(&parts[i], why, wcap) < 0)
+            return NULL;
+    cJSON *event = check_go_event(ev, parts, n, why, wcap);
+    cJSON *tags = event ? parse_tags_profiler(
+                              cJSON_GetObjectItem(event, "tags_profiler")->valuestring, why, wcap)
+                        : NULL;
+    cJSON *rec = tags ? cJSON_CreateObject() : NULL, *att = cJSON_CreateArray();
+    for (int i = 0; rec && i < n - 1; i++) {
+        if (save_part(s, seq, &parts[i], path, sizeof(path)) < 0) {
+            snprintf(why, wcap, "cannot save %s", parts[i].name);
+            cJSON_Delete(rec);
+            rec = NULL;
+            break;
+        }
+        cJSON *a = cJSON_CreateObject();
+        cJSON_AddStringToObject(a, "name", parts[i].name);
+        cJSON_AddStringToObject(a, "path", path);
+        cJSON_AddNumberToObject(a, "size", (double)parts[i].len);
+        cJSON_AddItemToArray(att, a);
+    }
+    if (!rec) {
+        cJSON_Delete(event);
+        cJSON_Delete(tags);
+        cJSON_Delete(att);
+        return NULL;
+    }
+    cJSON_AddStringToObject(rec, "kind", "profile");
+    cJSON_AddItemToObject(rec, "event", event);
+    cJSON_AddItemToObject(rec, "tags", tags);
+    cJSON_AddItemToObject(rec, "attachments", att);
+    return rec;
+}
+
 static cJSON *handle_profile(struct server *s, const char *ct, const struct req *r, long seq,
                              char *why, size_t wcap)
 {
     char boundary[80], jfr[4096];
-    struct part parts[3];
+    struct part parts[8];
     int64_t start, end;
     if (get_boundary(ct, boundary, sizeof(boundary), why, wcap) < 0)
         return NULL;
-    int n = split_parts(r->body, r->len, boundary, parts, 3, why, wcap);
+    int n = split_parts(r->body, r->len, boundary, parts, 8, why, wcap);
     if (n < 0)
         return NULL;
+    bool has_main = false;
+    for (int i = 0; i < n; i++)
+        has_main = has_main || !strcmp(parts[i].name, "main");
+    if (!has_main)
+        return handle_go(s, parts, n, seq, why, wcap);
     const struct part *main_p = NULL, *ev = NULL;
     for (int i = 0; i < n; i++) {
         if (!strcmp(parts[i].name, "main") && !main_p)

@@ -10,7 +10,7 @@
 #
 #   source tests/lib/container.sh
 #   ct_start NAME [--uid N] [--mem-limit BYTES] [--layout cgroupfs|systemd]
-#            [--no-init] [--share DIR] -- cmd args...
+#            [--no-init] [--share DIR] [--netns] -- cmd args...
 #   ct_pid NAME         host pid of the container's main process (cmd)
 #   ct_nspid NAME       its pid inside the container
 #   ct_cgroup NAME      memory cgroup dir (v1) of the container
@@ -22,7 +22,9 @@
 #   ct_cleanup          stop every container of this run
 #
 # --share DIR bind-mounts a host directory at the same path inside (as a
-# Kubernetes volume would be). Without --no-init, a shell is PID 1 and the
+# Kubernetes volume would be). --netns gives it a network namespace of its
+# own, as a Pod has, with only its loopback up (127.0.0.1 inside is not
+# the host's). Without --no-init, a shell is PID 1 and the
 # command runs as its child, as under a pause/tini init.
 
 CT_RUN_ID=${CT_RUN_ID:-flameshot-test-$$}
@@ -50,7 +52,7 @@ ct_relpath() {
 ct_start() {
     local name=$1; shift
     mkdir -p "$CT_STATE"
-    local uid=$CT_UID layout=cgroupfs limit="" init=1 shares=()
+    local uid=$CT_UID layout=cgroupfs limit="" init=1 shares=() net=()
     while [ $# -gt 0 ]; do
         case $1 in
             --uid) uid=$2; shift 2 ;;
@@ -58,6 +60,7 @@ ct_start() {
             --layout) layout=$2; shift 2 ;;
             --no-init) init=0; shift ;;
             --share) shares+=("$2"); shift 2 ;;
+            --netns) net=(--net); shift ;;
             --) shift; break ;;
             *) echo "ct_start: unknown option $1" >&2; return 2 ;;
         esac
@@ -96,6 +99,7 @@ ct_start() {
         fd=$((fd + 1))
     done
     binds="$post$binds"
+    [ ${#net[@]} -gt 0 ] && binds="ip link set lo up && $binds"
     local run="exec setpriv --reuid $uid --regid $uid --clear-groups --no-new-privs"
     local inner
     # the command line is passed as "$@" to the innermost shell
@@ -108,7 +112,7 @@ ct_start() {
         for d in "$CT_MEM_ROOT" "$CT_CPU_ROOT" "$CT_V2_ROOT"; do
             [ -d "$d/$rel" ] && echo $BASHPID > "$d/$rel/cgroup.procs"
         done
-        exec unshare --pid --mount --fork --kill-child --propagation private --mount-proc \
+        exec unshare --pid --mount "${net[@]}" --fork --kill-child --propagation private --mount-proc \
             sh -c "$inner" ct-init "$@" </dev/null >"$CT_STATE/$name.out" 2>&1
     ) &
     printf '%s\n' $! > "$CT_STATE/$name.unshare"

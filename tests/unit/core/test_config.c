@@ -114,13 +114,40 @@ static const struct reject_case rejects[] = {
     {{"FLAMESHOT_AUTO_PROFILING=1m", "FLAMESHOT_AUTO_PROFILING_DURATION=1m"},
      "FLAMESHOT_AUTO_PROFILING_DURATION",
      "must be shorter"},
-    /* unsupported language: go and python are planned */
+    /* language go needs its pprof address; python is not supported */
     {{"FLAMESHOT_PROCESSES=[{\"command\":\"x\",\"language\":\"go\"}]"},
-     "FLAMESHOT_PROCESSES[0].language",
-     "planned but not supported yet"},
+     "FLAMESHOT_PROCESSES[0].pprof_url",
+     "missing: a go rule needs the address"},
     {{"FLAMESHOT_PROCESSES=[{\"command\":\"x\",\"language\":\"python\"}]"},
      "FLAMESHOT_PROCESSES[0].language",
-     "planned but not supported yet"},
+     "not supported in this version"},
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"x\",\"language\":\"go\",\"pprof_url\":"
+      "\"https://127.0.0.1:6060\"}]"},
+     "FLAMESHOT_PROCESSES[0].pprof_url",
+     "https is not supported"},
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"x\",\"language\":\"go\",\"pprof_url\":"
+      "\"http://app.local:6060\"}]"},
+     "FLAMESHOT_PROCESSES[0].pprof_url",
+     "must be an IP address or localhost"},
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"x\",\"language\":\"go\",\"pprof_url\":"
+      "\"http://127.0.0.1:70000\"}]"},
+     "FLAMESHOT_PROCESSES[0].pprof_url",
+     "between 1 and 65535"},
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"x\",\"language\":\"go\",\"pprof_url\":"
+      "\"http://[::1]:6060\",\"pprof_types\":[\"cpu\",\"threadcreate\"]}]"},
+     "FLAMESHOT_PROCESSES[0].pprof_types[1]",
+     "\"threadcreate\": unknown pprof type"},
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"x\",\"language\":\"go\",\"pprof_url\":"
+      "\"http://127.0.0.1\",\"pprof_timeout\":\"2h\"}]"},
+     "FLAMESHOT_PROCESSES[0].pprof_timeout",
+     "too long"},
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"x\",\"language\":\"go\",\"pprof_url\":"
+      "\"http://127.0.0.1\",\"events\":\"cpu,alloc\"}]"},
+     "FLAMESHOT_PROCESSES[0].events",
+     "\"alloc\": unknown pprof type"},
+    {{"FLAMESHOT_PROCESSES=[{\"command\":\"java\",\"pprof_url\":\"http://127.0.0.1:6060\"}]"},
+     "FLAMESHOT_PROCESSES[0].pprof_url",
+     "applies to language go only"},
     {{"FLAMESHOT_PROCESSES=[{\"command\":\"x\",\"language\":\"cobol\"}]"},
      "FLAMESHOT_PROCESSES[0].language",
      "unsupported language \"cobol\""},
@@ -223,8 +250,8 @@ static const struct reject_case rejects[] = {
      "\"heap\": unknown event"},
     {{"FLAMESHOT_PROCESSES_0_SERVICE=a", "FLAMESHOT_PROCESSES_0_COMMAND=x",
       "FLAMESHOT_PROCESSES_0_LANGUAGE=go"},
-     "FLAMESHOT_PROCESSES_0_LANGUAGE (FLAMESHOT_PROCESSES[0].language)",
-     "planned but not supported yet"},
+     "FLAMESHOT_PROCESSES_0_PPROF_URL (FLAMESHOT_PROCESSES[0].pprof_url)",
+     "missing: a go rule needs the address"},
     {{"FLAMESHOT_PROCESSES_0_SERVICE=a", "FLAMESHOT_PROCESSES_0_COMMAND=java(",
       "FLAMESHOT_PROCESSES_0_COOLDOWN=2m"},
      "FLAMESHOT_PROCESSES_0_COMMAND (FLAMESHOT_PROCESSES[0].command)",
@@ -786,17 +813,69 @@ TEST(pod_limits_refused_in_kubernetes_mode)
     config_free(&c);
 }
 
-TEST_MAIN(pod_limits_refused_in_kubernetes_mode, evidence_lead_defaults_to_3s_and_0_turns_it_off,
-          http_off_loopback_needs_token_or_insecure, every_rejection_names_variable_path_and_reason,
-          defaults_are_flameshot_defaults, every_variable_is_read,
-          monitor_interval_accepts_flameshot_bare_seconds,
-          mode_auto_follows_kubernetes_service_host,
-          kube_api_and_service_account_in_kubernetes_mode_only,
-          test_override_allows_short_auto_profiling, auto_profiling_zero_means_off,
-          events_default_and_all_names, default_rule_matches_java_launchers_only,
-          rules_find_honours_container_scope_and_order,
-          check_config_json_masks_token_and_normalizes,
-          unknown_variables_are_reported_with_suggestion, indexed_variables_are_flameshot_processes,
-          indexed_variables_unknown_or_past_the_end_are_named, cpu_ceiling_follows_the_base,
-          unreachable_thresholds_are_named_one_by_one,
-          a_threshold_this_host_cannot_reach_is_a_warning)
+/* Flameshot's go rule fields: pprof_types (a list, or "a,b" in the
+ * indexed form), else events as pprof types, else cpu; pprof_timeout never
+ * under the profile's duration + 15 s. */
+TEST(go_rules_take_flameshots_pprof_fields)
+{
+    struct rule_set set;
+    struct rule_error err;
+    const char *json =
+        "[{\"command\":\"^/app/api\",\"language\":\" GoLang \",\"pprof_url\":"
+        "\"http://127.0.0.1:6060/base?token=x\",\"pprof_types\":[\"goroutines\",\"heap\"],"
+        "\"pprof_timeout\":\"2m\"},"
+        "{\"command\":\"b\",\"events\":\"mutex, block\",\"language\":\"go\",\"pprof_url\":"
+        "\"http://localhost:6060\"},"
+        "{\"command\":\"c\",\"language\":\"go\",\"pprof_url\":\"http://[::1]:6060\"},"
+        "{\"command\":\"d\",\"language\":\"go\",\"pprof_url\":\"http://127.0.0.1:1\","
+        "\"pprof_types\":\"all\"}]";
+    int rc = rules_parse(json, NULL, &set, &err);
+    CHECK_MSG(rc == 0, "%s: %s", err.path, err.reason);
+    CHECK_EQ(set.items[0].language, RULE_LANG_GO);
+    CHECK_EQ(set.items[0].pprof_types, RULE_PPROF_GOROUTINE | RULE_PPROF_HEAP);
+    CHECK_STREQ(set.items[0].pprof_url, "http://127.0.0.1:6060/base?token=x");
+    CHECK_EQ(rule_pprof_timeout(&set.items[0], 30000), 120000);
+    CHECK_EQ(rule_pprof_timeout(&set.items[0], 110000), 125000);
+    CHECK_EQ(set.items[1].pprof_types, RULE_PPROF_MUTEX | RULE_PPROF_BLOCK);
+    CHECK_EQ(set.items[2].pprof_types, RULE_PPROF_CPU);
+    CHECK_EQ(rule_pprof_timeout(&set.items[2], 60000), 75000);
+    CHECK_EQ(set.items[3].pprof_types, RULE_PPROF_ALL);
+    cJSON *j = rule_to_json(&set.items[0]);
+    CHECK_STREQ(cJSON_GetObjectItem(j, "language")->valuestring, "go");
+    CHECK_STREQ(cJSON_GetObjectItem(j, "pprof_types")->valuestring, "goroutine,heap");
+    CHECK_STREQ(cJSON_GetObjectItem(j, "pprof_timeout")->valuestring, "2m");
+    cJSON_Delete(j);
+    rules_free(&set);
+    const char *env[] = {"FLAMESHOT_PROCESSES_0_SERVICE=api",
+                         "FLAMESHOT_PROCESSES_0_COMMAND=api",
+                         "FLAMESHOT_PROCESSES_0_LANGUAGE=go",
+                         "FLAMESHOT_PROCESSES_0_PPROF_URL=http://127.0.0.1:6060",
+                         "FLAMESHOT_PROCESSES_0_PPROF_TYPES=[\"cpu\",\"mutex\"]",
+                         "FLAMESHOT_PROCESSES_1_SERVICE=b",
+                         "FLAMESHOT_PROCESSES_1_COMMAND=b",
+                         "FLAMESHOT_PROCESSES_1_LANGUAGE=golang",
+                         "FLAMESHOT_PROCESSES_1_PPROF_URL=http://127.0.0.1:6060",
+                         "FLAMESHOT_PROCESSES_1_PPROF_TYPES=heap, block",
+                         "FLAMESHOT_PROCESSES_1_PPROF_TIMEOUT=90s",
+                         NULL};
+    struct config c;
+    CHECK_EQ(load(env, &c), 0);
+    CHECK_EQ(c.rules.n, 2);
+    CHECK_EQ(c.rules.items[0].pprof_types, RULE_PPROF_CPU | RULE_PPROF_MUTEX);
+    CHECK_EQ(c.rules.items[1].pprof_types, RULE_PPROF_HEAP | RULE_PPROF_BLOCK);
+    CHECK_EQ(c.rules.items[1].pprof_timeout_ms, 90000);
+    config_free(&c);
+}
+
+TEST_MAIN(
+    go_rules_take_flameshots_pprof_fields, pod_limits_refused_in_kubernetes_mode,
+    evidence_lead_defaults_to_3s_and_0_turns_it_off, http_off_loopback_needs_token_or_insecure,
+    every_rejection_names_variable_path_and_reason, defaults_are_flameshot_defaults,
+    every_variable_is_read, monitor_interval_accepts_flameshot_bare_seconds,
+    mode_auto_follows_kubernetes_service_host, kube_api_and_service_account_in_kubernetes_mode_only,
+    test_override_allows_short_auto_profiling, auto_profiling_zero_means_off,
+    events_default_and_all_names, default_rule_matches_java_launchers_only,
+    rules_find_honours_container_scope_and_order, check_config_json_masks_token_and_normalizes,
+    unknown_variables_are_reported_with_suggestion, indexed_variables_are_flameshot_processes,
+    indexed_variables_unknown_or_past_the_end_are_named, cpu_ceiling_follows_the_base,
+    unreachable_thresholds_are_named_one_by_one, a_threshold_this_host_cannot_reach_is_a_warning)

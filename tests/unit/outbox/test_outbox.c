@@ -642,7 +642,67 @@ TEST(stop_aborts_an_upload_in_flight_without_losing_it)
     rm_rf(root);
 }
 
-TEST_MAIN(commit_then_local_delivery_with_sidecar_and_index,
+/* A Go profile: one payload, kept locally as a directory of the files
+ * its upload carries; the index counts them, the budget drops them. */
+TEST(a_go_profile_is_kept_as_a_directory_of_its_attachments)
+{
+    char root[64], path[PATH_MAX], *text = NULL;
+    struct outbox *ob;
+    struct artefact_meta m;
+    struct outbox_receipt r;
+    struct metrics mx = {0};
+    CHECK(tmpdir(root));
+    CHECK_EQ(open_ob(root, NULL, 0, &mx, &ob), 0);
+    meta_for(&m, ARTEFACT_PROFILE, 7);
+    artefact_set(&m.language, "golang");
+    artefact_set(&m.library_type, "go_pprof");
+    CHECK_EQ(artefact_add_attachment(&m, "cpu.pprof", 1000), 0);
+    CHECK_EQ(artefact_add_attachment(&m, "delta-heap.pprof", 500), 0);
+    struct outbox_tx tx;
+    char buf[1500], err[256];
+    memset(buf, 'c', 1000);
+    memset(buf + 1000, 'h', 500);
+    CHECK_EQ(outbox_begin(ob, sizeof(buf), &tx), 0);
+    CHECK_EQ(bounded_put(&tx.out, buf, sizeof(buf)), 0);
+    CHECK_EQ(outbox_commit(ob, &tx, &m, &r, err, sizeof(err)), 0);
+    artefact_meta_free(&m);
+    CHECK_STREQ(strrchr(r.local_path, '/'), "/pprof_7_20261121_162200");
+    CHECK_EQ(outbox_run_once(ob), 1);
+    size_t len = 0;
+    snprintf(path, sizeof(path), "%s/delta-heap.pprof", r.local_path);
+    CHECK_EQ(fsutil_read_all(path, 1 << 20, &text, &len), 0);
+    CHECK(len == 500 && text[0] == 'h' && text[499] == 'h');
+    free(text);
+    snprintf(path, sizeof(path), "%s/cpu.pprof", r.local_path);
+    CHECK_EQ(fsutil_file_size(path), 1000);
+    snprintf(path, sizeof(path), "%s/outbox", root);
+    CHECK_EQ(count_files(path, NULL), 0);
+    struct outbox_stats st;
+    outbox_stats(ob, &st);
+    CHECK_EQ(st.local_items, 1);
+    CHECK(st.local_bytes >= 1500);
+    snprintf(path, sizeof(path), "%s.json", r.local_path);
+    cJSON *side = read_json(path);
+    CHECK_CONTAINS(cJSON_GetObjectItem(side, "tags_profiler")->valuestring, "language:golang");
+    cJSON_Delete(side);
+    outbox_close(ob);
+    /* reopened: indexed again with the directory's bytes */
+    CHECK_EQ(open_ob(root, NULL, 0, &mx, &ob), 0);
+    outbox_stats(ob, &st);
+    CHECK_EQ(st.local_items, 1);
+    CHECK(st.local_bytes >= 1500);
+    outbox_close(ob);
+    /* a budget too small for it drops the whole directory */
+    CHECK_EQ(open_ob(root, NULL, 1024, &mx, &ob), 0);
+    outbox_stats(ob, &st);
+    CHECK_EQ(st.local_items, 0);
+    CHECK_MSG(access(r.local_path, F_OK) != 0, "%s kept", r.local_path);
+    outbox_close(ob);
+    rm_rf(root);
+}
+
+TEST_MAIN(a_go_profile_is_kept_as_a_directory_of_its_attachments,
+          commit_then_local_delivery_with_sidecar_and_index,
           abort_and_crash_leftovers_leave_nothing, pending_artefacts_survive_a_restart,
           jcmd_snapshot_summary_names_where_the_text_is, budget_drops_the_oldest_first_and_counts,
           an_artefact_larger_than_the_budget_is_refused_while_written,
