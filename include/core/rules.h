@@ -28,6 +28,18 @@ enum prof_event {
 };
 #define PROF_EV_DEFAULT PROF_EV_CPU
 
+struct rule;
+
+enum rule_heap_dump {
+    RULE_HEAP_DUMP_UNSET = 0, /* the field is absent */
+    RULE_HEAP_DUMP_ON,
+    RULE_HEAP_DUMP_OFF,
+};
+
+/* Whether r's processes get a heap dump on a memory emergency:
+ * FLAMESHOT_HEAP_DUMP_ENABLED (enabled) and the rule does not say false. */
+bool rule_heap_dump_allowed(const struct rule *r, bool enabled);
+
 struct rule {
     int index;     /* position in FLAMESHOT_PROCESSES, -1 for the default */
     char *service; /* after FLAMESHOT_SERVICE is applied */
@@ -46,6 +58,10 @@ struct rule {
     char *jdk_version;    /* NULL when not given */
     char *container;      /* scope to one container name; NULL = any */
     uint64_t cooldown_ms; /* 0 = the defaults (1m normal, 30s emergency) */
+    /* heap_dump_on_memory_emergency: whether this rule's processes may get
+     * a heap dump on a memory emergency when FLAMESHOT_HEAP_DUMP_ENABLED
+     * (absent = allowed, as in Flameshot) */
+    enum rule_heap_dump heap_dump;
 };
 
 struct rule_set {
@@ -77,7 +93,7 @@ typedef const char *(*rules_getenv_fn)(const char *name, void *arg);
 
 /* Parses Flameshot's indexed form: FLAMESHOT_PROCESSES_<i>_<FIELD>, FIELD
  * the JSON field in capitals (SERVICE, COMMAND, ..., TAGS as a JSON array,
- * thresholds as numbers), i from 0 up to the first unset or empty SERVICE.
+ * thresholds as numbers, HEAP_DUMP_ON_MEMORY_EMERGENCY as true/false), i from 0 up to the first unset or empty SERVICE.
  * Each rule is validated as its FLAMESHOT_PROCESSES[i] object would be;
  * an error's path names the variable, then the JSON path:
  * "FLAMESHOT_PROCESSES_1_DURATION (FLAMESHOT_PROCESSES[1].duration)". A

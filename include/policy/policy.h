@@ -33,6 +33,7 @@ struct policy_state {
     uint64_t last_normal_ms; /* 0: never */
     uint64_t last_emergency_ms;
     uint64_t last_snapshot_ms;
+    uint64_t last_heap_dump_ms; /* FLAMESHOT_HEAP_DUMP_COOLDOWN's clock */
     enum trigger_kind last_kind;
     uint64_t last_trigger_ms;
     /* the process's RSS climb (its step ladder) and the ladder's step
@@ -69,6 +70,22 @@ int policy_on_cgroup_pressure(const struct rule *r, uint64_t usage_bytes, uint64
 int policy_on_memory_lead(const struct rule *r, double lead_s, double growth_mb_per_s,
                           bool snapshots_enabled, struct policy_state *ps, uint64_t now_ms,
                           struct trigger out[2]);
+
+/* The heap dump of a memory emergency of kind (memory_emergency,
+ * cgroup_memory_pressure, memory_lead), tagged as emergency (its why is
+ * copied; may be NULL): when the rule allows it (rule_heap_dump_allowed
+ * with enabled = FLAMESHOT_HEAP_DUMP_ENABLED) and cooldown_ms
+ * (FLAMESHOT_HEAP_DUMP_COOLDOWN, per process, not the rule's cooldown)
+ * has passed. Returns 1 with out filled (the caller frees it), else 0. */
+int policy_heap_dump(const struct rule *r, enum trigger_kind kind, const struct trigger *emergency,
+                     bool enabled, uint64_t cooldown_ms, struct policy_state *ps, uint64_t now_ms,
+                     struct trigger *out);
+
+/* The jcmd snapshot that goes before a heap dump of an emergency that
+ * asked for none (a per-process threshold), under the snapshot cooldown.
+ * Returns 1 with out filled, else 0. */
+int policy_snapshot(const struct rule *r, enum trigger_kind kind, bool snapshots_enabled,
+                    struct policy_state *ps, uint64_t now_ms, struct trigger *out);
 
 /* The high-water mark of a container cgroup, in bytes (0: no limit). */
 uint64_t policy_cgroup_watermark(const struct rule *r, uint64_t limit_bytes);

@@ -4,6 +4,7 @@
 #include "capture/capture.h"
 #include "core/log.h"
 #include "outbox/outbox.h"
+#include "policy/heapjob.h"
 #include "core/units.h"
 
 #include <errno.h>
@@ -314,6 +315,8 @@ void runner_exec(const struct job *job, struct job_result *res, void *arg)
              trigger_kind_name(job->trigger.kind));
     if (job->trigger.capture == CAPTURE_SNAPSHOT)
         run_snapshot(r, job, res);
+    else if (job->trigger.capture == CAPTURE_HEAP_DUMP)
+        heapjob_exec(r, job, res);
     else
         run_profile(r, job, res);
     log_info("runner", "job %llu: %s%s%s", (unsigned long long)job->id, job_state_name(res->state),
