@@ -1,6 +1,6 @@
 /* heapjob: the heap dump of a memory emergency as a job (jobs.h). The
- * monitor queues it on the urgent lane after the emergency's jcmd
- * snapshots and before its profile (evidence order: the cheap evidence
+ * monitor queues it, a routine job, after the emergency's jcmd snapshots
+ * (urgent) and before its profile (evidence order: the cheap evidence
  * first, then the dump that pauses the JVM, then the profile), for rules
  * that allow it (rule_heap_dump_allowed) under the per-process
  * FLAMESHOT_HEAP_DUMP_COOLDOWN.
@@ -15,8 +15,7 @@
  *
  * One heap dump at a time on the node, as Flameshot's single heap-dump
  * worker: a dump pauses its JVM and writes its heap twice (container,
- * node), and two at once would hold both urgent workers. A second one
- * meanwhile is not taken; its record says "busy". */
+ * node). A second one waits for the first (holding its routine worker). */
 #ifndef FS_HEAPJOB_H
 #define FS_HEAPJOB_H
 

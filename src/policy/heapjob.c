@@ -164,15 +164,7 @@ static void finish(const struct runner *r, const struct job *job, const struct h
 void heapjob_exec(const struct runner *r, const struct job *job, struct job_result *res)
 {
     struct heapdump_result hr;
-    if (pthread_mutex_trylock(&one_at_a_time) != 0) {
-        memset(&hr, 0, sizeof(hr));
-        hr.outcome = HEAPDUMP_FAILED;
-        snprintf(hr.jdk_version, sizeof(hr.jdk_version), "unknown");
-        snprintf(hr.reason, sizeof(hr.reason),
-                 "another heap dump is being taken on this node (one at a time)");
-        finish(r, job, &hr, "busy", res);
-        return;
-    }
+    pthread_mutex_lock(&one_at_a_time);
     take(r, job, &hr);
     pthread_mutex_unlock(&one_at_a_time);
     finish(r, job, &hr, heapdump_outcome_name(hr.outcome), res);

@@ -255,8 +255,6 @@ static uint64_t budget_ms(const struct target *tg, const struct trigger *t)
  * (jobs.h); HTTP and routine snapshots wait their turn. */
 static bool urgent(const struct trigger *t)
 {
-    if (t->capture == CAPTURE_HEAP_DUMP)
-        return true;
     if (t->capture != CAPTURE_SNAPSHOT)
         return false;
     switch (t->kind) {
@@ -490,9 +488,11 @@ static void on_oom(struct monitor *m, const struct fs_event *ev)
 /* A memory emergency's evidence in order: its jcmd snapshots, then a heap
  * dump when one is due (FLAMESHOT_HEAP_DUMP_ENABLED, the rule, the
  * per-process cooldown; preceded by snapshots of its own when the policy
- * asked for none), then the profile. The snapshots and the dump go on the
- * urgent lane in that order; the routine profile waits for both (jobs.h).
- * Consumes t[0..n). Lock held. */
+ * asked for none), then the profile. The snapshots take the urgent lane;
+ * the dump and the profile, routine, wait for them (jobs.h), and the
+ * profile, queued after the dump, waits for it too (one routine capture
+ * per JVM, in turn). A dump that may take minutes never holds the urgent
+ * lane. Consumes t[0..n). Lock held. */
 static void submit_evidence(struct monitor *m, struct target *tg, struct trigger *t, int n)
 {
     struct trigger dump, snap;
