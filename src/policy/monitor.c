@@ -673,8 +673,6 @@ int monitor_start(struct monitor *m)
 /* Flameshot's timer, per target: each Pod may set its own interval. */
 static void auto_profile(struct monitor *m, uint64_t now_ms)
 {
-    if (!m->d.cfg->profiling_enabled)
-        return; /* FLAMESHOT_PROFILING_ENABLED=false */
     for (size_t i = 0; i < targets_count(m->d.targets); i++) {
         struct target *tg = targets_at(m->d.targets, i);
         if (!tg->settings.auto_profiling_ms || now_ms < tg->next_auto_ms)
