@@ -57,7 +57,7 @@ enum heapdump_outcome {
 const char *heapdump_outcome_name(enum heapdump_outcome o);
 
 struct heapdump_req {
-    const char *node_path;      /* the node file (rendered template); ".gz" is appended when compressed */
+    const char *node_path;      /* the node file; ".gz" is appended when compressed */
     uint64_t node_cap;          /* at most this many bytes on the node */
     uint64_t timeout_ms;        /* FLAMESHOT_HEAP_DUMP_TIMEOUT: the dump itself */
     uint64_t attach_timeout_ms; /* every other step; 0 = 10 s */
@@ -66,15 +66,15 @@ struct heapdump_req {
 
 struct heapdump_result {
     enum heapdump_outcome outcome;
-    char reason[1024];               /* why not ok, in words */
-    char node_path[PATH_MAX];        /* the file on the node (only when ok) */
-    char container_path[PATH_MAX];   /* where the JVM wrote it, as the container sees it */
-    bool compressed;                 /* -gz=1 was used */
-    char jdk_version[64];            /* from VM.version, "unknown" when unreadable */
-    uint64_t heap_used_bytes;        /* the size estimate (GC.heap_info, else the RSS) */
-    uint64_t container_avail_bytes;  /* free for the JVM's uid where it writes */
-    uint64_t bytes;                  /* the node file's size */
-    uint64_t start_ns, end_ns;       /* CLOCK_REALTIME around GC.heap_dump */
+    char reason[1024];              /* why not ok, in words */
+    char node_path[PATH_MAX];       /* the file on the node (only when ok) */
+    char container_path[PATH_MAX];  /* where the JVM wrote it, as the container sees it */
+    bool compressed;                /* -gz=1 was used */
+    char jdk_version[64];           /* from VM.version, "unknown" when unreadable */
+    uint64_t heap_used_bytes;       /* the size estimate (GC.heap_info, else the RSS) */
+    uint64_t container_avail_bytes; /* free for the JVM's uid where it writes */
+    uint64_t bytes;                 /* the node file's size */
+    uint64_t start_ns, end_ns;      /* CLOCK_REALTIME around GC.heap_dump */
 };
 
 /* Takes the dump described above. res is always filled. Returns 0 when

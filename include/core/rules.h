@@ -93,9 +93,10 @@ typedef const char *(*rules_getenv_fn)(const char *name, void *arg);
 
 /* Parses Flameshot's indexed form: FLAMESHOT_PROCESSES_<i>_<FIELD>, FIELD
  * the JSON field in capitals (SERVICE, COMMAND, ..., TAGS as a JSON array,
- * thresholds as numbers, HEAP_DUMP_ON_MEMORY_EMERGENCY as true/false), i from 0 up to the first unset or empty SERVICE.
- * Each rule is validated as its FLAMESHOT_PROCESSES[i] object would be;
- * an error's path names the variable, then the JSON path:
+ * thresholds as numbers, HEAP_DUMP_ON_MEMORY_EMERGENCY as a boolean), i
+ * from 0 up to the first unset or empty SERVICE. Each rule is validated as
+ * its FLAMESHOT_PROCESSES[i] object would be; an error's path names the
+ * variable, then the JSON path:
  * "FLAMESHOT_PROCESSES_1_DURATION (FLAMESHOT_PROCESSES[1].duration)". A
  * field set at the index where the list ends is an error (the rule would be
  * dropped). FLAMESHOT_SERVICE does not replace these services (Flameshot

@@ -182,25 +182,19 @@ static int child_collect(struct nsexec_child *c, void *arg)
     const struct files *f = arg;
     int root = nsexec_root_fd(c);
     struct stat st;
-    int fd = f->room ? rootfs_open(root, f->path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0) : -ENOENT;
-    int rc = fd < 0 ? fd : fstat(fd, &st) < 0 ? -errno : 0;
-    if (rc == 0 && !S_ISREG(st.st_mode))
-        rc = -EINVAL;
-    else if (rc == 0 && (uint64_t)st.st_size > f->room)
-        rc = -EFBIG;
-    if (rc == -EFBIG)
+    uint64_t size = 0;
+    int fd = f->room ? rootfs_open_regular(root, f->path, f->room, &size) : -ENOENT;
+    if (fd == -EFBIG)
         nsexec_reply(c, "the dump is %llu bytes, more than the %llu the node may take",
-                     (unsigned long long)st.st_size, (unsigned long long)f->room);
-    else if (rc < 0 && f->room)
+                     (unsigned long long)size, (unsigned long long)f->room);
+    else if (fd < 0 && f->room)
         nsexec_reply(c, "collecting %s: %s", f->path,
-                     rc == -EINVAL ? "not a regular file" : rootfs_strerror(rc));
+                     fd == -EINVAL ? "not a regular file" : rootfs_strerror(fd));
     if (rootfs_lstat(root, f->path, &st) == 0 && S_ISREG(st.st_mode))
         rootfs_unlink(root, f->path, 0);
-    if (rc < 0 && fd >= 0)
-        close(fd);
-    if (rc == 0)
+    if (fd >= 0)
         nsexec_pass_fd(c, fd);
-    return rc;
+    return fd < 0 ? fd : 0;
 }
 
 /* ---- the steps ----------------------------------------------------------------- */
@@ -446,8 +440,11 @@ int heapdump_capture(const struct proc_ident *p, const struct heapdump_req *req,
     char dir[PATH_MAX];
     rc = rc ?: node_dir(&D, dir, sizeof(dir));
     rc = rc ?: dump(&D);
-    if (D.asked)
-        rc = collect(&D, rc == 0) ?: rc;
+    if (D.asked) { /* whatever happened, the file leaves the container */
+        int crc = collect(&D, rc == 0);
+        if (rc == 0)
+            rc = crc;
+    }
     jvm_close(D.j);
     if (rc < 0)
         res->node_path[0] = '\0';

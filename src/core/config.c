@@ -563,12 +563,15 @@ static int load_heap_dump(struct loader *l, struct config *c)
     uint64_t min = c->short_intervals ? 1 : 1000;
     int rc = load_bool(l, "FLAMESHOT_PROFILING_ENABLED", true, &c->profiling_enabled);
     rc = rc ?: load_bool(l, "FLAMESHOT_HEAP_DUMP_ENABLED", false, &c->heap_dump_enabled);
-    rc = rc ?: load_duration(l, "FLAMESHOT_HEAP_DUMP_TIMEOUT", 120000, 1000,
-                             &c->heap_dump_timeout_ms);
-    rc = rc ?: load_duration(l, "FLAMESHOT_HEAP_DUMP_COOLDOWN", 600000, min,
-                             &c->heap_dump_cooldown_ms);
-    rc = rc ?: load_string(l, "FLAMESHOT_HEAP_DUMP_PATH_TEMPLATE", HEAP_DUMP_TEMPLATE_DEFAULT,
-                           &c->heap_dump_path_template);
+    rc = rc
+             ?: load_duration(l, "FLAMESHOT_HEAP_DUMP_TIMEOUT", 120000, 1000,
+                              &c->heap_dump_timeout_ms);
+    rc = rc
+             ?: load_duration(l, "FLAMESHOT_HEAP_DUMP_COOLDOWN", 600000, min,
+                              &c->heap_dump_cooldown_ms);
+    rc = rc
+             ?: load_string(l, "FLAMESHOT_HEAP_DUMP_PATH_TEMPLATE", HEAP_DUMP_TEMPLATE_DEFAULT,
+                            &c->heap_dump_path_template);
     if (rc == 0 && pathtpl_check(c->heap_dump_path_template, why, sizeof(why)) < 0)
         return fail(l, "FLAMESHOT_HEAP_DUMP_PATH_TEMPLATE", "\"%s\": %s",
                     c->heap_dump_path_template, why);

@@ -779,6 +779,7 @@ cJSON *rule_to_json(const struct rule *r)
     if (r->cooldown_ms)
         json_add_duration(o, "cooldown", r->cooldown_ms);
     if (r->heap_dump != RULE_HEAP_DUMP_UNSET)
-        cJSON_AddBoolToObject(o, "heap_dump_on_memory_emergency", r->heap_dump == RULE_HEAP_DUMP_ON);
+        cJSON_AddBoolToObject(o, "heap_dump_on_memory_emergency",
+                              r->heap_dump == RULE_HEAP_DUMP_ON);
     return o;
 }

@@ -66,8 +66,7 @@ static uint64_t budget_left(const struct runner *r, const char *path)
     return used < max ? max - used : 0;
 }
 
-static void message(const struct job *job, const struct heapdump_result *hr, char *buf,
-                    size_t cap)
+static void message(const struct job *job, const struct heapdump_result *hr, char *buf, size_t cap)
 {
     const char *trigger = trigger_kind_name(job->trigger.kind);
     if (hr->outcome == HEAPDUMP_OK)
@@ -100,7 +99,9 @@ static int summary(const struct runner *r, const struct job *job, const struct h
     rc = rc ?: artefact_field_str(m, "matched_by", trigger_kind_name(job->trigger.kind));
     rc = rc ?: artefact_field_str(m, "process_name", job->target.comm);
     rc = rc ?: artefact_field_str(m, "reason", why);
-    rc = rc ?: artefact_field_str(m, "heap_dump_status", hr->outcome == HEAPDUMP_OK ? "ok" : "failed");
+    rc = rc
+             ?: artefact_field_str(m, "heap_dump_status",
+                                   hr->outcome == HEAPDUMP_OK ? "ok" : "failed");
     if (hr->outcome != HEAPDUMP_OK)
         rc = rc ?: artefact_field_str(m, "heap_dump_error", hr->reason);
     rc = rc ?: artefact_field_bool(m, "compressed", hr->compressed);
@@ -143,8 +144,9 @@ static void finish(const struct runner *r, const struct job *job, const struct h
     struct artefact_meta m;
     char err[256] = "out of memory";
     int rc = summary(r, job, hr, why, &m);
-    rc = rc ?: heapjob_hand_on(r->outbox, hr->outcome == HEAPDUMP_OK ? hr->node_path : NULL, &m,
-                               err, sizeof(err));
+    rc = rc
+             ?: heapjob_hand_on(r->outbox, hr->outcome == HEAPDUMP_OK ? hr->node_path : NULL, &m,
+                                err, sizeof(err));
     artefact_meta_free(&m);
     if (rc < 0)
         log_warn("heapjob", "pid %d: heap dump record lost: %s", job->target.pid, err);

@@ -306,8 +306,8 @@ static int runnable(struct jobs *j, bool urgent)
     for (int i = 0; i < j->queue_len; i++) {
         const struct job *q = j->queue[i];
         if (q->urgent != urgent || target_running(j, &q->target, urgent) ||
-            (!urgent && (urgent_queued(j, &q->target) ||
-                         tenant_running(j, q->tenant) >= j->tenant_running)))
+            (!urgent &&
+             (urgent_queued(j, &q->target) || tenant_running(j, q->tenant) >= j->tenant_running)))
             continue;
         if (best < 0 || (!urgent && q->turn < j->queue[best]->turn))
             best = i;

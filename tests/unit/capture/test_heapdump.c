@@ -19,7 +19,8 @@ TEST(heap_used_from_every_collector)
          " def new generation   total 9792K, used 4353K [0x00000000f0000000, 0x00000000f0aa0000)\n"
          "  eden space 8704K,  50% used [0x00000000f0000000, 0x00000000f0880000)\n"
          "  from space 1088K,   0% used [0x00000000f0880000, 0x00000000f0990000)\n"
-         " tenured generation   total 21888K, used 65536K [0x00000000f5550000, 0x00000000f6aa0000)\n"
+         " tenured generation   total 21888K, used 65536K [0x00000000f5550000, "
+         "0x00000000f6aa0000)\n"
          "   the space 21888K,   0% used [0x00000000f5550000, 0x00000000f5550000)\n"
          " Metaspace       used 1143K, committed 1344K, reserved 1114112K\n"
          "  class space    used 97K, committed 192K, reserved 1048576K\n",
@@ -32,12 +33,14 @@ TEST(heap_used_from_every_collector)
          " Metaspace       used 2785K, committed 4480K, reserved 1056768K\n",
          (3932 + 100) * K},
         {"g1",
-         " garbage-first heap   total 258048K, used 10240K [0x00000000f0000000, 0x0000000100000000)\n"
+         " garbage-first heap   total 258048K, used 10240K [0x00000000f0000000, "
+         "0x0000000100000000)\n"
          "  region size 1024K, 11 young (11264K), 0 survivors (0K)\n"
          " Metaspace       used 1189K, committed 1344K, reserved 1114112K\n",
          10240 * K},
-        {"zgc", " ZHeap           used 8M, capacity 32M, max capacity 256M\n"
-                " Metaspace       used 1155K, committed 1344K, reserved 1114112K\n",
+        {"zgc",
+         " ZHeap           used 8M, capacity 32M, max capacity 256M\n"
+         " Metaspace       used 1155K, committed 1344K, reserved 1114112K\n",
          8 * K * K},
         {"shenandoah",
          "Shenandoah Heap\n"

@@ -803,8 +803,10 @@ TEST(heap_dump_settings_and_profiling_switch)
     CHECK(!rule_heap_dump_allowed(&c.rules.items[0], false));
     config_free(&c);
     const char *set[] = {
-        "FLAMESHOT_PROFILING_ENABLED=false", "FLAMESHOT_HEAP_DUMP_ENABLED=true",
-        "FLAMESHOT_HEAP_DUMP_TIMEOUT=30s", "FLAMESHOT_HEAP_DUMP_COOLDOWN=1h",
+        "FLAMESHOT_PROFILING_ENABLED=false",
+        "FLAMESHOT_HEAP_DUMP_ENABLED=true",
+        "FLAMESHOT_HEAP_DUMP_TIMEOUT=30s",
+        "FLAMESHOT_HEAP_DUMP_COOLDOWN=1h",
         "FLAMESHOT_HEAP_DUMP_PATH_TEMPLATE=/dumps/{pod_namespace}/{host}-{filename}",
         "FLAMESHOT_PROCESSES=[{\"command\":\"a\",\"heap_dump_on_memory_emergency\":false},"
         "{\"command\":\"b\",\"heap_dump_on_memory_emergency\":true},{\"command\":\"c\"}]",
@@ -827,7 +829,8 @@ TEST(heap_dump_settings_and_profiling_switch)
                                "heap_dump_on_memory_emergency"));
     cJSON_Delete(j);
     config_free(&c);
-    const char *indexed[] = {"FLAMESHOT_PROCESSES_0_SERVICE=a", "FLAMESHOT_PROCESSES_0_COMMAND=java",
+    const char *indexed[] = {"FLAMESHOT_PROCESSES_0_SERVICE=a",
+                             "FLAMESHOT_PROCESSES_0_COMMAND=java",
                              "FLAMESHOT_PROCESSES_0_HEAP_DUMP_ON_MEMORY_EMERGENCY=off", NULL};
     CHECK_EQ(load(indexed, &c), 0);
     CHECK(c.rules.items[0].heap_dump == RULE_HEAP_DUMP_OFF);
@@ -869,17 +872,15 @@ TEST(heap_dump_settings_and_profiling_switch)
     CHECK_CONTAINS(unknown_near, "no jmap is needed");
 }
 
-TEST_MAIN(heap_dump_settings_and_profiling_switch, pod_limits_refused_in_kubernetes_mode, evidence_lead_defaults_to_3s_and_0_turns_it_off,
-          http_off_loopback_needs_token_or_insecure, every_rejection_names_variable_path_and_reason,
-          defaults_are_flameshot_defaults, every_variable_is_read,
-          monitor_interval_accepts_flameshot_bare_seconds,
-          mode_auto_follows_kubernetes_service_host,
-          kube_api_and_service_account_in_kubernetes_mode_only,
-          test_override_allows_short_auto_profiling, auto_profiling_zero_means_off,
-          events_default_and_all_names, default_rule_matches_java_launchers_only,
-          rules_find_honours_container_scope_and_order,
-          check_config_json_masks_token_and_normalizes,
-          unknown_variables_are_reported_with_suggestion, indexed_variables_are_flameshot_processes,
-          indexed_variables_unknown_or_past_the_end_are_named, cpu_ceiling_follows_the_base,
-          unreachable_thresholds_are_named_one_by_one,
-          a_threshold_this_host_cannot_reach_is_a_warning)
+TEST_MAIN(
+    heap_dump_settings_and_profiling_switch, pod_limits_refused_in_kubernetes_mode,
+    evidence_lead_defaults_to_3s_and_0_turns_it_off, http_off_loopback_needs_token_or_insecure,
+    every_rejection_names_variable_path_and_reason, defaults_are_flameshot_defaults,
+    every_variable_is_read, monitor_interval_accepts_flameshot_bare_seconds,
+    mode_auto_follows_kubernetes_service_host, kube_api_and_service_account_in_kubernetes_mode_only,
+    test_override_allows_short_auto_profiling, auto_profiling_zero_means_off,
+    events_default_and_all_names, default_rule_matches_java_launchers_only,
+    rules_find_honours_container_scope_and_order, check_config_json_masks_token_and_normalizes,
+    unknown_variables_are_reported_with_suggestion, indexed_variables_are_flameshot_processes,
+    indexed_variables_unknown_or_past_the_end_are_named, cpu_ceiling_follows_the_base,
+    unreachable_thresholds_are_named_one_by_one, a_threshold_this_host_cannot_reach_is_a_warning)
