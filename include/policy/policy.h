@@ -10,8 +10,12 @@
  * - the same evidence when the limit is projected to be reached within
  *   FLAMESHOT_EVIDENCE_LEAD at the present growth rate (leadtime.h), under
  *   the same cooldowns;
+ * - with FLAMESHOT_HEAP_DUMP_ENABLED, a memory emergency of a process
+ *   whose rule allows it also asks for a heap dump (policy_heap_dump),
+ *   preceded by snapshots (policy_snapshot) when it asked for none;
  * - cooldowns: normal 1m, emergency 30s, snapshots 1m; a rule's
- *   `cooldown` replaces all three.
+ *   `cooldown` replaces all three; heap dumps have their own
+ *   (FLAMESHOT_HEAP_DUMP_COOLDOWN, per process).
  * Every trigger records why it fired, as Flameshot's tags (cpu_avg:91.20). */
 #ifndef FS_POLICY_H
 #define FS_POLICY_H
