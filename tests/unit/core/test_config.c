@@ -872,15 +872,17 @@ TEST(heap_dump_settings_and_profiling_switch)
     CHECK_CONTAINS(unknown_near, "no jmap is needed");
 }
 
-TEST_MAIN(
-    heap_dump_settings_and_profiling_switch, pod_limits_refused_in_kubernetes_mode,
-    evidence_lead_defaults_to_3s_and_0_turns_it_off, http_off_loopback_needs_token_or_insecure,
-    every_rejection_names_variable_path_and_reason, defaults_are_flameshot_defaults,
-    every_variable_is_read, monitor_interval_accepts_flameshot_bare_seconds,
-    mode_auto_follows_kubernetes_service_host, kube_api_and_service_account_in_kubernetes_mode_only,
-    test_override_allows_short_auto_profiling, auto_profiling_zero_means_off,
-    events_default_and_all_names, default_rule_matches_java_launchers_only,
-    rules_find_honours_container_scope_and_order, check_config_json_masks_token_and_normalizes,
-    unknown_variables_are_reported_with_suggestion, indexed_variables_are_flameshot_processes,
-    indexed_variables_unknown_or_past_the_end_are_named, cpu_ceiling_follows_the_base,
-    unreachable_thresholds_are_named_one_by_one, a_threshold_this_host_cannot_reach_is_a_warning)
+TEST_MAIN(pod_limits_refused_in_kubernetes_mode, evidence_lead_defaults_to_3s_and_0_turns_it_off,
+          http_off_loopback_needs_token_or_insecure, every_rejection_names_variable_path_and_reason,
+          defaults_are_flameshot_defaults, every_variable_is_read,
+          monitor_interval_accepts_flameshot_bare_seconds,
+          mode_auto_follows_kubernetes_service_host,
+          kube_api_and_service_account_in_kubernetes_mode_only,
+          test_override_allows_short_auto_profiling, auto_profiling_zero_means_off,
+          events_default_and_all_names, default_rule_matches_java_launchers_only,
+          rules_find_honours_container_scope_and_order,
+          check_config_json_masks_token_and_normalizes,
+          unknown_variables_are_reported_with_suggestion, indexed_variables_are_flameshot_processes,
+          indexed_variables_unknown_or_past_the_end_are_named, cpu_ceiling_follows_the_base,
+          unreachable_thresholds_are_named_one_by_one,
+          a_threshold_this_host_cannot_reach_is_a_warning, heap_dump_settings_and_profiling_switch)

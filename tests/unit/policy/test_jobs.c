@@ -609,8 +609,7 @@ TEST(evidence_text_waits_for_urgent_snapshots_and_names_them)
     close(gate_fd);
 }
 
-TEST_MAIN(routine_jobs_wait_while_an_urgent_one_of_their_process_is_queued,
-          urgent_job_runs_while_the_only_worker_and_the_tenant_slot_are_busy,
+TEST_MAIN(urgent_job_runs_while_the_only_worker_and_the_tenant_slot_are_busy,
           urgent_snapshots_are_deduplicated_among_themselves, urgent_lane_is_bounded,
           routine_job_of_a_process_waits_for_its_urgent_one, stop_cancels_urgent_jobs,
           evidence_text_waits_for_urgent_snapshots_and_names_them,
@@ -619,4 +618,5 @@ TEST_MAIN(routine_jobs_wait_while_an_urgent_one_of_their_process_is_queued,
           stop_returns_within_its_bound_past_a_stuck_worker, at_most_workers_run_at_once,
           duplicates_per_target_and_kind_are_rejected, full_queue_is_reported,
           deadline_cancels_an_overrunning_job, stop_cancels_queued_and_running_jobs,
-          history_is_bounded_and_listed_newest_first)
+          history_is_bounded_and_listed_newest_first,
+          routine_jobs_wait_while_an_urgent_one_of_their_process_is_queued)

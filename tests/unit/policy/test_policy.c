@@ -304,12 +304,12 @@ TEST(heap_dump_follows_the_switch_the_rule_and_its_own_cooldown)
     CHECK_EQ(policy_snapshot(&r, TRIGGER_MEMORY_EMERGENCY, true, &fresh, 1500, &t), 0);
 }
 
-TEST_MAIN(heap_dump_follows_the_switch_the_rule_and_its_own_cooldown,
-          cpu_fires_after_five_point_average_crosses_not_before,
+TEST_MAIN(cpu_fires_after_five_point_average_crosses_not_before,
           average_below_threshold_does_not_fire, average_uses_latest_five_of_ten,
           memory_average_thresholds_carry_their_values,
           emergency_fires_on_one_sample_with_emergency_duration, cooldowns_suppress_and_then_allow,
           rule_cooldown_overrides_defaults, process_watermark_is_a_single_hit_emergency,
           cgroup_pressure_gives_snapshot_then_profile,
           memory_lead_gives_the_same_evidence_under_the_same_cooldowns,
-          cpu_percent_of_limit_when_known, sampler_reads_a_real_process)
+          cpu_percent_of_limit_when_known, sampler_reads_a_real_process,
+          heap_dump_follows_the_switch_the_rule_and_its_own_cooldown)
