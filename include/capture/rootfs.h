@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -51,6 +52,13 @@ int rootfs_unlink(int root_fd, const char *path, int flags);
 /* lstat(2) of path's last component: a symbolic link is reported as one
  * (S_ISLNK), so callers can say "refusing: X is a symbolic link". */
 int rootfs_lstat(int root_fd, const char *path, struct stat *st);
+
+/* Opens path (O_RDONLY, symlink-free as rootfs_open) to read a file a
+ * container hands over: a regular file only (-EINVAL otherwise: a FIFO
+ * would block) of at most max bytes (-EFBIG, *size set: a sparse file of
+ * terabytes planted by the container's user is never read). Returns the
+ * fd, with *size, or -errno. */
+int rootfs_open_regular(int root_fd, const char *path, uint64_t max, uint64_t *size);
 
 /* Makes sure path is a directory owned by uid that neither group nor
  * others can write, creating it with mode when absent. A symbolic link

@@ -65,6 +65,16 @@ struct config {
     uint64_t spool_max_mb;
     /* FLAMESHOT_MAX_PROFILE_MB: the cap of one JFR, at most spool_max_mb */
     uint64_t max_profile_mb;
+    /* FLAMESHOT_PROFILING_ENABLED=false: no timed, threshold, cgroup
+     * high-water or HTTP profile; OOM detection, snapshots, heap dumps and
+     * uploads go on (Flameshot's switch) */
+    bool profiling_enabled;
+    /* FLAMESHOT_HEAP_DUMP_*: a heap dump on a memory emergency
+     * (capture/heapdump.h); the template is pathtpl.h's */
+    bool heap_dump_enabled;
+    uint64_t heap_dump_timeout_ms;
+    uint64_t heap_dump_cooldown_ms; /* per process */
+    char *heap_dump_path_template;
     char *http_token;     /* NULL: no authentication */
     bool http_insecure;   /* FLAMESHOT_HTTP_INSECURE: no token off the loopback */
     bool short_intervals; /* FLAMESHOT_TEST_SHORT_INTERVALS: tests only */

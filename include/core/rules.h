@@ -31,6 +31,18 @@ enum prof_event {
 };
 #define PROF_EV_DEFAULT PROF_EV_CPU
 
+struct rule;
+
+enum rule_heap_dump {
+    RULE_HEAP_DUMP_UNSET = 0, /* the field is absent */
+    RULE_HEAP_DUMP_ON,
+    RULE_HEAP_DUMP_OFF,
+};
+
+/* Whether r's processes get a heap dump on a memory emergency:
+ * FLAMESHOT_HEAP_DUMP_ENABLED (enabled) and the rule does not say false. */
+bool rule_heap_dump_allowed(const struct rule *r, bool enabled);
+
 struct rule {
     int index;     /* position in FLAMESHOT_PROCESSES, -1 for the default */
     char *service; /* after FLAMESHOT_SERVICE is applied */
@@ -53,6 +65,10 @@ struct rule {
     char *pprof_url;           /* required: the pprof base URL inside the target's network */
     unsigned pprof_types;      /* RULE_PPROF_* mask: pprof_types, else events, else cpu */
     uint64_t pprof_timeout_ms; /* 0: each request's duration + 15 s (see rule_pprof_timeout) */
+    /* heap_dump_on_memory_emergency: whether this rule's processes may get
+     * a heap dump on a memory emergency when FLAMESHOT_HEAP_DUMP_ENABLED
+     * (absent = allowed, as in Flameshot) */
+    enum rule_heap_dump heap_dump;
 };
 
 /* Go pprof types (pprof_types). */
@@ -110,9 +126,10 @@ typedef const char *(*rules_getenv_fn)(const char *name, void *arg);
 
 /* Parses Flameshot's indexed form: FLAMESHOT_PROCESSES_<i>_<FIELD>, FIELD
  * the JSON field in capitals (SERVICE, COMMAND, ..., TAGS as a JSON array,
- * thresholds as numbers), i from 0 up to the first unset or empty SERVICE.
- * Each rule is validated as its FLAMESHOT_PROCESSES[i] object would be;
- * an error's path names the variable, then the JSON path:
+ * thresholds as numbers, HEAP_DUMP_ON_MEMORY_EMERGENCY as a boolean), i
+ * from 0 up to the first unset or empty SERVICE. Each rule is validated as
+ * its FLAMESHOT_PROCESSES[i] object would be; an error's path names the
+ * variable, then the JSON path:
  * "FLAMESHOT_PROCESSES_1_DURATION (FLAMESHOT_PROCESSES[1].duration)". A
  * field set at the index where the list ends is an error (the rule would be
  * dropped). FLAMESHOT_SERVICE does not replace these services (Flameshot

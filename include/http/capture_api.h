@@ -23,7 +23,8 @@
  *        on the targets only: a live process that is not one and no process
  *        at all get the same answer (the log says why a pid is not a target)
  *   409  every matching target already has a job of this kind queued or
- *        running (the body names those jobs)
+ *        running (the body names those jobs); or a profile asked for under
+ *        FLAMESHOT_PROFILING_ENABLED=false (error "profiling disabled")
  *   429  the job queue is full, or each matching target's container has its
  *        share of it (FLAMESHOT_MAX_QUEUED_PER_CONTAINER) waiting
  *   503  the agent is shutting down

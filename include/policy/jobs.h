@@ -19,8 +19,10 @@
  * workers and a queue of JOBS_URGENT_QUEUE, outside `workers`, the queue
  * cap and the tenant limits. One starts the moment it is submitted, even
  * while routine jobs of the same or other processes run; it only waits for
- * another urgent job of the same process. A routine job does not start
- * while an urgent job of its process runs (the evidence goes first). */
+ * another urgent job of the same process, in the order they came. A
+ * routine job does not start while an urgent job of its process is queued
+ * or runs (the evidence goes first: a memory emergency's snapshots, then
+ * its heap dump, then its profile). */
 #ifndef FS_JOBS_H
 #define FS_JOBS_H
 

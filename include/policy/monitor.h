@@ -71,7 +71,8 @@ void monitor_tick(struct monitor *m, uint64_t now_ms);
 /* A capture asked for from outside (HTTP): queues a job for the target with
  * host pid `pid`. snapshot_type < 0 means both snapshots. Returns 0 with
  * *job_id; -ENOENT when pid is not a target; -ESTALE when its Pod was
- * deleted or has ended (nothing new is triggered for it); or jobs_submit's -EEXIST
+ * deleted or has ended (nothing new is triggered for it); -EPERM for a
+ * profile under FLAMESHOT_PROFILING_ENABLED=false; or jobs_submit's -EEXIST
  * (*job_id = the running job), -ENOSPC, -ESHUTDOWN. Thread-safe. */
 int monitor_request(struct monitor *m, int pid, struct trigger *trigger, int snapshot_type,
                     uint64_t *job_id);

@@ -10,8 +10,12 @@
  * - the same evidence when the limit is projected to be reached within
  *   FLAMESHOT_EVIDENCE_LEAD at the present growth rate (leadtime.h), under
  *   the same cooldowns;
+ * - with FLAMESHOT_HEAP_DUMP_ENABLED, a memory emergency of a process
+ *   whose rule allows it also asks for a heap dump (policy_heap_dump),
+ *   preceded by snapshots (policy_snapshot) when it asked for none;
  * - cooldowns: normal 1m, emergency 30s, snapshots 1m; a rule's
- *   `cooldown` replaces all three.
+ *   `cooldown` replaces all three; heap dumps have their own
+ *   (FLAMESHOT_HEAP_DUMP_COOLDOWN, per process).
  * Every trigger records why it fired, as Flameshot's tags (cpu_avg:91.20). */
 #ifndef FS_POLICY_H
 #define FS_POLICY_H
@@ -33,6 +37,7 @@ struct policy_state {
     uint64_t last_normal_ms; /* 0: never */
     uint64_t last_emergency_ms;
     uint64_t last_snapshot_ms;
+    uint64_t last_heap_dump_ms; /* FLAMESHOT_HEAP_DUMP_COOLDOWN's clock */
     enum trigger_kind last_kind;
     uint64_t last_trigger_ms;
     /* the process's RSS climb (its step ladder) and the ladder's step
@@ -69,6 +74,22 @@ int policy_on_cgroup_pressure(const struct rule *r, uint64_t usage_bytes, uint64
 int policy_on_memory_lead(const struct rule *r, double lead_s, double growth_mb_per_s,
                           bool snapshots_enabled, struct policy_state *ps, uint64_t now_ms,
                           struct trigger out[2]);
+
+/* The heap dump of a memory emergency of kind (memory_emergency,
+ * cgroup_memory_pressure, memory_lead), tagged as emergency (its why is
+ * copied; may be NULL): when the rule allows it (rule_heap_dump_allowed
+ * with enabled = FLAMESHOT_HEAP_DUMP_ENABLED) and cooldown_ms
+ * (FLAMESHOT_HEAP_DUMP_COOLDOWN, per process, not the rule's cooldown)
+ * has passed. Returns 1 with out filled (the caller frees it), else 0. */
+int policy_heap_dump(const struct rule *r, enum trigger_kind kind, const struct trigger *emergency,
+                     bool enabled, uint64_t cooldown_ms, struct policy_state *ps, uint64_t now_ms,
+                     struct trigger *out);
+
+/* The jcmd snapshot that goes before a heap dump of an emergency that
+ * asked for none (a per-process threshold), under the snapshot cooldown.
+ * Returns 1 with out filled, else 0. */
+int policy_snapshot(const struct rule *r, enum trigger_kind kind, bool snapshots_enabled,
+                    struct policy_state *ps, uint64_t now_ms, struct trigger *out);
 
 /* The high-water mark of a container cgroup, in bytes (0: no limit). */
 uint64_t policy_cgroup_watermark(const struct rule *r, uint64_t limit_bytes);

@@ -23,6 +23,7 @@ enum trigger_kind {
 enum capture_kind {
     CAPTURE_PROFILE = 0, /* JFR via async-profiler or JDK Flight Recorder */
     CAPTURE_SNAPSHOT,    /* jcmd GC.class_histogram + Thread.print */
+    CAPTURE_HEAP_DUMP,   /* GC.heap_dump on a memory emergency (policy/heapjob.h) */
     CAPTURE__COUNT
 };
 
@@ -37,7 +38,7 @@ struct trigger {
 /* Flameshot's tag value for the kind: "cpu", "memory", "memory_emergency",
  * "cgroup_memory_pressure", "oom", "auto", "http", and ours "memory_lead". */
 const char *trigger_kind_name(enum trigger_kind kind);
-const char *capture_kind_name(enum capture_kind kind);
+const char *capture_kind_name(enum capture_kind kind); /* "profile", "snapshot", "heap_dump" */
 
 /* Adds "key:value" with value printed as %.2f, as Flameshot does. */
 int trigger_add_value(struct trigger *t, const char *key, double value);

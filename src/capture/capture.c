@@ -304,22 +304,15 @@ static int child_prepare(struct nsexec_child *c, void *arg)
  * fd, -ENOENT, or -errno with the reason replied. */
 static int open_jfr(struct nsexec_child *c, const struct out_files *f)
 {
-    struct stat st;
-    int fd = rootfs_open(nsexec_root_fd(c), f->jfr, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
-    int rc = fd < 0 ? fd : fstat(fd, &st) < 0 ? -errno : 0;
-    if (rc == 0 && !S_ISREG(st.st_mode))
-        rc = -EINVAL;
-    else if (rc == 0 && (uint64_t)st.st_size > f->room)
-        rc = -EFBIG;
-    if (rc == -EFBIG)
+    uint64_t size = 0;
+    int fd = rootfs_open_regular(nsexec_root_fd(c), f->jfr, f->room, &size);
+    if (fd == -EFBIG)
         nsexec_reply(c, "%s is %llu bytes, more than the %llu allowed: not read", f->jfr,
-                     (unsigned long long)st.st_size, (unsigned long long)f->room);
-    else if (rc < 0 && rc != -ENOENT)
+                     (unsigned long long)size, (unsigned long long)f->room);
+    else if (fd < 0 && fd != -ENOENT)
         nsexec_reply(c, "collecting %s: %s", f->jfr,
-                     rc == -EINVAL ? "not a regular file" : rootfs_strerror(rc));
-    if (rc < 0 && fd >= 0)
-        close(fd);
-    return rc < 0 ? rc : fd;
+                     fd == -EINVAL ? "not a regular file" : rootfs_strerror(fd));
+    return fd;
 }
 
 /* After the JVM wrote: hands the JFR's fd over (open_jfr), then removes

@@ -148,6 +148,22 @@ int rootfs_lstat(int root_fd, const char *path, struct stat *st)
     return rc;
 }
 
+int rootfs_open_regular(int root_fd, const char *path, uint64_t max, uint64_t *size)
+{
+    struct stat st;
+    int fd = rootfs_open(root_fd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+    int rc = fd < 0 ? fd : fstat(fd, &st) < 0 ? -errno : 0;
+    if (rc == 0 && !S_ISREG(st.st_mode))
+        rc = -EINVAL;
+    if (rc == 0)
+        *size = (uint64_t)st.st_size;
+    if (rc == 0 && *size > max)
+        rc = -EFBIG;
+    if (rc < 0 && fd >= 0)
+        close(fd);
+    return rc < 0 ? rc : fd;
+}
+
 int rootfs_ensure_dir(int root_fd, const char *path, uid_t uid, mode_t mode)
 {
     int rc = rootfs_mkdir(root_fd, path, mode);

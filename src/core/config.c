@@ -2,6 +2,7 @@
 
 #include "core/json.h"
 #include "core/log.h"
+#include "core/pathtpl.h"
 #include "core/units.h"
 
 #include <arpa/inet.h>
@@ -56,11 +57,22 @@ static const char *const known_vars[] = {
     "FLAMESHOT_HTTP_TOKEN",
     "FLAMESHOT_TEST_SHORT_INTERVALS",
     "FLAMESHOT_TEST_HOST_PID",
+    "FLAMESHOT_PROFILING_ENABLED",
+    "FLAMESHOT_HEAP_DUMP_ENABLED",
+    "FLAMESHOT_HEAP_DUMP_TIMEOUT",
+    "FLAMESHOT_HEAP_DUMP_COOLDOWN",
+    "FLAMESHOT_HEAP_DUMP_PATH_TEMPLATE",
 };
 
-/* Flameshot sidecar variables that have no meaning for a node agent. */
-static const char *const ignored_vars[] = {
-    "FLAMESHOT_LOG_PATH", /* we log to stderr; the kubelet keeps the file */
+/* Flameshot sidecar variables that have no meaning for a node agent, and
+ * why (the warning says it). */
+static const struct {
+    const char *name, *why;
+} ignored_vars[] = {
+    {"FLAMESHOT_LOG_PATH", "(a Flameshot sidecar variable the node agent ignores)"},
+    {"FLAMESHOT_HEAP_DUMP_JMAP_PATH",
+     "(no jmap is needed: heap dumps are taken with GC.heap_dump through the JVM's own attach "
+     "mechanism, with no JDK in the agent)"},
 };
 
 struct loader {
@@ -543,6 +555,30 @@ static int load_features(struct loader *l, struct config *c)
     return rc;
 }
 
+/* Flameshot's profiling switch and active heap dumps. */
+#define HEAP_DUMP_TEMPLATE_DEFAULT                                                                 \
+    "{profiling_path}/dumps/{service}_{pod_name}_{pid}_{timestamp}.hprof"
+static int load_heap_dump(struct loader *l, struct config *c)
+{
+    char why[256];
+    uint64_t min = c->short_intervals ? 1 : 1000;
+    int rc = load_bool(l, "FLAMESHOT_PROFILING_ENABLED", true, &c->profiling_enabled);
+    rc = rc ?: load_bool(l, "FLAMESHOT_HEAP_DUMP_ENABLED", false, &c->heap_dump_enabled);
+    rc = rc
+             ?: load_duration(l, "FLAMESHOT_HEAP_DUMP_TIMEOUT", 120000, 1000,
+                              &c->heap_dump_timeout_ms);
+    rc = rc
+             ?: load_duration(l, "FLAMESHOT_HEAP_DUMP_COOLDOWN", 600000, min,
+                              &c->heap_dump_cooldown_ms);
+    rc = rc
+             ?: load_string(l, "FLAMESHOT_HEAP_DUMP_PATH_TEMPLATE", HEAP_DUMP_TEMPLATE_DEFAULT,
+                            &c->heap_dump_path_template);
+    if (rc == 0 && pathtpl_check(c->heap_dump_path_template, why, sizeof(why)) < 0)
+        return fail(l, "FLAMESHOT_HEAP_DUMP_PATH_TEMPLATE", "\"%s\": %s",
+                    c->heap_dump_path_template, why);
+    return rc;
+}
+
 /* The defaults of the settings a Pod may override: loading reads each over
  * the value already there, so config_override applies only what is set. */
 static void set_override_defaults(struct config *c)
@@ -650,6 +686,8 @@ int config_load(struct config *cfg, config_getenv_fn get, void *arg, struct conf
     if (rc == 0)
         rc = load_limits(&l, cfg);
     if (rc == 0)
+        rc = load_heap_dump(&l, cfg);
+    if (rc == 0)
         rc = load_http(&l, cfg);
     if (rc == 0)
         rc = load_string(&l, "FLAMESHOT_SERVICE", NULL, &cfg->service);
@@ -732,8 +770,8 @@ void config_check_unknown(char *const *envp,
         for (size_t i = 0; i < sizeof(known_vars) / sizeof(known_vars[0]); i++)
             known = known || strcmp(name, known_vars[i]) == 0;
         for (size_t i = 0; i < sizeof(ignored_vars) / sizeof(ignored_vars[0]); i++)
-            if (strcmp(name, ignored_vars[i]) == 0) {
-                report(name, "(a Flameshot sidecar variable the node agent ignores)", arg);
+            if (strcmp(name, ignored_vars[i].name) == 0) {
+                report(name, ignored_vars[i].why, arg);
                 known = true;
             }
         if (known)
@@ -761,6 +799,7 @@ void config_free(struct config *cfg)
     free(cfg->kube_sa_dir);
     free(cfg->async_profiler_path);
     free(cfg->http_token);
+    free(cfg->heap_dump_path_template);
     tags_free(&cfg->tags);
     rules_free(&cfg->rules);
     list_free(&cfg->namespaces);
@@ -854,6 +893,11 @@ cJSON *config_to_json(const struct config *c)
     cJSON_AddNumberToObject(o, "max_queued_per_container", c->max_queued_per_container);
     cJSON_AddNumberToObject(o, "spool_max_mb", (double)c->spool_max_mb);
     cJSON_AddNumberToObject(o, "max_profile_mb", (double)c->max_profile_mb);
+    cJSON_AddBoolToObject(o, "profiling_enabled", c->profiling_enabled);
+    cJSON_AddBoolToObject(o, "heap_dump_enabled", c->heap_dump_enabled);
+    json_add_duration(o, "heap_dump_timeout", c->heap_dump_timeout_ms);
+    json_add_duration(o, "heap_dump_cooldown", c->heap_dump_cooldown_ms);
+    cJSON_AddStringToObject(o, "heap_dump_path_template", c->heap_dump_path_template);
     cJSON_AddBoolToObject(o, "processes_default", c->rules.is_default);
     cJSON_AddBoolToObject(o, "processes_indexed", c->rules.is_indexed);
     cJSON *rules = cJSON_AddArrayToObject(o, "processes");

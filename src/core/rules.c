@@ -48,6 +48,7 @@ static const char *const known_fields[] = {
     "pprof_url",
     "pprof_types",
     "pprof_timeout",
+    "heap_dump_on_memory_emergency",
 };
 #define N_KNOWN_FIELDS (sizeof(known_fields) / sizeof(known_fields[0]))
 
@@ -73,6 +74,7 @@ static const char *const indexed_suffixes[] = {
     "PPROF_URL",
     "PPROF_TYPES",
     "PPROF_TIMEOUT",
+    "HEAP_DUMP_ON_MEMORY_EMERGENCY",
 };
 _Static_assert(sizeof(indexed_suffixes) == sizeof(known_fields), "one suffix per field");
 
@@ -482,6 +484,20 @@ uint64_t rule_pprof_timeout(const struct rule *r, uint64_t duration_ms)
     return r->pprof_timeout_ms > floor ? r->pprof_timeout_ms : floor;
 }
 
+static int parse_heap_dump(const cJSON *item, const char *path, struct rule *r,
+                           struct rule_error *err)
+{
+    if (!cJSON_IsBool(item))
+        return fail(err, path, "must be true or false");
+    r->heap_dump = cJSON_IsTrue(item) ? RULE_HEAP_DUMP_ON : RULE_HEAP_DUMP_OFF;
+    return 0;
+}
+
+bool rule_heap_dump_allowed(const struct rule *r, bool enabled)
+{
+    return enabled && r && r->heap_dump != RULE_HEAP_DUMP_OFF;
+}
+
 static int parse_field(const cJSON *f, const char *path, const struct rule_limits *lim,
                        struct rule *r, struct rule_error *err)
 {
@@ -518,6 +534,8 @@ static int parse_field(const cJSON *f, const char *path, const struct rule_limit
         return get_string(f, path, &r->container, err);
     if (strcmp(k, "language") == 0 || strncmp(k, "pprof_", 6) == 0)
         return parse_go_field(f, path, r, err);
+    if (strcmp(k, "heap_dump_on_memory_emergency") == 0)
+        return parse_heap_dump(f, path, r, err);
     const char *near = rules_closest(k, known_fields, N_KNOWN_FIELDS);
     if (near)
         return fail(err, path, "unknown field \"%s\" (did you mean \"%s\"?)", k, near);
@@ -686,6 +704,17 @@ static int indexed_number(const char *v, const char *path, cJSON **out, struct r
     return *out ? 0 : -ENOMEM;
 }
 
+/* A switch: the words units_parse_bool takes (Flameshot reads true, yes,
+ * on and 1 as true and anything else as false; a typo is an error here). */
+static int indexed_bool(const char *v, const char *path, cJSON **out, struct rule_error *err)
+{
+    bool b;
+    if (units_parse_bool(v, &b) < 0)
+        return fail(err, path, "\"%s\" is not a boolean (true/false, 1/0, yes/no, on/off)", v);
+    *out = cJSON_CreateBool(b);
+    return *out ? 0 : -ENOMEM;
+}
+
 /* A variable's text as the JSON its field takes: thresholds are numbers,
  * TAGS a JSON array (as Flameshot reads it), the rest strings. */
 static int indexed_value(size_t f, const char *v, const char *path, cJSON **out,
@@ -704,6 +733,8 @@ static int indexed_value(size_t f, const char *v, const char *path, cJSON **out,
         *out = cJSON_Parse(v); /* Flameshot takes a JSON list or "cpu,heap" */
         return *out ? 0 : fail(err, path, "\"%s\" is not a JSON list of pprof types", v);
     }
+    if (strcmp(field, "heap_dump_on_memory_emergency") == 0)
+        return indexed_bool(v, path, out, err);
     *out = cJSON_CreateString(v);
     return *out ? 0 : -ENOMEM;
 }
@@ -931,5 +962,8 @@ cJSON *rule_to_json(const struct rule *r)
         if (r->pprof_timeout_ms)
             json_add_duration(o, "pprof_timeout", r->pprof_timeout_ms);
     }
+    if (r->heap_dump != RULE_HEAP_DUMP_UNSET)
+        cJSON_AddBoolToObject(o, "heap_dump_on_memory_emergency",
+                              r->heap_dump == RULE_HEAP_DUMP_ON);
     return o;
 }

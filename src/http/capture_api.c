@@ -555,7 +555,14 @@ int capture_api_run(const struct capture_api_deps *d, const struct capture_api_r
     char detail[1024] = "";
     const char *error = "internal error";
     int status;
-    if (resolve(d, r, &res) < 0) {
+    if (r->capture == CAPTURE_PROFILE && !d->cfg->profiling_enabled) {
+        status = 409; /* Flameshot's switch: nothing is resolved, nothing queued */
+        error = "profiling disabled";
+        snprintf(detail, sizeof(detail),
+                 "FLAMESHOT_PROFILING_ENABLED=false: timed, threshold, cgroup high-water and HTTP "
+                 "profiling are off on this node; OOM detection, jcmd snapshots, heap dumps and "
+                 "uploads go on");
+    } else if (resolve(d, r, &res) < 0) {
         status = 500;
         snprintf(detail, sizeof(detail), "out of memory");
     } else if (res.match_limit) {

@@ -282,8 +282,20 @@ static int tenant_running(struct jobs *j, const char *tenant)
     return n;
 }
 
+/* Whether an urgent job of the process waits in the queue: a routine one
+ * then waits too, so that an emergency's profile never slips in between
+ * its snapshots and its heap dump. Lock held. */
+static bool urgent_queued(const struct jobs *j, const struct proc_ident *t)
+{
+    for (int i = 0; i < j->queue_len; i++)
+        if (j->queue[i]->urgent && same_target(j->queue[i], t))
+            return true;
+    return false;
+}
+
 /* The queued job of the lane with the lowest turn (the oldest among
- * equals; urgent jobs: the oldest) whose process has nothing running and,
+ * equals; urgent jobs: the oldest) whose process has nothing running (nor,
+ * routine jobs, an urgent job queued) and,
  * routine jobs, whose tenant is below its limit of running jobs. One
  * routine capture per JVM at a time, so two attaches never race to start
  * its listener (the loser's SIGQUIT would print a thread dump on the
@@ -294,7 +306,8 @@ static int runnable(struct jobs *j, bool urgent)
     for (int i = 0; i < j->queue_len; i++) {
         const struct job *q = j->queue[i];
         if (q->urgent != urgent || target_running(j, &q->target, urgent) ||
-            (!urgent && tenant_running(j, q->tenant) >= j->tenant_running))
+            (!urgent &&
+             (urgent_queued(j, &q->target) || tenant_running(j, q->tenant) >= j->tenant_running)))
             continue;
         if (best < 0 || (!urgent && q->turn < j->queue[best]->turn))
             best = i;

@@ -244,6 +244,8 @@ static uint64_t budget_ms(const struct target *tg, const struct trigger *t)
     uint64_t attach = tg->settings.jcmd_timeout_ms;
     if (t->capture == CAPTURE_SNAPSHOT)
         return 3 * attach + 10000;
+    if (t->capture == CAPTURE_HEAP_DUMP) /* the dump, then its copy to the node */
+        return 2 * t->duration_ms + 6 * attach + 60000;
     return t->duration_ms + 4 * attach + 30000;
 }
 
@@ -276,6 +278,12 @@ static int submit(struct monitor *m, struct target *tg, struct trigger *t, int s
                               .budget_ms = budget_ms(tg, t),
                               .payload_free = runner_target_free};
     uint64_t id = 0;
+    if (t->capture == CAPTURE_PROFILE && !m->d.cfg->profiling_enabled) {
+        log_debug("monitor", "pid %d: %s profile not queued: FLAMESHOT_PROFILING_ENABLED=false",
+                  tg->id.pid, trigger_kind_name(t->kind));
+        trigger_free(t);
+        return -EPERM;
+    }
     if (tg->pod_ref && !podref_active(tg->pod_ref)) {
         log_info("monitor", "pid %d: %s trigger ignored: its Pod %s/%s was deleted or has ended",
                  tg->id.pid, trigger_kind_name(t->kind), tg->pod.namespace_, tg->pod.name);
@@ -475,6 +483,48 @@ static void on_oom(struct monitor *m, const struct fs_event *ev)
     }
 }
 
+/* A memory emergency's evidence in order: its jcmd snapshots, then a heap
+ * dump when one is due (FLAMESHOT_HEAP_DUMP_ENABLED, the rule, the
+ * per-process cooldown; preceded by snapshots of its own when the policy
+ * asked for none), then the profile. The snapshots take the urgent lane;
+ * the dump and the profile, routine, wait for them (jobs.h), and the
+ * profile, queued after the dump, waits for it too (one routine capture
+ * per JVM, in turn). A dump that may take minutes never holds the urgent
+ * lane. Consumes t[0..n). Lock held. */
+static void submit_evidence(struct monitor *m, struct target *tg, struct trigger *t, int n)
+{
+    struct trigger dump, snap;
+    uint64_t now = units_now_mono_ms();
+    const struct config *c = m->d.cfg;
+    bool snapped = false;
+    for (int i = 0; i < n; i++)
+        snapped = snapped || t[i].capture == CAPTURE_SNAPSHOT;
+    bool due = n && policy_heap_dump(tg->rule, t[0].kind, &t[0], c->heap_dump_enabled,
+                                     c->heap_dump_cooldown_ms, &tg->policy, now, &dump);
+    if (due) /* its length: the dump's timeout, for the job's budget */
+        dump.duration_ms = c->heap_dump_timeout_ms;
+    if (due && !snapped &&
+        policy_snapshot(tg->rule, t[0].kind, tg->settings.jcmd_snapshot_enabled, &tg->policy, now,
+                        &snap))
+        submit(m, tg, &snap, -1, NULL);
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < n; i++)
+            if ((t[i].capture == CAPTURE_SNAPSHOT) == (pass == 0))
+                submit(m, tg, &t[i], -1, NULL);
+        if (pass == 0 && due)
+            submit(m, tg, &dump, -1, NULL);
+    }
+}
+
+/* A trigger of the policy: an emergency brings its whole evidence. */
+static void submit_trigger(struct monitor *m, struct target *tg, struct trigger *t)
+{
+    if (t->kind == TRIGGER_MEMORY_EMERGENCY)
+        submit_evidence(m, tg, t, 1);
+    else
+        submit(m, tg, t, -1, NULL);
+}
+
 static void on_proc_watermark(struct monitor *m, const struct fs_event *ev)
 {
     struct target *tg = targets_find(m->d.targets, ev->tgid);
@@ -485,7 +535,7 @@ static void on_proc_watermark(struct monitor *m, const struct fs_event *ev)
              (unsigned long long)ev->value_bytes, (unsigned long long)ev->watermark_bytes);
     if (policy_on_proc_watermark(tg->rule, ev->value_bytes, tg->limits.mem_bytes, &tg->policy,
                                  units_now_mono_ms(), &t))
-        submit(m, tg, &t, -1, NULL);
+        submit_trigger(m, tg, &t);
 }
 
 /* The target of a cgroup with the largest RSS right now. */
@@ -522,12 +572,7 @@ static void on_cgroup_watermark(struct monitor *m, const struct fs_event *ev)
     int n = policy_on_cgroup_pressure(tg->rule, ev->value_bytes, limit,
                                       tg->settings.jcmd_snapshot_enabled, &tg->policy,
                                       units_now_mono_ms(), t);
-    /* the snapshots first: the emergency profile of the same event waits
-     * for them (jobs.h), and queued first it would start first */
-    for (int pass = 0; pass < 2; pass++)
-        for (int i = 0; i < n; i++)
-            if ((t[i].capture == CAPTURE_SNAPSHOT) == (pass == 0))
-                submit(m, tg, &t[i], -1, NULL);
+    submit_evidence(m, tg, t, n);
 }
 
 /* The limit is projected within FLAMESHOT_EVIDENCE_LEAD: the evidence of
@@ -549,8 +594,7 @@ static void fire_lead(struct monitor *m, struct target *tg, const struct lead_es
                                            : (unsigned long long)ev->tgid,
              (unsigned long long)ev->value_bytes, (unsigned long long)limit, mib_s, secs,
              (unsigned long long)m->d.cfg->evidence_lead_ms, tg->id.pid);
-    for (int i = 0; i < n; i++)
-        submit(m, tg, &t[i], -1, NULL);
+    submit_evidence(m, tg, t, n);
 }
 
 /* A step of a cgroup's climb (its ladder, armed by arm_cgroup_steps). */
@@ -653,7 +697,7 @@ static bool sample_one(struct monitor *m, struct target *tg, uint64_t now_ms, bo
         return false;
     struct trigger t;
     if (rc == 1 && policy_on_sample(tg->rule, &tg->samples, &tg->policy, now_ms, &t))
-        submit(m, tg, &t, -1, NULL);
+        submit_trigger(m, tg, &t);
     return true;
 }
 

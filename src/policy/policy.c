@@ -116,6 +116,32 @@ uint64_t policy_proc_watermark(const struct rule *r, uint64_t mem_limit_bytes)
     return w;
 }
 
+int policy_heap_dump(const struct rule *r, enum trigger_kind kind, const struct trigger *emergency,
+                     bool enabled, uint64_t cooldown_ms, struct policy_state *ps, uint64_t now_ms,
+                     struct trigger *out)
+{
+    if (!rule_heap_dump_allowed(r, enabled) || !cooled(ps->last_heap_dump_ms, cooldown_ms, now_ms))
+        return 0;
+    begin(out, kind, CAPTURE_HEAP_DUMP, 0, 0);
+    if (emergency && tags_merge(&out->why, &emergency->why) < 0) {
+        trigger_free(out);
+        return 0;
+    }
+    ps->last_heap_dump_ms = now_ms;
+    return 1;
+}
+
+int policy_snapshot(const struct rule *r, enum trigger_kind kind, bool snapshots_enabled,
+                    struct policy_state *ps, uint64_t now_ms, struct trigger *out)
+{
+    if (!snapshots_enabled ||
+        !cooled(ps->last_snapshot_ms, cooldown(r, POLICY_COOLDOWN_SNAPSHOT_MS), now_ms))
+        return 0;
+    begin(out, kind, CAPTURE_SNAPSHOT, 0, 0);
+    ps->last_snapshot_ms = now_ms;
+    return 1;
+}
+
 /* The evidence of a memory emergency, each part under its cooldown: a jcmd
  * snapshot (when enabled) first, because it is the cheap evidence that must
  * land before the kill, then an emergency profile. Returns how many. */

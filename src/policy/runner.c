@@ -6,6 +6,7 @@
 #include "outbox/outbox.h"
 #include "policy/gopprof.h"
 #include "capture/pprof_fetch.h"
+#include "policy/heapjob.h"
 #include "core/units.h"
 
 #include <errno.h>
@@ -379,6 +380,8 @@ void runner_exec(const struct job *job, struct job_result *res, void *arg)
         run_gopprof(r, job, res);
     } else if (job->trigger.capture == CAPTURE_SNAPSHOT) {
         run_snapshot(r, job, res);
+    } else if (job->trigger.capture == CAPTURE_HEAP_DUMP) {
+        heapjob_exec(r, job, res);
     } else {
         run_profile(r, job, res);
     }

@@ -22,7 +22,9 @@ const char *trigger_kind_name(enum trigger_kind kind)
 
 const char *capture_kind_name(enum capture_kind kind)
 {
-    return kind == CAPTURE_SNAPSHOT ? "snapshot" : "profile";
+    return kind == CAPTURE_SNAPSHOT    ? "snapshot"
+           : kind == CAPTURE_HEAP_DUMP ? "heap_dump"
+                                       : "profile";
 }
 
 int trigger_add_value(struct trigger *t, const char *key, double value)

@@ -159,6 +159,50 @@ TEST(mkdir_unlink_lstat_never_follow)
     CHECK(intact);
 }
 
+/* What a container hands over is read only when it is a regular file of
+ * at most the room left: a FIFO would block the reader, a sparse file of
+ * terabytes fill the node, a link lead out of the container. */
+TEST(open_regular_refuses_fifos_links_and_files_past_the_room)
+{
+    struct fx f;
+    CHECK(fx_setup(&f) == 0);
+    char p[256];
+    snprintf(p, sizeof(p), "%s/tmp/dump.hprof", f.root);
+    int w = open(p, O_CREAT | O_WRONLY, 0600);
+    int sized = w >= 0 && write(w, "JAVA PROFILE 1.0.2", 18) == 18 &&
+                ftruncate(w, 1ll << 40) == 0; /* a sparse terabyte */
+    if (w >= 0)
+        close(w);
+    snprintf(p, sizeof(p), "%s/tmp/fifo", f.root);
+    int made = mkfifo(p, 0600) == 0;
+    char target[256];
+    snprintf(target, sizeof(target), "%s/secret", f.outside);
+    plant(&f, target, "tmp/link.hprof");
+    uint64_t size = 0, fifo_size = 7;
+    int big = rootfs_open_regular(f.root_fd, "/tmp/dump.hprof", 1ull << 30, &size);
+    uint64_t big_size = size;
+    int ok = rootfs_open_regular(f.root_fd, "/tmp/dump.hprof", 1ull << 41, &size);
+    int fifo = rootfs_open_regular(f.root_fd, "/tmp/fifo", 1ull << 41, &fifo_size);
+    int link = rootfs_open_regular(f.root_fd, "/tmp/link.hprof", 1ull << 41, &size);
+    int gone = rootfs_open_regular(f.root_fd, "/tmp/none", 1ull << 41, &size);
+    char head[19] = "";
+    if (ok >= 0) {
+        if (read(ok, head, 18) != 18)
+            head[0] = '\0';
+        close(ok);
+    }
+    fx_teardown(&f);
+    CHECK(sized && made);
+    CHECK_EQ(big, -EFBIG);
+    CHECK_EQ(big_size, 1ull << 40);
+    CHECK(ok >= 0);
+    CHECK_STREQ(head, "JAVA PROFILE 1.0.2");
+    CHECK_EQ(fifo, -EINVAL);
+    CHECK_EQ(fifo_size, 7); /* untouched */
+    CHECK_EQ(link, -ELOOP);
+    CHECK_EQ(gone, -ENOENT);
+}
+
 TEST(ensure_dir_creates_checks_and_refuses)
 {
     struct fx f;
@@ -302,4 +346,5 @@ TEST_MAIN(openat2_refuses_links_and_dotdot, component_walk_refuses_links_and_dot
           absolute_link_to_root_path_refused, mkdir_unlink_lstat_never_follow,
           ensure_dir_creates_checks_and_refuses, open_parent_splits_paths, strerror_names_symlinks,
           mountinfo_containerd_noexec_tmp, mountinfo_readonly_root_and_stacking,
-          mountinfo_unshare_fixture, mountinfo_malformed)
+          mountinfo_unshare_fixture, mountinfo_malformed,
+          open_regular_refuses_fifos_links_and_files_past_the_room)

@@ -867,15 +867,104 @@ TEST(go_rules_take_flameshots_pprof_fields)
     config_free(&c);
 }
 
-TEST_MAIN(
-    go_rules_take_flameshots_pprof_fields, pod_limits_refused_in_kubernetes_mode,
-    evidence_lead_defaults_to_3s_and_0_turns_it_off, http_off_loopback_needs_token_or_insecure,
-    every_rejection_names_variable_path_and_reason, defaults_are_flameshot_defaults,
-    every_variable_is_read, monitor_interval_accepts_flameshot_bare_seconds,
-    mode_auto_follows_kubernetes_service_host, kube_api_and_service_account_in_kubernetes_mode_only,
-    test_override_allows_short_auto_profiling, auto_profiling_zero_means_off,
-    events_default_and_all_names, default_rule_matches_java_launchers_only,
-    rules_find_honours_container_scope_and_order, check_config_json_masks_token_and_normalizes,
-    unknown_variables_are_reported_with_suggestion, indexed_variables_are_flameshot_processes,
-    indexed_variables_unknown_or_past_the_end_are_named, cpu_ceiling_follows_the_base,
-    unreachable_thresholds_are_named_one_by_one, a_threshold_this_host_cannot_reach_is_a_warning)
+/* Flameshot's heap-dump variables, its profiling switch and the rule
+ * field heap_dump_on_memory_emergency (absent: allowed when enabled). */
+TEST(heap_dump_settings_and_profiling_switch)
+{
+    const char *none[] = {NULL};
+    struct config c;
+    CHECK_EQ(load(none, &c), 0);
+    CHECK(c.profiling_enabled && !c.heap_dump_enabled);
+    CHECK_EQ(c.heap_dump_timeout_ms, 120000);
+    CHECK_EQ(c.heap_dump_cooldown_ms, 600000);
+    CHECK_STREQ(c.heap_dump_path_template,
+                "{profiling_path}/dumps/{service}_{pod_name}_{pid}_{timestamp}.hprof");
+    CHECK(c.rules.items[0].heap_dump == RULE_HEAP_DUMP_UNSET);
+    CHECK(rule_heap_dump_allowed(&c.rules.items[0], true));
+    CHECK(!rule_heap_dump_allowed(&c.rules.items[0], false));
+    config_free(&c);
+    const char *set[] = {
+        "FLAMESHOT_PROFILING_ENABLED=false",
+        "FLAMESHOT_HEAP_DUMP_ENABLED=true",
+        "FLAMESHOT_HEAP_DUMP_TIMEOUT=30s",
+        "FLAMESHOT_HEAP_DUMP_COOLDOWN=1h",
+        "FLAMESHOT_HEAP_DUMP_PATH_TEMPLATE=/dumps/{pod_namespace}/{host}-{filename}",
+        "FLAMESHOT_PROCESSES=[{\"command\":\"a\",\"heap_dump_on_memory_emergency\":false},"
+        "{\"command\":\"b\",\"heap_dump_on_memory_emergency\":true},{\"command\":\"c\"}]",
+        NULL};
+    CHECK_EQ(load(set, &c), 0);
+    CHECK(!c.profiling_enabled && c.heap_dump_enabled);
+    CHECK_EQ(c.heap_dump_timeout_ms, 30000);
+    CHECK_EQ(c.heap_dump_cooldown_ms, 3600000);
+    CHECK_STREQ(c.heap_dump_path_template, "/dumps/{pod_namespace}/{host}-{filename}");
+    CHECK(!rule_heap_dump_allowed(&c.rules.items[0], true));
+    CHECK(rule_heap_dump_allowed(&c.rules.items[1], true));
+    CHECK(rule_heap_dump_allowed(&c.rules.items[2], true));
+    cJSON *j = config_to_json(&c);
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItem(j, "profiling_enabled")));
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(j, "heap_dump_enabled")));
+    CHECK_STREQ(cJSON_GetObjectItem(j, "heap_dump_cooldown")->valuestring, "1h");
+    cJSON *r0 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "processes"), 0);
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItem(r0, "heap_dump_on_memory_emergency")));
+    CHECK(!cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "processes"), 2),
+                               "heap_dump_on_memory_emergency"));
+    cJSON_Delete(j);
+    config_free(&c);
+    const char *indexed[] = {"FLAMESHOT_PROCESSES_0_SERVICE=a",
+                             "FLAMESHOT_PROCESSES_0_COMMAND=java",
+                             "FLAMESHOT_PROCESSES_0_HEAP_DUMP_ON_MEMORY_EMERGENCY=off", NULL};
+    CHECK_EQ(load(indexed, &c), 0);
+    CHECK(c.rules.items[0].heap_dump == RULE_HEAP_DUMP_OFF);
+    config_free(&c);
+    static const struct reject_case bad[] = {
+        {{"FLAMESHOT_PROFILING_ENABLED=maybe"}, "FLAMESHOT_PROFILING_ENABLED", "not a boolean"},
+        {{"FLAMESHOT_HEAP_DUMP_TIMEOUT=0s"}, "FLAMESHOT_HEAP_DUMP_TIMEOUT", "too short"},
+        {{"FLAMESHOT_HEAP_DUMP_COOLDOWN=soon"}, "FLAMESHOT_HEAP_DUMP_COOLDOWN", "not a duration"},
+        {{"FLAMESHOT_HEAP_DUMP_PATH_TEMPLATE=dumps/{pid}.hprof"},
+         "FLAMESHOT_HEAP_DUMP_PATH_TEMPLATE",
+         "must be an absolute path"},
+        {{"FLAMESHOT_HEAP_DUMP_PATH_TEMPLATE=/d/{podname}.hprof"},
+         "FLAMESHOT_HEAP_DUMP_PATH_TEMPLATE",
+         "unknown name {podname}"},
+        {{"FLAMESHOT_HEAP_DUMP_PATH_TEMPLATE=/d/../{pid}.hprof"},
+         "FLAMESHOT_HEAP_DUMP_PATH_TEMPLATE",
+         "\"..\" component"},
+        {{"FLAMESHOT_PROCESSES=[{\"command\":\"a\",\"heap_dump_on_memory_emergency\":\"yes\"}]"},
+         "FLAMESHOT_PROCESSES[0].heap_dump_on_memory_emergency",
+         "must be true or false"},
+        {{"FLAMESHOT_PROCESSES_0_SERVICE=a", "FLAMESHOT_PROCESSES_0_COMMAND=java",
+          "FLAMESHOT_PROCESSES_0_HEAP_DUMP_ON_MEMORY_EMERGENCY=ja"},
+         "FLAMESHOT_PROCESSES_0_HEAP_DUMP_ON_MEMORY_EMERGENCY "
+         "(FLAMESHOT_PROCESSES[0].heap_dump_on_memory_emergency)",
+         "not a boolean"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *env[4] = {bad[i].env[0], bad[i].env[1], bad[i].env[2], NULL};
+        struct config_error err;
+        CHECK_MSG(config_load(&c, fake_get, (void *)env, &err) == -EINVAL, "case %zu accepted", i);
+        CHECK_MSG(strcmp(err.path, bad[i].path) == 0, "case %zu: path %s", i, err.path);
+        CHECK_MSG(strstr(err.reason, bad[i].reason), "case %zu: reason %s", i, err.reason);
+    }
+    /* jmap is accepted and ignored, and the warning says why */
+    char *jmap[] = {"FLAMESHOT_HEAP_DUMP_JMAP_PATH=/opt/jdk/bin/jmap", NULL};
+    unknown_count = 0;
+    config_check_unknown(jmap, on_unknown, NULL);
+    CHECK_EQ(unknown_count, 1);
+    CHECK_CONTAINS(unknown_near, "no jmap is needed");
+}
+
+TEST_MAIN(go_rules_take_flameshots_pprof_fields, pod_limits_refused_in_kubernetes_mode,
+          evidence_lead_defaults_to_3s_and_0_turns_it_off,
+          http_off_loopback_needs_token_or_insecure, every_rejection_names_variable_path_and_reason,
+          defaults_are_flameshot_defaults, every_variable_is_read,
+          monitor_interval_accepts_flameshot_bare_seconds,
+          mode_auto_follows_kubernetes_service_host,
+          kube_api_and_service_account_in_kubernetes_mode_only,
+          test_override_allows_short_auto_profiling, auto_profiling_zero_means_off,
+          events_default_and_all_names, default_rule_matches_java_launchers_only,
+          rules_find_honours_container_scope_and_order,
+          check_config_json_masks_token_and_normalizes,
+          unknown_variables_are_reported_with_suggestion, indexed_variables_are_flameshot_processes,
+          indexed_variables_unknown_or_past_the_end_are_named, cpu_ceiling_follows_the_base,
+          unreachable_thresholds_are_named_one_by_one,
+          a_threshold_this_host_cannot_reach_is_a_warning, heap_dump_settings_and_profiling_switch)

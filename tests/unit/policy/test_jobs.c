@@ -494,6 +494,46 @@ TEST(routine_job_of_a_process_waits_for_its_urgent_one)
     close(gate_fd);
 }
 
+/* A memory emergency's evidence in order: its urgent snapshot, even while
+ * it waits for a busy urgent lane, goes before its routine heap dump,
+ * which goes before its profile (queued after it, same container). */
+TEST(routine_jobs_wait_while_an_urgent_one_of_their_process_is_queued)
+{
+    reset();
+    gate_fd = eventfd(0, EFD_CLOEXEC);
+    CHECK(gate_fd >= 0);
+    struct jobs *j = jobs_new(2, 8, 16, exec_gated, NULL, NULL);
+    uint64_t id, snap, dump, prof, other, one = 1;
+    char st[32];
+    for (int i = 0; i < JOBS_URGENT_WORKERS; i++) {
+        struct job_request busy = urgent_req(30 + i, 1);
+        CHECK_EQ(jobs_submit(j, &busy, &id), 0);
+    }
+    CHECK_SOON(atomic_load(&executed) == JOBS_URGENT_WORKERS);
+    struct job_request u = urgent_req(20, 0);
+    struct job_request d = tenant_req(20, "A", 0), p = tenant_req(20, "A", 0);
+    d.trigger.capture = CAPTURE_HEAP_DUMP;
+    p.trigger.capture = CAPTURE_PROFILE;
+    CHECK_EQ(jobs_submit(j, &u, &snap), 0);
+    CHECK_EQ(jobs_submit(j, &d, &dump), 0);
+    CHECK_EQ(jobs_submit(j, &p, &prof), 0);
+    /* the routine workers are free: another process's job runs at once */
+    struct job_request o = tenant_req(21, "B", 0);
+    CHECK_EQ(jobs_submit(j, &o, &other), 0);
+    CHECK_SOON(atomic_load(&executed) == JOBS_URGENT_WORKERS + 1);
+    CHECK_EQ(order[JOBS_URGENT_WORKERS], other);
+    CHECK_STREQ(state_of(j, dump, st, sizeof(st)), "queued");
+    CHECK_STREQ(state_of(j, prof, st, sizeof(st)), "queued");
+    CHECK_EQ(write(gate_fd, &one, sizeof(one)), sizeof(one));
+    CHECK_SOON(atomic_load(&executed) == JOBS_URGENT_WORKERS + 4);
+    CHECK_EQ(order[JOBS_URGENT_WORKERS + 1], snap);
+    CHECK_EQ(order[JOBS_URGENT_WORKERS + 2], dump);
+    CHECK_EQ(order[JOBS_URGENT_WORKERS + 3], prof);
+    jobs_stop(j, 1000);
+    jobs_free(j);
+    close(gate_fd);
+}
+
 TEST(stop_cancels_urgent_jobs)
 {
     reset();
@@ -578,4 +618,5 @@ TEST_MAIN(urgent_job_runs_while_the_only_worker_and_the_tenant_slot_are_busy,
           stop_returns_within_its_bound_past_a_stuck_worker, at_most_workers_run_at_once,
           duplicates_per_target_and_kind_are_rejected, full_queue_is_reported,
           deadline_cancels_an_overrunning_job, stop_cancels_queued_and_running_jobs,
-          history_is_bounded_and_listed_newest_first)
+          history_is_bounded_and_listed_newest_first,
+          routine_jobs_wait_while_an_urgent_one_of_their_process_is_queued)

@@ -264,6 +264,46 @@ TEST(sampler_reads_a_real_process)
     CHECK_EQ(sampler_take(NULL, &other, &lim, &ss, 3000), -ESRCH);
 }
 
+/* A memory emergency's heap dump: only when enabled and the rule does not
+ * say false, once per FLAMESHOT_HEAP_DUMP_COOLDOWN per process whatever
+ * the rule's cooldown, tagged as its emergency. */
+TEST(heap_dump_follows_the_switch_the_rule_and_its_own_cooldown)
+{
+    struct rule r = make_rule();
+    r.cooldown_ms = 1000; /* the rule's cooldown does not shorten the dump's */
+    struct policy_state ps = {0}, other = {0};
+    struct trigger em, t;
+    memset(&em, 0, sizeof(em));
+    tags_set(&em.why, "trigger", "memory_emergency");
+    trigger_add_value(&em, "mem_used_emergency", 812.5);
+    CHECK_EQ(policy_heap_dump(&r, TRIGGER_MEMORY_EMERGENCY, &em, false, 600000, &ps, 1000, &t), 0);
+    CHECK_EQ(policy_heap_dump(&r, TRIGGER_MEMORY_EMERGENCY, &em, true, 600000, &ps, 1000, &t), 1);
+    CHECK_EQ(t.capture, CAPTURE_HEAP_DUMP);
+    CHECK_EQ(t.kind, TRIGGER_MEMORY_EMERGENCY);
+    CHECK_STREQ(tags_get(&t.why, "trigger"), "memory_emergency");
+    CHECK_STREQ(tags_get(&t.why, "mem_used_emergency"), "812.50");
+    trigger_free(&t);
+    CHECK_EQ(policy_heap_dump(&r, TRIGGER_MEMORY_EMERGENCY, &em, true, 600000, &ps, 300000, &t), 0);
+    /* another process has its own clock */
+    CHECK_EQ(policy_heap_dump(&r, TRIGGER_CGROUP_PRESSURE, NULL, true, 600000, &other, 300000, &t),
+             1);
+    CHECK_STREQ(tags_get(&t.why, "trigger"), "cgroup_memory_pressure");
+    trigger_free(&t);
+    CHECK_EQ(policy_heap_dump(&r, TRIGGER_MEMORY_EMERGENCY, &em, true, 600000, &ps, 601000, &t), 1);
+    trigger_free(&t);
+    r.heap_dump = RULE_HEAP_DUMP_OFF;
+    struct policy_state fresh = {0};
+    CHECK_EQ(policy_heap_dump(&r, TRIGGER_MEMORY_EMERGENCY, &em, true, 600000, &fresh, 1000, &t),
+             0);
+    trigger_free(&em);
+    /* the snapshots before a dump, under the snapshot cooldown */
+    CHECK_EQ(policy_snapshot(&r, TRIGGER_MEMORY_EMERGENCY, false, &fresh, 1000, &t), 0);
+    CHECK_EQ(policy_snapshot(&r, TRIGGER_MEMORY_EMERGENCY, true, &fresh, 1000, &t), 1);
+    CHECK_EQ(t.capture, CAPTURE_SNAPSHOT);
+    trigger_free(&t);
+    CHECK_EQ(policy_snapshot(&r, TRIGGER_MEMORY_EMERGENCY, true, &fresh, 1500, &t), 0);
+}
+
 TEST_MAIN(cpu_fires_after_five_point_average_crosses_not_before,
           average_below_threshold_does_not_fire, average_uses_latest_five_of_ten,
           memory_average_thresholds_carry_their_values,
@@ -271,4 +311,5 @@ TEST_MAIN(cpu_fires_after_five_point_average_crosses_not_before,
           rule_cooldown_overrides_defaults, process_watermark_is_a_single_hit_emergency,
           cgroup_pressure_gives_snapshot_then_profile,
           memory_lead_gives_the_same_evidence_under_the_same_cooldowns,
-          cpu_percent_of_limit_when_known, sampler_reads_a_real_process)
+          cpu_percent_of_limit_when_known, sampler_reads_a_real_process,
+          heap_dump_follows_the_switch_the_rule_and_its_own_cooldown)
