@@ -452,9 +452,8 @@ static struct curl_slist *headers(const struct objstore *os, const char *sha, co
         snprintf(h, sizeof(h), "Content-Type: %s", ctype);
         l = (t = curl_slist_append(l, h)) ? t : (curl_slist_free_all(l), NULL);
     }
-    /* no 100-continue round trip before each part */
-    if (l)
-        l = (t = curl_slist_append(l, "Expect:")) ? t : (curl_slist_free_all(l), NULL);
+    /* "Expect:" (no 100-continue) is not set: libcurl 7.88 would sign
+     * the emptied header it then does not send */
     return l;
 }
 

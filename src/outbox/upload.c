@@ -110,10 +110,18 @@ static void str_from(const cJSON *o, const char *name, char *buf, size_t cap)
     snprintf(buf, cap, "%s", s ? s : "");
 }
 
+static size_t parts_total(const struct job *j)
+{
+    return j->part_size ? (size_t)((j->size + j->part_size - 1) / j->part_size) : 0;
+}
+
+/* The parts done, in an array with room for every part of the dump. */
 static int parts_from_json(struct job *j, const cJSON *arr)
 {
     int n = cJSON_GetArraySize(arr);
-    j->parts = calloc((size_t)n + 1, sizeof(*j->parts));
+    if ((size_t)n > parts_total(j))
+        return -EINVAL;
+    j->parts = calloc(parts_total(j) + 1, sizeof(*j->parts));
     if (!j->parts)
         return -ENOMEM;
     for (int i = 0; i < n; i++) {
@@ -465,7 +473,7 @@ static int open_dump(struct upload *u, const struct job *j, struct objstore_resu
  * else the request's -errno (res says why). */
 static int multipart_step(struct upload *u, struct job *j, int fd, struct objstore_result *res)
 {
-    uint64_t total = (j->size + j->part_size - 1) / j->part_size;
+    size_t total = parts_total(j);
     if (!j->upload_id[0]) {
         int rc = objstore_initiate(u->os, j->key, j->upload_id, sizeof(j->upload_id), res);
         if (rc == 0)
@@ -499,10 +507,8 @@ static int run_job(struct upload *u, struct job *j, struct objstore_result *res)
     if (j->size <= j->part_size) {
         rc = objstore_put(u->os, j->key, fd, 0, j->size, res);
     } else {
-        if (!j->parts) {
-            uint64_t total = (j->size + j->part_size - 1) / j->part_size;
-            j->parts = calloc(total, sizeof(*j->parts));
-        }
+        if (!j->parts)
+            j->parts = calloc(parts_total(j) + 1, sizeof(*j->parts));
         rc = j->parts ? 0 : -ENOMEM;
         while (rc == 0)
             rc = multipart_step(u, j, fd, res);

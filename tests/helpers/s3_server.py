@@ -169,6 +169,7 @@ class Handler(BaseHTTPRequestHandler):
         if start:
             st.log.write(json.dumps({"event": "outage", "mode": a.outage}) + "\n")
             if a.outage == "refuse":
+                self.close_connection = True  # no kept-alive connection outlives it
                 self.server.control.put("stop")
 
     def operate(self, st, parts, body, entry):
