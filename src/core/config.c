@@ -616,13 +616,16 @@ static int load_hprof_upload(struct loader *l, struct config *c)
     rc = rc ?: load_string(l, "FLAMESHOT_HPROF_UPLOAD_REGION", NULL, &u->region);
     rc = rc ?: load_string(l, "FLAMESHOT_HPROF_UPLOAD_BUCKET", NULL, &u->bucket);
     rc = rc ?: load_string(l, "FLAMESHOT_HPROF_UPLOAD_ACCESS_KEY_ID", NULL, &u->access_key_id);
-    rc = rc ?: load_string(l, "FLAMESHOT_HPROF_UPLOAD_ACCESS_KEY_SECRET", NULL,
-                           &u->access_key_secret);
+    rc = rc
+             ?: load_string(l, "FLAMESHOT_HPROF_UPLOAD_ACCESS_KEY_SECRET", NULL,
+                            &u->access_key_secret);
     rc = rc ?: load_string(l, "FLAMESHOT_HPROF_UPLOAD_SECURITY_TOKEN", NULL, &u->security_token);
-    rc = rc ?: load_string(l, "FLAMESHOT_HPROF_UPLOAD_PATH_TEMPLATE",
-                           "{service}/{pod_name}/{timestamp}/{filename}", &u->path_template);
-    rc = rc ?: load_string(l, "FLAMESHOT_HPROF_DOWNLOAD_URL_TEMPLATE", NULL,
-                           &u->download_url_template);
+    rc = rc
+             ?: load_string(l, "FLAMESHOT_HPROF_UPLOAD_PATH_TEMPLATE",
+                            "{service}/{pod_name}/{timestamp}/{filename}", &u->path_template);
+    rc = rc
+             ?: load_string(l, "FLAMESHOT_HPROF_DOWNLOAD_URL_TEMPLATE", NULL,
+                            &u->download_url_template);
     rc = rc ?: load_duration(l, "FLAMESHOT_HPROF_UPLOAD_TIMEOUT", 300000, 1000, &u->timeout_ms);
     rc = rc ?: load_bool(l, "FLAMESHOT_HPROF_UPLOAD_S3_PATH_STYLE", true, &u->s3_path_style);
     if (rc || !u->enabled)
@@ -681,9 +684,8 @@ static void add_hprof_upload_json(cJSON *o, const struct config *c)
         if (!s[i].value)
             cJSON_AddNullToObject(j, s[i].name);
         else
-            cJSON_AddStringToObject(j, s[i].name,
-                                    redact_secret_key(s[i].name, strlen(s[i].name)) ? "***"
-                                                                                     : s[i].value);
+            cJSON_AddStringToObject(
+                j, s[i].name, redact_secret_key(s[i].name, strlen(s[i].name)) ? "***" : s[i].value);
     }
     json_add_duration(j, "timeout", u->timeout_ms);
     cJSON_AddBoolToObject(j, "s3_path_style", u->s3_path_style);

@@ -62,8 +62,7 @@ int objstore_oss_region(const char *endpoint, char *buf, size_t cap)
     return 0;
 }
 
-static const char *var_value(const struct objstore_vars *v, const char *name, size_t len,
-                             char *pid)
+static const char *var_value(const struct objstore_vars *v, const char *name, size_t len, char *pid)
 {
     static const struct {
         const char *name;
@@ -559,8 +558,8 @@ int objstore_initiate(struct objstore *os, const char *key, char *upload_id, siz
                       struct objstore_result *res)
 {
     struct xfer x;
-    int rc = request(os, "POST", key, "uploads=", -1, 0, 0, "", "application/octet-stream", &x,
-                     res);
+    int rc =
+        request(os, "POST", key, "uploads=", -1, 0, 0, "", "application/octet-stream", &x, res);
     if (rc < 0)
         return rc;
     xml_text(x.body, "UploadId", upload_id, idcap);

@@ -356,9 +356,8 @@ static int enqueue(struct upload *u, const char *tmp, uint64_t size, const char 
         snprintf(rcpt->key, sizeof(rcpt->key), "%s", j->key);
         snprintf(rcpt->download_url, sizeof(rcpt->download_url), "%s", j->url);
     }
-    log_info(MOD, "%s: %llu-byte heap dump queued for %s://%s/%s", j->id,
-             (unsigned long long)size, u->cfg->hprof_upload.provider,
-             u->cfg->hprof_upload.bucket, j->key);
+    log_info(MOD, "%s: %llu-byte heap dump queued for %s://%s/%s", j->id, (unsigned long long)size,
+             u->cfg->hprof_upload.provider, u->cfg->hprof_upload.bucket, j->key);
     pthread_mutex_lock(&u->mu);
     struct job **pp = &u->jobs;
     while (*pp)
@@ -706,7 +705,8 @@ static int load_dir(struct upload *u)
         }
     }
     closedir(d);
-    qsort(ids, n, sizeof(*ids), cmp_names);
+    if (n)
+        qsort(ids, n, sizeof(*ids), cmp_names);
     for (size_t i = 0; i < n; i++) {
         if (rc == 0)
             rc = load_job(u, ids[i]);

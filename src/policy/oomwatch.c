@@ -157,9 +157,9 @@ static int upload_dump(struct oomwatch *ow, const struct hprof_watch *watch,
     if (rc == 0 && n < 0)
         upload_abort(ow->upload, &tx);
     const char *base = strrchr(f->path, '/');
-    rc = n < 0 ? (int)n
-               : upload_commit(ow->upload, &tx, base ? base + 1 : f->path, m, NULL, why,
-                               sizeof(why));
+    rc = n < 0
+             ? (int)n
+             : upload_commit(ow->upload, &tx, base ? base + 1 : f->path, m, NULL, why, sizeof(why));
     if (rc == 0)
         return 0;
     if (rc == -ETIMEDOUT)

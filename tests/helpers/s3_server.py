@@ -186,11 +186,11 @@ class Handler(BaseHTTPRequestHandler):
         with st.lock:
             if m == "PUT" and "uploadId" in q:
                 entry["op"] = "UploadPart"
+                num = int(q.get("partNumber", "0"))
+                entry["part"] = num
                 up = st.uploads.get(q["uploadId"])
                 if not up or up["key"] != key:
                     return 404, s3_error("NoSuchUpload", "The specified upload does not exist."), {}
-                num = int(q.get("partNumber", "0"))
-                entry["part"] = num
                 etag = '"%s"' % hashlib.md5(body).hexdigest()
                 up["parts"][num] = (etag, body)
                 return 200, b"", {"ETag": etag}
@@ -281,6 +281,7 @@ def main():
     ap.add_argument("--access-key", default="AKIDTEST")
     ap.add_argument("--secret-key", default="secret/test+key")
     ap.add_argument("--token", default="")
+    ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--outage-after-parts", type=int, default=0)
     ap.add_argument("--outage", choices=("503", "refuse"), default="refuse")
     a = ap.parse_args()
@@ -289,7 +290,7 @@ def main():
     control = queue.Queue()
     signal.signal(signal.SIGUSR1, lambda *_: control.put("heal"))
     signal.signal(signal.SIGTERM, lambda *_: control.put("exit"))
-    srv = serve(st, 0, control)
+    srv = serve(st, a.port, control)
     port = srv.server_address[1]
     with open(os.path.join(a.dir, "port.tmp"), "w") as f:
         f.write("%d\n" % port)

@@ -34,9 +34,9 @@ static struct objstore *store(const char *provider, const char *endpoint, const 
 TEST(default_template_renders_flameshot_key)
 {
     char key[256];
-    CHECK_EQ(objstore_object_key("{service}/{pod_name}/{timestamp}/{filename}", &vars, key,
-                                 sizeof(key)),
-             0);
+    CHECK_EQ(
+        objstore_object_key("{service}/{pod_name}/{timestamp}/{filename}", &vars, key, sizeof(key)),
+        0);
     CHECK_STREQ(key, "checkout/checkout-7d9f/20250102T030405Z/java_pid7.hprof");
     CHECK_EQ(objstore_object_key("{pod_namespace}/{host}/{pid}/{unknown}/{filename", &vars, key,
                                  sizeof(key)),
@@ -49,9 +49,9 @@ TEST(key_is_cleaned_like_go_path_clean)
     struct objstore_vars v = vars;
     char key[256];
     v.pod_name = NULL; /* outside Kubernetes: no empty segment */
-    CHECK_EQ(objstore_object_key("/{service}/{pod_name}/{timestamp}//{filename}", &v, key,
-                                 sizeof(key)),
-             0);
+    CHECK_EQ(
+        objstore_object_key("/{service}/{pod_name}/{timestamp}//{filename}", &v, key, sizeof(key)),
+        0);
     CHECK_STREQ(key, "checkout/20250102T030405Z/java_pid7.hprof");
     CHECK_EQ(objstore_object_key("a/./b/../../../c/{filename}", &v, key, sizeof(key)), 0);
     CHECK_STREQ(key, "c/java_pid7.hprof");
