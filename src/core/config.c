@@ -73,6 +73,11 @@ static const char *const known_vars[] = {
     "FLAMESHOT_HPROF_DOWNLOAD_URL_TEMPLATE",
     "FLAMESHOT_HPROF_UPLOAD_TIMEOUT",
     "FLAMESHOT_HPROF_UPLOAD_S3_PATH_STYLE",
+};
+
+/* Flameshot's AssumeRole upload settings: known, and refused at start
+ * (refuse_assume_role: it calls Alibaba Cloud STS, not done here). */
+static const char *const assume_role_vars[] = {
     "FLAMESHOT_HPROF_UPLOAD_ASSUME_ROLE_ARN",
     "FLAMESHOT_HPROF_UPLOAD_ASSUME_ROLE_SESSION_NAME",
     "FLAMESHOT_HPROF_UPLOAD_ASSUME_ROLE_DURATION_SECONDS",
@@ -571,20 +576,8 @@ static int load_features(struct loader *l, struct config *c)
 
 /* ---- heap dumps to object storage (FLAMESHOT_HPROF_UPLOAD_*) ------------ */
 
-/* Flameshot's AssumeRole mode calls Alibaba Cloud STS; not done here. */
 static int refuse_assume_role(struct loader *l)
 {
-    static const char *const vars[] = {
-        "FLAMESHOT_HPROF_UPLOAD_ASSUME_ROLE_ARN",
-        "FLAMESHOT_HPROF_UPLOAD_ASSUME_ROLE_SESSION_NAME",
-        "FLAMESHOT_HPROF_UPLOAD_ASSUME_ROLE_DURATION_SECONDS",
-        "FLAMESHOT_HPROF_UPLOAD_ASSUME_ROLE_POLICY",
-        "FLAMESHOT_HPROF_UPLOAD_ASSUME_ROLE_EXTERNAL_ID",
-        "FLAMESHOT_HPROF_UPLOAD_ASSUME_ROLE_STS_ENDPOINT",
-        "FLAMESHOT_HPROF_UPLOAD_ASSUME_ROLE_SOURCE_ACCESS_KEY_ID",
-        "FLAMESHOT_HPROF_UPLOAD_ASSUME_ROLE_SOURCE_ACCESS_KEY_SECRET",
-        "FLAMESHOT_HPROF_UPLOAD_ASSUME_ROLE_SOURCE_SECURITY_TOKEN",
-    };
     const char *t = var(l, "FLAMESHOT_HPROF_UPLOAD_AUTH_TYPE");
     if (t && strcasecmp(t, "static"))
         return fail(l, "FLAMESHOT_HPROF_UPLOAD_AUTH_TYPE",
@@ -592,9 +585,9 @@ static int refuse_assume_role(struct loader *l)
                     "supported in this version; pass STS credentials through "
                     "FLAMESHOT_HPROF_UPLOAD_ACCESS_KEY_ID, _ACCESS_KEY_SECRET and _SECURITY_TOKEN)",
                     t);
-    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
-        if (var(l, vars[i]))
-            return fail(l, vars[i],
+    for (size_t i = 0; i < sizeof(assume_role_vars) / sizeof(assume_role_vars[0]); i++)
+        if (var(l, assume_role_vars[i]))
+            return fail(l, assume_role_vars[i],
                         "AssumeRole is not supported in this version; pass STS credentials "
                         "through FLAMESHOT_HPROF_UPLOAD_ACCESS_KEY_ID, _ACCESS_KEY_SECRET and "
                         "_SECURITY_TOKEN");
@@ -881,6 +874,8 @@ void config_check_unknown(char *const *envp,
         bool known = false;
         for (size_t i = 0; i < sizeof(known_vars) / sizeof(known_vars[0]); i++)
             known = known || strcmp(name, known_vars[i]) == 0;
+        for (size_t i = 0; i < sizeof(assume_role_vars) / sizeof(assume_role_vars[0]); i++)
+            known = known || strcmp(name, assume_role_vars[i]) == 0;
         for (size_t i = 0; i < sizeof(ignored_vars) / sizeof(ignored_vars[0]); i++)
             if (strcmp(name, ignored_vars[i]) == 0) {
                 report(name, "(a Flameshot sidecar variable the node agent ignores)", arg);

@@ -263,149 +263,155 @@ static bool same_file(const char *a, const char *b)
 
 static const char *const with_token[] = {"--token", "session/token+1=", NULL};
 
+/* A server, a spool and one dump of size bytes submitted and started. */
+struct scene {
+    struct s3 s;
+    struct world w;
+    struct artefact_meta m;
+    struct upload_receipt r;
+    char dump[128];
+};
+
+static int scene_start(struct scene *c, const char *const *server_args, const char *secret,
+                       uint64_t size)
+{
+    char err[256];
+    memset(c, 0, sizeof(*c));
+    summary(&c->m);
+    int rc = s3_start(&c->s, server_args);
+    rc = rc ?: world_open(&c->w, &c->s, secret, 64);
+    rc = rc ?: make_dump(c->w.root, size, c->dump, sizeof(c->dump));
+    rc = rc ?: upload_submit_file(c->w.up, c->dump, &c->m, &c->r, err, sizeof(err));
+    if (rc < 0)
+        fprintf(stderr, "# scene: %s\n", strerror(-rc));
+    return rc ?: upload_start(c->w.up);
+}
+
+static void scene_end(struct scene *c)
+{
+    artefact_meta_free(&c->m);
+    world_close(&c->w, true);
+    s3_kill(&c->s);
+}
+
+/* The object the server stored under the receipt's key is the dump. */
+static bool stored(const struct scene *c)
+{
+    char obj[256];
+    snprintf(obj, sizeof(obj), "%s/objects/%s", c->s.dir, c->r.key);
+    return same_file(c->dump, obj);
+}
+
+static const char *const outage_503[] = {
+    "--token", "session/token+1=", "--outage-after-parts", "1", "--outage", "503", NULL};
+static const char *const outage_refuse[] = {
+    "--token", "session/token+1=", "--outage-after-parts", "1", "--outage", "refuse", NULL};
+
 TEST(multipart_resumes_after_an_outage_and_a_restart)
 {
     NEED(have_botocore(), "needs /usr/bin/python3 with python3-botocore (tools/deps.sh)");
-    const char *const outage[] = {
-        "--token", "session/token+1=", "--outage-after-parts", "1", "--outage", "503", NULL};
-    struct s3 s = {0};
-    struct world w = {0};
-    struct artefact_meta m;
-    struct upload_receipt r;
-    char err[256], dump[128], obj[256];
-    CHECK_EQ(s3_start(&s, outage), 0);
-    CHECK_EQ(world_open(&w, &s, "secret/test+key", 64), 0);
-    CHECK_EQ(make_dump(w.root, 2 * PART + 3, dump, sizeof(dump)), 0);
-    summary(&m);
-    CHECK_EQ(upload_submit_file(w.up, dump, &m, &r, err, sizeof(err)), 0);
-    CHECK_STREQ(r.key, "checkout/checkout-1/20250102T030405Z/java_pid7.hprof");
-    CHECK_EQ(upload_start(w.up), 0);
+    struct scene c;
+    char url[256];
+    CHECK_EQ(scene_start(&c, outage_503, "secret/test+key", 2 * PART + 3), 0);
+    CHECK_STREQ(c.r.key, "checkout/checkout-1/20250102T030405Z/java_pid7.hprof");
     /* part 1 is in, then every request gets 503: it is retried, not failed */
-    WAIT_FOR(parts_done(&w, r.id) == 1 && attempts_of(&w, r.id) >= 2);
-    CHECK_EQ(upload_pending(w.up), 1);
-    world_close(&w, false); /* the agent stops */
-    cJSON *st = state_of(&w, r.id);
+    WAIT_FOR(parts_done(&c.w, c.r.id) == 1 && attempts_of(&c.w, c.r.id) >= 2);
+    CHECK_EQ(upload_pending(c.w.up), 1);
+    world_close(&c.w, false); /* the agent stops */
+    cJSON *st = state_of(&c.w, c.r.id);
     CHECK(st);
-    CHECK_STREQ(cJSON_GetStringValue(cJSON_GetObjectItem(st, "key")), r.key);
+    CHECK_STREQ(cJSON_GetStringValue(cJSON_GetObjectItem(st, "key")), c.r.key);
     CHECK(strlen(cJSON_GetStringValue(cJSON_GetObjectItem(st, "upload_id"))) > 0);
-    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(st, "attempts")) >= 2);
     CHECK_CONTAINS(cJSON_GetStringValue(cJSON_GetObjectItem(st, "last_error")),
                    "HTTP 503 SlowDown");
     cJSON_Delete(st);
-    kill(s.pid, SIGUSR1); /* the store is back */
-    CHECK_EQ(world_open(&w, &s, "secret/test+key", 64), 0);
-    CHECK_EQ(upload_pending(w.up), 1);
-    CHECK_EQ(upload_start(w.up), 0);
-    WAIT_FOR(upload_pending(w.up) == 0);
-    snprintf(obj, sizeof(obj), "%s/objects/%s", s.dir, r.key);
-    CHECK(same_file(dump, obj));
-    CHECK_EQ(s3_count(&s, "CreateMultipartUpload", 0, 200), 1);
-    CHECK_EQ(s3_count(&s, "UploadPart", 1, 200), 1); /* never sent twice */
-    CHECK_EQ(s3_count(&s, "UploadPart", 3, 200), 1);
-    CHECK_EQ(s3_count(&s, "CompleteMultipartUpload", 0, 200), 1);
-    cJSON *f = record_fields(&w);
+    kill(c.s.pid, SIGUSR1); /* the store is back */
+    CHECK_EQ(world_open(&c.w, &c.s, "secret/test+key", 64), 0);
+    CHECK_EQ(upload_pending(c.w.up), 1);
+    CHECK_EQ(upload_start(c.w.up), 0);
+    WAIT_FOR(upload_pending(c.w.up) == 0);
+    CHECK(stored(&c));
+    CHECK_EQ(s3_count(&c.s, "CreateMultipartUpload", 0, 200), 1);
+    CHECK_EQ(s3_count(&c.s, "UploadPart", 1, 200), 1); /* never sent twice */
+    CHECK_EQ(s3_count(&c.s, "UploadPart", 3, 200), 1);
+    CHECK_EQ(s3_count(&c.s, "CompleteMultipartUpload", 0, 200), 1);
+    cJSON *f = record_fields(&c.w);
     CHECK(f);
     CHECK_STREQ(field(f, "hprof_upload_status"), "ok");
-    CHECK_STREQ(field(f, "hprof_object_key"), r.key);
+    CHECK_STREQ(field(f, "hprof_object_key"), c.r.key);
     CHECK_STREQ(field(f, "hprof_upload_error"), "");
-    snprintf(obj, sizeof(obj), "http://127.0.0.1:%d/dumps/%s", s.port, r.key);
-    CHECK_STREQ(field(f, "hprof_download_url"), obj);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/dumps/%s", c.s.port, c.r.key);
+    CHECK_STREQ(field(f, "hprof_download_url"), url);
     cJSON_Delete(f);
-    artefact_meta_free(&m);
-    world_close(&w, true);
-    s3_kill(&s);
+    scene_end(&c);
 }
 
 TEST(an_upload_the_store_forgot_starts_again)
 {
     NEED(have_botocore(), "needs /usr/bin/python3 with python3-botocore (tools/deps.sh)");
-    const char *const outage[] = {
-        "--token", "session/token+1=", "--outage-after-parts", "1", "--outage", "refuse", NULL};
-    struct s3 s = {0};
-    struct world w = {0};
-    struct artefact_meta m;
-    struct upload_receipt r;
-    char err[256], dump[128], obj[256];
-    CHECK_EQ(s3_start(&s, outage), 0);
-    CHECK_EQ(world_open(&w, &s, "secret/test+key", 64), 0);
-    CHECK_EQ(make_dump(w.root, PART + 1, dump, sizeof(dump)), 0);
-    summary(&m);
-    CHECK_EQ(upload_submit_file(w.up, dump, &m, &r, err, sizeof(err)), 0);
-    CHECK_EQ(upload_start(w.up), 0);
-    WAIT_FOR(parts_done(&w, r.id) == 1);
-    world_close(&w, false);
-    s3_kill(&s);
-    CHECK_EQ(s3_start(&s, with_token), 0); /* same port, no memory of the upload */
-    CHECK_EQ(world_open(&w, &s, "secret/test+key", 64), 0);
-    CHECK_EQ(upload_start(w.up), 0);
-    WAIT_FOR(upload_pending(w.up) == 0);
-    snprintf(obj, sizeof(obj), "%s/objects/%s", s.dir, r.key);
-    CHECK(same_file(dump, obj));
-    CHECK_EQ(s3_count(&s, "UploadPart", 2, 404), 1); /* NoSuchUpload */
-    CHECK_EQ(s3_count(&s, "CreateMultipartUpload", 0, 200), 2);
-    cJSON *f = record_fields(&w);
+    struct scene c;
+    CHECK_EQ(scene_start(&c, outage_refuse, "secret/test+key", PART + 1), 0);
+    WAIT_FOR(parts_done(&c.w, c.r.id) == 1);
+    world_close(&c.w, false);
+    s3_kill(&c.s);
+    CHECK_EQ(s3_start(&c.s, with_token), 0); /* same port, no memory of the upload */
+    CHECK_EQ(world_open(&c.w, &c.s, "secret/test+key", 64), 0);
+    CHECK_EQ(upload_start(c.w.up), 0);
+    WAIT_FOR(upload_pending(c.w.up) == 0);
+    CHECK(stored(&c));
+    CHECK_EQ(s3_count(&c.s, "UploadPart", 2, 404), 1); /* NoSuchUpload */
+    CHECK_EQ(s3_count(&c.s, "CreateMultipartUpload", 0, 200), 2);
+    cJSON *f = record_fields(&c.w);
     CHECK(f && !strcmp(field(f, "hprof_upload_status"), "ok"));
     cJSON_Delete(f);
-    artefact_meta_free(&m);
-    world_close(&w, true);
-    s3_kill(&s);
+    scene_end(&c);
 }
 
 TEST(wrong_credentials_fail_at_once_and_say_why)
 {
     NEED(have_botocore(), "needs /usr/bin/python3 with python3-botocore (tools/deps.sh)");
-    struct s3 s = {0};
-    struct world w = {0};
-    struct artefact_meta m;
-    struct upload_receipt r;
-    char err[256], dump[128];
-    CHECK_EQ(s3_start(&s, with_token), 0);
-    CHECK_EQ(world_open(&w, &s, "not-the-secret", 64), 0);
-    CHECK_EQ(make_dump(w.root, 1000, dump, sizeof(dump)), 0);
-    summary(&m);
-    CHECK_EQ(upload_submit_file(w.up, dump, &m, &r, err, sizeof(err)), 0);
-    CHECK_EQ(upload_start(w.up), 0);
-    WAIT_FOR(upload_pending(w.up) == 0);
-    CHECK_EQ(s3_refused(&s, "SignatureDoesNotMatch"), 1); /* not retried */
-    cJSON *f = record_fields(&w);
+    struct scene c;
+    CHECK_EQ(scene_start(&c, with_token, "not-the-secret", 1000), 0);
+    WAIT_FOR(upload_pending(c.w.up) == 0);
+    CHECK_EQ(s3_refused(&c.s, "SignatureDoesNotMatch"), 1); /* not retried */
+    cJSON *f = record_fields(&c.w);
     CHECK(f);
     CHECK_STREQ(field(f, "hprof_upload_status"), "failed");
     CHECK_CONTAINS(field(f, "hprof_upload_error"), "HTTP 403 SignatureDoesNotMatch");
     cJSON_Delete(f);
-    /* its budget is given back, the spool is empty */
+    /* its budget is given back */
     struct outbox_stats os;
-    outbox_stats(w.ob, &os);
+    outbox_stats(c.w.ob, &os);
     CHECK_EQ(os.reserved, 0);
-    artefact_meta_free(&m);
-    world_close(&w, true);
-    s3_kill(&s);
+    scene_end(&c);
 }
 
 TEST(small_dump_is_one_signed_put)
 {
     NEED(have_botocore(), "needs /usr/bin/python3 with python3-botocore (tools/deps.sh)");
-    struct s3 s = {0};
-    struct world w = {0};
-    struct artefact_meta m;
-    struct upload_receipt r;
-    char err[256], dump[128], obj[256];
-    CHECK_EQ(s3_start(&s, with_token), 0);
-    CHECK_EQ(world_open(&w, &s, "secret/test+key", 64), 0);
-    CHECK_EQ(make_dump(w.root, 4097, dump, sizeof(dump)), 0);
-    summary(&m);
-    artefact_set(&m.k8s.pod_name, "pod with space+plus");
-    CHECK_EQ(upload_submit_file(w.up, dump, &m, &r, err, sizeof(err)), 0);
-    unlink(dump); /* the caller may remove its file at once */
-    CHECK_EQ(upload_start(w.up), 0);
-    WAIT_FOR(upload_pending(w.up) == 0);
-    CHECK_EQ(s3_count(&s, "PutObject", 0, 200), 1);
-    CHECK_EQ(make_dump(w.root, 4097, dump, sizeof(dump)), 0);
-    snprintf(obj, sizeof(obj), "%s/objects/%s", s.dir, r.key);
-    CHECK(same_file(dump, obj));
-    CHECK_CONTAINS(r.download_url, "/pod%20with%20space%2Bplus/");
-    artefact_meta_free(&m);
-    world_close(&w, true);
-    s3_kill(&s);
+    struct scene c;
+    CHECK_EQ(scene_start(&c, with_token, "secret/test+key", 4097), 0);
+    WAIT_FOR(upload_pending(c.w.up) == 0);
+    CHECK_EQ(s3_count(&c.s, "PutObject", 0, 200), 1);
+    CHECK(stored(&c));
+    scene_end(&c);
+}
+
+TEST(the_key_is_encoded_once_and_signed)
+{
+    NEED(have_botocore(), "needs /usr/bin/python3 with python3-botocore (tools/deps.sh)");
+    struct scene c;
+    char err[256];
+    CHECK_EQ(scene_start(&c, with_token, "secret/test+key", 10), 0);
+    artefact_set(&c.m.k8s.pod_name, "pod with space+plus");
+    CHECK_EQ(upload_submit_file(c.w.up, c.dump, &c.m, &c.r, err, sizeof(err)), 0);
+    CHECK_EQ(unlink(c.dump), 0); /* the caller may remove its file at once */
+    WAIT_FOR(upload_pending(c.w.up) == 0);
+    CHECK_EQ(s3_count(&c.s, "PutObject", 0, 200), 2);
+    CHECK_CONTAINS(c.r.download_url, "/pod%20with%20space%2Bplus/");
+    CHECK_EQ(make_dump(c.w.root, 10, c.dump, sizeof(c.dump)), 0);
+    CHECK(stored(&c));
+    scene_end(&c);
 }
 
 TEST(the_disk_budget_bounds_dumps)
@@ -431,4 +437,4 @@ TEST(the_disk_budget_bounds_dumps)
 
 TEST_MAIN(multipart_resumes_after_an_outage_and_a_restart, an_upload_the_store_forgot_starts_again,
           wrong_credentials_fail_at_once_and_say_why, small_dump_is_one_signed_put,
-          the_disk_budget_bounds_dumps)
+          the_key_is_encoded_once_and_signed, the_disk_budget_bounds_dumps)
