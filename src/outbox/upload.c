@@ -411,7 +411,10 @@ static int take_file(const char *path, int in, uint64_t size, struct upload_tx *
     close(tx->fd);
     unlink(tx->path);
     int rc = 0;
-    if (link(path, tx->path) == 0)
+    char self[64];
+    /* links the very file opened and checked (never what the path names now) */
+    snprintf(self, sizeof(self), "/proc/self/fd/%d", in);
+    if (linkat(AT_FDCWD, self, AT_FDCWD, tx->path, AT_SYMLINK_FOLLOW) == 0)
         tx->fd = open(tx->path, O_RDONLY | O_CLOEXEC);
     else if ((tx->fd = open(tx->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) >= 0)
         rc = copy_bounded(in, tx->fd, size);

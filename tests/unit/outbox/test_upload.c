@@ -435,6 +435,23 @@ TEST(the_disk_budget_bounds_dumps)
     world_close(&w, true);
 }
 
+TEST(a_link_is_never_taken_into_the_spool)
+{
+    struct s3 s = {.port = 9}; /* never reached */
+    struct world w = {0};
+    struct artefact_meta m;
+    char err[256], link[128];
+    CHECK_EQ(world_open(&w, &s, "x", 64), 0);
+    snprintf(link, sizeof(link), "%s/java_pid7.hprof", w.root);
+    CHECK_EQ(symlink("/etc/passwd", link), 0);
+    summary(&m);
+    CHECK_EQ(upload_submit_file(w.up, link, &m, NULL, err, sizeof(err)), -ELOOP);
+    CHECK_EQ(upload_pending(w.up), 0);
+    artefact_meta_free(&m);
+    world_close(&w, true);
+}
+
 TEST_MAIN(multipart_resumes_after_an_outage_and_a_restart, an_upload_the_store_forgot_starts_again,
           wrong_credentials_fail_at_once_and_say_why, small_dump_is_one_signed_put,
-          the_key_is_encoded_once_and_signed, the_disk_budget_bounds_dumps)
+          the_key_is_encoded_once_and_signed, the_disk_budget_bounds_dumps,
+          a_link_is_never_taken_into_the_spool)
