@@ -213,29 +213,43 @@ static int attempts_of(const struct world *w, const char *id)
     return n;
 }
 
-/* The fields of the one flameshot_oom_hprof record the local sink kept. */
-static cJSON *record_fields(struct world *w)
+/* Delivers what is due, then the path of the one flameshot_oom_hprof
+ * record the local sink kept (under namespace/pod/container). */
+static bool record_path(struct world *w, char *out, size_t cap)
 {
     char pat[128];
     glob_t g;
     outbox_run_once(w->ob);
-    /* the local sink keeps it under namespace/pod/container */
     snprintf(pat, sizeof(pat), "%s/profiles/_/checkout-1/_/oom_hprof_*.json", w->root);
-    if (glob(pat, 0, NULL, &g) != 0 || g.gl_pathc != 1) {
+    bool found = glob(pat, 0, NULL, &g) == 0 && g.gl_pathc == 1;
+    if (found)
+        snprintf(out, cap, "%s", g.gl_pathv[0]);
+    globfree(&g);
+    return found;
+}
+
+static bool has_record(struct world *w)
+{
+    char path[256];
+    return record_path(w, path, sizeof(path));
+}
+
+/* The fields of that record (caller cJSON_Delete's them), NULL if none. */
+static cJSON *record_fields(struct world *w)
+{
+    char path[256], *text = NULL;
+    size_t len;
+    cJSON *j = NULL;
+    if (!record_path(w, path, sizeof(path))) {
         char sh[160];
         snprintf(sh, sizeof(sh), "find %s/profiles -type f | sed 's/^/# /' >&2", w->root);
         if (system(sh) != 0)
             fprintf(stderr, "# no records\n");
-        globfree(&g);
         return NULL;
     }
-    char *text = NULL;
-    size_t len;
-    cJSON *j = NULL;
-    if (fsutil_read_all(g.gl_pathv[0], 1 << 20, &text, &len) == 0)
+    if (fsutil_read_all(path, 1 << 20, &text, &len) == 0)
         j = cJSON_Parse(text);
     free(text);
-    globfree(&g);
     cJSON *f = cJSON_DetachItemFromObject(cJSON_GetObjectItem(j, "summary"), "fields");
     cJSON_Delete(j);
     return f;
@@ -435,6 +449,30 @@ TEST(the_disk_budget_bounds_dumps)
     world_close(&w, true);
 }
 
+TEST(the_record_does_not_wait_past_the_timeout)
+{
+    struct s3 s = {.port = 9}; /* nothing listens: connection refused, retried */
+    struct world w = {0};
+    struct artefact_meta m;
+    struct upload_receipt r;
+    char err[256], dump[128];
+    CHECK_EQ(world_open(&w, &s, "x", 64), 0);
+    w.cfg.hprof_upload.timeout_ms = 1000; /* FLAMESHOT_HPROF_UPLOAD_TIMEOUT's minimum */
+    CHECK_EQ(make_dump(w.root, 100, dump, sizeof(dump)), 0);
+    summary(&m);
+    CHECK_EQ(upload_submit_file(w.up, dump, &m, &r, err, sizeof(err)), 0);
+    CHECK_EQ(upload_start(w.up), 0);
+    WAIT_FOR(has_record(&w));
+    cJSON *f = record_fields(&w);
+    CHECK_STREQ(field(f, "hprof_upload_status"), "retrying");
+    CHECK_CONTAINS(field(f, "hprof_upload_error"), "connect");
+    CHECK_STREQ(field(f, "hprof_object_key"), r.key);
+    cJSON_Delete(f);
+    CHECK_EQ(upload_pending(w.up), 1); /* the upload itself goes on */
+    artefact_meta_free(&m);
+    world_close(&w, true);
+}
+
 TEST(a_link_is_never_taken_into_the_spool)
 {
     struct s3 s = {.port = 9}; /* never reached */
@@ -454,4 +492,4 @@ TEST(a_link_is_never_taken_into_the_spool)
 TEST_MAIN(multipart_resumes_after_an_outage_and_a_restart, an_upload_the_store_forgot_starts_again,
           wrong_credentials_fail_at_once_and_say_why, small_dump_is_one_signed_put,
           the_key_is_encoded_once_and_signed, the_disk_budget_bounds_dumps,
-          a_link_is_never_taken_into_the_spool)
+          a_link_is_never_taken_into_the_spool, the_record_does_not_wait_past_the_timeout)
