@@ -15,6 +15,7 @@
 #include "core/metrics.h"
 #include "policy/monitor.h"
 #include "outbox/outbox.h"
+#include "outbox/upload.h"
 #include "policy/runner.h"
 #include "policy/targets.h"
 #include "core/units.h"
@@ -39,6 +40,7 @@ struct daemon {
     const struct config *cfg;
     struct metrics metrics;
     struct outbox *outbox;
+    struct upload *upload; /* NULL unless FLAMESHOT_HPROF_UPLOAD_ENABLED */
     struct events_source *events;
     struct targets *targets;
     struct jobs *jobs;
@@ -106,6 +108,24 @@ static void log_caps(const struct config *c)
             log_warn("caps", "%s missing: %s", caps_format(missing, names, sizeof(names)),
                      caps_loss(f));
     }
+}
+
+/* The heap-dump upload queue: after the outbox (its budget and records). */
+static int open_upload(struct daemon *d)
+{
+    char err[256];
+    if (!d->cfg->hprof_upload.enabled)
+        return 0;
+    struct upload_opts o = {.cfg = d->cfg, .outbox = d->outbox};
+    int rc = upload_open(&o, &d->upload, err, sizeof(err));
+    if (rc < 0) {
+        log_error("daemon", "heap-dump upload (FLAMESHOT_HPROF_UPLOAD_*): %s", err);
+        return rc;
+    }
+    rc = upload_start(d->upload);
+    if (rc < 0)
+        log_error("daemon", "heap-dump upload thread: %s", strerror(-rc));
+    return rc;
 }
 
 static int open_events(struct daemon *d)
@@ -219,6 +239,7 @@ static int open_core(struct daemon *d)
                               .events = d->events,
                               .jobs = d->jobs,
                               .outbox = d->outbox,
+                              .upload = d->upload,
                               .metrics = &d->metrics,
                               .pods = d->pods,
                               .on_pod_error = on_pod_error,
@@ -345,6 +366,7 @@ static void shutdown_all(struct daemon *d)
     http_set_state(d->http, HTTP_STOPPING);
     bool left = d->jobs && jobs_stop(d->jobs, SHUTDOWN_GRACE_MS) < 0;
     left = (d->monitor && monitor_stop(d->monitor) < 0) || left;
+    upload_stop(d->upload); /* an upload in flight resumes at the next start */
     if (d->outbox)
         outbox_stop(d->outbox);
     http_close(d->http);      /* before the modules its handlers read are freed */
@@ -362,6 +384,7 @@ static void shutdown_all(struct daemon *d)
     podtable_free(d->pods);
     podcache_free(d->pod_cache);
     events_close(d->events);
+    upload_close(d->upload);
     outbox_close(d->outbox);
     if (d->epfd >= 0)
         close(d->epfd);
@@ -396,6 +419,8 @@ int daemon_run(const struct config *cfg)
     log_caps(cfg);
     if (rc == 0)
         rc = open_outbox(&d);
+    if (rc == 0)
+        rc = open_upload(&d);
     if (rc == 0)
         rc = open_events(&d);
     if (rc == 0)

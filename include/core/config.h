@@ -24,6 +24,20 @@ struct config_list {
     size_t n;
 };
 
+/* FLAMESHOT_HPROF_UPLOAD_*: heap dumps to object storage (outbox/upload.h).
+ * Unset strings are NULL; provider is lower case; region is us-east-1 for
+ * s3 when unset. The secret and the token are never logged or shown. */
+struct config_hprof_upload {
+    bool enabled;
+    char *provider; /* "s3" | "oss" */
+    char *endpoint, *region, *bucket;
+    char *access_key_id, *access_key_secret, *security_token;
+    char *path_template;         /* {service}/{pod_name}/{timestamp}/{filename} */
+    char *download_url_template; /* NULL: the object's URL */
+    uint64_t timeout_ms;         /* each request to the store; 5 min */
+    bool s3_path_style;          /* true */
+};
+
 struct config {
     enum fs_mode mode_requested;
     enum fs_mode mode;    /* resolved: kubernetes or standalone */
@@ -82,6 +96,7 @@ struct config {
      * cgroup namespace, whose namespace the agent joins when its own is
      * another (a sandbox's pid 1 may be unreadable even to root) */
     int host_pid;
+    struct config_hprof_upload hprof_upload;
 };
 
 /* A configuration error: "<path>: <reason>", path starting with the

@@ -138,6 +138,14 @@ void outbox_abort(struct outbox *ob, struct outbox_tx *tx);
 int outbox_put_summary(struct outbox *ob, const struct artefact_meta *meta,
                        struct outbox_receipt *rcpt, char *err, size_t errcap);
 
+/* Budget for files kept beside the outbox (upload.h's heap dumps):
+ * outbox_claim holds bytes of FLAMESHOT_SPOOL_MAX_MB (counted as
+ * reserved), dropping the oldest artefacts to make room as a payload
+ * does; outbox_unclaim gives them back. 0, -EFBIG (more than the whole
+ * budget) or -ENOSPC (everything left is being committed or delivered). */
+int outbox_claim(struct outbox *ob, uint64_t bytes);
+void outbox_unclaim(struct outbox *ob, uint64_t bytes);
+
 /* Delivers, in the calling thread, every artefact that is due now (tests;
  * the daemon uses outbox_start). Not while the delivery thread runs: both
  * would use the same HTTP handles. Returns how many routes were delivered. */

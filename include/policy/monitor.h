@@ -26,6 +26,7 @@
 struct outbox;
 struct metrics;
 struct monitor;
+struct upload;
 
 struct monitor_deps {
     const struct config *cfg;
@@ -33,6 +34,7 @@ struct monitor_deps {
     struct events_source *events;
     struct jobs *jobs;
     struct outbox *outbox;
+    struct upload *upload; /* heap dumps to object storage; NULL: off */
     struct metrics *metrics;
     /* Kubernetes mode (NULL standalone): the Pods' configurations, kept in
      * step on every tick; on_pod_error (may be NULL) hears of each new

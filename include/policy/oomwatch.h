@@ -45,6 +45,14 @@ struct oomwatch *oomwatch_new(const struct config *cfg, struct outbox *outbox, s
                               struct lane *lane, struct metrics *metrics);
 void oomwatch_free(struct oomwatch *ow);
 
+/* With FLAMESHOT_HPROF_UPLOAD_ENABLED: each dump found is copied out of
+ * the container (hprof_copy_out, bounded by the disk budget) into upload
+ * (outbox/upload.h), and its record, with the object key, the download
+ * URL and the upload status or error, goes once the upload has settled.
+ * upload must outlive ow. Call before the first target is added. */
+struct upload;
+void oomwatch_set_upload(struct oomwatch *ow, struct upload *upload);
+
 /* Pins the target's dump directory (or records why not). Pins of
  * processes that are gone are released on later ticks. */
 void oomwatch_target_added(struct oomwatch *ow, const struct target *tg);

@@ -347,6 +347,85 @@ int hprof_poll_new(struct hprof_watch *w, const struct hprof_seen *seen, uint64_
     return now_ns >= w->pending_seen_ns + HPROF_SETTLE_NS;
 }
 
+struct copy_arg {
+    const struct hprof_watch *w;
+    const char *name;
+    const struct hprof_found *f;
+    int out_fd;
+    uint64_t cap;
+};
+
+static int copy_fd(struct nsexec_child *c, int in, const struct copy_arg *a)
+{
+    static char buf[1 << 20]; /* the helper's own copy of the agent's memory */
+    uint64_t done = 0;
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof(buf));
+        if (n < 0)
+            return nsexec_reply(c, "reading %s: %s", a->f->path, strerror(errno)), -errno;
+        if (n == 0)
+            break;
+        if (done + (uint64_t)n > a->cap)
+            return nsexec_reply(c, "%s grew past %llu bytes", a->f->path,
+                                (unsigned long long)a->cap),
+                   -EFBIG;
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(a->out_fd, buf + off, (size_t)(n - off));
+            if (w < 0 && errno != EINTR)
+                return nsexec_reply(c, "writing the copy: %s", strerror(errno)), -errno;
+            off += w > 0 ? w : 0;
+        }
+        done += (uint64_t)n;
+    }
+    nsexec_reply(c, "%llu", (unsigned long long)done);
+    return 0;
+}
+
+/* In the helper: the dump by its name in the pinned directory, never
+ * through a link, and only the file that was found. */
+static int child_copy(struct nsexec_child *c, void *arg)
+{
+    const struct copy_arg *a = arg;
+    struct stat st;
+    int in = openat(a->w->dir_fd, a->name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+    if (in < 0)
+        return nsexec_reply(c, "opening %s: %s", a->f->path, strerror(errno)), -errno;
+    if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode) || st.st_dev != a->f->dev ||
+        st.st_ino != a->f->ino) {
+        close(in);
+        return nsexec_reply(c, "%s is no longer the dump that was found", a->f->path), -ESTALE;
+    }
+    int rc = copy_fd(c, in, a);
+    close(in);
+    return rc;
+}
+
+int64_t hprof_copy_out(const struct hprof_watch *w, const struct hprof_found *f, int out_fd,
+                       uint64_t cap, char *why, size_t whycap)
+{
+    const char *slash = strrchr(f->path, '/');
+    struct copy_arg a = {
+        .w = w, .name = slash ? slash + 1 : f->path, .f = f, .out_fd = out_fd, .cap = cap};
+    struct hprof_watch bounded = *w;
+    bounded.timeout_ms += f->size / ((uint64_t)HPROF_COPY_MIB_PER_S << 20) * 1000;
+    int keep[2] = {w->dir_fd, out_fd};
+    struct nsexec_result res;
+    if (w->dir_fd < 0) {
+        snprintf(why, whycap, "the dump directory is not pinned");
+        return -EBADF;
+    }
+    int rc = in_container(&bounded, keep, 2, child_copy, &a, &res);
+    if (res.fd >= 0)
+        close(res.fd);
+    if (rc < 0) {
+        snprintf(why, whycap, "%s",
+                 rc == -ETIMEDOUT ? "copying the dump did not end in time (hung filesystem?)"
+                                  : res.text);
+        return rc;
+    }
+    return (int64_t)strtoull(res.text, NULL, 10);
+}
+
 static int seen_push(struct hprof_seen *s, const struct seen_entry *e)
 {
     if (s->n == SEEN_MAX) {

@@ -3,15 +3,18 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/pathtpl.h"
+#include "core/redact.h"
 #include "core/units.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define MIN_AUTO_PROFILING_MS   60000
@@ -62,6 +65,34 @@ static const char *const known_vars[] = {
     "FLAMESHOT_HEAP_DUMP_TIMEOUT",
     "FLAMESHOT_HEAP_DUMP_COOLDOWN",
     "FLAMESHOT_HEAP_DUMP_PATH_TEMPLATE",
+    /* heap dumps to object storage (load_hprof_upload) */
+    "FLAMESHOT_HPROF_UPLOAD_ENABLED",
+    "FLAMESHOT_HPROF_UPLOAD_PROVIDER",
+    "FLAMESHOT_HPROF_UPLOAD_AUTH_TYPE",
+    "FLAMESHOT_HPROF_UPLOAD_ENDPOINT",
+    "FLAMESHOT_HPROF_UPLOAD_REGION",
+    "FLAMESHOT_HPROF_UPLOAD_BUCKET",
+    "FLAMESHOT_HPROF_UPLOAD_ACCESS_KEY_ID",
+    "FLAMESHOT_HPROF_UPLOAD_ACCESS_KEY_SECRET",
+    "FLAMESHOT_HPROF_UPLOAD_SECURITY_TOKEN",
+    "FLAMESHOT_HPROF_UPLOAD_PATH_TEMPLATE",
+    "FLAMESHOT_HPROF_DOWNLOAD_URL_TEMPLATE",
+    "FLAMESHOT_HPROF_UPLOAD_TIMEOUT",
+    "FLAMESHOT_HPROF_UPLOAD_S3_PATH_STYLE",
+};
+
+/* Flameshot's AssumeRole upload settings: known, and refused at start
+ * (refuse_assume_role: it calls Alibaba Cloud STS, not done here). */
+static const char *const assume_role_vars[] = {
+    "FLAMESHOT_HPROF_UPLOAD_ASSUME_ROLE_ARN",
+    "FLAMESHOT_HPROF_UPLOAD_ASSUME_ROLE_SESSION_NAME",
+    "FLAMESHOT_HPROF_UPLOAD_ASSUME_ROLE_DURATION_SECONDS",
+    "FLAMESHOT_HPROF_UPLOAD_ASSUME_ROLE_POLICY",
+    "FLAMESHOT_HPROF_UPLOAD_ASSUME_ROLE_EXTERNAL_ID",
+    "FLAMESHOT_HPROF_UPLOAD_ASSUME_ROLE_STS_ENDPOINT",
+    "FLAMESHOT_HPROF_UPLOAD_ASSUME_ROLE_SOURCE_ACCESS_KEY_ID",
+    "FLAMESHOT_HPROF_UPLOAD_ASSUME_ROLE_SOURCE_ACCESS_KEY_SECRET",
+    "FLAMESHOT_HPROF_UPLOAD_ASSUME_ROLE_SOURCE_SECURITY_TOKEN",
 };
 
 /* Flameshot sidecar variables that have no meaning for a node agent, and
@@ -579,6 +610,116 @@ static int load_heap_dump(struct loader *l, struct config *c)
     return rc;
 }
 
+/* ---- heap dumps to object storage (FLAMESHOT_HPROF_UPLOAD_*) ------------ */
+
+static int refuse_assume_role(struct loader *l)
+{
+    const char *t = var(l, "FLAMESHOT_HPROF_UPLOAD_AUTH_TYPE");
+    if (t && strcasecmp(t, "static"))
+        return fail(l, "FLAMESHOT_HPROF_UPLOAD_AUTH_TYPE",
+                    "\"%s\" is not supported: only \"static\" keys are (AssumeRole is not "
+                    "supported in this version; pass STS credentials through "
+                    "FLAMESHOT_HPROF_UPLOAD_ACCESS_KEY_ID, _ACCESS_KEY_SECRET and _SECURITY_TOKEN)",
+                    t);
+    for (size_t i = 0; i < sizeof(assume_role_vars) / sizeof(assume_role_vars[0]); i++)
+        if (var(l, assume_role_vars[i]))
+            return fail(l, assume_role_vars[i],
+                        "AssumeRole is not supported in this version; pass STS credentials "
+                        "through FLAMESHOT_HPROF_UPLOAD_ACCESS_KEY_ID, _ACCESS_KEY_SECRET and "
+                        "_SECURITY_TOKEN");
+    return 0;
+}
+
+static int require_upload(struct loader *l, const char *name, char *v)
+{
+    return v ? 0 : fail(l, name, "is required when FLAMESHOT_HPROF_UPLOAD_ENABLED is true");
+}
+
+static int load_hprof_upload(struct loader *l, struct config *c)
+{
+    struct config_hprof_upload *u = &c->hprof_upload;
+    int rc = refuse_assume_role(l);
+    rc = rc ?: load_bool(l, "FLAMESHOT_HPROF_UPLOAD_ENABLED", false, &u->enabled);
+    rc = rc ?: load_string(l, "FLAMESHOT_HPROF_UPLOAD_PROVIDER", NULL, &u->provider);
+    rc = rc ?: load_string(l, "FLAMESHOT_HPROF_UPLOAD_ENDPOINT", NULL, &u->endpoint);
+    rc = rc ?: load_string(l, "FLAMESHOT_HPROF_UPLOAD_REGION", NULL, &u->region);
+    rc = rc ?: load_string(l, "FLAMESHOT_HPROF_UPLOAD_BUCKET", NULL, &u->bucket);
+    rc = rc ?: load_string(l, "FLAMESHOT_HPROF_UPLOAD_ACCESS_KEY_ID", NULL, &u->access_key_id);
+    rc = rc
+             ?: load_string(l, "FLAMESHOT_HPROF_UPLOAD_ACCESS_KEY_SECRET", NULL,
+                            &u->access_key_secret);
+    rc = rc ?: load_string(l, "FLAMESHOT_HPROF_UPLOAD_SECURITY_TOKEN", NULL, &u->security_token);
+    rc = rc
+             ?: load_string(l, "FLAMESHOT_HPROF_UPLOAD_PATH_TEMPLATE",
+                            "{service}/{pod_name}/{timestamp}/{filename}", &u->path_template);
+    rc = rc
+             ?: load_string(l, "FLAMESHOT_HPROF_DOWNLOAD_URL_TEMPLATE", NULL,
+                            &u->download_url_template);
+    rc = rc ?: load_duration(l, "FLAMESHOT_HPROF_UPLOAD_TIMEOUT", 300000, 1000, &u->timeout_ms);
+    rc = rc ?: load_bool(l, "FLAMESHOT_HPROF_UPLOAD_S3_PATH_STYLE", true, &u->s3_path_style);
+    if (rc || !u->enabled)
+        return rc;
+    rc = require_upload(l, "FLAMESHOT_HPROF_UPLOAD_PROVIDER", u->provider);
+    for (char *p = u->provider; rc == 0 && *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    if (rc == 0 && strcmp(u->provider, "s3") && strcmp(u->provider, "oss"))
+        rc = fail(l, "FLAMESHOT_HPROF_UPLOAD_PROVIDER", "\"%s\" is not supported (s3 or oss)",
+                  u->provider);
+    rc = rc ?: require_upload(l, "FLAMESHOT_HPROF_UPLOAD_ENDPOINT", u->endpoint);
+    rc = rc ?: require_upload(l, "FLAMESHOT_HPROF_UPLOAD_BUCKET", u->bucket);
+    rc = rc ?: require_upload(l, "FLAMESHOT_HPROF_UPLOAD_ACCESS_KEY_ID", u->access_key_id);
+    rc = rc ?: require_upload(l, "FLAMESHOT_HPROF_UPLOAD_ACCESS_KEY_SECRET", u->access_key_secret);
+    if (rc == 0 && !strcmp(u->provider, "s3") && !u->region)
+        rc = dup_into(&u->region, "us-east-1");
+    return rc;
+}
+
+static void free_hprof_upload(struct config_hprof_upload *u)
+{
+    char **secrets[] = {&u->access_key_secret, &u->security_token};
+    for (size_t i = 0; i < 2; i++)
+        if (*secrets[i])
+            explicit_bzero(*secrets[i], strlen(*secrets[i]));
+    free(u->provider);
+    free(u->endpoint);
+    free(u->region);
+    free(u->bucket);
+    free(u->access_key_id);
+    free(u->access_key_secret);
+    free(u->security_token);
+    free(u->path_template);
+    free(u->download_url_template);
+}
+
+/* The settings for /v1/status: what core/redact takes for a secret shows
+ * as "***" (access_key_secret, security_token), never its value. */
+static void add_hprof_upload_json(cJSON *o, const struct config *c)
+{
+    const struct config_hprof_upload *u = &c->hprof_upload;
+    cJSON *j = cJSON_AddObjectToObject(o, "hprof_upload");
+    const struct {
+        const char *name, *value;
+    } s[] = {{"provider", u->provider},
+             {"endpoint", u->endpoint},
+             {"region", u->region},
+             {"bucket", u->bucket},
+             {"access_key_id", u->access_key_id},
+             {"access_key_secret", u->access_key_secret},
+             {"security_token", u->security_token},
+             {"path_template", u->path_template},
+             {"download_url_template", u->download_url_template}};
+    cJSON_AddBoolToObject(j, "enabled", u->enabled);
+    for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
+        if (!s[i].value)
+            cJSON_AddNullToObject(j, s[i].name);
+        else
+            cJSON_AddStringToObject(
+                j, s[i].name, redact_secret_key(s[i].name, strlen(s[i].name)) ? "***" : s[i].value);
+    }
+    json_add_duration(j, "timeout", u->timeout_ms);
+    cJSON_AddBoolToObject(j, "s3_path_style", u->s3_path_style);
+}
+
 /* The defaults of the settings a Pod may override: loading reads each over
  * the value already there, so config_override applies only what is set. */
 static void set_override_defaults(struct config *c)
@@ -705,6 +846,8 @@ int config_load(struct config *cfg, config_getenv_fn get, void *arg, struct conf
         rc = load_kube(&l, cfg);
     if (rc == 0)
         rc = load_selection(&l, cfg);
+    if (rc == 0)
+        rc = load_hprof_upload(&l, cfg);
     if (rc == -ENOMEM)
         fail(&l, "config", "out of memory");
     if (rc < 0)
@@ -769,6 +912,8 @@ void config_check_unknown(char *const *envp,
         bool known = false;
         for (size_t i = 0; i < sizeof(known_vars) / sizeof(known_vars[0]); i++)
             known = known || strcmp(name, known_vars[i]) == 0;
+        for (size_t i = 0; i < sizeof(assume_role_vars) / sizeof(assume_role_vars[0]); i++)
+            known = known || strcmp(name, assume_role_vars[i]) == 0;
         for (size_t i = 0; i < sizeof(ignored_vars) / sizeof(ignored_vars[0]); i++)
             if (strcmp(name, ignored_vars[i].name) == 0) {
                 report(name, ignored_vars[i].why, arg);
@@ -804,6 +949,7 @@ void config_free(struct config *cfg)
     rules_free(&cfg->rules);
     list_free(&cfg->namespaces);
     list_free(&cfg->exclude_namespaces);
+    free_hprof_upload(&cfg->hprof_upload);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -903,6 +1049,7 @@ cJSON *config_to_json(const struct config *c)
     cJSON *rules = cJSON_AddArrayToObject(o, "processes");
     for (size_t i = 0; rules && i < c->rules.n; i++)
         cJSON_AddItemToArray(rules, rule_to_json(&c->rules.items[i]));
+    add_hprof_upload_json(o, c);
     if (c->short_intervals)
         cJSON_AddBoolToObject(o, "test_short_intervals", true);
     return o;

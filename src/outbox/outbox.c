@@ -415,6 +415,28 @@ static int hold(struct outbox *ob, struct outbox_tx *tx, uint64_t need)
     return rc;
 }
 
+int outbox_claim(struct outbox *ob, uint64_t bytes)
+{
+    if (bytes > ob->max_bytes)
+        return -EFBIG;
+    pthread_mutex_lock(&ob->mu);
+    int rc = make_room(ob, bytes);
+    if (rc == 0)
+        ob->reserved += bytes;
+    update_gauges(ob);
+    pthread_mutex_unlock(&ob->mu);
+    return rc;
+}
+
+void outbox_unclaim(struct outbox *ob, uint64_t bytes)
+{
+    pthread_mutex_lock(&ob->mu);
+    ob->reserved -= bytes < ob->reserved ? bytes : ob->reserved;
+    update_gauges(ob);
+    pthread_cond_broadcast(&ob->cv);
+    pthread_mutex_unlock(&ob->mu);
+}
+
 static void release(struct outbox *ob, struct outbox_tx *tx)
 {
     pthread_mutex_lock(&ob->mu);

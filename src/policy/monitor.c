@@ -60,6 +60,7 @@ struct monitor *monitor_new(const struct monitor_deps *deps)
     m->d = *deps;
     m->lane = lane_new("background", LANE_CAP, deps->metrics);
     m->oom = oomwatch_new(deps->cfg, deps->outbox, deps->jobs, m->lane, deps->metrics);
+    oomwatch_set_upload(m->oom, deps->upload);
     m->pw = prewarm_new(deps->cfg, deps->jobs, deps->metrics);
     bool oom = deps->cfg->oom_hprof_enabled || deps->cfg->mode == FS_MODE_KUBERNETES;
     if (!m->lane || (oom && !m->oom) || (deps->cfg->attach_prewarm && !m->pw)) {

@@ -7,6 +7,7 @@
 #include "capture/jvmopts.h"
 #include "core/log.h"
 #include "outbox/outbox.h"
+#include "outbox/upload.h"
 #include "policy/jobs.h"
 #include "policy/runner.h"
 #include "core/units.h"
@@ -72,6 +73,7 @@ struct oomwatch {
     struct jobs *jobs;
     struct lane *lane;
     struct metrics *metrics;
+    struct upload *upload; /* NULL: dumps are not uploaded */
     /* lane thread only */
     struct hprof_seen *seen;
     struct pin *pins;
@@ -136,9 +138,43 @@ void oomwatch_free(struct oomwatch *ow)
     free(ow);
 }
 
-/* One flameshot_oom_hprof record: f is the dump, or NULL with why. */
-static void report(struct oomwatch *ow, const struct who *w, const struct hprof_found *f,
-                   enum hprof_why why, const char *detail, const char *matched_by, int delta)
+void oomwatch_set_upload(struct oomwatch *ow, struct upload *upload)
+{
+    if (ow)
+        ow->upload = upload;
+}
+
+/* Copies the dump out of the container into the upload queue, which sends
+ * m once the upload has settled. 0, or -errno with why (then m carries
+ * the failure and the caller sends it). */
+static int upload_dump(struct oomwatch *ow, const struct hprof_watch *watch,
+                       const struct hprof_found *f, struct artefact_meta *m)
+{
+    struct upload_tx tx;
+    char why[512];
+    int rc = upload_begin(ow->upload, f->size, &tx, why, sizeof(why));
+    int64_t n = rc == 0 ? hprof_copy_out(watch, f, tx.fd, f->size, why, sizeof(why)) : rc;
+    if (rc == 0 && n < 0)
+        upload_abort(ow->upload, &tx);
+    const char *base = strrchr(f->path, '/');
+    rc = n < 0
+             ? (int)n
+             : upload_commit(ow->upload, &tx, base ? base + 1 : f->path, m, NULL, why, sizeof(why));
+    if (rc == 0)
+        return 0;
+    if (rc == -ETIMEDOUT)
+        metrics_inc(ow->metrics, dump_dir_timeouts);
+    log_warn("oomwatch", "heap dump %s not uploaded: %s", f->path, why);
+    upload_fill_failed(m, ow->cfg->hprof_upload.provider, why);
+    return rc;
+}
+
+/* One flameshot_oom_hprof record: f is the dump (in watch's directory),
+ * or NULL with why. With an upload queue the dump is uploaded first and
+ * the record goes once that has settled. */
+static void report(struct oomwatch *ow, const struct who *w, const struct hprof_watch *watch,
+                   const struct hprof_found *f, enum hprof_why why, const char *detail,
+                   const char *matched_by, int delta)
 {
     struct artefact_meta m;
     char msg[1024], err[256], snaps[1024] = "";
@@ -162,7 +198,8 @@ static void report(struct oomwatch *ow, const struct who *w, const struct hprof_
     if (ow->jobs)
         jobs_evidence_text(ow->jobs, &w->id, delta ? EVIDENCE_WAIT_MS : 0, snaps, sizeof(snaps));
     rc = rc ?: artefact_field_str(&m, "recent_snapshots", snaps);
-    if (rc == 0)
+    bool queued = rc == 0 && f && ow->upload && upload_dump(ow, watch, f, &m) == 0;
+    if (rc == 0 && !queued)
         rc = outbox_put_summary(ow->outbox, &m, NULL, err, sizeof(err));
     if (rc < 0)
         log_warn("oomwatch", "pid %d: OOM summary lost: %s", w->id.pid,
@@ -260,12 +297,12 @@ static void do_oom(struct oomwatch *ow, const struct msg *m)
 {
     struct pin *pin = find_pin(ow, &m->who.id);
     if (!pin) {
-        report(ow, &m->who, NULL, HPROF_UNREACHABLE,
+        report(ow, &m->who, NULL, NULL, HPROF_UNREACHABLE,
                "the dump directory was never pinned (the JVM ended first)", "none", 1);
         return;
     }
     if (pin->watch.state != HPROF_OK) {
-        report(ow, &m->who, NULL, pin->watch.state, pin->watch.detail, "none", 1);
+        report(ow, &m->who, NULL, NULL, pin->watch.state, pin->watch.detail, "none", 1);
         return;
     }
     struct pending *p = calloc(1, sizeof(*p));
@@ -286,7 +323,7 @@ static void run_search(struct oomwatch *ow, struct pending *p)
     int rc = hprof_find(&p->watch, p->oom_ns, window, ow->seen, &f);
     char detail[600];
     if (rc == 1) {
-        report(ow, &p->who, &f, HPROF_OK, "", "path+time_window", 1);
+        report(ow, &p->who, &p->watch, &f, HPROF_OK, "", "path+time_window", 1);
         return;
     }
     if (rc == -ETIMEDOUT)
@@ -294,13 +331,13 @@ static void run_search(struct oomwatch *ow, struct pending *p)
     if (rc < 0) {
         snprintf(detail, sizeof(detail), "cannot list %s: %s", p->watch.dir,
                  rc == -ETIMEDOUT ? "it did not answer in time (hung filesystem?)" : strerror(-rc));
-        report(ow, &p->who, NULL, HPROF_UNREACHABLE, detail, "none", 1);
+        report(ow, &p->who, NULL, NULL, HPROF_UNREACHABLE, detail, "none", 1);
         return;
     }
     snprintf(detail, sizeof(detail), "no %s%s in %s modified within %llus of the kill",
              p->watch.dir_mode ? "*.hprof" : p->watch.base, p->watch.dir_mode ? " file" : "",
              p->watch.dir, (unsigned long long)(window / 1000000000ull));
-    report(ow, &p->who, NULL, HPROF_NO_FILE, detail, "none", 1);
+    report(ow, &p->who, NULL, NULL, HPROF_NO_FILE, detail, "none", 1);
 }
 
 static void run_due(struct oomwatch *ow, uint64_t now_ms)
@@ -327,7 +364,7 @@ static void poll_one(struct oomwatch *ow, struct pin *p, uint64_t now_ms)
         return;
     int rc = hprof_poll_new(&p->watch, ow->seen, units_now_real_ns(), &f);
     if (rc == 1)
-        report(ow, &p->who, &f, HPROF_OK, "", "new_file", 0);
+        report(ow, &p->who, &p->watch, &f, HPROF_OK, "", "new_file", 0);
     if (rc == -ETIMEDOUT) {
         hung(ow, &p->who, &p->watch);
         p->skip_until_ms = now_ms + OOMWATCH_HUNG_BACKOFF_MS;

@@ -310,7 +310,45 @@ TEST(a_dump_directory_that_hangs_costs_its_timeout_not_the_thread)
     rmrf();
 }
 
-TEST_MAIN(flags_last_one_wins_and_stop_at_main_class,
+/* For the upload: the copy is of the file that was found, never through a
+ * link, never past its cap. */
+TEST(copy_out_copies_only_the_dump_found)
+{
+    struct hprof_watch w;
+    struct hprof_found f;
+    char path[128], out[128], why[256], buf[64];
+    CHECK(pin_fresh_dir(4243, &w));
+    snprintf(path, sizeof(path), "%s/java_pid4243.hprof", dir);
+    FILE *df = fopen(path, "w");
+    CHECK(df);
+    for (int i = 0; i < 1000; i++)
+        fprintf(df, "%03d", i);
+    fclose(df);
+    CHECK_EQ(hprof_find(&w, units_now_real_ns(), 60000000000ull, NULL, &f), 1);
+    snprintf(out, sizeof(out), "%s.copy", dir);
+    int fd = open(out, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    CHECK(fd >= 0);
+    CHECK_EQ(hprof_copy_out(&w, &f, fd, f.size, why, sizeof(why)), 3000);
+    CHECK_EQ(pread(fd, buf, 6, 2994), 6);
+    CHECK(memcmp(buf, "998999", 6) == 0);
+    CHECK_EQ(ftruncate(fd, 0), 0);
+    CHECK_EQ(hprof_copy_out(&w, &f, fd, 100, why, sizeof(why)), -EFBIG);
+    CHECK_CONTAINS(why, "grew past 100 bytes");
+    /* another file under its name, then a link to a host file */
+    touch("new.tmp", 3000, 1); /* made while the dump exists: another inode */
+    snprintf(buf, sizeof(buf), "%s/new.tmp", dir);
+    CHECK_EQ(rename(buf, path), 0);
+    CHECK_EQ(hprof_copy_out(&w, &f, fd, f.size, why, sizeof(why)), -ESTALE);
+    CHECK_EQ(unlink(path), 0);
+    CHECK_EQ(symlink("/etc/passwd", path), 0);
+    CHECK_EQ(hprof_copy_out(&w, &f, fd, f.size, why, sizeof(why)), -ELOOP);
+    close(fd);
+    unlink(out);
+    hprof_watch_close(&w);
+    rmrf();
+}
+
+TEST_MAIN(flags_last_one_wins_and_stop_at_main_class, copy_out_copies_only_the_dump_found,
           a_dump_directory_that_hangs_costs_its_timeout_not_the_thread,
           file_mode_finds_newest_sequence_file_in_window,
           dir_mode_pins_the_directory_after_it_is_renamed, symlinks_are_never_followed,

@@ -282,6 +282,24 @@ static const struct reject_case rejects[] = {
     {{"FLAMESHOT_MODE=kubernetes", "FLAMESHOT_KUBE_API=https://"},
      "FLAMESHOT_KUBE_API",
      "is not https://host[:port]"},
+    /* heap-dump upload: Flameshot's AssumeRole is refused, settings required */
+    {{"FLAMESHOT_HPROF_UPLOAD_AUTH_TYPE=assume_role"},
+     "FLAMESHOT_HPROF_UPLOAD_AUTH_TYPE",
+     "AssumeRole is not supported"},
+    {{"FLAMESHOT_HPROF_UPLOAD_ASSUME_ROLE_SOURCE_ACCESS_KEY_SECRET=x"},
+     "FLAMESHOT_HPROF_UPLOAD_ASSUME_ROLE_SOURCE_ACCESS_KEY_SECRET",
+     "AssumeRole is not supported"},
+    {{"FLAMESHOT_HPROF_UPLOAD_ENABLED=true"},
+     "FLAMESHOT_HPROF_UPLOAD_PROVIDER",
+     "is required when FLAMESHOT_HPROF_UPLOAD_ENABLED is true"},
+    {{"FLAMESHOT_HPROF_UPLOAD_ENABLED=true", "FLAMESHOT_HPROF_UPLOAD_PROVIDER=gcs"},
+     "FLAMESHOT_HPROF_UPLOAD_PROVIDER",
+     "not supported (s3 or oss)"},
+    {{"FLAMESHOT_HPROF_UPLOAD_ENABLED=true", "FLAMESHOT_HPROF_UPLOAD_PROVIDER=s3",
+      "FLAMESHOT_HPROF_UPLOAD_ENDPOINT=s3.example.com", "FLAMESHOT_HPROF_UPLOAD_BUCKET=b"},
+     "FLAMESHOT_HPROF_UPLOAD_ACCESS_KEY_ID",
+     "is required"},
+    {{"FLAMESHOT_HPROF_UPLOAD_TIMEOUT=10ms"}, "FLAMESHOT_HPROF_UPLOAD_TIMEOUT", "too short"},
 };
 
 TEST(every_rejection_names_variable_path_and_reason)
@@ -298,6 +316,49 @@ TEST(every_rejection_names_variable_path_and_reason)
         CHECK_MSG(strstr(err.reason, c->reason) != NULL,
                   "case %zu (%s): reason \"%s\" lacks \"%s\"", i, c->env[0], err.reason, c->reason);
     }
+}
+
+static int load(const char **env, struct config *cfg);
+
+TEST(hprof_upload_settings_flameshot_names_and_redacted)
+{
+    const char *off[] = {NULL};
+    const char *env[] = {"FLAMESHOT_HPROF_UPLOAD_ENABLED=true",
+                         "FLAMESHOT_HPROF_UPLOAD_PROVIDER=S3",
+                         "FLAMESHOT_HPROF_UPLOAD_AUTH_TYPE=static",
+                         "FLAMESHOT_HPROF_UPLOAD_ENDPOINT=https://s3.example.com",
+                         "FLAMESHOT_HPROF_UPLOAD_BUCKET=dumps",
+                         "FLAMESHOT_HPROF_UPLOAD_ACCESS_KEY_ID=AKID",
+                         "FLAMESHOT_HPROF_UPLOAD_ACCESS_KEY_SECRET=very-secret",
+                         "FLAMESHOT_HPROF_UPLOAD_SECURITY_TOKEN=sts-token",
+                         "FLAMESHOT_HPROF_DOWNLOAD_URL_TEMPLATE=https://dl/{object_key}",
+                         "FLAMESHOT_HPROF_UPLOAD_TIMEOUT=90s",
+                         "FLAMESHOT_HPROF_UPLOAD_S3_PATH_STYLE=false",
+                         NULL};
+    struct config c;
+    CHECK_EQ(load(off, &c), 0);
+    CHECK(!c.hprof_upload.enabled);
+    CHECK_STREQ(c.hprof_upload.path_template, "{service}/{pod_name}/{timestamp}/{filename}");
+    CHECK_EQ(c.hprof_upload.timeout_ms, 300000);
+    CHECK(c.hprof_upload.s3_path_style);
+    config_free(&c);
+    CHECK_EQ(load(env, &c), 0);
+    CHECK(c.hprof_upload.enabled);
+    CHECK_STREQ(c.hprof_upload.provider, "s3");
+    CHECK_STREQ(c.hprof_upload.region, "us-east-1");
+    CHECK_STREQ(c.hprof_upload.download_url_template, "https://dl/{object_key}");
+    CHECK_EQ(c.hprof_upload.timeout_ms, 90000);
+    CHECK(!c.hprof_upload.s3_path_style);
+    cJSON *j = config_to_json(&c);
+    char *text = cJSON_PrintUnformatted(j);
+    cJSON *u = cJSON_GetObjectItem(j, "hprof_upload");
+    CHECK_STREQ(cJSON_GetStringValue(cJSON_GetObjectItem(u, "access_key_secret")), "***");
+    CHECK_STREQ(cJSON_GetStringValue(cJSON_GetObjectItem(u, "security_token")), "***");
+    CHECK_STREQ(cJSON_GetStringValue(cJSON_GetObjectItem(u, "access_key_id")), "AKID");
+    CHECK(!strstr(text, "very-secret") && !strstr(text, "sts-token"));
+    free(text);
+    cJSON_Delete(j);
+    config_free(&c);
 }
 
 static int load(const char **env, struct config *cfg)
@@ -953,18 +1014,16 @@ TEST(heap_dump_settings_and_profiling_switch)
     CHECK_CONTAINS(unknown_near, "no jmap is needed");
 }
 
-TEST_MAIN(go_rules_take_flameshots_pprof_fields, pod_limits_refused_in_kubernetes_mode,
-          evidence_lead_defaults_to_3s_and_0_turns_it_off,
-          http_off_loopback_needs_token_or_insecure, every_rejection_names_variable_path_and_reason,
-          defaults_are_flameshot_defaults, every_variable_is_read,
-          monitor_interval_accepts_flameshot_bare_seconds,
-          mode_auto_follows_kubernetes_service_host,
-          kube_api_and_service_account_in_kubernetes_mode_only,
-          test_override_allows_short_auto_profiling, auto_profiling_zero_means_off,
-          events_default_and_all_names, default_rule_matches_java_launchers_only,
-          rules_find_honours_container_scope_and_order,
-          check_config_json_masks_token_and_normalizes,
-          unknown_variables_are_reported_with_suggestion, indexed_variables_are_flameshot_processes,
-          indexed_variables_unknown_or_past_the_end_are_named, cpu_ceiling_follows_the_base,
-          unreachable_thresholds_are_named_one_by_one,
-          a_threshold_this_host_cannot_reach_is_a_warning, heap_dump_settings_and_profiling_switch)
+TEST_MAIN(
+    go_rules_take_flameshots_pprof_fields, pod_limits_refused_in_kubernetes_mode,
+    evidence_lead_defaults_to_3s_and_0_turns_it_off, http_off_loopback_needs_token_or_insecure,
+    every_rejection_names_variable_path_and_reason, defaults_are_flameshot_defaults,
+    every_variable_is_read, monitor_interval_accepts_flameshot_bare_seconds,
+    mode_auto_follows_kubernetes_service_host, kube_api_and_service_account_in_kubernetes_mode_only,
+    test_override_allows_short_auto_profiling, auto_profiling_zero_means_off,
+    events_default_and_all_names, default_rule_matches_java_launchers_only,
+    rules_find_honours_container_scope_and_order, check_config_json_masks_token_and_normalizes,
+    unknown_variables_are_reported_with_suggestion, indexed_variables_are_flameshot_processes,
+    indexed_variables_unknown_or_past_the_end_are_named, cpu_ceiling_follows_the_base,
+    unreachable_thresholds_are_named_one_by_one, a_threshold_this_host_cannot_reach_is_a_warning,
+    heap_dump_settings_and_profiling_switch, hprof_upload_settings_flameshot_names_and_redacted)
