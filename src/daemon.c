@@ -223,7 +223,12 @@ static int open_core(struct daemon *d)
     if (d->targets && d->pods)
         targets_set_pods(d->targets, d->pods);
     d->runner = (struct runner){
-        .cfg = d->cfg, .outbox = d->outbox, .metrics = &d->metrics, .gopprof = gopprof_store_new()};
+        .cfg = d->cfg,
+        .outbox = d->outbox,
+        .metrics = &d->metrics,
+        .gopprof = gopprof_store_new(),
+        .upload = d->upload,
+    };
     d->jobs = jobs_new(d->cfg->max_concurrent_jobs, JOB_QUEUE_CAP, JOB_HISTORY_CAP, runner_exec,
                        &d->runner, &d->metrics);
     if (d->jobs && jobs_set_tenant_limits(d->jobs, d->cfg->max_jobs_per_container,

@@ -34,13 +34,15 @@ void heapjob_exec(const struct runner *r, const struct job *job, struct job_resu
 /* THE place a finished heap dump leaves this module, ok or not. path:
  * the final file on the node (NULL when there is none); summary: its
  * flameshot_oom_hprof record (fields message, hprof_path,
- * hprof_size_bytes, matched_by, reason, ...). Today it queues the record
- * in the outbox (outbox_put_summary) and leaves the file where it is. The
- * object-storage upload is wired here: it takes over the file (to upload,
- * then remove it) and adds the object key, download URL and upload status
- * to the summary before the record goes. Returns 0 or -errno with err. */
-int heapjob_hand_on(struct outbox *ob, const char *path, struct artefact_meta *summary, char *err,
-                    size_t errcap);
+ * hprof_size_bytes, matched_by, reason, ...). With the object-storage
+ * upload on (r->upload) the dump is queued there (upload_submit_file: a
+ * hard link or copy in the spool; the node file stays) and the queue sends
+ * the record, with the object key, download URL and upload status, once
+ * the upload settles; a dump the queue refuses gets the failed upload
+ * fields. Otherwise the record goes to the outbox now. Returns 0 or -errno
+ * with err. */
+int heapjob_hand_on(const struct runner *r, const char *path, struct artefact_meta *summary,
+                    char *err, size_t errcap);
 
 /* The node file a dump of job's process would get now (the template
  * rendered with the job's service, Pod, host, pid and the time). 0 or

@@ -13,11 +13,14 @@ struct outbox;
 struct metrics;
 struct gopprof_store;
 
+struct upload;
+
 struct runner {
     const struct config *cfg;
     struct outbox *outbox;
     struct metrics *metrics;
     struct gopprof_store *gopprof; /* Go targets' baselines (gopprof.h); NULL: none kept */
+    struct upload *upload;         /* heap dumps to object storage (outbox/upload.h); NULL: off */
 };
 
 /* What the runner needs to know about a target beyond its identity,

@@ -1,4 +1,5 @@
 #include "policy/heapjob.h"
+#include "outbox/upload.h"
 
 #include "capture/heapdump.h"
 #include "core/log.h"
@@ -110,11 +111,22 @@ static int summary(const struct runner *r, const struct job *job, const struct h
     return rc;
 }
 
-int heapjob_hand_on(struct outbox *ob, const char *path, struct artefact_meta *summary, char *err,
-                    size_t errcap)
+int heapjob_hand_on(const struct runner *r, const char *path, struct artefact_meta *summary,
+                    char *err, size_t errcap)
 {
-    (void)path; /* the upload's, once wired: the file stays where it is */
-    return outbox_put_summary(ob, summary, NULL, err, errcap);
+    if (path && r->upload) {
+        struct upload_receipt rcpt;
+        char why[256] = "";
+        if (upload_submit_file(r->upload, path, summary, &rcpt, why, sizeof(why)) == 0)
+            return 0;
+        log_warn("heapjob", "heap dump %s not uploaded: %s", path, why);
+        int rc = upload_fill_failed(summary, r->cfg->hprof_upload.provider, why);
+        if (rc < 0) {
+            snprintf(err, errcap, "out of memory");
+            return rc;
+        }
+    }
+    return outbox_put_summary(r->outbox, summary, NULL, err, errcap);
 }
 
 static void take(const struct runner *r, const struct job *job, struct heapdump_result *hr)
@@ -145,8 +157,8 @@ static void finish(const struct runner *r, const struct job *job, const struct h
     char err[256] = "out of memory";
     int rc = summary(r, job, hr, why, &m);
     rc = rc
-             ?: heapjob_hand_on(r->outbox, hr->outcome == HEAPDUMP_OK ? hr->node_path : NULL, &m,
-                                err, sizeof(err));
+             ?: heapjob_hand_on(r, hr->outcome == HEAPDUMP_OK ? hr->node_path : NULL, &m, err,
+                                sizeof(err));
     artefact_meta_free(&m);
     if (rc < 0)
         log_warn("heapjob", "pid %d: heap dump record lost: %s", job->target.pid, err);

@@ -9,7 +9,8 @@
 # key, the download URL and the upload status. An outage in the middle of
 # a multipart upload and an agent restart: the upload resumes at the first
 # part not sent, with the same upload id. Wrong credentials: the record
-# says why. AssumeRole: refused at start.
+# says why. AssumeRole: refused at start. An active heap dump (a memory
+# emergency, FLAMESHOT_HEAP_DUMP_ENABLED) goes up the same way.
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/lib/container.sh"
@@ -28,7 +29,8 @@ caps() {
     need "ct_can_run" "needs unshare, setpriv and cgroup v1 memory"
     need "command -v java && command -v jq" "needs java and jq"
     need "$PY -c 'import botocore.auth'" "needs python3-botocore (tools/deps.sh)"
-    need "[ -x '$FLAMESHOTD' ] && [ -f '$CLASSES/OomApp.class' ]" "run make test-build first"
+    need "[ -x '$FLAMESHOTD' ] && [ -f '$CLASSES/OomApp.class' ] && [ -f '$CLASSES/Leaker.class' ]" \
+        "run make test-build first"
 }
 
 # s3_start NAME [server args...]: the server, its state in $WORK/s3-NAME
@@ -180,6 +182,32 @@ case_wrong_credentials_say_why() {
     ct_stop creds
 }
 
+case_active_heap_dump_uploaded() {
+    caps
+    s3_start active || return 1
+    # shellcheck disable=SC2046
+    d_start active FLAMESHOT_HEAP_DUMP_ENABLED=true $(upload_env active) \
+        FLAMESHOT_HPROF_UPLOAD_ACCESS_KEY_SECRET="$SK" \
+        FLAMESHOT_PROCESSES='[{"service":"leaker","command":"Leaker 40 go 80$","mem_usage_mb_emergency":100,"emergency_duration":"2s"}]' ||
+        return 1
+    ct_start active -- /usr/bin/java -Xmx256m -XX:+UseSerialGC -cp "$CLASSES" Leaker 40 go 80 &&
+        ct_wait_output active "Leaker started" 30 || return 1
+    local pid; pid=$(ct_pid active)
+    d_wait_log active "watching pid $pid " 20 || return 1
+    touch "/proc/$pid/root/tmp/go"
+    local rec
+    rec=$(d_wait_json "$(d_profiles active)/host/leaker/oom_hprof_*.json" \
+        '.summary.fields.matched_by == "memory_emergency"' 90) || { d_log active | tail -20; return 1; }
+    jq -e '.summary.fields | .heap_dump_status == "ok" and .hprof_upload_status == "ok" and
+        (.hprof_object_key | test("^leaker/[0-9]{8}T[0-9]{6}Z/leaker_.*\\.hprof\\.gz$"))' "$rec" \
+        >/dev/null || { jq .summary.fields "$rec"; return 1; }
+    # the object is the dump the node keeps
+    cmp "$(jq -r .summary.fields.hprof_path "$rec")" \
+        "$WORK/s3-active/objects/$(jq -r .summary.fields.hprof_object_key "$rec")" || return 1
+    all_signed active || return 1
+    d_stop active && ct_stop active
+}
+
 case_assume_role_refused() {
     local err
     err=$(env -i PATH="$PATH" FLAMESHOT_PROFILING_PATH="$WORK/ar" \
@@ -196,4 +224,5 @@ t_case "OOM kill: the dump is uploaded in parts, signed, and the record names ke
 t_case "an outage mid-upload and an agent restart: the multipart upload resumes and completes" case_outage_and_restart_resume
 t_case "wrong credentials: the record says failed and why" case_wrong_credentials_say_why
 t_case "AssumeRole settings are refused at start" case_assume_role_refused
+t_case "an active heap dump on a memory emergency is uploaded too" case_active_heap_dump_uploaded
 t_done
