@@ -451,11 +451,7 @@ int upload_submit_file(struct upload *u, const char *path, const struct artefact
 
 static uint64_t backoff_ms(struct upload *u, unsigned nth)
 {
-    uint64_t b = u->backoff_min_ms;
-    for (unsigned i = 1; i < nth && b < u->backoff_max_ms; i++)
-        b *= 2;
-    b = b > u->backoff_max_ms ? u->backoff_max_ms : b;
-    return b / 2 + units_jitter_next(&u->rng) % (b / 2 + 1);
+    return units_backoff_ms(u->backoff_min_ms, u->backoff_max_ms, nth, 50, 0, &u->rng);
 }
 
 static int open_dump(struct upload *u, const struct job *j, struct objstore_result *res)
