@@ -508,9 +508,15 @@ static void submit_evidence(struct monitor *m, struct target *tg, struct trigger
         policy_snapshot(tg->rule, t[0].kind, tg->settings.jcmd_snapshot_enabled, &tg->policy, now,
                         &snap))
         submit(m, tg, &snap, -1, NULL);
+    /* submit() consumes (zeroes) a trigger: which were snapshots is
+     * decided before the first is sent */
+    unsigned snaps = 0;
+    for (int i = 0; i < n && i < 32; i++)
+        if (t[i].capture == CAPTURE_SNAPSHOT)
+            snaps |= 1u << i;
     for (int pass = 0; pass < 2; pass++) {
-        for (int i = 0; i < n; i++)
-            if ((t[i].capture == CAPTURE_SNAPSHOT) == (pass == 0))
+        for (int i = 0; i < n && i < 32; i++)
+            if (((snaps >> i) & 1u) == (pass == 0))
                 submit(m, tg, &t[i], -1, NULL);
         if (pass == 0 && due)
             submit(m, tg, &dump, -1, NULL);

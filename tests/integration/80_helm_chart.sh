@@ -77,6 +77,9 @@ check() {
 # would resolve (node name, Pod IP, the token) and the in-cluster API
 agent_env() {
     ctr "$1" '.env[] | select(.value != null) | "\(.name)=\(.value)"' | jq -r .
+    # other Secrets' required keys (the upload's)
+    ctr "$1" '.env[] | select(.name != "FLAMESHOT_HTTP_TOKEN" and .valueFrom.secretKeyRef and
+        (.valueFrom.secretKeyRef.optional | not)) | "\(.name)=from-secret"' | jq -r .
     echo KUBERNETES_SERVICE_HOST=10.96.0.1
     echo FLAMESHOT_NODE_NAME=node-a
     echo FLAMESHOT_HTTP_LOCAL_IP=10.1.2.3
@@ -214,6 +217,12 @@ case_daemonset_existing_secret() {
     ds existing-secret '.spec.template.spec.serviceAccountName == "flameshot-agent"' >/dev/null || return 1
     jq -e '.[] | select(.kind == "ServiceMonitor") | .spec.endpoints[0].bearerTokenSecret == {"name":"flameshot-api-token","key":"api-token"}' \
         "$WORK/existing-secret.json" >/dev/null || { echo "ServiceMonitor token"; return 1; }
+    # the upload's keys from its Secret, never as values
+    check existing-secret '[.env[] | select(.name | startswith("FLAMESHOT_HPROF_UPLOAD_ACCESS_KEY") or
+        . == "FLAMESHOT_HPROF_UPLOAD_SECURITY_TOKEN") | .valueFrom.secretKeyRef.name] ==
+        ["flameshot-s3-keys","flameshot-s3-keys","flameshot-s3-keys"]' "upload keys from the Secret" &&
+    check existing-secret '.env[] | select(.name == "FLAMESHOT_HPROF_UPLOAD_BUCKET") | .value == "heap-dumps"' \
+        "upload bucket"
 }
 
 case_daemonset_custom() {

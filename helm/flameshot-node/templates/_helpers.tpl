@@ -62,6 +62,10 @@ agent's own default applies. Checks the schema cannot express fail here.
 {{- if and (not (include "flameshot-node.tokenSecret" .)) (not $c.httpInsecure) -}}
 {{- fail "no HTTP token: set httpToken.create=true or httpToken.existingSecret, or config.httpInsecure=true to serve the API unauthenticated on the Pod's address" -}}
 {{- end -}}
+{{- $u := $c.hprofUpload -}}
+{{- if and $u.enabled (or (not $u.provider) (not $u.endpoint) (not $u.bucket) (not $u.existingSecret)) -}}
+{{- fail "config.hprofUpload.enabled needs provider, endpoint, bucket and existingSecret (the keys accessKeyId, accessKeySecret)" -}}
+{{- end -}}
 {{- $tags := list -}}
 {{- range $k, $v := $c.tags -}}
 {{- $tags = append $tags (printf "%s:%v" $k $v) -}}
@@ -79,6 +83,20 @@ agent's own default applies. Checks the schema cannot express fail here.
   "FLAMESHOT_JCMD_SNAPSHOT_ENABLED" $c.jcmdSnapshotEnabled
   "FLAMESHOT_JCMD_TIMEOUT" $c.jcmdTimeout
   "FLAMESHOT_ATTACH_PREWARM" $c.attachPrewarm
+  "FLAMESHOT_PROFILING_ENABLED" $c.profilingEnabled
+  "FLAMESHOT_HEAP_DUMP_ENABLED" $c.heapDumpEnabled
+  "FLAMESHOT_HEAP_DUMP_TIMEOUT" $c.heapDumpTimeout
+  "FLAMESHOT_HEAP_DUMP_COOLDOWN" $c.heapDumpCooldown
+  "FLAMESHOT_HEAP_DUMP_PATH_TEMPLATE" $c.heapDumpPathTemplate
+  "FLAMESHOT_HPROF_UPLOAD_ENABLED" $u.enabled
+  "FLAMESHOT_HPROF_UPLOAD_PROVIDER" $u.provider
+  "FLAMESHOT_HPROF_UPLOAD_ENDPOINT" $u.endpoint
+  "FLAMESHOT_HPROF_UPLOAD_REGION" $u.region
+  "FLAMESHOT_HPROF_UPLOAD_BUCKET" $u.bucket
+  "FLAMESHOT_HPROF_UPLOAD_PATH_TEMPLATE" $u.pathTemplate
+  "FLAMESHOT_HPROF_DOWNLOAD_URL_TEMPLATE" $u.downloadUrlTemplate
+  "FLAMESHOT_HPROF_UPLOAD_TIMEOUT" $u.timeout
+  "FLAMESHOT_HPROF_UPLOAD_S3_PATH_STYLE" $u.s3PathStyle
   "FLAMESHOT_HTTP_LOCAL_PORT" (int64 $c.httpPort)
   "FLAMESHOT_HTTP_INSECURE" $c.httpInsecure
   "FLAMESHOT_SERVICE" $c.service
