@@ -39,6 +39,20 @@ leaker() {
 
 go() { touch "/proc/$(ct_pid "$1")/root/tmp/go"; }
 
+# wait_count GLOB N [secs]: until at least N files match GLOB (records and
+# snapshots reach the local sink through the outbox, after the job)
+wait_count() {
+    local i n=0
+    for i in $(seq 1 $((${3:-20} * 10))); do
+        # shellcheck disable=SC2086
+        n=$(ls $1 2>/dev/null | wc -l)
+        [ "$n" -ge "$2" ] && return 0
+        sleep 0.1
+    done
+    echo "$n of $2 files matching $1"
+    return 1
+}
+
 # the record of a heap dump of daemon D's service S whose reason is R
 dump_record() {
     d_wait_json "$(d_profiles "$1")/host/$2/oom_hprof_*.json" \
@@ -153,6 +167,7 @@ case_the_cooldown_is_per_process() {
     go b
     d_wait_log cool "queued: heap_dump of pid $pb," 60 || return 1
     d_wait_log cool "pid $pb: heap dump ok at " 60 || { d_log cool | tail -20; return 1; }
+    wait_count "$(d_profiles cool)/host/cool/oom_hprof_*.json" 2 || return 1
     [ "$(ls "$(d_profiles cool)"/host/cool/oom_hprof_*.json | wc -l)" = 2 ] || return 1
     [ "$(ls "$(d_data cool)"/dumps/cool__*.hprof.gz | wc -l)" = 2 ] || return 1
     d_stop cool && ct_stop a && ct_stop b
@@ -184,7 +199,7 @@ case_profiling_off_keeps_snapshots_and_dumps() {
     d_wait_log off "pid $pid: memory_emergency profile not queued: FLAMESHOT_PROFILING_ENABLED=false" 30 ||
         return 1
     local ns; ns=$(ct_nspid off)
-    [ "$(ls "$(d_profiles off)"/host/off/jcmd_thread_print_"${ns}"_*.txt | wc -l)" -ge 2 ] ||
+    wait_count "$(d_profiles off)/host/off/jcmd_thread_print_${ns}_*.txt" 2 ||
         { ls "$(d_profiles off)"/host/off; return 1; }
     d_api off /v1/jobs >/dev/null
     jq -e '[.jobs[] | select(.capture == "profile")] | length == 0' "$D_BODY" >/dev/null ||
