@@ -31,10 +31,14 @@ D_BODY=$D_DIR/body
 D_HDRS=$D_DIR/headers
 FLAMESHOTD=${FLAMESHOTD:-$BUILD/flameshotd}
 
+# Below the kernel's ephemeral range: a port picked there can be taken
+# between the check and the bind by any outgoing connection (a CI run lost a
+# daemon to one). Any socket on the port counts, not only listeners.
 d_free_port() {
-    local p
-    for p in $(shuf -i 20000-60000 -n 100); do
-        ss -ltnH "sport = :$p" | grep -q . || { echo "$p"; return 0; }
+    local p lo
+    read -r lo _ < /proc/sys/net/ipv4/ip_local_port_range
+    for p in $(shuf -i 20000-$((lo - 1)) -n 100); do
+        ss -tanH "sport = :$p" | grep -q . || { echo "$p"; return 0; }
     done
     return 1
 }
