@@ -5,6 +5,7 @@
 #include "daemon.h"
 #include "core/log.h"
 #include "core/version.h"
+#include "flame/cli.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: flameshotd [--check-config | --version | --help]\n"
                  "       flameshotd jcmd <pid> <command> [arguments...]\n"
+                 "       flameshotd flamegraph IN -o OUT [options]   (--help for them)\n"
                  "\n"
                  "Node-level profiling agent for Java workloads. Configured entirely through\n"
                  "FLAMESHOT_* environment variables (see README.md). Without any, it watches\n"
@@ -25,7 +27,9 @@ static void usage(FILE *out)
                  "  --check-config  validate the configuration, print it as JSON, exit 0 or 2\n"
                  "  --version       print the version\n"
                  "  jcmd            run a diagnostic command in a JVM through the HotSpot attach\n"
-                 "                  protocol, as the JDK's jcmd does, without needing a JDK\n");
+                 "                  protocol, as the JDK's jcmd does, without needing a JDK\n"
+                 "  flamegraph      render a JFR or collapsed stacks as a flame graph, heat map\n"
+                 "                  or diff (HTML), or as collapsed text; starts no daemon\n");
 }
 
 static void report_unknown(const char *name, const char *near, void *arg)
@@ -84,6 +88,8 @@ int main(int argc, char **argv)
         return check_config();
     if (argc > 1 && strcmp(argv[1], "jcmd") == 0)
         return cli_jcmd_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "flamegraph") == 0)
+        return flame_cli_main(argc - 1, argv + 1);
     if (argc > 1) {
         fprintf(stderr, "flameshotd: unknown argument '%s'\n", argv[1]);
         usage(stderr);
