@@ -75,6 +75,7 @@ static int open_outbox(struct daemon *d)
     char err[256];
     struct outbox_opts o = {.root = d->cfg->profiling_path,
                             .datakit_addr = d->cfg->datakit_addr,
+                            .local_keep = d->cfg->local_keep,
                             .max_bytes = d->cfg->spool_max_mb << 20,
                             .metrics = &d->metrics};
     int rc = outbox_open(&o, &d->outbox, err, sizeof(err));

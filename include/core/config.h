@@ -42,6 +42,8 @@ struct config {
     enum fs_mode mode_requested;
     enum fs_mode mode;    /* resolved: kubernetes or standalone */
     char *datakit_addr;   /* NULL: local directory sink */
+    /* FLAMESHOT_LOCAL_KEEP: profiles also kept in the local sink beside DataKit */
+    bool local_keep;
     char *profiling_path; /* spool and working directory */
     uint64_t monitor_interval_ms;
     int log_level;              /* enum log_level */

@@ -15,9 +15,12 @@
  *
  * Routing (decided at commit, re-decided at open if FLAMESHOT_DATAKIT_ADDR
  * changed since):
- *   profile        DataKit profiling intake, else the local sink. No local
- *                  copy is kept in DataKit mode: the node's disk is for what
- *                  has no other home.
+ *   profile        DataKit profiling intake, else the local sink. In DataKit
+ *                  mode a local copy is kept only with FLAMESHOT_LOCAL_KEEP
+ *                  (local_keep): the payload goes to the local sink first
+ *                  and is uploaded from there, so /ui can show it at once
+ *                  and a DataKit outage keeps it visible; the kept copy
+ *                  counts against the budget like any local artefact.
  *   jcmd_snapshot  the text always to the local sink (DataKit has no intake
  *                  for it); its summary (output_path = where the text is
  *                  kept) to DataKit logging, else inside the local sidecar.
@@ -68,6 +71,7 @@ struct outbox;
 struct outbox_opts {
     const char *root;         /* FLAMESHOT_PROFILING_PATH (must exist or be creatable) */
     const char *datakit_addr; /* FLAMESHOT_DATAKIT_ADDR; NULL: local sink only */
+    bool local_keep;          /* FLAMESHOT_LOCAL_KEEP: profiles to DataKit and the local sink */
     uint64_t max_bytes;       /* FLAMESHOT_SPOOL_MAX_MB << 20; 0: 1 GiB */
     uint64_t backoff_min_ms;  /* 0: 1000 */
     uint64_t backoff_max_ms;  /* 0: 300000 */

@@ -56,6 +56,7 @@ static const char *const known_vars[] = {
     "FLAMESHOT_MAX_QUEUED_PER_CONTAINER",
     "FLAMESHOT_HTTP_INSECURE",
     "FLAMESHOT_SPOOL_MAX_MB",
+    "FLAMESHOT_LOCAL_KEEP",
     "FLAMESHOT_MAX_PROFILE_MB",
     "FLAMESHOT_HTTP_TOKEN",
     "FLAMESHOT_TEST_SHORT_INTERVALS",
@@ -814,6 +815,9 @@ int config_load(struct config *cfg, config_getenv_fn get, void *arg, struct conf
         rc = load_log_level(&l, cfg);
     if (rc == 0)
         rc = load_datakit(&l, cfg);
+    /* without DataKit everything is kept locally anyway */
+    if (rc == 0)
+        rc = load_bool(&l, "FLAMESHOT_LOCAL_KEEP", false, &cfg->local_keep);
     if (rc == 0)
         rc = load_paths(&l, cfg);
     if (rc == 0)
@@ -1002,6 +1006,7 @@ cJSON *config_to_json(const struct config *c)
     cJSON_AddStringToObject(o, "mode_requested", config_mode_name(c->mode_requested));
     json_add_str_or_null(o, "datakit_addr", c->datakit_addr);
     cJSON_AddStringToObject(o, "sink", c->datakit_addr ? "datakit" : "local");
+    cJSON_AddBoolToObject(o, "local_keep", c->local_keep || !c->datakit_addr);
     cJSON_AddStringToObject(o, "profiling_path", c->profiling_path);
     json_add_duration(o, "monitor_interval", c->monitor_interval_ms);
     cJSON_AddStringToObject(o, "log_level", log_level_name((enum log_level)c->log_level));

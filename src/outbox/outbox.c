@@ -63,6 +63,7 @@ struct outbox {
     struct sink_state sinks[ARTEFACT_ROUTE_COUNT];
     struct sink_local *local;
     struct sink_datakit *dk; /* NULL: local mode */
+    bool local_keep;         /* profiles also to the local sink in DataKit mode */
     atomic_bool abort;
     int lock_fd; /* flock on outbox/.lock: one process per outbox */
     bool stopping, running;
@@ -82,9 +83,14 @@ static int route_index(unsigned route)
     return __builtin_ctz(route);
 }
 
+/* Local first (a kept profile is uploaded from there), except for a Go
+ * profile: the local sink splits its payload into files, which the upload
+ * cannot send as one payload, so DataKit takes it first. */
 static unsigned next_route(const struct artefact_meta *m)
 {
     unsigned left = m->routes & ~m->done;
+    if (m->nattachments && (left & ARTEFACT_ROUTE_DATAKIT_PROFILING))
+        return ARTEFACT_ROUTE_DATAKIT_PROFILING;
     return left ? left & -left : 0;
 }
 
@@ -247,10 +253,13 @@ static int write_record(struct outbox *ob, struct item *it, uint64_t *len, char 
     return rc;
 }
 
-static unsigned routes_for(enum artefact_kind kind, bool datakit)
+static unsigned routes_for(const struct outbox *ob, enum artefact_kind kind)
 {
+    bool datakit = ob->dk != NULL;
     switch (kind) {
     case ARTEFACT_PROFILE:
+        if (datakit && ob->local_keep)
+            return ARTEFACT_ROUTE_LOCAL | ARTEFACT_ROUTE_DATAKIT_PROFILING;
         return datakit ? ARTEFACT_ROUTE_DATAKIT_PROFILING : ARTEFACT_ROUTE_LOCAL;
     case ARTEFACT_JCMD_SNAPSHOT:
         return ARTEFACT_ROUTE_LOCAL | (datakit ? ARTEFACT_ROUTE_DATAKIT_LOGGING : 0);
@@ -295,7 +304,7 @@ static int prepare(struct outbox *ob, const struct artefact_meta *meta, uint64_t
     r = (uint32_t)units_jitter_next(&ob->rng);
     pthread_mutex_unlock(&ob->mu);
     snprintf(id, sizeof(id), "%020" PRIu64 "-%08x", it->m.created_ns, r);
-    it->m.routes = routes_for(it->m.kind, ob->dk != NULL);
+    it->m.routes = routes_for(ob, it->m.kind);
     it->m.done = 0;
     it->m.attempts = 0;
     it->m.payload_size = payload_size;
@@ -1065,6 +1074,7 @@ static int open_sinks(struct outbox *ob, const struct outbox_opts *o, char *err,
     if (rc < 0)
         return rc;
     ob->sinks[route_index(ARTEFACT_ROUTE_LOCAL)].enabled = true;
+    ob->local_keep = o->local_keep;
     if (!o->datakit_addr)
         return 0;
     struct sink_datakit_opts dko = {.profile_timeout_ms = o->http_timeout_ms, .abort = &ob->abort};
@@ -1144,7 +1154,8 @@ int outbox_open(const struct outbox_opts *o, struct outbox **out, char *err, siz
     update_gauges(ob);
     pthread_mutex_unlock(&ob->mu);
     log_info(MOD, "%zu artefacts pending in %s (%" PRIu64 " bytes); %zu kept locally; sink %s",
-             ob->n, ob->dir, ob->bytes, sink_local_items(ob->local), ob->dk ? "datakit" : "local");
+             ob->n, ob->dir, ob->bytes, sink_local_items(ob->local),
+             !ob->dk ? "local" : ob->local_keep ? "datakit, profiles also kept locally" : "datakit");
     *out = ob;
     return 0;
 }

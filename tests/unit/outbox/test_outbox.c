@@ -701,6 +701,55 @@ TEST(a_go_profile_is_kept_as_a_directory_of_its_attachments)
     rm_rf(root);
 }
 
+/* FLAMESHOT_LOCAL_KEEP: a profile reaches the local sink at once, DataKit
+ * down or not, and stays pending for DataKit, uploaded from the kept file;
+ * a Go profile (split into files locally) goes to DataKit first. */
+TEST(a_kept_profile_is_local_at_once_and_still_pending_for_datakit)
+{
+    char root[64], err[256], path[PATH_MAX];
+    struct outbox *ob;
+    struct artefact_meta m;
+    struct outbox_receipt r;
+    struct outbox_stats st;
+    struct outbox_opts o = {.datakit_addr = "http://127.0.0.1:9/profiling/v1/input",
+                            .local_keep = true,
+                            .backoff_min_ms = 200,
+                            .backoff_max_ms = 400};
+    CHECK(tmpdir(root));
+    o.root = root;
+    CHECK_EQ(outbox_open(&o, &ob, err, sizeof(err)), 0);
+    meta_for(&m, ARTEFACT_PROFILE, 5);
+    CHECK_EQ(put_payload(ob, &m, 10, 'd', &r), 0);
+    artefact_meta_free(&m);
+    CHECK(r.local_path[0]);
+    CHECK_EQ(outbox_run_once(ob), 1); /* the local sink; DataKit refused the connection */
+    outbox_stats(ob, &st);
+    CHECK_EQ(st.local_items, 1);
+    CHECK_EQ(st.items, 1);
+    CHECK_EQ(st.sinks[1].failed, 1);
+    CHECK_EQ(fsutil_file_size(r.local_path), 10);
+    snprintf(path, sizeof(path), "%s/outbox", root);
+    CHECK_EQ(count_files(path, ".payload"), 0); /* one copy on disk: the kept one */
+    outbox_close(ob);
+    /* a restart keeps it pending for DataKit, its payload the kept file */
+    CHECK_EQ(outbox_open(&o, &ob, err, sizeof(err)), 0);
+    outbox_stats(ob, &st);
+    CHECK_EQ(st.items, 1);
+    CHECK_EQ(st.local_items, 1);
+    CHECK_EQ(st.sinks[1].pending, 1);
+    meta_for(&m, ARTEFACT_PROFILE, 7);
+    artefact_set(&m.library_type, "go_pprof");
+    CHECK_EQ(artefact_add_attachment(&m, "cpu.pprof", 10), 0);
+    CHECK_EQ(put_payload(ob, &m, 10, 'c', &r), 0);
+    artefact_meta_free(&m);
+    usleep(450000); /* past the sink's backoff */
+    outbox_run_once(ob);
+    outbox_stats(ob, &st);
+    CHECK_EQ(st.local_items, 1); /* the Go profile waits for DataKit before being split */
+    outbox_close(ob);
+    rm_rf(root);
+}
+
 TEST_MAIN(a_go_profile_is_kept_as_a_directory_of_its_attachments,
           commit_then_local_delivery_with_sidecar_and_index,
           abort_and_crash_leftovers_leave_nothing, pending_artefacts_survive_a_restart,
@@ -711,4 +760,5 @@ TEST_MAIN(a_go_profile_is_kept_as_a_directory_of_its_attachments,
           concurrent_producers_with_the_delivery_thread, enospc_drops_the_oldest_and_retries_once,
           datakit_routes_become_local_when_the_address_is_removed,
           an_unreachable_datakit_backs_off_and_keeps_the_artefact,
-          stop_aborts_an_upload_in_flight_without_losing_it)
+          stop_aborts_an_upload_in_flight_without_losing_it,
+          a_kept_profile_is_local_at_once_and_still_pending_for_datakit)
