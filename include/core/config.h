@@ -44,6 +44,8 @@ struct config {
     char *datakit_addr;   /* NULL: local directory sink */
     /* FLAMESHOT_LOCAL_KEEP: profiles also kept in the local sink beside DataKit */
     bool local_keep;
+    /* FLAMESHOT_UI_MAX_KB: the memory one /ui render may use (stacks, heat map) */
+    uint64_t ui_max_kb;
     char *profiling_path; /* spool and working directory */
     uint64_t monitor_interval_ms;
     int log_level;              /* enum log_level */

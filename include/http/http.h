@@ -1,6 +1,6 @@
 /* http: the node-local HTTP API (libmicrohttpd) on
  * FLAMESHOT_HTTP_LOCAL_IP:FLAMESHOT_HTTP_LOCAL_PORT. JSON out (except
- * /metrics), errors as {"error": "...", "detail": "..."}; GET and HEAD
+ * /metrics and /ui), errors as {"error": "...", "detail": "..."}; GET and HEAD
  * only (405 with Allow otherwise), request bodies refused (413).
  *
  *   GET /healthz, /readyz        liveness; readiness (event loop running)
@@ -12,6 +12,7 @@
  *   GET /v1/artefacts            the local sink's index
  *   GET /v1/status               version, mode, event source, queue, outbox
  *   GET /metrics                 Prometheus text (prom.h)
+ *   GET /ui, /ui/...             the kept captures and their flame graphs (ui_api.h)
  *
  * Protection, in the order applied to a request: the URI is bounded
  * (HTTP_MAX_URI, else 414; MHD itself answers past

@@ -57,6 +57,7 @@ static const char *const known_vars[] = {
     "FLAMESHOT_HTTP_INSECURE",
     "FLAMESHOT_SPOOL_MAX_MB",
     "FLAMESHOT_LOCAL_KEEP",
+    "FLAMESHOT_UI_MAX_KB",
     "FLAMESHOT_MAX_PROFILE_MB",
     "FLAMESHOT_HTTP_TOKEN",
     "FLAMESHOT_TEST_SHORT_INTERVALS",
@@ -819,6 +820,8 @@ int config_load(struct config *cfg, config_getenv_fn get, void *arg, struct conf
     if (rc == 0)
         rc = load_bool(&l, "FLAMESHOT_LOCAL_KEEP", false, &cfg->local_keep);
     if (rc == 0)
+        rc = load_uint(&l, "FLAMESHOT_UI_MAX_KB", NULL, 65536, 1, 1u << 22, &cfg->ui_max_kb);
+    if (rc == 0)
         rc = load_paths(&l, cfg);
     if (rc == 0)
         rc = load_monitor_interval(&l, cfg);
@@ -1007,6 +1010,7 @@ cJSON *config_to_json(const struct config *c)
     json_add_str_or_null(o, "datakit_addr", c->datakit_addr);
     cJSON_AddStringToObject(o, "sink", c->datakit_addr ? "datakit" : "local");
     cJSON_AddBoolToObject(o, "local_keep", c->local_keep || !c->datakit_addr);
+    cJSON_AddNumberToObject(o, "ui_max_kb", (double)c->ui_max_kb);
     cJSON_AddStringToObject(o, "profiling_path", c->profiling_path);
     json_add_duration(o, "monitor_interval", c->monitor_interval_ms);
     cJSON_AddStringToObject(o, "log_level", log_level_name((enum log_level)c->log_level));

@@ -9,6 +9,7 @@
 #include "outbox/outbox.h"
 #include "http/prom.h"
 #include "http/ratelimit.h"
+#include "http/ui_api.h"
 #include "policy/targets.h"
 #include "core/units.h"
 #include "core/version.h"
@@ -33,6 +34,7 @@ struct http {
     char *events_name, *events_detail;
     struct MHD_Daemon *mhd;
     struct ratelimit *rl;
+    struct ui_api *ui;
     _Atomic int state;
     uint64_t start_real_ns, start_mono_ms;
 };
@@ -44,6 +46,14 @@ struct req {
     bool checked, answered;
     bool body;        /* the request came with one: refused once it is read */
     size_t discarded; /* body bytes read and thrown away */
+    struct ui_wait *ui; /* a /ui render: the connection is suspended until it is done */
+};
+
+/* A /ui render in flight: its answer, filled on the render lane, and the
+ * suspended connection to resume then. */
+struct ui_wait {
+    struct ui_reply rep;
+    struct MHD_Connection *c;
 };
 
 /* A refused body is read to its end before the 413 so that closing the
@@ -59,6 +69,7 @@ struct reply {
     char *text; /* instead of json (malloc'd) */
     size_t text_len;
     const char *content_type;
+    const char *csp;        /* Content-Security-Policy (the /ui pages), NULL: none */
     unsigned retry_after_s; /* 0: no Retry-After */
     const char *allow;      /* Allow header of a 405, NULL: none */
     bool www_auth;
@@ -362,6 +373,54 @@ static void on_metrics(struct http *h, const char *query, const char *arg, struc
     rep->status = 200;
 }
 
+/* ---- /ui ---------------------------------------------------------------- */
+
+static void ui_to_reply(struct ui_reply *u, struct reply *rep)
+{
+    rep->retry_after_s = u->retry_after_s;
+    if (!u->body) {
+        error_reply(rep, u->status ? u->status : 500, u->error ? u->error : "internal error",
+                    "%s", u->detail);
+        return;
+    }
+    rep->status = u->status;
+    rep->text = u->body;
+    rep->text_len = u->len;
+    rep->content_type = u->content_type;
+    rep->csp = u->csp;
+    u->body = NULL;
+}
+
+static void ui_done(void *arg)
+{
+    struct ui_wait *w = arg;
+    MHD_resume_connection(w->c);
+}
+
+/* Answers at once, or suspends the connection while the page renders on
+ * the ui lane (true): on_request answers it when it is resumed. */
+static bool on_ui(struct http *h, struct MHD_Connection *c, struct req *r, const char *page,
+                  const char *query, struct reply *rep)
+{
+    struct ui_render *job = NULL;
+    struct ui_wait *w = calloc(1, sizeof(*w));
+    if (!w) {
+        error_reply(rep, 500, "internal error", "out of memory");
+        return false;
+    }
+    if (ui_api_prepare(h->ui, page, query, &w->rep, &job) == 0) {
+        ui_to_reply(&w->rep, rep);
+        free(w);
+        return false;
+    }
+    w->c = c;
+    r->ui = w;
+    /* before the render can finish: its resume must find it suspended */
+    MHD_suspend_connection(c);
+    ui_api_submit(h->ui, job, &w->rep, ui_done, w);
+    return true;
+}
+
 /* ---- routing ------------------------------------------------------------ */
 
 struct route {
@@ -370,6 +429,7 @@ struct route {
     bool probe;   /* the kubelet's: neither rate-limited nor authenticated */
     bool capture; /* queues jobs: 503 while stopping */
     handler_fn fn;
+    bool ui; /* the /ui pages (ui_api.h): fn is NULL */
 };
 
 static const struct route routes[] = {
@@ -384,6 +444,8 @@ static const struct route routes[] = {
     {"/v1/profile", false, false, true, on_profile},
     {"/v1/snapshot", false, false, true, on_snapshot},
     {"/v1/artefacts", false, false, false, on_artefacts},
+    {"/ui", false, false, false, NULL, true},
+    {"/ui/", true, false, false, NULL, true},
 };
 
 /* The route for a raw path (not decoded: our paths are plain ASCII, and a
@@ -487,7 +549,8 @@ static void body_refused(struct reply *rep)
     rep->close = true; /* a client that sends bodies gets no second request */
 }
 
-static void route(struct http *h, struct MHD_Connection *c, const char *method, struct req *r,
+/* Returns true when the connection was suspended for a /ui render. */
+static bool route(struct http *h, struct MHD_Connection *c, const char *method, struct req *r,
                   struct reply *rep)
 {
     char *q = strchr(r->uri, '?');
@@ -500,14 +563,16 @@ static void route(struct http *h, struct MHD_Connection *c, const char *method, 
     bool stopping = atomic_load(&h->state) == HTTP_STOPPING;
     if (rt && rt->capture && stopping) {
         rt->fn(h, q, arg, rep);
-        return;
+        return false;
     }
     if ((!rt || !rt->probe) && !admit(h, c, rep))
-        return;
+        return false;
     if (!rt) {
         error_reply(rep, 404, "no such endpoint",
                     "endpoints: /v1/profile /v1/snapshot /v1/jobs[/<id>] /v1/targets "
-                    "/v1/pods /v1/artefacts /v1/status /metrics /healthz /readyz");
+                    "/v1/pods /v1/artefacts /v1/status /metrics /healthz /readyz /ui");
+    } else if (rt->ui) {
+        return on_ui(h, c, r, arg, q, rep);
     } else if (rt->capture && strcmp(method, MHD_HTTP_METHOD_HEAD) == 0) {
         /* HEAD must be safe: it never queues a capture */
         error_reply(rep, 405, "method not allowed", "%s queues a capture: use GET", rt->path);
@@ -515,6 +580,7 @@ static void route(struct http *h, struct MHD_Connection *c, const char *method, 
     } else {
         rt->fn(h, q, arg, rep);
     }
+    return false;
 }
 
 /* ---- libmicrohttpd plumbing ---------------------------------------------- */
@@ -584,6 +650,10 @@ static enum MHD_Result send_reply(struct http *h, struct MHD_Connection *c, stru
     }
     if (rep->allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rep->allow);
+    if (rep->csp) {
+        MHD_add_response_header(resp, "Content-Security-Policy", rep->csp);
+        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    }
     if (rep->www_auth)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Bearer realm=\"flameshot\"");
@@ -607,8 +677,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 {
     (void)cls, (void)c, (void)toe;
     struct req *r = *req_cls;
-    if (r)
+    if (r) {
         free(r->uri);
+        if (r->ui)
+            ui_reply_free(&r->ui->rep);
+        free(r->ui);
+    }
     free(r);
     *req_cls = NULL;
 }
@@ -641,8 +715,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_YES;
     } else if (r->body) {
         body_refused(&rep);
-    } else {
-        route(h, c, method, r, &rep);
+    } else if (r->ui) {
+        ui_to_reply(&r->ui->rep, &rep); /* resumed: the render is done */
+    } else if (route(h, c, method, r, &rep)) {
+        return MHD_YES; /* suspended: answered when the render is done */
     }
     r->answered = true;
     log_debug("http", "%s %s -> %d", method, r->uri ? r->uri : "(too long)", rep.status);
@@ -694,7 +770,8 @@ static int listen_socket(const struct config *c, char *err, size_t errcap)
 
 static int start(struct http *h, int fd, char *err, size_t errcap)
 {
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
     h->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS, MHD_OPTION_CONNECTION_LIMIT,
@@ -723,10 +800,12 @@ int http_open(const struct http_deps *deps, struct http **out, char *err, size_t
     h->events_name = strdup(deps->events_name ? deps->events_name : "");
     h->events_detail = strdup(deps->events_detail ? deps->events_detail : "");
     h->rl = ratelimit_new(HTTP_RATE_PER_S, HTTP_RATE_BURST, HTTP_RATE_CLIENTS);
+    struct ui_api_deps ud = {.cfg = deps->cfg, .outbox = deps->outbox, .metrics = deps->metrics};
+    h->ui = ui_api_new(&ud);
     h->start_real_ns = units_now_real_ns();
     h->start_mono_ms = units_now_mono_ms();
     atomic_store(&h->state, HTTP_STARTING);
-    if (!h->events_name || !h->events_detail || !h->rl)
+    if (!h->events_name || !h->events_detail || !h->rl || !h->ui)
         goto out;
     int fd = listen_socket(deps->cfg, err, errcap);
     rc = fd < 0 ? fd : start(h, fd, err, errcap);
@@ -751,6 +830,8 @@ void http_close(struct http *h)
 {
     if (!h)
         return;
+    /* first: a render waiting or running resumes its connection */
+    ui_api_free(h->ui);
     if (h->mhd)
         MHD_stop_daemon(h->mhd);
     ratelimit_free(h->rl);

@@ -74,6 +74,7 @@ agent's own default applies. Checks the schema cannot express fail here.
   "FLAMESHOT_MODE" $c.mode
   "FLAMESHOT_DATAKIT_ADDR" $c.datakitAddr
   "FLAMESHOT_LOCAL_KEEP" $c.localKeep
+  "FLAMESHOT_UI_MAX_KB" (int64 $c.uiMaxKb)
   "FLAMESHOT_PROFILING_PATH" $c.profilingPath
   "FLAMESHOT_MONITOR_INTERVAL" $c.monitorInterval
   "FLAMESHOT_LOG_LEVEL" $c.logLevel
