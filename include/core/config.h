@@ -40,8 +40,8 @@ struct config_hprof_upload {
 
 struct config {
     enum fs_mode mode_requested;
-    enum fs_mode mode;    /* resolved: kubernetes or standalone */
-    char *datakit_addr;   /* NULL: local directory sink */
+    enum fs_mode mode;  /* resolved: kubernetes or standalone */
+    char *datakit_addr; /* NULL: local directory sink */
     /* FLAMESHOT_LOCAL_KEEP: profiles also kept in the local sink beside DataKit */
     bool local_keep;
     /* FLAMESHOT_UI_MAX_KB: the memory one /ui render may use (stacks, heat map) */

@@ -33,29 +33,29 @@
 /* One end of a time range, as given. */
 struct load_time {
     bool set;
-    bool absolute;  /* RFC 3339: ns is since the epoch; else since the recording's start */
+    bool absolute; /* RFC 3339: ns is since the epoch; else since the recording's start */
     int64_t ns;
 };
 
 struct load_opts {
-    int event;             /* enum jfr_event; -1: pick */
+    int event; /* enum jfr_event; -1: pick */
     struct load_time from, to;
-    size_t max_bytes;      /* stacks (and heat map) budget; 0: LOAD_DEFAULT_MAX_BYTES */
-    uint64_t deadline_ms;  /* monotonic; 0: none */
-    unsigned jfr_flags;    /* JFR_OPT_* */
-    bool heatmap;          /* also fill a heat map (JFR only) */
+    size_t max_bytes;     /* stacks (and heat map) budget; 0: LOAD_DEFAULT_MAX_BYTES */
+    uint64_t deadline_ms; /* monotonic; 0: none */
+    unsigned jfr_flags;   /* JFR_OPT_* */
+    bool heatmap;         /* also fill a heat map (JFR only) */
 };
 
 struct load_result {
     struct stacks *stacks;   /* owned; NULL after a failure */
     struct heatmap *heatmap; /* owned; NULL unless asked for */
     enum jfr_event event;
-    bool picked;             /* the event was chosen here, not by the caller */
-    bool collapsed;          /* the file was collapsed text (no event, no times) */
-    int64_t start_ns;        /* the recording's start; 0 for collapsed text */
-    int64_t from_ns, to_ns;  /* the range applied, wall clock; 0: open */
-    uint64_t samples;        /* samples (collapsed: lines) loaded */
-    struct jfr_stats st;     /* the reader's (truncated, cut) */
+    bool picked;            /* the event was chosen here, not by the caller */
+    bool collapsed;         /* the file was collapsed text (no event, no times) */
+    int64_t start_ns;       /* the recording's start; 0 for collapsed text */
+    int64_t from_ns, to_ns; /* the range applied, wall clock; 0: open */
+    uint64_t samples;       /* samples (collapsed: lines) loaded */
+    struct jfr_stats st;    /* the reader's (truncated, cut) */
 };
 
 /* Parses one end of a range: seconds since the start ("12", "1.5") or RFC

@@ -40,9 +40,9 @@ struct outbox;
 struct ui_api;
 struct ui_render;
 
-#define UI_QUEUE              4
-#define UI_RENDER_TIMEOUT_MS  10000
-#define UI_MAX_SNAPSHOT       (16u << 20)
+#define UI_QUEUE             4
+#define UI_RENDER_TIMEOUT_MS 10000
+#define UI_MAX_SNAPSHOT      (16u << 20)
 /* the HTML pages: inline script and style, nothing else, no framing */
 #define UI_CSP_PAGE                                                                                \
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "   \

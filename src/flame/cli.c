@@ -103,13 +103,17 @@ static int check_args(const struct cli *c)
 
 static int parse_args(struct cli *c, int argc, char **argv)
 {
-    static const struct option longs[] = {
-        {"out", required_argument, NULL, 'o'},   {"event", required_argument, NULL, 'e'},
-        {"collapsed", no_argument, NULL, 'c'},   {"from", required_argument, NULL, 'f'},
-        {"to", required_argument, NULL, 't'},    {"diff", required_argument, NULL, 'd'},
-        {"heatmap", no_argument, NULL, 'm'},     {"icicle", no_argument, NULL, 'i'},
-        {"title", required_argument, NULL, 'T'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {{"out", required_argument, NULL, 'o'},
+                                          {"event", required_argument, NULL, 'e'},
+                                          {"collapsed", no_argument, NULL, 'c'},
+                                          {"from", required_argument, NULL, 'f'},
+                                          {"to", required_argument, NULL, 't'},
+                                          {"diff", required_argument, NULL, 'd'},
+                                          {"heatmap", no_argument, NULL, 'm'},
+                                          {"icicle", no_argument, NULL, 'i'},
+                                          {"title", required_argument, NULL, 'T'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
     int opt, rc = 0;
     c->lo.event = -1;
     optind = 1;

@@ -46,7 +46,8 @@ static int parse_rfc3339(const char *s, int64_t *ns)
     int n = 0;
     long zone, frac = 0;
     if (sscanf(s, "%4d-%2d-%2d%*[Tt ]%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 || !n)
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
+        !n)
         return -EINVAL;
     const char *p = s + n;
     if (*p == '.') {
@@ -139,7 +140,7 @@ struct feed {
 
 static int past_deadline(const struct load_opts *o, uint64_t n)
 {
-    return o->deadline_ms && n % DEADLINE_EVERY == 0 && units_now_mono_ms() > o->deadline_ms;
+    return o->deadline_ms && n % DEADLINE_EVERY == 1 && units_now_mono_ms() > o->deadline_ms;
 }
 
 static int feed_sample(void *arg, const struct jfr_sample *s)
@@ -195,8 +196,8 @@ static int pick_event(int fd, const char *path, const struct load_opts *o, struc
         return rc;
     int ev = load_pick_event(p.counts);
     if (ev < 0) {
-        snprintf(err, errcap, "%s: no stack samples of any kind (cpu, wall, alloc, lock, nativemem)",
-                 path);
+        snprintf(err, errcap,
+                 "%s: no stack samples of any kind (cpu, wall, alloc, lock, nativemem)", path);
         return -ENODATA;
     }
     r->event = (enum jfr_event)ev;
@@ -314,6 +315,8 @@ int load_file(const char *path, const struct load_opts *o, struct load_result *r
         rc = load_collapsed(in, path, o, r, err, errcap);
     }
     fclose(in);
+    if (rc == 0 && o->deadline_ms && units_now_mono_ms() > o->deadline_ms)
+        rc = stop_reason(-ETIMEDOUT, path, o, err, errcap);
     if (rc < 0)
         load_result_free(r);
     return rc;

@@ -44,8 +44,8 @@ struct http {
 struct req {
     char *uri; /* NULL when longer than HTTP_MAX_URI */
     bool checked, answered;
-    bool body;        /* the request came with one: refused once it is read */
-    size_t discarded; /* body bytes read and thrown away */
+    bool body;          /* the request came with one: refused once it is read */
+    size_t discarded;   /* body bytes read and thrown away */
     struct ui_wait *ui; /* a /ui render: the connection is suspended until it is done */
 };
 
@@ -379,8 +379,8 @@ static void ui_to_reply(struct ui_reply *u, struct reply *rep)
 {
     rep->retry_after_s = u->retry_after_s;
     if (!u->body) {
-        error_reply(rep, u->status ? u->status : 500, u->error ? u->error : "internal error",
-                    "%s", u->detail);
+        error_reply(rep, u->status ? u->status : 500, u->error ? u->error : "internal error", "%s",
+                    u->detail);
         return;
     }
     rep->status = u->status;

@@ -134,12 +134,23 @@ static void esc(FILE *f, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&#39;", f); break;
-        default: fputc(*s, f);
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        case '\'':
+            fputs("&#39;", f);
+            break;
+        default:
+            fputc(*s, f);
         }
     }
 }
@@ -250,8 +261,9 @@ static int list_page(FILE *f, const cJSON *idx)
           "a.ev{font-size:11px}form{display:inline}</style></head><body>\n"
           "<h1>Captures kept on this node</h1>\n",
           f);
-    fprintf(f, "<p>%zu profiles and snapshots, newest first. Ranges: seconds since the "
-               "recording's start or RFC 3339.</p>\n",
+    fprintf(f,
+            "<p>%zu profiles and snapshots, newest first. Ranges: seconds since the "
+            "recording's start or RFC 3339.</p>\n",
             n);
     list_rows(f, rows, n);
     fputs("</body></html>\n", f);
@@ -345,9 +357,8 @@ static void on_snapshot(struct ui_api *u, const char *query, struct ui_reply *re
 
 /* ---- renders: checked here, run on the lane ----------------------------- */
 
-static const struct query_spec render_spec[] = {{"id", 64},    {"base", 64}, {"event", 16},
-                                                {"from", 64},  {"to", 64},   {"icicle", 1},
-                                                {NULL, 0}};
+static const struct query_spec render_spec[] = {
+    {"id", 64}, {"base", 64}, {"event", 16}, {"from", 64}, {"to", 64}, {"icicle", 1}, {NULL, 0}};
 
 /* A kept JFR: a regular file (a Go profile is a directory of pprof files). */
 static bool renderable(const cJSON *e, char *path, size_t cap, struct ui_reply *rep)
@@ -359,8 +370,9 @@ static bool renderable(const cJSON *e, char *path, size_t cap, struct ui_reply *
         return false;
     }
     if (!S_ISREG(st.st_mode)) {
-        fail(rep, 415, "not a JFR", "%s is not a JFR (a Go profile's pprof files are not "
-                                    "rendered here)",
+        fail(rep, 415, "not a JFR",
+             "%s is not a JFR (a Go profile's pprof files are not "
+             "rendered here)",
              str_of(e, "id"));
         return false;
     }
@@ -370,8 +382,8 @@ static bool renderable(const cJSON *e, char *path, size_t cap, struct ui_reply *
 /* event, from, to, icicle. Returns false with rep filled. */
 static bool render_opts(const struct httpq *q, struct ui_render *j, struct ui_reply *rep)
 {
-    const char *ev = query_get(q, "event"), *from = query_get(q, "from"),
-               *to = query_get(q, "to"), *ic = query_get(q, "icicle");
+    const char *ev = query_get(q, "event"), *from = query_get(q, "from"), *to = query_get(q, "to"),
+               *ic = query_get(q, "icicle");
     j->lo.event = ev && *ev ? jfr_event_parse(ev) : -1;
     if (ev && *ev && j->lo.event < 0) {
         fail(rep, 400, "bad parameter", "event must be cpu, wall, alloc, lock or nativemem");

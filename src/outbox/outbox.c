@@ -1155,7 +1155,9 @@ int outbox_open(const struct outbox_opts *o, struct outbox **out, char *err, siz
     pthread_mutex_unlock(&ob->mu);
     log_info(MOD, "%zu artefacts pending in %s (%" PRIu64 " bytes); %zu kept locally; sink %s",
              ob->n, ob->dir, ob->bytes, sink_local_items(ob->local),
-             !ob->dk ? "local" : ob->local_keep ? "datakit, profiles also kept locally" : "datakit");
+             !ob->dk          ? "local"
+             : ob->local_keep ? "datakit, profiles also kept locally"
+                              : "datakit");
     *out = ob;
     return 0;
 }
