@@ -538,8 +538,6 @@ static void render(struct ui_render *j)
         blo.event = (int)r.event;
         rc = load_file(j->base_path, &blo, &base, err, sizeof(err));
     }
-    if (rc == 0 && units_now_mono_ms() > j->lo.deadline_ms)
-        rc = -ETIMEDOUT;
     struct page_args pa = {j, &r, &base};
     if (rc == 0 && (rc = to_body(rep, write_page, &pa)) < 0)
         snprintf(err, sizeof(err), "cannot write the page: %s", strerror(-rc));
