@@ -28,13 +28,15 @@ static int parse_seconds(const char *s, int64_t *ns)
 /* "+hh:mm", "-hh:mm" or "Z" into seconds east of UTC. */
 static int parse_zone(const char *s, long *off)
 {
-    int hh, mm, n = 0;
     if ((s[0] == 'Z' || s[0] == 'z') && !s[1]) {
         *off = 0;
         return 0;
     }
-    if ((s[0] != '+' && s[0] != '-') || sscanf(s + 1, "%2d:%2d%n", &hh, &mm, &n) != 2 || s[1 + n] ||
-        hh > 23 || mm > 59)
+    if ((s[0] != '+' && s[0] != '-') || strlen(s) != 6 || s[3] != ':' ||
+        strspn(s + 1, "0123456789") != 2 || strspn(s + 4, "0123456789") != 2)
+        return -EINVAL;
+    long hh = (s[1] - '0') * 10 + (s[2] - '0'), mm = (s[4] - '0') * 10 + (s[5] - '0');
+    if (hh > 23 || mm > 59)
         return -EINVAL;
     *off = (s[0] == '-' ? -1 : 1) * (hh * 3600L + mm * 60L);
     return 0;
