@@ -186,6 +186,8 @@ static const struct reject_case rejects[] = {
     {{"FLAMESHOT_MAX_CONCURRENT_JOBS=0"}, "FLAMESHOT_MAX_CONCURRENT_JOBS", "out of range"},
     {{"FLAMESHOT_MAX_CONCURRENT_JOBS=-1"}, "FLAMESHOT_MAX_CONCURRENT_JOBS", "negative"},
     {{"FLAMESHOT_SPOOL_MAX_MB=lots"}, "FLAMESHOT_SPOOL_MAX_MB", "not a whole number"},
+    {{"FLAMESHOT_LOCAL_KEEP=maybe"}, "FLAMESHOT_LOCAL_KEEP", "not a boolean"},
+    {{"FLAMESHOT_UI_MAX_KB=0"}, "FLAMESHOT_UI_MAX_KB", "out of range"},
     {{"FLAMESHOT_MAX_JOBS_PER_CONTAINER=0"}, "FLAMESHOT_MAX_JOBS_PER_CONTAINER", "out of range"},
     {{"FLAMESHOT_MAX_JOBS_PER_CONTAINER=3"},
      "FLAMESHOT_MAX_JOBS_PER_CONTAINER",
@@ -401,6 +403,8 @@ TEST(defaults_are_flameshot_defaults)
     CHECK_EQ(c.max_queued_per_container, 8);
     CHECK_EQ(c.spool_max_mb, 1024);
     CHECK_EQ(c.max_profile_mb, 256);
+    CHECK(!c.local_keep);
+    CHECK_EQ(c.ui_max_kb, 65536);
     CHECK(c.http_token == NULL);
     CHECK(!c.http_insecure);
     CHECK(c.rules.is_default);
@@ -441,6 +445,8 @@ TEST(every_variable_is_read)
                          "FLAMESHOT_HTTP_INSECURE=true",
                          "FLAMESHOT_SPOOL_MAX_MB=64",
                          "FLAMESHOT_MAX_PROFILE_MB=48",
+                         "FLAMESHOT_LOCAL_KEEP=true",
+                         "FLAMESHOT_UI_MAX_KB=2048",
                          "FLAMESHOT_HTTP_TOKEN=s3cret",
                          "FLAMESHOT_PROCESSES=[{\"service\":\"user-service\",\"language\":\"java\","
                          "\"command\":\"^java.*user-service\\\\.jar$\",\"duration\":\"60s\","
@@ -481,6 +487,8 @@ TEST(every_variable_is_read)
     CHECK(c.http_insecure);
     CHECK_EQ(c.spool_max_mb, 64);
     CHECK_EQ(c.max_profile_mb, 48);
+    CHECK(c.local_keep);
+    CHECK_EQ(c.ui_max_kb, 2048);
     CHECK_STREQ(c.http_token, "s3cret");
     CHECK_EQ(c.rules.n, 1);
     const struct rule *r = &c.rules.items[0];
