@@ -38,6 +38,8 @@ ui() {
     code=$(d_api "$name" "$path" "${AUTH[@]}" "$@")
     [ "$code" = "$want" ] && return 0
     echo "GET $path: $code, want $want: $(head -c 600 "$D_BODY")"
+    echo "the daemon's log ends:"
+    tail -n 15 "$D_DIR/$name/log"
     return 1
 }
 
@@ -184,30 +186,37 @@ case_unknown_ids_and_traversal() {
     ui main 404 "/ui/nosuchpage" || return 1
 }
 
-# The same data seen by a daemon with a 1 KiB render budget, plus a record
-# kept from a Kubernetes target (a copy with the k8s fields a Pod's profile
-# carries, indexed at start like any kept file).
+# The same data seen by a daemon with a 1 KiB render budget, plus two
+# records indexed at start like any kept file: a copy of a profile with the
+# k8s fields a Pod's profile carries, and collapsed stacks (which /ui
+# renders as the CLI does) with 5000 distinct stacks, over any 1 KiB.
+seed() { # SRC-SIDECAR DIR FILE ID-SUFFIX JQ-EDIT
+    mkdir -p "$2" && jq --arg id "$(jq -r .artefact.id "$1" | sed "s/-........\$/-$4/")" --arg f "$3" \
+        ".artefact.id = \$id | .payload = \$f | $5" "$1" >"$2/$3.json" && jq -r .artefact.id "$2/$3.json"
+}
+
 case_kubernetes_groups_and_over_budget_413() {
     caps
     SRC=127.0.0.26
     d_stop main || return 1
-    local data src dir id
+    local data src pod big i
     data=$(d_data main); src=$(cat "$OB_TMP/profile1")
-    dir=$data/profiles/shop/orders-7f9c/app
-    mkdir -p "$dir" && cp "$src" "$dir/profile_1_k8s.jfr" || return 1
-    id=$(jq -r '.artefact.id' "$src.json" | sed 's/-........$/-0000cafe/')
-    jq --arg id "$id" '.artefact.id = $id | .payload = "profile_1_k8s.jfr" |
-        .artefact.service = "orders" | .artefact.k8s = {pod_name: "orders-7f9c",
-        pod_namespace: "shop", container_name: "app", pod_uid: "u-1", container_id: "containerd://c1"}' \
-        "$src.json" >"$dir/profile_1_k8s.jfr.json" || return 1
+    pod=$(seed "$src.json" "$data/profiles/shop/orders-7f9c/app" profile_1_k8s.jfr 0000cafe \
+        '.artefact.service = "orders" | .artefact.k8s = {pod_name: "orders-7f9c",
+         pod_namespace: "shop", container_name: "app", pod_uid: "u-1", container_id: "containerd://c1"}') &&
+        cp "$src" "$data/profiles/shop/orders-7f9c/app/profile_1_k8s.jfr" || return 1
+    big=$(seed "$src.json" "$(dirname "$src")" profile_1_big.txt 0000b16b .) || return 1
+    for i in $(seq 1 5000); do echo "java/lang/Thread.run;Main.work;Main.step$i 1"; done \
+        >"$(dirname "$src")/profile_1_big.txt"
     d_start small FLAMESHOT_PROFILING_PATH="$data" FLAMESHOT_HTTP_TOKEN="$TOKEN" FLAMESHOT_UI_MAX_KB=1 ||
         return 1
     ui small 200 /ui && is_page || return 1
     grep -q '<h2>shop/orders-7f9c/app (orders)</h2>' "$D_BODY" || { echo "no Pod group"; return 1; }
-    grep -q "href=\"/ui/flamegraph?id=$id\"" "$D_BODY" || { echo "no link to the Pod's profile"; return 1; }
-    ui small 413 "/ui/flamegraph?id=$id" || return 1
-    jq -e '.detail | contains("FLAMESHOT_UI_MAX_KB (1 KiB)")' "$D_BODY" >/dev/null || { cat "$D_BODY"; return 1; }
-    ui small 413 "/ui/heatmap?id=$(id_of profile1)" || return 1
+    grep -q "href=\"/ui/flamegraph?id=$pod\"" "$D_BODY" || { echo "no link to the Pod's profile"; return 1; }
+    ui small 413 "/ui/flamegraph?id=$big" || return 1
+    jq -e '.error == "too large to render" and
+        (.detail | contains("FLAMESHOT_UI_MAX_KB (1 KiB)"))' "$D_BODY" >/dev/null || { cat "$D_BODY"; return 1; }
+    ui small 413 "/ui/diff?base=$big&id=$pod" || return 1
     d_stop small
 }
 
