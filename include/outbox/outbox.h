@@ -20,7 +20,9 @@
  *                  (local_keep): the payload goes to the local sink first
  *                  and is uploaded from there, so /ui can show it at once
  *                  and a DataKit outage keeps it visible; the kept copy
- *                  counts against the budget like any local artefact.
+ *                  counts against the budget like any local artefact, and
+ *                  when the budget drops it before DataKit took it, the
+ *                  upload goes with it (one artefact, one drop).
  *   jcmd_snapshot  the text always to the local sink (DataKit has no intake
  *                  for it); its summary (output_path = where the text is
  *                  kept) to DataKit logging, else inside the local sidecar.

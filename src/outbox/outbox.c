@@ -176,6 +176,27 @@ static void count_drop(struct outbox *ob, const char *what, uint64_t bytes, cons
     log_warn(MOD, "dropped %s (%" PRIu64 " bytes): %s", what, bytes, why);
 }
 
+/* A kept copy a pending upload reads from (FLAMESHOT_LOCAL_KEEP) was
+ * dropped: the upload goes with it, the same artefact, counted once. An
+ * upload in flight keeps reading the file it opened. mu held. */
+static void drop_upload_of(struct outbox *ob, const char *kept)
+{
+    const char *rel = kept ? kept + 1 : NULL; /* what is "kind relpath" */
+    for (size_t i = 0; rel && i < ob->n; i++) {
+        struct item *it = ob->items[i];
+        if (!it->busy && (it->m.done & ARTEFACT_ROUTE_LOCAL) && it->m.local_relpath &&
+            strcmp(it->m.local_relpath, rel) == 0) {
+            log_warn(MOD, "%s %s will not reach %s: its kept copy was dropped",
+                     artefact_kind_name(it->m.kind), it->m.id,
+                     artefact_route_name(next_route(&it->m)));
+            unlink_item(ob, it);
+            list_remove(ob, it);
+            item_free(it);
+            return;
+        }
+    }
+}
+
 /* Drops the oldest artefact, pending or kept locally. mu held. Returns
  * the bytes freed, 0 when nothing can be dropped. */
 static uint64_t drop_oldest(struct outbox *ob, const char *why)
@@ -186,6 +207,7 @@ static uint64_t drop_oldest(struct outbox *ob, const char *why)
     if (local && (!it || local <= it->m.created_ns)) {
         uint64_t freed = sink_local_drop_oldest(ob->local, what, sizeof(what));
         count_drop(ob, what, freed, why);
+        drop_upload_of(ob, strchr(what, ' '));
         return freed;
     }
     if (!it)

@@ -750,6 +750,45 @@ TEST(a_kept_profile_is_local_at_once_and_still_pending_for_datakit)
     rm_rf(root);
 }
 
+/* A kept copy that a pending upload reads from goes with that upload when
+ * the budget drops it: one artefact, one drop, no upload of a file gone. */
+TEST(a_dropped_kept_copy_takes_its_pending_upload_along)
+{
+    char root[64], err[256], path[PATH_MAX];
+    struct outbox *ob;
+    struct artefact_meta m;
+    struct outbox_stats st;
+    struct outbox_opts o = {.datakit_addr = "http://127.0.0.1:9/profiling/v1/input",
+                            .local_keep = true,
+                            .backoff_min_ms = 200,
+                            .backoff_max_ms = 400};
+    CHECK(tmpdir(root));
+    o.root = root;
+    CHECK_EQ(outbox_open(&o, &ob, err, sizeof(err)), 0);
+    meta_for(&m, ARTEFACT_PROFILE, 5);
+    CHECK_EQ(put_payload(ob, &m, 3000, 'a', NULL), 0);
+    artefact_meta_free(&m);
+    CHECK_EQ(outbox_run_once(ob), 1); /* kept; DataKit refused */
+    outbox_stats(ob, &st);
+    CHECK_EQ(st.items, 1);
+    outbox_close(ob);
+    o.max_bytes = 3000 + 4096 + 1000; /* room for one payload and its record hold, not two */
+    CHECK(st.bytes + st.local_bytes + 3000 + 4096 > o.max_bytes);
+    CHECK_EQ(outbox_open(&o, &ob, err, sizeof(err)), 0);
+    meta_for(&m, ARTEFACT_PROFILE, 6);
+    m.created_ns = 0;
+    CHECK_EQ(put_payload(ob, &m, 3000, 'b', NULL), 0);
+    artefact_meta_free(&m);
+    outbox_stats(ob, &st);
+    CHECK_EQ(st.dropped, 1);
+    CHECK_EQ(st.items, 1);
+    CHECK_EQ(st.local_items, 0);
+    snprintf(path, sizeof(path), "%s/outbox", root);
+    CHECK_EQ(count_files(path, ".json"), 1);
+    outbox_close(ob);
+    rm_rf(root);
+}
+
 TEST_MAIN(a_go_profile_is_kept_as_a_directory_of_its_attachments,
           commit_then_local_delivery_with_sidecar_and_index,
           abort_and_crash_leftovers_leave_nothing, pending_artefacts_survive_a_restart,
@@ -761,4 +800,5 @@ TEST_MAIN(a_go_profile_is_kept_as_a_directory_of_its_attachments,
           datakit_routes_become_local_when_the_address_is_removed,
           an_unreachable_datakit_backs_off_and_keeps_the_artefact,
           stop_aborts_an_upload_in_flight_without_losing_it,
-          a_kept_profile_is_local_at_once_and_still_pending_for_datakit)
+          a_kept_profile_is_local_at_once_and_still_pending_for_datakit,
+          a_dropped_kept_copy_takes_its_pending_upload_along)
