@@ -18,6 +18,6 @@ for f in "$@"; do
     echo "static const char $name[] ="
     # C string literals, one per line: backslash and quote escaped, the
     # newline kept; a trigraph-looking ?? split so no compiler reads it
-    awk '{ gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); gsub(/\?\?/, "?\"\"?"); printf "    \"%s\\n\"\n", $0 }' "$f"
+    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/??/?""?/g' -e 's/^/    "/' -e 's/$/\\n"/' "$f"
     echo "    ;"
 done
