@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NONE UINT32_MAX
+#define NONE        UINT32_MAX
 #define GONE_LISTED 50 /* frames only the base had, largest first */
 
 struct node {
@@ -201,7 +201,7 @@ void fpage_json_str(FILE *out, const char *s)
         else if (*p < 0x20 || *p == '<' || *p == '>' || *p == '&' || *p == 0x7f)
             fprintf(out, "\\u%04x", *p);
         else if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9))
-            fprintf(out, "\\u%04x", 0x2000 | p[2]), p += 2; /* JS line terminators */
+            fprintf(out, "\\u%04x", 0x2000 | (p[2] & 0x3f)), p += 2; /* JS line terminators */
         else
             fputc(*p, out);
     }
@@ -385,8 +385,7 @@ int fpage_tree_write(const struct fpage_tree *t, double min_share, FILE *out)
             "\"total\":%llu,\"merged\":{\"frames\":%llu,\"blocks\":%llu,\"weight\":%llu,"
             "\"minShare\":%g}",
             (unsigned long long)t->total, (unsigned long long)wr.merged_frames,
-            (unsigned long long)wr.merged_blocks, (unsigned long long)wr.merged_weight,
-            min_share);
+            (unsigned long long)wr.merged_blocks, (unsigned long long)wr.merged_weight, min_share);
     free(wr.remap);
     free(wr.gone);
     if (wr.oom)
@@ -405,12 +404,23 @@ static void html_text(FILE *out, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
-        case '<': fputs("&lt;", out); break;
-        case '>': fputs("&gt;", out); break;
-        case '&': fputs("&amp;", out); break;
-        case '"': fputs("&quot;", out); break;
-        case '\'': fputs("&#39;", out); break;
-        default: fputc(*s, out);
+        case '<':
+            fputs("&lt;", out);
+            break;
+        case '>':
+            fputs("&gt;", out);
+            break;
+        case '&':
+            fputs("&amp;", out);
+            break;
+        case '"':
+            fputs("&quot;", out);
+            break;
+        case '\'':
+            fputs("&#39;", out);
+            break;
+        default:
+            fputc(*s, out);
         }
     }
 }

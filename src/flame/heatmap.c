@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NS_PER_S 1000000000ll
-#define MAX_ROWS 1000u
+#define NS_PER_S   1000000000ll
+#define MAX_ROWS   1000u
 #define ENTRY_COST 48u /* an entry and its share of the slots */
 
 /* One (cell, stack) pair: what of that stack fell in that cell. */

@@ -7,7 +7,7 @@
 
 /* What one more name or stack costs against the budget: its bytes plus its
  * share of the arrays and hash slots (kept at most half full, doubled). */
-#define NAME_COST 32u
+#define NAME_COST  32u
 #define STACK_COST 48u
 
 struct name {
@@ -278,8 +278,7 @@ static struct span *spans(struct stacks *st, size_t n)
     return st->spans;
 }
 
-int stacks_add(struct stacks *st, const char *const *names, size_t n, uint64_t weight,
-               uint32_t *id)
+int stacks_add(struct stacks *st, const char *const *names, size_t n, uint64_t weight, uint32_t *id)
 {
     struct span *f = spans(st, n);
     if (!f)
