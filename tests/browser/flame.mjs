@@ -208,6 +208,9 @@ async function big(page) {
   const t = await page.evaluate(() => ({ ms: performance.now(), drawn: window.__flame.drawn.length }));
   console.log(`# big page ready after ${t.ms.toFixed(0)} ms (navigation start to drawn), ${t.drawn} frames drawn`);
   ok('frames drawn', t.drawn > 0);
+  const note = await page.textContent('.merged-note');
+  ok('the page says what was merged', /frames thinner than .* were merged into .* \[merged\] blocks/.test(note), note);
+  console.log(`# ${note}`);
   await shot(page, 'drawn');
 }
 
