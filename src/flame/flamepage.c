@@ -4,6 +4,8 @@
  * tools/embed.sh (the Makefile's build/gen/flame_assets.h) */
 #include "flame_assets.h"
 
+#include "core/vec.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,18 +45,12 @@ static uint32_t hash_pair(uint32_t a, uint32_t b)
     return (uint32_t)(h >> 32);
 }
 
+/* Room for need elements (vec_grow doubles one step at a time). */
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
 {
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    void *g = realloc(*p, c * elem);
-    if (!g)
-        return -ENOMEM;
-    *p = g;
-    *cap = c;
+    while (*cap < need)
+        if (vec_grow(p, cap, *cap, elem, 64))
+            return -ENOMEM;
     return 0;
 }
 

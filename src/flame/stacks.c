@@ -1,5 +1,7 @@
 #include "flame/stacks.h"
 
+#include "core/vec.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -66,18 +68,12 @@ static uint32_t hash_ids(const uint32_t *ids, size_t n)
     return (uint32_t)(h ^ (h >> 32));
 }
 
+/* Room for need elements (vec_grow doubles one step at a time). */
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
 {
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    void *g = realloc(*p, c * elem);
-    if (!g)
-        return -ENOMEM;
-    *p = g;
-    *cap = c;
+    while (*cap < need)
+        if (vec_grow(p, cap, *cap, elem, 64))
+            return -ENOMEM;
     return 0;
 }
 
