@@ -6,13 +6,16 @@
  * what is selected, for the browser tests. */
 'use strict';
 (function () {
-  const CW = 14, CH = 8;
+  const CH = 8;
+  /* canvases wider than 32767 px fail to draw: long recordings get narrower columns */
+  const MAX_W = 30000;
   const FG = window.FlameGraph;
 
   function HeatMap(root, data) {
     this.data = data;
     this.rows = data.rows;
     this.cols = data.cols;
+    this.cw = Math.max(2, Math.min(14, Math.floor(MAX_W / Math.max(this.cols, 1))));
     this.index = new Map(); /* cell -> offset of its entry count in data.cells */
     this.cellWeight = new Map();
     this.cellSamples = new Map();
@@ -90,7 +93,7 @@
 
   HeatMap.prototype.cellAt = function (e) {
     const r = this.canvas.getBoundingClientRect();
-    const col = Math.floor((e.clientX - r.left) / CW), row = Math.floor((e.clientY - r.top) / CH);
+    const col = Math.floor((e.clientX - r.left) / this.cw), row = Math.floor((e.clientY - r.top) / CH);
     if (col < 0 || col >= this.cols || row < 0 || row >= this.rows) return -1;
     return col * this.rows + row;
   };
@@ -99,12 +102,12 @@
   HeatMap.prototype.cellCenter = function (col, row) {
     this.canvas.scrollIntoView();
     const r = this.canvas.getBoundingClientRect();
-    return { x: r.left + col * CW + CW / 2, y: r.top + row * CH + CH / 2 };
+    return { x: r.left + col * this.cw + this.cw / 2, y: r.top + row * CH + CH / 2 };
   };
 
   HeatMap.prototype.drawHeat = function () {
     const cv = this.canvas, dpr = window.devicePixelRatio || 1;
-    const W = this.cols * CW, H = this.rows * CH;
+    const W = this.cols * this.cw, H = this.rows * CH;
     cv.style.width = W + 'px';
     cv.style.height = H + 'px';
     cv.width = Math.round(W * dpr);
@@ -117,7 +120,7 @@
       const col = Math.floor(cell / this.rows), row = cell % this.rows;
       const t = this.max ? w / this.max : 0;
       g.fillStyle = 'rgb(' + Math.round(255 - 80 * t) + ',' + Math.round(225 * (1 - t)) + ',' + Math.round(200 * (1 - t)) + ')';
-      g.fillRect(col * CW, row * CH, CW - 1, CH - 1);
+      g.fillRect(col * this.cw, row * CH, Math.max(this.cw - 1, 1), CH - 1);
     }
     if (this.sel) {
       g.strokeStyle = 'rgb(0,90,200)';
@@ -125,7 +128,7 @@
       for (let c = this.sel.from; c <= this.sel.to; c++) {
         if (!this.cellWeight.has(c) && (this.sel.to - this.sel.from) > 5000) continue;
         const col = Math.floor(c / this.rows), row = c % this.rows;
-        g.strokeRect(col * CW + 1, row * CH + 1, CW - 3, CH - 3);
+        g.strokeRect(col * this.cw + 1, row * CH + 1, Math.max(this.cw - 3, 1), CH - 3);
       }
     }
   };
