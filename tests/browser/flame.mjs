@@ -76,6 +76,10 @@ async function flame(page) {
   ok('root spans the width', all.x === 0 && all.w === W, JSON.stringify(all));
   for (const f of fs) eq(`canvas colour of ${f.name} at depth ${f.depth}`, await pixel(page, f), f.fill);
   await shot(page, '1-drawn');
+  await hoverFrame(page, byName(fs, expect.hover.name));
+  await page.waitForFunction(() => window.__flame.hovered >= 0);
+  const det = await page.textContent('.details');
+  ok(`hover on ${expect.hover.name} shows ${expect.hover.text}`, det.startsWith(expect.hover.name + '\n' + expect.hover.text), det);
 
   await page.fill('input.search', expect.search);
   await page.press('input.search', 'Enter');

@@ -57,9 +57,11 @@ case_flame() {
     pct=$(awk '{ w = $NF; t += w; sub(/ [0-9]+$/, ""); n = split($0, f, ";")
                  for (i = 1; i <= n; i++) if (f[i] ~ /burn/) { m += w; break } }
                END { printf "%.2f", 100 * m / t }' "$WORK/known.txt")
-    echo "expect $frames frames, burn matches $pct%"
+    local aw
+    aw=$(awk '/^main;a;/ { w += $NF } END { print w }' "$WORK/known.txt")
+    echo "expect $frames frames, burn matches $pct%, a weighs $aw"
     browser flame "$WORK/known.html" "$SHOTS" \
-        "{\"frames\":$frames,\"names\":[\"main\",\"a\",\"b\",\"burn\",\"c\",\"x\",\"d\",\"e\"],\"search\":\"burn\",\"matchedPct\":\"$pct\",\"zoom\":\"a\"}"
+        "{\"frames\":$frames,\"names\":[\"main\",\"a\",\"b\",\"burn\",\"c\",\"x\",\"d\",\"e\"],\"search\":\"burn\",\"matchedPct\":\"$pct\",\"zoom\":\"a\",\"hover\":{\"name\":\"a\",\"text\":\"$aw samples ($(share "$WORK/known.txt" "main;a")% of the total)\"}}"
 }
 
 # --- (2) a diff --------------------------------------------------------------
