@@ -157,6 +157,17 @@ case_big() {
     browser big "$WORK/big.html" "$SHOTS" '{}' | tee -a "$SHOTS/measure.txt"
 }
 
+# the page's sources are inlined: one that would end its element is refused
+case_embed_refuses() {
+    printf 'const s = "</script>";\n' >"$WORK/bad.js"
+    if sh "$ROOT/tools/embed.sh" "$WORK/bad.js" >"$WORK/bad.h" 2>"$WORK/bad.err"; then
+        echo "tools/embed.sh took a source holding </script>"; return 1
+    fi
+    grep -q 'would end its inline element' "$WORK/bad.err" || { cat "$WORK/bad.err"; return 1; }
+    sh "$ROOT/tools/embed.sh" "$ROOT"/src/flame/page/*.js "$ROOT"/src/flame/page/*.css >/dev/null
+}
+
+t_case "embed.sh refuses a source that would end its inline element" case_embed_refuses
 t_case "flame graph: drawn, search percentage, click zoom, icicle" case_flame
 t_case "diff: grew red, shrank blue, hover shares, gone listed" case_diff
 t_case "heat map: ranges give exactly their samples" case_heatmap
