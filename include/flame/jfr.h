@@ -88,8 +88,9 @@ struct jfr_stats {
  * not an error: what the complete chunks held is delivered and st says
  * what was cut. Returns 0; -EINVAL when the file is not JFR or a chunk is
  * malformed (err says where and why; the samples of earlier chunks, and
- * of the bad chunk up to the bad event, were delivered); -EFBIG when a chunk's size exceeds the
- * limits; -ENOMEM; -EIO (read); or fn's nonzero return. */
+ * of the bad chunk up to the bad event, were delivered); -EFBIG when a
+ * chunk's size exceeds the limits; -ENOMEM; -EIO (read); or fn's nonzero
+ * return. */
 int jfr_read_fd(int fd, const struct jfr_opts *o, jfr_sample_fn fn, void *arg, struct jfr_stats *st,
                 char *err, size_t errcap);
 
