@@ -1001,10 +1001,17 @@ static int make_plans(struct reader *r)
     return 0;
 }
 
+/* ticks * 1e9 / ticks per second, clamped (hostile values stay defined). */
+static double ticks_to_ns(const struct chunk *ck, double ticks)
+{
+    double ns = ticks * 1e9 / (double)ck->tps;
+    return ns > 9e18 ? 9e18 : ns < -9e18 ? -9e18 : ns;
+}
+
 static int64_t ticks_ns(const struct chunk *ck, uint64_t ticks)
 {
-    return ck->start_ns +
-           (int64_t)((double)((int64_t)ticks - ck->start_ticks) * 1e9 / (double)ck->tps);
+    int64_t rel = (int64_t)(ticks - (uint64_t)ck->start_ticks);
+    return (int64_t)((uint64_t)ck->start_ns + (uint64_t)(int64_t)ticks_to_ns(ck, (double)rel));
 }
 
 /* Builds and hands one sample; 0 when skipped (no stack, no weight). */
@@ -1027,7 +1034,7 @@ static int deliver(struct reader *r, enum ev_type e, const uint64_t *v, bool has
         break;
     case T_MONITOR:
     case T_PARK:
-        w = (uint64_t)((double)v[S_DUR] * 1e9 / (double)ck->tps);
+        w = (uint64_t)ticks_to_ns(ck, (double)v[S_DUR]);
         cls = tlab = true;
         break;
     case T_MALLOC:
@@ -1116,7 +1123,7 @@ static int read_events(struct reader *r)
         if (h.bad || size == 0 || size > left || size < (uint64_t)(h.p - p))
             return fail(r, pos, "event size %" PRIu64 " outside the chunk's %" PRIu64 " bytes left",
                         size, left);
-        r->st->events++;
+        r->st->events += type > 1;
         uint32_t e = type > 1 ? jmap_get(&ck->ev_of_type, type) : JMAP_NONE;
         if (e != JMAP_NONE && (rc = read_event(r, pos, (enum ev_type)e)))
             return rc;
@@ -1187,7 +1194,7 @@ static int read_chunk(struct reader *r, uint64_t pos, uint64_t file_end, uint64_
         return rc;
     if (r->st->chunks++ == 0)
         r->st->start_ns = ck->start_ns;
-    r->st->end_ns = ck->start_ns + ck->dur_ns;
+    r->st->end_ns = (int64_t)((uint64_t)ck->start_ns + (uint64_t)ck->dur_ns);
     *next = ck->end;
     return 0;
 }
