@@ -1219,9 +1219,9 @@ int jfr_read_fd(int fd, const struct jfr_opts *o, jfr_sample_fn fn, void *arg, s
         end = pos;
     if (o && o->max_bytes && end - pos > o->max_bytes)
         end = pos + o->max_bytes;
-    if (!(r.w.buf = malloc(WIN_SIZE)))
+    r.w.cap = end - pos < WIN_SIZE ? (size_t)(end - pos) + 1 : WIN_SIZE;
+    if (!(r.w.buf = malloc(r.w.cap)))
         return -ENOMEM;
-    r.w.cap = WIN_SIZE;
     int rc = 0;
     if (pos == end) {
         r.ck.no = 1;
