@@ -203,7 +203,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "error: %s (%s)\n", err, strerror(-rc));
         return 1;
     }
-    qsort(a.ents, a.n, sizeof(*a.ents), cmp_ent);
+    if (a.n)
+        qsort(a.ents, a.n, sizeof(*a.ents), cmp_ent);
     for (size_t i = 0; i < a.n; i++)
         if (a.ents[i].weight)
             printf("%s %" PRIu64 "\n", a.ents[i].text, a.ents[i].weight);

@@ -125,7 +125,7 @@ asprof_record() {
     [ -f "$W/asprof.ok" ] && return 0
     [ -f "$W/asprof.failed" ] && { cat "$W/asprof.failed"; return 1; }
     local lib=$ASPROF_HOME/lib/libasyncProfiler.so spec name opts pid deadline
-    for spec in "main:itimer,alloc,lock,nativemem,chunksize=1m" "wall:wall=10ms"; do
+    for spec in "main:itimer,alloc,lock,nativemem,chunksize=1m" "wall:wall,interval=10ms"; do
         name=${spec%%:*} opts=${spec#*:}
         nice -n 10 java -agentpath:"$lib=start,event=$opts,jfr,file=$W/$name.jfr" \
             -cp "$CLASSES" Workload > "$W/$name.log" 2>&1 &
