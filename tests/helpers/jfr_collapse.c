@@ -199,14 +199,12 @@ int main(int argc, char **argv)
             st.events, st.samples);
     if (st.truncated)
         fprintf(stderr, "truncated: %s\n", st.cut);
-    if (rc) {
+    if (rc)
         fprintf(stderr, "error: %s (%s)\n", err, strerror(-rc));
-        return 1;
-    }
-    if (a.n)
+    else if (a.n)
         qsort(a.ents, a.n, sizeof(*a.ents), cmp_ent);
     for (size_t i = 0; i < a.n; i++)
-        if (a.ents[i].weight)
+        if (!rc && a.ents[i].weight)
             printf("%s %" PRIu64 "\n", a.ents[i].text, a.ents[i].weight);
     for (size_t i = 0; i < a.n; i++)
         free(a.ents[i].text);
@@ -215,5 +213,7 @@ int main(int argc, char **argv)
     free(a.hvals);
     free(a.tslot);
     free(a.buf);
+    if (rc)
+        return 1;
     return fflush(stdout) ? 1 : 0;
 }
