@@ -48,11 +48,16 @@ int jfr_event_parse(const char *s)
 
 enum kind { K_STRUCT, K_BYTE, K_SHORT, K_INT, K_LONG, K_FLOAT, K_DOUBLE, K_STRING };
 
+/* How a field is read: the common scalars directly, the rest (arrays,
+ * strings, inline structs, floats) by its type. */
+enum op { OP_SLOW, OP_LONG, OP_INT, OP_SHORT, OP_BYTE };
+
 struct jfield {
     const char *name;
     uint64_t type_id;
     uint32_t tidx;
     bool cpool, array;
+    uint8_t op;
 };
 
 struct jtype {
@@ -148,6 +153,7 @@ struct chunk {
     struct plan plans[T_N];
     bool has[T_N];
     struct jmap ev_of_type; /* type id -> enum ev_type */
+    uint8_t ev_small[1024]; /* the same for small ids (1 + enum ev_type; 0: none) */
     /* pools */
     const char **syms, **strs;
     struct jclass *classes;
@@ -405,6 +411,19 @@ static uint64_t read_scalar(struct chunk *ck, struct jcur *c, const struct jtype
 /* One field's value (an array: all its elements); numbers returned. */
 static uint64_t read_field(struct chunk *ck, struct jcur *c, const struct jfield *f, int depth)
 {
+    switch (f->op) {
+    case OP_LONG:
+        return jc_int(c, 8);
+    case OP_INT:
+        return jc_int(c, 4);
+    case OP_SHORT:
+        return jc_int(c, 2);
+    case OP_BYTE:
+        return jc_u8(c);
+    default:
+        break;
+    }
+    /* what may take no bytes (an empty struct) counts against the budget */
     if (--ck->work < 0)
         jc_fail(c, "too many nested values");
     if (c->bad)
@@ -433,12 +452,13 @@ static void skip_struct(struct chunk *ck, struct jcur *c, const struct jtype *t,
 static int read_struct(struct reader *r, struct jcur *c, const struct jtype *t)
 {
     struct chunk *ck = &r->ck;
-    if (jvec_reserve((void **)&r->vals, &r->cvals, t->nfields + 1, sizeof(*r->vals)))
+    if (t->nfields >= r->cvals &&
+        jvec_reserve((void **)&r->vals, &r->cvals, t->nfields + 1, sizeof(*r->vals)))
         return -ENOMEM;
     for (size_t i = 0; i < t->nfields && !c->bad; i++) {
         const struct jfield *f = &t->fields[i];
         r->vals[i] = (struct jval){0, NULL};
-        if (!f->array && !f->cpool && ck->types[f->tidx].kind == K_STRING)
+        if (f->op == OP_SLOW && !f->array && !f->cpool && ck->types[f->tidx].kind == K_STRING)
             r->vals[i].s = read_string(ck, c, true);
         else
             r->vals[i].u = read_field(ck, c, f, 0);
@@ -584,7 +604,12 @@ static int resolve_types(struct reader *r, uint64_t at)
             if (k == JMAP_NONE)
                 return fail(r, at, "metadata: field %s of %s has an undeclared class %" PRIu64,
                             t->fields[j].name, t->name, t->fields[j].type_id);
-            t->fields[j].tidx = k;
+            struct jfield *f = &t->fields[j];
+            f->tidx = k;
+            static const uint8_t ops[] = {
+                [K_BYTE] = OP_BYTE, [K_SHORT] = OP_SHORT, [K_INT] = OP_INT, [K_LONG] = OP_LONG};
+            enum kind kd = ck->types[k].kind;
+            f->op = f->array ? OP_SLOW : f->cpool ? OP_LONG : kd <= K_LONG ? ops[kd] : OP_SLOW;
         }
     }
     return 0;
@@ -626,21 +651,6 @@ static int read_metadata(struct reader *r, uint64_t pos)
          ? -ENOMEM                                                                                 \
          : ((vec)[(n)++] = (val), 0))
 
-static int pool_symbols(struct reader *r, struct jcur *c, const struct jtype *t, uint64_t n)
-{
-    struct chunk *ck = &r->ck;
-    int fs = field_index(t, "string");
-    for (uint64_t i = 0; i < n && !c->bad; i++) {
-        uint64_t id = jc_int(c, 8);
-        if (read_struct(r, c, t))
-            return -ENOMEM;
-        const char *s = fs >= 0 ? r->vals[fs].s : NULL;
-        if (!c->bad && PUSH(ck->syms, ck->nsyms, ck->csyms, ck->sym_ids, id, s))
-            return -ENOMEM;
-    }
-    return 0;
-}
-
 static int pool_strings(struct reader *r, struct jcur *c, uint64_t n)
 {
     struct chunk *ck = &r->ck;
@@ -653,51 +663,57 @@ static int pool_strings(struct reader *r, struct jcur *c, uint64_t n)
     return 0;
 }
 
-static int pool_classes(struct reader *r, struct jcur *c, const struct jtype *t, uint64_t n)
+/* A field of the struct just read (r->vals): 0 / NULL when t has none. */
+static uint64_t val_u(const struct reader *r, const struct jtype *t, const char *name)
 {
-    struct chunk *ck = &r->ck;
-    int fn = field_index(t, "name");
-    for (uint64_t i = 0; i < n && !c->bad; i++) {
-        uint64_t id = jc_int(c, 8);
-        if (read_struct(r, c, t))
-            return -ENOMEM;
-        struct jclass k = {fn >= 0 ? r->vals[fn].u : 0, NULL, {NULL, NULL}};
-        if (!c->bad && PUSH(ck->classes, ck->nclasses, ck->cclasses, ck->class_ids, id, k))
-            return -ENOMEM;
-    }
-    return 0;
+    int i = field_index(t, name);
+    return i >= 0 ? r->vals[i].u : 0;
 }
 
-static int pool_methods(struct reader *r, struct jcur *c, const struct jtype *t, uint64_t n)
+static const char *val_s(const struct reader *r, const struct jtype *t, const char *name)
 {
-    struct chunk *ck = &r->ck;
-    int ft = field_index(t, "type"), fn = field_index(t, "name");
-    for (uint64_t i = 0; i < n && !c->bad; i++) {
-        uint64_t id = jc_int(c, 8);
-        if (read_struct(r, c, t))
-            return -ENOMEM;
-        struct jmethod m = {ft >= 0 ? r->vals[ft].u : 0, fn >= 0 ? r->vals[fn].u : 0, {0}};
-        if (!c->bad && PUSH(ck->methods, ck->nmethods, ck->cmethods, ck->method_ids, id, m))
-            return -ENOMEM;
-    }
-    return 0;
+    int i = field_index(t, name);
+    return i >= 0 ? r->vals[i].s : NULL;
 }
 
-static int pool_threads(struct reader *r, struct jcur *c, const struct jtype *t, uint64_t n)
+static int keep_symbol(struct reader *r, const struct jtype *t, uint64_t id)
 {
     struct chunk *ck = &r->ck;
-    int fos = field_index(t, "osName"), ftid = field_index(t, "osThreadId");
-    int fjn = field_index(t, "javaName");
+    return PUSH(ck->syms, ck->nsyms, ck->csyms, ck->sym_ids, id, val_s(r, t, "string"));
+}
+
+static int keep_class(struct reader *r, const struct jtype *t, uint64_t id)
+{
+    struct chunk *ck = &r->ck;
+    struct jclass k = {val_u(r, t, "name"), NULL, {NULL, NULL}};
+    return PUSH(ck->classes, ck->nclasses, ck->cclasses, ck->class_ids, id, k);
+}
+
+static int keep_method(struct reader *r, const struct jtype *t, uint64_t id)
+{
+    struct chunk *ck = &r->ck;
+    struct jmethod m = {val_u(r, t, "type"), val_u(r, t, "name"), {0}};
+    return PUSH(ck->methods, ck->nmethods, ck->cmethods, ck->method_ids, id, m);
+}
+
+static int keep_thread(struct reader *r, const struct jtype *t, uint64_t id)
+{
+    struct chunk *ck = &r->ck;
+    const char *name = val_s(r, t, "javaName");
+    uint64_t tid = val_u(r, t, "osThreadId");
+    struct jthread th = {tid ? tid : id, name ? name : val_s(r, t, "osName")};
+    return PUSH(ck->threads, ck->nthreads, ck->cthreads, ck->thread_ids, id, th);
+}
+
+/* A pool of structs: each constant read into r->vals, then kept. */
+static int pool_structs(struct reader *r, struct jcur *c, const struct jtype *t, uint64_t n,
+                        int (*keep)(struct reader *, const struct jtype *, uint64_t))
+{
     for (uint64_t i = 0; i < n && !c->bad; i++) {
         uint64_t id = jc_int(c, 8);
         if (read_struct(r, c, t))
             return -ENOMEM;
-        const char *name = fjn >= 0 ? r->vals[fjn].s : NULL;
-        if (!name && fos >= 0)
-            name = r->vals[fos].s;
-        uint64_t tid = ftid >= 0 && r->vals[ftid].u ? r->vals[ftid].u : id;
-        struct jthread th = {tid, name};
-        if (!c->bad && PUSH(ck->threads, ck->nthreads, ck->cthreads, ck->thread_ids, id, th))
+        if (!c->bad && keep(r, t, id))
             return -ENOMEM;
     }
     return 0;
@@ -711,14 +727,18 @@ static int stack_frames(struct reader *r, struct jcur *c, const struct jfield *f
     const struct jtype *ft = &ck->types[f->tidx];
     int fm = field_index(ft, "method"), fty = field_index(ft, "type");
     uint64_t n = jc_count(c);
+    if (jvec_reserve((void **)&ck->frames, &ck->cframes, ck->nframes + n, sizeof(*ck->frames)))
+        return -ENOMEM;
     for (uint64_t i = 0; i < n && !c->bad; i++) {
-        if (read_struct(r, c, ft))
-            return -ENOMEM;
-        uint64_t ty = fty >= 0 ? r->vals[fty].u : 0;
-        struct jsframe fr = {fm >= 0 ? r->vals[fm].u : 0, ty > 255 ? 255 : (uint8_t)ty};
-        if (jvec_reserve((void **)&ck->frames, &ck->cframes, ck->nframes + 1, sizeof(fr)))
-            return -ENOMEM;
-        ck->frames[ck->nframes++] = fr;
+        uint64_t m = 0, ty = 0;
+        for (size_t j = 0; j < ft->nfields; j++) {
+            uint64_t v = read_field(ck, c, &ft->fields[j], 0);
+            if ((int)j == fm)
+                m = v;
+            else if ((int)j == fty)
+                ty = v;
+        }
+        ck->frames[ck->nframes++] = (struct jsframe){m, ty > 255 ? 255 : (uint8_t)ty};
     }
     return 0;
 }
@@ -773,17 +793,20 @@ static int read_pool(struct reader *r, struct jcur *c, const struct jtype *t, ui
         return pool_strings(r, c, n);
     if (t->kind != K_STRUCT)
         return pool_skip(r, c, t, n);
+    if (strcmp(t->name, "jdk.types.StackTrace") == 0)
+        return pool_stacks(r, c, t, n);
     static const struct {
         const char *name;
-        int (*fn)(struct reader *, struct jcur *, const struct jtype *, uint64_t);
+        int (*keep)(struct reader *, const struct jtype *, uint64_t);
     } pools[] = {
-        {"jdk.types.Symbol", pool_symbols},    {"java.lang.Class", pool_classes},
-        {"jdk.types.Method", pool_methods},    {"java.lang.Thread", pool_threads},
-        {"jdk.types.StackTrace", pool_stacks},
+        {"jdk.types.Symbol", keep_symbol},
+        {"java.lang.Class", keep_class},
+        {"jdk.types.Method", keep_method},
+        {"java.lang.Thread", keep_thread},
     };
     for (size_t i = 0; i < sizeof(pools) / sizeof(pools[0]); i++)
         if (strcmp(t->name, pools[i].name) == 0)
-            return pools[i].fn(r, c, t, n);
+            return pool_structs(r, c, t, n, pools[i].keep);
     return pool_skip(r, c, t, n);
 }
 
@@ -987,6 +1010,8 @@ static int make_plans(struct reader *r)
         p->slots = calloc(t->nfields + 1, 1);
         if (!p->slots || jmap_put(&ck->ev_of_type, t->id, (uint32_t)e))
             return -ENOMEM;
+        if (t->id < sizeof(ck->ev_small))
+            ck->ev_small[t->id] = (uint8_t)(e + 1);
         for (size_t i = 0; i < t->nfields; i++) {
             const struct jfield *f = &t->fields[i];
             enum kind k = ck->types[f->tidx].kind;
@@ -1096,7 +1121,7 @@ static int read_event(struct reader *r, uint64_t pos, enum ev_type e)
         const struct jfield *f = &t->fields[i];
         uint8_t s = p->slots[i];
         if (s) {
-            v[s] = f->cpool ? jc_int(&c, 8) : read_scalar(ck, &c, &ck->types[f->tidx], 0);
+            v[s] = read_field(ck, &c, f, 0);
             has_samples |= s == S_SAMPLES;
         } else {
             read_field(ck, &c, f, 0);
@@ -1107,6 +1132,13 @@ static int read_event(struct reader *r, uint64_t pos, enum ev_type e)
     return deliver(r, e, v, has_samples);
 }
 
+static uint32_t event_of(const struct chunk *ck, uint64_t type)
+{
+    if (type < sizeof(ck->ev_small))
+        return ck->ev_small[type] ? ck->ev_small[type] - 1u : JMAP_NONE;
+    return jmap_get(&ck->ev_of_type, type);
+}
+
 static int read_events(struct reader *r)
 {
     struct chunk *ck = &r->ck;
@@ -1115,8 +1147,10 @@ static int read_events(struct reader *r)
         uint64_t left = ck->end - pos;
         const uint8_t *p;
         size_t head = left < 20 ? (size_t)left : 20;
-        int rc = win_get(&r->w, pos, head, &p);
-        if (rc)
+        int rc = 0;
+        if (pos >= r->w.off && pos + head <= r->w.off + r->w.len)
+            p = r->w.buf + (pos - r->w.off); /* win_get's common case, inline */
+        else if ((rc = win_get(&r->w, pos, head, &p)))
             return rc == -ENODATA ? fail(r, pos, "the file ends inside the chunk") : rc;
         struct jcur h = {p, p + head, ck->compressed, false, NULL};
         uint64_t size = jc_int(&h, 4), type = jc_int(&h, 8);
@@ -1124,7 +1158,7 @@ static int read_events(struct reader *r)
             return fail(r, pos, "event size %" PRIu64 " outside the chunk's %" PRIu64 " bytes left",
                         size, left);
         r->st->events += type > 1;
-        uint32_t e = type > 1 ? jmap_get(&ck->ev_of_type, type) : JMAP_NONE;
+        uint32_t e = type > 1 ? event_of(ck, type) : JMAP_NONE;
         if (e != JMAP_NONE && (rc = read_event(r, pos, (enum ev_type)e)))
             return rc;
         pos += size;
@@ -1202,7 +1236,7 @@ static int read_chunk(struct reader *r, uint64_t pos, uint64_t file_end, uint64_
 int jfr_read_fd(int fd, const struct jfr_opts *o, jfr_sample_fn fn, void *arg, struct jfr_stats *st,
                 char *err, size_t errcap)
 {
-    struct jfr_stats dummy;
+    struct jfr_stats dummy = {0};
     struct reader r = {.w = {.fd = fd}, .o = o, .fn = fn, .arg = arg, .err = err, .errcap = errcap};
     r.st = st ? st : &dummy;
     memset(r.st, 0, sizeof(*r.st));

@@ -19,7 +19,8 @@
 
 struct ent {
     char *text;
-    uint64_t weight;
+    size_t len;
+    uint64_t hash, weight;
 };
 
 struct agg {
@@ -42,12 +43,17 @@ static uint64_t mix(uint64_t k)
     return k ^ (k >> 33);
 }
 
-static uint64_t hash_text(const char *s)
+/* 8 bytes a step: stacks are long */
+static uint64_t hash_text(const char *s, size_t n)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
+    uint64_t h = n * 0x9e3779b97f4a7c15ull, w;
+    for (; n >= 8; s += 8, n -= 8) {
+        memcpy(&w, s, 8);
+        h = (h ^ mix(w)) * 0x100000001b3ull;
+    }
+    w = 0;
+    memcpy(&w, s, n);
+    return mix(h ^ w);
 }
 
 static void *xrealloc(void *p, size_t n)
@@ -66,7 +72,7 @@ static void text_grow(struct agg *a)
     size_t *t = xrealloc(NULL, cap * sizeof(*t));
     memset(t, 0, cap * sizeof(*t));
     for (size_t i = 0; i < a->n; i++) {
-        size_t j = hash_text(a->ents[i].text) & (cap - 1);
+        size_t j = a->ents[i].hash & (cap - 1);
         while (t[j])
             j = (j + 1) & (cap - 1);
         t[j] = i + 1;
@@ -77,40 +83,40 @@ static void text_grow(struct agg *a)
 }
 
 /* The entry of a stack's text (made on first sight). */
-static size_t by_text(struct agg *a, const char *text)
+static size_t by_text(struct agg *a, const char *text, size_t len)
 {
     if ((a->n + 1) * 2 > a->tcap)
         text_grow(a);
-    size_t j = hash_text(text) & (a->tcap - 1);
-    for (; a->tslot[j]; j = (j + 1) & (a->tcap - 1))
-        if (strcmp(a->ents[a->tslot[j] - 1].text, text) == 0)
+    uint64_t h = hash_text(text, len);
+    size_t j = h & (a->tcap - 1);
+    for (; a->tslot[j]; j = (j + 1) & (a->tcap - 1)) {
+        const struct ent *e = &a->ents[a->tslot[j] - 1];
+        if (e->hash == h && e->len == len && memcmp(e->text, text, len) == 0)
             return a->tslot[j] - 1;
+    }
     if (a->n == a->cap) {
         a->cap = a->cap ? a->cap * 2 : 1024;
         a->ents = xrealloc(a->ents, a->cap * sizeof(*a->ents));
     }
-    a->ents[a->n] = (struct ent){strdup(text), 0};
+    a->ents[a->n] = (struct ent){strndup(text, len), len, h, 0};
     a->tslot[j] = a->n + 1;
     return a->n++;
 }
 
+/* "root;...;leaf" of a sample */
 static size_t text_of(struct agg *a, const struct jfr_sample *s)
 {
-    size_t len = 1;
-    for (size_t i = 0; i < s->nframes; i++)
-        len += strlen(s->frames[i].name) + 1;
-    if (len > a->bufcap)
-        a->buf = xrealloc(a->buf, a->bufcap = len * 2);
-    char *p = a->buf;
+    size_t used = 0;
     for (size_t i = s->nframes; i-- > 0;) {
         size_t n = strlen(s->frames[i].name);
-        memcpy(p, s->frames[i].name, n);
-        p += n;
-        *p++ = i ? ';' : 0;
+        if (used + n + 2 > a->bufcap)
+            a->buf = xrealloc(a->buf, a->bufcap = (used + n + 2) * 2);
+        memcpy(a->buf + used, s->frames[i].name, n);
+        used += n;
+        if (i)
+            a->buf[used++] = ';';
     }
-    if (!s->nframes)
-        *p = 0;
-    return by_text(a, a->buf);
+    return by_text(a, a->buf ? a->buf : "", used);
 }
 
 static size_t by_key(struct agg *a, const struct jfr_sample *s)
