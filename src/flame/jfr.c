@@ -1103,15 +1103,19 @@ static int deliver(struct reader *r, enum ev_type e, const uint64_t *v, bool has
     return r->fn ? r->fn(r->arg, &smp) : 0;
 }
 
-static int read_event(struct reader *r, uint64_t pos, enum ev_type e)
+/* The event at pos, of size bytes, its fields from body on. */
+static int read_event(struct reader *r, uint64_t pos, uint64_t size, size_t body, enum ev_type e)
 {
     struct chunk *ck = &r->ck;
-    struct jcur c;
-    uint64_t size;
-    int rc = record_open(r, pos, &c, &size);
-    if (rc)
-        return rc;
-    jc_int(&c, 8); /* type */
+    const uint8_t *p0;
+    if (pos >= r->w.off && pos + size <= r->w.off + r->w.len) {
+        p0 = r->w.buf + (pos - r->w.off);
+    } else {
+        int rc = win_get(&r->w, pos, (size_t)size, &p0);
+        if (rc)
+            return rc == -ENODATA ? fail(r, pos, "the file ends inside the chunk") : rc;
+    }
+    struct jcur c = {p0 + body, p0 + size, ck->compressed, false, NULL};
     const struct plan *p = &ck->plans[e];
     const struct jtype *t = &ck->types[p->tidx];
     uint64_t v[S_N] = {0};
@@ -1159,7 +1163,7 @@ static int read_events(struct reader *r)
                         size, left);
         r->st->events += type > 1;
         uint32_t e = type > 1 ? event_of(ck, type) : JMAP_NONE;
-        if (e != JMAP_NONE && (rc = read_event(r, pos, (enum ev_type)e)))
+        if (e != JMAP_NONE && (rc = read_event(r, pos, size, (size_t)(h.p - p), (enum ev_type)e)))
             return rc;
         pos += size;
     }
