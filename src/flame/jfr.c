@@ -206,28 +206,44 @@ static int fail(struct reader *r, uint64_t at, const char *fmt, ...)
     return -EINVAL;
 }
 
-static void chunk_reset(struct chunk *ck)
+/* Forgets the chunk; keep: its pools' memory stays for the next one (the
+ * bound is one chunk either way), else it is freed. */
+static void chunk_reset(struct chunk *ck, bool keep)
 {
     for (size_t i = 0; i < ck->ntypes; i++)
         free(ck->types[i].fields);
     free(ck->types);
     for (int i = 0; i < T_N; i++)
         free(ck->plans[i].slots);
-    free(ck->syms);
-    free(ck->strs);
-    free(ck->classes);
-    free(ck->methods);
-    free(ck->threads);
-    free(ck->stacks);
-    free(ck->frames);
-    struct jmap *maps[] = {&ck->type_ids,  &ck->ev_of_type, &ck->sym_ids,    &ck->str_ids,
-                           &ck->class_ids, &ck->method_ids, &ck->thread_ids, &ck->stack_ids};
+    jmap_free(&ck->type_ids);
+    jmap_free(&ck->ev_of_type);
+    struct jmap *maps[] = {&ck->sym_ids,    &ck->str_ids,    &ck->class_ids,
+                           &ck->method_ids, &ck->thread_ids, &ck->stack_ids};
     for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
-        jmap_free(maps[i]);
-    ja_reset(&ck->ar);
-    int no = ck->no;
+        (keep ? jmap_clear : jmap_free)(maps[i]);
+    (keep ? ja_clear : ja_reset)(&ck->ar);
+    struct chunk k = *ck;
+    if (!keep) {
+        free(ck->syms);
+        free(ck->strs);
+        free(ck->classes);
+        free(ck->methods);
+        free(ck->threads);
+        free(ck->stacks);
+        free(ck->frames);
+    }
     memset(ck, 0, sizeof(*ck));
-    ck->no = no;
+    ck->no = k.no;
+    if (!keep)
+        return;
+    ck->ar = k.ar;
+    ck->sym_ids = k.sym_ids, ck->str_ids = k.str_ids, ck->class_ids = k.class_ids;
+    ck->method_ids = k.method_ids, ck->thread_ids = k.thread_ids, ck->stack_ids = k.stack_ids;
+    ck->syms = k.syms, ck->csyms = k.csyms, ck->strs = k.strs, ck->cstrs = k.cstrs;
+    ck->classes = k.classes, ck->cclasses = k.cclasses, ck->methods = k.methods;
+    ck->cmethods = k.cmethods, ck->threads = k.threads, ck->cthreads = k.cthreads;
+    ck->stacks = k.stacks, ck->cstacks = k.cstacks, ck->frames = k.frames;
+    ck->cframes = k.cframes;
 }
 
 /* --- reading the file -------------------------------------------------- */
@@ -1269,9 +1285,10 @@ int jfr_read_fd(int fd, const struct jfr_opts *o, jfr_sample_fn fn, void *arg, s
         r.ck.no++;
         uint64_t next = end;
         rc = read_chunk(&r, pos, end, &next);
-        chunk_reset(&r.ck);
+        chunk_reset(&r.ck, true);
         pos = next;
     }
+    chunk_reset(&r.ck, false);
     free(r.w.buf);
     free(r.vals);
     return rc;

@@ -57,6 +57,18 @@ static inline uint64_t jc_varlong(struct jcur *c)
 {
     const uint8_t *p = c->p;
     uint64_t v = 0;
+    if (c->end - p >= 9) { /* the common case: no bound to check per byte */
+        for (unsigned shift = 0; shift < 56; shift += 7) {
+            uint8_t b = *p++;
+            v |= (uint64_t)(b & 0x7f) << shift;
+            if (!(b & 0x80)) {
+                c->p = p;
+                return v;
+            }
+        }
+        c->p = p + 1;
+        return v | (uint64_t)*p << 56;
+    }
     for (unsigned shift = 0; shift < 56; shift += 7) {
         if (p >= c->end) {
             jc_fail(c, "value past the end of its event");
@@ -96,13 +108,13 @@ static inline uint64_t jc_count(struct jcur *c)
 
 /* Block arena: strings stay where they were put until it is reset. */
 struct jarena {
-    struct jblock *head;
-    size_t used_total; /* bytes handed out, for the memory bound */
+    struct jblock *head, *spare; /* in use; emptied by ja_clear, reused */
 };
 
 char *ja_alloc(struct jarena *a, size_t n);
 char *ja_strndup(struct jarena *a, const char *s, size_t n);
-void ja_reset(struct jarena *a);
+void ja_clear(struct jarena *a); /* everything handed out is gone; blocks kept */
+void ja_reset(struct jarena *a); /* and freed */
 
 /* Open-addressing map from a 64-bit id to a 32-bit index. */
 struct jmap {
@@ -114,6 +126,7 @@ struct jmap {
 #define JMAP_NONE UINT32_MAX
 uint32_t jmap_get(const struct jmap *m, uint64_t key);
 int jmap_put(struct jmap *m, uint64_t key, uint32_t val); /* 0, -ENOMEM */
+void jmap_clear(struct jmap *m);                          /* empty, memory kept */
 void jmap_free(struct jmap *m);
 
 /* Grows *p (of *cap elements of size sz) to hold n; 0 or -ENOMEM. */

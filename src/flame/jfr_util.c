@@ -17,18 +17,21 @@ char *ja_alloc(struct jarena *a, size_t n)
 {
     struct jblock *b = a->head;
     if (!b || b->cap - b->used < n) {
-        size_t cap = n > JA_BLOCK ? n : JA_BLOCK;
-        b = malloc(sizeof(*b) + cap);
-        if (!b)
-            return NULL;
-        b->cap = cap;
+        if (a->spare && a->spare->cap >= n) {
+            b = a->spare;
+            a->spare = b->next;
+        } else {
+            size_t cap = n > JA_BLOCK ? n : JA_BLOCK;
+            if (!(b = malloc(sizeof(*b) + cap)))
+                return NULL;
+            b->cap = cap;
+        }
         b->used = 0;
         b->next = a->head;
         a->head = b;
     }
     char *p = b->data + b->used;
     b->used += n;
-    a->used_total += n;
     return p;
 }
 
@@ -42,14 +45,24 @@ char *ja_strndup(struct jarena *a, const char *s, size_t n)
     return p;
 }
 
-void ja_reset(struct jarena *a)
+void ja_clear(struct jarena *a)
 {
     while (a->head) {
         struct jblock *n = a->head->next;
-        free(a->head);
+        a->head->next = a->spare;
+        a->spare = a->head;
         a->head = n;
     }
-    a->used_total = 0;
+}
+
+void ja_reset(struct jarena *a)
+{
+    ja_clear(a);
+    while (a->spare) {
+        struct jblock *n = a->spare->next;
+        free(a->spare);
+        a->spare = n;
+    }
 }
 
 static size_t jmap_slot(uint64_t key, size_t cap)
@@ -106,6 +119,13 @@ int jmap_put(struct jmap *m, uint64_t key, uint32_t val)
         m->n++;
     jmap_insert(m->keys, m->vals, m->cap, key, val);
     return 0;
+}
+
+void jmap_clear(struct jmap *m)
+{
+    if (m->cap)
+        memset(m->vals, 0xff, m->cap * sizeof(*m->vals));
+    m->n = 0;
 }
 
 void jmap_free(struct jmap *m)
