@@ -15,11 +15,15 @@
  * before anything is allocated for it.
  *
  * Frames are named as async-profiler's converter names them in collapsed
- * output (jfrconv --collapsed): Java methods "package/Class.method"
- * (slashes; JFR_OPT_DOTTED gives dots), native frames by their symbol;
- * with JFR_OPT_ANNOTATE the frame-type suffixes (_[j] JIT, _[i] inlined,
- * _[k] kernel, _[0] interpreted ...) are kept. Thread-safe on distinct
- * calls; blocks on the fd's reads only. */
+ * output (jfrconv -o collapsed): Java methods "package/Class.method"
+ * (slashes; JFR_OPT_DOTTED gives dots), native frames by their symbol, the
+ * allocated or locked class as the top frame of alloc and lock samples;
+ * with JFR_OPT_ANNOTATE each frame's own type suffix (_[j] JIT, _[i]
+ * inlined, _[k] kernel, _[0] interpreted ...) is added (jfrconv picks one
+ * per merged frame). Weights are jfrconv's with --total for alloc, lock
+ * and nativemem (bytes, ns; profiler.Free adds 0 and is not handed) and
+ * its sample counts for cpu and wall (README "JFR reader"). Thread-safe on
+ * distinct calls; blocks on the fd's reads only. */
 #ifndef FS_JFR_H
 #define FS_JFR_H
 
