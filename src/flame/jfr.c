@@ -449,8 +449,12 @@ static uint64_t read_field(struct chunk *ck, struct jcur *c, const struct jfield
     if (f->array)
         n = jc_count(c);
     uint64_t v = 0;
-    for (uint64_t i = 0; i < n && !c->bad; i++)
+    for (uint64_t i = 0; i < n && !c->bad; i++) {
+        /* an element may take no byte: arrays of arrays of empty structs */
+        if (i && --ck->work < 0)
+            jc_fail(c, "too many nested values");
         v = f->cpool ? jc_int(c, 8) : read_scalar(ck, c, t, depth);
+    }
     return v;
 }
 

@@ -434,6 +434,59 @@ TEST(hostile_nesting)
     free(b.p);
 }
 
+/* Arrays of arrays of empty structs take almost no bytes and could take
+ * quadratic time: the walk has a budget per chunk. */
+TEST(hostile_empty_arrays)
+{
+    struct jb b = {NULL, 0, 0, true};
+    jb_put(&b, "FLR\0\0\2\0\0", 8);
+    size_t fix = b.n;
+    for (int i = 0; i < 7; i++)
+        jb_be(&b, i == 6 ? 1000000000 : 0, 8);
+    jb_be(&b, 1, 4);
+    size_t cp = b.n;
+    size_t at = jb_begin(&b, 1);
+    jb_var(&b, 0);
+    jb_var(&b, 0);
+    jb_var(&b, 0);
+    jb_u8(&b, 0);
+    jb_var(&b, 1);
+    jb_var(&b, 62); /* one Outer: 2000 Inners of 120 Empty each */
+    jb_var(&b, 1);
+    jb_var(&b, 1);
+    jb_var(&b, 2000);
+    for (int i = 0; i < 2000; i++)
+        jb_var(&b, 120);
+    jb_end(&b, at);
+    size_t meta = b.n;
+    at = jb_begin(&b, 0);
+    jb_var(&b, 0);
+    jb_var(&b, 0);
+    jb_var(&b, 0);
+    static const char *const s[] = {"root",  "class",     "id",    "60", "name",
+                                    "Empty", "61",        "Inner", "62", "Outer",
+                                    "field", "dimension", "1",     "e",  "i"};
+    jb_var(&b, 15);
+    for (int i = 0; i < 15; i++)
+        jb_str(&b, s[i]);
+    static const uint8_t tree[] = {
+        0, 0, 3,                                            /* root */
+        1, 2, 2, 3, 4, 5, 0,                                /* class 60 Empty */
+        1, 2, 2, 6, 4, 7, 1, 10, 3, 4, 13, 1, 3, 11, 12, 0, /* 61 Inner { Empty[] e } */
+        1, 2, 2, 8, 4, 9, 1, 10, 3, 4, 14, 1, 6, 11, 12, 0, /* 62 Outer { Inner[] i } */
+    };
+    jb_put(&b, tree, sizeof(tree));
+    jb_end(&b, at);
+    uint64_t v[3] = {b.n, cp, meta};
+    for (int k = 0; k < 3; k++)
+        put_be(b.p + fix + 8 * (size_t)k, v[k]);
+    struct got g = {0};
+    char err[200];
+    CHECK_EQ(read_buf(&b, b.n, NULL, &g, NULL, err, sizeof(err)), -EINVAL);
+    CHECK_CONTAINS(err, "too many nested values");
+    free(b.p);
+}
+
 TEST(event_names)
 {
     CHECK_EQ(jfr_event_parse("nativemem"), JFR_NATIVEMEM);
@@ -447,4 +500,4 @@ TEST(event_names)
 TEST_MAIN(compressed_integers, every_sample_kind, ticks_not_nanoseconds_and_uncompressed,
           pool_split_over_two_checkpoints, two_chunks, options_events_names_stop_and_limit,
           truncated_at_every_byte, flipped_bytes, hostile_headers, checkpoint_loop, hostile_nesting,
-          event_names)
+          hostile_empty_arrays, event_names)
