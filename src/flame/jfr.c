@@ -635,19 +635,30 @@ static int resolve_types(struct reader *r, uint64_t at)
     return 0;
 }
 
+/* Opens the metadata (type 0) or checkpoint (type 1) event at pos, past
+ * its start and duration. */
+static int special_open(struct reader *r, uint64_t pos, uint64_t type, struct jcur *c)
+{
+    uint64_t size;
+    int rc = record_open(r, pos, c, &size);
+    if (rc)
+        return rc;
+    if (jc_int(c, 8) != type)
+        return fail(r, pos, "the %s offset does not point at a %s event",
+                    type ? "constant pool" : "metadata", type ? "checkpoint" : "metadata");
+    jc_int(c, 8);
+    jc_int(c, 8);
+    return 0;
+}
+
 static int read_metadata(struct reader *r, uint64_t pos)
 {
     struct chunk *ck = &r->ck;
     struct jcur c;
-    uint64_t size;
-    int rc = record_open(r, pos, &c, &size);
+    int rc = special_open(r, pos, 0, &c);
     if (rc)
         return rc;
-    if (jc_int(&c, 8) != 0)
-        return fail(r, pos, "the metadata offset does not point at a metadata event");
-    jc_int(&c, 8); /* start, duration, metadata id */
-    jc_int(&c, 8);
-    jc_int(&c, 8);
+    jc_int(&c, 8); /* metadata id */
     struct meta m = {NULL, jc_count(&c)};
     if (!c.bad && !(m.strs = calloc(m.nstrs + 1, sizeof(*m.strs))))
         return -ENOMEM;
@@ -834,14 +845,9 @@ static int read_checkpoint(struct reader *r, uint64_t pos, int64_t *delta)
 {
     struct chunk *ck = &r->ck;
     struct jcur c;
-    uint64_t size;
-    int rc = record_open(r, pos, &c, &size);
+    int rc = special_open(r, pos, 1, &c);
     if (rc)
         return rc;
-    if (jc_int(&c, 8) != 1)
-        return fail(r, pos, "the constant pool offset does not point at a checkpoint event");
-    jc_int(&c, 8); /* start, duration */
-    jc_int(&c, 8);
     *delta = (int64_t)jc_int(&c, 8);
     jc_u8(&c); /* checkpoint type: flush, chunk header, statics, thread */
     uint64_t npools = jc_count(&c);

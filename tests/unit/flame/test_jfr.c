@@ -331,6 +331,24 @@ TEST(hostile_headers)
              -ENOENT);
 }
 
+/* A chunk header with zero sizes and offsets (raw_end fills them in),
+ * for hand-made metadata; returns where the first event goes. */
+static size_t raw_begin(struct jb *b)
+{
+    jb_put(b, "FLR\0\0\2\0\0", 8);
+    for (int i = 0; i < 7; i++) /* size, offsets, start, duration, ticks, ticks/s */
+        jb_be(b, i == 6 ? 1000000000 : 0, 8);
+    jb_be(b, 1, 4);
+    return b->n;
+}
+
+static void raw_end(struct jb *b, size_t cp, size_t meta)
+{
+    uint64_t v[3] = {b->n, cp, meta};
+    for (int k = 0; k < 3; k++)
+        put_be(b->p + 8 + 8 * (size_t)k, v[k]);
+}
+
 /* A checkpoint whose delta points forward, at itself. */
 TEST(checkpoint_loop)
 {
@@ -357,13 +375,7 @@ TEST(checkpoint_loop)
 TEST(hostile_nesting)
 {
     struct jb b = {NULL, 0, 0, true};
-    jb_put(&b, "FLR\0\0\2\0\0", 8);
-    size_t fix = b.n;
-    for (int i = 0; i < 7; i++) /* size, offsets, start, duration, ticks, ticks/s */
-        jb_be(&b, i == 6 ? 1000000000 : 0, 8);
-    jb_be(&b, 1, 4);
-    size_t cp = b.n;
-    size_t at = jb_begin(&b, 1);
+    size_t cp = raw_begin(&b), at = jb_begin(&b, 1);
     jb_var(&b, 0);
     jb_var(&b, 0);
     jb_var(&b, 0);
@@ -401,9 +413,7 @@ TEST(hostile_nesting)
     jb_var(&b, 3);
     jb_var(&b, 0);
     jb_end(&b, at);
-    uint64_t v[3] = {b.n, cp, meta};
-    for (int k = 0; k < 3; k++)
-        put_be(b.p + fix + 8 * (size_t)k, v[k]);
+    raw_end(&b, cp, meta);
     struct got g = {0};
     char err[200];
     CHECK_EQ(read_buf(&b, b.n, NULL, &g, NULL, err, sizeof(err)), -EINVAL);
@@ -427,7 +437,7 @@ TEST(hostile_nesting)
     jb_var(&m, 0);
     jb_var(&m, 0);
     jb_end(&m, at);
-    put_be(m.p + fix, m.n);
+    raw_end(&m, cp, meta);
     CHECK_EQ(read_buf(&m, m.n, NULL, &g, NULL, err, sizeof(err)), -EINVAL);
     CHECK_CONTAINS(err, "nested too deep");
     free(m.p);
@@ -439,13 +449,7 @@ TEST(hostile_nesting)
 TEST(hostile_empty_arrays)
 {
     struct jb b = {NULL, 0, 0, true};
-    jb_put(&b, "FLR\0\0\2\0\0", 8);
-    size_t fix = b.n;
-    for (int i = 0; i < 7; i++)
-        jb_be(&b, i == 6 ? 1000000000 : 0, 8);
-    jb_be(&b, 1, 4);
-    size_t cp = b.n;
-    size_t at = jb_begin(&b, 1);
+    size_t cp = raw_begin(&b), at = jb_begin(&b, 1);
     jb_var(&b, 0);
     jb_var(&b, 0);
     jb_var(&b, 0);
@@ -477,9 +481,7 @@ TEST(hostile_empty_arrays)
     };
     jb_put(&b, tree, sizeof(tree));
     jb_end(&b, at);
-    uint64_t v[3] = {b.n, cp, meta};
-    for (int k = 0; k < 3; k++)
-        put_be(b.p + fix + 8 * (size_t)k, v[k]);
+    raw_end(&b, cp, meta);
     struct got g = {0};
     char err[200];
     CHECK_EQ(read_buf(&b, b.n, NULL, &g, NULL, err, sizeof(err)), -EINVAL);
