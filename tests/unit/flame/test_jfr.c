@@ -332,14 +332,22 @@ TEST(hostile_headers)
 }
 
 /* A chunk header with zero sizes and offsets (raw_end fills them in),
- * for hand-made metadata; returns where the first event goes. */
-static size_t raw_begin(struct jb *b)
+ * for hand-made metadata, and the start of a checkpoint of one pool (*at:
+ * for jb_end); returns the checkpoint's offset. */
+static size_t raw_begin(struct jb *b, size_t *at)
 {
     jb_put(b, "FLR\0\0\2\0\0", 8);
     for (int i = 0; i < 7; i++) /* size, offsets, start, duration, ticks, ticks/s */
         jb_be(b, i == 6 ? 1000000000 : 0, 8);
     jb_be(b, 1, 4);
-    return b->n;
+    size_t cp = b->n;
+    *at = jb_begin(b, 1);
+    jb_var(b, 0);
+    jb_var(b, 0);
+    jb_var(b, 0);
+    jb_u8(b, 0);
+    jb_var(b, 1);
+    return cp;
 }
 
 static void raw_end(struct jb *b, size_t cp, size_t meta)
@@ -375,12 +383,7 @@ TEST(checkpoint_loop)
 TEST(hostile_nesting)
 {
     struct jb b = {NULL, 0, 0, true};
-    size_t cp = raw_begin(&b), at = jb_begin(&b, 1);
-    jb_var(&b, 0);
-    jb_var(&b, 0);
-    jb_var(&b, 0);
-    jb_u8(&b, 0);
-    jb_var(&b, 1);
+    size_t at, cp = raw_begin(&b, &at);
     jb_var(&b, 50); /* type 50: itself inline */
     jb_var(&b, 1);
     jb_var(&b, 1);
@@ -449,12 +452,7 @@ TEST(hostile_nesting)
 TEST(hostile_empty_arrays)
 {
     struct jb b = {NULL, 0, 0, true};
-    size_t cp = raw_begin(&b), at = jb_begin(&b, 1);
-    jb_var(&b, 0);
-    jb_var(&b, 0);
-    jb_var(&b, 0);
-    jb_u8(&b, 0);
-    jb_var(&b, 1);
+    size_t at, cp = raw_begin(&b, &at);
     jb_var(&b, 62); /* one Outer: 2000 Inners of 120 Empty each */
     jb_var(&b, 1);
     jb_var(&b, 1);
