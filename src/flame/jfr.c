@@ -424,8 +424,13 @@ static uint64_t read_scalar(struct chunk *ck, struct jcur *c, const struct jtype
     return 0;
 }
 
-/* One field's value (an array: all its elements); numbers returned. */
-static uint64_t read_field(struct chunk *ck, struct jcur *c, const struct jfield *f, int depth)
+static uint64_t read_field_slow(struct chunk *ck, struct jcur *c, const struct jfield *f,
+                                int depth);
+
+/* One field's value (an array: all its elements); numbers returned. The
+ * common scalars here, inlined into the loops over fields. */
+static inline uint64_t read_field(struct chunk *ck, struct jcur *c, const struct jfield *f,
+                                  int depth)
 {
     switch (f->op) {
     case OP_LONG:
@@ -437,8 +442,12 @@ static uint64_t read_field(struct chunk *ck, struct jcur *c, const struct jfield
     case OP_BYTE:
         return jc_u8(c);
     default:
-        break;
+        return read_field_slow(ck, c, f, depth);
     }
+}
+
+static uint64_t read_field_slow(struct chunk *ck, struct jcur *c, const struct jfield *f, int depth)
+{
     /* what may take no bytes (an empty struct) counts against the budget */
     if (--ck->work < 0)
         jc_fail(c, "too many nested values");
