@@ -108,6 +108,15 @@ $(BUILD)/flameshotd: $(OBJS)
 	@echo '  LD      $@'
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# The flame graph page's script and style, embedded from their sources
+FLAME_PAGE := $(wildcard src/flame/page/*.css src/flame/page/*.js)
+FLAME_ASSETS_H := $(BUILD)/gen/flame_assets.h
+$(FLAME_ASSETS_H): tools/embed.sh $(FLAME_PAGE)
+	@mkdir -p $(dir $@)
+	@echo '  EMBED   $@'
+	$(Q)sh tools/embed.sh $(FLAME_PAGE) > $@.tmp && mv $@.tmp $@
+$(BUILD)/obj/flame/flamepage.o $(BUILD)/asan/obj/flame/flamepage.o: $(FLAME_ASSETS_H)
+
 # --- sanitizer variant ----------------------------------------------------
 $(BUILD)/asan/obj/%.o: src/%.c | $(SKELS) $(GIT_REV_H)
 	@mkdir -p $(dir $@)

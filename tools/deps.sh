@@ -8,6 +8,9 @@
 # golang-go builds the Go pprof target of tests/integration/26_go_pprof.sh.
 # python3-botocore checks every SigV4 signature in tests/helpers/s3_server.py.
 # time (/usr/bin/time) measures peak memory in tools/bench/jfr.
+# chromium (headless) opens the flame graph pages in
+# tests/integration/91_flame_browser.sh (driven by playwright-core from
+# tools/browser/fetch.sh).
 set -eu
 
 PKGS="make gcc g++ clang llvm bpftool pkg-config
@@ -18,7 +21,8 @@ PKGS="make gcc g++ clang llvm bpftool pkg-config
       time
       containerd runc
       cppcheck clang-format
-      golang-go"
+      golang-go
+      chromium"
 
 # node and npm run the Helm chart's checks (tools/helm/fetch.sh, validate.mjs);
 # a machine with node from elsewhere (NodeSource's nodejs ships npm) needs

@@ -32,7 +32,7 @@ int stacks_add_sample(struct stacks *st, const struct jfr_sample *s, uint32_t *i
  * -EINVAL (not such a line), -EFBIG, -ENOMEM. */
 int stacks_add_collapsed(struct stacks *st, const char *line, size_t len);
 
-size_t stacks_count(const struct stacks *st);  /* distinct stacks */
+size_t stacks_count(const struct stacks *st);   /* distinct stacks */
 uint64_t stacks_total(const struct stacks *st); /* summed weight */
 size_t stacks_names(const struct stacks *st);   /* distinct frame names */
 const char *stacks_name(const struct stacks *st, uint32_t name_id);
