@@ -155,7 +155,7 @@ $(BUILD)/asan/tests/helpers/%: tests/helpers/%.c $(BUILD)/asan/libflameshot.a
 # libFuzzer on the JFR reader (clang), and its seed corpus writer
 JFR_SRCS := $(wildcard src/flame/jfr*.c)
 FUZZ := $(BUILD)/fuzz/fuzz_jfr $(BUILD)/fuzz/jfr_seeds
-$(BUILD)/fuzz/fuzz_jfr: tests/fuzz/jfr/fuzz_jfr.c $(JFR_SRCS) src/flame/jfr_int.h include/flame/jfr.h
+$(BUILD)/fuzz/fuzz_jfr: tests/fuzz/jfr/fuzz_jfr.c $(JFR_SRCS) $(wildcard src/flame/jfr_*.h) include/flame/jfr.h
 	@mkdir -p $(dir $@)
 	@echo '  FUZZ    $@'
 	$(Q)$(CLANG) -std=c11 -D_GNU_SOURCE -Iinclude -I. -g -O1 -fsanitize=fuzzer,address,undefined \

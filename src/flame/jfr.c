@@ -6,6 +6,7 @@
  * does (src/converter/one/convert/JfrConverter.java). */
 #include "flame/jfr.h"
 
+#include "jfr_chunk.h"
 #include "jfr_int.h"
 
 #include <errno.h>
@@ -18,9 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define HDR_SIZE  68
 #define MAX_CHUNK (1ull << 31) /* JDK chunks are ~12 MiB, async-profiler's 100 MiB */
-#define MAX_DEPTH 32           /* metadata elements and nested inline values */
 #define WIN_SIZE  (1u << 20)
 
 static const char *const EV_NAMES[JFR_EVENT_N] = {"cpu", "wall", "alloc", "lock", "nativemem"};
@@ -44,155 +43,7 @@ int jfr_event_parse(const char *s)
     return -1;
 }
 
-/* --- the chunk's model ------------------------------------------------- */
-
-enum kind { K_STRUCT, K_BYTE, K_SHORT, K_INT, K_LONG, K_FLOAT, K_DOUBLE, K_STRING };
-
-/* How a field is read: the common scalars directly, the rest (arrays,
- * strings, inline structs, floats) by its type. */
-enum op { OP_SLOW, OP_LONG, OP_INT, OP_SHORT, OP_BYTE };
-
-struct jfield {
-    const char *name;
-    uint64_t type_id;
-    uint32_t tidx;
-    bool cpool, array;
-    uint8_t op;
-};
-
-struct jtype {
-    uint64_t id;
-    const char *name;
-    enum kind kind;
-    struct jfield *fields;
-    size_t nfields, cap;
-};
-
-/* The sample events read, and what each counts as. */
-enum ev_type {
-    T_EXEC,
-    T_NATIVE,
-    T_WALL,
-    T_TLAB_IN,
-    T_TLAB_OUT,
-    T_ALLOC_SAMPLE,
-    T_MONITOR,
-    T_PARK,
-    T_MALLOC,
-    T_FREE,
-    T_N
-};
-static const struct {
-    const char *name;
-    enum jfr_event ev;
-} EV_TYPES[T_N] = {
-    {"jdk.ExecutionSample", JFR_CPU},
-    {"jdk.NativeMethodSample", JFR_CPU},
-    {"profiler.WallClockSample", JFR_WALL},
-    {"jdk.ObjectAllocationInNewTLAB", JFR_ALLOC},
-    {"jdk.ObjectAllocationOutsideTLAB", JFR_ALLOC},
-    {"jdk.ObjectAllocationSample", JFR_ALLOC},
-    {"jdk.JavaMonitorEnter", JFR_LOCK},
-    {"jdk.ThreadPark", JFR_LOCK},
-    {"profiler.Malloc", JFR_NATIVEMEM},
-    {"profiler.Free", JFR_NATIVEMEM},
-};
-
-/* Where an event's field goes. */
-enum slot {
-    S_NONE,
-    S_TIME,
-    S_DUR,
-    S_THREAD,
-    S_STACK,
-    S_CLASS,
-    S_SIZE,
-    S_TLAB,
-    S_WEIGHT,
-    S_SAMPLES,
-    S_N
-};
-
-struct plan {
-    uint32_t tidx;
-    uint8_t *slots; /* per field */
-};
-
-struct jclass {
-    uint64_t name;              /* symbol */
-    const char *cname, *sfx[2]; /* resolved: dotted, and with _[i] / _[k] */
-};
-struct jmethod {
-    uint64_t cls, name;
-    const char *resolved[2]; /* [native] */
-};
-struct jthread {
-    uint64_t tid;
-    const char *name;
-};
-struct jstack {
-    uint32_t off, n;
-    struct jfr_frame *res; /* resolved, one spare slot before the leaf */
-};
-struct jsframe {
-    uint64_t method;
-    uint8_t type;
-};
-
-struct chunk {
-    int no;
-    uint64_t start, end;
-    int64_t start_ns, dur_ns, start_ticks, tps;
-    bool compressed;
-    unsigned flags;
-    long long work; /* values left to walk: bounds hostile nesting */
-    struct jarena ar;
-    struct jtype *types;
-    size_t ntypes, tcap;
-    struct jmap type_ids;
-    struct plan plans[T_N];
-    bool has[T_N];
-    struct jmap ev_of_type; /* type id -> enum ev_type */
-    uint8_t ev_small[1024]; /* the same for small ids (1 + enum ev_type; 0: none) */
-    /* pools */
-    const char **syms, **strs;
-    struct jclass *classes;
-    struct jmethod *methods;
-    struct jthread *threads;
-    struct jstack *stacks;
-    struct jsframe *frames;
-    size_t nsyms, nstrs, nclasses, nmethods, nthreads, nstacks, nframes;
-    size_t csyms, cstrs, cclasses, cmethods, cthreads, cstacks, cframes;
-    struct jmap sym_ids, str_ids, class_ids, method_ids, thread_ids, stack_ids;
-    bool kernel_frames; /* async-profiler's FrameType: 3 is a C frame */
-};
-
-struct win {
-    int fd;
-    uint8_t *buf;
-    size_t cap, len;
-    uint64_t off;
-};
-
-struct reader {
-    struct win w;
-    struct chunk ck;
-    const struct jfr_opts *o;
-    jfr_sample_fn fn;
-    void *arg;
-    struct jfr_stats *st;
-    char *err;
-    size_t errcap;
-    struct jval *vals; /* scratch per struct read */
-    size_t cvals;
-};
-
-struct jval {
-    uint64_t u;
-    const char *s;
-};
-
-static int fail(struct reader *r, uint64_t at, const char *fmt, ...)
+int jr_fail(struct reader *r, uint64_t at, const char *fmt, ...)
 {
     if (r->err && r->errcap) {
         int n = snprintf(r->err, r->errcap, "chunk %d at byte %" PRIu64 ": ", r->ck.no, at);
@@ -246,6 +97,22 @@ static void chunk_reset(struct chunk *ck, bool keep)
     ck->cframes = k.cframes;
 }
 
+static const struct {
+    const char *name;
+    enum jfr_event ev;
+} EV_TYPES[T_N] = {
+    {"jdk.ExecutionSample", JFR_CPU},
+    {"jdk.NativeMethodSample", JFR_CPU},
+    {"profiler.WallClockSample", JFR_WALL},
+    {"jdk.ObjectAllocationInNewTLAB", JFR_ALLOC},
+    {"jdk.ObjectAllocationOutsideTLAB", JFR_ALLOC},
+    {"jdk.ObjectAllocationSample", JFR_ALLOC},
+    {"jdk.JavaMonitorEnter", JFR_LOCK},
+    {"jdk.ThreadPark", JFR_LOCK},
+    {"profiler.Malloc", JFR_NATIVEMEM},
+    {"profiler.Free", JFR_NATIVEMEM},
+};
+
 /* --- reading the file -------------------------------------------------- */
 
 /* Points *out at the n bytes at pos (absolute), reading them if needed.
@@ -287,7 +154,7 @@ static int win_get(struct win *w, uint64_t pos, size_t n, const uint8_t **out)
 
 /* Opens the record (event) at pos: its size, checked against the chunk,
  * and a cursor over the rest of it. */
-static int record_open(struct reader *r, uint64_t pos, struct jcur *c, uint64_t *size)
+int jr_record_open(struct reader *r, uint64_t pos, struct jcur *c, uint64_t *size)
 {
     struct chunk *ck = &r->ck;
     uint64_t left = ck->end - pos;
@@ -295,603 +162,19 @@ static int record_open(struct reader *r, uint64_t pos, struct jcur *c, uint64_t 
     size_t head = left < 10 ? (size_t)left : 10;
     int rc = win_get(&r->w, pos, head, &p);
     if (rc)
-        return rc == -ENODATA ? fail(r, pos, "the file ends inside the chunk") : rc;
+        return rc == -ENODATA ? jr_fail(r, pos, "the file ends inside the chunk") : rc;
     struct jcur h = {p, p + head, ck->compressed, false, NULL};
     uint64_t n = jc_int(&h, 4);
     if (h.bad || n == 0 || n > left || n < (uint64_t)(h.p - p))
-        return fail(r, pos, "event size %" PRIu64 " outside the chunk's %" PRIu64 " bytes left", n,
-                    left);
+        return jr_fail(r, pos, "event size %" PRIu64 " outside the chunk's %" PRIu64 " bytes left",
+                       n, left);
     size_t hl = (size_t)(h.p - p);
     rc = win_get(&r->w, pos, (size_t)n, &p);
     if (rc)
-        return rc == -ENODATA ? fail(r, pos, "the file ends inside the chunk") : rc;
+        return rc == -ENODATA ? jr_fail(r, pos, "the file ends inside the chunk") : rc;
     *c = (struct jcur){p + hl, p + n, ck->compressed, false, NULL};
     *size = n;
     return 0;
-}
-
-/* --- values ------------------------------------------------------------ */
-
-static const char *intern_utf16(struct chunk *ck, struct jcur *c, uint64_t n, bool keep)
-{
-    char *out = keep ? ja_alloc(&ck->ar, (size_t)n * 3 + 1) : NULL;
-    size_t k = 0;
-    if (keep && !out)
-        return NULL;
-    for (uint64_t i = 0; i < n && !c->bad; i++) {
-        uint32_t ch = (uint32_t)jc_int(c, 2) & 0xffff;
-        if (!out)
-            continue;
-        if (ch < 0x80) {
-            out[k++] = (char)ch;
-        } else if (ch < 0x800) {
-            out[k++] = (char)(0xc0 | ch >> 6);
-            out[k++] = (char)(0x80 | (ch & 0x3f));
-        } else {
-            out[k++] = (char)(0xe0 | ch >> 12);
-            out[k++] = (char)(0x80 | (ch >> 6 & 0x3f));
-            out[k++] = (char)(0x80 | (ch & 0x3f));
-        }
-    }
-    if (out)
-        out[k] = 0;
-    return out;
-}
-
-static const char *latin1(struct chunk *ck, const uint8_t *s, size_t n)
-{
-    char *out = ja_alloc(&ck->ar, n * 2 + 1);
-    size_t k = 0;
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < 0x80) {
-            out[k++] = (char)s[i];
-        } else {
-            out[k++] = (char)(0xc0 | s[i] >> 6);
-            out[k++] = (char)(0x80 | (s[i] & 0x3f));
-        }
-    }
-    out[k] = 0;
-    return out;
-}
-
-/* A string value: NULL for JFR's null (and when not kept); "" when out of
- * memory is reported through c (the chunk cannot be read). */
-static const char *read_string(struct chunk *ck, struct jcur *c, bool keep)
-{
-    uint8_t enc = jc_u8(c);
-    const char *s = NULL;
-    switch (enc) {
-    case 0:
-        return NULL;
-    case 1:
-        return "";
-    case 2: {
-        uint64_t id = jc_int(c, 8);
-        uint32_t i = keep ? jmap_get(&ck->str_ids, id) : JMAP_NONE;
-        return i == JMAP_NONE ? NULL : ck->strs[i];
-    }
-    case 3:
-    case 5: {
-        uint64_t n = jc_count(c);
-        if (c->bad)
-            return NULL;
-        if (keep)
-            s = enc == 3 ? ja_strndup(&ck->ar, (const char *)c->p, (size_t)n)
-                         : latin1(ck, c->p, (size_t)n);
-        c->p += n;
-        break;
-    }
-    case 4: {
-        uint64_t n = jc_count(c);
-        s = intern_utf16(ck, c, n, keep);
-        break;
-    }
-    default:
-        jc_fail(c, "unknown string encoding");
-        return NULL;
-    }
-    if (keep && !s && !c->bad)
-        jc_fail(c, "out of memory");
-    return s;
-}
-
-static void skip_struct(struct chunk *ck, struct jcur *c, const struct jtype *t, int depth);
-
-static uint64_t read_scalar(struct chunk *ck, struct jcur *c, const struct jtype *t, int depth)
-{
-    switch (t->kind) {
-    case K_BYTE:
-        return jc_u8(c);
-    case K_SHORT:
-        return jc_int(c, 2);
-    case K_INT:
-        return jc_int(c, 4);
-    case K_LONG:
-        return jc_int(c, 8);
-    case K_FLOAT:
-        return jc_be(c, 4);
-    case K_DOUBLE:
-        return jc_be(c, 8);
-    case K_STRING:
-        read_string(ck, c, false);
-        return 0;
-    case K_STRUCT:
-        skip_struct(ck, c, t, depth + 1);
-        return 0;
-    }
-    return 0;
-}
-
-static uint64_t read_field_slow(struct chunk *ck, struct jcur *c, const struct jfield *f,
-                                int depth);
-
-/* One field's value (an array: all its elements); numbers returned. The
- * common scalars here, inlined into the loops over fields. */
-static inline uint64_t read_field(struct chunk *ck, struct jcur *c, const struct jfield *f,
-                                  int depth)
-{
-    switch (f->op) {
-    case OP_LONG:
-        return jc_int(c, 8);
-    case OP_INT:
-        return jc_int(c, 4);
-    case OP_SHORT:
-        return jc_int(c, 2);
-    case OP_BYTE:
-        return jc_u8(c);
-    default:
-        return read_field_slow(ck, c, f, depth);
-    }
-}
-
-static uint64_t read_field_slow(struct chunk *ck, struct jcur *c, const struct jfield *f, int depth)
-{
-    /* what may take no bytes (an empty struct) counts against the budget */
-    if (--ck->work < 0)
-        jc_fail(c, "too many nested values");
-    if (c->bad)
-        return 0;
-    const struct jtype *t = &ck->types[f->tidx];
-    uint64_t n = 1;
-    if (f->array)
-        n = jc_count(c);
-    uint64_t v = 0;
-    for (uint64_t i = 0; i < n && !c->bad; i++) {
-        /* an element may take no byte: arrays of arrays of empty structs */
-        if (i && --ck->work < 0)
-            jc_fail(c, "too many nested values");
-        v = f->cpool ? jc_int(c, 8) : read_scalar(ck, c, t, depth);
-    }
-    return v;
-}
-
-static void skip_struct(struct chunk *ck, struct jcur *c, const struct jtype *t, int depth)
-{
-    if (depth > MAX_DEPTH) {
-        jc_fail(c, "values nested too deep");
-        return;
-    }
-    for (size_t i = 0; i < t->nfields && !c->bad; i++)
-        read_field(ck, c, &t->fields[i], depth);
-}
-
-/* Reads a struct's fields into r->vals: numbers, and the strings kept. */
-static int read_struct(struct reader *r, struct jcur *c, const struct jtype *t)
-{
-    struct chunk *ck = &r->ck;
-    if (t->nfields >= r->cvals &&
-        jvec_reserve((void **)&r->vals, &r->cvals, t->nfields + 1, sizeof(*r->vals)))
-        return -ENOMEM;
-    for (size_t i = 0; i < t->nfields && !c->bad; i++) {
-        const struct jfield *f = &t->fields[i];
-        r->vals[i] = (struct jval){0, NULL};
-        if (f->op == OP_SLOW && !f->array && !f->cpool && ck->types[f->tidx].kind == K_STRING)
-            r->vals[i].s = read_string(ck, c, true);
-        else
-            r->vals[i].u = read_field(ck, c, f, 0);
-    }
-    return 0;
-}
-
-static int field_index(const struct jtype *t, const char *name)
-{
-    for (size_t i = 0; t && i < t->nfields; i++)
-        if (strcmp(t->fields[i].name, name) == 0)
-            return (int)i;
-    return -1;
-}
-
-static const struct jtype *type_named(const struct chunk *ck, const char *name)
-{
-    for (size_t i = 0; i < ck->ntypes; i++)
-        if (strcmp(ck->types[i].name, name) == 0)
-            return &ck->types[i];
-    return NULL;
-}
-
-/* --- metadata ---------------------------------------------------------- */
-
-struct meta {
-    const char **strs;
-    uint64_t nstrs;
-};
-
-static enum kind kind_of(const char *name)
-{
-    static const struct {
-        const char *n;
-        enum kind k;
-    } prim[] = {{"boolean", K_BYTE}, {"byte", K_BYTE},     {"char", K_SHORT},
-                {"short", K_SHORT},  {"int", K_INT},       {"long", K_LONG},
-                {"float", K_FLOAT},  {"double", K_DOUBLE}, {"java.lang.String", K_STRING}};
-    for (size_t i = 0; i < sizeof(prim) / sizeof(prim[0]); i++)
-        if (strcmp(name, prim[i].n) == 0)
-            return prim[i].k;
-    return K_STRUCT;
-}
-
-static bool parse_u64(const char *s, uint64_t *v)
-{
-    if (!s || !*s)
-        return false;
-    char *e;
-    errno = 0;
-    unsigned long long x = strtoull(s, &e, 10);
-    if (errno || *e || *s == '-')
-        return false;
-    *v = x;
-    return true;
-}
-
-static const char *meta_str(struct jcur *c, const struct meta *m)
-{
-    uint64_t i = jc_int(c, 4);
-    if (!c->bad && i >= m->nstrs)
-        jc_fail(c, "metadata string index out of range");
-    return c->bad ? NULL : m->strs[i] ? m->strs[i] : "";
-}
-
-/* An element of the metadata tree; classes and their fields are kept.
- * parent: the class a field belongs to (SIZE_MAX: none). */
-static int parse_element(struct reader *r, struct jcur *c, const struct meta *m, int depth,
-                         size_t parent)
-{
-    struct chunk *ck = &r->ck;
-    if (depth > MAX_DEPTH) {
-        jc_fail(c, "metadata nested too deep");
-        return 0;
-    }
-    const char *name = meta_str(c, m);
-    uint64_t nattr = jc_count(c);
-    const char *id = NULL, *tname = NULL, *cls = NULL, *cpool = NULL, *dim = NULL;
-    for (uint64_t i = 0; i < nattr && !c->bad; i++) {
-        const char *k = meta_str(c, m), *v = meta_str(c, m);
-        if (c->bad)
-            break;
-        if (strcmp(k, "id") == 0)
-            id = v;
-        else if (strcmp(k, "name") == 0)
-            tname = v;
-        else if (strcmp(k, "class") == 0)
-            cls = v;
-        else if (strcmp(k, "constantPool") == 0)
-            cpool = v;
-        else if (strcmp(k, "dimension") == 0)
-            dim = v;
-    }
-    if (c->bad)
-        return 0;
-    size_t self = SIZE_MAX;
-    if (strcmp(name, "class") == 0) {
-        struct jtype t = {0};
-        if (!tname || !parse_u64(id, &t.id)) {
-            jc_fail(c, "a class without a name or numeric id");
-            return 0;
-        }
-        if (jmap_get(&ck->type_ids, t.id) != JMAP_NONE) {
-            jc_fail(c, "two classes with one id");
-            return 0;
-        }
-        t.name = tname;
-        t.kind = kind_of(tname);
-        if (jvec_reserve((void **)&ck->types, &ck->tcap, ck->ntypes + 1, sizeof(t)) ||
-            jmap_put(&ck->type_ids, t.id, (uint32_t)ck->ntypes))
-            return -ENOMEM;
-        self = ck->ntypes;
-        ck->types[ck->ntypes++] = t;
-    } else if (strcmp(name, "field") == 0 && parent != SIZE_MAX) {
-        struct jfield f = {tname, 0, 0, cpool && strcmp(cpool, "true") == 0, false};
-        uint64_t d = 0;
-        if (!tname || !parse_u64(cls, &f.type_id) || (dim && !parse_u64(dim, &d)) || d > 1) {
-            jc_fail(c, "a field without a name, a numeric class or a dimension of 0 or 1");
-            return 0;
-        }
-        f.array = d == 1;
-        struct jtype *t = &ck->types[parent];
-        if (jvec_reserve((void **)&t->fields, &t->cap, t->nfields + 1, sizeof(f)))
-            return -ENOMEM;
-        t->fields[t->nfields++] = f;
-    }
-    uint64_t nchild = jc_count(c);
-    for (uint64_t i = 0; i < nchild && !c->bad; i++) {
-        int rc = parse_element(r, c, m, depth + 1, self);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-static int resolve_types(struct reader *r, uint64_t at)
-{
-    struct chunk *ck = &r->ck;
-    for (size_t i = 0; i < ck->ntypes; i++) {
-        struct jtype *t = &ck->types[i];
-        for (size_t j = 0; j < t->nfields; j++) {
-            uint32_t k = jmap_get(&ck->type_ids, t->fields[j].type_id);
-            if (k == JMAP_NONE)
-                return fail(r, at, "metadata: field %s of %s has an undeclared class %" PRIu64,
-                            t->fields[j].name, t->name, t->fields[j].type_id);
-            struct jfield *f = &t->fields[j];
-            f->tidx = k;
-            static const uint8_t ops[] = {
-                [K_BYTE] = OP_BYTE, [K_SHORT] = OP_SHORT, [K_INT] = OP_INT, [K_LONG] = OP_LONG};
-            enum kind kd = ck->types[k].kind;
-            f->op = f->array ? OP_SLOW : f->cpool ? OP_LONG : kd <= K_LONG ? ops[kd] : OP_SLOW;
-        }
-    }
-    return 0;
-}
-
-/* Opens the metadata (type 0) or checkpoint (type 1) event at pos, past
- * its start and duration. */
-static int special_open(struct reader *r, uint64_t pos, uint64_t type, struct jcur *c)
-{
-    uint64_t size;
-    int rc = record_open(r, pos, c, &size);
-    if (rc)
-        return rc;
-    if (jc_int(c, 8) != type)
-        return fail(r, pos, "the %s offset does not point at a %s event",
-                    type ? "constant pool" : "metadata", type ? "checkpoint" : "metadata");
-    jc_int(c, 8);
-    jc_int(c, 8);
-    return 0;
-}
-
-static int read_metadata(struct reader *r, uint64_t pos)
-{
-    struct chunk *ck = &r->ck;
-    struct jcur c;
-    int rc = special_open(r, pos, 0, &c);
-    if (rc)
-        return rc;
-    jc_int(&c, 8); /* metadata id */
-    struct meta m = {NULL, jc_count(&c)};
-    if (!c.bad && !(m.strs = calloc(m.nstrs + 1, sizeof(*m.strs))))
-        return -ENOMEM;
-    for (uint64_t i = 0; i < m.nstrs && !c.bad; i++)
-        m.strs[i] = read_string(ck, &c, true);
-    if (!c.bad)
-        rc = parse_element(r, &c, &m, 0, SIZE_MAX);
-    free(m.strs);
-    if (rc)
-        return rc;
-    if (c.bad)
-        return fail(r, pos, "metadata: %s", c.why);
-    return resolve_types(r, pos);
-}
-
-/* --- constant pools ---------------------------------------------------- */
-
-#define PUSH(vec, n, cap, map, key, val)                                                           \
-    (jvec_reserve((void **)&(vec), &(cap), (n) + 1, sizeof(*(vec))) ||                             \
-             jmap_put(&(map), (key), (uint32_t)(n))                                                \
-         ? -ENOMEM                                                                                 \
-         : ((vec)[(n)++] = (val), 0))
-
-static int pool_strings(struct reader *r, struct jcur *c, uint64_t n)
-{
-    struct chunk *ck = &r->ck;
-    for (uint64_t i = 0; i < n && !c->bad; i++) {
-        uint64_t id = jc_int(c, 8);
-        const char *s = read_string(ck, c, true);
-        if (!c->bad && PUSH(ck->strs, ck->nstrs, ck->cstrs, ck->str_ids, id, s))
-            return -ENOMEM;
-    }
-    return 0;
-}
-
-/* A field of the struct just read (r->vals): 0 / NULL when t has none. */
-static uint64_t val_u(const struct reader *r, const struct jtype *t, const char *name)
-{
-    int i = field_index(t, name);
-    return i >= 0 ? r->vals[i].u : 0;
-}
-
-static const char *val_s(const struct reader *r, const struct jtype *t, const char *name)
-{
-    int i = field_index(t, name);
-    return i >= 0 ? r->vals[i].s : NULL;
-}
-
-static int keep_symbol(struct reader *r, const struct jtype *t, uint64_t id)
-{
-    struct chunk *ck = &r->ck;
-    return PUSH(ck->syms, ck->nsyms, ck->csyms, ck->sym_ids, id, val_s(r, t, "string"));
-}
-
-static int keep_class(struct reader *r, const struct jtype *t, uint64_t id)
-{
-    struct chunk *ck = &r->ck;
-    struct jclass k = {val_u(r, t, "name"), NULL, {NULL, NULL}};
-    return PUSH(ck->classes, ck->nclasses, ck->cclasses, ck->class_ids, id, k);
-}
-
-static int keep_method(struct reader *r, const struct jtype *t, uint64_t id)
-{
-    struct chunk *ck = &r->ck;
-    struct jmethod m = {val_u(r, t, "type"), val_u(r, t, "name"), {0}};
-    return PUSH(ck->methods, ck->nmethods, ck->cmethods, ck->method_ids, id, m);
-}
-
-static int keep_thread(struct reader *r, const struct jtype *t, uint64_t id)
-{
-    struct chunk *ck = &r->ck;
-    const char *name = val_s(r, t, "javaName");
-    uint64_t tid = val_u(r, t, "osThreadId");
-    struct jthread th = {tid ? tid : id, name ? name : val_s(r, t, "osName")};
-    return PUSH(ck->threads, ck->nthreads, ck->cthreads, ck->thread_ids, id, th);
-}
-
-/* A pool of structs: each constant read into r->vals, then kept. */
-static int pool_structs(struct reader *r, struct jcur *c, const struct jtype *t, uint64_t n,
-                        int (*keep)(struct reader *, const struct jtype *, uint64_t))
-{
-    for (uint64_t i = 0; i < n && !c->bad; i++) {
-        uint64_t id = jc_int(c, 8);
-        if (read_struct(r, c, t))
-            return -ENOMEM;
-        if (!c->bad && keep(r, t, id))
-            return -ENOMEM;
-    }
-    return 0;
-}
-
-/* The frames array of a stack trace: each a StackFrame (method, line,
- * bytecodeIndex, type), kept as method and frame type. */
-static int stack_frames(struct reader *r, struct jcur *c, const struct jfield *f)
-{
-    struct chunk *ck = &r->ck;
-    const struct jtype *ft = &ck->types[f->tidx];
-    int fm = field_index(ft, "method"), fty = field_index(ft, "type");
-    uint64_t n = jc_count(c);
-    if (jvec_reserve((void **)&ck->frames, &ck->cframes, ck->nframes + n, sizeof(*ck->frames)))
-        return -ENOMEM;
-    for (uint64_t i = 0; i < n && !c->bad; i++) {
-        uint64_t m = 0, ty = 0;
-        for (size_t j = 0; j < ft->nfields; j++) {
-            uint64_t v = read_field(ck, c, &ft->fields[j], 0);
-            if ((int)j == fm)
-                m = v;
-            else if ((int)j == fty)
-                ty = v;
-        }
-        ck->frames[ck->nframes++] = (struct jsframe){m, ty > 255 ? 255 : (uint8_t)ty};
-    }
-    return 0;
-}
-
-static int pool_stacks(struct reader *r, struct jcur *c, const struct jtype *t, uint64_t n)
-{
-    struct chunk *ck = &r->ck;
-    int ff = field_index(t, "frames");
-    for (uint64_t i = 0; i < n && !c->bad; i++) {
-        uint64_t id = jc_int(c, 8);
-        size_t first = ck->nframes;
-        for (size_t j = 0; j < t->nfields && !c->bad; j++) {
-            const struct jfield *f = &t->fields[j];
-            int rc = 0;
-            if ((int)j == ff && f->array && !f->cpool && ck->types[f->tidx].kind == K_STRUCT)
-                rc = stack_frames(r, c, f);
-            else
-                read_field(ck, c, f, 0);
-            if (rc)
-                return rc;
-        }
-        if (ck->nframes - first > UINT32_MAX || ck->nframes > UINT32_MAX) {
-            jc_fail(c, "too many frames");
-            break;
-        }
-        struct jstack s = {(uint32_t)first, (uint32_t)(ck->nframes - first), NULL};
-        if (!c->bad && PUSH(ck->stacks, ck->nstacks, ck->cstacks, ck->stack_ids, id, s))
-            return -ENOMEM;
-    }
-    return 0;
-}
-
-static int pool_skip(struct reader *r, struct jcur *c, const struct jtype *t, uint64_t n)
-{
-    struct chunk *ck = &r->ck;
-    bool frame_types = strcmp(t->name, "jdk.types.FrameType") == 0;
-    for (uint64_t i = 0; i < n && !c->bad; i++) {
-        uint64_t id = jc_int(c, 8);
-        if (frame_types && id == 5)
-            ck->kernel_frames = true;
-        if (t->kind == K_STRUCT)
-            skip_struct(ck, c, t, 0);
-        else
-            read_scalar(ck, c, t, 0);
-    }
-    return 0;
-}
-
-static int read_pool(struct reader *r, struct jcur *c, const struct jtype *t, uint64_t n)
-{
-    if (t->kind == K_STRING)
-        return pool_strings(r, c, n);
-    if (t->kind != K_STRUCT)
-        return pool_skip(r, c, t, n);
-    if (strcmp(t->name, "jdk.types.StackTrace") == 0)
-        return pool_stacks(r, c, t, n);
-    static const struct {
-        const char *name;
-        int (*keep)(struct reader *, const struct jtype *, uint64_t);
-    } pools[] = {
-        {"jdk.types.Symbol", keep_symbol},
-        {"java.lang.Class", keep_class},
-        {"jdk.types.Method", keep_method},
-        {"java.lang.Thread", keep_thread},
-    };
-    for (size_t i = 0; i < sizeof(pools) / sizeof(pools[0]); i++)
-        if (strcmp(t->name, pools[i].name) == 0)
-            return pool_structs(r, c, t, n, pools[i].keep);
-    return pool_skip(r, c, t, n);
-}
-
-static int read_checkpoint(struct reader *r, uint64_t pos, int64_t *delta)
-{
-    struct chunk *ck = &r->ck;
-    struct jcur c;
-    int rc = special_open(r, pos, 1, &c);
-    if (rc)
-        return rc;
-    *delta = (int64_t)jc_int(&c, 8);
-    jc_u8(&c); /* checkpoint type: flush, chunk header, statics, thread */
-    uint64_t npools = jc_count(&c);
-    for (uint64_t i = 0; i < npools && !c.bad; i++) {
-        uint64_t tid = jc_int(&c, 8);
-        uint64_t n = jc_count(&c);
-        uint32_t k = jmap_get(&ck->type_ids, tid);
-        if (c.bad)
-            break;
-        if (k == JMAP_NONE)
-            return fail(r, pos, "checkpoint: a pool of undeclared class %" PRIu64, tid);
-        if ((rc = read_pool(r, &c, &ck->types[k], n)))
-            return rc;
-    }
-    if (c.bad)
-        return fail(r, pos, "checkpoint: %s", c.why);
-    return 0;
-}
-
-/* The checkpoints chain backwards from the newest: each delta must step
- * back inside the chunk, so the walk ends. */
-static int read_pools(struct reader *r, uint64_t pos)
-{
-    for (;;) {
-        int64_t delta = 0;
-        int rc = read_checkpoint(r, pos, &delta);
-        if (rc)
-            return rc;
-        if (delta == 0)
-            return 0;
-        if (delta > 0 || (uint64_t)-delta > pos - r->ck.start - HDR_SIZE)
-            return fail(r, pos, "checkpoint delta %" PRId64 " leaves the chunk or goes forward",
-                        delta);
-        pos -= (uint64_t)-delta;
-    }
 }
 
 /* --- names --------------------------------------------------------------- */
@@ -1037,7 +320,7 @@ static int make_plans(struct reader *r)
     };
     unsigned want = r->o && r->o->events ? r->o->events : ~0u;
     for (int e = 0; e < T_N; e++) {
-        const struct jtype *t = type_named(ck, EV_TYPES[e].name);
+        const struct jtype *t = jr_type_named(ck, EV_TYPES[e].name);
         if (!t || !(want & 1u << EV_TYPES[e].ev) || t->kind != K_STRUCT)
             continue;
         struct plan *p = &ck->plans[e];
@@ -1148,7 +431,7 @@ static int read_event(struct reader *r, uint64_t pos, uint64_t size, size_t body
     } else {
         int rc = win_get(&r->w, pos, (size_t)size, &p0);
         if (rc)
-            return rc == -ENODATA ? fail(r, pos, "the file ends inside the chunk") : rc;
+            return rc == -ENODATA ? jr_fail(r, pos, "the file ends inside the chunk") : rc;
     }
     struct jcur c = {p0 + body, p0 + size, ck->compressed, false, NULL};
     const struct plan *p = &ck->plans[e];
@@ -1167,7 +450,7 @@ static int read_event(struct reader *r, uint64_t pos, uint64_t size, size_t body
         }
     }
     if (c.bad)
-        return fail(r, pos, "%s: %s", EV_TYPES[e].name, c.why);
+        return jr_fail(r, pos, "%s: %s", EV_TYPES[e].name, c.why);
     return deliver(r, e, v, has_samples);
 }
 
@@ -1190,12 +473,13 @@ static int read_events(struct reader *r)
         if (pos >= r->w.off && pos + head <= r->w.off + r->w.len)
             p = r->w.buf + (pos - r->w.off); /* win_get's common case, inline */
         else if ((rc = win_get(&r->w, pos, head, &p)))
-            return rc == -ENODATA ? fail(r, pos, "the file ends inside the chunk") : rc;
+            return rc == -ENODATA ? jr_fail(r, pos, "the file ends inside the chunk") : rc;
         struct jcur h = {p, p + head, ck->compressed, false, NULL};
         uint64_t size = jc_int(&h, 4), type = jc_int(&h, 8);
         if (h.bad || size == 0 || size > left || size < (uint64_t)(h.p - p))
-            return fail(r, pos, "event size %" PRIu64 " outside the chunk's %" PRIu64 " bytes left",
-                        size, left);
+            return jr_fail(r, pos,
+                           "event size %" PRIu64 " outside the chunk's %" PRIu64 " bytes left",
+                           size, left);
         r->st->events += type > 1;
         uint32_t e = type > 1 ? event_of(ck, type) : JMAP_NONE;
         if (e != JMAP_NONE && (rc = read_event(r, pos, size, (size_t)(h.p - p), (enum ev_type)e)))
@@ -1223,9 +507,9 @@ static int read_chunk(struct reader *r, uint64_t pos, uint64_t file_end, uint64_
     size_t have = left < HDR_SIZE ? (size_t)left : HDR_SIZE;
     int rc = win_get(&r->w, pos, have, &h);
     if (rc)
-        return rc == -ENODATA ? fail(r, pos, "the file shrank while read") : rc;
+        return rc == -ENODATA ? jr_fail(r, pos, "the file shrank while read") : rc;
     if (memcmp(h, "FLR", have < 4 ? have : 4) != 0)
-        return fail(r, pos, ck->no == 1 ? "not a JFR file (no FLR magic)" : "no chunk magic");
+        return jr_fail(r, pos, ck->no == 1 ? "not a JFR file (no FLR magic)" : "no chunk magic");
     if (have < HDR_SIZE) {
         cut(r, pos, "the chunk header is incomplete");
         return 0;
@@ -1240,9 +524,9 @@ static int read_chunk(struct reader *r, uint64_t pos, uint64_t file_end, uint64_
     ck->tps = (int64_t)jc_be(&c, 8);
     uint64_t features = jc_be(&c, 4);
     if (major != 1 && major != 2)
-        return fail(r, pos, "unsupported JFR version %" PRIu64, major);
+        return jr_fail(r, pos, "unsupported JFR version %" PRIu64, major);
     if (size > MAX_CHUNK) {
-        fail(r, pos, "chunk size %" PRIu64 " over the limit of %llu", size, MAX_CHUNK);
+        jr_fail(r, pos, "chunk size %" PRIu64 " over the limit of %llu", size, MAX_CHUNK);
         return -EFBIG;
     }
     if (size > left || size == 0 || cp == 0 || meta == 0) {
@@ -1250,20 +534,20 @@ static int read_chunk(struct reader *r, uint64_t pos, uint64_t file_end, uint64_
         return 0;
     }
     if (size < HDR_SIZE || cp < HDR_SIZE || meta < HDR_SIZE || cp >= size || meta >= size)
-        return fail(r, pos,
-                    "chunk size %" PRIu64 " or pool/metadata offsets %" PRIu64 "/%" PRIu64
-                    " inconsistent",
-                    size, cp, meta);
+        return jr_fail(r, pos,
+                       "chunk size %" PRIu64 " or pool/metadata offsets %" PRIu64 "/%" PRIu64
+                       " inconsistent",
+                       size, cp, meta);
     if (ck->tps <= 0)
-        return fail(r, pos, "ticks per second %" PRId64, ck->tps);
+        return jr_fail(r, pos, "ticks per second %" PRId64, ck->tps);
     ck->start = pos;
     ck->end = pos + size;
     ck->compressed = features & 1;
     ck->flags = r->o ? r->o->flags : 0;
-    if ((rc = read_metadata(r, pos + meta)) || (rc = make_plans(r)))
+    if ((rc = jr_read_metadata(r, pos + meta)) || (rc = make_plans(r)))
         return rc;
     ck->work = (long long)size * 4 + 1024;
-    if ((rc = read_pools(r, pos + cp)) || (rc = read_events(r)))
+    if ((rc = jr_read_pools(r, pos + cp)) || (rc = read_events(r)))
         return rc;
     if (r->st->chunks++ == 0)
         r->st->start_ns = ck->start_ns;
@@ -1298,7 +582,7 @@ int jfr_read_fd(int fd, const struct jfr_opts *o, jfr_sample_fn fn, void *arg, s
     int rc = 0;
     if (pos == end) {
         r.ck.no = 1;
-        rc = fail(&r, pos, "empty file");
+        rc = jr_fail(&r, pos, "empty file");
     }
     while (!rc && pos < end) {
         r.ck.no++;
