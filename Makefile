@@ -7,6 +7,7 @@
 #   make test       build + the whole test suite (ends "N passed, N failed")
 #   make asan       sanitizer build: build/asan/flameshotd and unit tests
 #   make bench      benchmarks (tools/bench/; minutes, root, not in make test)
+#   make fuzz       libFuzzer on the JFR reader (FUZZ_SECONDS, default 60)
 #   make format / make lint
 
 MACHINE := $(shell uname -m)
@@ -68,7 +69,7 @@ JAVA_SRCS := $(wildcard tests/fixtures/java/*.java)
 TOOL_SRCS := $(wildcard tools/*.c)
 TOOLS     := $(TOOL_SRCS:tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all deps run test asan unit bench test-build test-asprof format lint clean vmlinux
+.PHONY: all deps run test asan unit bench bench-jfr fuzz test-build test-asprof format lint clean vmlinux
 .DEFAULT_GOAL := all
 # the BPF object and skeleton are intermediates of a pattern chain: keep them
 .SECONDARY: $(BPF_OBJS) $(SKELS)
@@ -143,6 +144,29 @@ $(BUILD)/tests/helpers/%: tests/helpers/%.c $(LIB_OBJS)
 	@echo '  HELPER  $@'
 	$(Q)$(CC) $(CFLAGS_COMMON) -Itests -O1 -g -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
+# the JFR reader's test tool with sanitizers: cut and flipped real files
+# (tests/integration/90_jfr_reader.sh)
+ASAN_HELPERS := $(BUILD)/asan/tests/helpers/jfr_collapse
+$(BUILD)/asan/tests/helpers/%: tests/helpers/%.c $(BUILD)/asan/libflameshot.a
+	@mkdir -p $(dir $@)
+	@echo '  HELPER  $@'
+	$(Q)$(CC) $(CFLAGS_COMMON) -Itests $(ASAN_FLAGS) -o $@ $< $(BUILD)/asan/libflameshot.a $(LDLIBS)
+
+# libFuzzer on the JFR reader (clang), and its seed corpus writer
+JFR_SRCS := $(wildcard src/flame/jfr*.c)
+FUZZ := $(BUILD)/fuzz/fuzz_jfr $(BUILD)/fuzz/jfr_seeds
+$(BUILD)/fuzz/fuzz_jfr: tests/fuzz/jfr/fuzz_jfr.c $(JFR_SRCS) $(wildcard src/flame/jfr_*.h) include/flame/jfr.h
+	@mkdir -p $(dir $@)
+	@echo '  FUZZ    $@'
+	$(Q)$(CLANG) -std=c11 -D_GNU_SOURCE -Iinclude -I. -g -O1 -fsanitize=fuzzer,address,undefined \
+		-o $@ $< $(JFR_SRCS)
+$(BUILD)/fuzz/jfr_seeds: tests/fuzz/jfr/seeds.c tests/unit/flame/jfr_build.h
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-missing-field-initializers -O1 -o $@ $<
+FUZZ_SECONDS ?= 60
+fuzz: $(FUZZ)
+	@tests/fuzz/jfr/run.sh $(FUZZ_SECONDS)
+
 # JVMTI agents built by the tests: no JDK headers needed (see the sources)
 $(BUILD)/tests/agents/%.so: tests/agents/%.c
 	@mkdir -p $(dir $@)
@@ -164,7 +188,7 @@ $(BUILD)/tools/%: tools/%.c $(LIB_OBJS)
 test-asprof:
 	@bash tests/lib/asprof.sh build
 
-test-build: all asan $(TEST_HELPERS) $(TEST_AGENTS) $(BUILD)/tests/java/.stamp $(TOOLS) test-asprof
+test-build: all asan $(TEST_HELPERS) $(ASAN_HELPERS) $(FUZZ) $(TEST_AGENTS) $(BUILD)/tests/java/.stamp $(TOOLS) test-asprof
 
 test: test-build
 	@tests/run.sh
@@ -172,9 +196,13 @@ test: test-build
 unit: test-build
 	@tests/run.sh --unit
 
-# evidence before the OOM kill, per leak rate and event source (tools/bench/evidence)
-bench: all $(BUILD)/tests/java/.stamp
+# evidence before the OOM kill, per leak rate and event source (tools/bench/evidence);
+# the JFR reader against async-profiler's converter (tools/bench/jfr)
+bench: all $(BUILD)/tests/java/.stamp bench-jfr
 	@tools/bench/evidence
+
+bench-jfr: $(BUILD)/tests/helpers/jfr_collapse $(BUILD)/tests/java/.stamp test-asprof
+	@tools/bench/jfr
 
 # --- housekeeping ---------------------------------------------------------
 deps:
@@ -187,7 +215,7 @@ run: deps all
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
 
-FORMAT_FILES := $(wildcard src/*.c src/*/*.c include/*.h include/*/*.h bpf/*.c bpf/*.h tests/unit/*/*.c tests/unit/*/*.h tests/*.h tests/helpers/*.c tests/agents/*.c tools/*.c)
+FORMAT_FILES := $(wildcard src/*.c src/*/*.c include/*.h include/*/*.h bpf/*.c bpf/*.h tests/unit/*/*.c tests/unit/*/*.h tests/*.h tests/helpers/*.c tests/agents/*.c tests/fuzz/*/*.c tools/*.c)
 
 format:
 	clang-format -i $(FORMAT_FILES)

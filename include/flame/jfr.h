@@ -15,11 +15,15 @@
  * before anything is allocated for it.
  *
  * Frames are named as async-profiler's converter names them in collapsed
- * output (jfrconv --collapsed): Java methods "package/Class.method"
- * (slashes; JFR_OPT_DOTTED gives dots), native frames by their symbol;
- * with JFR_OPT_ANNOTATE the frame-type suffixes (_[j] JIT, _[i] inlined,
- * _[k] kernel, _[0] interpreted ...) are kept. Thread-safe on distinct
- * calls; blocks on the fd's reads only. */
+ * output (jfrconv -o collapsed): Java methods "package/Class.method"
+ * (slashes; JFR_OPT_DOTTED gives dots), native frames by their symbol, the
+ * allocated or locked class as the top frame of alloc and lock samples;
+ * with JFR_OPT_ANNOTATE each frame's own type suffix (_[j] JIT, _[i]
+ * inlined, _[k] kernel, _[0] interpreted ...) is added (jfrconv picks one
+ * per merged frame). Weights are jfrconv's with --total for alloc, lock
+ * and nativemem (bytes, ns; profiler.Free adds 0 and is not handed) and
+ * its sample counts for cpu and wall (README "JFR reader"). Thread-safe on
+ * distinct calls; blocks on the fd's reads only. */
 #ifndef FS_JFR_H
 #define FS_JFR_H
 
@@ -57,17 +61,21 @@ struct jfr_sample {
     uint64_t weight; /* 1 a sample (asprof's samples count), bytes, ns */
     size_t nframes;
     const struct jfr_frame *frames; /* leaf first */
+    /* Samples of one read with the same nonzero key have the same frames
+     * (names and types): a consumer may aggregate by it without hashing
+     * the names. 0: no key, compare the frames. */
+    uint64_t stack_key;
 };
 
 /* Nonzero stops the read; jfr_read_fd returns that value. */
 typedef int (*jfr_sample_fn)(void *arg, const struct jfr_sample *s);
 
-#define JFR_OPT_DOTTED 0x1u   /* java.lang.Thread.run instead of java/lang/Thread.run */
+#define JFR_OPT_DOTTED   0x1u /* java.lang.Thread.run instead of java/lang/Thread.run */
 #define JFR_OPT_ANNOTATE 0x2u /* keep frame-type suffixes */
 
 struct jfr_opts {
-    unsigned events; /* mask of 1u << enum jfr_event; 0 = all */
-    unsigned flags;  /* JFR_OPT_* */
+    unsigned events;    /* mask of 1u << enum jfr_event; 0 = all */
+    unsigned flags;     /* JFR_OPT_* */
     uint64_t max_bytes; /* read at most this much; 0 = the whole file */
 };
 
@@ -83,11 +91,12 @@ struct jfr_stats {
  * be NULL). st (may be NULL) says what was read. A truncated last chunk is
  * not an error: what the complete chunks held is delivered and st says
  * what was cut. Returns 0; -EINVAL when the file is not JFR or a chunk is
- * malformed (err says where and why; the samples of earlier chunks were
- * delivered); -EFBIG when a chunk's size exceeds the limits; -ENOMEM;
- * -EIO (read); or fn's nonzero return. */
-int jfr_read_fd(int fd, const struct jfr_opts *o, jfr_sample_fn fn, void *arg,
-                struct jfr_stats *st, char *err, size_t errcap);
+ * malformed (err says where and why; the samples of earlier chunks, and
+ * of the bad chunk up to the bad event, were delivered); -EFBIG when a
+ * chunk's size exceeds the limits; -ENOMEM; -EIO (read); or fn's nonzero
+ * return. */
+int jfr_read_fd(int fd, const struct jfr_opts *o, jfr_sample_fn fn, void *arg, struct jfr_stats *st,
+                char *err, size_t errcap);
 
 /* The same on a file by path (-errno from open). */
 int jfr_read_path(const char *path, const struct jfr_opts *o, jfr_sample_fn fn, void *arg,
