@@ -2,10 +2,11 @@
 # flameshotd flamegraph, the offline renderer, on JFRs recorded here: one by
 # a real JVM's own Flight Recorder (Burner, settings=profile) and one by the
 # real async-profiler (4.5, tests/lib/asprof.sh) attached to Workload with
-# event cpu. Its collapsed output carries exactly the samples the file
+# event cpu. Its collapsed output is the reader's (tests/helpers/
+# jfr_collapse) stack for stack and carries exactly the samples the file
 # holds (JFR: jdk.ExecutionSample + jdk.NativeMethodSample as `jfr summary`
-# counts them; async-profiler: what its own converter, jfrconv --collapsed,
-# makes of the same file); the HTML, the range, the diff and the heat map
+# counts them; async-profiler: what its own converter, jfrconv -o
+# collapsed, makes of the same file); the HTML, the range, the diff and the heat map
 # are written; usage errors exit 2, unreadable files 1 with the file and
 # the reason; a truncated file (two chunks, the second cut) renders the
 # complete one with a warning. It runs as nobody with a hostile
@@ -25,7 +26,8 @@ flame() { "$FLAMESHOTD" flamegraph "$@"; }
 caps() {
     need "[ -x '$FLAMESHOTD' ]" "build/flameshotd not built (make)"
     need "command -v java && command -v jfr && command -v jq" "needs a JDK (java, jfr) and jq"
-    need "[ -f '$CLASSES/Burner.class' ]" "run make test-build first"
+    need "[ -f '$CLASSES/Burner.class' ] && [ -x '$BUILD/tests/helpers/jfr_collapse' ]" \
+        "run make test-build first"
 }
 
 # A 4 s recording of Burner by the JVM's own Flight Recorder (dumped on exit).
@@ -42,6 +44,14 @@ jdk_cpu_samples() {
 }
 
 sum_collapsed() { awk '{n += $NF} END {print n + 0}' "$1"; }
+
+# The CLI's collapsed output is the reader's samples, stack for stack
+# (tests/helpers/jfr_collapse aggregates them on its own).
+same_as_reader() { # JFR COLLAPSED EVENT
+    "$BUILD/tests/helpers/jfr_collapse" --event "$3" "$1" 2>/dev/null | LC_ALL=C sort >"$2.reader" &&
+        LC_ALL=C sort "$2" | cmp -s - "$2.reader" ||
+        { LC_ALL=C sort "$2" | diff - "$2.reader" | head -5; echo "not the reader's stacks"; return 1; }
+}
 
 case_help_and_usage_errors() {
     caps
@@ -99,6 +109,7 @@ case_jvm_jfr_collapsed_has_every_sample() {
     grep -Evq '^[^;]+(;[^;]+)* [0-9]+$' "$W/jvm.collapsed" &&
         { grep -Ev '^[^;]+(;[^;]+)* [0-9]+$' "$W/jvm.collapsed" | head -3; echo "not collapsed lines"; return 1; }
     grep -q 'Burner.flameshotBurnCpu [0-9]' "$W/jvm.collapsed" || { echo "no burning leaf"; return 1; }
+    same_as_reader "$W/jvm.jfr" "$W/jvm.collapsed" cpu || return 1
     LC_ALL=C sort -c "$W/jvm.collapsed" ||
         { echo "not sorted by stack"; return 1; }
     flame "$W/jvm.jfr" -o - --collapsed --event cpu 2>/dev/null | cmp -s - "$W/jvm.collapsed" ||
@@ -191,6 +202,7 @@ case_asprof_jfr_collapsed_equals_jfrconv() {
     theirs=$(sum_collapsed "$W/jfrconv.collapsed")
     [ "$ours" -gt 0 ] && [ "$ours" = "$theirs" ] || { echo "samples: ours $ours, jfrconv $theirs"; return 1; }
     grep -q 'flameshotBurnCpu' "$W/asprof.collapsed" || { echo "no burning method"; return 1; }
+    same_as_reader "$W/asprof.jfr" "$W/asprof.collapsed" cpu || return 1
     # stack for stack, modulo naming: jfrconv keeps frame-type suffixes
     # (_[k] kernel, _[j] JIT...), which the reader leaves out unless asked
     # (JFR_OPT_ANNOTATE, flame/jfr.h)
