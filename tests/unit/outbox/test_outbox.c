@@ -701,6 +701,17 @@ TEST(a_go_profile_is_kept_as_a_directory_of_its_attachments)
     rm_rf(root);
 }
 
+/* FLAMESHOT_LOCAL_KEEP=true beside a DataKit that refuses connections
+ * (port 9, discard, is closed here). */
+static struct outbox_opts keep_opts(const char *root)
+{
+    return (struct outbox_opts){.root = root,
+                                .datakit_addr = "http://127.0.0.1:9/profiling/v1/input",
+                                .local_keep = true,
+                                .backoff_min_ms = 200,
+                                .backoff_max_ms = 400};
+}
+
 /* FLAMESHOT_LOCAL_KEEP: a profile reaches the local sink at once, DataKit
  * down or not, and stays pending for DataKit, uploaded from the kept file;
  * a Go profile (split into files locally) goes to DataKit first. */
@@ -711,12 +722,8 @@ TEST(a_kept_profile_is_local_at_once_and_still_pending_for_datakit)
     struct artefact_meta m;
     struct outbox_receipt r;
     struct outbox_stats st;
-    struct outbox_opts o = {.datakit_addr = "http://127.0.0.1:9/profiling/v1/input",
-                            .local_keep = true,
-                            .backoff_min_ms = 200,
-                            .backoff_max_ms = 400};
+    struct outbox_opts o = keep_opts(root);
     CHECK(tmpdir(root));
-    o.root = root;
     CHECK_EQ(outbox_open(&o, &ob, err, sizeof(err)), 0);
     meta_for(&m, ARTEFACT_PROFILE, 5);
     CHECK_EQ(put_payload(ob, &m, 10, 'd', &r), 0);
@@ -758,12 +765,8 @@ TEST(a_dropped_kept_copy_takes_its_pending_upload_along)
     struct outbox *ob;
     struct artefact_meta m;
     struct outbox_stats st;
-    struct outbox_opts o = {.datakit_addr = "http://127.0.0.1:9/profiling/v1/input",
-                            .local_keep = true,
-                            .backoff_min_ms = 200,
-                            .backoff_max_ms = 400};
+    struct outbox_opts o = keep_opts(root);
     CHECK(tmpdir(root));
-    o.root = root;
     CHECK_EQ(outbox_open(&o, &ob, err, sizeof(err)), 0);
     meta_for(&m, ARTEFACT_PROFILE, 5);
     CHECK_EQ(put_payload(ob, &m, 3000, 'a', NULL), 0);
