@@ -22,7 +22,8 @@ AUTH=(-H "Authorization: Bearer $TOKEN")
 RULES='[{"service":"ui-burner","command":"^\\S*java\\s.*-Dflameshot\\.test='"$MARK"'(\\s|$)",
          "duration":"3s","events":"cpu"}]'
 OB_TMP=$(mktemp -d /tmp/flameshot-ui-test.XXXXXX)
-trap '[ -f "$OB_TMP/jvm.pid" ] && kill "$(cat "$OB_TMP/jvm.pid")" 2>/dev/null; ob_cleanup; d_cleanup' EXIT
+# the cases run in subshells (t_case): what they start is recorded in files
+trap 'cat "$OB_TMP"/*.pid 2>/dev/null | xargs -r kill 2>/dev/null; ob_cleanup; d_cleanup' EXIT
 
 caps() {
     need d_can_run "needs root, curl, jq, ss and build/flameshotd"
@@ -224,6 +225,7 @@ case_local_keep_beside_datakit() {
     caps
     SRC=127.0.0.27
     ob_receiver_start "$OB_TMP/dk" || { echo "receiver did not start"; return 1; }
+    echo "$RECV_PID" >"$OB_TMP/receiver.pid"
     d_start dk FLAMESHOT_PROCESSES="$RULES" FLAMESHOT_HTTP_TOKEN="$TOKEN" FLAMESHOT_LOCAL_KEEP=true \
         FLAMESHOT_DATAKIT_ADDR="http://127.0.0.1:$RECV_PORT/profiling/v1/input" || return 1
     local i p
