@@ -18,8 +18,8 @@ source "$ROOT/tests/lib/asprof.sh"
 CLASSES=$BUILD/tests/java
 W=$(mktemp -d /tmp/flameshot-flame-cli.XXXXXX)
 chmod 755 "$W"
-JVM_PIDS=()
-trap 'for p in "${JVM_PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$W"' EXIT
+# the cases run in subshells (t_case): a JVM they start is recorded in a file
+trap 'cat "$W"/*.pid 2>/dev/null | xargs -r kill 2>/dev/null; rm -rf "$W"' EXIT
 
 flame() { "$FLAMESHOTD" flamegraph "$@"; }
 
@@ -176,7 +176,7 @@ asprof_jfr() {
     [ -s "$W/asprof.jfr" ] && return 0
     java -cp "$CLASSES" Workload >"$W/workload.out" 2>&1 &
     local jp=$! i
-    JVM_PIDS+=("$jp")
+    echo "$jp" >"$W/workload.pid"
     for i in $(seq 1 300); do
         grep -q "Workload started" "$W/workload.out" && break
         sleep 0.1
