@@ -339,7 +339,8 @@ static void write_path(FILE *out, const struct fpage_tree *t, uint32_t n, bool t
 static void write_gone(struct writer *wr)
 {
     const struct fpage_tree *t = wr->t;
-    qsort_r(wr->gone, wr->ngone, sizeof(*wr->gone), by_base_desc, (void *)t);
+    if (wr->ngone) /* qsort of NULL, even of 0 elements, is undefined */
+        qsort_r(wr->gone, wr->ngone, sizeof(*wr->gone), by_base_desc, (void *)t);
     fputs("\"gone\":[", wr->out);
     for (size_t i = 0; i < wr->ngone && i < GONE_LISTED; i++) {
         /* the path is built in memory to be escaped as one JSON string */

@@ -34,4 +34,21 @@ TEST(base_weights_sit_beside_the_newer_shape)
     stacks_free(cur);
 }
 
-TEST_MAIN(base_weights_sit_beside_the_newer_shape)
+/* two captures of the same stacks: nothing gone (UBSan caught the sort of
+ * an empty list, which killed the ASan daemon in 42_http_ui) */
+TEST(same_stacks_nothing_gone)
+{
+    const char *b[] = {"main;a;burn 40", "main;c 40"};
+    struct stacks *base = model(b, 2), *cur = model(b, 2);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    CHECK_EQ(diff_write_html(base, cur, NULL, m), 0);
+    fclose(m);
+    CHECK_CONTAINS(buf, "\"gone\":[],\"goneCount\":0");
+    free(buf);
+    stacks_free(base);
+    stacks_free(cur);
+}
+
+TEST_MAIN(base_weights_sit_beside_the_newer_shape, same_stacks_nothing_gone)
