@@ -81,14 +81,21 @@
     cv.addEventListener('mousemove', (e) => {
       const c = this.cellAt(e);
       if (c < 0) return;
-      this.hoverEl.textContent = this.cellLabel(c) + ': ' + FG.fmt(this.cellSamples.get(c) || 0) +
-        ' samples, ' + FG.fmt(this.cellWeight.get(c) || 0) + ' ' + (this.data.unit || 'samples');
+      this.hoverEl.textContent = this.cellLabel(c) + ': ' + this.amount(this.cellSamples.get(c) || 0, this.cellWeight.get(c) || 0);
     });
   };
 
   HeatMap.prototype.cellLabel = function (c) {
     const col = Math.floor(c / this.rows), row = c % this.rows;
     return 'second ' + col + ', ' + (row * 1000 / this.rows).toFixed(0) + ' ms';
+  };
+
+  // "7 samples" when the weight is the count, else "7 samples, 17 MB"-like:
+  // the count of events and what they weigh in the event's unit
+  HeatMap.prototype.amount = function (samples, weight) {
+    const unit = this.data.unit || 'samples';
+    const n = FG.fmt(samples) + (samples === 1 ? ' sample' : ' samples');
+    return unit === 'samples' && weight === samples ? n : n + ' weighing ' + FG.fmt(weight) + ' ' + unit;
   };
 
   HeatMap.prototype.cellAt = function (e) {
@@ -153,8 +160,7 @@
     const endMs = Math.floor(to / this.rows) * 1000 + (to % this.rows + 1) * ms;
     this.sel = { from: from, to: to, samples: samples, weight: weight, startMs: startMs, endMs: endMs };
     this.rangeEl.textContent = 'Range ' + (startMs / 1000).toFixed(3) + ' s to ' + (endMs / 1000).toFixed(3) +
-      ' s (' + this.cellLabel(from) + ' to ' + this.cellLabel(to) + ' inclusive): ' + FG.fmt(samples) +
-      ' samples, ' + FG.fmt(weight) + ' ' + (this.data.unit || 'samples');
+      ' s (' + this.cellLabel(from) + ' to ' + this.cellLabel(to) + ' inclusive): ' + this.amount(samples, weight);
     this.drawHeat();
     this.fg.textContent = '';
     const d = this.data;
