@@ -12,16 +12,30 @@ static struct stacks *model(const char *const *lines, size_t n)
     return st;
 }
 
+/* the page diff_write_html writes (malloc'd), NULL when it fails */
+static char *page(const struct stacks *base, const struct stacks *cur)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m)
+        return NULL;
+    int rc = diff_write_html(base, cur, NULL, m);
+    fclose(m);
+    if (rc != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
 TEST(base_weights_sit_beside_the_newer_shape)
 {
     const char *b[] = {"main;a;burn 40", "main;c 40", "main;old;deep 10", "main;s 10"};
     const char *c[] = {"main;a;burn 140", "main;c 40", "main;s 20"};
     struct stacks *base = model(b, 4), *cur = model(c, 3);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    CHECK_EQ(diff_write_html(base, cur, NULL, m), 0);
-    fclose(m);
+    char *buf = page(base, cur);
+    CHECK(buf);
     CHECK_CONTAINS(buf, "\"kind\":\"diff\"");
     CHECK_CONTAINS(buf, "\"stride\":5");
     /* name, depth, weight, base, gone below: main has 10 gone (old) */
@@ -40,11 +54,8 @@ TEST(same_stacks_nothing_gone)
 {
     const char *b[] = {"main;a;burn 40", "main;c 40"};
     struct stacks *base = model(b, 2), *cur = model(b, 2);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    CHECK_EQ(diff_write_html(base, cur, NULL, m), 0);
-    fclose(m);
+    char *buf = page(base, cur);
+    CHECK(buf);
     CHECK_CONTAINS(buf, "\"gone\":[],\"goneCount\":0");
     free(buf);
     stacks_free(base);
