@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -415,8 +416,8 @@ static int deliver(struct reader *r, enum ev_type e, const uint64_t *v, bool has
         smp.nframes++;
         cidx = ki == JMAP_NONE ? 0 : (uint64_t)ki + 1;
     }
-    if (ck->no < (1 << 16) && si < (1u << 24) && cidx < (1u << 23))
-        smp.stack_key = (uint64_t)(ck->no + 1) << 48 | (uint64_t)si << 24 | cidx << 1 | tlab;
+    if (si < (1u << 20) && cidx < (1u << 19))
+        smp.stack_key = (uint64_t)ck->serial << 40 | (uint64_t)si << 20 | cidx << 1 | tlab;
     r->st->samples++;
     return r->fn ? r->fn(r->arg, &smp) : 0;
 }
@@ -544,6 +545,9 @@ static int read_chunk(struct reader *r, uint64_t pos, uint64_t file_end, uint64_
     ck->end = pos + size;
     ck->compressed = features & 1;
     ck->flags = r->o ? r->o->flags : 0;
+    /* stack keys unique in the process, not only in this read (jfr.h) */
+    static _Atomic uint32_t serials;
+    ck->serial = atomic_fetch_add(&serials, 1) % 0xffffffu + 1;
     if ((rc = jr_read_metadata(r, pos + meta)) || (rc = make_plans(r)))
         return rc;
     ck->work = (long long)size * 4 + 1024;

@@ -91,6 +91,7 @@ struct jsframe {
 
 struct chunk {
     int no;
+    uint32_t serial; /* of the chunks read in the process, 1..2^24-1: stack keys' top bits */
     uint64_t start, end;
     int64_t start_ns, dur_ns, start_ticks, tps;
     bool compressed;
