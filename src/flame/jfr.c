@@ -83,6 +83,7 @@ static void chunk_reset(struct chunk *ck, bool keep)
         free(ck->threads);
         free(ck->stacks);
         free(ck->frames);
+        free(ck->lazy);
     }
     memset(ck, 0, sizeof(*ck));
     ck->no = k.no;
@@ -95,7 +96,7 @@ static void chunk_reset(struct chunk *ck, bool keep)
     ck->classes = k.classes, ck->cclasses = k.cclasses, ck->methods = k.methods;
     ck->cmethods = k.cmethods, ck->threads = k.threads, ck->cthreads = k.cthreads;
     ck->stacks = k.stacks, ck->cstacks = k.cstacks, ck->frames = k.frames;
-    ck->cframes = k.cframes;
+    ck->cframes = k.cframes, ck->lazy = k.lazy, ck->clazy = k.clazy;
 }
 
 static const struct {
@@ -391,9 +392,14 @@ static int deliver(struct reader *r, enum ev_type e, const uint64_t *v, bool has
         break;
     }
     uint32_t si = jmap_get(&ck->stack_ids, v[S_STACK]);
-    if (w == 0 || si == JMAP_NONE || (ck->stacks[si].n == 0 && !cls))
+    if (w == 0 || si == JMAP_NONE)
         return 0;
     struct jstack *s = &ck->stacks[si];
+    int rc = s->n == STACK_LAZY ? jr_stack_decode(r, s) : 0;
+    if (rc)
+        return rc;
+    if (s->n == 0 && !cls)
+        return 0;
     struct jfr_frame *f = stack_frames_of(ck, s);
     if (!f)
         return -ENOMEM;
