@@ -70,29 +70,30 @@ TEST(a_readers_sample_is_leaf_first)
 /* Samples with one nonzero stack key have one stack (jfr.h): the second
  * goes by the key, not its names (here deliberately other names, so the
  * test sees which path it took); key 0 goes by the names. */
+/* The stack id of s once added; UINT32_MAX when refused. */
+static uint32_t add_id(struct stacks *st, const struct jfr_sample *s)
+{
+    uint32_t id = 99;
+    return stacks_add_sample(st, s, &id) ? UINT32_MAX : id;
+}
+
 TEST(a_samples_stack_key_maps_straight_to_its_stack)
 {
     struct stacks *st = stacks_new(0);
     struct jfr_frame a[] = {{"leaf", 1}, {"root", 0}}, b[] = {{"other", 1}, {"root", 0}};
     struct jfr_sample s = {.ev = JFR_CPU, .weight = 1, .nframes = 2, .frames = a, .stack_key = 77};
-    uint32_t id = 9;
-    CHECK_EQ(stacks_add_sample(st, &s, &id), 0);
-    CHECK_EQ(id, 0);
+    CHECK_EQ(add_id(st, &s), 0);
     s.frames = b;
     s.weight = 2;
-    CHECK_EQ(stacks_add_sample(st, &s, &id), 0);
-    CHECK_EQ(id, 0); /* by the key */
+    CHECK_EQ(add_id(st, &s), 0); /* by the key */
     CHECK_EQ(stacks_count(st), 1);
     s.stack_key = 0;
-    CHECK_EQ(stacks_add_sample(st, &s, &id), 0);
-    CHECK_EQ(id, 1); /* by the names */
+    CHECK_EQ(add_id(st, &s), 1); /* by the names */
     s.frames = a;
     s.stack_key = 78; /* another key, the same frames: the same stack */
-    CHECK_EQ(stacks_add_sample(st, &s, &id), 0);
-    CHECK_EQ(id, 0);
+    CHECK_EQ(add_id(st, &s), 0);
     s.stack_key = 0;
-    CHECK_EQ(stacks_add_sample(st, &s, &id), 0);
-    CHECK_EQ(id, 0);
+    CHECK_EQ(add_id(st, &s), 0);
     CHECK_EQ(stacks_count(st), 2);
     CHECK_EQ(stacks_total(st), 9);
     char *out = collapsed(st);
@@ -113,11 +114,8 @@ TEST(many_stack_keys_still_aggregate_right)
         struct jfr_sample s = {.ev = JFR_CPU, .weight = 1, .nframes = 2, .frames = fr};
         s.stack_key = k % 3 ? k : 0;
         /* ids in first-seen order: f1 is 0; the key seen again: the same */
-        for (int twice = 0; twice < 2; twice++) {
-            uint32_t id = 99;
-            if (stacks_add_sample(st, &s, &id) || id != (k - 1) % 7)
-                wrong++;
-        }
+        for (int twice = 0; twice < 2; twice++)
+            wrong += add_id(st, &s) != (k - 1) % 7;
     }
     CHECK_EQ(wrong, 0);
     CHECK_EQ(stacks_count(st), 7);
