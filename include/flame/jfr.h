@@ -61,8 +61,9 @@ struct jfr_sample {
     uint64_t weight; /* 1 a sample (asprof's samples count), bytes, ns */
     size_t nframes;
     const struct jfr_frame *frames; /* leaf first */
-    /* Samples of one read with the same nonzero key have the same frames
-     * (names and types): a consumer may aggregate by it without hashing
+    /* Samples with the same nonzero key have the same frames (names and
+     * types), across reads in the process too (a key comes back only
+     * after 2^24 chunks): a consumer may aggregate by it without hashing
      * the names. 0: no key, compare the frames. */
     uint64_t stack_key;
 };

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,7 @@ static void chunk_reset(struct chunk *ck, bool keep)
         free(ck->threads);
         free(ck->stacks);
         free(ck->frames);
+        free(ck->lazy);
     }
     memset(ck, 0, sizeof(*ck));
     ck->no = k.no;
@@ -94,7 +96,7 @@ static void chunk_reset(struct chunk *ck, bool keep)
     ck->classes = k.classes, ck->cclasses = k.cclasses, ck->methods = k.methods;
     ck->cmethods = k.cmethods, ck->threads = k.threads, ck->cthreads = k.cthreads;
     ck->stacks = k.stacks, ck->cstacks = k.cstacks, ck->frames = k.frames;
-    ck->cframes = k.cframes;
+    ck->cframes = k.cframes, ck->lazy = k.lazy, ck->clazy = k.clazy;
 }
 
 static const struct {
@@ -390,9 +392,14 @@ static int deliver(struct reader *r, enum ev_type e, const uint64_t *v, bool has
         break;
     }
     uint32_t si = jmap_get(&ck->stack_ids, v[S_STACK]);
-    if (w == 0 || si == JMAP_NONE || (ck->stacks[si].n == 0 && !cls))
+    if (w == 0 || si == JMAP_NONE)
         return 0;
     struct jstack *s = &ck->stacks[si];
+    int rc = s->n == STACK_LAZY ? jr_stack_decode(r, s) : 0;
+    if (rc)
+        return rc;
+    if (s->n == 0 && !cls)
+        return 0;
     struct jfr_frame *f = stack_frames_of(ck, s);
     if (!f)
         return -ENOMEM;
@@ -415,8 +422,8 @@ static int deliver(struct reader *r, enum ev_type e, const uint64_t *v, bool has
         smp.nframes++;
         cidx = ki == JMAP_NONE ? 0 : (uint64_t)ki + 1;
     }
-    if (ck->no < (1 << 16) && si < (1u << 24) && cidx < (1u << 23))
-        smp.stack_key = (uint64_t)(ck->no + 1) << 48 | (uint64_t)si << 24 | cidx << 1 | tlab;
+    if (si < (1u << 20) && cidx < (1u << 19))
+        smp.stack_key = (uint64_t)ck->serial << 40 | (uint64_t)si << 20 | cidx << 1 | tlab;
     r->st->samples++;
     return r->fn ? r->fn(r->arg, &smp) : 0;
 }
@@ -544,6 +551,9 @@ static int read_chunk(struct reader *r, uint64_t pos, uint64_t file_end, uint64_
     ck->end = pos + size;
     ck->compressed = features & 1;
     ck->flags = r->o ? r->o->flags : 0;
+    /* stack keys unique in the process, not only in this read (jfr.h) */
+    static _Atomic uint32_t serials;
+    ck->serial = atomic_fetch_add(&serials, 1) % 0xffffffu + 1;
     if ((rc = jr_read_metadata(r, pos + meta)) || (rc = make_plans(r)))
         return rc;
     ck->work = (long long)size * 4 + 1024;

@@ -80,6 +80,8 @@ struct jthread {
     uint64_t tid;
     const char *name;
 };
+#define STACK_LAZY UINT32_MAX /* jstack.n: not decoded yet, off is into chunk.lazy */
+
 struct jstack {
     uint32_t off, n;
     struct jfr_frame *res; /* resolved, one spare slot before the leaf */
@@ -91,6 +93,7 @@ struct jsframe {
 
 struct chunk {
     int no;
+    uint32_t serial; /* of the chunks read in the process, 1..2^24-1: stack keys' top bits */
     uint64_t start, end;
     int64_t start_ns, dur_ns, start_ticks, tps;
     bool compressed;
@@ -115,6 +118,11 @@ struct chunk {
     size_t csyms, cstrs, cclasses, cmethods, cthreads, cstacks, cframes;
     struct jmap sym_ids, str_ids, class_ids, method_ids, thread_ids, stack_ids;
     bool kernel_frames; /* async-profiler's FrameType: 3 is a C frame */
+    /* stack traces skipped in the pools, decoded on first use: their
+     * bytes (checked when skipped) and their type */
+    uint8_t *lazy;
+    size_t nlazy, clazy;
+    uint32_t stack_tidx;
 };
 
 struct win {
@@ -154,6 +162,10 @@ int jr_read_metadata(struct reader *r, uint64_t pos);
 int jr_read_pools(struct reader *r, uint64_t pos);
 int jr_field_index(const struct jtype *t, const char *name);
 const struct jtype *jr_type_named(const struct chunk *ck, const char *name);
+
+/* Decodes the stack s skipped in the pools (n == STACK_LAZY): its frames
+ * go to ck->frames. 0, -ENOMEM, -EINVAL. */
+int jr_stack_decode(struct reader *r, struct jstack *s);
 
 uint64_t jr_read_field_slow(struct chunk *ck, struct jcur *c, const struct jfield *f, int depth);
 

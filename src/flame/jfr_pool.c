@@ -459,31 +459,161 @@ static int stack_frames(struct reader *r, struct jcur *c, const struct jfield *f
     return 0;
 }
 
+/* One stack trace's fields; its frames appended to ck->frames, *first
+ * the index of its first. */
+static int read_trace(struct reader *r, struct jcur *c, const struct jtype *t, int ff,
+                      size_t *first)
+{
+    struct chunk *ck = &r->ck;
+    *first = ck->nframes;
+    for (size_t j = 0; j < t->nfields && !c->bad; j++) {
+        const struct jfield *f = &t->fields[j];
+        int rc = 0;
+        if ((int)j == ff && f->array && !f->cpool && ck->types[f->tidx].kind == K_STRUCT)
+            rc = stack_frames(r, c, f);
+        else
+            read_field(ck, c, f, 0);
+        if (rc)
+            return rc;
+    }
+    if (ck->nframes - *first > UINT32_MAX - 1 || ck->nframes > UINT32_MAX)
+        jc_fail(c, "too many frames");
+    return 0;
+}
+
+/* n compressed integers skipped, as jc_varlong reads them (at most 8
+ * bytes with the high bit, then one more), without their values: eight
+ * bytes at a time while a word holds only whole integers' ends. */
+static void skip_varlongs(struct jcur *c, uint64_t n)
+{
+    const uint8_t *p = c->p, *end = c->end;
+    unsigned run = 0; /* high-bit bytes of the integer being skipped */
+    while (n) {
+        if (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && end - p >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            uint64_t t = ~w & 0x8080808080808080ull; /* the ends: high bit clear */
+            uint64_t k = (uint64_t)__builtin_popcountll(t);
+            if (t && run + ((unsigned)__builtin_ctzll(t) >> 3) < 8 &&
+                (k < n || (k == n && t >> 63))) {
+                n -= k;
+                p += 8;
+                run = (unsigned)__builtin_clzll(t) >> 3;
+                continue;
+            }
+        }
+        if (p >= end) {
+            jc_fail(c, "value past the end of its event");
+            return;
+        }
+        if (!(*p++ & 0x80) || run == 8) {
+            n--;
+            run = 0;
+        } else {
+            run++;
+        }
+    }
+    c->p = p;
+}
+
+/* Fields read as one compressed integer each (what can be skipped
+ * without decoding): 1, else 0. */
+static bool all_varlong(const struct chunk *ck, const struct jtype *t)
+{
+    for (size_t i = 0; i < t->nfields; i++) {
+        uint8_t op = t->fields[i].op;
+        if (t->fields[i].array || !(op == OP_LONG || op == OP_INT || op == OP_SHORT))
+            return false;
+    }
+    return ck->compressed && t->nfields > 0;
+}
+
+/* Skips one stack trace whose fields are compressed integers, raw bytes
+ * (truncated) and its frames (all compressed integers); what the skip
+ * checks is all decoding them later can meet. false: not of that shape. */
+static bool lazy_shape(const struct chunk *ck, const struct jtype *t, int ff)
+{
+    if (!ck->compressed || ff < 0)
+        return false;
+    for (size_t i = 0; i < t->nfields; i++) {
+        const struct jfield *f = &t->fields[i];
+        if ((int)i == ff) {
+            if (!f->array || f->cpool || !all_varlong(ck, &ck->types[f->tidx]))
+                return false;
+        } else if (f->array || !(f->op == OP_LONG || f->op == OP_INT || f->op == OP_SHORT ||
+                                 f->op == OP_BYTE)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void skip_trace(const struct chunk *ck, struct jcur *c, const struct jtype *t, int ff)
+{
+    for (size_t i = 0; i < t->nfields && !c->bad; i++) {
+        const struct jfield *f = &t->fields[i];
+        if ((int)i == ff) {
+            skip_varlongs(c, jc_count(c) * ck->types[f->tidx].nfields);
+        } else if (f->op == OP_BYTE) {
+            jc_u8(c);
+        } else {
+            skip_varlongs(c, 1);
+        }
+    }
+}
+
+/* Stack traces: most are never sampled by the events asked for, so when
+ * their shape allows they are skipped and their bytes kept, decoded on
+ * first use (jr_stack_decode). */
 static int pool_stacks(struct reader *r, struct jcur *c, const struct jtype *t, uint64_t n)
 {
     struct chunk *ck = &r->ck;
     int ff = jr_field_index(t, "frames");
+    bool lazy = lazy_shape(ck, t, ff);
+    const uint8_t *base = c->p;
+    size_t at = ck->nlazy;
+    ck->stack_tidx = (uint32_t)(t - ck->types);
     for (uint64_t i = 0; i < n && !c->bad; i++) {
         uint64_t id = jc_int(c, 8);
-        size_t first = ck->nframes;
-        for (size_t j = 0; j < t->nfields && !c->bad; j++) {
-            const struct jfield *f = &t->fields[j];
-            int rc = 0;
-            if ((int)j == ff && f->array && !f->cpool && ck->types[f->tidx].kind == K_STRUCT)
-                rc = stack_frames(r, c, f);
-            else
-                read_field(ck, c, f, 0);
+        size_t first = 0;
+        struct jstack s = {0, STACK_LAZY, NULL};
+        if (lazy) {
+            size_t off = at + (size_t)(c->p - base);
+            skip_trace(ck, c, t, ff);
+            if (off > UINT32_MAX - 1)
+                jc_fail(c, "too many stack bytes");
+            s.off = (uint32_t)off;
+        } else {
+            int rc = read_trace(r, c, t, ff, &first);
             if (rc)
                 return rc;
+            s = (struct jstack){(uint32_t)first, (uint32_t)(ck->nframes - first), NULL};
         }
-        if (ck->nframes - first > UINT32_MAX || ck->nframes > UINT32_MAX) {
-            jc_fail(c, "too many frames");
-            break;
-        }
-        struct jstack s = {(uint32_t)first, (uint32_t)(ck->nframes - first), NULL};
         if (!c->bad && PUSH(ck->stacks, ck->nstacks, ck->cstacks, ck->stack_ids, id, s))
             return -ENOMEM;
     }
+    if (lazy && !c->bad) {
+        size_t len = (size_t)(c->p - base);
+        if (jvec_reserve((void **)&ck->lazy, &ck->clazy, at + len, 1))
+            return -ENOMEM;
+        memcpy(ck->lazy + at, base, len);
+        ck->nlazy = at + len;
+    }
+    return 0;
+}
+
+int jr_stack_decode(struct reader *r, struct jstack *s)
+{
+    struct chunk *ck = &r->ck;
+    struct jcur c = {ck->lazy + s->off, ck->lazy + ck->nlazy, true, false, NULL};
+    size_t first = 0;
+    const struct jtype *t = &ck->types[ck->stack_tidx];
+    int rc = read_trace(r, &c, t, jr_field_index(t, "frames"), &first);
+    if (rc)
+        return rc;
+    if (c.bad) /* the skip checked these bytes: not reached */
+        return jr_fail(r, ck->start, "stack trace: %s", c.why);
+    *s = (struct jstack){(uint32_t)first, (uint32_t)(ck->nframes - first), NULL};
     return 0;
 }
 

@@ -11,6 +11,11 @@
  * share of the arrays and hash slots (kept at most half full, doubled). */
 #define NAME_COST  32u
 #define STACK_COST 48u
+/* The reader's stack keys -> stack ids: a cache, grown within the budget
+ * up to KEY_SLOTS_MAX slots, emptied when full (keys of chunks read
+ * before are not seen again). */
+#define KEY_SLOTS_MIN 256u
+#define KEY_SLOTS_MAX (1u << 17)
 
 struct name {
     char *s;
@@ -48,6 +53,9 @@ struct stacks {
     size_t tmp_cap;
     struct span *spans; /* its frames */
     size_t spans_cap;
+    uint64_t *key_keys; /* jfr_sample.stack_key, 0 empty */
+    uint32_t *key_ids;  /* its stack id */
+    size_t key_slots_n, nkeys;
 };
 
 static uint32_t hash_bytes(const char *s, size_t n)
@@ -99,6 +107,8 @@ void stacks_free(struct stacks *st)
     free(st->frames);
     free(st->tmp);
     free(st->spans);
+    free(st->key_keys);
+    free(st->key_ids);
     free(st);
 }
 
@@ -284,8 +294,69 @@ int stacks_add(struct stacks *st, const char *const *names, size_t n, uint64_t w
     return add_spans(st, f, n, weight, id);
 }
 
+static size_t key_slot(const struct stacks *st, uint64_t key)
+{
+    uint64_t h = key * 0x9e3779b97f4a7c15ull;
+    size_t mask = st->key_slots_n - 1, i = (size_t)(h >> 32) & mask;
+    while (st->key_keys[i] && st->key_keys[i] != key)
+        i = (i + 1) & mask;
+    return i;
+}
+
+/* Room for one more key: twice the slots while the budget allows and
+ * below KEY_SLOTS_MAX, else the cache is emptied. Without memory the
+ * cache stays off (the names path still works). */
+static void key_room(struct stacks *st)
+{
+    if ((st->nkeys + 1) * 2 <= st->key_slots_n)
+        return;
+    size_t n = st->key_slots_n ? st->key_slots_n * 2 : KEY_SLOTS_MIN;
+    size_t cost = n * (sizeof(uint64_t) + sizeof(uint32_t));
+    if (n > KEY_SLOTS_MAX || st->bytes + cost > st->max_bytes) {
+        if (st->key_slots_n)
+            memset(st->key_keys, 0, st->key_slots_n * sizeof(*st->key_keys));
+        st->nkeys = 0;
+        return;
+    }
+    uint64_t *keys = calloc(n, sizeof(*keys));
+    uint32_t *ids = malloc(n * sizeof(*ids));
+    if (!keys || !ids) {
+        free(keys);
+        free(ids);
+        return;
+    }
+    uint64_t *ok = st->key_keys;
+    uint32_t *oi = st->key_ids;
+    size_t on = st->key_slots_n;
+    st->key_keys = keys, st->key_ids = ids, st->key_slots_n = n;
+    st->bytes += cost - on * (sizeof(uint64_t) + sizeof(uint32_t));
+    for (size_t i = 0; i < on; i++) {
+        if (ok[i]) {
+            size_t j = key_slot(st, ok[i]);
+            keys[j] = ok[i];
+            ids[j] = oi[i];
+        }
+    }
+    free(ok);
+    free(oi);
+}
+
+/* Samples with the same nonzero key have the same frames (jfr.h): the
+ * first one goes through the names, the others straight to its stack. */
 int stacks_add_sample(struct stacks *st, const struct jfr_sample *s, uint32_t *id)
 {
+    uint64_t key = s->stack_key;
+    if (key && st->key_slots_n) {
+        size_t i = key_slot(st, key);
+        if (st->key_keys[i] == key) {
+            uint32_t k = st->key_ids[i];
+            st->stks[k].weight += s->weight;
+            st->total += s->weight;
+            if (id)
+                *id = k;
+            return 0;
+        }
+    }
     size_t n = s->nframes;
     struct span *f = spans(st, n);
     if (!f)
@@ -294,7 +365,22 @@ int stacks_add_sample(struct stacks *st, const struct jfr_sample *s, uint32_t *i
         const char *nm = s->frames[n - 1 - i].name;
         f[i] = (struct span){nm, strlen(nm)};
     }
-    return add_spans(st, f, n, s->weight, id);
+    uint32_t k;
+    int rc = add_spans(st, f, n, s->weight, &k);
+    if (rc)
+        return rc;
+    if (id)
+        *id = k;
+    if (key) {
+        key_room(st);
+        if (st->key_slots_n) {
+            size_t i = key_slot(st, key);
+            st->key_keys[i] = key;
+            st->key_ids[i] = k;
+            st->nkeys++;
+        }
+    }
+    return 0;
 }
 
 /* Splits "a;b;c N" into frames and the count. */

@@ -219,6 +219,22 @@ TEST(two_chunks)
     free(b.p);
 }
 
+/* One model may be fed several reads (stacks.c maps keys to stacks): the
+ * same stack of the same file read twice has two keys. */
+TEST(stack_keys_differ_across_reads)
+{
+    struct jb_opts o = {.start_ns = 1};
+    struct jb b = file_of(1, &o, true);
+    struct got g1 = {0}, g2 = {0};
+    char err[200];
+    CHECK_EQ(read_buf(&b, b.n, NULL, &g1, NULL, err, sizeof(err)), 0);
+    CHECK_EQ(read_buf(&b, b.n, NULL, &g2, NULL, err, sizeof(err)), 0);
+    CHECK(g1.n > 0 && g1.n == g2.n);
+    CHECK_STREQ(g1.s[0].stack, g2.s[0].stack);
+    CHECK(g1.s[0].key && g2.s[0].key && g1.s[0].key != g2.s[0].key);
+    free(b.p);
+}
+
 TEST(options_events_names_stop_and_limit)
 {
     struct jb_opts o = {.start_ns = 1};
@@ -497,7 +513,7 @@ TEST(event_names)
     CHECK_STREQ(jfr_event_unit(JFR_WALL), "samples");
 }
 
-TEST_MAIN(compressed_integers, every_sample_kind, ticks_not_nanoseconds_and_uncompressed,
-          pool_split_over_two_checkpoints, two_chunks, options_events_names_stop_and_limit,
-          truncated_at_every_byte, flipped_bytes, hostile_headers, checkpoint_loop, hostile_nesting,
-          hostile_empty_arrays, event_names)
+TEST_MAIN(compressed_integers, stack_keys_differ_across_reads, every_sample_kind,
+          ticks_not_nanoseconds_and_uncompressed, pool_split_over_two_checkpoints, two_chunks,
+          options_events_names_stop_and_limit, truncated_at_every_byte, flipped_bytes,
+          hostile_headers, checkpoint_loop, hostile_nesting, hostile_empty_arrays, event_names)

@@ -67,6 +67,62 @@ TEST(a_readers_sample_is_leaf_first)
     stacks_free(st);
 }
 
+/* Samples with one nonzero stack key have one stack (jfr.h): the second
+ * goes by the key, not its names (here deliberately other names, so the
+ * test sees which path it took); key 0 goes by the names. */
+/* The stack id of s once added; UINT32_MAX when refused. */
+static uint32_t add_id(struct stacks *st, const struct jfr_sample *s)
+{
+    uint32_t id = 99;
+    return stacks_add_sample(st, s, &id) ? UINT32_MAX : id;
+}
+
+TEST(a_samples_stack_key_maps_straight_to_its_stack)
+{
+    struct stacks *st = stacks_new(0);
+    struct jfr_frame a[] = {{"leaf", 1}, {"root", 0}}, b[] = {{"other", 1}, {"root", 0}};
+    struct jfr_sample s = {.ev = JFR_CPU, .weight = 1, .nframes = 2, .frames = a, .stack_key = 77};
+    CHECK_EQ(add_id(st, &s), 0);
+    s.frames = b;
+    s.weight = 2;
+    CHECK_EQ(add_id(st, &s), 0); /* by the key */
+    CHECK_EQ(stacks_count(st), 1);
+    s.stack_key = 0;
+    CHECK_EQ(add_id(st, &s), 1); /* by the names */
+    s.frames = a;
+    s.stack_key = 78; /* another key, the same frames: the same stack */
+    CHECK_EQ(add_id(st, &s), 0);
+    s.stack_key = 0;
+    CHECK_EQ(add_id(st, &s), 0);
+    CHECK_EQ(stacks_count(st), 2);
+    CHECK_EQ(stacks_total(st), 9);
+    char *out = collapsed(st);
+    CHECK_STREQ(out, "root;leaf 7\nroot;other 2\n");
+    free(out);
+    stacks_free(st);
+}
+
+/* More keys than the cache holds (it is emptied when full): every sample
+ * still lands on its stack. */
+TEST(many_stack_keys_still_aggregate_right)
+{
+    struct stacks *st = stacks_new(0);
+    const char *names[] = {"f0", "f1", "f2", "f3", "f4", "f5", "f6"};
+    uint64_t wrong = 0;
+    for (uint64_t k = 1; k <= 300000; k++) {
+        struct jfr_frame fr[] = {{names[k % 7], 1}, {"root", 0}};
+        struct jfr_sample s = {.ev = JFR_CPU, .weight = 1, .nframes = 2, .frames = fr};
+        s.stack_key = k % 3 ? k : 0;
+        /* ids in first-seen order: f1 is 0; the key seen again: the same */
+        for (int twice = 0; twice < 2; twice++)
+            wrong += add_id(st, &s) != (k - 1) % 7;
+    }
+    CHECK_EQ(wrong, 0);
+    CHECK_EQ(stacks_count(st), 7);
+    CHECK_EQ(stacks_total(st), 600000);
+    stacks_free(st);
+}
+
 TEST(collapsed_lines_are_read_and_bad_ones_refused)
 {
     struct stacks *st = stacks_new(0);
@@ -145,6 +201,7 @@ TEST(a_million_samples_over_a_thousand_stacks)
 }
 
 TEST_MAIN(same_stacks_share_an_id_and_sum_their_weight, a_readers_sample_is_leaf_first,
+          a_samples_stack_key_maps_straight_to_its_stack, many_stack_keys_still_aggregate_right,
           collapsed_lines_are_read_and_bad_ones_refused,
           collapsed_output_is_sorted_by_its_text_and_exact, the_budget_refuses_whole_stacks,
           a_million_samples_over_a_thousand_stacks)
