@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define KEY_CACHE 16384u
+
 struct ent {
     char *text;
     size_t len;
@@ -26,12 +28,14 @@ struct ent {
 struct agg {
     struct ent *ents;
     size_t n, cap;
-    uint64_t *hkeys; /* stack_key -> ent + 1 */
-    size_t *hvals;
-    size_t hcap, hn;
     size_t *tslot; /* text hash -> ent + 1 */
     size_t tcap;
     bool count;
+    /* stack_key -> entry, direct-mapped: a chunk's keys are the hot ones
+     * (a table of every chunk's keys outgrew the CPU's caches); a key
+     * pushed out costs one more walk of its frames */
+    uint64_t ckey[KEY_CACHE];
+    size_t cent[KEY_CACHE];
     char *buf;
     size_t bufcap;
 };
@@ -119,45 +123,22 @@ static size_t text_of(struct agg *a, const struct jfr_sample *s)
     return by_text(a, a->buf ? a->buf : "", used);
 }
 
-static size_t by_key(struct agg *a, const struct jfr_sample *s)
+static size_t by_cached_key(struct agg *a, const struct jfr_sample *s)
 {
     if (!s->stack_key)
         return text_of(a, s);
-    if ((a->hn + 1) * 2 > a->hcap) {
-        size_t cap = a->hcap ? a->hcap * 2 : 1024;
-        uint64_t *k = xrealloc(NULL, cap * sizeof(*k));
-        size_t *v = xrealloc(NULL, cap * sizeof(*v));
-        memset(v, 0, cap * sizeof(*v));
-        for (size_t i = 0; i < a->hcap; i++) {
-            if (!a->hvals[i])
-                continue;
-            size_t j = mix(a->hkeys[i]) & (cap - 1);
-            while (v[j])
-                j = (j + 1) & (cap - 1);
-            k[j] = a->hkeys[i];
-            v[j] = a->hvals[i];
-        }
-        free(a->hkeys);
-        free(a->hvals);
-        a->hkeys = k;
-        a->hvals = v;
-        a->hcap = cap;
+    size_t c = mix(s->stack_key) & (KEY_CACHE - 1);
+    if (a->ckey[c] != s->stack_key) {
+        a->cent[c] = text_of(a, s);
+        a->ckey[c] = s->stack_key;
     }
-    size_t j = mix(s->stack_key) & (a->hcap - 1);
-    for (; a->hvals[j]; j = (j + 1) & (a->hcap - 1))
-        if (a->hkeys[j] == s->stack_key)
-            return a->hvals[j] - 1;
-    size_t e = text_of(a, s);
-    a->hkeys[j] = s->stack_key;
-    a->hvals[j] = e + 1;
-    a->hn++;
-    return e;
+    return a->cent[c];
 }
 
 static int on_sample(void *arg, const struct jfr_sample *s)
 {
     struct agg *a = arg;
-    size_t e = by_key(a, s); /* may move a->ents */
+    size_t e = by_cached_key(a, s); /* may move a->ents */
     a->ents[e].weight += a->count ? 1 : s->weight;
     return 0;
 }
@@ -215,8 +196,6 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < a.n; i++)
         free(a.ents[i].text);
     free(a.ents);
-    free(a.hkeys);
-    free(a.hvals);
     free(a.tslot);
     free(a.buf);
     if (rc)
