@@ -1,6 +1,8 @@
 /* jfr_util: the JFR reader's arena, id map and vector growth. */
 #include "jfr_int.h"
 
+#include "core/hash.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,10 +69,7 @@ void ja_reset(struct jarena *a)
 
 static size_t jmap_slot(uint64_t key, size_t cap)
 {
-    key ^= key >> 33;
-    key *= 0xff51afd7ed558ccdull;
-    key ^= key >> 33;
-    return (size_t)key & (cap - 1);
+    return (size_t)hash_mix64(key) & (cap - 1);
 }
 
 uint32_t jmap_get(const struct jmap *m, uint64_t key)

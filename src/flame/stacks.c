@@ -1,5 +1,6 @@
 #include "flame/stacks.h"
 
+#include "core/hash.h"
 #include "core/vec.h"
 
 #include <errno.h>
@@ -58,26 +59,9 @@ struct stacks {
     size_t key_slots_n, nkeys;
 };
 
-static uint64_t mix64(uint64_t k)
-{
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdull;
-    return k ^ (k >> 33);
-}
-
-/* Eight bytes a step: every frame of a stack not seen yet is hashed, and
- * Java frame names are long (a byte-wise hash was half of a nativemem
- * profile's time). */
 static uint32_t hash_bytes(const char *s, size_t n)
 {
-    uint64_t h = n * 0x9e3779b97f4a7c15ull, w;
-    for (; n >= 8; s += 8, n -= 8) {
-        memcpy(&w, s, 8);
-        h = (h ^ mix64(w)) * 0x100000001b3ull;
-    }
-    w = 0;
-    memcpy(&w, s, n);
-    h = mix64(h ^ w);
+    uint64_t h = hash_bytes64(s, n);
     return (uint32_t)(h ^ (h >> 32));
 }
 

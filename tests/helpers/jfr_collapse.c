@@ -9,6 +9,7 @@
  * --count sums samples (1 each) instead of weights. stderr gets
  * "chunks N events N samples N" and "truncated: why" when the last chunk
  * was cut. Exit 0; 1 with "error: ..." on stderr when the reader failed. */
+#include "core/hash.h"
 #include "flame/jfr.h"
 
 #include <errno.h>
@@ -39,26 +40,6 @@ struct agg {
     char *buf;
     size_t bufcap;
 };
-
-static uint64_t mix(uint64_t k)
-{
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdull;
-    return k ^ (k >> 33);
-}
-
-/* 8 bytes a step: stacks are long */
-static uint64_t hash_text(const char *s, size_t n)
-{
-    uint64_t h = n * 0x9e3779b97f4a7c15ull, w;
-    for (; n >= 8; s += 8, n -= 8) {
-        memcpy(&w, s, 8);
-        h = (h ^ mix(w)) * 0x100000001b3ull;
-    }
-    w = 0;
-    memcpy(&w, s, n);
-    return mix(h ^ w);
-}
 
 static void *xrealloc(void *p, size_t n)
 {
@@ -91,7 +72,7 @@ static size_t by_text(struct agg *a, const char *text, size_t len)
 {
     if ((a->n + 1) * 2 > a->tcap)
         text_grow(a);
-    uint64_t h = hash_text(text, len);
+    uint64_t h = hash_bytes64(text, len);
     size_t j = h & (a->tcap - 1);
     for (; a->tslot[j]; j = (j + 1) & (a->tcap - 1)) {
         const struct ent *e = &a->ents[a->tslot[j] - 1];
@@ -127,7 +108,7 @@ static size_t by_cached_key(struct agg *a, const struct jfr_sample *s)
 {
     if (!s->stack_key)
         return text_of(a, s);
-    size_t c = mix(s->stack_key) & (KEY_CACHE - 1);
+    size_t c = hash_mix64(s->stack_key) & (KEY_CACHE - 1);
     if (a->ckey[c] != s->stack_key) {
         a->cent[c] = text_of(a, s);
         a->ckey[c] = s->stack_key;
