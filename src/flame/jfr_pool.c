@@ -592,7 +592,8 @@ static int pool_stacks(struct reader *r, struct jcur *c, const struct jtype *t, 
         if (!c->bad && PUSH(ck->stacks, ck->nstacks, ck->cstacks, ck->stack_ids, id, s))
             return -ENOMEM;
     }
-    if (lazy && !c->bad) {
+    /* len 0 (an empty pool) with no buffer yet: memcpy's NULL is undefined */
+    if (lazy && !c->bad && c->p > base) {
         size_t len = (size_t)(c->p - base);
         if (jvec_reserve((void **)&ck->lazy, &ck->clazy, at + len, 1))
             return -ENOMEM;

@@ -264,7 +264,8 @@ static int add_spans(struct stacks *st, const struct span *f, size_t n, uint64_t
         return rc;
     h = hash_ids(st->tmp, n);
     slot = stk_slot(st, st->tmp, n, h);
-    memcpy(st->frames + st->nframes, st->tmp, n * sizeof(*st->tmp));
+    if (n) /* an empty stack may come before any frame array exists */
+        memcpy(st->frames + st->nframes, st->tmp, n * sizeof(*st->tmp));
     st->stks[st->nstks] = (struct stk){st->nframes, (uint32_t)n, h, weight};
     st->nframes += n;
     st->stk_slots[slot] = (uint32_t)++st->nstks;

@@ -425,8 +425,15 @@ static inline void jb_pools_all(struct jb *b, int part)
     jb_pools_rest(b);
 }
 
+/* part 2: part 1 after an empty stack trace pool (the reader meets it
+ * first: the header names the last checkpoint) */
 static inline void jb_pools_split(struct jb *b, int part)
 {
+    if (part == 2) {
+        jb_int(b, JB_STACK, 8);
+        jb_int(b, 0, 4);
+        part = 1;
+    }
     if (part == 0) {
         jb_symbols(b, 1, 5);
         jb_frame_types(b);
@@ -437,8 +444,9 @@ static inline void jb_pools_split(struct jb *b, int part)
 }
 
 struct jb_opts {
-    bool split;   /* the Symbol pool over two checkpoints */
-    uint64_t tps; /* ticks per second (0: 1e9) */
+    bool split;        /* the Symbol pool over two checkpoints */
+    bool empty_stacks; /* with split: an empty stack pool read first */
+    uint64_t tps;      /* ticks per second (0: 1e9) */
     int64_t start_ns;
 };
 
@@ -539,7 +547,8 @@ static inline void jb_chunk(struct jb *b, const struct jb_opts *o)
     if (o->split) {
         size_t a = jb_checkpoint(b, start, 0, 2, jb_pools_split, 0);
         size_t here = b->n - start;
-        cp = jb_checkpoint(b, start, (int64_t)a - (int64_t)here, 6, jb_pools_split, 1);
+        cp = jb_checkpoint(b, start, (int64_t)a - (int64_t)here, o->empty_stacks ? 7 : 6,
+                           jb_pools_split, o->empty_stacks ? 2 : 1);
     } else {
         cp = jb_checkpoint(b, start, 0, 7, jb_pools_all, 0);
     }

@@ -203,6 +203,20 @@ TEST(pool_split_over_two_checkpoints)
     free(b.p);
 }
 
+/* An empty pool before the real one: nothing to keep, and no pointer
+ * arithmetic on a buffer not yet allocated (UBSan found it by fuzzing). */
+TEST(empty_stack_pool_first)
+{
+    struct jb_opts o = {.split = true, .empty_stacks = true, .start_ns = 1000000000000000000ll};
+    struct jb b = file_of(1, &o, true);
+    struct got g = {0};
+    char err[200];
+    int rc = read_buf(&b, b.n, NULL, &g, NULL, err, sizeof(err));
+    CHECK_MSG(rc == 0, "%d %s", rc, err);
+    check_one_chunk(t_, &g, 1000000000ull);
+    free(b.p);
+}
+
 TEST(two_chunks)
 {
     struct jb_opts o = {.split = true, .start_ns = 1000000000000000000ll};
@@ -513,7 +527,8 @@ TEST(event_names)
     CHECK_STREQ(jfr_event_unit(JFR_WALL), "samples");
 }
 
-TEST_MAIN(compressed_integers, stack_keys_differ_across_reads, every_sample_kind,
-          ticks_not_nanoseconds_and_uncompressed, pool_split_over_two_checkpoints, two_chunks,
-          options_events_names_stop_and_limit, truncated_at_every_byte, flipped_bytes,
-          hostile_headers, checkpoint_loop, hostile_nesting, hostile_empty_arrays, event_names)
+TEST_MAIN(compressed_integers, empty_stack_pool_first, stack_keys_differ_across_reads,
+          every_sample_kind, ticks_not_nanoseconds_and_uncompressed,
+          pool_split_over_two_checkpoints, two_chunks, options_events_names_stop_and_limit,
+          truncated_at_every_byte, flipped_bytes, hostile_headers, checkpoint_loop, hostile_nesting,
+          hostile_empty_arrays, event_names)
