@@ -6,7 +6,8 @@
 #   make run        deps + build + start the agent on this host (standalone)
 #   make test       build + the whole test suite (ends "N passed, N failed")
 #   make asan       sanitizer build: build/asan/flameshotd and unit tests
-#   make bench      benchmarks (tools/bench/; minutes, root, not in make test)
+#   make bench      the agent's benchmarks, one table (tools/bench/run; minutes,
+#                   root, not in make test); bench-evidence, bench-jfr: the others
 #   make fuzz       libFuzzer on the JFR reader (FUZZ_SECONDS, default 60)
 #   make format / make lint
 
@@ -69,7 +70,7 @@ JAVA_SRCS := $(wildcard tests/fixtures/java/*.java)
 TOOL_SRCS := $(wildcard tools/*.c)
 TOOLS     := $(TOOL_SRCS:tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all deps run test asan unit bench bench-jfr fuzz test-build test-asprof format lint clean vmlinux
+.PHONY: all deps run test asan unit bench bench-evidence bench-jfr fuzz test-build test-asprof format lint clean vmlinux
 .DEFAULT_GOAL := all
 # the BPF object and skeleton are intermediates of a pattern chain: keep them
 .SECONDARY: $(BPF_OBJS) $(SKELS)
@@ -205,10 +206,16 @@ test: test-build
 unit: test-build
 	@tests/run.sh --unit
 
-# evidence before the OOM kill, per leak rate and event source (tools/bench/evidence);
-# the JFR reader against async-profiler's converter (tools/bench/jfr)
-bench: all $(BUILD)/tests/java/.stamp bench-jfr
+# the agent's scenarios (tools/bench/run: attach latency, detection latency,
+# footprint, exec storm, node economy, outbox), one table; BENCH=... picks some
+bench: test-build
+	@tools/bench/run $(BENCH)
+
+# evidence before the OOM kill, per leak rate and event source
+bench-evidence: all $(BUILD)/tests/java/.stamp
 	@tools/bench/evidence
+
+# the JFR reader against async-profiler's converter
 
 bench-jfr: all $(BUILD)/tests/helpers/jfr_collapse $(BUILD)/tests/java/.stamp test-asprof
 	@tools/bench/jfr

@@ -16,7 +16,7 @@ set -eu
 PKGS="make gcc g++ clang llvm bpftool pkg-config
       libbpf-dev libelf-dev zlib1g-dev libcurl4-openssl-dev libcjson-dev
       libmicrohttpd-dev libpcre2-dev
-      openjdk-17-jdk-headless curl util-linux procps jq iproute2 python3 openssl
+      openjdk-17-jdk-headless curl util-linux bsdextrautils procps jq iproute2 python3 openssl
       python3-botocore
       time
       containerd runc
