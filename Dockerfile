@@ -20,7 +20,7 @@ COPY . .
 # the Makefile picks vmlinux/x86 or vmlinux/arm64 from the build machine:
 # build each platform natively (buildx runs the arm64 stage under emulation
 # or on an arm64 builder)
-RUN make -j"$(nproc)" && strip build/flameshotd
+RUN make -j"$(nproc)" && strip build/bin/flameshotd build/libexec/flameshot/flameshotd
 
 # --- async-profiler: the official release archive, pinned -----------------
 FROM debian:12 AS asprof
@@ -48,12 +48,17 @@ RUN set -eu; \
     test -f /opt/async-profiler/lib/libasyncProfiler.so
 
 # --- runtime: the shared libraries flameshotd links, nothing else ---------
+# (the full program's: the lean entry needs libc only)
 FROM debian:12-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libbpf1 libelf1 zlib1g libcurl4 libcjson1 libmicrohttpd12 libpcre2-8-0 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
-COPY --from=build /src/build/flameshotd /usr/bin/flameshotd
+# two files: the lean entry (libc only: --help, --version, jcmd) and the
+# full program it execs for everything else, found as ../libexec/flameshot
+# beside its own directory (README "Layout: two files")
+COPY --from=build /src/build/bin/flameshotd /usr/bin/flameshotd
+COPY --from=build /src/build/libexec/flameshot/flameshotd /usr/libexec/flameshot/flameshotd
 # FLAMESHOT_ASYNC_PROFILER_PATH's default
 COPY --from=asprof /opt/async-profiler /opt/async-profiler
 ENV FLAMESHOT_ASYNC_PROFILER_PATH=/opt/async-profiler

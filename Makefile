@@ -1,7 +1,10 @@
 # flameshot-node build. Everything lands in build/; nothing is written into
 # the source tree.
 #
-#   make            BPF objects + skeletons + build/flameshotd
+#   make            BPF objects + skeletons + flameshotd: build/flameshotd (a link
+#                   to build/bin/flameshotd, the lean entry: libc only; --help,
+#                   --version, jcmd) and build/libexec/flameshot/flameshotd (the
+#                   full program the lean entry execs for everything else)
 #   make deps       install build and test dependencies (apt-get, idempotent)
 #   make run        deps + build + start the agent on this host (standalone)
 #   make test       build + the whole test suite (ends "N passed, N failed")
@@ -48,11 +51,19 @@ ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-s
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ibpf -Wall -Werror
 
 SRCS      := $(wildcard src/*.c src/*/*.c)
-LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
+LIB_SRCS  := $(filter-out src/main.c src/main_lean.c,$(SRCS))
 OBJS      := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
-ASAN_OBJS := $(SRCS:src/%.c=$(BUILD)/asan/obj/%.o)
+FULL_OBJS := $(LIB_OBJS) $(BUILD)/obj/main.o
 ASAN_LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/asan/obj/%.o)
+ASAN_OBJS := $(ASAN_LIB_OBJS) $(BUILD)/asan/obj/main.o
+# the lean entry: the jcmd path's modules and nothing that needs a library
+# beyond libc (tests/integration/21_lean_entry.sh checks its NEEDED list)
+LEAN_SRCS := src/main_lean.c src/core/entry.c src/core/caps.c src/core/fsutil.c src/core/log.c \
+	src/core/units.c src/events/procfs.c $(addprefix src/capture/,cli_jcmd.c attach.c nsexec.c \
+	jvm.c jvmopts.c rootfs.c)
+LEAN_OBJS := $(LEAN_SRCS:src/%.c=$(BUILD)/obj/%.o)
+FULL      := $(BUILD)/libexec/flameshot/flameshotd
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
@@ -75,7 +86,7 @@ TOOLS     := $(TOOL_SRCS:tools/%.c=$(BUILD)/tools/%)
 # the BPF object and skeleton are intermediates of a pattern chain: keep them
 .SECONDARY: $(BPF_OBJS) $(SKELS)
 
-all: $(BUILD)/flameshotd
+all: $(BUILD)/flameshotd $(FULL)
 
 # --- BPF ------------------------------------------------------------------
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) vmlinux/$(ARCH)/vmlinux.h
@@ -105,9 +116,20 @@ $(BUILD)/obj/%.o: src/%.c | $(SKELS) $(GIT_REV_H)
 	@echo '  CC      $@'
 	$(Q)$(CC) $(CFLAGS_COMMON) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/flameshotd: $(OBJS)
+$(FULL): $(FULL_OBJS)
+	@mkdir -p $(dir $@)
 	@echo '  LD      $@'
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/flameshotd: $(LEAN_OBJS)
+	@mkdir -p $(dir $@)
+	@echo '  LD      $@'
+	$(Q)$(CC) $(CFLAGS) -o $@ $^
+
+# a link, so that the lean entry finds the full program the same way here
+# as in the image (/usr/bin -> /usr/libexec/flameshot: core/entry.h)
+$(BUILD)/flameshotd: $(BUILD)/bin/flameshotd
+	$(Q)ln -sfn bin/flameshotd $@
 
 # The flame graph page's script and style, embedded from their sources
 FLAME_PAGE := $(wildcard src/flame/page/*.css src/flame/page/*.js)

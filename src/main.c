@@ -1,10 +1,12 @@
-/* flameshotd: command-line entry. Only parses the command and wires
- * modules together; every decision lives in a module. */
+/* flameshotd, the full program (build/libexec/flameshot/flameshotd): every
+ * command, the daemon included; the lean entry (main_lean.c, core/entry.h)
+ * execs it for all but --help, --version and jcmd. Only parses the command
+ * and wires modules together; every decision lives in a module. */
 #include "capture/cli_jcmd.h"
 #include "core/config.h"
+#include "core/entry.h"
 #include "daemon.h"
 #include "core/log.h"
-#include "core/version.h"
 #include "flame/cli.h"
 
 #include <cjson/cJSON.h>
@@ -13,24 +15,6 @@
 #include <string.h>
 
 extern char **environ;
-
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: flameshotd [--check-config | --version | --help]\n"
-                 "       flameshotd jcmd <pid> <command> [arguments...]\n"
-                 "       flameshotd flamegraph IN -o OUT [options]   (--help for them)\n"
-                 "\n"
-                 "Node-level profiling agent for Java workloads. Configured entirely through\n"
-                 "FLAMESHOT_* environment variables (see README.md). Without any, it watches\n"
-                 "every Java process of this host and keeps results under /var/lib/flameshot.\n"
-                 "\n"
-                 "  --check-config  validate the configuration, print it as JSON, exit 0 or 2\n"
-                 "  --version       print the version\n"
-                 "  jcmd            run a diagnostic command in a JVM through the HotSpot attach\n"
-                 "                  protocol, as the JDK's jcmd does, without needing a JDK\n"
-                 "  flamegraph      render a JFR or collapsed stacks as a flame graph, heat map\n"
-                 "                  or diff (HTML), or as collapsed text; starts no daemon\n");
-}
 
 static void report_unknown(const char *name, const char *near, void *arg)
 {
@@ -75,13 +59,12 @@ static int check_config(void)
 
 int main(int argc, char **argv)
 {
-    log_route_libbpf();
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        usage(stdout);
+        entry_usage(stdout);
         return 0;
     }
     if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-        printf("flameshotd %s (%s)\n", FS_VERSION, FS_GIT_REV);
+        entry_version(stdout);
         return 0;
     }
     if (argc > 1 && strcmp(argv[1], "--check-config") == 0)
@@ -92,7 +75,7 @@ int main(int argc, char **argv)
         return flame_cli_main(argc - 1, argv + 1);
     if (argc > 1) {
         fprintf(stderr, "flameshotd: unknown argument '%s'\n", argv[1]);
-        usage(stderr);
+        entry_usage(stderr);
         return 2;
     }
     struct config cfg;

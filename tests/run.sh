@@ -92,6 +92,7 @@ run_one() {
 missing_builds() {
     local src
     [ -x "$BUILD/flameshotd" ] || echo "$BUILD/flameshotd"
+    [ -x "$BUILD/libexec/flameshot/flameshotd" ] || echo "$BUILD/libexec/flameshot/flameshotd"
     for src in tests/helpers/*.c; do
         [ -f "$src" ] && [ ! -x "$BUILD/tests/helpers/$(basename "$src" .c)" ] &&
             echo "$BUILD/tests/helpers/$(basename "$src" .c)"

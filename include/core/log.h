@@ -2,7 +2,7 @@
  *   ts=2026-11-21T16:22:00.123Z level=info module=config msg="..."
  * Every line carries a level and the module tag of its caller. Thread-safe;
  * one write(2) per line so lines from threads and forked children never
- * interleave. libbpf's own output is routed through log_libbpf_print(). */
+ * interleave. libbpf's own output is routed here by events/bpf_events.c. */
 #ifndef FS_LOG_H
 #define FS_LOG_H
 
@@ -21,9 +21,6 @@ void log_set_level(enum log_level level);
 void log_write(enum log_level level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void log_vwrite(enum log_level level, const char *module, const char *fmt, va_list ap);
-
-/* Routes libbpf's messages through this logger (module "libbpf"). */
-void log_route_libbpf(void);
 
 #define log_debug(mod, ...) log_write(LOG_DEBUG, mod, __VA_ARGS__)
 #define log_info(mod, ...)  log_write(LOG_INFO, mod, __VA_ARGS__)

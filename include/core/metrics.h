@@ -7,10 +7,12 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-/* upper bounds (ms) of the attach latency histogram buckets; +Inf implied */
-#define METRICS_ATTACH_BUCKETS 10
+/* upper bounds (ms) of the attach latency histogram buckets; +Inf implied.
+ * Fine below 25 ms: reaching a running listener takes a few ms, and a p50
+ * inside one 0-5 ms bucket says nothing (tools/bench/attach). */
+#define METRICS_ATTACH_BUCKETS 15
 static const double metrics_attach_bounds_ms[METRICS_ATTACH_BUCKETS] = {
-    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000};
+    1, 2, 3, 5, 7.5, 10, 15, 25, 50, 100, 250, 500, 1000, 2500, 10000};
 
 /* HTTP API responses counted per status code; the last slot counts any
  * other code. */

@@ -40,7 +40,8 @@ typedef void (*bpf_events_cb)(const struct fs_event *ev, void *arg);
 /* Loads, attaches and opens the ring buffer. Returns 0 and *out, or -errno
  * with a human reason in err (e.g. "kernel has no BTF", "bpf(): Operation
  * not permitted (needs CAP_BPF and CAP_PERFMON, or root)"). Blocks for the
- * verifier (tens of ms). The caller frees *out with bpf_events_close(). */
+ * verifier (tens of ms). The caller frees *out with bpf_events_close().
+ * Routes libbpf's messages (process-wide) through core/log.h first. */
 int bpf_events_open(const struct bpf_events_options *opts, struct bpf_events **out, char *err,
                     size_t errcap);
 

@@ -278,11 +278,28 @@ size_t nsexec_reap_stuck(void)
     return n;
 }
 
-/* Reaps pid within ms (a child has no fd to poll on every kernel: back
- * off from 1 to 50 ms). 0 with *status, or -ETIMEDOUT. */
+/* Waits for pid's exit on a pidfd (Linux 5.3): woken the moment it
+ * exits, not on the next tick of a polling loop. 0 when it has exited,
+ * -ETIMEDOUT, or -ENOSYS (no pidfd_open: the caller polls). */
+static int exit_within(pid_t pid, uint64_t deadline)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0)
+        return -ENOSYS;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int n = units_poll_until(&p, 1, deadline);
+    close(fd);
+    return n > 0 ? 0 : -ETIMEDOUT;
+}
+
+/* Reaps pid within ms. 0 with *status, or -ETIMEDOUT. */
 static int reap_within(pid_t pid, int *status, uint64_t ms)
 {
     uint64_t deadline = units_now_mono_ms() + ms;
+    if (exit_within(pid, deadline) == -ETIMEDOUT)
+        return -ETIMEDOUT;
+    /* exited (or no pidfd): back off from 1 to 50 ms; a traced child is
+     * reported to its tracer first, so it may still take a moment */
     for (useconds_t step = 1000;; step = step < 50000 ? step * 2 : step) {
         pid_t r = waitpid(pid, status, WNOHANG);
         if (r == pid || (r < 0 && errno != EINTR))

@@ -1,6 +1,5 @@
 #include "core/log.h"
 
-#include <bpf/libbpf.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,8 +7,9 @@
 #include <unistd.h>
 
 /* The logger is the one piece of process-wide state outside the daemon
- * context: libbpf's print callback carries no user pointer, so the level
- * it needs must be reachable from anywhere. An atomic. */
+ * context: libbpf's print callback (events/bpf_events.c) carries no user
+ * pointer, so the level it needs must be reachable from anywhere. An
+ * atomic. No libbpf here: the lean entry (src/main_lean.c) links this. */
 static _Atomic int min_level = LOG_INFO;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
@@ -95,20 +95,4 @@ void log_write(enum log_level level, const char *module, const char *fmt, ...)
     va_start(ap, fmt);
     log_vwrite(level, module, fmt, ap);
     va_end(ap);
-}
-
-static int libbpf_print(enum libbpf_print_level libbpf_level, const char *fmt, va_list ap)
-{
-    enum log_level level = LOG_DEBUG;
-    if (libbpf_level == LIBBPF_WARN)
-        level = LOG_WARN;
-    else if (libbpf_level == LIBBPF_INFO)
-        level = LOG_DEBUG; /* libbpf's info is chatty load detail */
-    log_vwrite(level, "libbpf", fmt, ap);
-    return 0;
-}
-
-void log_route_libbpf(void)
-{
-    libbpf_set_print(libbpf_print);
 }

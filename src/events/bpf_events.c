@@ -242,11 +242,25 @@ static int attach(struct bpf_events *b, char *err, size_t cap)
     return rc;
 }
 
+static int libbpf_print(enum libbpf_print_level libbpf_level, const char *fmt, va_list ap)
+{
+    enum log_level level = LOG_DEBUG;
+    if (libbpf_level == LIBBPF_WARN)
+        level = LOG_WARN;
+    else if (libbpf_level == LIBBPF_INFO)
+        level = LOG_DEBUG; /* libbpf's info is chatty load detail */
+    log_vwrite(level, "libbpf", fmt, ap);
+    return 0;
+}
+
 int bpf_events_open(const struct bpf_events_options *opts, struct bpf_events **out, char *err,
                     size_t errcap)
 {
     static const struct bpf_events_options defaults = {0};
     const struct bpf_events_options *o = opts ? opts : &defaults;
+    /* this module is libbpf's only user: its messages go through our
+     * logger (module "libbpf") from the first call on */
+    libbpf_set_print(libbpf_print);
     struct bpf_events *b = calloc(1, sizeof(*b));
     int rc = -ENOMEM;
     if (!b) {

@@ -111,7 +111,7 @@ static void jobs(struct buf *b, const struct metrics *m, const struct prom_extra
 static void attach_histogram(struct buf *b, const struct metrics *m)
 {
     const char *n = "flameshot_attach_duration_seconds";
-    family(b, n, "histogram", "Round trip of one HotSpot attach command.");
+    family(b, n, "histogram", "Time to reach a JVM's HotSpot attach socket.");
     uint64_t cum = 0;
     for (int i = 0; i < METRICS_ATTACH_BUCKETS; i++) {
         cum += get(&m->attach_bucket[i]);

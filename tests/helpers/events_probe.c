@@ -222,7 +222,6 @@ int main(int argc, char **argv)
         return 64;
     }
     log_set_level(getenv("PROBE_DEBUG") ? LOG_DEBUG : LOG_INFO);
-    log_route_libbpf();
     o.metrics = &pr.metrics;
     if (events_open(&o, &pr.src, err, sizeof(err)) < 0) {
         fprintf(stderr, "events_probe: %s\n", err);

@@ -12,10 +12,13 @@ trap 'rm -rf "$WORK"' EXIT
 # tree NAME: a tree with run.sh and lib.sh, and a complete empty test build
 tree() {
     T=$WORK/$1
-    mkdir -p "$T/tests/integration" "$T/tests/unit/core" "$T/build/asan/tests"
+    mkdir -p "$T/tests/integration" "$T/tests/unit/core" "$T/build/asan/tests" \
+        "$T/build/libexec/flameshot"
     cp "$ROOT/tests/run.sh" "$ROOT/tests/lib.sh" "$T/tests/"
+    # flameshotd's two files: the lean entry and the full program
     printf '#!/bin/sh\n' >"$T/build/flameshotd"
-    chmod +x "$T/build/flameshotd"
+    printf '#!/bin/sh\n' >"$T/build/libexec/flameshot/flameshotd"
+    chmod +x "$T/build/flameshotd" "$T/build/libexec/flameshot/flameshotd"
 }
 
 # unit NAME TAP...: a unit test source and its "binary", printing the lines

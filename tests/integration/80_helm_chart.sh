@@ -288,7 +288,9 @@ case_dockerfile() {
     need "[ -x '$FLAMESHOTD' ] && command -v readelf && command -v dpkg-query" "needs the agent (make), readelf and dpkg"
     local df=$ROOT/Dockerfile runtime lib path pkg missing=""
     runtime=$(awk '/^FROM debian:12-slim/ {on=1} on' "$df" | sed -n '/apt-get install/,/rm -rf/p')
-    for lib in $(readelf -d "$FLAMESHOTD" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+    # both files: the lean entry (libc) and the full program it execs
+    for lib in $(readelf -d "$FLAMESHOTD" "$BUILD/libexec/flameshot/flameshotd" |
+        sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort -u); do
         case $lib in libc.so.*|ld-linux*) continue ;; esac
         path=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
         pkg=$(dpkg-query -S "$(readlink -f "$path")" 2>/dev/null | head -n1 | cut -d: -f1)
@@ -300,6 +302,9 @@ case_dockerfile() {
         grep -Eq '^ARG ASYNC_PROFILER_SHA256_AMD64=[0-9a-f]{64}$' "$df" &&
         grep -Eq '^ARG ASYNC_PROFILER_SHA256_ARM64=[0-9a-f]{64}$' "$df" &&
         grep -q 'sha256sum -c' "$df" || { echo "async-profiler is not pinned"; return 1; }
+    grep -q '^COPY --from=build /src/build/bin/flameshotd /usr/bin/flameshotd$' "$df" &&
+        grep -q '^COPY --from=build /src/build/libexec/flameshot/flameshotd /usr/libexec/flameshot/flameshotd$' "$df" ||
+        { echo "the image lacks one of flameshotd's two files"; return 1; }
     grep -q '^ENTRYPOINT \["/usr/bin/flameshotd"\]' "$df" &&
         grep -q "$(sed -n 's/^  asyncProfilerPath: //p' "$CHART/values.yaml")/lib/libasyncProfiler.so" "$df" ||
         { echo "entrypoint or async-profiler path"; return 1; }

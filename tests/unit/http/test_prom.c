@@ -188,6 +188,10 @@ TEST(attach_histogram_cumulative)
     char *s = render(&m);
     CHECK(s != NULL);
     CHECK_CONTAINS(s, "# TYPE flameshot_attach_duration_seconds histogram\n");
+    /* the fine low end: a running listener is reached in a few ms */
+    CHECK_CONTAINS(s, "flameshot_attach_duration_seconds_bucket{le=\"0.002\"} 0\n");
+    CHECK_CONTAINS(s, "flameshot_attach_duration_seconds_bucket{le=\"0.003\"} 1\n");
+    CHECK_CONTAINS(s, "flameshot_attach_duration_seconds_bucket{le=\"0.0075\"} 2\n");
     CHECK_CONTAINS(s, "flameshot_attach_duration_seconds_bucket{le=\"0.005\"} 2\n");
     CHECK_CONTAINS(s, "flameshot_attach_duration_seconds_bucket{le=\"0.025\"} 2\n");
     CHECK_CONTAINS(s, "flameshot_attach_duration_seconds_bucket{le=\"0.05\"} 3\n");
