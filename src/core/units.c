@@ -60,6 +60,10 @@ int units_parse_duration(const char *s, uint64_t *ms, const char **why)
             *why = "unknown unit (use ms, s, m or h)";
             return -EINVAL;
         }
+        if (n > (UINT64_MAX - total) / factor) { /* past 2^64 ms: would wrap to a short one */
+            *why = "duration too large";
+            return -ERANGE;
+        }
         total += n * factor;
     }
     *ms = total;

@@ -33,6 +33,13 @@ TEST(durations_parse_go_style)
     CHECK_EQ(units_parse_duration("", &ms, &why), -EINVAL);
     CHECK_EQ(units_parse_duration("5d", &ms, &why), -EINVAL);
     CHECK_CONTAINS(why, "unknown unit");
+    /* 2^64 ms is the bound: neither one group nor the sum wraps (fuzz_units) */
+    CHECK_EQ(units_parse_duration("5124095576030h", &ms, &why), 0);
+    CHECK_EQ(ms, 5124095576030ull * 3600000);
+    CHECK_EQ(units_parse_duration("5124095576031h", &ms, &why), -ERANGE);
+    CHECK_CONTAINS(why, "too large");
+    CHECK_EQ(units_parse_duration("5124095576030h1h", &ms, &why), -ERANGE);
+    CHECK_EQ(units_parse_duration("3000000000000h3000000000000h", &ms, &why), -ERANGE);
 }
 
 TEST(durations_format_canonically)
