@@ -42,7 +42,7 @@ int units_parse_duration(const char *s, uint64_t *ms, const char **why)
         }
         uint64_t n = 0;
         while (isdigit((unsigned char)*p)) {
-            if (n > UINT64_MAX / 10 / 3600000) {
+            if (n > (UINT64_MAX - (uint64_t)(*p - '0')) / 10) {
                 *why = "duration too large";
                 return -ERANGE;
             }

@@ -40,6 +40,15 @@ TEST(durations_parse_go_style)
     CHECK_CONTAINS(why, "too large");
     CHECK_EQ(units_parse_duration("5124095576030h1h", &ms, &why), -ERANGE);
     CHECK_EQ(units_parse_duration("3000000000000h3000000000000h", &ms, &why), -ERANGE);
+    /* a count of ms or s is bounded by what fits, not by the bound of hours:
+     * what units_format_duration writes ("<n>ms") always parses back */
+    char buf[64];
+    CHECK_EQ(units_parse_duration("1240951517529533ms", &ms, &why), 0);
+    CHECK_EQ(ms, 1240951517529533ull);
+    CHECK_EQ(units_parse_duration(units_format_duration(UINT64_MAX, buf, sizeof(buf)), &ms, &why), 0);
+    CHECK_EQ(ms, UINT64_MAX);
+    CHECK_EQ(units_parse_duration("18446744073709551616ms", &ms, &why), -ERANGE);
+    CHECK_EQ(units_parse_duration("18446744073709552s", &ms, &why), -ERANGE);
 }
 
 TEST(durations_format_canonically)
