@@ -47,6 +47,8 @@ static int copy_field(char *dst, size_t cap, const cJSON *o, const char *key, in
     if (!cJSON_IsString(v))
         return fail(e, -EINVAL, "%s is not a string", key);
     size_t n = strlen(v->valuestring);
+    if (n == 0 && required) /* "", or a value starting with a raw NUL byte */
+        return fail(e, -EINVAL, "empty %s", key);
     if (n >= cap)
         return fail(e, -EINVAL, "%s is longer than %zu bytes", key, cap - 1);
     memcpy(dst, v->valuestring, n + 1);

@@ -199,6 +199,10 @@ TEST(invalid_pods_are_refused_with_the_reason)
     const struct bad_case cases[] = {
         {"no uid", {"metadata", "uid"}, NULL, "no uid"},
         {"no name", {"metadata", "name"}, NULL, "no name"},
+        /* "" (or a value cut at a raw NUL byte) is no name either (fuzz_pod) */
+        {"empty uid", {"metadata", "uid"}, "", "empty uid"},
+        {"empty namespace", {"metadata", "namespace"}, "", "empty namespace"},
+        {"empty name", {"metadata", "name"}, "", "empty name"},
         {"name too long", {"metadata", "name"}, long_name, "name is longer than 253"},
         {"label too long", {"metadata", "labels", "app"}, long_name, "app is longer than 63"},
         {"short id", {"status", "containerStatuses", "#0", "containerID"}, hex63, "64 hex"},
