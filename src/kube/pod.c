@@ -195,6 +195,8 @@ static int add_annotation(struct pod *p, const cJSON *a, size_t *bytes, struct p
 static int parse_annotations(const cJSON *ann, struct pod *p, struct perr *e)
 {
     size_t bytes = 0, plen = strlen(POD_ANNOTATION_PREFIX);
+    if (ann && !cJSON_IsNull(ann) && !cJSON_IsObject(ann)) /* an array's items have no key */
+        return fail(e, -EINVAL, "annotations is not an object");
     const cJSON *a;
     cJSON_ArrayForEach(a, ann)
     {
