@@ -186,7 +186,7 @@ $(BUILD)/fuzz/jfr_seeds: tests/fuzz/jfr/seeds.c tests/unit/flame/jfr_build.h
 -include $(FUZZ_LIB_OBJS:.o=.d) $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%.d)
 FUZZ_SECONDS ?= 60
 fuzz: $(FUZZ)
-	@for t in $(FUZZ_TARGETS); do tests/fuzz/run.sh $$t $(FUZZ_SECONDS) || exit 1; done
+	@rc=0; for t in $(FUZZ_TARGETS); do tests/fuzz/run.sh $$t $(FUZZ_SECONDS) || rc=1; done; exit $$rc
 
 # JVMTI agents built by the tests: no JDK headers needed (see the sources)
 $(BUILD)/tests/agents/%.so: tests/agents/%.c
