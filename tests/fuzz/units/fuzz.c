@@ -17,13 +17,13 @@ static int by_groups(const char *s, uint64_t *sum)
     while (*s) {
         size_t n = strspn(s, "0123456789");
         n += strspn(s + n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
-        char group[64];
         uint64_t ms;
-        if (n == 0 || n >= sizeof(group))
+        char *group = n ? strndup(s, n) : NULL; /* leading zeros make it long */
+        if (!group)
             return -1;
-        memcpy(group, s, n);
-        group[n] = '\0';
-        if (units_parse_duration(group, &ms, NULL) < 0)
+        int rc = units_parse_duration(group, &ms, NULL);
+        free(group);
+        if (rc < 0)
             return -1;
         if (__builtin_add_overflow(*sum, ms, sum))
             return 1;
