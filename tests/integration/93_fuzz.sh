@@ -19,9 +19,9 @@ trap 'rm -rf "$W"' EXIT
 
 # inputs per target: about a minute for all of them on a 2-core VM (the
 # slow ones parse a whole Pod, configuration or JFR chunk per input)
-declare -A RUNS=([config]=20000 [rules]=20000 [pod]=10000 [watch]=10000 [jfr]=30000
-    [pprof]=20000)
-DEFAULT_RUNS=50000
+declare -A RUNS=([config]=3000 [rules]=20000 [pod]=10000 [watch]=20000 [jfr]=30000
+    [pprof]=15000)
+DEFAULT_RUNS=30000
 
 targets() { (cd "$ROOT/tests/fuzz" && for d in */; do echo "${d%/}"; done); }
 
