@@ -25,6 +25,11 @@ DEFAULT_RUNS=30000
 
 targets() { (cd "$ROOT/tests/fuzz" && for d in */; do echo "${d%/}"; done); }
 
+all_built() {
+    local t
+    for t in $(targets); do [ -x "$BUILD/fuzz/fuzz_$t" ] || return 1; done
+}
+
 case_layout() {
     local t bad=0
     for t in $(targets); do
@@ -33,8 +38,7 @@ case_layout() {
             { echo "$t: no checked-in corpus" >&2; bad=1; }
     done
     [ "$bad" = 0 ] || return 1
-    need "for t in $(targets | tr '\n' ' '); do [ -x '$BUILD'/fuzz/fuzz_\$t ] || exit 1; done" \
-        "needs build/fuzz/fuzz_* (make test-build, clang's libFuzzer)"
+    need all_built "needs build/fuzz/fuzz_* (make test-build, clang's libFuzzer)"
 }
 
 case_target() {
