@@ -11,7 +11,7 @@
 #   make asan       sanitizer build: build/asan/flameshotd and unit tests
 #   make bench      the agent's benchmarks, one table (tools/bench/run; minutes,
 #                   root, not in make test); bench-evidence, bench-jfr: the others
-#   make fuzz       libFuzzer on the JFR reader (FUZZ_SECONDS, default 60)
+#   make fuzz       every libFuzzer target in tests/fuzz/, FUZZ_SECONDS each (60)
 #   make format / make lint
 
 MACHINE := $(shell uname -m)
@@ -184,20 +184,31 @@ $(BUILD)/asan/tests/helpers/%: tests/helpers/%.c $(BUILD)/asan/libflameshot.a
 	@echo '  HELPER  $@'
 	$(Q)$(CC) $(CFLAGS_COMMON) -Itests $(ASAN_FLAGS) -o $@ $< $(BUILD)/asan/libflameshot.a $(LDLIBS)
 
-# libFuzzer on the JFR reader (clang), and its seed corpus writer
-JFR_SRCS := $(wildcard src/flame/jfr*.c)
-FUZZ := $(BUILD)/fuzz/fuzz_jfr $(BUILD)/fuzz/jfr_seeds
-$(BUILD)/fuzz/fuzz_jfr: tests/fuzz/jfr/fuzz_jfr.c $(JFR_SRCS) $(wildcard src/flame/jfr_*.h) include/flame/jfr.h
+# libFuzzer targets (clang): tests/fuzz/<target>/fuzz.c -> build/fuzz/fuzz_<target>,
+# linked against a clang copy of the library (fuzzer-no-link: coverage, ASan,
+# UBSan aborting) from which the linker takes what a target needs
+FUZZ_TARGETS := $(patsubst tests/fuzz/%/fuzz.c,%,$(wildcard tests/fuzz/*/fuzz.c))
+FUZZ_LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/fuzz/obj/%.o)
+FUZZ_SAN := -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := $(filter-out -Werror -Wno-format-truncation,$(CFLAGS_COMMON)) $(FUZZ_SAN)
+FUZZ := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%) $(BUILD)/fuzz/jfr_seeds
+$(BUILD)/fuzz/obj/%.o: src/%.c | $(SKELS) $(GIT_REV_H)
 	@mkdir -p $(dir $@)
+	@echo '  FUZZCC  $@'
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+$(BUILD)/fuzz/libflameshot.a: $(FUZZ_LIB_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/%/fuzz.c $(BUILD)/fuzz/libflameshot.a
 	@echo '  FUZZ    $@'
-	$(Q)$(CLANG) -std=c11 -D_GNU_SOURCE -Iinclude -I. -g -O1 -fsanitize=fuzzer,address,undefined \
-		-o $@ $< $(JFR_SRCS)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -MF $@.d -fsanitize=fuzzer,address,undefined -o $@ $< \
+		$(BUILD)/fuzz/libflameshot.a $(LDLIBS)
 $(BUILD)/fuzz/jfr_seeds: tests/fuzz/jfr/seeds.c tests/unit/flame/jfr_build.h
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-missing-field-initializers -O1 -o $@ $<
+-include $(FUZZ_LIB_OBJS:.o=.d) $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%.d)
 FUZZ_SECONDS ?= 60
 fuzz: $(FUZZ)
-	@tests/fuzz/jfr/run.sh $(FUZZ_SECONDS)
+	@rc=0; for t in $(FUZZ_TARGETS); do tests/fuzz/run.sh $$t $(FUZZ_SECONDS) || rc=1; done; exit $$rc
 
 # JVMTI agents built by the tests: no JDK headers needed (see the sources)
 $(BUILD)/tests/agents/%.so: tests/agents/%.c
@@ -253,7 +264,7 @@ run: deps all
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
 
-FORMAT_FILES := $(wildcard src/*.c src/*/*.c include/*.h include/*/*.h bpf/*.c bpf/*.h tests/unit/*/*.c tests/unit/*/*.h tests/*.h tests/helpers/*.c tests/agents/*.c tests/fuzz/*/*.c tools/*.c)
+FORMAT_FILES := $(wildcard src/*.c src/*/*.c include/*.h include/*/*.h bpf/*.c bpf/*.h tests/unit/*/*.c tests/unit/*/*.h tests/*.h tests/helpers/*.c tests/agents/*.c tests/fuzz/*.h tests/fuzz/*/*.c tools/*.c)
 
 format:
 	clang-format -i $(FORMAT_FILES)

@@ -11,8 +11,9 @@
 
 /* Parses a Go-style duration made of <integer><unit> groups, units ms, s, m,
  * h (e.g. "1m30s", "500ms"). A bare number, an empty string, a sign, a
- * fraction or any other unit is rejected. Returns 0 and sets *ms, or
- * -EINVAL with a reason in why (static string). */
+ * fraction or any other unit is rejected. Returns 0 and sets *ms, -EINVAL,
+ * or -ERANGE past 2^64 ms (a group, or the groups' sum), with a reason in why
+ * (static string). */
 int units_parse_duration(const char *s, uint64_t *ms, const char **why);
 
 /* Formats ms back in the shortest canonical form ("1m30s", "500ms", "0s").

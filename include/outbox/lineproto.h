@@ -5,7 +5,8 @@
  *   measurement[,tag=value...] field=value[,field=value...] timestamp_ns\n
  *
  * Escaping, exactly (research notes §2.2):
- *   - measurement: ',' and ' ' are backslash-escaped;
+ *   - measurement: ',' and ' ' are backslash-escaped; '\t' becomes ' ' and
+ *     '\' becomes '/', as below ('\n' and '\r' are refused);
  *   - tag keys, tag values, field keys: ',', '=' and ' ' are backslash-escaped;
  *     '\n', '\r' and '\t' become ' ' (a tag may never hold a newline: the
  *     line would end); '\' becomes '/', because influx 1.x cannot represent a

@@ -42,7 +42,7 @@ int units_parse_duration(const char *s, uint64_t *ms, const char **why)
         }
         uint64_t n = 0;
         while (isdigit((unsigned char)*p)) {
-            if (n > UINT64_MAX / 10 / 3600000) {
+            if (n > (UINT64_MAX - (uint64_t)(*p - '0')) / 10) {
                 *why = "duration too large";
                 return -ERANGE;
             }
@@ -59,6 +59,10 @@ int units_parse_duration(const char *s, uint64_t *ms, const char **why)
         if (unit_factor(u, (size_t)(p - u), &factor) < 0) {
             *why = "unknown unit (use ms, s, m or h)";
             return -EINVAL;
+        }
+        if (n > (UINT64_MAX - total) / factor) { /* past 2^64 ms: would wrap to a short one */
+            *why = "duration too large";
+            return -ERANGE;
         }
         total += n * factor;
     }

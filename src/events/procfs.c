@@ -41,10 +41,12 @@ int procfs_parse_stat(const char *text, struct proc_stat *out)
 
     /* fields after comm, numbered from 3 (state) as in proc(5) */
     unsigned long long f[52] = {0};
-    char state = 0;
+    /* the kernel writes ") S ": a state the scan skipped spaces to would
+     * leave p past the end of a text ending right after it */
     const char *p = close + 1;
-    if (sscanf(p, " %c", &state) != 1)
+    if (p[0] != ' ' || !p[1] || isspace((unsigned char)p[1]))
         return -EINVAL;
+    char state = p[1];
     p += 2;
     int idx = 4;
     while (*p && idx < 52) {

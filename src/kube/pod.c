@@ -47,6 +47,8 @@ static int copy_field(char *dst, size_t cap, const cJSON *o, const char *key, in
     if (!cJSON_IsString(v))
         return fail(e, -EINVAL, "%s is not a string", key);
     size_t n = strlen(v->valuestring);
+    if (n == 0 && required) /* "", or a value starting with a raw NUL byte */
+        return fail(e, -EINVAL, "empty %s", key);
     if (n >= cap)
         return fail(e, -EINVAL, "%s is longer than %zu bytes", key, cap - 1);
     memcpy(dst, v->valuestring, n + 1);
@@ -193,6 +195,8 @@ static int add_annotation(struct pod *p, const cJSON *a, size_t *bytes, struct p
 static int parse_annotations(const cJSON *ann, struct pod *p, struct perr *e)
 {
     size_t bytes = 0, plen = strlen(POD_ANNOTATION_PREFIX);
+    if (ann && !cJSON_IsNull(ann) && !cJSON_IsObject(ann)) /* an array's items have no key */
+        return fail(e, -EINVAL, "annotations is not an object");
     const cJSON *a;
     cJSON_ArrayForEach(a, ann)
     {

@@ -26,9 +26,7 @@
 #                  flipped in headers, metadata, pools and events: a clear
 #                  error or samples, never a crash, under the ASan build of
 #                  the tool.
-#   fuzz           libFuzzer (tests/fuzz/jfr) for FUZZ_RUNS (100000) inputs
-#                  from seed 1 on a fresh seed corpus: no crash, and the same
-#                  inputs every run (`make fuzz` explores for longer).
+# (libFuzzer on the reader runs in 93_fuzz with the other parsers.)
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/lib/asprof.sh"
@@ -256,14 +254,6 @@ case_flipped() {
     echo "# $errors clear errors, no crash"
 }
 
-case_fuzz() {
-    need "[ -x '$BUILD/fuzz/fuzz_jfr' ]" "needs build/fuzz/fuzz_jfr (make test-build, clang's libFuzzer)"
-    FUZZ_RUNS=${FUZZ_RUNS:-100000} FUZZ_SEED=1 FUZZ_CORPUS=$W/fuzz-corpus \
-        "$ROOT/tests/fuzz/jfr/run.sh" > "$W/fuzz.log" 2>&1 ||
-        { tail -30 "$W/fuzz.log"; return 1; }
-    grep 'Done\|runs in' "$W/fuzz.log" | tail -1
-}
-
 cd "$W" || exit 1
 t_case "jdk17: our cpu stacks equal jfr print's ExecutionSample+NativeMethodSample, twice in two chunks" case_jdk17
 t_case "jdk25: the same with JDK 25's recorder and jfr, when it is installed" case_jdk25
@@ -274,5 +264,4 @@ t_case "asprof lock: equal to jfrconv -o collapsed --lock --total (ns)" case_asp
 t_case "asprof nativemem: equal to jfrconv -o collapsed --nativemem --total, several chunks" case_asprof_nativemem
 t_case "cut at and inside every chunk: whole chunks read, the cut said (ASan)" case_cut
 t_case "flipped bytes in header, metadata, pools, events: an error or samples (ASan)" case_flipped
-t_case "libFuzzer on the reader: no crash" case_fuzz
 t_done

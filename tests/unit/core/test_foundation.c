@@ -33,6 +33,23 @@ TEST(durations_parse_go_style)
     CHECK_EQ(units_parse_duration("", &ms, &why), -EINVAL);
     CHECK_EQ(units_parse_duration("5d", &ms, &why), -EINVAL);
     CHECK_CONTAINS(why, "unknown unit");
+    /* 2^64 ms is the bound: neither one group nor the sum wraps (fuzz_units) */
+    CHECK_EQ(units_parse_duration("5124095576030h", &ms, &why), 0);
+    CHECK_EQ(ms, 5124095576030ull * 3600000);
+    CHECK_EQ(units_parse_duration("5124095576031h", &ms, &why), -ERANGE);
+    CHECK_CONTAINS(why, "too large");
+    CHECK_EQ(units_parse_duration("5124095576030h1h", &ms, &why), -ERANGE);
+    CHECK_EQ(units_parse_duration("3000000000000h3000000000000h", &ms, &why), -ERANGE);
+    /* a count of ms or s is bounded by what fits, not by the bound of hours:
+     * what units_format_duration writes ("<n>ms") always parses back */
+    char buf[64];
+    CHECK_EQ(units_parse_duration("1240951517529533ms", &ms, &why), 0);
+    CHECK_EQ(ms, 1240951517529533ull);
+    CHECK_EQ(units_parse_duration(units_format_duration(UINT64_MAX, buf, sizeof(buf)), &ms, &why),
+             0);
+    CHECK_EQ(ms, UINT64_MAX);
+    CHECK_EQ(units_parse_duration("18446744073709551616ms", &ms, &why), -ERANGE);
+    CHECK_EQ(units_parse_duration("18446744073709552s", &ms, &why), -ERANGE);
 }
 
 TEST(durations_format_canonically)
@@ -169,6 +186,22 @@ TEST(proc_stat_of_a_jvm)
     free(s);
 }
 
+TEST(proc_stat_cut_after_the_state_is_refused)
+{
+    /* a text ending right after ")S" or with no space before the state: no
+     * read past its end (fuzz_procfs: ASan, heap-buffer-overflow) */
+    static const char *const bad[] = {"1 (a)S", "1 (a)", "1 (a) ", "1 (a)\tS 1", "1 (a)  S 1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct proc_stat st;
+        size_t n = strlen(bad[i]);
+        char *s = malloc(n + 1); /* exactly sized: ASan sees an overread */
+        CHECK(s != NULL);
+        memcpy(s, bad[i], n + 1);
+        CHECK_EQ(procfs_parse_stat(s, &st), -EINVAL);
+        free(s);
+    }
+}
+
 TEST(proc_status_innermost_namespace_pid)
 {
     struct proc_status ps;
@@ -282,6 +315,6 @@ TEST_MAIN(durations_parse_go_style, poll_until_waits_for_the_fd_or_the_deadline,
           backoff_doubles_caps_and_jitters, vec_grows_by_doubling,
           tags_tolerate_spaces_and_colons_in_values, tags_join_sanitises_for_datakit,
           proc_stat_parses_comm_with_parentheses, proc_stat_of_a_jvm,
-          proc_status_innermost_namespace_pid, maps_detect_libjvm_by_basename,
-          ident_of_self_and_reuse_guard, argv_join_rss_and_pid_walk,
+          proc_stat_cut_after_the_state_is_refused, proc_status_innermost_namespace_pid,
+          maps_detect_libjvm_by_basename, ident_of_self_and_reuse_guard, argv_join_rss_and_pid_walk,
           atomic_write_replaces_whole_file)

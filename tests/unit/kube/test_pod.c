@@ -199,6 +199,10 @@ TEST(invalid_pods_are_refused_with_the_reason)
     const struct bad_case cases[] = {
         {"no uid", {"metadata", "uid"}, NULL, "no uid"},
         {"no name", {"metadata", "name"}, NULL, "no name"},
+        /* "" (or a value cut at a raw NUL byte) is no name either (fuzz_pod) */
+        {"empty uid", {"metadata", "uid"}, "", "empty uid"},
+        {"empty namespace", {"metadata", "namespace"}, "", "empty namespace"},
+        {"empty name", {"metadata", "name"}, "", "empty name"},
         {"name too long", {"metadata", "name"}, long_name, "name is longer than 253"},
         {"label too long", {"metadata", "labels", "app"}, long_name, "app is longer than 63"},
         {"short id", {"status", "containerStatuses", "#0", "containerID"}, hex63, "64 hex"},
@@ -229,6 +233,24 @@ TEST(invalid_pods_are_refused_with_the_reason)
         CHECK_MSG(strstr(err, cases[i].err), "%s: \"%s\"", cases[i].what, err);
         CHECK_EQ(p.n_containers, 0);
     }
+}
+
+TEST(annotations_that_are_not_an_object_are_refused)
+{
+    /* an array's items have no key (fuzz_watch: UBSan, strncmp of NULL) */
+    cJSON *j = kf_json("pod-deployment-init.json");
+    CHECK(j);
+    cJSON *md = cJSON_GetObjectItem(j, "metadata");
+    cJSON_ReplaceItemInObject(md, "annotations", cJSON_Parse("[\"flameshot.io/enabled\", 1]"));
+    struct pod p;
+    char err[256];
+    CHECK_EQ(pod_parse(j, &p, err, sizeof(err)), -EINVAL);
+    CHECK_CONTAINS(err, "annotations is not an object");
+    cJSON_ReplaceItemInObject(md, "annotations", cJSON_CreateNull());
+    CHECK_EQ(pod_parse(j, &p, err, sizeof(err)), 0); /* null: none */
+    CHECK_EQ(p.n_annotations, 0);
+    pod_free(&p);
+    cJSON_Delete(j);
 }
 
 TEST(reason_names_the_pod)
@@ -314,9 +336,10 @@ TEST(status_is_not_a_podlist)
     cJSON_Delete(j);
 }
 
-TEST_MAIN(deployment_pod_with_init_container, crio_pod_with_ephemeral_container,
-          waiting_containers_have_no_id, restarted_container_new_id_and_the_previous_one,
-          static_mirror_pod_keeps_its_config_hash, large_unrelated_fields_are_not_kept,
-          owner_is_the_controller, copy_is_deep, invalid_pods_are_refused_with_the_reason,
-          reason_names_the_pod, too_many_flameshot_annotations,
-          podlist_page_with_a_rejected_item_and_continue, status_is_not_a_podlist)
+TEST_MAIN(annotations_that_are_not_an_object_are_refused, deployment_pod_with_init_container,
+          crio_pod_with_ephemeral_container, waiting_containers_have_no_id,
+          restarted_container_new_id_and_the_previous_one, static_mirror_pod_keeps_its_config_hash,
+          large_unrelated_fields_are_not_kept, owner_is_the_controller, copy_is_deep,
+          invalid_pods_are_refused_with_the_reason, reason_names_the_pod,
+          too_many_flameshot_annotations, podlist_page_with_a_rejected_item_and_continue,
+          status_is_not_a_podlist)

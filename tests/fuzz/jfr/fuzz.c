@@ -3,6 +3,7 @@
  * must return 0, -EINVAL, -EFBIG or the callback's value, with every name
  * it hands a readable string, and never crash. */
 #include "flame/jfr.h"
+#include "tests/fuzz/fuzz.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -19,8 +20,6 @@ static int on_sample(void *arg, const struct jfr_sample *s)
     *sum += s->weight + (s->thread_name ? strlen(s->thread_name) : 0);
     return 0;
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
