@@ -51,6 +51,10 @@ def shape_ok(ctype, head, tail):
 
 class Intake(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # the sink keeps its connection alive
+    # the answer's head and body are two writes: with Nagle the second waits
+    # for the client's delayed ACK, 40 ms a request (DataKit, in Go, sets
+    # TCP_NODELAY too)
+    disable_nagle_algorithm = True
 
     def log_message(self, *args):
         pass
