@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """tools/bench/datakit_intake.py: DataKit's two intakes for tools/bench/outbox.
 
-    datakit_intake.py PORT_FILE RECORDS_JSONL
+    datakit_intake.py PORT_FILE RECORDS_JSONL [PORT]
 
-Listens on 127.0.0.1 (a free port, written to PORT_FILE). Unlike
+Listens on 127.0.0.1:PORT (default 0: a free one; written to PORT_FILE). Unlike
 tests/helpers/datakit_receiver (strict, bodies held in memory up to 64 MiB),
 it streams any size: a body is read in 1 MiB chunks and dropped, keeping only
 its first and last 64 KiB to check the multipart shape DataKit's profiling
@@ -89,7 +89,8 @@ class Intake(BaseHTTPRequestHandler):
 
 
 def main():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Intake)
+    port = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+    srv = ThreadingHTTPServer(("127.0.0.1", port), Intake)
     with open(sys.argv[1] + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))
     import os
