@@ -313,15 +313,26 @@ TEST(oom_victim_is_judged_by_a_fresh_rss_in_a_watched_cgroup)
     fx_done(&f);
 }
 
+/* pid 600 "java" at 50 pages with a watermark at 100 pages (re-armed
+ * under 80), or NULL */
+static struct poller *marked_java(struct fx *f)
+{
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    struct poller *p = mkproc(f, 600, "java", 'S', 100, 700, 50, 1, "") == 0 ? fx_poller(f) : NULL;
+    if (p && poller_set_proc_mark(p, 600, 100 * page, 80 * page) < 0) {
+        poller_free(p);
+        p = NULL;
+    }
+    return p;
+}
+
 TEST(process_watermark_fires_once_per_upward_crossing)
 {
     struct fx f;
     CHECK_EQ(fx_init(&f), 0);
     long page = sysconf(_SC_PAGESIZE);
-    CHECK_EQ(mkproc(&f, 600, "java", 'S', 100, 700, 50, 1, ""), 0);
-    struct poller *p = fx_poller(&f);
+    struct poller *p = marked_java(&f);
     CHECK(p != NULL);
-    CHECK_EQ(poller_set_proc_mark(p, 600, 100 * (uint64_t)page, 80 * (uint64_t)page), 0);
     CHECK_EQ(poller_set_proc_mark(p, 600, 100, 101), -EINVAL);
     static const unsigned long long rss[] = {50, 120, 110, 70, 130, 90, 140, 60, 100};
     static const int fires[] = {0, 1, 0, 0, 1, 0, 0, 0, 1};
@@ -350,11 +361,8 @@ TEST(process_watermark_comes_before_the_scans_new_processes)
 {
     struct fx f;
     CHECK_EQ(fx_init(&f), 0);
-    long page = sysconf(_SC_PAGESIZE);
-    CHECK_EQ(mkproc(&f, 600, "java", 'S', 100, 700, 50, 1, ""), 0);
-    struct poller *p = fx_poller(&f);
+    struct poller *p = marked_java(&f);
     CHECK(p != NULL);
-    CHECK_EQ(poller_set_proc_mark(p, 600, 100 * (uint64_t)page, 80 * (uint64_t)page), 0);
     CHECK_EQ(scan_at(p, &f, 50), 0);
     CHECK_EQ(mkproc(&f, 601, "sh", 'S', 100, 710, 10, 1, ""), 0);
     CHECK_EQ(mkproc(&f, 602, "sh", 'S', 100, 711, 10, 1, ""), 0);
