@@ -601,6 +601,8 @@ static cJSON *job_json(const struct job *job)
     /* the moment of queueing on the clock a detection bench compares with
      * (CLOCK_MONOTONIC, ns; exact to the ns, unlike "created") */
     cJSON_AddNumberToObject(o, "queued_mono_ns", (double)job->created_mono_ns);
+    if (job->trigger.seen_mono_ns) /* the event source's moment: queued less it is the agent's */
+        cJSON_AddNumberToObject(o, "detected_mono_ns", (double)job->trigger.seen_mono_ns);
     json_add_time(o, "started", job->started_ns);
     json_add_time(o, "finished", job->finished_ns);
     cJSON_AddStringToObject(o, "reason", job->reason);

@@ -88,7 +88,7 @@ TEST(at_most_workers_run_at_once)
 
 /* A detection bench subtracts the moment its process crossed a threshold
  * (CLOCK_MONOTONIC) from this one: same clock, whole nanoseconds. */
-TEST(a_job_says_when_it_was_queued_on_the_monotonic_clock)
+TEST(a_job_says_when_it_was_detected_and_queued_on_the_monotonic_clock)
 {
     reset();
     struct jobs *j = jobs_new(1, 4, 8, exec_wait, NULL, NULL);
@@ -102,6 +102,16 @@ TEST(a_job_says_when_it_was_queued_on_the_monotonic_clock)
     CHECK(cJSON_IsNumber(q));
     CHECK((uint64_t)q->valuedouble >= before);
     CHECK((uint64_t)q->valuedouble <= after);
+    CHECK(cJSON_GetObjectItem(o, "detected_mono_ns") == NULL); /* no event fired it */
+    cJSON_Delete(o);
+    /* fired by an event: when its source saw it, on the same clock */
+    r = req(8, CAPTURE_PROFILE, 10, 5000);
+    r.trigger.seen_mono_ns = before - 1000;
+    CHECK_EQ(jobs_submit(j, &r, &id), 0);
+    o = jobs_get_json(j, id);
+    q = cJSON_GetObjectItem(o, "detected_mono_ns");
+    CHECK(cJSON_IsNumber(q));
+    CHECK_EQ((uint64_t)q->valuedouble, before - 1000);
     cJSON_Delete(o);
     jobs_stop(j, 1000);
     jobs_free(j);
@@ -638,7 +648,7 @@ TEST_MAIN(urgent_job_runs_while_the_only_worker_and_the_tenant_slot_are_busy,
           one_container_cannot_take_every_worker_nor_the_queue, containers_take_turns,
           tenant_limits_are_checked, one_capture_per_process_at_a_time,
           stop_returns_within_its_bound_past_a_stuck_worker, at_most_workers_run_at_once,
-          a_job_says_when_it_was_queued_on_the_monotonic_clock,
+          a_job_says_when_it_was_detected_and_queued_on_the_monotonic_clock,
           duplicates_per_target_and_kind_are_rejected, full_queue_is_reported,
           deadline_cancels_an_overrunning_job, stop_cancels_queued_and_running_jobs,
           history_is_bounded_and_listed_newest_first,
