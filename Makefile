@@ -78,7 +78,7 @@ TEST_HELPERS := $(TEST_HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 TEST_AGENT_SRCS := $(wildcard tests/agents/*.c)
 TEST_AGENTS := $(TEST_AGENT_SRCS:tests/agents/%.c=$(BUILD)/tests/agents/%.so)
 JAVA_SRCS := $(wildcard tests/fixtures/java/*.java)
-TOOL_SRCS := $(wildcard tools/*.c)
+TOOL_SRCS := $(wildcard tools/*.c tools/bench/*.c)
 TOOLS     := $(TOOL_SRCS:tools/%.c=$(BUILD)/tools/%)
 
 .PHONY: all deps run test asan unit bench bench-evidence bench-jfr fuzz test-build test-asprof format lint clean vmlinux
@@ -264,7 +264,7 @@ run: deps all
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
 
-FORMAT_FILES := $(wildcard src/*.c src/*/*.c include/*.h include/*/*.h bpf/*.c bpf/*.h tests/unit/*/*.c tests/unit/*/*.h tests/*.h tests/helpers/*.c tests/agents/*.c tests/fuzz/*.h tests/fuzz/*/*.c tools/*.c)
+FORMAT_FILES := $(wildcard src/*.c src/*/*.c include/*.h include/*/*.h bpf/*.c bpf/*.h tests/unit/*/*.c tests/unit/*/*.h tests/*.h tests/helpers/*.c tests/agents/*.c tests/fuzz/*.h tests/fuzz/*/*.c tools/*.c tools/bench/*.c)
 
 format:
 	clang-format -i $(FORMAT_FILES)

@@ -32,10 +32,11 @@ int units_parse_u64(const char *s, uint64_t max, uint64_t *out);
  * ("2026-11-21T16:22:00.123456789Z"). Returns buf. */
 char *units_rfc3339nano(uint64_t epoch_ns, char *buf, size_t cap);
 
-/* Clocks: monotonic in ms and us, CLOCK_BOOTTIME (kernel event times) and
- * real time in ns. */
+/* Clocks: monotonic in ms, us and ns, CLOCK_BOOTTIME (kernel event times)
+ * and real time in ns. */
 uint64_t units_now_mono_ms(void);
 uint64_t units_now_mono_us(void);
+uint64_t units_now_mono_ns(void);
 uint64_t units_now_boot_ns(void);
 uint64_t units_now_real_ns(void);
 

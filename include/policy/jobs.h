@@ -82,8 +82,9 @@ struct job {
     uint64_t turn;               /* fair-queueing start tag: lowest runs first */
     struct trigger trigger;
     uint64_t created_ns, started_ns, finished_ns; /* real time */
-    uint64_t deadline_ms;                         /* monotonic; 0 until started */
-    int cancel_fd; /* eventfd, readable once the job must stop (shutdown, deadline) */
+    uint64_t created_mono_ns; /* CLOCK_MONOTONIC when queued (latency benches) */
+    uint64_t deadline_ms;     /* monotonic; 0 until started */
+    int cancel_fd;            /* eventfd, readable once the job must stop (shutdown, deadline) */
     char reason[256];
     char detail[256];
     struct job_artefact artefacts[JOB_MAX_ARTEFACTS];

@@ -30,9 +30,10 @@ enum capture_kind {
 struct trigger {
     enum trigger_kind kind;
     enum capture_kind capture;
-    uint64_t duration_ms; /* profiles only */
-    unsigned events;      /* PROF_EV_* mask; profiles only */
-    struct tags why;      /* "trigger:cpu", "cpu_avg:91.20", ... (owned) */
+    uint64_t duration_ms;  /* profiles only */
+    unsigned events;       /* PROF_EV_* mask; profiles only */
+    struct tags why;       /* "trigger:cpu", "cpu_avg:91.20", ... (owned) */
+    uint64_t seen_mono_ns; /* CLOCK_MONOTONIC of the event that fired it; 0: none */
 };
 
 /* Flameshot's tag value for the kind: "cpu", "memory", "memory_emergency",

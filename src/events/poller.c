@@ -437,6 +437,12 @@ static int scan(struct poller *p, uint64_t now, bool quiet)
     bool rescan = now - p->last_rescan_ms >= p->rescan;
     int rc = 0;
     p->exits.n = 0;
+    /* a target's RSS first, from the previous listing: an emergency must
+     * not wait for /proc to be listed and every new process judged (the
+     * consumer may read each one's command line), which can take longer
+     * than the rest of the period on a busy node */
+    for (size_t i = 0; i < p->pm.n; i++)
+        check_proc_mark(p, &p->pm.v[i]);
     if (procs_changed(p) || rescan) {
         p->counts.listings++;
         rc = list_pids(p);
@@ -451,8 +457,6 @@ static int scan(struct poller *p, uint64_t now, bool quiet)
         p->last_rescan_ms = now;
     for (size_t i = 0; i < p->cgs.n; i++)
         check_cgroup(p, &p->cgs.v[i], now);
-    for (size_t i = 0; i < p->pm.n; i++)
-        check_proc_mark(p, &p->pm.v[i]);
     match_ooms(p, now);
     return 0;
 }

@@ -247,6 +247,7 @@ int jobs_submit(struct jobs *j, struct job_request *req, uint64_t *id)
     job->payload = req->payload;
     job->payload_free = req->payload_free;
     job->created_ns = units_now_real_ns();
+    job->created_mono_ns = units_now_mono_ns();
     memset(&req->trigger, 0, sizeof(req->trigger));
     req->payload = NULL;
     j->queue[j->queue_len++] = job;
@@ -597,6 +598,11 @@ static cJSON *job_json(const struct job *job)
                                 prof_events_format(job->trigger.events, ev, sizeof(ev)));
     }
     json_add_time(o, "created", job->created_ns);
+    /* the moment of queueing on the clock a detection bench compares with
+     * (CLOCK_MONOTONIC, ns; exact to the ns, unlike "created") */
+    cJSON_AddNumberToObject(o, "queued_mono_ns", (double)job->created_mono_ns);
+    if (job->trigger.seen_mono_ns) /* the event source's moment: queued less it is the agent's */
+        cJSON_AddNumberToObject(o, "detected_mono_ns", (double)job->trigger.seen_mono_ns);
     json_add_time(o, "started", job->started_ns);
     json_add_time(o, "finished", job->finished_ns);
     cJSON_AddStringToObject(o, "reason", job->reason);

@@ -459,6 +459,12 @@ static uint64_t boottime_to_real_ns(uint64_t boot_ns)
     return boot_ns && boot_ns <= now_boot ? real - (now_boot - boot_ns) : real;
 }
 
+static uint64_t boottime_to_mono_ns(uint64_t boot_ns)
+{
+    uint64_t now_boot = units_now_boot_ns(), mono = units_now_mono_ns();
+    return boot_ns && boot_ns <= now_boot ? mono - (now_boot - boot_ns) : mono;
+}
+
 static void on_oom(struct monitor *m, const struct fs_event *ev)
 {
     struct target *victim = ev->tgid ? targets_find(m->d.targets, ev->tgid) : NULL;
@@ -541,8 +547,10 @@ static void on_proc_watermark(struct monitor *m, const struct fs_event *ev)
     log_info("monitor", "pid %d: RSS %llu crossed its watermark %llu", tg->id.pid,
              (unsigned long long)ev->value_bytes, (unsigned long long)ev->watermark_bytes);
     if (policy_on_proc_watermark(tg->rule, ev->value_bytes, tg->limits.mem_bytes, &tg->policy,
-                                 units_now_mono_ms(), &t))
+                                 units_now_mono_ms(), &t)) {
+        t.seen_mono_ns = boottime_to_mono_ns(ev->ts_ns);
         submit_trigger(m, tg, &t);
+    }
 }
 
 /* The target of a cgroup with the largest RSS right now. */
@@ -579,6 +587,8 @@ static void on_cgroup_watermark(struct monitor *m, const struct fs_event *ev)
     int n = policy_on_cgroup_pressure(tg->rule, ev->value_bytes, limit,
                                       tg->settings.jcmd_snapshot_enabled, &tg->policy,
                                       units_now_mono_ms(), t);
+    for (int i = 0; i < n; i++)
+        t[i].seen_mono_ns = boottime_to_mono_ns(ev->ts_ns);
     submit_evidence(m, tg, t, n);
 }
 

@@ -313,15 +313,26 @@ TEST(oom_victim_is_judged_by_a_fresh_rss_in_a_watched_cgroup)
     fx_done(&f);
 }
 
+/* pid 600 "java" at 50 pages with a watermark at 100 pages (re-armed
+ * under 80), or NULL */
+static struct poller *marked_java(struct fx *f)
+{
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    struct poller *p = mkproc(f, 600, "java", 'S', 100, 700, 50, 1, "") == 0 ? fx_poller(f) : NULL;
+    if (p && poller_set_proc_mark(p, 600, 100 * page, 80 * page) < 0) {
+        poller_free(p);
+        p = NULL;
+    }
+    return p;
+}
+
 TEST(process_watermark_fires_once_per_upward_crossing)
 {
     struct fx f;
     CHECK_EQ(fx_init(&f), 0);
     long page = sysconf(_SC_PAGESIZE);
-    CHECK_EQ(mkproc(&f, 600, "java", 'S', 100, 700, 50, 1, ""), 0);
-    struct poller *p = fx_poller(&f);
+    struct poller *p = marked_java(&f);
     CHECK(p != NULL);
-    CHECK_EQ(poller_set_proc_mark(p, 600, 100 * (uint64_t)page, 80 * (uint64_t)page), 0);
     CHECK_EQ(poller_set_proc_mark(p, 600, 100, 101), -EINVAL);
     static const unsigned long long rss[] = {50, 120, 110, 70, 130, 90, 140, 60, 100};
     static const int fires[] = {0, 1, 0, 0, 1, 0, 0, 0, 1};
@@ -339,6 +350,29 @@ TEST(process_watermark_fires_once_per_upward_crossing)
     }
     CHECK_EQ(poller_clear_proc_mark(p, 600), 0);
     CHECK_EQ(poller_clear_proc_mark(p, 600), -ENOENT);
+    poller_free(p);
+    fx_done(&f);
+}
+
+/* The crossing comes first in its scan: the consumer judges each new
+ * process (its command line, its cgroup) as its exec arrives, and an
+ * emergency must not wait behind a burst of them. */
+TEST(process_watermark_comes_before_the_scans_new_processes)
+{
+    struct fx f;
+    CHECK_EQ(fx_init(&f), 0);
+    struct poller *p = marked_java(&f);
+    CHECK(p != NULL);
+    CHECK_EQ(scan_at(p, &f, 50), 0);
+    CHECK_EQ(mkproc(&f, 601, "sh", 'S', 100, 710, 10, 1, ""), 0);
+    CHECK_EQ(mkproc(&f, 602, "sh", 'S', 100, 711, 10, 1, ""), 0);
+    CHECK_EQ(mkproc(&f, 600, "java", 'S', 100, 700, 120, 1, ""), 0);
+    CHECK_EQ(scan_at(p, &f, 100), 3);
+    CHECK_EQ(f.ev[0].kind, FS_EV_WATERMARK_PROC);
+    CHECK_EQ(f.ev[0].pid, 600);
+    CHECK_STREQ(f.ev[0].comm, "java");
+    CHECK_EQ(f.ev[1].kind, FS_EV_EXEC);
+    CHECK_EQ(f.ev[2].kind, FS_EV_EXEC);
     poller_free(p);
     fx_done(&f);
 }
@@ -567,6 +601,7 @@ TEST_MAIN(baseline_is_silent_then_new_processes_are_execs,
           oom_victim_is_the_largest_exit_of_the_cgroup_or_pid_0,
           oom_victim_is_judged_by_a_fresh_rss_in_a_watched_cgroup,
           process_watermark_fires_once_per_upward_crossing,
+          process_watermark_comes_before_the_scans_new_processes,
           cgroup_watermark_needs_a_watch_and_fires_once_per_crossing,
           step_rule_reports_each_boundary_once_and_follows_a_fall,
           cgroup_ladder_reports_steps_beside_the_watermark,

@@ -2,6 +2,7 @@
  * shutdown, per-container (tenant) limits and turns. The executor here is a real worker body that
  * waits the way a capture does (poll on the cancel fd for the profile's duration). */
 #include "harness.h"
+#include "core/units.h"
 #include "policy/jobs.h"
 
 #include <cjson/cJSON.h>
@@ -82,6 +83,37 @@ TEST(at_most_workers_run_at_once)
     CHECK_EQ(atomic_load(&max_running), 2);
     jobs_stop(j, 1000);
     CHECK_EQ(atomic_load(&m.jobs[MJ_DONE]), 6);
+    jobs_free(j);
+}
+
+/* A detection bench subtracts the moment its process crossed a threshold
+ * (CLOCK_MONOTONIC) from this one: same clock, whole nanoseconds. */
+TEST(a_job_says_when_it_was_detected_and_queued_on_the_monotonic_clock)
+{
+    reset();
+    struct jobs *j = jobs_new(1, 4, 8, exec_wait, NULL, NULL);
+    uint64_t id;
+    struct job_request r = req(7, CAPTURE_PROFILE, 10, 5000);
+    uint64_t before = units_now_mono_ns();
+    CHECK_EQ(jobs_submit(j, &r, &id), 0);
+    uint64_t after = units_now_mono_ns();
+    cJSON *o = jobs_get_json(j, id);
+    cJSON *q = cJSON_GetObjectItem(o, "queued_mono_ns");
+    CHECK(cJSON_IsNumber(q));
+    CHECK((uint64_t)q->valuedouble >= before);
+    CHECK((uint64_t)q->valuedouble <= after);
+    CHECK(cJSON_GetObjectItem(o, "detected_mono_ns") == NULL); /* no event fired it */
+    cJSON_Delete(o);
+    /* fired by an event: when its source saw it, on the same clock */
+    r = req(8, CAPTURE_PROFILE, 10, 5000);
+    r.trigger.seen_mono_ns = before - 1000;
+    CHECK_EQ(jobs_submit(j, &r, &id), 0);
+    o = jobs_get_json(j, id);
+    q = cJSON_GetObjectItem(o, "detected_mono_ns");
+    CHECK(cJSON_IsNumber(q));
+    CHECK_EQ((uint64_t)q->valuedouble, before - 1000);
+    cJSON_Delete(o);
+    jobs_stop(j, 1000);
     jobs_free(j);
 }
 
@@ -616,6 +648,7 @@ TEST_MAIN(urgent_job_runs_while_the_only_worker_and_the_tenant_slot_are_busy,
           one_container_cannot_take_every_worker_nor_the_queue, containers_take_turns,
           tenant_limits_are_checked, one_capture_per_process_at_a_time,
           stop_returns_within_its_bound_past_a_stuck_worker, at_most_workers_run_at_once,
+          a_job_says_when_it_was_detected_and_queued_on_the_monotonic_clock,
           duplicates_per_target_and_kind_are_rejected, full_queue_is_reported,
           deadline_cancels_an_overrunning_job, stop_cancels_queued_and_running_jobs,
           history_is_bounded_and_listed_newest_first,
