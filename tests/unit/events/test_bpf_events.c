@@ -11,6 +11,9 @@
 #include <bpf/btf.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -199,8 +202,43 @@ TEST(the_kernel_reports_each_step_of_a_climb_once_and_follows_a_fall)
     bpf_events_close(b);
 }
 
+static long status_kb(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    size_t n = strlen(field);
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, field, n) == 0 && line[n] == ':')
+            kb = strtol(line + n + 1, NULL, 10);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+/* Loading parses all of the kernel's BTF (5-6 MB, twice over): that must
+ * not happen in the caller, whose peak RSS would keep it for good. With a
+ * one-page ring buffer, opening adds less than 3 MiB to the peak. */
+TEST(opening_leaves_the_kernel_btf_out_of_the_callers_peak_rss)
+{
+    NEED(getuid() == 0 && access("/sys/kernel/btf/vmlinux", R_OK) == 0,
+         "needs root and kernel BTF to load the BPF programs");
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    CHECK(f != NULL && fputs("5", f) >= 0); /* 5: reset VmHWM to VmRSS */
+    fclose(f);
+    long rss0 = status_kb("VmRSS");
+    struct bpf_events_options o = {.ringbuf_bytes = 4096};
+    struct bpf_events *b = NULL;
+    char err[256];
+    CHECK_MSG(bpf_events_open(&o, &b, err, sizeof(err)) == 0, "bpf_events_open: %s", err);
+    long grew = status_kb("VmHWM") - rss0;
+    CHECK_MSG(grew < 3 * 1024, "opening raised VmHWM by %ld kB", grew);
+    bpf_events_close(b);
+}
+
 TEST_MAIN(kernel_6_9_and_later_use_tp_btf_everywhere,
           mark_victim_with_a_pid_argument_gets_the_classic_program,
           rss_stat_with_the_old_count_argument_keeps_tp_btf,
           an_argument_of_another_struct_type_does_not_match, this_kernel_gets_tp_btf_everywhere,
-          the_kernel_reports_each_step_of_a_climb_once_and_follows_a_fall)
+          the_kernel_reports_each_step_of_a_climb_once_and_follows_a_fall,
+          opening_leaves_the_kernel_btf_out_of_the_callers_peak_rss)
