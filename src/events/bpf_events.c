@@ -63,6 +63,7 @@ struct bpf_events {
     bpf_events_cb cb;
     void *cb_arg;
     uint64_t consumed, malformed;
+    uint32_t ring_bytes;
     int ncpus;
 };
 
@@ -170,11 +171,26 @@ static int tracefs_ensure(void)
     return 1;
 }
 
+/* The default ring holds what a storm of 20,000 exec/s writes while the
+ * consumer is late: every short-lived process is two records (exec, exit)
+ * of sizeof(struct fs_event) + the ring's 8-byte header = 88 bytes, 3.5
+ * MB/s; the daemon loop answers the ring's wake-up within 25 ms (its
+ * longest step: one sampling pass over the targets), 88 KB, and twice
+ * that for margin rounds up to 256 KiB, 74 ms of such a storm. The reader
+ * maps the data twice (wrap-around), so the ring costs the daemon twice
+ * its size in RSS: a bigger default is paid for on every node. */
+#define RB_STORM_EXEC_S 20000u
+#define RB_LATE_MS      25u
+#define RB_NEED                                                                                    \
+    (RB_STORM_EXEC_S * 2u * (uint32_t)(sizeof(struct fs_event) + 8) * RB_LATE_MS / 1000u)
+#define RB_DEFAULT (256u << 10)
+_Static_assert(RB_DEFAULT >= 2 * RB_NEED, "the default ring must hold twice a late storm");
+
 static uint32_t ringbuf_size(uint32_t want)
 {
     uint32_t page = (uint32_t)sysconf(_SC_PAGESIZE), sz = page;
     if (!want)
-        want = 1u << 20;
+        want = RB_DEFAULT;
     while (sz < want && sz < (1u << 30))
         sz <<= 1;
     return sz;
@@ -405,6 +421,10 @@ int bpf_events_open(const struct bpf_events_options *opts, struct bpf_events **o
         reason(err, errcap, "opening the ring buffer", rc);
         goto out;
     }
+    struct bpf_map_info info = {0};
+    __u32 ilen = sizeof(info);
+    if (bpf_obj_get_info_by_fd(b->map[M_RB], &info, &ilen) == 0)
+        b->ring_bytes = info.max_entries;
     b->ncpus = libbpf_num_possible_cpus();
     describe(b);
     *out = b;
@@ -555,6 +575,7 @@ void bpf_events_counts(struct bpf_events *b, struct bpf_events_counts *out)
     memset(out, 0, sizeof(*out));
     out->consumed = b->consumed;
     out->malformed = b->malformed;
+    out->ringbuf_bytes = b->ring_bytes;
     if (b->ncpus <= 0)
         return;
     struct fs_bpf_stats *per = calloc((size_t)b->ncpus, sizeof(*per));

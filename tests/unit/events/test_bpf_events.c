@@ -236,9 +236,28 @@ TEST(opening_leaves_the_kernel_btf_out_of_the_callers_peak_rss)
     bpf_events_close(b);
 }
 
+/* The default ring: 256 KiB, what a 20,000 exec/s storm writes in 74 ms
+ * (two 88-byte records a process), and no more: the reader maps it twice,
+ * so each KiB of ring is two of the daemon's RSS. */
+TEST(the_default_ring_holds_74_ms_of_a_20000_exec_per_second_storm)
+{
+    NEED(getuid() == 0 && access("/sys/kernel/btf/vmlinux", R_OK) == 0,
+         "needs root and kernel BTF to load the BPF programs");
+    struct bpf_events *b = NULL;
+    char err[256];
+    CHECK_MSG(bpf_events_open(NULL, &b, err, sizeof(err)) == 0, "bpf_events_open: %s", err);
+    struct bpf_events_counts c;
+    bpf_events_counts(b, &c);
+    CHECK_EQ(c.ringbuf_bytes, 256u << 10);
+    uint32_t storm_74ms = 20000u * 2u * (uint32_t)(sizeof(struct fs_event) + 8) * 74u / 1000u;
+    CHECK(c.ringbuf_bytes >= storm_74ms);
+    bpf_events_close(b);
+}
+
 TEST_MAIN(kernel_6_9_and_later_use_tp_btf_everywhere,
           mark_victim_with_a_pid_argument_gets_the_classic_program,
           rss_stat_with_the_old_count_argument_keeps_tp_btf,
           an_argument_of_another_struct_type_does_not_match, this_kernel_gets_tp_btf_everywhere,
           the_kernel_reports_each_step_of_a_climb_once_and_follows_a_fall,
-          opening_leaves_the_kernel_btf_out_of_the_callers_peak_rss)
+          opening_leaves_the_kernel_btf_out_of_the_callers_peak_rss,
+          the_default_ring_holds_74_ms_of_a_20000_exec_per_second_storm)
