@@ -57,7 +57,13 @@ struct bpf_events {
     int nlinks;
     struct events_bpf__bss *bss; /* the .bss map, mmapped: the mark counts */
     size_t bss_len;
-    struct ring_buffer *rb;
+    /* The ring buffer, read here rather than by libbpf's ring_buffer: that
+     * maps the data twice (so that a record that wraps reads contiguously)
+     * and costs twice the ring's size in RSS; here a record that wraps is
+     * copied in two parts. */
+    unsigned long *consumer_pos; /* the one writable page */
+    uint8_t *ro;                 /* the producer page, then the data, mapped once */
+    size_t page;
     bool classic[N_TP];
     char describe[128];
     bpf_events_cb cb;
@@ -176,9 +182,8 @@ static int tracefs_ensure(void)
  * of sizeof(struct fs_event) + the ring's 8-byte header = 88 bytes, 3.5
  * MB/s; the daemon loop answers the ring's wake-up within 25 ms (its
  * longest step: one sampling pass over the targets), 88 KB, and twice
- * that for margin rounds up to 256 KiB, 74 ms of such a storm. The reader
- * maps the data twice (wrap-around), so the ring costs the daemon twice
- * its size in RSS: a bigger default is paid for on every node. */
+ * that for margin rounds up to 256 KiB, 74 ms of such a storm. The ring
+ * is mapped into the daemon, so its size is paid in RSS on every node. */
 #define RB_STORM_EXEC_S 20000u
 #define RB_LATE_MS      25u
 #define RB_NEED                                                                                    \
@@ -240,23 +245,76 @@ static int load(struct loader *b, const struct bpf_events_options *o, char *err,
     return rc;
 }
 
-static int on_sample(void *ctx, void *data, size_t size)
+static void on_sample(struct bpf_events *b, const void *data, size_t size)
 {
-    struct bpf_events *b = ctx;
     struct fs_event ev;
     if (size < sizeof(ev)) {
         b->malformed++;
-        return 0;
+        return;
     }
     memcpy(&ev, data, sizeof(ev));
     if (ev.kind < FS_EV_EXEC || ev.kind > FS_EV_STEP_PROC) {
         b->malformed++;
-        return 0;
+        return;
     }
     b->consumed++;
     if (b->cb)
         b->cb(&ev, b->cb_arg);
+}
+
+static int map_ring(struct bpf_events *b)
+{
+    b->page = (size_t)sysconf(_SC_PAGESIZE);
+    b->consumer_pos = mmap(NULL, b->page, PROT_READ | PROT_WRITE, MAP_SHARED, b->map[M_RB], 0);
+    if (b->consumer_pos == MAP_FAILED) {
+        b->consumer_pos = NULL;
+        return -errno;
+    }
+    b->ro =
+        mmap(NULL, b->page + b->ring_bytes, PROT_READ, MAP_SHARED, b->map[M_RB], (off_t)b->page);
+    if (b->ro == MAP_FAILED) {
+        b->ro = NULL;
+        return -errno;
+    }
     return 0;
+}
+
+/* The protocol of libbpf's ringbuf_process_ring(): records in order up to
+ * the producer position, a busy one (still being written) ends the pass,
+ * the consumer position is released after each. */
+static int read_ring(struct bpf_events *b)
+{
+    const unsigned long *prod_pos = (const unsigned long *)b->ro;
+    const uint8_t *data = b->ro + b->page;
+    size_t mask = b->ring_bytes - 1;
+    unsigned long cons = __atomic_load_n(b->consumer_pos, __ATOMIC_ACQUIRE);
+    int n = 0;
+    bool more = true;
+    while (more) {
+        more = false;
+        unsigned long prod = __atomic_load_n(prod_pos, __ATOMIC_ACQUIRE);
+        while (cons < prod) {
+            const uint32_t *hdr = (const uint32_t *)(data + (cons & mask));
+            uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
+            if (len & BPF_RINGBUF_BUSY_BIT)
+                return n;
+            uint32_t sz = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+            if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
+                struct fs_event ev;
+                size_t want = sz < sizeof(ev) ? sz : sizeof(ev);
+                size_t off = (cons + BPF_RINGBUF_HDR_SZ) & mask;
+                size_t first = want < b->ring_bytes - off ? want : b->ring_bytes - off;
+                memcpy(&ev, data + off, first);
+                memcpy((uint8_t *)&ev + first, data, want - first);
+                on_sample(b, &ev, sz);
+                n++;
+            }
+            cons += (sz + BPF_RINGBUF_HDR_SZ + 7) & ~7ul;
+            __atomic_store_n(b->consumer_pos, cons, __ATOMIC_RELEASE);
+            more = true;
+        }
+    }
+    return n;
 }
 
 static void describe(struct bpf_events *b)
@@ -415,16 +473,16 @@ int bpf_events_open(const struct bpf_events_options *opts, struct bpf_events **o
         reason(err, errcap, "mapping the BPF program's counters", rc);
         goto out;
     }
-    b->rb = ring_buffer__new(b->map[M_RB], on_sample, b, NULL);
-    if (!b->rb) {
-        rc = errno ? -errno : -ENOMEM;
-        reason(err, errcap, "opening the ring buffer", rc);
-        goto out;
-    }
     struct bpf_map_info info = {0};
     __u32 ilen = sizeof(info);
-    if (bpf_obj_get_info_by_fd(b->map[M_RB], &info, &ilen) == 0)
-        b->ring_bytes = info.max_entries;
+    rc = bpf_obj_get_info_by_fd(b->map[M_RB], &info, &ilen) < 0 ? -errno : 0;
+    b->ring_bytes = info.max_entries;
+    if (rc == 0)
+        rc = map_ring(b);
+    if (rc < 0) {
+        reason(err, errcap, "mapping the ring buffer", rc);
+        goto out;
+    }
     b->ncpus = libbpf_num_possible_cpus();
     describe(b);
     *out = b;
@@ -438,7 +496,10 @@ void bpf_events_close(struct bpf_events *b)
 {
     if (!b)
         return;
-    ring_buffer__free(b->rb);
+    if (b->consumer_pos)
+        munmap(b->consumer_pos, b->page);
+    if (b->ro)
+        munmap(b->ro, b->page + b->ring_bytes);
     if (b->bss)
         munmap(b->bss, b->bss_len);
     for (int i = 0; i < b->nlinks; i++)
@@ -451,14 +512,14 @@ void bpf_events_close(struct bpf_events *b)
 
 int bpf_events_fd(const struct bpf_events *b)
 {
-    return ring_buffer__epoll_fd(b->rb);
+    return b->map[M_RB]; /* the ring's map polls readable when data waits */
 }
 
 int bpf_events_consume(struct bpf_events *b, bpf_events_cb cb, void *arg)
 {
     b->cb = cb;
     b->cb_arg = arg;
-    int n = ring_buffer__consume(b->rb);
+    int n = read_ring(b);
     b->cb = NULL;
     return n;
 }
