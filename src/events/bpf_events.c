@@ -180,8 +180,9 @@ static int tracefs_ensure(void)
 /* The default ring holds what a storm of 20,000 exec/s writes while the
  * consumer is late: every short-lived process is two records (exec, exit)
  * of sizeof(struct fs_event) + the ring's 8-byte header = 88 bytes, 3.5
- * MB/s; the daemon loop answers the ring's wake-up within 25 ms (its
- * longest step: one sampling pass over the targets), 88 KB, and twice
+ * MB/s; budgeting 25 ms for the daemon loop to answer the ring's wake-up
+ * (an assumed bound on one loop step, not a measured one: the loop runs
+ * one sampling pass over the targets per tick), that is 88 KB, and twice
  * that for margin rounds up to 256 KiB, 74 ms of such a storm. The ring
  * is mapped into the daemon, so its size is paid in RSS on every node. */
 #define RB_STORM_EXEC_S 20000u
