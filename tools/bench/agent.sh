@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tools/bench/agent.sh: what the footprint, execstorm and economy scenarios
 # share (sourced after lib.sh and tests/lib/daemon.sh).
 #
