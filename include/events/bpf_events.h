@@ -24,15 +24,17 @@ struct bpf_events;
 
 struct bpf_events_options {
     bool force_classic;     /* tests: use every classic tracepoint program */
-    uint32_t ringbuf_bytes; /* 0: 1 MiB; rounded up to a power of two >= page size */
+    uint32_t ringbuf_bytes; /* 0: 256 KiB (bpf_events.c says why); rounded up to a power of two >=
+                               page size */
 };
 
 struct bpf_events_counts {
-    uint64_t emitted;      /* records the programs submitted */
-    uint64_t ringbuf_full; /* records lost because the ring buffer was full */
-    uint64_t malformed;    /* records the consumer dropped (short or unknown kind) */
-    uint64_t consumed;     /* records handed to a callback */
-    uint64_t rss_calls;    /* rss_stat invocations that looked a watermark up */
+    uint64_t emitted;       /* records the programs submitted */
+    uint64_t ringbuf_full;  /* records lost because the ring buffer was full */
+    uint64_t malformed;     /* records the consumer dropped (short or unknown kind) */
+    uint64_t consumed;      /* records handed to a callback */
+    uint64_t rss_calls;     /* rss_stat invocations that looked a watermark up */
+    uint32_t ringbuf_bytes; /* the ring buffer's size */
 };
 
 typedef void (*bpf_events_cb)(const struct fs_event *ev, void *arg);

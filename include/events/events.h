@@ -57,7 +57,7 @@ struct events_options {
     const char *proc_root;   /* NULL: "/proc" */
     const char *cgroup_root; /* NULL: "/sys/fs/cgroup" */
     uint32_t poll_period_ms; /* poller period, 0: 50 ms */
-    uint32_t ringbuf_bytes;  /* 0: 1 MiB */
+    uint32_t ringbuf_bytes;  /* 0: 256 KiB */
     bool force_classic;      /* tests: classic tracepoint programs only */
 };
 

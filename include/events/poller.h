@@ -17,7 +17,10 @@
  *    or a following period, within oom_match_ms (1 s) of the counter moving
  *    (the one with the largest last-known RSS if several; the kernel kills
  *    the largest), and marks the record FS_EVF_PID_GUESSED. With no such
- *    exit it reports pid 0.
+ *    exit it reports pid 0. The processes of a watched cgroup whose usage
+ *    is at least half its limit have their stat re-read every period, so
+ *    that RSS is fresh; elsewhere (an unlimited cgroup, such as a host's
+ *    root holding every process) the rescan's reading serves.
  *  - watermarks: memory.current / memory.usage_in_bytes of watched cgroups
  *    with a mark, and /proc/<pid>/statm of processes with one, every period;
  *    same armed/re-arm rule as the BPF program. A cgroup record has pid 0

@@ -11,8 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define TRACEFS_DIR "/sys/kernel/tracing"
@@ -36,15 +39,44 @@ static const struct tp_spec tp_specs[] = {
 };
 #define N_TP (sizeof(tp_specs) / sizeof(tp_specs[0]))
 
+/* Indexes of the map fds the loader hands over. */
+enum { M_RB, M_STATS, M_CG, M_PROC, M_BSS, N_MAPS };
+#define MAX_LINKS 8 /* one per program of the skeleton */
+
+/* What the loading child sends back, with the map and link fds. */
+struct load_reply {
+    int rc;
+    int nlinks;
+    bool classic[N_TP];
+    char err[256];
+};
+
 struct bpf_events {
-    struct events_bpf *skel;
-    struct ring_buffer *rb;
+    int map[N_MAPS];
+    int link[MAX_LINKS];
+    int nlinks;
+    struct events_bpf__bss *bss; /* the .bss map, mmapped: the mark counts */
+    size_t bss_len;
+    /* The ring buffer, read here rather than by libbpf's ring_buffer: that
+     * maps the data twice (so that a record that wraps reads contiguously)
+     * and costs twice the ring's size in RSS; here a record that wraps is
+     * copied in two parts. */
+    unsigned long *consumer_pos; /* the one writable page */
+    uint8_t *ro;                 /* the producer page, then the data, mapped once */
+    size_t page;
     bool classic[N_TP];
     char describe[128];
     bpf_events_cb cb;
     void *cb_arg;
     uint64_t consumed, malformed;
+    uint32_t ring_bytes;
     int ncpus;
+};
+
+/* The skeleton while it is being loaded (in the loading child). */
+struct loader {
+    struct events_bpf *skel;
+    bool classic[N_TP];
 };
 
 static bool param_matches(const struct btf *btf, __u32 type_id, const char *want)
@@ -94,7 +126,7 @@ const char *bpf_events_flavour(const struct btf *vmlinux, const char *tracepoint
     return NULL;
 }
 
-static void plan(struct bpf_events *b, bool force_classic)
+static void plan(struct loader *b, bool force_classic)
 {
     struct btf *btf = force_classic ? NULL : btf__load_vmlinux_btf();
     for (size_t i = 0; i < N_TP; i++) {
@@ -108,7 +140,7 @@ static void plan(struct bpf_events *b, bool force_classic)
     btf__free(btf);
 }
 
-static int apply_plan(struct bpf_events *b)
+static int apply_plan(struct loader *b)
 {
     for (size_t i = 0; i < N_TP; i++) {
         struct bpf_program *btfp =
@@ -123,10 +155,10 @@ static int apply_plan(struct bpf_events *b)
     return 0;
 }
 
-static bool any_classic(const struct bpf_events *b)
+static bool any_classic(const bool classic[N_TP])
 {
     for (size_t i = 0; i < N_TP; i++)
-        if (b->classic[i])
+        if (classic[i])
             return true;
     return false;
 }
@@ -145,17 +177,32 @@ static int tracefs_ensure(void)
     return 1;
 }
 
+/* The default ring holds what a storm of 20,000 exec/s writes while the
+ * consumer is late: every short-lived process is two records (exec, exit)
+ * of sizeof(struct fs_event) + the ring's 8-byte header = 88 bytes, 3.5
+ * MB/s; budgeting 25 ms for the daemon loop to answer the ring's wake-up
+ * (an assumed bound on one loop step, not a measured one: the loop runs
+ * one sampling pass over the targets per tick), that is 88 KB, and twice
+ * that for margin rounds up to 256 KiB, 74 ms of such a storm. The ring
+ * is mapped into the daemon, so its size is paid in RSS on every node. */
+#define RB_STORM_EXEC_S 20000u
+#define RB_LATE_MS      25u
+#define RB_NEED                                                                                    \
+    (RB_STORM_EXEC_S * 2u * (uint32_t)(sizeof(struct fs_event) + 8) * RB_LATE_MS / 1000u)
+#define RB_DEFAULT (256u << 10)
+_Static_assert(RB_DEFAULT >= 2 * RB_NEED, "the default ring must hold twice a late storm");
+
 static uint32_t ringbuf_size(uint32_t want)
 {
     uint32_t page = (uint32_t)sysconf(_SC_PAGESIZE), sz = page;
     if (!want)
-        want = 1u << 20;
+        want = RB_DEFAULT;
     while (sz < want && sz < (1u << 30))
         sz <<= 1;
     return sz;
 }
 
-static int open_skel(struct bpf_events *b, const struct bpf_events_options *o)
+static int open_skel(struct loader *b, const struct bpf_events_options *o)
 {
     b->skel = events_bpf__open();
     if (!b->skel)
@@ -175,13 +222,13 @@ static void reason(char *err, size_t cap, const char *what, int rc)
 
 /* Loads with the plan; if a tp_btf program is refused, retries once with
  * every tracepoint classic before giving up. */
-static int load(struct bpf_events *b, const struct bpf_events_options *o, char *err, size_t cap)
+static int load(struct loader *b, const struct bpf_events_options *o, char *err, size_t cap)
 {
     int rc = open_skel(b, o);
     if (rc == 0)
         rc = events_bpf__load(b->skel);
     /* a missing privilege will not be different for the classic programs */
-    if (rc < 0 && rc != -EPERM && rc != -EACCES && !o->force_classic && !any_classic(b) &&
+    if (rc < 0 && rc != -EPERM && rc != -EACCES && !o->force_classic && !any_classic(b->classic) &&
         b->skel) {
         log_warn("bpf",
                  "loading the tp_btf programs failed (%s); retrying with classic "
@@ -199,23 +246,76 @@ static int load(struct bpf_events *b, const struct bpf_events_options *o, char *
     return rc;
 }
 
-static int on_sample(void *ctx, void *data, size_t size)
+static void on_sample(struct bpf_events *b, const void *data, size_t size)
 {
-    struct bpf_events *b = ctx;
     struct fs_event ev;
     if (size < sizeof(ev)) {
         b->malformed++;
-        return 0;
+        return;
     }
     memcpy(&ev, data, sizeof(ev));
     if (ev.kind < FS_EV_EXEC || ev.kind > FS_EV_STEP_PROC) {
         b->malformed++;
-        return 0;
+        return;
     }
     b->consumed++;
     if (b->cb)
         b->cb(&ev, b->cb_arg);
+}
+
+static int map_ring(struct bpf_events *b)
+{
+    b->page = (size_t)sysconf(_SC_PAGESIZE);
+    b->consumer_pos = mmap(NULL, b->page, PROT_READ | PROT_WRITE, MAP_SHARED, b->map[M_RB], 0);
+    if (b->consumer_pos == MAP_FAILED) {
+        b->consumer_pos = NULL;
+        return -errno;
+    }
+    b->ro =
+        mmap(NULL, b->page + b->ring_bytes, PROT_READ, MAP_SHARED, b->map[M_RB], (off_t)b->page);
+    if (b->ro == MAP_FAILED) {
+        b->ro = NULL;
+        return -errno;
+    }
     return 0;
+}
+
+/* The protocol of libbpf's ringbuf_process_ring(): records in order up to
+ * the producer position, a busy one (still being written) ends the pass,
+ * the consumer position is released after each. */
+static int read_ring(struct bpf_events *b)
+{
+    const unsigned long *prod_pos = (const unsigned long *)b->ro;
+    const uint8_t *data = b->ro + b->page;
+    size_t mask = b->ring_bytes - 1;
+    unsigned long cons = __atomic_load_n(b->consumer_pos, __ATOMIC_ACQUIRE);
+    int n = 0;
+    bool more = true;
+    while (more) {
+        more = false;
+        unsigned long prod = __atomic_load_n(prod_pos, __ATOMIC_ACQUIRE);
+        while (cons < prod) {
+            const uint32_t *hdr = (const uint32_t *)(data + (cons & mask));
+            uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
+            if (len & BPF_RINGBUF_BUSY_BIT)
+                return n;
+            uint32_t sz = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+            if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
+                struct fs_event ev;
+                size_t want = sz < sizeof(ev) ? sz : sizeof(ev);
+                size_t off = (cons + BPF_RINGBUF_HDR_SZ) & mask;
+                size_t first = want < b->ring_bytes - off ? want : b->ring_bytes - off;
+                memcpy(&ev, data + off, first);
+                memcpy((uint8_t *)&ev + first, data, want - first);
+                on_sample(b, &ev, sz);
+                n++;
+            }
+            cons += (sz + BPF_RINGBUF_HDR_SZ + 7) & ~7ul;
+            __atomic_store_n(b->consumer_pos, cons, __ATOMIC_RELEASE);
+            more = true;
+        }
+    }
+    return n;
 }
 
 static void describe(struct bpf_events *b)
@@ -227,9 +327,9 @@ static void describe(struct bpf_events *b)
                              tp_specs[i].key, b->classic[i] ? "tracepoint" : "tp_btf");
 }
 
-static int attach(struct bpf_events *b, char *err, size_t cap)
+static int attach(struct loader *b, char *err, size_t cap)
 {
-    int mounted = any_classic(b) ? tracefs_ensure() : 0;
+    int mounted = any_classic(b->classic) ? tracefs_ensure() : 0;
     if (mounted < 0) {
         reason(err, cap, "mounting tracefs at " TRACEFS_DIR " for classic tracepoints", mounted);
         return mounted;
@@ -253,6 +353,109 @@ static int libbpf_print(enum libbpf_print_level libbpf_level, const char *fmt, v
     return 0;
 }
 
+/* In the loading child: plan, load, attach, and send the fds of the maps
+ * and links over sock. Never returns. */
+static void load_child(int sock, const struct bpf_events_options *o)
+{
+    struct loader l = {0};
+    struct load_reply r = {0};
+    int fds[N_MAPS + MAX_LINKS];
+    plan(&l, o->force_classic);
+    r.rc = load(&l, o, r.err, sizeof(r.err));
+    if (r.rc == 0)
+        r.rc = attach(&l, r.err, sizeof(r.err));
+    if (r.rc == 0) {
+        fds[M_RB] = bpf_map__fd(l.skel->maps.rb);
+        fds[M_STATS] = bpf_map__fd(l.skel->maps.stats);
+        fds[M_CG] = bpf_map__fd(l.skel->maps.cg_marks);
+        fds[M_PROC] = bpf_map__fd(l.skel->maps.proc_marks);
+        fds[M_BSS] = bpf_map__fd(l.skel->maps.bss);
+        for (int i = 0; i < l.skel->skeleton->prog_cnt && r.nlinks < MAX_LINKS; i++) {
+            struct bpf_link *link = *l.skel->skeleton->progs[i].link;
+            if (link)
+                fds[N_MAPS + r.nlinks++] = bpf_link__fd(link);
+        }
+        memcpy(r.classic, l.classic, sizeof(r.classic));
+    }
+    int n = r.rc == 0 ? N_MAPS + r.nlinks : 0;
+    char cbuf[CMSG_SPACE(sizeof(fds))];
+    struct iovec iov = {.iov_base = &r, .iov_len = sizeof(r)};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (n > 0) {
+        memset(cbuf, 0, sizeof(cbuf));
+        m.msg_control = cbuf;
+        m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)n);
+    }
+    _exit(sendmsg(sock, &m, MSG_NOSIGNAL) < 0 ? 1 : 0);
+}
+
+/* Takes the reply and its fds into b. */
+static int take_reply(int sock, struct bpf_events *b, char *err, size_t cap)
+{
+    struct load_reply r = {0};
+    int fds[N_MAPS + MAX_LINKS];
+    char cbuf[CMSG_SPACE(sizeof(fds))];
+    struct iovec iov = {.iov_base = &r, .iov_len = sizeof(r)};
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+    ssize_t got = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+    if (got != (ssize_t)sizeof(r)) {
+        snprintf(err, cap, "the BPF loader process ended without an answer");
+        return -EIO;
+    }
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    size_t n = c && c->cmsg_type == SCM_RIGHTS ? (c->cmsg_len - CMSG_LEN(0)) / sizeof(int) : 0;
+    if (n)
+        memcpy(fds, CMSG_DATA(c), n * sizeof(int));
+    if (r.rc == 0 && (n < N_MAPS || r.nlinks < 0 || n != (size_t)(N_MAPS + r.nlinks)))
+        r.rc = -EPROTO;
+    if (r.rc < 0) {
+        for (size_t i = 0; i < n; i++)
+            close(fds[i]);
+        snprintf(err, cap, "%s", r.err[0] ? r.err : "the BPF loader's answer lacks its fds");
+        return r.rc;
+    }
+    memcpy(b->map, fds, sizeof(b->map));
+    memcpy(b->link, fds + N_MAPS, sizeof(int) * (size_t)r.nlinks);
+    b->nlinks = r.nlinks;
+    memcpy(b->classic, r.classic, sizeof(b->classic));
+    return 0;
+}
+
+/* Parsing the kernel's BTF (planning, CO-RE relocations, tp_btf ids) reads
+ * all of /sys/kernel/btf/vmlinux twice over (5-6 MB each): done in the
+ * daemon, that would stay in its VmHWM for good. A child process does it
+ * and hands over only what the daemon keeps: the maps and the links that
+ * hold the programs attached. */
+static int load_in_child(const struct bpf_events_options *o, struct bpf_events *b, char *err,
+                         size_t cap)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        reason(err, cap, "socketpair for the BPF loader", -errno);
+        return -errno;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        load_child(sv[1], o);
+    }
+    close(sv[1]);
+    int rc = pid < 0 ? -errno : take_reply(sv[0], b, err, cap);
+    if (pid < 0)
+        reason(err, cap, "forking the BPF loader", rc);
+    else
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    close(sv[0]);
+    return rc;
+}
+
 int bpf_events_open(const struct bpf_events_options *opts, struct bpf_events **out, char *err,
                     size_t errcap)
 {
@@ -267,21 +470,32 @@ int bpf_events_open(const struct bpf_events_options *opts, struct bpf_events **o
         snprintf(err, errcap, "out of memory");
         return rc;
     }
+    for (int i = 0; i < N_MAPS; i++)
+        b->map[i] = -1;
     if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
         rc = -ENOTSUP;
         snprintf(err, errcap, "kernel has no BTF (/sys/kernel/btf/vmlinux): CO-RE cannot load");
         goto out;
     }
-    plan(b, o->force_classic);
-    rc = load(b, o, err, errcap);
-    if (rc == 0)
-        rc = attach(b, err, errcap);
+    rc = load_in_child(o, b, err, errcap);
     if (rc < 0)
         goto out;
-    b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.rb), on_sample, b, NULL);
-    if (!b->rb) {
-        rc = errno ? -errno : -ENOMEM;
-        reason(err, errcap, "opening the ring buffer", rc);
+    b->bss_len = (size_t)sysconf(_SC_PAGESIZE);
+    b->bss = mmap(NULL, b->bss_len, PROT_READ | PROT_WRITE, MAP_SHARED, b->map[M_BSS], 0);
+    if (b->bss == MAP_FAILED) {
+        b->bss = NULL;
+        rc = -errno;
+        reason(err, errcap, "mapping the BPF program's counters", rc);
+        goto out;
+    }
+    struct bpf_map_info info = {0};
+    __u32 ilen = sizeof(info);
+    rc = bpf_obj_get_info_by_fd(b->map[M_RB], &info, &ilen) < 0 ? -errno : 0;
+    b->ring_bytes = info.max_entries;
+    if (rc == 0)
+        rc = map_ring(b);
+    if (rc < 0) {
+        reason(err, errcap, "mapping the ring buffer", rc);
         goto out;
     }
     b->ncpus = libbpf_num_possible_cpus();
@@ -297,21 +511,30 @@ void bpf_events_close(struct bpf_events *b)
 {
     if (!b)
         return;
-    ring_buffer__free(b->rb);
-    events_bpf__destroy(b->skel);
+    if (b->consumer_pos)
+        munmap(b->consumer_pos, b->page);
+    if (b->ro)
+        munmap(b->ro, b->page + b->ring_bytes);
+    if (b->bss)
+        munmap(b->bss, b->bss_len);
+    for (int i = 0; i < b->nlinks; i++)
+        close(b->link[i]);
+    for (int i = 0; i < N_MAPS; i++)
+        if (b->map[i] >= 0)
+            close(b->map[i]);
     free(b);
 }
 
 int bpf_events_fd(const struct bpf_events *b)
 {
-    return ring_buffer__epoll_fd(b->rb);
+    return b->map[M_RB]; /* the ring's map polls readable when data waits */
 }
 
 int bpf_events_consume(struct bpf_events *b, bpf_events_cb cb, void *arg)
 {
     b->cb = cb;
     b->cb_arg = arg;
-    int n = ring_buffer__consume(b->rb);
+    int n = read_ring(b);
     b->cb = NULL;
     return n;
 }
@@ -320,17 +543,16 @@ int bpf_events_consume(struct bpf_events *b, bpf_events_cb cb, void *arg)
  * the other; it goes when neither is left. Userspace rewrites the whole
  * entry: a kernel update of the other part at that very moment (a disarm,
  * a step) may be undone, which costs at most one record more or less. */
-static int store(struct bpf_map *map, const void *key, size_t ksz, const struct fs_watermark *w,
-                 bool existed, __u32 *count)
+static int store(int map, const void *key, const struct fs_watermark *w, bool existed, __u32 *count)
 {
     int rc;
     if (!w->watermark_bytes && !w->step_bytes) {
-        rc = existed ? bpf_map__delete_elem(map, key, ksz, 0) : -ENOENT;
+        rc = existed ? bpf_map_delete_elem(map, key) : -ENOENT;
         if (rc == 0)
             __atomic_sub_fetch(count, 1, __ATOMIC_SEQ_CST);
         return rc;
     }
-    rc = bpf_map__update_elem(map, key, ksz, w, sizeof(*w), BPF_ANY);
+    rc = bpf_map_update_elem(map, key, w, BPF_ANY);
     if (rc == -E2BIG)
         rc = -ENOSPC;
     if (rc == 0 && !existed)
@@ -338,63 +560,60 @@ static int store(struct bpf_map *map, const void *key, size_t ksz, const struct 
     return rc;
 }
 
-static bool lookup(struct bpf_map *map, const void *key, size_t ksz, struct fs_watermark *w)
+static bool lookup(int map, const void *key, struct fs_watermark *w)
 {
     memset(w, 0, sizeof(*w));
-    if (bpf_map__lookup_elem(map, key, ksz, w, sizeof(*w), 0) == 0)
+    if (bpf_map_lookup_elem(map, key, w) == 0)
         return true;
     memset(w, 0, sizeof(*w));
     return false;
 }
 
-static int set_mark(struct bpf_map *map, const void *key, size_t ksz, uint64_t bytes,
-                    uint64_t rearm, __u32 *count)
+static int set_mark(int map, const void *key, uint64_t bytes, uint64_t rearm, __u32 *count)
 {
     struct fs_watermark w;
     if (rearm > bytes || bytes == 0)
         return -EINVAL;
-    bool exists = lookup(map, key, ksz, &w);
+    bool exists = lookup(map, key, &w);
     w.watermark_bytes = bytes;
     w.rearm_bytes = rearm;
     w.armed = 1;
     w.crossings = 0;
-    return store(map, key, ksz, &w, exists, count);
+    return store(map, key, &w, exists, count);
 }
 
-static int clear_mark(struct bpf_map *map, const void *key, size_t ksz, __u32 *count)
+static int clear_mark(int map, const void *key, __u32 *count)
 {
     struct fs_watermark w;
-    if (!lookup(map, key, ksz, &w) || !w.watermark_bytes)
+    if (!lookup(map, key, &w) || !w.watermark_bytes)
         return -ENOENT;
     w.watermark_bytes = w.rearm_bytes = w.armed = w.crossings = 0;
-    return store(map, key, ksz, &w, true, count);
+    return store(map, key, &w, true, count);
 }
 
-static int set_steps(struct bpf_map *map, const void *key, size_t ksz, uint64_t from, uint64_t step,
-                     __u32 *count)
+static int set_steps(int map, const void *key, uint64_t from, uint64_t step, __u32 *count)
 {
     struct fs_watermark w;
-    bool exists = lookup(map, key, ksz, &w);
+    bool exists = lookup(map, key, &w);
     if (!step && !w.step_bytes)
         return -ENOENT;
     w.step_from = step ? from : 0;
     w.step_bytes = step;
     w.step_next = w.step_from;
-    return store(map, key, ksz, &w, exists, count);
+    return store(map, key, &w, exists, count);
 }
 
 int bpf_events_set_cgroup_mark(struct bpf_events *b, uint64_t cgroup_id, uint64_t bytes,
                                uint64_t rearm_bytes)
 {
     __u64 k = cgroup_id;
-    return set_mark(b->skel->maps.cg_marks, &k, sizeof(k), bytes, rearm_bytes,
-                    &b->skel->bss->n_cg_marks);
+    return set_mark(b->map[M_CG], &k, bytes, rearm_bytes, &b->bss->n_cg_marks);
 }
 
 int bpf_events_clear_cgroup_mark(struct bpf_events *b, uint64_t cgroup_id)
 {
     __u64 k = cgroup_id;
-    return clear_mark(b->skel->maps.cg_marks, &k, sizeof(k), &b->skel->bss->n_cg_marks);
+    return clear_mark(b->map[M_CG], &k, &b->bss->n_cg_marks);
 }
 
 int bpf_events_set_proc_mark(struct bpf_events *b, int tgid, uint64_t bytes, uint64_t rearm_bytes)
@@ -402,22 +621,20 @@ int bpf_events_set_proc_mark(struct bpf_events *b, int tgid, uint64_t bytes, uin
     __u32 k = (__u32)tgid;
     if (tgid <= 0)
         return -EINVAL;
-    return set_mark(b->skel->maps.proc_marks, &k, sizeof(k), bytes, rearm_bytes,
-                    &b->skel->bss->n_proc_marks);
+    return set_mark(b->map[M_PROC], &k, bytes, rearm_bytes, &b->bss->n_proc_marks);
 }
 
 int bpf_events_clear_proc_mark(struct bpf_events *b, int tgid)
 {
     __u32 k = (__u32)tgid;
-    return clear_mark(b->skel->maps.proc_marks, &k, sizeof(k), &b->skel->bss->n_proc_marks);
+    return clear_mark(b->map[M_PROC], &k, &b->bss->n_proc_marks);
 }
 
 int bpf_events_set_cgroup_steps(struct bpf_events *b, uint64_t cgroup_id, uint64_t from_bytes,
                                 uint64_t step_bytes)
 {
     __u64 k = cgroup_id;
-    return set_steps(b->skel->maps.cg_marks, &k, sizeof(k), from_bytes, step_bytes,
-                     &b->skel->bss->n_cg_marks);
+    return set_steps(b->map[M_CG], &k, from_bytes, step_bytes, &b->bss->n_cg_marks);
 }
 
 int bpf_events_set_proc_steps(struct bpf_events *b, int tgid, uint64_t from_bytes,
@@ -426,8 +643,7 @@ int bpf_events_set_proc_steps(struct bpf_events *b, int tgid, uint64_t from_byte
     __u32 k = (__u32)tgid;
     if (tgid <= 0)
         return -EINVAL;
-    return set_steps(b->skel->maps.proc_marks, &k, sizeof(k), from_bytes, step_bytes,
-                     &b->skel->bss->n_proc_marks);
+    return set_steps(b->map[M_PROC], &k, from_bytes, step_bytes, &b->bss->n_proc_marks);
 }
 
 void bpf_events_counts(struct bpf_events *b, struct bpf_events_counts *out)
@@ -435,12 +651,12 @@ void bpf_events_counts(struct bpf_events *b, struct bpf_events_counts *out)
     memset(out, 0, sizeof(*out));
     out->consumed = b->consumed;
     out->malformed = b->malformed;
+    out->ringbuf_bytes = b->ring_bytes;
     if (b->ncpus <= 0)
         return;
     struct fs_bpf_stats *per = calloc((size_t)b->ncpus, sizeof(*per));
     __u32 zero = 0;
-    if (per && bpf_map__lookup_elem(b->skel->maps.stats, &zero, sizeof(zero), per,
-                                    sizeof(*per) * (size_t)b->ncpus, 0) == 0) {
+    if (per && bpf_map_lookup_elem(b->map[M_STATS], &zero, per) == 0) {
         for (int i = 0; i < b->ncpus; i++) {
             out->emitted += per[i].emitted;
             out->ringbuf_full += per[i].ringbuf_full;

@@ -42,7 +42,9 @@ struct wcg {
     char *dir;
     int version;
     uint64_t oom_kills;
+    uint64_t limit; /* effective memory limit, read at watch and rescan */
     bool oom_known, has_mark;
+    bool near; /* usage >= half the limit: an OOM kill may come soon */
     struct mark m;
     struct ladder l;
 };
@@ -202,22 +204,26 @@ static int read_proc(struct poller *p, int pid, struct pent *e, uint64_t now, bo
     return 0;
 }
 
-/* Whether memcg is a cgroup the daemon watches (OOM kills, watermarks). */
-static bool in_watched_cgroup(const struct poller *p, uint64_t memcg)
+/* Whether memcg is a watched cgroup (OOM kills, watermarks) whose usage
+ * is near its limit. */
+static bool in_cgroup_near_limit(const struct poller *p, uint64_t memcg)
 {
     for (size_t i = 0; memcg && i < p->cgs.n; i++)
         if (p->cgs.v[i].id == memcg)
-            return true;
+            return p->cgs.v[i].near;
     return false;
 }
 
 /* A pid present in both listings: re-read when young, due for rescan, or
- * in a watched cgroup: an OOM kill there is matched to its victim by the
- * RSS last read (match_ooms), which must be from this scan's period, not
- * from the process's first seconds (a JVM grows long after its start). */
+ * in a watched cgroup near its limit: an OOM kill there is matched to its
+ * victim by the RSS last read (match_ooms), which must be from this scan's
+ * period, not from the process's first seconds (a JVM grows long after its
+ * start). Far from the limit the rescan's reading is recent enough, and
+ * every process of a large cgroup (a host's root: every process on it) is
+ * not read every period. */
 static void recheck(struct poller *p, struct pent *e, uint64_t now, bool rescan)
 {
-    if (!rescan && now - e->first_ms >= p->young && !in_watched_cgroup(p, e->memcg))
+    if (!rescan && now - e->first_ms >= p->young && !in_cgroup_near_limit(p, e->memcg))
         return;
     struct pent fresh;
     if (read_proc(p, e->pid, &fresh, now, false) < 0)
@@ -333,9 +339,23 @@ static void check_value(struct poller *p, struct fs_event *ev, uint32_t kind, bo
     }
 }
 
-static void check_cgroup(struct poller *p, struct wcg *c, uint64_t now)
+/* The cgroup's effective limit (its own or an ancestor's). */
+static void read_limit(const struct poller *p, struct wcg *c)
+{
+    struct cgroup_info cg = {.memory_version = c->version};
+    snprintf(cg.memory_root, sizeof(cg.memory_root), "%s", p->cgroup_root);
+    snprintf(cg.memory_dir, sizeof(cg.memory_dir), "%s", c->dir);
+    if (cgroup_memory_limit(&cg, &c->limit) < 0)
+        c->limit = CGROUP_UNLIMITED;
+}
+
+static void check_cgroup(struct poller *p, struct wcg *c, uint64_t now, bool rescan)
 {
     uint64_t v;
+    if (rescan)
+        read_limit(p, c);
+    c->near = c->limit != CGROUP_UNLIMITED && cgroup_read_usage(c->dir, c->version, &v) == 0 &&
+              v >= c->limit / 2;
     if (cgroup_read_oom_kills(c->dir, c->version, &v) == 0) {
         for (uint64_t k = c->oom_known ? c->oom_kills : v; k < v; k++) {
             struct pending_oom po = {.cgid = c->id, .since_ms = now};
@@ -456,7 +476,7 @@ static int scan(struct poller *p, uint64_t now, bool quiet)
     if (rescan)
         p->last_rescan_ms = now;
     for (size_t i = 0; i < p->cgs.n; i++)
-        check_cgroup(p, &p->cgs.v[i], now);
+        check_cgroup(p, &p->cgs.v[i], now, rescan);
     match_ooms(p, now);
     return 0;
 }
@@ -584,9 +604,11 @@ int poller_watch_cgroup(struct poller *p, uint64_t id, const char *dir)
         free(c->dir);
         c->dir = copy;
         c->version = version;
+        read_limit(p, c);
         return 0;
     }
     struct wcg n = {.id = id, .dir = copy, .version = version};
+    read_limit(p, &n);
     /* the counter's value now is the baseline: earlier kills are not news */
     n.oom_known = cgroup_read_oom_kills(dir, version, &n.oom_kills) == 0;
     if (VEC_PUSH(p->cgs, n) < 0) {

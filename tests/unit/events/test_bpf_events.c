@@ -11,6 +11,9 @@
 #include <bpf/btf.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -199,8 +202,103 @@ TEST(the_kernel_reports_each_step_of_a_climb_once_and_follows_a_fall)
     bpf_events_close(b);
 }
 
+static long status_kb(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    size_t n = strlen(field);
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, field, n) == 0 && line[n] == ':')
+            kb = strtol(line + n + 1, NULL, 10);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+/* Loading parses all of the kernel's BTF (5-6 MB, twice over): that must
+ * not happen in the caller, whose peak RSS would keep it for good; and the
+ * ring (1 MiB here) is mapped once, not twice. Opening adds less than the
+ * ring and 512 KiB to the peak. */
+TEST(opening_leaves_the_kernel_btf_out_of_the_callers_peak_rss)
+{
+    NEED(getuid() == 0 && access("/sys/kernel/btf/vmlinux", R_OK) == 0,
+         "needs root and kernel BTF to load the BPF programs");
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    CHECK(f != NULL && fputs("5", f) >= 0); /* 5: reset VmHWM to VmRSS */
+    fclose(f);
+    long rss0 = status_kb("VmRSS");
+    struct bpf_events_options o = {.ringbuf_bytes = 1 << 20};
+    struct bpf_events *b = NULL;
+    char err[256];
+    CHECK_MSG(bpf_events_open(&o, &b, err, sizeof(err)) == 0, "bpf_events_open: %s", err);
+    long grew = status_kb("VmHWM") - rss0;
+    CHECK_MSG(grew < 1024 + 512, "opening raised VmHWM by %ld kB", grew);
+    bpf_events_close(b);
+}
+
+/* The default ring: 256 KiB, what a 20,000 exec/s storm writes in 74 ms
+ * (two 88-byte records a process), and no more: the reader maps it twice,
+ * so each KiB of ring is two of the daemon's RSS. */
+TEST(the_default_ring_holds_74_ms_of_a_20000_exec_per_second_storm)
+{
+    NEED(getuid() == 0 && access("/sys/kernel/btf/vmlinux", R_OK) == 0,
+         "needs root and kernel BTF to load the BPF programs");
+    struct bpf_events *b = NULL;
+    char err[256];
+    CHECK_MSG(bpf_events_open(NULL, &b, err, sizeof(err)) == 0, "bpf_events_open: %s", err);
+    struct bpf_events_counts c;
+    bpf_events_counts(b, &c);
+    CHECK_EQ(c.ringbuf_bytes, 256u << 10);
+    uint32_t storm_74ms = 20000u * 2u * (uint32_t)(sizeof(struct fs_event) + 8) * 74u / 1000u;
+    CHECK(c.ringbuf_bytes >= storm_74ms);
+    bpf_events_close(b);
+}
+
+/* An 8 KiB ring holds 93 records: 64 steps of a 64 MiB climb, read twice,
+ * wrap around its end, and every record arrives whole and in order. */
+TEST(records_that_wrap_around_the_end_of_a_small_ring_arrive_whole)
+{
+    NEED(getuid() == 0 && access("/sys/kernel/btf/vmlinux", R_OK) == 0,
+         "needs root and kernel BTF to load the BPF programs");
+    struct bpf_events_options o = {.ringbuf_bytes = 8192};
+    struct bpf_events *b = NULL;
+    char err[256];
+    CHECK_MSG(bpf_events_open(&o, &b, err, sizeof(err)) == 0, "bpf_events_open: %s", err);
+    uint64_t rss0;
+    CHECK_EQ(procfs_read_rss(NULL, getpid(), &rss0), 0);
+    uint64_t from = rss0 + 4 * MIB, step = MIB;
+    CHECK_EQ(bpf_events_set_proc_steps(b, getpid(), from, step), 0);
+    size_t len = 64 * MIB;
+    for (int round = 0; round < 2; round++) {
+        char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        CHECK(p != MAP_FAILED);
+        struct steps_seen s = {0};
+        touch(p, 48 * MIB);
+        drain(b, &s);
+        CHECK_MSG(s.n >= 40, "round %d: %d step records for a 48 MiB climb", round, s.n);
+        for (int i = 1; i < s.n; i++)
+            CHECK_MSG(s.boundary[i] == s.boundary[i - 1] + step,
+                      "round %d record %d: %llu after %llu", round, i,
+                      (unsigned long long)s.boundary[i], (unsigned long long)s.boundary[i - 1]);
+        for (int i = 0; i < s.n; i++)
+            CHECK(s.value[i] >= s.boundary[i] && s.value[i] < s.boundary[i] + step);
+        munmap(p, len);
+        drain(b, &s);
+    }
+    struct bpf_events_counts c;
+    bpf_events_counts(b, &c);
+    CHECK_EQ(c.ringbuf_full, 0);
+    CHECK_EQ(c.malformed, 0);
+    bpf_events_set_proc_steps(b, getpid(), 0, 0);
+    bpf_events_close(b);
+}
+
 TEST_MAIN(kernel_6_9_and_later_use_tp_btf_everywhere,
           mark_victim_with_a_pid_argument_gets_the_classic_program,
           rss_stat_with_the_old_count_argument_keeps_tp_btf,
           an_argument_of_another_struct_type_does_not_match, this_kernel_gets_tp_btf_everywhere,
-          the_kernel_reports_each_step_of_a_climb_once_and_follows_a_fall)
+          the_kernel_reports_each_step_of_a_climb_once_and_follows_a_fall,
+          opening_leaves_the_kernel_btf_out_of_the_callers_peak_rss,
+          the_default_ring_holds_74_ms_of_a_20000_exec_per_second_storm,
+          records_that_wrap_around_the_end_of_a_small_ring_arrive_whole)

@@ -93,6 +93,14 @@ static int mkcg(struct fx *f, const char *name, unsigned long long usage, int ki
     return rc ? rc : put(p, text);
 }
 
+static int put_limit(struct fx *f, const char *name, unsigned long long limit)
+{
+    char p[PATH_MAX + 64], text[64];
+    snprintf(p, sizeof(p), "%s/memory/%s/memory.limit_in_bytes", f->cg, name);
+    snprintf(text, sizeof(text), "%llu\n", limit);
+    return put(p, text);
+}
+
 static uint64_t cg_id(struct fx *f, const char *name)
 {
     char d[PATH_MAX + 64];
@@ -291,6 +299,7 @@ TEST(oom_victim_is_judged_by_a_fresh_rss_in_a_watched_cgroup)
     char dir[PATH_MAX + 32];
     CHECK_EQ(fx_init(&f), 0);
     CHECK_EQ(mkcg(&f, "podC", 1000, 0), 0);
+    CHECK_EQ(put_limit(&f, "podC", 2000), 0); /* at half its limit */
     CHECK_EQ(mkproc(&f, 600, "init", 'S', 100, 610, 300, 1, "podC"), 0);
     CHECK_EQ(mkproc(&f, 601, "java", 'S', 600, 611, 100, 1, "podC"), 0);
     struct poller *p = fx_poller(&f);
@@ -324,6 +333,35 @@ static struct poller *marked_java(struct fx *f)
         p = NULL;
     }
     return p;
+}
+
+/* A watched cgroup far from its limit (a host's root holds every process)
+ * costs no re-read of its old processes each period: like any other, they
+ * are re-read at the rescan. */
+TEST(old_processes_of_a_watched_cgroup_far_from_its_limit_wait_for_the_rescan)
+{
+    struct fx f;
+    char dir[PATH_MAX + 32];
+    CHECK_EQ(fx_init(&f), 0);
+    CHECK_EQ(mkcg(&f, "podD", 1000, 0), 0);
+    CHECK_EQ(put_limit(&f, "podD", 1 << 20), 0);
+    CHECK_EQ(mkproc(&f, 700, "sh", 'S', 1, 710, 100, 1, "podD"), 0);
+    struct poller *p = fx_poller(&f);
+    CHECK(p != NULL);
+    CHECK_EQ(poller_watch_cgroup(p, cg_id(&f, "podD"), cg_dir(&f, "podD", dir, sizeof(dir))), 0);
+    CHECK_EQ(scan_at(p, &f, 50), 0);
+    CHECK_EQ(mkproc(&f, 700, "java", 'S', 1, 710, 100, 1, "podD"), 0); /* an exec */
+    CHECK_EQ(scan_at(p, &f, 100), 0);
+    CHECK_EQ(scan_at(p, &f, 2100), 1);
+    CHECK_STREQ(f.ev[0].comm, "java");
+    /* near its limit, the same cgroup's processes are read every period */
+    CHECK_EQ(mkcg(&f, "podD", 600 << 10, 0), 0);
+    CHECK_EQ(scan_at(p, &f, 2150), 0);
+    CHECK_EQ(mkproc(&f, 700, "jshell", 'S', 1, 710, 100, 1, "podD"), 0);
+    CHECK_EQ(scan_at(p, &f, 2200), 1);
+    CHECK_STREQ(f.ev[0].comm, "jshell");
+    poller_free(p);
+    fx_done(&f);
 }
 
 TEST(process_watermark_fires_once_per_upward_crossing)
@@ -600,6 +638,7 @@ TEST_MAIN(baseline_is_silent_then_new_processes_are_execs,
           zombie_leader_with_live_threads_is_not_an_exit,
           oom_victim_is_the_largest_exit_of_the_cgroup_or_pid_0,
           oom_victim_is_judged_by_a_fresh_rss_in_a_watched_cgroup,
+          old_processes_of_a_watched_cgroup_far_from_its_limit_wait_for_the_rescan,
           process_watermark_fires_once_per_upward_crossing,
           process_watermark_comes_before_the_scans_new_processes,
           cgroup_watermark_needs_a_watch_and_fires_once_per_crossing,
