@@ -423,12 +423,15 @@ int daemon_run(const struct config *cfg)
     if (rc == 0 && (rc = fsutil_mkdirs(cfg->profiling_path, 0750)) < 0)
         log_error("daemon", "FLAMESHOT_PROFILING_PATH %s: %s", cfg->profiling_path, strerror(-rc));
     log_caps(cfg);
+    /* the event source first: BPF is loaded by a forked child running
+     * libbpf, which must not inherit a lock (the logger's, the allocator's)
+     * held by a thread that does not exist in it: no thread runs yet */
+    if (rc == 0)
+        rc = open_events(&d);
     if (rc == 0)
         rc = open_outbox(&d);
     if (rc == 0)
         rc = open_upload(&d);
-    if (rc == 0)
-        rc = open_events(&d);
     if (rc == 0)
         rc = open_kube(&d);
     if (rc == 0)

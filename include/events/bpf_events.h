@@ -10,7 +10,10 @@
  * loader mounts tracefs there for the duration of the attach and unmounts
  * it again, leaving the host's mounts as they were.
  *
- * Not thread-safe: one thread (the daemon loop) calls everything. */
+ * Not thread-safe: one thread (the daemon loop) calls everything.
+ * bpf_events_open() forks a child that loads the programs with libbpf
+ * (malloc, the logger): call it before the process starts other threads,
+ * or a lock one of them holds at the fork stays held in the child. */
 #ifndef FS_BPF_EVENTS_H_USER
 #define FS_BPF_EVENTS_H_USER
 

@@ -1,6 +1,7 @@
 #include "events/bpf_events.h"
 
 #include "core/log.h"
+#include "events/procfs.h"
 
 #include "events.skel.h"
 
@@ -436,6 +437,14 @@ static int load_in_child(const struct bpf_events_options *o, struct bpf_events *
                          size_t cap)
 {
     int sv[2];
+    struct proc_status self;
+    if (procfs_read_status("/proc", (int)getpid(), &self) == 0 && self.threads > 1) {
+        snprintf(err, cap,
+                 "the BPF loader forks: open the event source before other threads "
+                 "start (this process has %d)",
+                 self.threads);
+        return -EDEADLK;
+    }
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
         reason(err, cap, "socketpair for the BPF loader", -errno);
         return -errno;

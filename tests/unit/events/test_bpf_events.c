@@ -10,6 +10,7 @@
 
 #include <bpf/btf.h>
 #include <errno.h>
+#include <pthread.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -294,7 +295,35 @@ TEST(records_that_wrap_around_the_end_of_a_small_ring_arrive_whole)
     bpf_events_close(b);
 }
 
-TEST_MAIN(kernel_6_9_and_later_use_tp_btf_everywhere,
+static void *wait_on_pipe(void *arg)
+{
+    char c;
+    (void)read(*(int *)arg, &c, 1);
+    return NULL;
+}
+
+/* The loader forks a child that runs libbpf: with another thread alive a
+ * lock it holds (the logger's, the allocator's) would stay held in the
+ * child, so opening then is refused, not left to chance. */
+TEST(opening_with_another_thread_alive_is_refused)
+{
+    NEED(access("/sys/kernel/btf/vmlinux", R_OK) == 0, "needs kernel BTF");
+    int fds[2];
+    pthread_t t;
+    CHECK_EQ(pipe(fds), 0);
+    CHECK_EQ(pthread_create(&t, NULL, wait_on_pipe, &fds[0]), 0);
+    struct bpf_events *b = NULL;
+    char err[256] = "";
+    int rc = bpf_events_open(NULL, &b, err, sizeof(err));
+    CHECK_EQ(write(fds[1], "x", 1), 1);
+    pthread_join(t, NULL);
+    close(fds[0]);
+    close(fds[1]);
+    CHECK_EQ(rc, -EDEADLK);
+    CHECK_CONTAINS(err, "open the event source before other threads start");
+}
+
+TEST_MAIN(kernel_6_9_and_later_use_tp_btf_everywhere, opening_with_another_thread_alive_is_refused,
           mark_victim_with_a_pid_argument_gets_the_classic_program,
           rss_stat_with_the_old_count_argument_keeps_tp_btf,
           an_argument_of_another_struct_type_does_not_match, this_kernel_gets_tp_btf_everywhere,
