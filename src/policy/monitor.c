@@ -452,17 +452,13 @@ static void on_exit_event(struct monitor *m, const struct fs_event *ev)
     metrics_set(m->d.metrics, targets, targets_count(m->d.targets));
 }
 
-/* Event times are CLOCK_BOOTTIME; records carry wall-clock times. */
-static uint64_t boottime_to_real_ns(uint64_t boot_ns)
+/* Event times are CLOCK_BOOTTIME; records carry wall-clock times, jobs
+ * the monotonic moment of detection: boot_ns on the clock now() reads
+ * (now when unknown or in the future). */
+static uint64_t boottime_to(uint64_t boot_ns, uint64_t (*now)(void))
 {
-    uint64_t now_boot = units_now_boot_ns(), real = units_now_real_ns();
-    return boot_ns && boot_ns <= now_boot ? real - (now_boot - boot_ns) : real;
-}
-
-static uint64_t boottime_to_mono_ns(uint64_t boot_ns)
-{
-    uint64_t now_boot = units_now_boot_ns(), mono = units_now_mono_ns();
-    return boot_ns && boot_ns <= now_boot ? mono - (now_boot - boot_ns) : mono;
+    uint64_t now_boot = units_now_boot_ns(), other = now();
+    return boot_ns && boot_ns <= now_boot ? other - (now_boot - boot_ns) : other;
 }
 
 static void on_oom(struct monitor *m, const struct fs_event *ev)
@@ -476,7 +472,7 @@ static void on_oom(struct monitor *m, const struct fs_event *ev)
     if (!ours)
         return;
     metrics_inc(m->d.metrics, triggers[MT_OOM]);
-    uint64_t when = boottime_to_real_ns(ev->ts_ns), now = units_now_mono_ms();
+    uint64_t when = boottime_to(ev->ts_ns, units_now_real_ns), now = units_now_mono_ms();
     if (victim) {
         victim->oom_killed = true;
         oomwatch_on_oom(m->oom, victim, when, now);
@@ -548,7 +544,7 @@ static void on_proc_watermark(struct monitor *m, const struct fs_event *ev)
              (unsigned long long)ev->value_bytes, (unsigned long long)ev->watermark_bytes);
     if (policy_on_proc_watermark(tg->rule, ev->value_bytes, tg->limits.mem_bytes, &tg->policy,
                                  units_now_mono_ms(), &t)) {
-        t.seen_mono_ns = boottime_to_mono_ns(ev->ts_ns);
+        t.seen_mono_ns = boottime_to(ev->ts_ns, units_now_mono_ns);
         submit_trigger(m, tg, &t);
     }
 }
@@ -587,8 +583,9 @@ static void on_cgroup_watermark(struct monitor *m, const struct fs_event *ev)
     int n = policy_on_cgroup_pressure(tg->rule, ev->value_bytes, limit,
                                       tg->settings.jcmd_snapshot_enabled, &tg->policy,
                                       units_now_mono_ms(), t);
+    uint64_t seen = n > 0 ? boottime_to(ev->ts_ns, units_now_mono_ns) : 0;
     for (int i = 0; i < n; i++)
-        t[i].seen_mono_ns = boottime_to_mono_ns(ev->ts_ns);
+        t[i].seen_mono_ns = seen;
     submit_evidence(m, tg, t, n);
 }
 
