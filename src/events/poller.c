@@ -351,11 +351,13 @@ static void read_limit(const struct poller *p, struct wcg *c)
 
 static void check_cgroup(struct poller *p, struct wcg *c, uint64_t now, bool rescan)
 {
-    uint64_t v;
+    uint64_t v, usage = 0;
     if (rescan)
         read_limit(p, c);
-    c->near = c->limit != CGROUP_UNLIMITED && cgroup_read_usage(c->dir, c->version, &v) == 0 &&
-              v >= c->limit / 2;
+    bool limited = c->limit != CGROUP_UNLIMITED, marked = c->has_mark || c->l.step;
+    /* one reading per period serves both the limit and the marks */
+    bool have = (limited || marked) && cgroup_read_usage(c->dir, c->version, &usage) == 0;
+    c->near = have && limited && usage >= c->limit / 2;
     if (cgroup_read_oom_kills(c->dir, c->version, &v) == 0) {
         for (uint64_t k = c->oom_known ? c->oom_kills : v; k < v; k++) {
             struct pending_oom po = {.cgid = c->id, .since_ms = now};
@@ -364,9 +366,9 @@ static void check_cgroup(struct poller *p, struct wcg *c, uint64_t now, bool res
         c->oom_kills = v;
         c->oom_known = true;
     }
-    if ((c->has_mark || c->l.step) && cgroup_read_usage(c->dir, c->version, &v) == 0) {
+    if (marked && have) {
         struct fs_event ev = {.cgroup_id = c->id};
-        check_value(p, &ev, FS_EV_WATERMARK_CGROUP, c->has_mark, &c->m, &c->l, v);
+        check_value(p, &ev, FS_EV_WATERMARK_CGROUP, c->has_mark, &c->m, &c->l, usage);
     }
 }
 
