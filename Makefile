@@ -249,7 +249,6 @@ bench-evidence: all $(BUILD)/tests/java/.stamp
 	@tools/bench/evidence
 
 # the JFR reader against async-profiler's converter
-
 bench-jfr: all $(BUILD)/tests/helpers/jfr_collapse $(BUILD)/tests/java/.stamp test-asprof
 	@tools/bench/jfr
 

@@ -446,8 +446,9 @@ static int load_in_child(const struct bpf_events_options *o, struct bpf_events *
         return -EDEADLK;
     }
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-        reason(err, cap, "socketpair for the BPF loader", -errno);
-        return -errno;
+        int rc = -errno; /* before reason() formats, which may change errno */
+        reason(err, cap, "socketpair for the BPF loader", rc);
+        return rc;
     }
     pid_t pid = fork();
     if (pid == 0) {
