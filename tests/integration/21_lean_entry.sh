@@ -84,7 +84,7 @@ case_other_commands_exec_the_full_program() {
     printf 'main;work;spin 7\nmain;idle 3\n' > "$W/in.collapsed"
     "$FLAMESHOTD" flamegraph "$W/in.collapsed" -o "$W/out.txt" --collapsed || return 1
     grep -qx 'main;work;spin 7' "$W/out.txt" || { cat "$W/out.txt"; return 1; }
-    strace -f -e trace=execve -o "$W/fg.trace" "$FLAMESHOTD" flamegraph "$W/in.collapsed" \
+    strace -f -s 4096 -e trace=execve -o "$W/fg.trace" "$FLAMESHOTD" flamegraph "$W/in.collapsed" \
         -o "$W/out.html" > /dev/null 2>&1 || return 1
     grep -q "execve(\"$(readlink -f "$FULL")\", \[\"$FLAMESHOTD\", \"flamegraph\"" "$W/fg.trace" ||
         { cat "$W/fg.trace"; return 1; }
