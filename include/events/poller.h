@@ -26,6 +26,15 @@
  *    same armed/re-arm rule as the BPF program. A cgroup record has pid 0
  *    (no task triggered it).
  *
+ * With a change feed (the kernel's process connector, events/proc_connector.h,
+ * when the daemon has CAP_NET_ADMIN in the initial namespaces), the feed
+ * says which processes forked, exec'd, renamed or exited: each period only
+ * those are read (stat, and the cgroup of new ones), /proc is not listed
+ * and the 2 s rescan re-reads only processes in watched cgroups with a
+ * limit (an OOM victim's RSS). /proc is still listed every resync_ms
+ * (30 s), and, with a full rescan, after the feed lost events. The cost
+ * then follows the rate of changes, not the number of processes.
+ *
  * Why 50 ms: a new process must be seen within 100 ms, and an exec after
  * fork within the same bound. Cost measured on the 2-CPU test host: 0.3%
  * of one CPU with ~100 processes, 0.9% with ~1100 (one /proc listing is
@@ -42,6 +51,15 @@
 #include <stdint.h>
 
 struct poller;
+struct pconn_event;
+
+/* Where the poller learns which processes changed (see the top). */
+enum poller_feed {
+    POLLER_FEED_NONE,   /* list /proc and re-read every process */
+    POLLER_FEED_KERNEL, /* the process connector when it opens and proc_root is
+                           this process's own /proc, else NONE */
+    POLLER_FEED_MANUAL, /* tests: only what poller_feed() is given */
+};
 
 struct poller_options {
     const char *proc_root;   /* NULL: "/proc" */
@@ -50,8 +68,11 @@ struct poller_options {
     uint32_t young_ms;       /* 0: 1000 */
     uint32_t rescan_ms;      /* 0: 2000 */
     uint32_t oom_match_ms;   /* 0: 1000 */
-    bool no_timer;           /* tests drive poller_scan() by hand; poller_fd() is -1 */
-    uint64_t start_ms;       /* tests: CLOCK_MONOTONIC ms of the baseline (0: now) */
+    uint32_t resync_ms;      /* with a feed, a full listing this often; 0: 30000 */
+    enum poller_feed feed;
+    int feed_rcvbuf;   /* tests: the connector's socket buffer (0: its default) */
+    bool no_timer;     /* tests drive poller_scan() by hand; poller_fd() is -1 */
+    uint64_t start_ms; /* tests: CLOCK_MONOTONIC ms of the baseline (0: now) */
 };
 
 struct poller_counts {
@@ -60,7 +81,10 @@ struct poller_counts {
     uint64_t scan_ns;  /* CPU time spent scanning, summed (CLOCK_THREAD_CPUTIME_ID) */
     uint64_t procs;    /* processes in the table now */
     uint64_t events;
-    uint64_t missed_ticks; /* timer expirations that found a scan still pending */
+    uint64_t missed_ticks;   /* timer expirations that found a scan still pending */
+    bool feed;               /* a change feed is live */
+    uint64_t feed_events;    /* events it gave */
+    uint64_t feed_overflows; /* times it lost events (each followed by a full re-read) */
 };
 
 typedef void (*poller_emit_fn)(const struct fs_event *ev, void *arg);
@@ -101,5 +125,13 @@ int poller_set_cgroup_steps(struct poller *p, uint64_t id, uint64_t from_bytes,
 int poller_set_proc_steps(struct poller *p, int tgid, uint64_t from_bytes, uint64_t step_bytes);
 
 void poller_counts(const struct poller *p, struct poller_counts *out);
+
+/* Why no change feed is live (a sentence), or NULL when one is. */
+const char *poller_feed_why(const struct poller *p);
+
+/* One event of a change feed (the process connector's, drained by each
+ * scan; tests give them by hand with POLLER_FEED_MANUAL): the process it
+ * names is re-read at the next scan. 0 or -ENOMEM. */
+int poller_feed(struct poller *p, const struct pconn_event *ev);
 
 #endif

@@ -18,7 +18,7 @@ struct events_source {
     struct poller *poller;
     struct metrics *metrics;
     char *proc_root, *cgroup_root;
-    char detail[256];
+    char detail[512];
     uint64_t *cgs; /* watched cgroup ids */
     size_t ncgs, cgcap;
     int *marked; /* tgids with a process watermark */
@@ -88,13 +88,19 @@ static bool set_has(const void *v, size_t n, const void *item, size_t sz)
 
 static int open_poller(struct events_source *s, const struct events_options *o, const char *why)
 {
-    struct poller_options po = {
-        .proc_root = o->proc_root, .cgroup_root = o->cgroup_root, .period_ms = o->poll_period_ms};
+    struct poller_options po = {.proc_root = o->proc_root,
+                                .cgroup_root = o->cgroup_root,
+                                .period_ms = o->poll_period_ms,
+                                .feed = POLLER_FEED_KERNEL};
     int rc = poller_new(&po, &s->poller);
     if (rc < 0)
         return rc;
-    snprintf(s->detail, sizeof(s->detail), "/proc and cgroup files every %u ms (%s)",
-             o->poll_period_ms ? o->poll_period_ms : 50, why);
+    const char *no_feed = poller_feed_why(s->poller);
+    snprintf(s->detail, sizeof(s->detail), "/proc and cgroup files every %u ms, %s%s (%s)",
+             o->poll_period_ms ? o->poll_period_ms : 50,
+             no_feed ? "every process re-read: no process connector: "
+                     : "changes from the kernel's process connector",
+             no_feed ? no_feed : "", why);
     return 0;
 }
 

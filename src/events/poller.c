@@ -3,6 +3,7 @@
 #include "bpf/steps.h"
 #include "events/cgroup.h"
 #include "core/fsutil.h"
+#include "events/proc_connector.h"
 #include "events/procfs.h"
 #include "core/units.h"
 
@@ -85,6 +86,16 @@ struct poller {
     VEC(struct pending_oom) po;
     uint64_t last_rescan_ms;
     long long last_pid, nr_tasks; /* from loadavg; -1 unknown */
+    /* the change feed (proc_connector): when live, the pids it named since
+     * the last scan replace listing /proc and re-reading every process */
+    struct pconn *pc;
+    bool feed;   /* live: the kernel's, or the tests' through poller_feed() */
+    bool resync; /* events were lost: list and re-read everything once */
+    uint32_t resync_ms;
+    uint64_t last_listing_ms;
+    VEC(int) touched; /* tgids to re-read at the next scan (sorted there) */
+    VEC(int) born;    /* new processes (forks of a process, not of a thread) */
+    char feed_why[160];
     struct poller_counts counts;
     poller_emit_fn emit;
     void *arg;
@@ -204,6 +215,42 @@ static int read_proc(struct poller *p, int pid, struct pent *e, uint64_t now, bo
     return 0;
 }
 
+static bool has_int(const int *v, size_t n, int x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (v[mid] == x)
+            return true;
+        if (v[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* Whether memcg is a watched cgroup with a memory limit: a memcg OOM kill
+ * can happen there, and its victim is guessed by the RSS last read. */
+static bool in_limited_cgroup(const struct poller *p, uint64_t memcg)
+{
+    for (size_t i = 0; memcg && i < p->cgs.n; i++)
+        if (p->cgs.v[i].id == memcg)
+            return p->cgs.v[i].limit != CGROUP_UNLIMITED;
+    return false;
+}
+
+/* Whether e's stat is re-read in this scan whatever its age: the feed
+ * named it, or the rescan is due and, with a feed (which reports execs,
+ * exits and new processes itself), it can be an OOM victim. */
+static bool due(const struct poller *p, const struct pent *e, bool rescan)
+{
+    if (!p->feed || p->resync)
+        return rescan;
+    return has_int(p->touched.v, p->touched.n, e->pid) ||
+           (rescan && in_limited_cgroup(p, e->memcg));
+}
+
 /* Whether memcg is a watched cgroup (OOM kills, watermarks) whose usage
  * is near its limit. */
 static bool in_cgroup_near_limit(const struct poller *p, uint64_t memcg)
@@ -221,9 +268,9 @@ static bool in_cgroup_near_limit(const struct poller *p, uint64_t memcg)
  * start). Far from the limit the rescan's reading is recent enough, and
  * every process of a large cgroup (a host's root: every process on it) is
  * not read every period. */
-static void recheck(struct poller *p, struct pent *e, uint64_t now, bool rescan)
+static void recheck(struct poller *p, struct pent *e, uint64_t now, bool due)
 {
-    if (!rescan && now - e->first_ms >= p->young && !in_cgroup_near_limit(p, e->memcg))
+    if (!due && now - e->first_ms >= p->young && !in_cgroup_near_limit(p, e->memcg))
         return;
     struct pent fresh;
     if (read_proc(p, e->pid, &fresh, now, false) < 0)
@@ -273,7 +320,7 @@ static int diff(struct poller *p, uint64_t now, bool rescan, bool quiet)
         struct pent e;
         if (old && old->pid == pid) {
             e = *old;
-            recheck(p, &e, now, rescan);
+            recheck(p, &e, now, due(p, &e, rescan));
             i++;
         } else if (read_proc(p, pid, &e, now, true) < 0) {
             j++; /* came and went between the listing and the read */
@@ -451,7 +498,83 @@ static bool procs_changed(struct poller *p)
 static void recheck_all(struct poller *p, uint64_t now, bool rescan)
 {
     for (size_t i = 0; i < p->tab.n; i++)
-        recheck(p, &p->tab.v[i], now, rescan);
+        recheck(p, &p->tab.v[i], now, due(p, &p->tab.v[i], rescan));
+}
+
+/* ---- the change feed ------------------------------------------------------------ */
+
+static void on_feed(const struct pconn_event *ev, void *arg)
+{
+    poller_feed(arg, ev);
+}
+
+int poller_feed(struct poller *p, const struct pconn_event *ev)
+{
+    p->counts.feed_events++;
+    switch (ev->kind) {
+    case PCONN_FORK:
+        if (ev->pid != ev->tgid)
+            return 0; /* a new thread */
+        return VEC_PUSH(p->born, ev->tgid) < 0 || VEC_PUSH(p->touched, ev->tgid) < 0 ? -ENOMEM : 0;
+    case PCONN_COMM:
+        if (ev->pid != ev->tgid)
+            return 0; /* a thread's name is not the process's */
+        /* fall through */
+    case PCONN_EXEC: /* a thread's exec makes it the leader: the tgid is the process */
+    case PCONN_EXIT: /* a thread's too: its leader may be a zombie waiting for it */
+        return VEC_PUSH(p->touched, ev->tgid) < 0 ? -ENOMEM : 0;
+    }
+    return 0;
+}
+
+static bool pid_exists(const struct poller *p, int pid)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%d", p->proc_root, pid);
+    return access(path, F_OK) == 0;
+}
+
+static void sort_unique(int *v, size_t *n)
+{
+    size_t k = 0;
+    if (*n == 0)
+        return; /* v may be NULL, which qsort must not get */
+    qsort(v, *n, sizeof(int), cmp_int);
+    for (size_t i = 0; i < *n; i++)
+        if (k == 0 || v[k - 1] != v[i])
+            v[k++] = v[i];
+    *n = k;
+}
+
+/* The listing the feed implies: the table's pids, less those it named
+ * that are gone from /proc (and exits already reported), plus the new
+ * processes it named. */
+static int feed_pids(struct poller *p)
+{
+    p->pids.n = 0;
+    for (size_t i = 0; i < p->tab.n; i++) {
+        const struct pent *e = &p->tab.v[i];
+        if ((e->dead || has_int(p->touched.v, p->touched.n, e->pid)) && !pid_exists(p, e->pid))
+            continue;
+        if (VEC_PUSH(p->pids, e->pid) < 0)
+            return -ENOMEM;
+    }
+    for (size_t i = 0; i < p->born.n; i++)
+        if (VEC_PUSH(p->pids, p->born.v[i]) < 0)
+            return -ENOMEM;
+    sort_unique(p->pids.v, &p->pids.n);
+    return 0;
+}
+
+/* Drains the kernel's feed; true when /proc must be listed in full. */
+static bool feed_wants_listing(struct poller *p, uint64_t now)
+{
+    if (p->pc && pconn_drain(p->pc, on_feed, p) == -ENOBUFS) {
+        p->counts.feed_overflows++;
+        p->resync = true;
+    }
+    sort_unique(p->touched.v, &p->touched.n);
+    return p->resync || now - p->last_listing_ms >= p->resync_ms;
 }
 
 static int scan(struct poller *p, uint64_t now, bool quiet)
@@ -465,7 +588,22 @@ static int scan(struct poller *p, uint64_t now, bool quiet)
      * than the rest of the period on a busy node */
     for (size_t i = 0; i < p->pm.n; i++)
         check_proc_mark(p, &p->pm.v[i]);
-    if (procs_changed(p) || rescan) {
+    if (p->feed) {
+        bool list = feed_wants_listing(p, now);
+        if (list && p->resync)
+            rescan = true;
+        rc = list ? list_pids(p) : feed_pids(p);
+        if (rc == 0 && (list || p->touched.n || p->born.n))
+            rc = diff(p, now, rescan, quiet);
+        else if (rc == 0)
+            recheck_all(p, now, rescan);
+        if (list) {
+            p->counts.listings++;
+            p->last_listing_ms = now;
+            p->resync = false;
+        }
+        p->touched.n = p->born.n = 0;
+    } else if (procs_changed(p) || rescan) {
         p->counts.listings++;
         rc = list_pids(p);
         if (rc == 0)
@@ -524,6 +662,33 @@ static int start_timer(struct poller *p)
     return timerfd_settime(p->tfd, 0, &its, NULL) < 0 ? -errno : 0;
 }
 
+/* Whether proc_root is this process's own /proc (the kernel's events name
+ * its PIDs; a test's tree or another namespace's does not). */
+static bool own_proc(const struct poller *p)
+{
+    char path[PATH_MAX], link[32];
+    snprintf(path, sizeof(path), "%s/self", p->proc_root);
+    ssize_t n = readlink(path, link, sizeof(link) - 1);
+    if (n <= 0)
+        return false;
+    link[n] = '\0';
+    return atoi(link) == (int)getpid();
+}
+
+/* Before the baseline listing, so that nothing falls between the two. */
+static void open_feed(struct poller *p, enum poller_feed want, int rcvbuf)
+{
+    p->feed = want == POLLER_FEED_MANUAL;
+    if (want == POLLER_FEED_NONE)
+        snprintf(p->feed_why, sizeof(p->feed_why), "not asked for");
+    else if (want == POLLER_FEED_KERNEL && !own_proc(p))
+        snprintf(p->feed_why, sizeof(p->feed_why), "%s is not this PID namespace's /proc",
+                 p->proc_root);
+    else if (want == POLLER_FEED_KERNEL)
+        p->feed = pconn_open(&p->pc, rcvbuf, p->feed_why, sizeof(p->feed_why)) == 0;
+    p->counts.feed = p->feed;
+}
+
 int poller_new(const struct poller_options *o, struct poller **out)
 {
     static const struct poller_options defaults = {0};
@@ -540,8 +705,10 @@ int poller_new(const struct poller_options *o, struct poller **out)
     p->young = opt->young_ms ? opt->young_ms : 1000;
     p->rescan = opt->rescan_ms ? opt->rescan_ms : 2000;
     p->oom_match = opt->oom_match_ms ? opt->oom_match_ms : 1000;
+    p->resync_ms = opt->resync_ms ? opt->resync_ms : 30000;
     if (!p->proc_root || !p->cgroup_root)
         goto out;
+    open_feed(p, opt->feed, opt->feed_rcvbuf);
     uint64_t now = opt->start_ms ? opt->start_ms : units_now_mono_ms();
     p->last_rescan_ms = now;
     rc = scan(p, now, true); /* baseline: what exists now is not news */
@@ -564,6 +731,9 @@ void poller_free(struct poller *p)
         return;
     if (p->tfd >= 0)
         close(p->tfd);
+    pconn_close(p->pc);
+    free(p->touched.v);
+    free(p->born.v);
     for (size_t i = 0; i < p->cgs.n; i++)
         free(p->cgs.v[i].dir);
     free(p->tab.v);
@@ -726,4 +896,9 @@ int poller_set_proc_steps(struct poller *p, int tgid, uint64_t from_bytes, uint6
 void poller_counts(const struct poller *p, struct poller_counts *out)
 {
     *out = p->counts;
+}
+
+const char *poller_feed_why(const struct poller *p)
+{
+    return p->feed ? NULL : p->feed_why;
 }

@@ -32,8 +32,9 @@ ev_need() {
 probe_start() {
     P_DIR=$(mktemp -d /tmp/fs-events.XXXXXX)
     mkfifo "$P_DIR/ctl"
+    # PROBE_WRAP: a command the probe runs under (setpriv dropping a capability)
     # shellcheck disable=SC2086
-    "$PROBE" $EV_OPTS "$@" <"$P_DIR/ctl" >"$P_DIR/out" 2>"$P_DIR/err" &
+    ${PROBE_WRAP:-} "$PROBE" $EV_OPTS "$@" <"$P_DIR/ctl" >"$P_DIR/out" 2>"$P_DIR/err" &
     P_PID=$!
     exec {P_FD}>"$P_DIR/ctl"
     wait_line '"kind":"ready"' 15000 >/dev/null || {

@@ -2,7 +2,10 @@
 # The /proc and cgroup-file poller (FLAMESHOT_BPF=off) through the same
 # scenarios as the BPF source, and the choice of source: auto falls back to
 # the poller where BPF cannot load (an unprivileged process here), on fails
-# hard. Scenarios: 10_events_lib.bash.
+# hard. Scenarios: 10_events_lib.bash. As root the poller learns which
+# processes changed from the kernel's process connector; in a network
+# namespace of its own (which the connector does not serve) it lists /proc
+# and re-reads every process, and sees the same execs and exits.
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$ROOT/tests/integration/10_events_lib.bash"
 EV_SOURCE=poller
@@ -42,6 +45,29 @@ sc_on_fails_hard() {
         ev_fail "no reason given"
 }
 
+sc_feed_live() {
+    ev_need
+    trap probe_cleanup EXIT
+    probe_start || return 1
+    grep -q "event source: poller, .*changes from the kernel's process connector" "$P_DIR/err" ||
+        ev_fail "the start-up log does not name the process connector: $(cat "$P_DIR/err")"
+}
+
+NO_FEED="unshare --net"
+
+sc_no_feed_says_why() {
+    ev_need
+    need "command -v unshare" "needs unshare"
+    trap probe_cleanup EXIT
+    PROBE_WRAP=$NO_FEED probe_start || return 1
+    grep -q 'every process re-read: no process connector: ' \
+        "$P_DIR/err" || ev_fail "no reason given: $(cat "$P_DIR/err")"
+}
+
+t_case "poller: the kernel's process connector feeds it (root)" sc_feed_live
+t_case "poller: in its own network namespace, no connector, and the log says why" sc_no_feed_says_why
+PROBE_WRAP=$NO_FEED t_case "poller without the connector: exec seen in under 100 ms" sc_exec_latency
+PROBE_WRAP=$NO_FEED t_case "poller without the connector: exits once per process" sc_exit
 t_case "poller: FLAMESHOT_BPF=auto falls back to the poller and logs why" sc_auto_falls_back
 t_case "poller: FLAMESHOT_BPF=on fails hard when BPF cannot load" sc_on_fails_hard
 t_case "poller: exec of a process is seen in under 100 ms" sc_exec_latency

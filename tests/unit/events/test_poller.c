@@ -6,8 +6,10 @@
 #include "events/events.h"
 #include "harness.h"
 #include "events/poller.h"
+#include "events/proc_connector.h"
 
 #include "bpf/steps.h"
+#include "core/units.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MAXEV 64
@@ -152,6 +155,27 @@ static struct poller *fx_poller(struct fx *f)
                                .start_ms = 1000000};
     struct poller *p = NULL;
     return poller_new(&o, &p) == 0 ? p : NULL;
+}
+
+static struct poller *fx_feed_poller(struct fx *f, enum poller_feed feed, int rcvbuf)
+{
+    struct poller_options o = {.proc_root = f->proc,
+                               .cgroup_root = f->cg,
+                               .young_ms = 1000,
+                               .rescan_ms = 2000,
+                               .oom_match_ms = 1000,
+                               .no_timer = true,
+                               .start_ms = 1000000,
+                               .feed = feed,
+                               .feed_rcvbuf = rcvbuf};
+    struct poller *p = NULL;
+    return poller_new(&o, &p) == 0 ? p : NULL;
+}
+
+static void feed(struct poller *p, enum pconn_kind kind, int pid, int tgid)
+{
+    struct pconn_event ev = {kind, pid, tgid, 0, 0};
+    poller_feed(p, &ev);
 }
 
 /* t is ms since the poller's baseline (start_ms) */
@@ -633,6 +657,121 @@ TEST(events_off_runs_the_poller_and_clears_marks_of_exited_processes)
     fx_done(&f);
 }
 
+/* With a feed, only what it names is read: no listing, no re-reading of
+ * every process at the rescan; the slow resync listing still finds what a
+ * feed could have missed. */
+TEST(with_a_feed_only_the_processes_it_names_are_read)
+{
+    struct fx f;
+    CHECK_EQ(fx_init(&f), 0);
+    struct poller *p = fx_feed_poller(&f, POLLER_FEED_MANUAL, 0);
+    CHECK(p != NULL);
+    CHECK(poller_feed_why(p) == NULL);
+    CHECK_EQ(scan_at(p, &f, 10), 0);
+    CHECK_EQ(mkproc(&f, 200, "java", 'S', 100, 900, 300, 1, ""), 0);
+    CHECK_EQ(scan_at(p, &f, 50), 0); /* nothing said: not listed */
+    feed(p, PCONN_FORK, 200, 200);
+    feed(p, PCONN_FORK, 201, 200); /* a thread */
+    CHECK_EQ(scan_at(p, &f, 100), 1);
+    CHECK_EQ(f.ev[0].kind, FS_EV_EXEC);
+    CHECK_EQ(f.ev[0].pid, 200);
+    /* an old process's exec in place: not read at the rescan, read when said */
+    CHECK_EQ(mkproc(&f, 100, "jsvc", 'S', 1, 500, 200, 1, ""), 0);
+    CHECK_EQ(scan_at(p, &f, 2100), 0);
+    feed(p, PCONN_EXEC, 100, 100);
+    CHECK_EQ(scan_at(p, &f, 2150), 1);
+    CHECK_EQ(f.ev[0].kind, FS_EV_EXEC);
+    CHECK_STREQ(f.ev[0].comm, "jsvc");
+    /* an exit said, and one a zombie leader's last thread tells */
+    rmproc(&f, 200);
+    feed(p, PCONN_EXIT, 200, 200);
+    CHECK_EQ(scan_at(p, &f, 2200), 1);
+    CHECK_EQ(f.ev[0].kind, FS_EV_EXIT);
+    CHECK_EQ(f.ev[0].pid, 200);
+    CHECK_EQ(mkproc(&f, 100, "jsvc", 'Z', 1, 500, 200, 1, ""), 0);
+    feed(p, PCONN_EXIT, 105, 100);
+    CHECK_EQ(scan_at(p, &f, 2250), 1);
+    CHECK_EQ(f.ev[0].kind, FS_EV_EXIT);
+    CHECK_EQ(f.ev[0].pid, 100);
+    /* unsaid: found by the resync listing, 30 s after the last */
+    CHECK_EQ(mkproc(&f, 300, "late", 'S', 1, 950, 10, 1, ""), 0);
+    CHECK_EQ(scan_at(p, &f, 29000), 0);
+    CHECK_EQ(scan_at(p, &f, 30000), 1);
+    CHECK_STREQ(f.ev[0].comm, "late");
+    struct poller_counts c;
+    poller_counts(p, &c);
+    CHECK(c.feed);
+    CHECK_EQ(c.feed_events, 5);
+    CHECK_EQ(c.listings, 2); /* the baseline and the resync */
+    poller_free(p);
+    fx_done(&f);
+}
+
+/* A watched cgroup with a limit keeps the rescan's fresh RSS (an OOM
+ * victim is guessed by it) with a feed too. */
+TEST(with_a_feed_the_rescan_reads_processes_of_limited_watched_cgroups)
+{
+    struct fx f;
+    char dir[PATH_MAX + 32];
+    CHECK_EQ(fx_init(&f), 0);
+    CHECK_EQ(mkcg(&f, "podE", 1000, 0), 0);
+    CHECK_EQ(put_limit(&f, "podE", 1 << 30), 0);
+    CHECK_EQ(mkproc(&f, 700, "java", 'S', 1, 710, 100, 1, "podE"), 0);
+    CHECK_EQ(mkproc(&f, 701, "side", 'S', 1, 711, 100, 1, "podE"), 0);
+    struct poller *p = fx_feed_poller(&f, POLLER_FEED_MANUAL, 0);
+    CHECK(p != NULL);
+    CHECK_EQ(poller_watch_cgroup(p, cg_id(&f, "podE"), cg_dir(&f, "podE", dir, sizeof(dir))), 0);
+    CHECK_EQ(scan_at(p, &f, 50), 0);
+    CHECK_EQ(mkproc(&f, 700, "java", 'S', 1, 710, 5000, 1, "podE"), 0); /* grew */
+    CHECK_EQ(scan_at(p, &f, 2100), 0);                                  /* rescan: read */
+    rmproc(&f, 700);
+    rmproc(&f, 701);
+    CHECK_EQ(mkcg(&f, "podE", 1000, 1), 0); /* one OOM kill */
+    feed(p, PCONN_EXIT, 700, 700);
+    feed(p, PCONN_EXIT, 701, 701);
+    CHECK_EQ(scan_at(p, &f, 2150), 3);
+    CHECK_EQ(f.ev[2].kind, FS_EV_OOM);
+    CHECK_EQ(f.ev[2].pid, 700);
+    CHECK_EQ(f.ev[2].flags, FS_EVF_PID_GUESSED);
+    poller_free(p);
+    fx_done(&f);
+}
+
+/* The kernel's feed on a tree that is not this process's /proc is refused
+ * (its PIDs would name other processes); on the real /proc, with a socket
+ * buffer too small for a burst, the loss makes the next scan list /proc and
+ * re-read everything. */
+TEST(a_kernel_feed_needs_its_own_proc_and_a_loss_lists_and_rereads_all)
+{
+    struct fx f;
+    CHECK_EQ(fx_init(&f), 0);
+    struct poller *p = fx_feed_poller(&f, POLLER_FEED_KERNEL, 0);
+    CHECK(p != NULL);
+    CHECK_CONTAINS(poller_feed_why(p), "is not this PID namespace's /proc");
+    poller_free(p);
+    fx_done(&f);
+    NEED(getuid() == 0, "needs root (CAP_NET_ADMIN) for the process connector");
+    struct poller_options o = {.no_timer = true, .feed = POLLER_FEED_KERNEL, .feed_rcvbuf = 1};
+    CHECK_EQ(poller_new(&o, &p), 0);
+    CHECK_MSG(poller_feed_why(p) == NULL, "%s", poller_feed_why(p));
+    struct fx g = {0};
+    CHECK(poller_scan(p, units_now_mono_ms(), record, &g) >= 0);
+    struct poller_counts c0, c1;
+    poller_counts(p, &c0);
+    for (int i = 0; i < 64; i++) {
+        pid_t k = fork();
+        CHECK(k >= 0);
+        if (k == 0)
+            _exit(0);
+        CHECK_EQ(waitpid(k, NULL, 0), k);
+    }
+    CHECK(poller_scan(p, units_now_mono_ms(), record, &g) >= 0);
+    poller_counts(p, &c1);
+    CHECK(c1.feed_overflows > c0.feed_overflows);
+    CHECK_EQ(c1.listings, c0.listings + 1);
+    poller_free(p);
+}
+
 TEST_MAIN(baseline_is_silent_then_new_processes_are_execs,
           old_processes_are_rechecked_only_at_rescan,
           zombie_leader_with_live_threads_is_not_an_exit,
@@ -646,4 +785,7 @@ TEST_MAIN(baseline_is_silent_then_new_processes_are_execs,
           cgroup_ladder_reports_steps_beside_the_watermark,
           process_ladder_and_watermark_are_set_and_cleared_apart,
           proc_is_listed_only_when_loadavg_says_tasks_changed,
+          with_a_feed_only_the_processes_it_names_are_read,
+          with_a_feed_the_rescan_reads_processes_of_limited_watched_cgroups,
+          a_kernel_feed_needs_its_own_proc_and_a_loss_lists_and_rereads_all,
           events_off_runs_the_poller_and_clears_marks_of_exited_processes)
