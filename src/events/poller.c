@@ -521,6 +521,10 @@ int poller_feed(struct poller *p, const struct pconn_event *ev)
             return 0; /* a thread's name is not the process's */
         /* fall through */
     case PCONN_EXEC: /* a thread's exec makes it the leader: the tgid is the process */
+        /* and one the table lacks (its fork was lost) is read as new */
+        if (VEC_PUSH(p->born, ev->tgid) < 0)
+            return -ENOMEM;
+        /* fall through */
     case PCONN_EXIT: /* a thread's too: its leader may be a zombie waiting for it */
         return VEC_PUSH(p->touched, ev->tgid) < 0 ? -ENOMEM : 0;
     }

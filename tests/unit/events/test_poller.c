@@ -693,6 +693,12 @@ TEST(with_a_feed_only_the_processes_it_names_are_read)
     CHECK_EQ(scan_at(p, &f, 2250), 1);
     CHECK_EQ(f.ev[0].kind, FS_EV_EXIT);
     CHECK_EQ(f.ev[0].pid, 100);
+    /* an exec of a process whose fork the feed did not give */
+    CHECK_EQ(mkproc(&f, 400, "java", 'S', 1, 960, 10, 1, ""), 0);
+    feed(p, PCONN_EXEC, 400, 400);
+    CHECK_EQ(scan_at(p, &f, 2300), 1);
+    CHECK_EQ(f.ev[0].kind, FS_EV_EXEC);
+    CHECK_EQ(f.ev[0].pid, 400);
     /* unsaid: found by the resync listing, 30 s after the last */
     CHECK_EQ(mkproc(&f, 300, "late", 'S', 1, 950, 10, 1, ""), 0);
     CHECK_EQ(scan_at(p, &f, 29000), 0);
@@ -701,7 +707,7 @@ TEST(with_a_feed_only_the_processes_it_names_are_read)
     struct poller_counts c;
     poller_counts(p, &c);
     CHECK(c.feed);
-    CHECK_EQ(c.feed_events, 5);
+    CHECK_EQ(c.feed_events, 6);
     CHECK_EQ(c.listings, 2); /* the baseline and the resync */
     poller_free(p);
     fx_done(&f);
