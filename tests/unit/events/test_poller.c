@@ -144,19 +144,6 @@ static void fx_done(struct fx *f)
         fprintf(stderr, "could not remove %s\n", f->dir);
 }
 
-static struct poller *fx_poller(struct fx *f)
-{
-    struct poller_options o = {.proc_root = f->proc,
-                               .cgroup_root = f->cg,
-                               .young_ms = 1000,
-                               .rescan_ms = 2000,
-                               .oom_match_ms = 1000,
-                               .no_timer = true,
-                               .start_ms = 1000000};
-    struct poller *p = NULL;
-    return poller_new(&o, &p) == 0 ? p : NULL;
-}
-
 static struct poller *fx_feed_poller(struct fx *f, enum poller_feed feed, int rcvbuf)
 {
     struct poller_options o = {.proc_root = f->proc,
@@ -170,6 +157,11 @@ static struct poller *fx_feed_poller(struct fx *f, enum poller_feed feed, int rc
                                .feed_rcvbuf = rcvbuf};
     struct poller *p = NULL;
     return poller_new(&o, &p) == 0 ? p : NULL;
+}
+
+static struct poller *fx_poller(struct fx *f)
+{
+    return fx_feed_poller(f, POLLER_FEED_NONE, 0);
 }
 
 static void feed(struct poller *p, enum pconn_kind kind, int pid, int tgid)
