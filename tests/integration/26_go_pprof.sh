@@ -88,6 +88,9 @@ case_datakit_gets_flameshots_go_upload_and_deltas() {
         { echo "the app answers on the host's 127.0.0.1:6060"; return 1; }
     in_net app http://127.0.0.1:6060/debug/pprof/cmdline | grep -q pprofapp ||
         { echo "the app does not answer inside its network"; return 1; }
+    # the case runs in t_case's subshell: the script's EXIT trap never sees
+    # this receiver's pid, this subshell's does
+    trap ob_receiver_stop EXIT
     ob_receiver_start "$OB_TMP/r" || { echo "receiver did not start"; return 1; }
     d_start dk FLAMESHOT_DATAKIT_ADDR="http://127.0.0.1:$RECV_PORT/profiling/v1/input" \
         FLAMESHOT_PROCESSES="$RULE" || return 1
