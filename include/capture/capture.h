@@ -35,6 +35,11 @@ struct metrics;
  * GC first (the plain command collects before it counts: seconds on a
  * full heap that the kernel may not leave the JVM) */
 #define CAPTURE_SNAP_HISTOGRAM_ALL 0x1u
+/* Only one of the two (a request for one type): the other command is not
+ * sent, so a thread dump alone costs the target no full GC; its summary
+ * says rc -ECANCELED, "not requested" */
+#define CAPTURE_SNAP_NO_HISTOGRAM 0x2u
+#define CAPTURE_SNAP_NO_THREADS   0x4u
 
 /* Flameshot's high-watermark snapshot: Thread.print into threads and
  * GC.class_histogram into histogram. HotSpot's attach listener serves one
@@ -50,8 +55,8 @@ struct metrics;
  * or the time ran out) keeps what arrived: rc 0, complete false, error
  * says so. out[SNAPSHOT_GC_CLASS_HISTOGRAM] and out[SNAPSHOT_THREAD_PRINT]
  * are always filled (file_name, size, preview, pid = nspid, host_pid,
- * process_name, rc/jvm_rc/complete/error). Returns 0 when both commands
- * succeeded with whole replies, else the first failure's -errno (-EIO
+ * process_name, rc/jvm_rc/complete/error). Returns 0 when the requested
+ * commands succeeded with whole replies, else the first failure's -errno (-EIO
  * when a JVM status was non-zero, -EPIPE when a reply was cut short). */
 int capture_snapshots(const struct proc_ident *p, uint64_t timeout_ms, unsigned flags,
                       struct bounded *histogram, struct bounded *threads, struct metrics *m,

@@ -162,6 +162,35 @@ static void snap_job_init(struct snap_job *sj, struct jvm *j, struct bounded *ou
     snprintf(sj->cmdline, sizeof(sj->cmdline), "%s%s", snapshot_command(s->type), options);
 }
 
+static bool snap_skipped(unsigned flags, enum snapshot_type t)
+{
+    return flags &
+           (t == SNAPSHOT_THREAD_PRINT ? CAPTURE_SNAP_NO_THREADS : CAPTURE_SNAP_NO_HISTOGRAM);
+}
+
+/* Connects and runs the wanted jobs, in order: the first in a thread of its
+ * own while the second connects, so that it waits in the JVM's queue. */
+static int snap_run_all(struct snap_job **run, int n, struct metrics *m, char *err, size_t errcap)
+{
+    int rc = snap_connect(run[0], m, err, errcap);
+    if (rc < 0)
+        return rc;
+    pthread_t t;
+    bool threaded = n > 1 && pthread_create(&t, NULL, snap_run, run[0]) == 0;
+    if (!threaded)
+        snap_run(run[0]);
+    if (n > 1) {
+        rc = snap_connect(run[1], m, err, errcap);
+        if (rc == 0)
+            snap_run(run[1]);
+        else
+            snap_fail(run[1]->s, rc, err);
+    }
+    if (threaded)
+        pthread_join(t, NULL);
+    return 0;
+}
+
 int capture_snapshots(const struct proc_ident *p, uint64_t timeout_ms, unsigned flags,
                       struct bounded *histogram, struct bounded *threads, struct metrics *m,
                       struct snapshot_summary out[SNAPSHOT_TYPES])
@@ -173,8 +202,8 @@ int capture_snapshots(const struct proc_ident *p, uint64_t timeout_ms, unsigned 
     timeout_ms = tmo_or_default(timeout_ms);
     snap_init(&out[SNAPSHOT_GC_CLASS_HISTOGRAM], SNAPSHOT_GC_CLASS_HISTOGRAM, p, now, now_ns);
     snap_init(&out[SNAPSHOT_THREAD_PRINT], SNAPSHOT_THREAD_PRINT, p, now, now_ns);
-    int rc = jvm_open(p, &j, err, sizeof(err));
-    struct snap_job th, hi;
+    struct snap_job th, hi, *run[SNAPSHOT_TYPES];
+    int n = 0, rc = jvm_open(p, &j, err, sizeof(err));
     snap_job_init(&th, j, threads, &out[SNAPSHOT_THREAD_PRINT], "");
     snap_job_init(&hi, j, histogram, &out[SNAPSHOT_GC_CLASS_HISTOGRAM],
                   flags & CAPTURE_SNAP_HISTOGRAM_ALL ? " -all" : "");
@@ -182,32 +211,29 @@ int capture_snapshots(const struct proc_ident *p, uint64_t timeout_ms, unsigned 
      * connections came: Thread.print, the fast one, goes first, and the
      * histogram's connection waits right behind it (its time counts from
      * there: it may wait the whole of Thread.print's) */
-    th.deadline_ms = units_now_mono_ms() + timeout_ms;
-    hi.deadline_ms = th.deadline_ms + timeout_ms;
-    if (rc == 0)
-        rc = snap_connect(&th, m, err, sizeof(err));
-    if (rc < 0) {
-        jvm_close(j);
-        snap_fail(th.s, rc, err);
-        snap_fail(hi.s, rc, err);
-        return rc;
+    struct snap_job *order[SNAPSHOT_TYPES] = {&th, &hi};
+    uint64_t deadline_ms = units_now_mono_ms();
+    for (int i = 0; i < SNAPSHOT_TYPES; i++) {
+        struct snap_job *sj = order[i];
+        if (snap_skipped(flags, sj->s->type)) {
+            snap_fail(sj->s, -ECANCELED, "not requested");
+            continue;
+        }
+        deadline_ms += timeout_ms;
+        sj->deadline_ms = deadline_ms;
+        run[n++] = sj;
     }
-    pthread_t t;
-    bool threaded = pthread_create(&t, NULL, snap_run, &th) == 0;
-    if (!threaded)
-        snap_run(&th);
-    rc = snap_connect(&hi, m, err, sizeof(err));
-    if (rc == 0)
-        snap_run(&hi);
-    else
-        snap_fail(hi.s, rc, err);
-    if (threaded)
-        pthread_join(t, NULL);
+    if (rc == 0 && n > 0)
+        rc = snap_run_all(run, n, m, err, sizeof(err));
     jvm_close(j);
-    for (int i = 0; i < SNAPSHOT_TYPES; i++)
-        if (out[i].rc < 0 || out[i].jvm_rc != 0 || !out[i].complete)
-            return out[i].rc < 0 ? out[i].rc : out[i].jvm_rc != 0 ? -EIO : -EPIPE;
-    return 0;
+    for (int i = 0; rc < 0 && i < n; i++)
+        snap_fail(run[i]->s, rc, err);
+    for (int i = 0; rc == 0 && i < n; i++) {
+        const struct snapshot_summary *s = run[i]->s;
+        if (s->rc < 0 || s->jvm_rc != 0 || !s->complete)
+            rc = s->rc < 0 ? s->rc : s->jvm_rc != 0 ? -EIO : -EPIPE;
+    }
+    return rc;
 }
 
 /* ---- agent load ---------------------------------------------------------------- */

@@ -260,9 +260,9 @@ static void snapshot_state(const struct job *job, int kept, bool cut, struct job
     res->state = gone ? JOB_TARGET_EXITED : kept ? JOB_DONE : JOB_FAILED;
 }
 
-/* Both snapshots always run together (one attach); an HTTP request for one
- * type keeps only that one. Urgent (emergency) ones skip the histogram's
- * full GC: see CAPTURE_SNAP_HISTOGRAM_ALL. */
+/* Both snapshots run together (one attach); an HTTP request for one type
+ * sends only that command (a thread dump costs no full GC). Urgent (emergency) ones skip the
+ * histogram's full GC: see CAPTURE_SNAP_HISTOGRAM_ALL. */
 static void run_snapshot(const struct runner *r, const struct job *job, struct job_result *res)
 {
     const struct runner_target *rt = job->payload;
@@ -278,8 +278,11 @@ static void run_snapshot(const struct runner *r, const struct job *job, struct j
         snprintf(res->reason, sizeof(res->reason), "outbox: %s", strerror(-rc));
         return;
     }
-    capture_snapshots(&job->target, rt->settings.jcmd_timeout_ms,
-                      job->urgent ? CAPTURE_SNAP_HISTOGRAM_ALL : 0, &tx[0].out, &tx[1].out,
+    unsigned flags = job->urgent ? CAPTURE_SNAP_HISTOGRAM_ALL : 0;
+    if (rt->snapshot_only_types)
+        flags |= rt->snapshot_type == SNAPSHOT_THREAD_PRINT ? CAPTURE_SNAP_NO_HISTOGRAM
+                                                            : CAPTURE_SNAP_NO_THREADS;
+    capture_snapshots(&job->target, rt->settings.jcmd_timeout_ms, flags, &tx[0].out, &tx[1].out,
                       r->metrics, sum);
     int ok = 0, big = 0;
     bool cut = false;

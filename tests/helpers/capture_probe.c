@@ -2,8 +2,8 @@
  * prints what it returned as one JSON object on stdout.
  *
  *   capture_probe profile  <pid> <out.jfr> [duration_ms] [events] [asprof_path] [cancel_after_ms]
- *   capture_probe snapshot <pid> <histogram.txt> <threads.txt> [timeout_ms] [all]
- *                 (all: CAPTURE_SNAP_HISTOGRAM_ALL)
+ *   capture_probe snapshot <pid> <histogram.txt> <threads.txt> [timeout_ms] [all|threads|histogram]
+ *                 (all: CAPTURE_SNAP_HISTOGRAM_ALL; threads, histogram: that one alone)
  *   capture_probe load     <pid> <library.so> <options> [timeout_ms]
  *
  * CAPTURE_PROBE_ATTACH_MS bounds each attach step of a profile (default
@@ -132,7 +132,11 @@ static int snapshot(const struct proc_ident *id, int argc, char **argv, struct m
     struct bounded hb = {.write = bounded_fd_write, .arg = &h, .cap = CAPTURE_JCMD_MAX_BYTES};
     struct bounded tb = {.write = bounded_fd_write, .arg = &t, .cap = CAPTURE_JCMD_MAX_BYTES};
     struct snapshot_summary out[SNAPSHOT_TYPES];
-    unsigned flags = argc > 6 && strcmp(argv[6], "all") == 0 ? CAPTURE_SNAP_HISTOGRAM_ALL : 0;
+    const char *opt = argc > 6 ? argv[6] : "";
+    unsigned flags = strcmp(opt, "all") == 0         ? CAPTURE_SNAP_HISTOGRAM_ALL
+                     : strcmp(opt, "threads") == 0   ? CAPTURE_SNAP_NO_HISTOGRAM
+                     : strcmp(opt, "histogram") == 0 ? CAPTURE_SNAP_NO_THREADS
+                                                     : 0;
     int rc = capture_snapshots(id, tmo, flags, &hb, &tb, m, out);
     close(h);
     close(t);

@@ -72,6 +72,27 @@ case_snapshots() {
     ! grep -q 'Full thread dump' "$CT_STATE/snap.out" || { echo "JVM got a second SIGQUIT"; return 1; }
 }
 
+# One type alone sends only its command: a thread dump costs the JVM no
+# full GC (the histogram's), as the JVM's own GC log says.
+case_one_snapshot_type_alone() {
+    caps
+    ct_start one -- /usr/bin/java -Xlog:gc:file=/tmp/gc.log -cp "$CLASSES" Burner || return 1
+    ct_wait_output one "Burner started" 10 || return 1
+    local p log; p=$(ct_pid one); log=/proc/$p/root/tmp/gc.log
+    full_gcs() { grep -c 'Pause Full (Heap Inspection Initiated GC)' "$log"; }
+    [ -f "$log" ] && [ "$(full_gcs)" = 0 ] || { echo "no GC log at $log, or a full GC already"; return 1; }
+    "$PROBE" snapshot "$p" h1.txt t1.txt 10000 threads > one.json || { cat one.json; return 1; }
+    [ "$(j .threads.rc one.json)" = 0 ] && dump_has_burner t1.txt || { cat one.json; return 1; }
+    [ "$(j .histogram.error one.json)" = "not requested" ] && [ ! -s h1.txt ] ||
+        { echo "the histogram ran: $(cat one.json)"; return 1; }
+    [ "$(full_gcs)" = 0 ] || { echo "a full GC ran: $(cat "$log")"; return 1; }
+    "$PROBE" snapshot "$p" h2.txt t2.txt 10000 histogram > two.json || { cat two.json; return 1; }
+    grep -q '^Total ' h2.txt && [ ! -s t2.txt ] && [ "$(j .threads.error two.json)" = "not requested" ] ||
+        { cat two.json; return 1; }
+    [ "$(full_gcs)" = 1 ] || { echo "the histogram's full GC is not in the log: $(cat "$log")"; return 1; }
+    ct_stop one
+}
+
 case_jfr_profile() {
     caps
     local p ns; p=$(ct_pid snap); ns=$(ct_nspid snap)
@@ -275,6 +296,7 @@ case_asprof_plumbing_with_marker() {
 }
 
 t_case "jcmd snapshots: both files, Flameshot names, previews, one SIGQUIT" case_snapshots
+t_case "one snapshot type alone: only its command is sent, a thread dump runs no full GC" case_one_snapshot_type_alone
 t_case "JFR profile: jfr accepts it, burning method sampled, nothing left" case_jfr_profile
 t_case "JVM exiting mid-profile: target_exited with the partial JFR, nothing left" case_target_exits_early
 t_case "cancel_fd: cancelled with what exists, nothing left" case_cancel
