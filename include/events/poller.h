@@ -82,6 +82,8 @@ struct poller_counts {
     uint64_t procs;    /* processes in the table now */
     uint64_t events;
     uint64_t missed_ticks;   /* timer expirations that found a scan still pending */
+    uint64_t wakeups;        /* scans poller_consume ran (the timer's or the feed's) */
+    bool periodic;           /* the timer fires every period now (see poller_fd) */
     bool feed;               /* a change feed is live */
     uint64_t feed_events;    /* events it gave */
     uint64_t feed_overflows; /* times it lost events (each followed by a full re-read) */
@@ -94,10 +96,16 @@ typedef void (*poller_emit_fn)(const struct fs_event *ev, void *arg);
 int poller_new(const struct poller_options *opts, struct poller **out);
 void poller_free(struct poller *p);
 
-/* The timerfd, readable once per period; -1 with no_timer. Owned by p. */
+/* Readable when a scan is due: the timerfd, once per period; with the
+ * kernel's feed, an epoll set of the timer and the feed, where the timer
+ * keeps the period only while something needs it (a watermark or ladder,
+ * a watched cgroup at half its limit or more, an OOM kill waiting for its
+ * victim) and otherwise fires when the rescan or resync is due, the feed
+ * waking it for a change (scanned at most once per period). -1 with
+ * no_timer. Owned by p. */
 int poller_fd(const struct poller *p);
 
-/* If the timer fired, runs one scan and emits its records; never blocks.
+/* When a scan is due (see poller_fd), runs it and emits its records; never blocks.
  * Returns the number of records emitted or -errno. */
 int poller_consume(struct poller *p, poller_emit_fn emit, void *arg);
 

@@ -96,8 +96,9 @@ static int open_poller(struct events_source *s, const struct events_options *o, 
     if (rc < 0)
         return rc;
     const char *no_feed = poller_feed_why(s->poller);
-    snprintf(s->detail, sizeof(s->detail), "/proc and cgroup files every %u ms, %s%s (%s)",
+    snprintf(s->detail, sizeof(s->detail), "/proc and cgroup files every %u ms%s, %s%s (%s)",
              o->poll_period_ms ? o->poll_period_ms : 50,
+             no_feed ? "" : " while a watermark or a cgroup near its limit needs it",
              no_feed ? "every process re-read: no process connector: "
                      : "changes from the kernel's process connector",
              no_feed ? no_feed : "", why);

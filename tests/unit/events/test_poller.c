@@ -14,8 +14,10 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -770,6 +772,56 @@ TEST(a_kernel_feed_needs_its_own_proc_and_a_loss_lists_and_rereads_all)
     poller_free(p);
 }
 
+/* With the kernel's feed and nothing watched at the period's resolution,
+ * the timer sleeps until the rescan (10 minutes here): a child's exec is
+ * reported all the same, woken by the feed. A watermark puts the timer
+ * back on the period at once; once cleared, the next scan lets it sleep. */
+TEST(a_kernel_fed_poller_sleeps_until_a_change_or_a_watermark)
+{
+    NEED(getuid() == 0, "needs root for the process connector");
+    struct poller_options o = {
+        .feed = POLLER_FEED_KERNEL, .rescan_ms = 600000, .resync_ms = 600000};
+    struct poller *p = NULL;
+    struct poller_counts c;
+    CHECK_EQ(poller_new(&o, &p), 0);
+    CHECK_MSG(poller_feed_why(p) == NULL, "%s", poller_feed_why(p));
+    poller_counts(p, &c);
+    CHECK(!c.periodic);
+    pid_t k = fork();
+    CHECK(k >= 0);
+    if (k == 0) {
+        execl("/bin/sleep", "sleep", "30", (char *)NULL);
+        _exit(127);
+    }
+    struct fx g = {0};
+    bool seen = false;
+    uint64_t until = units_now_mono_ms() + 20000;
+    while (!seen && units_now_mono_ms() < until) {
+        struct pollfd pfd = {.fd = poller_fd(p), .events = POLLIN};
+        if (poll(&pfd, 1, 500) == 1)
+            CHECK(poller_consume(p, record, &g) >= 0);
+        for (int i = 0; i < g.n; i++)
+            seen |= g.ev[i].kind == FS_EV_EXEC && g.ev[i].tgid == k &&
+                    strcmp(g.ev[i].comm, "sleep") == 0;
+        g.n = 0;
+    }
+    CHECK_MSG(seen, "the exec of pid %d was not reported", (int)k);
+    poller_counts(p, &c);
+    CHECK(c.wakeups >= 1 && !c.periodic);
+    CHECK_EQ(poller_set_proc_mark(p, k, 1ull << 40, 1ull << 39), 0);
+    poller_counts(p, &c);
+    CHECK(c.periodic);
+    struct pollfd pfd = {.fd = poller_fd(p), .events = POLLIN};
+    CHECK_EQ(poll(&pfd, 1, 5000), 1); /* the period, not the 10-minute rescan */
+    CHECK_EQ(poller_clear_proc_mark(p, k), 0);
+    CHECK(poller_consume(p, record, &g) >= 0);
+    poller_counts(p, &c);
+    CHECK(!c.periodic);
+    kill(k, SIGKILL);
+    CHECK_EQ(waitpid(k, NULL, 0), k);
+    poller_free(p);
+}
+
 TEST_MAIN(baseline_is_silent_then_new_processes_are_execs,
           old_processes_are_rechecked_only_at_rescan,
           zombie_leader_with_live_threads_is_not_an_exit,
@@ -786,4 +838,5 @@ TEST_MAIN(baseline_is_silent_then_new_processes_are_execs,
           with_a_feed_only_the_processes_it_names_are_read,
           with_a_feed_the_rescan_reads_processes_of_limited_watched_cgroups,
           a_kernel_feed_needs_its_own_proc_and_a_loss_lists_and_rereads_all,
+          a_kernel_fed_poller_sleeps_until_a_change_or_a_watermark,
           events_off_runs_the_poller_and_clears_marks_of_exited_processes)
