@@ -2,6 +2,7 @@
 #include "core/vec.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,6 +287,62 @@ static const char *state_why(enum podconfig_state s)
     default:
         return "";
     }
+}
+
+/* What the cache says now of ref's Pod, through the container's ID (or
+ * the Pod's UID while its status does not report the ID): NULL when it
+ * lives, else why not, as the end of "Pod ns/name...". */
+static const char *pod_gone(struct podtable *pt, const struct podref *ref, const char *cid)
+{
+    struct podcache_hit h;
+    struct pod p;
+    bool deleted = false, ended = false, mine = true;
+    int rc = cid && cid[0] ? podcache_by_container(pt->cache, cid, &h) : -ENOENT;
+    if (rc == 0) {
+        mine = !h.replaced && strcmp(h.pod.uid, ref->pod.uid) == 0;
+        deleted = h.deleted;
+        ended = pod_ended(&h.pod);
+        podcache_hit_free(&h);
+    } else if (rc == -ENOENT) {
+        rc = podcache_by_pod_id(pt->cache, ref->pod.uid, &p, &deleted);
+        ended = rc == 0 && pod_ended(&p);
+        if (rc == 0)
+            pod_free(&p);
+    }
+    if (rc < 0)
+        return rc == -ENOENT ? " is no longer known (deleted)" : ": out of memory checking it";
+    if (!mine)
+        return ": a restart replaced its container";
+    return deleted ? " was deleted" : ended ? " has ended" : NULL;
+}
+
+/* Why the configuration st no longer opts the Pod in, after "Pod ns/name". */
+static const char *config_why(enum podconfig_state st)
+{
+    return st == PODCONFIG_OFF         ? " opted out (flameshot.io/enabled is not \"true\")"
+           : st == PODCONFIG_ERROR     ? ": its flameshot.io/ annotations are malformed"
+           : st == PODCONFIG_NAMESPACE ? ": its namespace is not selected (FLAMESHOT_NAMESPACES, "
+                                         "FLAMESHOT_EXCLUDE_NAMESPACES)"
+                                       : ": the agent's own Pod";
+}
+
+bool podtable_allows(struct podtable *pt, const struct podref *ref, const char *container_id,
+                     char *why, size_t cap)
+{
+    if (!ref) {
+        snprintf(why, cap, "not in an opted-in Pod's container");
+        return false;
+    }
+    const char *no = pod_gone(pt, ref, container_id);
+    struct podref *cur = no ? NULL : podtable_lookup(pt, ref->pod.uid);
+    if (!no && !cur)
+        no = ": its configuration is not read";
+    else if (cur && cur->pc.state != PODCONFIG_ON)
+        no = config_why(cur->pc.state);
+    podref_put(cur);
+    if (no)
+        snprintf(why, cap, "Pod %s/%s%s", ref->pod.ns, ref->pod.name, no);
+    return no == NULL;
 }
 
 /* The Pod's side of the verdict: m->ref is set when it is opted in. */
