@@ -229,6 +229,7 @@ static int open_core(struct daemon *d)
         .metrics = &d->metrics,
         .gopprof = gopprof_store_new(),
         .upload = d->upload,
+        .pods = d->pods,
     };
     d->jobs = jobs_new(d->cfg->max_concurrent_jobs, JOB_QUEUE_CAP, JOB_HISTORY_CAP, runner_exec,
                        &d->runner, &d->metrics);

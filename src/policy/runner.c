@@ -368,9 +368,24 @@ static void run_gopprof(const struct runner *r, const struct job *job, struct jo
     gopprof_store_free(own);
 }
 
+bool runner_job_forbidden(const struct job *job, void *pods, char *why, size_t cap)
+{
+    const struct runner_target *rt = job->payload;
+    return pods &&
+           !podtable_allows(pods, rt ? rt->pod_ref : NULL, rt ? rt->container_id : NULL, why, cap);
+}
+
 void runner_exec(const struct job *job, struct job_result *res, void *arg)
 {
     const struct runner *r = arg;
+    /* the Pod may have opted out since the job was queued: asked again
+     * right before the attach (the SIGQUIT, the namespaces, the load) */
+    if (runner_job_forbidden(job, r->pods, res->reason, sizeof(res->reason))) {
+        res->state = JOB_CANCELLED;
+        log_info("runner", "job %llu: cancelled, pid %d not attached: %s",
+                 (unsigned long long)job->id, job->target.pid, res->reason);
+        return;
+    }
     log_info("runner", "job %llu: %s of pid %d (%s) for %s", (unsigned long long)job->id,
              capture_kind_name(job->trigger.capture), job->target.pid, job->target.comm,
              trigger_kind_name(job->trigger.kind));
