@@ -59,12 +59,18 @@ static void reset(void)
     atomic_store(&executed, 0);
 }
 
-static const char *state_of(struct jobs *j, uint64_t id, char *buf, size_t cap)
+/* A string field of the job's JSON ("(none)" for an unknown job). */
+static const char *field_of(struct jobs *j, uint64_t id, const char *name, char *buf, size_t cap)
 {
     cJSON *o = jobs_get_json(j, id);
-    snprintf(buf, cap, "%s", o ? cJSON_GetObjectItem(o, "state")->valuestring : "(none)");
+    snprintf(buf, cap, "%s", o ? cJSON_GetObjectItem(o, name)->valuestring : "(none)");
     cJSON_Delete(o);
     return buf;
+}
+
+static const char *state_of(struct jobs *j, uint64_t id, char *buf, size_t cap)
+{
+    return field_of(j, id, "state", buf, cap);
 }
 
 TEST(at_most_workers_run_at_once)
@@ -210,14 +216,6 @@ static bool pick_low_pids(const struct job *job, void *arg, char *why, size_t ca
     return true;
 }
 
-static const char *reason_of(struct jobs *j, uint64_t id, char *buf, size_t cap)
-{
-    cJSON *o = jobs_get_json(j, id);
-    snprintf(buf, cap, "%s", o ? cJSON_GetObjectItem(o, "reason")->valuestring : "(none)");
-    cJSON_Delete(o);
-    return buf;
-}
-
 /* A Pod that opted out: its queued job never starts, its running one is
  * told to stop; both say why; others are untouched. */
 TEST(cancel_if_drops_queued_jobs_and_stops_running_ones)
@@ -237,11 +235,12 @@ TEST(cancel_if_drops_queued_jobs_and_stops_running_ones)
     CHECK_EQ(jobs_submit(j, &c, &other), 0);
     CHECK_EQ(jobs_cancel_if(j, pick_low_pids, &upto), 2);
     CHECK_STREQ(state_of(j, queued, st, sizeof(st)), "cancelled");
-    CHECK_STREQ(reason_of(j, queued, why, sizeof(why)), "Pod shop/api-0 opted out");
+    CHECK_STREQ(field_of(j, queued, "reason", why, sizeof(why)), "Pod shop/api-0 opted out");
     for (int i = 0; i < 500 && strcmp(state_of(j, other, st, sizeof(st)), "done"); i++)
         usleep(10000);
     CHECK_STREQ(state_of(j, running, st, sizeof(st)), "cancelled");
-    CHECK_STREQ(reason_of(j, running, why, sizeof(why)), "Pod shop/api-0 opted out; stopped early");
+    CHECK_STREQ(field_of(j, running, "reason", why, sizeof(why)),
+                "Pod shop/api-0 opted out; stopped early");
     CHECK_STREQ(state_of(j, other, st, sizeof(st)), "done");
     CHECK_EQ(atomic_load(&executed), 2); /* the queued one never ran */
     CHECK_EQ(jobs_cancel_if(j, pick_low_pids, &upto), 0);
