@@ -67,15 +67,16 @@ int runner_meta_base(struct artefact_meta *m, enum artefact_kind kind, const str
                      const struct rule *rule, const char *trigger);
 
 /* A jobs_cancel_fn (arg: the struct podtable *, NULL outside Kubernetes):
- * true, with why, for a job whose process's Pod is no longer opted in
- * (podtable_allows): opted out, deleted, ended, its container replaced.
- * runner_exec asks it before anything touches the process; the monitor
+ * true, with why, for a queued job whose process may not be attached to
+ * now (podtable_may_attach: its Pod opted out, was deleted or ended, its
+ * container replaced), and for a running one whose Pod opted out (a
+ * running capture of a deleted or ended Pod finishes). The monitor
  * cancels such jobs when the Pods change. */
 bool runner_job_forbidden(const struct job *job, void *pods, char *why, size_t cap);
 
 /* The jobs_exec_fn: arg is a struct runner *. In Kubernetes mode a job of
- * a process whose Pod is no longer opted in ends cancelled, with the
- * reason, without touching the process (runner_job_forbidden). Profiles write one JFR
+ * a process that may not be attached to now (podtable_may_attach) ends
+ * cancelled, with the reason, without touching the process. Profiles write one JFR
  * artefact; snapshots one text artefact per jcmd command (each with its
  * summary record). A Go target's profile (a go rule) is pulled over HTTP
  * (gopprof.h) into one artefact of its attachments; a snapshot of one

@@ -290,9 +290,9 @@ static const char *state_why(enum podconfig_state s)
 }
 
 /* What the cache says now of ref's Pod, through the container's ID (or
- * the Pod's UID while its status does not report the ID): NULL when it
- * lives, else why not, as the end of "Pod ns/name...". */
-static const char *pod_gone(struct podtable *pt, const struct podref *ref, const char *cid)
+ * the Pod's UID while its status does not report the ID): 0 when it
+ * lives, else -ESRCH or -ENOMEM with *no the end of "Pod ns/name...". */
+static int pod_gone(struct podtable *pt, const struct podref *ref, const char *cid, const char **no)
 {
     struct podcache_hit h;
     struct pod p;
@@ -309,14 +309,16 @@ static const char *pod_gone(struct podtable *pt, const struct podref *ref, const
         if (rc == 0)
             pod_free(&p);
     }
-    if (rc < 0)
-        return rc == -ENOENT ? " is no longer known (deleted)" : ": out of memory checking it";
-    if (!mine)
-        return ": a restart replaced its container";
-    return deleted ? " was deleted" : ended ? " has ended" : NULL;
+    *no = rc == -ENOENT ? " is no longer known (deleted)"
+          : rc < 0      ? ": out of memory checking it"
+          : !mine       ? ": a restart replaced its container"
+          : deleted     ? " was deleted"
+          : ended       ? " has ended"
+                        : NULL;
+    return rc == -ENOMEM ? rc : *no ? -ESRCH : 0;
 }
 
-/* Why the configuration st no longer opts the Pod in, after "Pod ns/name". */
+/* Why the configuration st does not opt the Pod in, after "Pod ns/name". */
 static const char *config_why(enum podconfig_state st)
 {
     return st == PODCONFIG_OFF         ? " opted out (flameshot.io/enabled is not \"true\")"
@@ -326,23 +328,24 @@ static const char *config_why(enum podconfig_state st)
                                        : ": the agent's own Pod";
 }
 
-bool podtable_allows(struct podtable *pt, const struct podref *ref, const char *container_id,
-                     char *why, size_t cap)
+int podtable_may_attach(struct podtable *pt, const struct podref *ref, const char *container_id,
+                        char *why, size_t cap)
 {
     if (!ref) {
         snprintf(why, cap, "not in an opted-in Pod's container");
-        return false;
+        return -EPERM;
     }
-    const char *no = pod_gone(pt, ref, container_id);
-    struct podref *cur = no ? NULL : podtable_lookup(pt, ref->pod.uid);
-    if (!no && !cur)
+    const char *no = NULL;
+    int rc = pod_gone(pt, ref, container_id, &no);
+    struct podref *cur = rc ? NULL : podtable_lookup(pt, ref->pod.uid);
+    if (rc == 0 && !cur)
         no = ": its configuration is not read";
     else if (cur && cur->pc.state != PODCONFIG_ON)
         no = config_why(cur->pc.state);
     podref_put(cur);
     if (no)
         snprintf(why, cap, "Pod %s/%s%s", ref->pod.ns, ref->pod.name, no);
-    return no == NULL;
+    return rc ? rc : no ? -EPERM : 0;
 }
 
 /* The Pod's side of the verdict: m->ref is set when it is opted in. */

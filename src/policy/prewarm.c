@@ -124,7 +124,7 @@ static int warm(const struct attempt *a)
     char err[768] = "";
     uint64_t t0 = units_now_mono_us();
     if (a->pw->pods &&
-        !podtable_allows(a->pw->pods, a->pod_ref, a->container_id, err, sizeof(err))) {
+        podtable_may_attach(a->pw->pods, a->pod_ref, a->container_id, err, sizeof(err)) < 0) {
         log_info("prewarm", "pid %d: not attached: %s", a->id.pid, err);
         return PW_DONE;
     }

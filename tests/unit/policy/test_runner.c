@@ -250,6 +250,33 @@ TEST(a_job_of_a_pod_no_longer_opted_in_never_attaches)
     bench_close(&b);
 }
 
+/* What the monitor cancels when the Pods change: any queued job of a Pod
+ * no longer opted in; a running one only when its Pod opted out (a
+ * deleted Pod's running capture finishes); nothing outside Kubernetes. */
+TEST(which_jobs_the_monitor_cancels)
+{
+    static struct config cfg;
+    struct optin o = {0};
+    struct runner_target rt = {0};
+    struct job job = {.payload = &rt, .state = JOB_QUEUED};
+    char why[256] = "";
+    CHECK_EQ(optin_open(&o, &cfg), 0);
+    rt.pod_ref = optin_ref(&o);
+    snprintf(rt.container_id, sizeof(rt.container_id), "%s", OPTIN_CID);
+    CHECK(!runner_job_forbidden(&job, o.pt, why, sizeof(why)));
+    CHECK_EQ(optin_set(&o, OPTIN_ON, true), 0); /* deleted */
+    CHECK(runner_job_forbidden(&job, o.pt, why, sizeof(why)));
+    CHECK_STREQ(why, "Pod shop/api-0 was deleted");
+    CHECK(!runner_job_forbidden(&job, NULL, why, sizeof(why)));
+    job.state = JOB_RUNNING;
+    CHECK(!runner_job_forbidden(&job, o.pt, why, sizeof(why)));
+    CHECK_EQ(optin_set(&o, "", false), 0); /* back, without the annotation */
+    CHECK(runner_job_forbidden(&job, o.pt, why, sizeof(why)));
+    CHECK_CONTAINS(why, "opted out");
+    runner_target_release(&rt);
+    optin_close(&o);
+}
+
 TEST_MAIN(snapshot_cut_by_the_kill_is_kept_as_incomplete,
           whole_snapshots_are_complete_and_urgent_ones_skip_the_full_gc,
-          a_job_of_a_pod_no_longer_opted_in_never_attaches)
+          a_job_of_a_pod_no_longer_opted_in_never_attaches, which_jobs_the_monitor_cancels)
