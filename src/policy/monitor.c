@@ -61,6 +61,7 @@ struct monitor *monitor_new(const struct monitor_deps *deps)
     m->lane = lane_new("background", LANE_CAP, deps->metrics);
     m->oom = oomwatch_new(deps->cfg, deps->outbox, deps->jobs, m->lane, deps->metrics);
     oomwatch_set_upload(m->oom, deps->upload);
+    oomwatch_set_pods(m->oom, deps->pods);
     m->pw = prewarm_new(deps->cfg, deps->jobs, deps->pods, deps->metrics);
     bool oom = deps->cfg->oom_hprof_enabled || deps->cfg->mode == FS_MODE_KUBERNETES;
     if (!m->lane || (oom && !m->oom) || (deps->cfg->attach_prewarm && !m->pw)) {

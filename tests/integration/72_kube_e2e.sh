@@ -100,6 +100,18 @@ queue_profile() {
     return 1
 }
 
+# wait_running ID: until job ID runs (10 s); fails saying its state
+wait_running() {
+    local i
+    for i in $(seq 1 100); do
+        d_api k "/v1/jobs/$1" > /dev/null
+        [ "$(jq -r .state "$D_BODY")" = running ] && return 0
+        sleep 0.1
+    done
+    echo "job $1: $(cat "$D_BODY")"
+    return 1
+}
+
 case_setup_runtime_api_server_and_agent() {
     caps
     mkdir -p "$K" && ids
@@ -260,16 +272,11 @@ case_annotation_removed_then_back_applies_live() {
 # say why. Then it opts in again.
 case_opted_out_pods_queued_job_never_attaches() {
     caps && ids
-    local pid prof snap i st
+    local pid prof snap st
     pid=$(ctr_pid app)
     prof=$(queue_profile "/v1/profile?namespace=$NS&pod=$POD_A&container=app&duration=20s") ||
         return 1
-    for i in $(seq 1 100); do
-        d_api k "/v1/jobs/$prof" > /dev/null
-        [ "$(jq -r .state "$D_BODY")" = running ] && break
-        sleep 0.1
-    done
-    jq -e '.state == "running"' "$D_BODY" > /dev/null || { echo "profile: $(cat "$D_BODY")"; return 1; }
+    wait_running "$prof" || return 1
     d_expect k 202 "/v1/snapshot?namespace=$NS&pod=$POD_A&container=app&type=thread_print" ||
         return 1
     snap=$(jq -r .job_id "$D_BODY")
@@ -294,11 +301,7 @@ case_pod_deleted_while_profiled_keeps_its_tags() {
     local id i
     id=$(queue_profile "/v1/profile?namespace=$NS&pod=$POD_A&container=app&duration=6s") ||
         return 1
-    for i in $(seq 1 100); do
-        d_api k "/v1/jobs/$id" > /dev/null
-        [ "$(jq -r .state "$D_BODY")" = running ] && break
-        sleep 0.1
-    done
+    wait_running "$id"
     pod_a_on --rv 9005 | event DELETED
     for i in $(seq 1 50); do
         d_api k /v1/targets > /dev/null
