@@ -382,8 +382,9 @@ bool runner_job_forbidden(const struct job *job, void *pods, char *why, size_t c
 {
     int rc = may_attach(job, pods, why, cap);
     /* a running capture of a deleted or ended Pod finishes: the evidence of
-     * its end, from an attach made while it was opted in */
-    return rc == -EPERM || (rc < 0 && job->state != JOB_RUNNING);
+     * its end, from an attach made while it was opted in (and a job the
+     * lack of memory could not judge is judged again when it starts) */
+    return rc == -EPERM || (rc == -ESRCH && job->state != JOB_RUNNING);
 }
 
 void runner_exec(const struct job *job, struct job_result *res, void *arg)
