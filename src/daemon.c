@@ -104,8 +104,9 @@ static void log_caps(const struct config *c)
     unsigned kernel = caps_kernel_version();
     for (int f = 0; f < CAPS_N_FEATURES; f++) {
         bool bpf = f == CAPS_BPF_EVENTS || f == CAPS_BPF_MEMLOCK;
+        bool poller = f == CAPS_PROC_CONNECTOR; /* never runs with FLAMESHOT_BPF=on */
         uint64_t missing = caps_missing(f, eff, kernel);
-        if (missing && !(bpf && c->bpf == FS_BPF_OFF))
+        if (missing && !(bpf && c->bpf == FS_BPF_OFF) && !(poller && c->bpf == FS_BPF_ON))
             log_warn("caps", "%s missing: %s", caps_format(missing, names, sizeof(names)),
                      caps_loss(f));
     }
@@ -229,6 +230,7 @@ static int open_core(struct daemon *d)
         .metrics = &d->metrics,
         .gopprof = gopprof_store_new(),
         .upload = d->upload,
+        .pods = d->pods,
     };
     d->jobs = jobs_new(d->cfg->max_concurrent_jobs, JOB_QUEUE_CAP, JOB_HISTORY_CAP, runner_exec,
                        &d->runner, &d->metrics);

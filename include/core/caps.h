@@ -15,13 +15,14 @@
 #include <stdint.h>
 
 enum caps_feature {
-    CAPS_BPF_EVENTS,  /* load and attach the BPF programs (events/bpf_events.c) */
-    CAPS_BPF_MEMLOCK, /* BPF memory charged to RLIMIT_MEMLOCK (kernels < 5.11) */
-    CAPS_PROC_OTHERS, /* /proc/<pid>/root, cwd, ns/mnt of another user's JVM */
-    CAPS_ENVIRON,     /* /proc/<pid>/environ of another user's JVM */
-    CAPS_MOUNT_NS,    /* setns into the JVM's mount namespace, chroot to its root */
-    CAPS_JVM_USER,    /* setgroups/setresgid/setresuid to the JVM's user */
-    CAPS_KILL_HELPER, /* SIGKILL a helper that has become the JVM's user */
+    CAPS_BPF_EVENTS,     /* load and attach the BPF programs (events/bpf_events.c) */
+    CAPS_BPF_MEMLOCK,    /* BPF memory charged to RLIMIT_MEMLOCK (kernels < 5.11) */
+    CAPS_PROC_OTHERS,    /* /proc/<pid>/root, cwd, ns/mnt of another user's JVM */
+    CAPS_ENVIRON,        /* /proc/<pid>/environ of another user's JVM */
+    CAPS_MOUNT_NS,       /* setns into the JVM's mount namespace, chroot to its root */
+    CAPS_JVM_USER,       /* setgroups/setresgid/setresuid to the JVM's user */
+    CAPS_KILL_HELPER,    /* SIGKILL a helper that has become the JVM's user */
+    CAPS_PROC_CONNECTOR, /* the poller's process connector (kernels < 6.6) */
     CAPS_N_FEATURES
 };
 

@@ -87,6 +87,22 @@ struct podtable_match {
 enum podtable_verdict podtable_resolve(struct podtable *pt, const struct container_ident *ci,
                                        struct podtable_match *m);
 
+/* Whether a process of container container_id in ref's Pod may be
+ * attached to NOW: the question asked right before every attach (signal,
+ * namespace entry, library load), since a capture queued while its Pod was
+ * opted in may start after the Pod opted out, was deleted or ended.
+ * Returns 0 when the cache still has the Pod, neither deleted nor ended,
+ * the container ID still its (not one a restart replaced; an ID the status
+ * does not report yet passes), and the Pod's configuration in force (the
+ * last podtable_sync's) opts it in. Otherwise why ("Pod shop/api-0 opted
+ * out (flameshot.io/enabled is not \"true\")", "Pod shop/api-0 was
+ * deleted", ...) and -EPERM (its configuration no longer opts it in, or
+ * ref is NULL: a process in no Pod), -ESRCH (the Pod was deleted, has
+ * ended or is unknown, or its container was replaced: the process is on
+ * its way out) or -ENOMEM. Any thread; never blocks beyond the mutexes. */
+int podtable_may_attach(struct podtable *pt, const struct podref *ref, const char *container_id,
+                        char *why, size_t cap);
+
 /* The current configuration of a Pod by UID (a reference), or NULL. */
 struct podref *podtable_lookup(struct podtable *pt, const char *uid);
 

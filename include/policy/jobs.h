@@ -84,7 +84,9 @@ struct job {
     uint64_t created_ns, started_ns, finished_ns; /* real time */
     uint64_t created_mono_ns; /* CLOCK_MONOTONIC when queued (latency benches) */
     uint64_t deadline_ms;     /* monotonic; 0 until started */
-    int cancel_fd;            /* eventfd, readable once the job must stop (shutdown, deadline) */
+    /* eventfd, readable once the job must stop (shutdown, deadline, jobs_cancel_if) */
+    int cancel_fd;
+    char cancel_why[256]; /* jobs_cancel_if's reason for a running job ("" when none) */
     char reason[256];
     char detail[256];
     struct job_artefact artefacts[JOB_MAX_ARTEFACTS];
@@ -134,6 +136,16 @@ int jobs_submit(struct jobs *jobs, struct job_request *req, uint64_t *id);
 
 /* True when a job of that kind is queued or running for the process. */
 bool jobs_busy(struct jobs *jobs, const struct proc_ident *target, enum capture_kind kind);
+
+/* Picks the jobs jobs_cancel_if cancels: true with why filled. Called with
+ * the queue's lock held: must neither block nor call into jobs. */
+typedef bool (*jobs_cancel_fn)(const struct job *job, void *arg, char *why, size_t cap);
+
+/* Cancels the queued jobs fn picks (they end cancelled with its reason,
+ * never started) and asks the running ones it picks to stop (their
+ * cancel_fd; one the executor reports cancelled ends with that reason).
+ * Any thread; never blocks beyond the lock. Returns how many it picked. */
+int jobs_cancel_if(struct jobs *jobs, jobs_cancel_fn fn, void *arg);
 
 /* JSON of one job (NULL if unknown) or of every job (newest first). */
 struct cJSON *jobs_get_json(struct jobs *jobs, uint64_t id);

@@ -53,6 +53,12 @@ void oomwatch_free(struct oomwatch *ow);
 struct upload;
 void oomwatch_set_upload(struct oomwatch *ow, struct upload *upload);
 
+/* Kubernetes mode: a pin first asks podtable_may_attach (the pin enters
+ * the container), so that the directory of a JVM whose Pod opted out, was
+ * deleted or ended while the pin waited on the lane is never looked at.
+ * pods must outlive ow. Call before the first target is added. */
+void oomwatch_set_pods(struct oomwatch *ow, struct podtable *pods);
+
 /* Pins the target's dump directory (or records why not). Pins of
  * processes that are gone are released on later ticks. */
 void oomwatch_target_added(struct oomwatch *ow, const struct target *tg);

@@ -42,8 +42,12 @@ struct prewarm;
 
 /* NULL when FLAMESHOT_ATTACH_PREWARM is off or out of memory (tell them
  * apart with cfg->attach_prewarm); every function below is a no-op on
- * NULL. jobs and metrics may be NULL; what is given must outlive it. */
-struct prewarm *prewarm_new(const struct config *cfg, struct jobs *jobs, struct metrics *metrics);
+ * NULL. jobs, pods and metrics may be NULL; what is given must outlive it.
+ * pods (Kubernetes mode): each attempt first asks podtable_may_attach, so
+ * that a JVM whose Pod opted out, was deleted or ended while its attempt
+ * waited on the lane is never touched. */
+struct prewarm *prewarm_new(const struct config *cfg, struct jobs *jobs, struct podtable *pods,
+                            struct metrics *metrics);
 
 /* Starts the attempts that are due: each target PREWARM_SETTLE_MS after
  * it was added, once. Forgets processes no longer in t. Loop thread,

@@ -21,6 +21,7 @@ struct runner {
     struct metrics *metrics;
     struct gopprof_store *gopprof; /* Go targets' baselines (gopprof.h); NULL: none kept */
     struct upload *upload;         /* heap dumps to object storage (outbox/upload.h); NULL: off */
+    struct podtable *pods;         /* Kubernetes mode: asked before every attach; NULL outside */
 };
 
 /* What the runner needs to know about a target beyond its identity,
@@ -65,7 +66,17 @@ int runner_meta_base(struct artefact_meta *m, enum artefact_kind kind, const str
                      const struct runner_target *rt, const struct proc_ident *id,
                      const struct rule *rule, const char *trigger);
 
-/* The jobs_exec_fn: arg is a struct runner *. Profiles write one JFR
+/* A jobs_cancel_fn (arg: the struct podtable *, NULL outside Kubernetes):
+ * true, with why, for a queued job whose process may not be attached to
+ * now (podtable_may_attach: its Pod opted out, was deleted or ended, its
+ * container replaced), and for a running one whose Pod opted out (a
+ * running capture of a deleted or ended Pod finishes). The monitor
+ * cancels such jobs when the Pods change. */
+bool runner_job_forbidden(const struct job *job, void *pods, char *why, size_t cap);
+
+/* The jobs_exec_fn: arg is a struct runner *. In Kubernetes mode a job of
+ * a process that may not be attached to now (podtable_may_attach) ends
+ * cancelled, with the reason, without touching the process. Profiles write one JFR
  * artefact; snapshots one text artefact per jcmd command (each with its
  * summary record). A Go target's profile (a go rule) is pulled over HTTP
  * (gopprof.h) into one artefact of its attachments; a snapshot of one

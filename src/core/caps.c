@@ -134,6 +134,15 @@ static const struct feature features[CAPS_N_FEATURES] = {
                           0,
                           "a capture step that times out after becoming the JVM's user cannot "
                           "be killed: it is left to end by itself (helpers_stuck in /v1/status)"},
+    /* proc_connector.c: before Linux 6.6 (commit "connector/cn_proc: Allow
+     * non-root users access") cn_proc_mcast_ctl refuses PROC_CN_MCAST_LISTEN
+     * without CAP_NET_ADMIN in the initial user namespace */
+    [CAPS_PROC_CONNECTOR] = {{{BIT(CAP_NET_ADMIN), CAP_NET_ADMIN}},
+                             1,
+                             CAPS_KERNEL(6, 6),
+                             "when the /proc poller runs (no BPF), it cannot use the kernel's "
+                             "process connector: it lists /proc whenever /proc/loadavg shows a "
+                             "task created or reaped and re-reads every process every 2 s"},
 };
 
 const char *caps_name(int cap)

@@ -1,5 +1,7 @@
 #include "events/proc_connector.h"
 
+#include "core/caps.h"
+
 #include <errno.h>
 #include <linux/cn_proc.h>
 #include <linux/connector.h>
@@ -227,6 +229,12 @@ int pconn_open(struct pconn **out, int rcvbuf, char *err, size_t errcap)
     }
     int rc = setup(c, rcvbuf, err, errcap);
     if (rc < 0) {
+        /* before Linux 6.6 a refused subscription may only show as no
+         * event arriving: name the capability whenever it is missing */
+        char hint[128];
+        size_t n = strlen(err);
+        snprintf(err + n, errcap > n ? errcap - n : 0, "%s",
+                 caps_hint(CAPS_PROC_CONNECTOR, hint, sizeof(hint)));
         pconn_close(c);
         return rc;
     }

@@ -2,6 +2,7 @@
 #include "core/vec.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,6 +287,65 @@ static const char *state_why(enum podconfig_state s)
     default:
         return "";
     }
+}
+
+/* What the cache says now of ref's Pod, through the container's ID (or
+ * the Pod's UID while its status does not report the ID): 0 when it
+ * lives, else -ESRCH or -ENOMEM with *no the end of "Pod ns/name...". */
+static int pod_gone(struct podtable *pt, const struct podref *ref, const char *cid, const char **no)
+{
+    struct podcache_hit h;
+    struct pod p;
+    bool deleted = false, ended = false, mine = true;
+    int rc = cid && cid[0] ? podcache_by_container(pt->cache, cid, &h) : -ENOENT;
+    if (rc == 0) {
+        mine = !h.replaced && strcmp(h.pod.uid, ref->pod.uid) == 0;
+        deleted = h.deleted;
+        ended = pod_ended(&h.pod);
+        podcache_hit_free(&h);
+    } else if (rc == -ENOENT) {
+        rc = podcache_by_pod_id(pt->cache, ref->pod.uid, &p, &deleted);
+        ended = rc == 0 && pod_ended(&p);
+        if (rc == 0)
+            pod_free(&p);
+    }
+    *no = rc == -ENOENT ? " is no longer known (deleted)"
+          : rc < 0      ? ": out of memory checking it"
+          : !mine       ? ": a restart replaced its container"
+          : deleted     ? " was deleted"
+          : ended       ? " has ended"
+                        : NULL;
+    return rc == -ENOMEM ? rc : *no ? -ESRCH : 0;
+}
+
+/* Why the configuration st does not opt the Pod in, after "Pod ns/name". */
+static const char *config_why(enum podconfig_state st)
+{
+    return st == PODCONFIG_OFF         ? " opted out (flameshot.io/enabled is not \"true\")"
+           : st == PODCONFIG_ERROR     ? ": its flameshot.io/ annotations are malformed"
+           : st == PODCONFIG_NAMESPACE ? ": its namespace is not selected (FLAMESHOT_NAMESPACES, "
+                                         "FLAMESHOT_EXCLUDE_NAMESPACES)"
+                                       : ": the agent's own Pod";
+}
+
+int podtable_may_attach(struct podtable *pt, const struct podref *ref, const char *container_id,
+                        char *why, size_t cap)
+{
+    if (!ref) {
+        snprintf(why, cap, "not in an opted-in Pod's container");
+        return -EPERM;
+    }
+    const char *no = NULL;
+    int rc = pod_gone(pt, ref, container_id, &no);
+    struct podref *cur = rc ? NULL : podtable_lookup(pt, ref->pod.uid);
+    if (rc == 0 && !cur)
+        no = ": its configuration is not read";
+    else if (cur && cur->pc.state != PODCONFIG_ON)
+        no = config_why(cur->pc.state);
+    podref_put(cur);
+    if (no)
+        snprintf(why, cap, "Pod %s/%s%s", ref->pod.ns, ref->pod.name, no);
+    return rc ? rc : no ? -EPERM : 0;
 }
 
 /* The Pod's side of the verdict: m->ref is set when it is opted in. */

@@ -334,7 +334,11 @@ static struct job *take_next(struct jobs *j, bool urgent)
 static void apply_result(struct job *job, const struct job_result *res)
 {
     job->state = res->state;
-    snprintf(job->reason, sizeof(job->reason), "%s", res->reason);
+    if (res->state == JOB_CANCELLED && job->cancel_why[0]) /* jobs_cancel_if said why */
+        snprintf(job->reason, sizeof(job->reason), "%s%s%s", job->cancel_why,
+                 res->reason[0] ? "; " : "", res->reason);
+    else
+        snprintf(job->reason, sizeof(job->reason), "%s", res->reason);
     if (res->detail[0])
         snprintf(job->detail, sizeof(job->detail), "%s", res->detail);
     job->n_artefacts = res->n_artefacts < JOB_MAX_ARTEFACTS ? res->n_artefacts : JOB_MAX_ARTEFACTS;
@@ -510,6 +514,40 @@ static void cancel_all(struct jobs *j)
             snprintf(j->running[i]->detail, sizeof(j->running[i]->detail), "agent shutting down");
             signal_cancel(j->running[i]);
         }
+}
+
+int jobs_cancel_if(struct jobs *j, jobs_cancel_fn fn, void *arg)
+{
+    char why[sizeof(((struct job *)0)->reason)];
+    int n = 0;
+    pthread_mutex_lock(&j->lock);
+    for (int i = 0; i < j->queue_len;) {
+        struct job *job = j->queue[i];
+        if (!fn(job, arg, why, sizeof(why))) {
+            i++;
+            continue;
+        }
+        memmove(j->queue + i, j->queue + i + 1, (size_t)(--j->queue_len - i) * sizeof(*j->queue));
+        job->state = JOB_CANCELLED;
+        snprintf(job->reason, sizeof(job->reason), "%s", why);
+        log_info("jobs", "job %llu cancelled before it started: %s", (unsigned long long)job->id,
+                 why);
+        retire(j, job);
+        n++;
+    }
+    for (int i = 0; i < j->n_slots; i++) {
+        struct job *job = j->running[i];
+        if (!job || job->cancel_why[0] || !fn(job, arg, why, sizeof(why)))
+            continue;
+        snprintf(job->cancel_why, sizeof(job->cancel_why), "%s", why);
+        log_info("jobs", "job %llu asked to stop: %s", (unsigned long long)job->id, why);
+        signal_cancel(job);
+        n++;
+    }
+    if (n)
+        pthread_cond_broadcast(&j->changed); /* a slot in the queue, a turn */
+    pthread_mutex_unlock(&j->lock);
+    return n;
 }
 
 /* Joins the started workers until deadline_ms (monotonic); those still

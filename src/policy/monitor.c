@@ -61,7 +61,8 @@ struct monitor *monitor_new(const struct monitor_deps *deps)
     m->lane = lane_new("background", LANE_CAP, deps->metrics);
     m->oom = oomwatch_new(deps->cfg, deps->outbox, deps->jobs, m->lane, deps->metrics);
     oomwatch_set_upload(m->oom, deps->upload);
-    m->pw = prewarm_new(deps->cfg, deps->jobs, deps->metrics);
+    oomwatch_set_pods(m->oom, deps->pods);
+    m->pw = prewarm_new(deps->cfg, deps->jobs, deps->pods, deps->metrics);
     bool oom = deps->cfg->oom_hprof_enabled || deps->cfg->mode == FS_MODE_KUBERNETES;
     if (!m->lane || (oom && !m->oom) || (deps->cfg->attach_prewarm && !m->pw)) {
         prewarm_free(m->pw);
@@ -773,6 +774,8 @@ static void sync_pods(struct monitor *m, uint64_t now_ms)
         m->d.pods ? podtable_sync(m->d.pods, now_ms, m->d.on_pod_error, m->d.on_pod_error_arg) : 0;
     if (f <= 0)
         return; /* nothing new, or no memory: the next tick tries again */
+    /* jobs of a Pod that opted out, was deleted or ended: never attached */
+    jobs_cancel_if(m->d.jobs, runner_job_forbidden, m->d.pods);
     if (f & PODTABLE_CONFIG) {
         rejudge_stale(m);
         /* an opt-in or new rules: processes already running may match */

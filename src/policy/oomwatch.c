@@ -74,6 +74,7 @@ struct oomwatch {
     struct lane *lane;
     struct metrics *metrics;
     struct upload *upload; /* NULL: dumps are not uploaded */
+    struct podtable *pods; /* Kubernetes: asked before a container is entered */
     /* lane thread only */
     struct hprof_seen *seen;
     struct pin *pins;
@@ -268,6 +269,13 @@ static int heap_dump_spec(const struct proc_ident *id, struct hprof_spec *spec)
 static void do_pin(struct oomwatch *ow, const struct msg *m)
 {
     unpin(ow, &m->who.id);
+    char why[256];
+    /* its Pod may have opted out while this waited on the lane */
+    if (ow->pods && podtable_may_attach(ow->pods, m->who.rt.pod_ref, m->who.rt.container_id, why,
+                                        sizeof(why)) < 0) {
+        log_info("oomwatch", "pid %d: heap-dump directory not pinned: %s", m->who.id.pid, why);
+        return;
+    }
     struct pin *p = calloc(1, sizeof(*p));
     if (!p)
         return;
@@ -431,6 +439,12 @@ static struct msg *msg_new(struct oomwatch *ow, enum msg_kind kind, const struct
         m->who.rule = tg->rule;
     }
     return m;
+}
+
+void oomwatch_set_pods(struct oomwatch *ow, struct podtable *pods)
+{
+    if (ow)
+        ow->pods = pods;
 }
 
 void oomwatch_target_added(struct oomwatch *ow, const struct target *tg)

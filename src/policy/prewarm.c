@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,7 @@ struct entry {
 struct prewarm {
     struct lane *lane;
     struct jobs *jobs;
+    struct podtable *pods;
     struct metrics *metrics;
     pthread_mutex_t mu; /* entries: the lane's attempts report back */
     struct entry *e;
@@ -43,9 +45,12 @@ struct attempt {
     struct proc_ident id;
     uint64_t timeout_ms;
     int tries;
+    struct podref *pod_ref; /* Kubernetes: the target's Pod (a reference) */
+    char container_id[CONTAINERID_ID_LEN];
 };
 
-struct prewarm *prewarm_new(const struct config *cfg, struct jobs *jobs, struct metrics *metrics)
+struct prewarm *prewarm_new(const struct config *cfg, struct jobs *jobs, struct podtable *pods,
+                            struct metrics *metrics)
 {
     if (!cfg->attach_prewarm)
         return NULL;
@@ -53,6 +58,7 @@ struct prewarm *prewarm_new(const struct config *cfg, struct jobs *jobs, struct 
     if (!pw)
         return NULL;
     pw->jobs = jobs;
+    pw->pods = pods;
     pw->metrics = metrics;
     pthread_mutex_init(&pw->mu, NULL);
     pw->lane = lane_new("prewarm", LANE_CAP, metrics);
@@ -117,6 +123,11 @@ static int warm(const struct attempt *a)
     struct jvm *j = NULL;
     char err[768] = "";
     uint64_t t0 = units_now_mono_us();
+    if (a->pw->pods &&
+        podtable_may_attach(a->pw->pods, a->pod_ref, a->container_id, err, sizeof(err)) < 0) {
+        log_info("prewarm", "pid %d: not attached: %s", a->id.pid, err);
+        return PW_DONE;
+    }
     int rc = jvm_open(&a->id, &j, err, sizeof(err));
     if (rc == -ESRCH || rc == -ENOTSUP) /* gone, or not HotSpot: nothing to warm */
         return PW_DONE;
@@ -149,6 +160,7 @@ static void attempt_run(void *arg, bool run)
     struct attempt *a = arg;
     if (run)
         settle(a->pw, &a->id, warm(a));
+    podref_put(a->pod_ref);
     free(a);
 }
 
@@ -169,7 +181,10 @@ static int post(struct prewarm *pw, struct entry *e, const struct target *tg)
     *a = (struct attempt){.pw = pw,
                           .id = tg->id,
                           .timeout_ms = tmo && tmo < PREWARM_TIMEOUT_MS ? tmo : PREWARM_TIMEOUT_MS,
-                          .tries = e->tries + 1};
+                          .tries = e->tries + 1,
+                          .pod_ref = podref_get(tg->pod_ref)};
+    if (tg->has_cgroup)
+        snprintf(a->container_id, sizeof(a->container_id), "%s", tg->cg.container.id);
     /* a refused post calls attempt_run(a, false) at once: it only frees */
     if (lane_post(pw->lane, "an attach listener pre-warm", attempt_run, a,
                   PREWARM_TIMEOUT_MS + 3 * NSEXEC_KILL_WAIT_MS) < 0)

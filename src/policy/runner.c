@@ -368,9 +368,36 @@ static void run_gopprof(const struct runner *r, const struct job *job, struct jo
     gopprof_store_free(own);
 }
 
+/* 0, or why with -EPERM / -ESRCH / -ENOMEM (podtable_may_attach) when the
+ * job's process may not be attached to now; 0 outside Kubernetes. */
+static int may_attach(const struct job *job, void *pods, char *why, size_t cap)
+{
+    const struct runner_target *rt = job->payload;
+    return pods ? podtable_may_attach(pods, rt ? rt->pod_ref : NULL, rt ? rt->container_id : NULL,
+                                      why, cap)
+                : 0;
+}
+
+bool runner_job_forbidden(const struct job *job, void *pods, char *why, size_t cap)
+{
+    int rc = may_attach(job, pods, why, cap);
+    /* a running capture of a deleted or ended Pod finishes: the evidence of
+     * its end, from an attach made while it was opted in (and a job the
+     * lack of memory could not judge is judged again when it starts) */
+    return rc == -EPERM || (rc == -ESRCH && job->state != JOB_RUNNING);
+}
+
 void runner_exec(const struct job *job, struct job_result *res, void *arg)
 {
     const struct runner *r = arg;
+    /* the Pod may have opted out since the job was queued: asked again
+     * right before the attach (the SIGQUIT, the namespaces, the load) */
+    if (may_attach(job, r->pods, res->reason, sizeof(res->reason)) < 0) {
+        res->state = JOB_CANCELLED;
+        log_info("runner", "job %llu: cancelled, pid %d not attached: %s",
+                 (unsigned long long)job->id, job->target.pid, res->reason);
+        return;
+    }
     log_info("runner", "job %llu: %s of pid %d (%s) for %s", (unsigned long long)job->id,
              capture_kind_name(job->trigger.capture), job->target.pid, job->target.comm,
              trigger_kind_name(job->trigger.kind));

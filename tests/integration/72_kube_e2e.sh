@@ -13,6 +13,8 @@
 #     and go on serving the others;
 #   - stop watching when the annotation is removed, and watch again when
 #     it is back (MODIFIED events, no restart);
+#   - on that removal, cancel the Pod's queued capture, which never attaches,
+#     and stop its running profile, both saying why;
 #   - finish a profile whose Pod is deleted meanwhile, with its tags.
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$ROOT/tests/lib.sh"
@@ -95,6 +97,18 @@ queue_profile() {
         esac
     done
     echo "$1: still busy: $(cat "$D_BODY")" >&2
+    return 1
+}
+
+# wait_running ID: until job ID runs (10 s); fails saying its state
+wait_running() {
+    local i
+    for i in $(seq 1 100); do
+        d_api k "/v1/jobs/$1" > /dev/null
+        [ "$(jq -r .state "$D_BODY")" = running ] && return 0
+        sleep 0.1
+    done
+    echo "job $1: $(cat "$D_BODY")"
     return 1
 }
 
@@ -252,17 +266,43 @@ case_annotation_removed_then_back_applies_live() {
     wait_targets "$pid" 30 || return 1
 }
 
+# The Pod opts out (its annotation removed) while a profile of its JVM runs
+# and a snapshot waits behind it (one capture per JVM at a time): the
+# snapshot is cancelled and never attaches, the profile is stopped; both
+# say why. Then it opts in again.
+case_opted_out_pods_queued_job_never_attaches() {
+    caps && ids
+    local pid prof snap st
+    pid=$(ctr_pid app)
+    prof=$(queue_profile "/v1/profile?namespace=$NS&pod=$POD_A&container=app&duration=20s") ||
+        return 1
+    wait_running "$prof" || return 1
+    d_expect k 202 "/v1/snapshot?namespace=$NS&pod=$POD_A&container=app&type=thread_print" ||
+        return 1
+    snap=$(jq -r .job_id "$D_BODY")
+    d_expect k 200 "/v1/jobs/$snap" '.state == "queued"' || return 1
+    pod_a --rv 9003 | event MODIFIED
+    st=$(d_wait_job k "$snap" 30) && [ "$st" = cancelled ] || { echo "snapshot $snap: $st"; return 1; }
+    d_expect k 200 "/v1/jobs/$snap" '(.reason | test("^Pod '$NS/$POD_A' opted out")) and
+        (.artefacts | length == 0)' || return 1
+    st=$(d_wait_job k "$prof" 30) && [ "$st" = cancelled ] ||
+        { echo "profile $prof: $st: $(cat "$D_BODY")"; return 1; }
+    d_expect k 200 "/v1/jobs/$prof" '.reason | test("^Pod '$NS/$POD_A' opted out")' || return 1
+    d_wait_log k "job $snap cancelled before it started: Pod $NS/$POD_A opted out" 5 || return 1
+    ! grep -Eq "job $snap: (snapshot|profile) of pid" "$D_DIR/k/log" ||
+        { echo "job $snap ran"; grep "job $snap" "$D_DIR/k/log"; return 1; }
+    wait_targets "" 30 || return 1
+    pod_a_on --rv 9004 | event MODIFIED
+    wait_targets "$pid" 30 || return 1
+}
+
 case_pod_deleted_while_profiled_keeps_its_tags() {
     caps && ids
     local id i
     id=$(queue_profile "/v1/profile?namespace=$NS&pod=$POD_A&container=app&duration=6s") ||
         return 1
-    for i in $(seq 1 100); do
-        d_api k "/v1/jobs/$id" > /dev/null
-        [ "$(jq -r .state "$D_BODY")" = running ] && break
-        sleep 0.1
-    done
-    pod_a_on --rv 9003 | event DELETED
+    wait_running "$id"
+    pod_a_on --rv 9005 | event DELETED
     for i in $(seq 1 50); do
         d_api k /v1/targets > /dev/null
         [ "$(jq -r '.targets[0].pod_active' "$D_BODY")" = false ] && break
@@ -294,6 +334,7 @@ t_case cpu_threshold_profiles_it_with_the_pods_tags case_cpu_threshold_profiles_
 t_case http_trigger_selects_by_namespace_pod_container case_http_trigger_selects_by_namespace_pod_container
 t_case unreported_container_waits_for_its_id case_unreported_container_waits_for_its_id
 t_case annotation_removed_then_back_applies_live case_annotation_removed_then_back_applies_live
+t_case opted_out_pods_queued_job_never_attaches case_opted_out_pods_queued_job_never_attaches
 t_case pod_deleted_while_profiled_keeps_its_tags case_pod_deleted_while_profiled_keeps_its_tags
 t_case agent_stops_cleanly d_stop k
 t_done

@@ -208,6 +208,18 @@ case_daemonset_privileged() {
         "$WORK/privileged.json" >/dev/null || { echo "ServiceMonitor without the token"; return 1; }
 }
 
+# a kernel before 6.6 without BPF: the poller's process connector needs
+# CAP_NET_ADMIN and the host's network; the DaemonSet says what it is for
+case_daemonset_poller_connector() {
+    tools
+    rendered poller-connector || return 1
+    check poller-connector ".securityContext.capabilities.add == ($CAPS + [\"NET_ADMIN\"])" "NET_ADMIN added" &&
+    check poller-connector '.env[] | select(.name == "FLAMESHOT_BPF") | .value == "off"' "the poller" || return 1
+    ds poller-connector '.spec.template.spec.hostNetwork == true' >/dev/null || { echo "host network"; return 1; }
+    grep -q -- '- NET_ADMIN  # subscribe to the kernel.s process connector on kernels before 6.6' \
+        "$WORK/poller-connector.yaml" || { grep -n 'NET_ADMIN' "$WORK/poller-connector.yaml"; return 1; }
+}
+
 case_daemonset_existing_secret() {
     tools
     rendered existing-secret || return 1
@@ -318,6 +330,7 @@ t_case "values.yaml's defaults are the agent's defaults" case_defaults_are_the_a
 t_case "every FLAMESHOT_* variable the agent reads is exposed in values.yaml" case_every_variable_exposed
 t_case "default DaemonSet: hostPID, hostPort, downward API, token, capabilities, mounts, probes" case_daemonset_default
 t_case "privileged set: privileged, host network, ServiceMonitor with the token" case_daemonset_privileged
+t_case "poller-connector set: NET_ADMIN for the process connector, with its reason, and the host network" case_daemonset_poller_connector
 t_case "existing-secret set: the named Secret, no ServiceAccount nor RBAC created" case_daemonset_existing_secret
 t_case "custom set: resources, tolerations, namespaces, rules, scheduling" case_daemonset_custom
 t_case "the ClusterRole grants exactly pods get/list/watch and events create/patch" case_clusterrole_exact

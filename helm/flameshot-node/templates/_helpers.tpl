@@ -141,4 +141,5 @@ SETUID: act as the JVM's user, setresuid (src/capture/nsexec.c)
 SETGID: act as the JVM's group, setgroups and setresgid (src/capture/nsexec.c)
 KILL: SIGKILL of a capture step that timed out, running as the JVM's user (src/capture/nsexec.c)
 SYS_RESOURCE: raise RLIMIT_MEMLOCK for BPF maps on kernels before 5.11 (libbpf, from src/events/bpf_events.c)
+NET_ADMIN: subscribe to the kernel's process connector on kernels before 6.6, for the /proc poller (src/events/proc_connector.c), in the host network (http.hostNetwork=true)
 {{- end -}}

@@ -264,6 +264,51 @@ TEST(deleted_pod_keeps_its_reference_inactive_then_expires)
     teardown(&f);
 }
 
+/* The question asked right before an attach: is the process's Pod opted
+ * in now? A job or a pre-warm holds the reference it was queued with. */
+TEST(may_attach_answers_for_the_pod_now)
+{
+    struct fixture f;
+    char why[256] = "";
+    CHECK_EQ(setup(&f, NULL), 0);
+    CHECK_EQ(put(f.cache, "1", ON, CID_A, 0), 0);
+    CHECK(tsync(&f, 0) > 0);
+    struct podref *held = podtable_lookup(f.pt, UID_A); /* what a target got */
+    CHECK(held != NULL);
+    CHECK_EQ(podtable_may_attach(f.pt, held, CID_A, why, sizeof(why)), 0);
+    CHECK_EQ(podtable_may_attach(f.pt, NULL, CID_A, why, sizeof(why)), -EPERM);
+    /* new rules, still opted in: the held reference is stale, the Pod allowed */
+    CHECK_EQ(put(f.cache, "2", ON ",\"flameshot.io/service\":\"api\"", CID_A, 0), 0);
+    CHECK_EQ(tsync(&f, 0), PODTABLE_PODS | PODTABLE_CONFIG);
+    CHECK(atomic_load(&held->stale));
+    CHECK_EQ(podtable_may_attach(f.pt, held, CID_A, why, sizeof(why)), 0);
+    /* the annotation removed: opted out */
+    CHECK_EQ(put(f.cache, "3", "", CID_A, 0), 0);
+    CHECK_EQ(tsync(&f, 0), PODTABLE_PODS | PODTABLE_CONFIG);
+    CHECK_EQ(podtable_may_attach(f.pt, held, CID_A, why, sizeof(why)), -EPERM);
+    CHECK_STREQ(why, "Pod shop/api-0 opted out (flameshot.io/enabled is not \"true\")");
+    CHECK_EQ(put(f.cache, "4", ON, CID_A, 0), 0);
+    CHECK(tsync(&f, 0) > 0);
+    CHECK_EQ(podtable_may_attach(f.pt, held, CID_A, why, sizeof(why)), 0);
+    /* restarted: the old container's process is not the Pod's any more */
+    CHECK_EQ(put(f.cache, "5", ON, CID_X, 0), 0);
+    CHECK(tsync(&f, 0) >= 0);
+    CHECK_EQ(podtable_may_attach(f.pt, held, CID_A, why, sizeof(why)), -ESRCH);
+    CHECK_CONTAINS(why, "a restart replaced its container");
+    CHECK_EQ(podtable_may_attach(f.pt, held, CID_X, why, sizeof(why)), 0);
+    /* deleted: known at once from the cache, before the table's sync */
+    struct pod p;
+    CHECK_EQ(mkpod(&p, "6", ON, CID_X), 0);
+    CHECK_EQ(podcache_delete(f.cache, &p, 10), 0);
+    CHECK_EQ(podtable_may_attach(f.pt, held, CID_X, why, sizeof(why)), -ESRCH);
+    CHECK_STREQ(why, "Pod shop/api-0 was deleted");
+    CHECK(tsync(&f, 10 + GRACE + 1) > 0); /* the tombstone expires */
+    CHECK_EQ(podtable_may_attach(f.pt, held, CID_X, why, sizeof(why)), -ESRCH);
+    CHECK_CONTAINS(why, "no longer known");
+    podref_put(held);
+    teardown(&f);
+}
+
 TEST(own_pod_is_never_a_target)
 {
     struct fixture f;
@@ -280,4 +325,5 @@ TEST(own_pod_is_never_a_target)
 
 TEST_MAIN(opt_in_decides_and_names_the_container, annotation_change_replaces_the_configuration,
           malformed_annotation_reported_once, unreported_ids_wait_replaced_ones_do_not,
-          deleted_pod_keeps_its_reference_inactive_then_expires, own_pod_is_never_a_target)
+          deleted_pod_keeps_its_reference_inactive_then_expires, may_attach_answers_for_the_pod_now,
+          own_pod_is_never_a_target)

@@ -59,12 +59,18 @@ static void reset(void)
     atomic_store(&executed, 0);
 }
 
-static const char *state_of(struct jobs *j, uint64_t id, char *buf, size_t cap)
+/* A string field of the job's JSON ("(none)" for an unknown job). */
+static const char *field_of(struct jobs *j, uint64_t id, const char *name, char *buf, size_t cap)
 {
     cJSON *o = jobs_get_json(j, id);
-    snprintf(buf, cap, "%s", o ? cJSON_GetObjectItem(o, "state")->valuestring : "(none)");
+    snprintf(buf, cap, "%s", o ? cJSON_GetObjectItem(o, name)->valuestring : "(none)");
     cJSON_Delete(o);
     return buf;
+}
+
+static const char *state_of(struct jobs *j, uint64_t id, char *buf, size_t cap)
+{
+    return field_of(j, id, "state", buf, cap);
 }
 
 TEST(at_most_workers_run_at_once)
@@ -199,6 +205,46 @@ TEST(stop_cancels_queued_and_running_jobs)
     cJSON *list = jobs_list_json(j);
     CHECK_EQ(cJSON_GetArraySize(list), 2);
     cJSON_Delete(list);
+    jobs_free(j);
+}
+
+static bool pick_low_pids(const struct job *job, void *arg, char *why, size_t cap)
+{
+    if (job->target.pid > *(int *)arg)
+        return false;
+    snprintf(why, cap, "Pod shop/api-0 opted out");
+    return true;
+}
+
+/* A Pod that opted out: its queued job never starts, its running one is
+ * told to stop; both say why; others are untouched. */
+TEST(cancel_if_drops_queued_jobs_and_stops_running_ones)
+{
+    reset();
+    struct jobs *j = jobs_new(1, 4, 8, exec_wait, NULL, NULL);
+    uint64_t running, queued, other;
+    char st[32], why[256];
+    int upto = 2;
+    struct job_request a = req(1, CAPTURE_PROFILE, 30000, 60000);
+    struct job_request b = req(2, CAPTURE_PROFILE, 30000, 60000);
+    struct job_request c = req(3, CAPTURE_PROFILE, 10, 60000);
+    CHECK_EQ(jobs_submit(j, &a, &running), 0);
+    for (int i = 0; i < 5000 && jobs_running(j) == 0; i++)
+        usleep(1000);
+    CHECK_EQ(jobs_submit(j, &b, &queued), 0);
+    CHECK_EQ(jobs_submit(j, &c, &other), 0);
+    CHECK_EQ(jobs_cancel_if(j, pick_low_pids, &upto), 2);
+    CHECK_STREQ(state_of(j, queued, st, sizeof(st)), "cancelled");
+    CHECK_STREQ(field_of(j, queued, "reason", why, sizeof(why)), "Pod shop/api-0 opted out");
+    for (int i = 0; i < 500 && strcmp(state_of(j, other, st, sizeof(st)), "done"); i++)
+        usleep(10000);
+    CHECK_STREQ(state_of(j, running, st, sizeof(st)), "cancelled");
+    CHECK_STREQ(field_of(j, running, "reason", why, sizeof(why)),
+                "Pod shop/api-0 opted out; stopped early");
+    CHECK_STREQ(state_of(j, other, st, sizeof(st)), "done");
+    CHECK_EQ(atomic_load(&executed), 2); /* the queued one never ran */
+    CHECK_EQ(jobs_cancel_if(j, pick_low_pids, &upto), 0);
+    jobs_stop(j, 1000);
     jobs_free(j);
 }
 
@@ -652,4 +698,5 @@ TEST_MAIN(urgent_job_runs_while_the_only_worker_and_the_tenant_slot_are_busy,
           duplicates_per_target_and_kind_are_rejected, full_queue_is_reported,
           deadline_cancels_an_overrunning_job, stop_cancels_queued_and_running_jobs,
           history_is_bounded_and_listed_newest_first,
+          cancel_if_drops_queued_jobs_and_stops_running_ones,
           routine_jobs_wait_while_an_urgent_one_of_their_process_is_queued)

@@ -3,6 +3,7 @@
  * tests/helpers/fake_jvm processes that are real targets. */
 #include "fakejvm.h"
 #include "harness.h"
+#include "optin_fixture.h"
 #include "policy/prewarm.h"
 #include "core/units.h"
 
@@ -39,7 +40,7 @@ static int bench_start(struct bench *b, const char *mode, const char *env)
     if (config_load(&b->cfg, env_get, NULL, &err) < 0)
         return -1;
     b->t = targets_new(&b->cfg, NULL, NULL);
-    b->pw = prewarm_new(&b->cfg, NULL, &b->metrics);
+    b->pw = prewarm_new(&b->cfg, NULL, NULL, &b->metrics);
     if (!b->t || !b->pw || fakejvm_start(&b->f, mode, "java", env) < 0)
         return -1;
     return targets_consider(b->t, b->f.pid, &b->tg) == 1 ? 0 : -1;
@@ -135,7 +136,7 @@ TEST(a_non_jvm_target_is_left_alone)
     struct fakejvm f = {.pid = -1};
     CHECK_EQ(config_load(&cfg, env_get, NULL, &err), 0);
     struct targets *t = targets_new(&cfg, NULL, NULL);
-    struct prewarm *pw = prewarm_new(&cfg, NULL, &metrics);
+    struct prewarm *pw = prewarm_new(&cfg, NULL, NULL, &metrics);
     /* fakejvm_start with another program: a copy of sleep named java */
     snprintf(f.dir, sizeof(f.dir), "/tmp/fs-prewarm-XXXXXX");
     CHECK(mkdtemp(f.dir) != NULL);
@@ -186,7 +187,7 @@ TEST(a_jvm_being_captured_is_not_warmed_meanwhile)
     struct jobs *jobs = jobs_new(1, 4, 8, exec_held, &release, NULL);
     prewarm_stop(b.pw, 5000); /* bench_start may have an attempt running */
     prewarm_free(b.pw);
-    b.pw = prewarm_new(&b.cfg, jobs, &b.metrics);
+    b.pw = prewarm_new(&b.cfg, jobs, NULL, &b.metrics);
     uint64_t id, due = ok == 0 ? b.tg->added_ms + PREWARM_SETTLE_MS : 0;
     struct job_request r = {.trigger = {.kind = TRIGGER_HTTP, .capture = CAPTURE_SNAPSHOT},
                             .budget_ms = 60000};
@@ -211,13 +212,48 @@ TEST(a_jvm_being_captured_is_not_warmed_meanwhile)
     CHECK(sock);
 }
 
+/* Kubernetes: a JVM whose Pod opted out (the annotation removed) or was
+ * deleted after it became a target, before the monitor dropped it, is
+ * never signalled; one whose Pod is still opted in is. */
+TEST(a_jvm_whose_pod_opted_out_is_never_warmed)
+{
+    NEED_FAKE_JVM();
+    static const struct {
+        const char *annotations;
+        bool deleted, warmed;
+    } cases[] = {{"", false, false}, {OPTIN_ON, true, false}, {OPTIN_ON, false, true}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct bench b;
+        struct optin o = {0};
+        int ok = bench_start(&b, "lazy", NULL), due = -1;
+        ok = ok ?: optin_open(&o, &b.cfg);
+        prewarm_stop(b.pw, 5000); /* never ticked: nothing runs */
+        prewarm_free(b.pw);
+        b.pw = ok == 0 ? prewarm_new(&b.cfg, NULL, o.pt, &b.metrics) : NULL;
+        if (ok == 0 && b.pw) {
+            b.tg->pod_ref = optin_ref(&o); /* as targets_consider found it: opted in */
+            b.tg->has_cgroup = true;
+            snprintf(b.tg->cg.container.id, sizeof(b.tg->cg.container.id), "%s", OPTIN_CID);
+            ok = optin_set(&o, cases[i].annotations, cases[i].deleted);
+            due = prewarm_tick(b.pw, b.t, b.tg->added_ms + PREWARM_SETTLE_MS);
+            ok = ok ?: settle(&b, b.tg->added_ms + PREWARM_SETTLE_MS);
+        }
+        bool sock = has_socket(&b.f);
+        bench_stop(&b);
+        optin_close(&o);
+        CHECK_EQ(ok, 0);
+        CHECK_EQ(due, 1);
+        CHECK_EQ(sock, cases[i].warmed);
+    }
+}
+
 TEST(the_switch_turns_it_off)
 {
     const char *env[] = {"FLAMESHOT_ATTACH_PREWARM=false", NULL};
     struct config cfg;
     struct config_error err;
     CHECK_EQ(config_load(&cfg, env_get, (void *)env, &err), 0);
-    CHECK(prewarm_new(&cfg, NULL, NULL) == NULL);
+    CHECK(prewarm_new(&cfg, NULL, NULL, NULL) == NULL);
     prewarm_tick(NULL, NULL, 0); /* the monitor calls it regardless */
     CHECK_EQ(prewarm_busy(NULL), 0);
     CHECK_EQ(prewarm_stop(NULL, 0), 0);
@@ -226,4 +262,4 @@ TEST(the_switch_turns_it_off)
 
 TEST_MAIN(a_target_is_warmed_once_after_the_settle_time, a_jvm_with_attach_disabled_is_never_warmed,
           a_non_jvm_target_is_left_alone, a_jvm_being_captured_is_not_warmed_meanwhile,
-          the_switch_turns_it_off)
+          a_jvm_whose_pod_opted_out_is_never_warmed, the_switch_turns_it_off)

@@ -5,6 +5,7 @@
  * routine ones do not. Needs root and `make test-build`. */
 #include "core/fsutil.h"
 #include "harness.h"
+#include "optin_fixture.h"
 #include "outbox/outbox.h"
 #include "policy/runner.h"
 
@@ -197,5 +198,85 @@ TEST(whole_snapshots_are_complete_and_urgent_ones_skip_the_full_gc)
     CHECK_CONTAINS(log, "request jcmd GC.class_histogram\n");
 }
 
+/* How many times text holds needle. */
+static int count_of(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* Kubernetes: a job queued while its Pod was opted in starts after the
+ * Pod opted out (the annotation removed) or was deleted: it ends
+ * cancelled with the reason and the JVM is never attached to; opted in
+ * again, the same job attaches. */
+TEST(a_job_of_a_pod_no_longer_opted_in_never_attaches)
+{
+    struct fake f;
+    struct bench b;
+    struct optin o = {0};
+    struct job_result out = {0}, del = {0}, none = {0}, in = {0};
+    char log[4096] = "";
+    NEED(geteuid() == 0, "needs root (the attach helper enters the JVM's namespaces)");
+    NEED(fake_start("whole", &f) == 0, "run make test-build first (tests/helpers/fake_jvm)");
+    CHECK_EQ(bench_open(&b, f.pid, false), 0);
+    CHECK_EQ(optin_open(&o, &b.cfg), 0);
+    b.r.pods = o.pt;
+    b.rt.pod_ref = optin_ref(&o); /* queued while opted in */
+    snprintf(b.rt.container_id, sizeof(b.rt.container_id), "%s", OPTIN_CID);
+    CHECK_EQ(optin_set(&o, "", false), 0);
+    runner_exec(&b.job, &out, &b.r);
+    b.job.payload = NULL; /* a job of no Pod's process */
+    runner_exec(&b.job, &none, &b.r);
+    b.job.payload = &b.rt;
+    CHECK_EQ(optin_set(&o, OPTIN_ON, false), 0);
+    runner_exec(&b.job, &in, &b.r);
+    CHECK_EQ(optin_set(&o, OPTIN_ON, true), 0);
+    runner_exec(&b.job, &del, &b.r);
+    read_until(f.out, log, sizeof(log), "GC.class_histogram");
+    CHECK_EQ(fake_stop(&f), 0);
+    CHECK_EQ(out.state, JOB_CANCELLED);
+    CHECK_STREQ(out.reason, "Pod shop/api-0 opted out (flameshot.io/enabled is not \"true\")");
+    CHECK_EQ(out.n_artefacts, 0);
+    CHECK_EQ(none.state, JOB_CANCELLED);
+    CHECK_EQ(del.state, JOB_CANCELLED);
+    CHECK_STREQ(del.reason, "Pod shop/api-0 was deleted");
+    CHECK_EQ(in.state, JOB_DONE);
+    CHECK_EQ(in.n_artefacts, 2);
+    CHECK_EQ(count_of(log, "request jcmd Thread.print"), 1); /* the opted-in run only */
+    runner_target_release(&b.rt);
+    optin_close(&o);
+    bench_close(&b);
+}
+
+/* What the monitor cancels when the Pods change: any queued job of a Pod
+ * no longer opted in; a running one only when its Pod opted out (a
+ * deleted Pod's running capture finishes); nothing outside Kubernetes. */
+TEST(which_jobs_the_monitor_cancels)
+{
+    static struct config cfg;
+    struct optin o = {0};
+    struct runner_target rt = {0};
+    struct job job = {.payload = &rt, .state = JOB_QUEUED};
+    char why[256] = "";
+    CHECK_EQ(optin_open(&o, &cfg), 0);
+    rt.pod_ref = optin_ref(&o);
+    snprintf(rt.container_id, sizeof(rt.container_id), "%s", OPTIN_CID);
+    CHECK(!runner_job_forbidden(&job, o.pt, why, sizeof(why)));
+    CHECK_EQ(optin_set(&o, OPTIN_ON, true), 0); /* deleted */
+    CHECK(runner_job_forbidden(&job, o.pt, why, sizeof(why)));
+    CHECK_STREQ(why, "Pod shop/api-0 was deleted");
+    CHECK(!runner_job_forbidden(&job, NULL, why, sizeof(why)));
+    job.state = JOB_RUNNING;
+    CHECK(!runner_job_forbidden(&job, o.pt, why, sizeof(why)));
+    CHECK_EQ(optin_set(&o, "", false), 0); /* back, without the annotation */
+    CHECK(runner_job_forbidden(&job, o.pt, why, sizeof(why)));
+    CHECK_CONTAINS(why, "opted out");
+    runner_target_release(&rt);
+    optin_close(&o);
+}
+
 TEST_MAIN(snapshot_cut_by_the_kill_is_kept_as_incomplete,
-          whole_snapshots_are_complete_and_urgent_ones_skip_the_full_gc)
+          whole_snapshots_are_complete_and_urgent_ones_skip_the_full_gc,
+          a_job_of_a_pod_no_longer_opted_in_never_attaches, which_jobs_the_monitor_cancels)
