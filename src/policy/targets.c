@@ -530,9 +530,11 @@ static size_t stale_pids(struct targets *t, int **pids)
         v[i] = t->items[i]->id.pid;
     pthread_mutex_unlock(&t->lock);
     size_t k = 0;
-    for (size_t i = 0; v && i < n; i++)
-        if (!still_running(t, targets_find(t, v[i])))
+    for (size_t i = 0; v && i < n; i++) {
+        const struct target *tg = targets_find(t, v[i]);
+        if (tg && !still_running(t, tg))
             v[k++] = v[i];
+    }
     *pids = v;
     return v ? k : 0;
 }
