@@ -46,10 +46,12 @@ flood() { # forkers seconds
     done
 }
 
+# waits for the forkers (children of this shell: not in a $(...)); EXECS
+# says how many processes they ran
 flood_wait() {
     wait "${FORKERS[@]}" 2>/dev/null
     FORKERS=()
-    cat "$WORK"/forker*.out | awk '{ s += $1 } END { print s + 0 }'
+    EXECS=$(cat "$WORK"/forker*.out | awk '{ s += $1 } END { print s + 0 }')
 }
 
 # start_idle NAME: an Idle JVM with the rule's marker; waits for it to run
@@ -59,16 +61,17 @@ start_idle() {
     JVMS+=("$pid")
     echo "$pid" > "$WORK/$1.pid"
     local i
-    for i in $(seq 1 200); do
+    for i in $(seq 1 300); do # a JVM starting beside an exec flood is slow
         grep -q "Idle started" "$WORK/$1.log" && return 0
-        sleep 0.05
+        sleep 0.1
     done
     echo "JVM $1 did not start: $(cat "$WORK/$1.log")"
     return 1
 }
 
-status() { d_api ring /v1/status > /dev/null && jq -r ".event_source.$1" "$D_BODY"; }
-is_target() { d_api ring /v1/targets > /dev/null && jq -e --argjson p "$1" 'any(.targets[]; .pid == $p)' "$D_BODY" > /dev/null; }
+# the daemon of the case running: $DN
+status() { d_api "$DN" /v1/status > /dev/null && jq -r ".event_source.$1" "$D_BODY"; }
+is_target() { d_api "$DN" /v1/targets > /dev/null && jq -e --argjson p "$1" 'any(.targets[]; .pid == $p)' "$D_BODY" > /dev/null; }
 
 # wait_for SECS CMD...: until CMD succeeds
 wait_for() {
@@ -87,6 +90,7 @@ recovered() { # new old lost0 resyncs0
 
 case_lost_exec_and_exit_are_recovered_by_a_rescan() {
     caps
+    DN=ring
     forker || return 1
     start_idle old || return 1
     local old new dpid lost0 resyncs0 found0 t_cont
@@ -109,7 +113,8 @@ case_lost_exec_and_exit_are_recovered_by_a_rescan() {
     new=$(cat "$WORK/new.pid")
     kill -KILL "$old"
     wait "$old" 2>/dev/null
-    echo "flood: $(flood_wait) execs by 3 forkers in 4 s, daemon stopped"
+    flood_wait
+    echo "# flood: $EXECS execs by 3 forkers in 4 s, the daemon stopped"
     kill -CONT "$dpid"
     t_cont=$SECONDS
 
@@ -126,8 +131,8 @@ case_lost_exec_and_exit_are_recovered_by_a_rescan() {
     local m
     m=$(d_metric ring flameshot_events_resyncs_total)
     [ "${m:-0}" -ge 1 ] || { echo "flameshot_events_resyncs_total is '$m'"; return 1; }
-    [ "$(d_metric ring flameshot_events_lost_total)" = "$(status lost)" ] ||
-        { echo "lost differs between /metrics and /v1/status"; return 1; }
+    m=$(d_metric ring flameshot_events_lost_total)
+    [ "${m:-0}" -gt "$lost0" ] || { echo "flameshot_events_lost_total is '$m'"; return 1; }
     # at most one rescan a second (and one after the losses stopped)
     local rescans
     rescans=$(grep -c 'events lost: /proc rescanned' "$D_DIR/ring/log")
@@ -143,18 +148,20 @@ case_lost_exec_and_exit_are_recovered_by_a_rescan() {
 # at most once a second, each time for a loss.
 case_a_running_daemon_rescans_at_most_once_a_second() {
     caps
+    DN=running
     forker || return 1
-    d_start ring FLAMESHOT_BPF=on FLAMESHOT_BPF_RING_KB=4 FLAMESHOT_PROCESSES="$RULES" || return 1
+    d_start "$DN" FLAMESHOT_BPF=on FLAMESHOT_BPF_RING_KB=4 FLAMESHOT_PROCESSES="$RULES" || return 1
     local lost0 lost1 t0=$SECONDS rescans
     lost0=$(status lost) || return 1
     flood 3 3
-    echo "# flood: $(flood_wait) execs by 3 forkers in 3 s"
+    flood_wait
+    echo "# flood: $EXECS execs by 3 forkers in 3 s"
     lost1=$(status lost) || return 1
-    d_stop ring || { echo "exit status $?"; return 1; }
-    rescans=$(grep -c 'events lost: /proc rescanned' "$D_DIR/ring/log")
+    d_stop "$DN" || { echo "exit status $?"; return 1; }
+    rescans=$(grep -c 'events lost: /proc rescanned' "$D_DIR/$DN/log")
     echo "# 4 KiB ring, daemon running: $((lost1 - lost0)) events lost, $rescans rescans"
     [ "$rescans" -le $((SECONDS - t0 + 1)) ] || { echo "$rescans rescans in $((SECONDS - t0)) s"; return 1; }
-    ! grep -E 'msg="0 events lost' "$D_DIR/ring/log" || { echo "a rescan without a loss"; return 1; }
+    ! grep -E 'msg="0 events lost' "$D_DIR/$DN/log" || { echo "a rescan without a loss"; return 1; }
 }
 
 t_case "ring overflow: a JVM exec'd and one killed while events were lost: /proc rescanned, the table right again, counted" \
