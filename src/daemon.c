@@ -133,7 +133,8 @@ static int open_upload(struct daemon *d)
 static int open_events(struct daemon *d)
 {
     char err[512];
-    struct events_options o = {.mode = d->cfg->bpf, .metrics = &d->metrics};
+    struct events_options o = {
+        .mode = d->cfg->bpf, .metrics = &d->metrics, .ringbuf_bytes = d->cfg->bpf_ring_kb << 10};
     int rc = events_open(&o, &d->events, err, sizeof(err));
     if (rc < 0)
         log_error("daemon", "event source (FLAMESHOT_BPF=%s): %s", config_bpf_name(d->cfg->bpf),
@@ -338,7 +339,9 @@ static void on_tick(struct daemon *d)
     uint64_t expirations;
     if (read(d->tickfd, &expirations, sizeof(expirations)) < 0)
         return;
-    monitor_tick(d->monitor, units_now_mono_ms());
+    uint64_t now = units_now_mono_ms();
+    monitor_tick(d->monitor, now);
+    monitor_resync(d->monitor, now); /* losses may stop with no event after them */
 }
 
 /* Returns when a stop signal arrives. */
@@ -360,6 +363,7 @@ static void loop(struct daemon *d)
                 on_tick(d);
             } else {
                 events_consume(d->events, on_event, d->monitor);
+                monitor_resync(d->monitor, units_now_mono_ms());
             }
         }
     }

@@ -76,6 +76,7 @@ struct config {
     struct config_list exclude_namespaces;
     char *async_profiler_path;
     enum fs_bpf_mode bpf;
+    uint32_t bpf_ring_kb;      /* FLAMESHOT_BPF_RING_KB: a power of two, >= a page */
     uint64_t evidence_lead_ms; /* FLAMESHOT_EVIDENCE_LEAD; 0: off */
     int max_concurrent_jobs;
     int max_jobs_per_container;   /* running at once per container (cgroup) */

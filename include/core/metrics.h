@@ -73,6 +73,9 @@ struct metrics {
     _Atomic uint64_t outbox_dropped;
     _Atomic uint64_t too_large; /* captures failed too_large: an artefact over its cap */
     _Atomic uint64_t events_total, events_lost, ringbuf_full;
+    /* /proc rescans after lost events, and the targets they added or
+     * found gone (monitor_resync) */
+    _Atomic uint64_t events_resyncs, resync_found, resync_gone;
     _Atomic uint64_t http_by_class[6]; /* index: status / 100 */
     _Atomic uint64_t http_429, http_rate_limited;
     _Atomic uint64_t http_by_code[METRICS_HTTP_CODES]; /* index: metrics_http_code_index */

@@ -132,6 +132,14 @@ int events_set_proc_steps(struct events_source *s, int tgid, uint64_t from_bytes
  * stores them in the metrics given at open. */
 void events_stats(struct events_source *s, struct events_stats *out);
 
+/* Records known lost since open (events_stats' lost), re-read at most
+ * once a second (otherwise the last count read): cheap enough to ask
+ * after every events_consume. A count that grows means exec and exit
+ * records may be missing: the caller brings what it keeps from them back
+ * in step (monitor_resync). Always 0 for the poller, which re-lists /proc
+ * itself when its feed overflows. */
+uint64_t events_lost(struct events_source *s);
+
 /* "exec", "exit", "oom", "watermark_cgroup", "watermark_proc", "step_cgroup",
  * "step_proc", "unknown". */
 const char *events_kind_name(uint32_t kind);

@@ -70,6 +70,16 @@ void monitor_on_event(struct monitor *m, const struct fs_event *ev);
  * the running processes looked at again. now_ms is CLOCK_MONOTONIC. */
 void monitor_tick(struct monitor *m, uint64_t now_ms);
 
+/* After events_consume and each tick: when the event source lost records
+ * since the last call (events_lost grew: a full BPF ring), execs and
+ * exits may be missing, so the target table is brought back in step with
+ * a /proc rescan (targets_resync): targets found are added and armed,
+ * those gone go through the exit path. At most one rescan a second while
+ * losses go on, and one more once they stop; each logged once with the
+ * count and counted (events_resyncs, resync_found, resync_gone). Loop
+ * thread only; reads /proc when it rescans. */
+void monitor_resync(struct monitor *m, uint64_t now_ms);
+
 /* A capture asked for from outside (HTTP): queues a job for the target with
  * host pid `pid`. snapshot_type < 0 means both snapshots. Returns 0 with
  * *job_id; -ENOENT when pid is not a target; -ESTALE when its Pod was

@@ -3,7 +3,8 @@
  * Kubernetes: of an opted-in container, and the rule's container scope).
  * JDK tools (jcmd, jps, jstack, jmap, jinfo, jstat, jhsdb) and the agent's
  * own children never are. Filled by one /proc scan at start-up, then kept
- * current by exec/exit events only.
+ * current by exec/exit events, and by a rescan when some were lost
+ * (targets_resync).
  *
  * Ownership: the daemon loop is the only writer and holds the table lock
  * while it mutates; other threads (HTTP) read under targets_lock(). The
@@ -142,6 +143,23 @@ void targets_recheck(struct targets *t, uint64_t now_ms, void (*added)(struct ta
 /* The one start-up scan of /proc (then a probe, so that JVMs started by a
  * custom launcher are added too). Returns the number of targets added. */
 int targets_scan(struct targets *t);
+
+/* After lost events (a full BPF ring): the table brought back in step
+ * with /proc. First each target whose pid no longer names its process
+ * (exited, the pid reused, or another program exec'd: its command line
+ * changed) goes to gone(pid, arg), which must remove it (the caller's exit
+ * path); then every pid not in the table is looked at as by
+ * targets_consider, and added(tg, arg) called, lock held, for each new
+ * target (a custom launcher waits as a candidate, for targets_probe).
+ * Only the pid list and the command lines of processes not known are
+ * read; /proc without the lock. Loop thread only. Returns 0 with the
+ * counts in *out, or -errno when /proc cannot be listed (the gone are
+ * handled all the same). */
+struct targets_resync {
+    int found, gone;
+};
+int targets_resync(struct targets *t, void (*added)(struct target *, void *),
+                   void (*gone)(int pid, void *), void *arg, struct targets_resync *out);
 
 /* Removes pid (no-op if absent). Takes the lock itself. Returns 1 if a
  * target was removed. */

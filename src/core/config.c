@@ -21,6 +21,7 @@
 #define MIN_MONITOR_INTERVAL_MS 100
 #define MAX_MONITOR_INTERVAL_MS 3600000
 #define MAX_JOBS                64 /* also the job queue's capacity */
+#define MAX_BPF_RING_KB         65536
 
 /* Every variable we read, for the unknown-variable check. */
 static const char *const known_vars[] = {
@@ -50,6 +51,7 @@ static const char *const known_vars[] = {
     "FLAMESHOT_EXCLUDE_NAMESPACES",
     "FLAMESHOT_ASYNC_PROFILER_PATH",
     "FLAMESHOT_BPF",
+    "FLAMESHOT_BPF_RING_KB",
     "FLAMESHOT_EVIDENCE_LEAD",
     "FLAMESHOT_MAX_CONCURRENT_JOBS",
     "FLAMESHOT_MAX_JOBS_PER_CONTAINER",
@@ -234,6 +236,22 @@ static int load_evidence_lead(struct loader *l, struct config *c)
     return load_duration(l, "FLAMESHOT_EVIDENCE_LEAD", 3000, 0, &c->evidence_lead_ms);
 }
 
+/* FLAMESHOT_BPF_RING_KB: the kernel takes a power-of-two number of pages
+ * for a ring buffer; a smaller ring overflows sooner under an exec storm
+ * (then the target table is recovered by a /proc rescan, monitor.h). */
+static int load_bpf_ring(struct loader *l, struct config *c)
+{
+    uint64_t page_kb = (uint64_t)sysconf(_SC_PAGESIZE) >> 10, kb;
+    if (page_kb < 4)
+        page_kb = 4;
+    int rc = load_uint(l, "FLAMESHOT_BPF_RING_KB", NULL, 256, page_kb, MAX_BPF_RING_KB, &kb);
+    if (rc == 0 && (kb & (kb - 1)))
+        return fail(l, "FLAMESHOT_BPF_RING_KB", "%llu is not a power of two (e.g. 64, 256, 1024)",
+                    (unsigned long long)kb);
+    c->bpf_ring_kb = (uint32_t)kb;
+    return rc;
+}
+
 static int load_bpf(struct loader *l, struct config *c)
 {
     const char *v = var(l, "FLAMESHOT_BPF");
@@ -245,7 +263,7 @@ static int load_bpf(struct loader *l, struct config *c)
         c->bpf = FS_BPF_OFF;
     else
         return fail(l, "FLAMESHOT_BPF", "\"%s\" is not one of auto, on, off", v);
-    return load_evidence_lead(l, c);
+    return load_bpf_ring(l, c) ?: load_evidence_lead(l, c);
 }
 
 static int load_log_level(struct loader *l, struct config *c)
@@ -1042,6 +1060,7 @@ cJSON *config_to_json(const struct config *c)
     add_list_json(o, "exclude_namespaces", &c->exclude_namespaces);
     cJSON_AddStringToObject(o, "async_profiler_path", c->async_profiler_path);
     cJSON_AddStringToObject(o, "bpf", config_bpf_name(c->bpf));
+    cJSON_AddNumberToObject(o, "bpf_ring_kb", c->bpf_ring_kb);
     json_add_duration(o, "evidence_lead", c->evidence_lead_ms);
     cJSON_AddNumberToObject(o, "max_concurrent_jobs", c->max_concurrent_jobs);
     cJSON_AddNumberToObject(o, "max_jobs_per_container", c->max_jobs_per_container);

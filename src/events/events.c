@@ -24,6 +24,7 @@ struct events_source {
     int *marked; /* tgids with a process watermark */
     size_t nmarked, markcap;
     uint64_t delivered;
+    uint64_t lost; /* as of last_stats_ms */
     uint64_t last_stats_ms;
     events_cb cb;
     void *cb_arg;
@@ -212,12 +213,17 @@ int events_consume(struct events_source *s, events_cb cb, void *arg)
     s->cb_arg = arg;
     int n = s->bpf ? bpf_events_consume(s->bpf, deliver, s) : poller_consume(s->poller, deliver, s);
     s->cb = NULL;
-    uint64_t now = units_now_mono_ms();
-    if (s->metrics && now - s->last_stats_ms >= 1000) {
-        struct events_stats st;
-        events_stats(s, &st); /* refreshes the lost / ringbuf_full gauges */
-    }
+    if (s->metrics)
+        events_lost(s); /* refreshes the lost / ringbuf_full gauges */
     return n;
+}
+
+uint64_t events_lost(struct events_source *s)
+{
+    struct events_stats st;
+    if (units_now_mono_ms() - s->last_stats_ms >= 1000)
+        events_stats(s, &st);
+    return s->lost;
 }
 
 /* ---- registrations ------------------------------------------------------------------- */
@@ -321,6 +327,7 @@ void events_stats(struct events_source *s, struct events_stats *out)
         out->ringbuf_full = c.ringbuf_full;
         out->lost = c.ringbuf_full + c.malformed;
     }
+    s->lost = out->lost;
     metrics_set(s->metrics, events_lost, out->lost);
     metrics_set(s->metrics, ringbuf_full, out->ringbuf_full);
     s->last_stats_ms = units_now_mono_ms();

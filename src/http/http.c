@@ -267,6 +267,9 @@ static cJSON *event_source_json(struct http *h)
     cJSON_AddNumberToObject(o, "events", m ? (double)atomic_load(&m->events_total) : 0);
     cJSON_AddNumberToObject(o, "lost", m ? (double)atomic_load(&m->events_lost) : 0);
     cJSON_AddNumberToObject(o, "ringbuf_full", m ? (double)atomic_load(&m->ringbuf_full) : 0);
+    cJSON_AddNumberToObject(o, "resyncs", m ? (double)atomic_load(&m->events_resyncs) : 0);
+    cJSON_AddNumberToObject(o, "resync_found", m ? (double)atomic_load(&m->resync_found) : 0);
+    cJSON_AddNumberToObject(o, "resync_gone", m ? (double)atomic_load(&m->resync_gone) : 0);
     return o;
 }
 

@@ -173,6 +173,12 @@ static void events(struct buf *b, const struct metrics *m, const struct prom_ext
         (double)get(&m->events_lost));
     one(b, "flameshot_ringbuf_full_total", "counter",
         "BPF ring buffer reservations that failed in the kernel.", (double)get(&m->ringbuf_full));
+    one(b, "flameshot_events_resyncs_total", "counter",
+        "/proc rescans of the target table after lost events.", (double)get(&m->events_resyncs));
+    one(b, "flameshot_events_resync_found_total", "counter",
+        "Targets those rescans added (their exec was lost).", (double)get(&m->resync_found));
+    one(b, "flameshot_events_resync_gone_total", "counter",
+        "Targets those rescans found gone (their exit was lost).", (double)get(&m->resync_gone));
 }
 
 static void background(struct buf *b, const struct metrics *m)

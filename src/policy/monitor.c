@@ -30,6 +30,8 @@
 #define RECORD_BUDGET_MS     10000 /* one record into the spool, fsyncs included */
 /* a death's record waits this long for the urgent snapshots it cut */
 #define EVIDENCE_WAIT_MS 3000
+/* rescans of /proc after lost events: at most one this often */
+#define RESYNC_MIN_MS 1000
 
 /* A watched memory cgroup: how many targets live in it, its mark, and its
  * climb (the step ladder armed for limit, leadtime.h). */
@@ -50,6 +52,8 @@ struct monitor {
     struct watched_cg *cgs;
     size_t n_cgs, cap_cgs;
     unsigned ticks;
+    uint64_t lost_seen;      /* events_lost at the last /proc (re)scan */
+    uint64_t last_resync_ms; /* monotonic */
 };
 
 struct monitor *monitor_new(const struct monitor_deps *deps)
@@ -453,6 +457,18 @@ static void on_exit_event(struct monitor *m, const struct fs_event *ev)
     metrics_set(m->d.metrics, targets, targets_count(m->d.targets));
 }
 
+/* Gone without an exit event (a source that missed it, lost events): the
+ * same path, without a status. Lock held. */
+static void exited_unseen(struct monitor *m, int pid)
+{
+    struct fs_event ev = {.kind = FS_EV_EXIT,
+                          .tgid = pid,
+                          .exit_code = -1,
+                          .exit_signal = -1,
+                          .flags = FS_EVF_NO_EXIT_STATUS};
+    on_exit_event(m, &ev);
+}
+
 /* Event times are CLOCK_BOOTTIME; records carry wall-clock times, jobs
  * the monotonic moment of detection: boot_ns on the clock now() reads
  * (now when unknown or in the future). */
@@ -675,6 +691,8 @@ void monitor_on_event(struct monitor *m, const struct fs_event *ev)
 
 int monitor_start(struct monitor *m)
 {
+    /* what is lost from now on, the scan may miss */
+    m->lost_seen = events_lost(m->d.events);
     int n = targets_scan(m->d.targets);
     targets_lock(m->d.targets);
     for (size_t i = 0; i < targets_count(m->d.targets); i++)
@@ -801,17 +819,39 @@ void monitor_tick(struct monitor *m, uint64_t now_ms)
             i++;
             continue;
         }
-        /* gone without an exit event (a source that missed it): same path */
-        struct fs_event ev = {.kind = FS_EV_EXIT,
-                              .tgid = tg->id.pid,
-                              .exit_code = -1,
-                              .exit_signal = -1,
-                              .flags = FS_EVF_NO_EXIT_STATUS};
-        on_exit_event(m, &ev);
+        exited_unseen(m, tg->id.pid);
     }
     auto_profile(m, now_ms);
     prewarm_tick(m->pw, m->d.targets, now_ms);
     targets_unlock(m->d.targets);
+}
+
+static void gone_cb(int pid, void *arg)
+{
+    struct monitor *m = arg;
+    targets_lock(m->d.targets);
+    exited_unseen(m, pid);
+    targets_unlock(m->d.targets);
+}
+
+void monitor_resync(struct monitor *m, uint64_t now_ms)
+{
+    uint64_t lost = events_lost(m->d.events);
+    if (lost <= m->lost_seen || now_ms < m->last_resync_ms + RESYNC_MIN_MS)
+        return;
+    struct targets_resync r;
+    int rc = targets_resync(m->d.targets, added_cb, gone_cb, m, &r);
+    metrics_inc(m->d.metrics, events_resyncs);
+    metrics_add(m->d.metrics, resync_found, (uint64_t)r.found);
+    metrics_add(m->d.metrics, resync_gone, (uint64_t)r.gone);
+    metrics_set(m->d.metrics, targets, targets_count(m->d.targets));
+    char failed[96] = "";
+    if (rc < 0)
+        snprintf(failed, sizeof(failed), " (listing it failed: %s)", strerror(-rc));
+    log_warn("monitor", "%llu events lost: /proc rescanned%s, %d targets found, %d gone",
+             (unsigned long long)(lost - m->lost_seen), failed, r.found, r.gone);
+    m->lost_seen = lost;
+    m->last_resync_ms = now_ms;
 }
 
 int monitor_request(struct monitor *m, int pid, struct trigger *trigger, int snapshot_type,

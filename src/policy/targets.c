@@ -504,6 +504,77 @@ int targets_scan(struct targets *t)
     return sc.added;
 }
 
+/* pid still runs the program it was added with: same process (start
+ * time), same command line. An unreadable one is kept: it was readable. */
+static bool still_running(struct targets *t, const struct target *tg)
+{
+    char *argv = NULL;
+    size_t len = 0;
+    if (!procfs_same_process(t->proc_root, &tg->id))
+        return false;
+    int rc = procfs_read_argv(t->proc_root, tg->id.pid, &argv, &len);
+    bool same = rc < 0 ? rc != -ENOENT && rc != -ESRCH
+                       : len == tg->argv_len && memcmp(argv, tg->argv, len) == 0;
+    free(argv);
+    return same;
+}
+
+/* The pids of targets no longer running what they were added with. The
+ * loop is the only writer: the targets stay while it reads. */
+static size_t stale_pids(struct targets *t, int **pids)
+{
+    pthread_mutex_lock(&t->lock);
+    size_t n = t->n;
+    int *v = n ? malloc(n * sizeof(*v)) : NULL;
+    for (size_t i = 0; v && i < n; i++)
+        v[i] = t->items[i]->id.pid;
+    pthread_mutex_unlock(&t->lock);
+    size_t k = 0;
+    for (size_t i = 0; v && i < n; i++) {
+        const struct target *tg = targets_find(t, v[i]);
+        if (tg && !still_running(t, tg))
+            v[k++] = v[i];
+    }
+    *pids = v;
+    return v ? k : 0;
+}
+
+struct resync {
+    struct targets *t;
+    void (*added)(struct target *, void *);
+    void *arg;
+    int found;
+};
+
+static int resync_one(int pid, void *arg)
+{
+    struct resync *r = arg;
+    struct target *tg = NULL;
+    if (targets_consider(r->t, pid, &tg) != 1)
+        return 0;
+    pthread_mutex_lock(&r->t->lock);
+    if (targets_find(r->t, pid) == tg) {
+        r->found++;
+        r->added(tg, r->arg);
+    }
+    pthread_mutex_unlock(&r->t->lock);
+    return 0;
+}
+
+int targets_resync(struct targets *t, void (*added)(struct target *, void *),
+                   void (*gone)(int pid, void *), void *arg, struct targets_resync *out)
+{
+    int *pids;
+    size_t n = stale_pids(t, &pids);
+    for (size_t i = 0; i < n; i++)
+        gone(pids[i], arg);
+    free(pids);
+    struct resync r = {.t = t, .added = added, .arg = arg};
+    int rc = procfs_each_pid(t->proc_root, resync_one, &r);
+    *out = (struct targets_resync){.found = r.found, .gone = (int)n};
+    return rc;
+}
+
 /* The candidates as they are now: ident copies, read without the lock. */
 static struct proc_ident *candidate_idents(struct targets *t, size_t *n)
 {

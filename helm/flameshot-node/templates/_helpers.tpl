@@ -110,6 +110,7 @@ agent's own default applies. Checks the schema cannot express fail here.
   "FLAMESHOT_KUBE_SA_DIR" $c.kubeSaDir
   "FLAMESHOT_ASYNC_PROFILER_PATH" $c.asyncProfilerPath
   "FLAMESHOT_BPF" $c.bpf
+  "FLAMESHOT_BPF_RING_KB" (int64 $c.bpfRingKb)
   "FLAMESHOT_EVIDENCE_LEAD" $c.evidenceLead
   "FLAMESHOT_MAX_CONCURRENT_JOBS" (int64 $c.maxConcurrentJobs)
   "FLAMESHOT_MAX_JOBS_PER_CONTAINER" (int64 $c.maxJobsPerContainer)

@@ -164,6 +164,11 @@ static const struct reject_case rejects[] = {
     /* scalar variables */
     {{"FLAMESHOT_MODE=cluster"}, "FLAMESHOT_MODE", "not one of auto, kubernetes, standalone"},
     {{"FLAMESHOT_BPF=maybe"}, "FLAMESHOT_BPF", "not one of auto, on, off"},
+    {{"FLAMESHOT_BPF_RING_KB=2"}, "FLAMESHOT_BPF_RING_KB", "out of range [4, 65536]"},
+    {{"FLAMESHOT_BPF_RING_KB=131072"}, "FLAMESHOT_BPF_RING_KB", "out of range"},
+    {{"FLAMESHOT_BPF_RING_KB=100"}, "FLAMESHOT_BPF_RING_KB", "100 is not a power of two"},
+    {{"FLAMESHOT_BPF_RING_KB=256k"}, "FLAMESHOT_BPF_RING_KB", "not a whole number"},
+    {{"FLAMESHOT_BPF_RING_KB=-4"}, "FLAMESHOT_BPF_RING_KB", "must not be negative"},
     {{"FLAMESHOT_EVIDENCE_LEAD=3"}, "FLAMESHOT_EVIDENCE_LEAD", "not a duration"},
     {{"FLAMESHOT_LOG_LEVEL=verbose"}, "FLAMESHOT_LOG_LEVEL", "not one of debug"},
     {{"FLAMESHOT_DATAKIT_ADDR=datakit:9529"}, "FLAMESHOT_DATAKIT_ADDR", "must start with http"},
@@ -398,6 +403,7 @@ TEST(defaults_are_flameshot_defaults)
     CHECK(c.node_name && c.node_name[0]);
     CHECK_STREQ(c.async_profiler_path, "/opt/async-profiler");
     CHECK_EQ(c.bpf, FS_BPF_AUTO);
+    CHECK_EQ(c.bpf_ring_kb, 256);
     CHECK_EQ(c.max_concurrent_jobs, 2);
     CHECK_EQ(c.max_jobs_per_container, 1);
     CHECK_EQ(c.max_queued_per_container, 8);
@@ -439,6 +445,7 @@ TEST(every_variable_is_read)
                          "FLAMESHOT_NODE_NAME=node-7",
                          "FLAMESHOT_ASYNC_PROFILER_PATH=/opt/ap",
                          "FLAMESHOT_BPF=off",
+                         "FLAMESHOT_BPF_RING_KB=64",
                          "FLAMESHOT_MAX_CONCURRENT_JOBS=4",
                          "FLAMESHOT_MAX_JOBS_PER_CONTAINER=3",
                          "FLAMESHOT_MAX_QUEUED_PER_CONTAINER=16",
@@ -481,6 +488,7 @@ TEST(every_variable_is_read)
     CHECK_STREQ(c.node_name, "node-7");
     CHECK_STREQ(c.async_profiler_path, "/opt/ap");
     CHECK_EQ(c.bpf, FS_BPF_OFF);
+    CHECK_EQ(c.bpf_ring_kb, 64);
     CHECK_EQ(c.max_concurrent_jobs, 4);
     CHECK_EQ(c.max_jobs_per_container, 3);
     CHECK_EQ(c.max_queued_per_container, 16);
@@ -613,6 +621,27 @@ TEST(evidence_lead_defaults_to_3s_and_0_turns_it_off)
         CHECK_MSG(load(env, &c) == 0, "%s refused", cases[i].env);
         CHECK_MSG(c.evidence_lead_ms == cases[i].ms, "%s: %llu ms", cases[i].env,
                   (unsigned long long)c.evidence_lead_ms);
+        config_free(&c);
+    }
+}
+
+TEST(bpf_ring_defaults_to_256_kib_and_takes_powers_of_two)
+{
+    static const struct {
+        const char *env;
+        uint32_t kb;
+    } cases[] = {{NULL, 256},
+                 {"FLAMESHOT_BPF_RING_KB=4", 4},
+                 {"FLAMESHOT_BPF_RING_KB=1024", 1024},
+                 {"FLAMESHOT_BPF_RING_KB=65536", 65536}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *env[] = {cases[i].env, NULL};
+        struct config c;
+        CHECK_MSG(load(env, &c) == 0, "%s refused", cases[i].env);
+        CHECK_MSG(c.bpf_ring_kb == cases[i].kb, "%s: %u KiB", cases[i].env, c.bpf_ring_kb);
+        cJSON *j = config_to_json(&c);
+        CHECK_EQ(cJSON_GetObjectItem(j, "bpf_ring_kb")->valueint, (int)cases[i].kb);
+        cJSON_Delete(j);
         config_free(&c);
     }
 }
@@ -1024,7 +1053,8 @@ TEST(heap_dump_settings_and_profiling_switch)
 
 TEST_MAIN(
     go_rules_take_flameshots_pprof_fields, pod_limits_refused_in_kubernetes_mode,
-    evidence_lead_defaults_to_3s_and_0_turns_it_off, http_off_loopback_needs_token_or_insecure,
+    evidence_lead_defaults_to_3s_and_0_turns_it_off,
+    bpf_ring_defaults_to_256_kib_and_takes_powers_of_two, http_off_loopback_needs_token_or_insecure,
     every_rejection_names_variable_path_and_reason, defaults_are_flameshot_defaults,
     every_variable_is_read, monitor_interval_accepts_flameshot_bare_seconds,
     mode_auto_follows_kubernetes_service_host, kube_api_and_service_account_in_kubernetes_mode_only,

@@ -142,6 +142,9 @@ TEST(values_rendered)
     atomic_store(&m.events_total, 1000);
     atomic_store(&m.events_lost, 3);
     atomic_store(&m.ringbuf_full, 1);
+    atomic_store(&m.events_resyncs, 2);
+    atomic_store(&m.resync_found, 1);
+    atomic_store(&m.resync_gone, 4);
     atomic_store(&m.http_by_code[metrics_http_code_index(429)], 5000);
     atomic_store(&m.http_by_code[metrics_http_code_index(202)], 2);
     atomic_store(&m.http_by_code[metrics_http_code_index(418)], 1);
@@ -170,6 +173,9 @@ TEST(values_rendered)
     CHECK_CONTAINS(s, "flameshot_events_total 1000\n");
     CHECK_CONTAINS(s, "flameshot_events_lost_total 3\n");
     CHECK_CONTAINS(s, "flameshot_ringbuf_full_total 1\n");
+    CHECK_CONTAINS(s, "flameshot_events_resyncs_total 2\n");
+    CHECK_CONTAINS(s, "flameshot_events_resync_found_total 1\n");
+    CHECK_CONTAINS(s, "flameshot_events_resync_gone_total 4\n");
     CHECK_CONTAINS(s, "flameshot_http_requests_total{code=\"429\"} 5000\n");
     CHECK_CONTAINS(s, "flameshot_http_requests_total{code=\"202\"} 2\n");
     CHECK_CONTAINS(s, "flameshot_http_requests_total{code=\"other\"} 1\n");

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "core/log.h"
@@ -341,7 +342,166 @@ TEST(without_a_quota_cpu_is_percent_of_one_core)
     config_free(&cfg);
 }
 
-TEST_MAIN(service_from_jar_or_main_class, a_candidate_is_added_once_the_probe_sees_libjvm_mapped,
+/* ---- a /proc tree the test writes, for the rescan after lost events ---- */
+
+struct fakeproc {
+    char dir[64], proc[96];
+};
+
+static int put_file(const char *path, const char *text, size_t len)
+{
+    FILE *fp = fopen(path, "w");
+    if (!fp)
+        return -errno;
+    size_t n = fwrite(text, 1, len, fp);
+    return fclose(fp) == 0 && n == len ? 0 : -EIO;
+}
+
+/* <proc>/<pid>/{stat,status,cmdline,exe}; cmd space-separated, exe the
+ * program's path (a java launcher or not) */
+static int fp_proc(struct fakeproc *f, int pid, unsigned long long start, const char *cmd,
+                   const char *exe)
+{
+    char d[160], p[200], text[512], argv[256];
+    const char *comm = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
+    snprintf(d, sizeof(d), "%s/%d", f->proc, pid);
+    mkdir(d, 0755);
+    snprintf(text, sizeof(text), "%d (%s) S 1 0 0 0 0 0 0 0 0 0 0 0 0 0 20 0 1 0 %llu 0 100 0\n",
+             pid, comm, start);
+    snprintf(p, sizeof(p), "%s/stat", d);
+    int rc = put_file(p, text, strlen(text));
+    snprintf(text, sizeof(text),
+             "Name:\t%s\nTgid:\t%d\nPid:\t%d\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nThreads:\t1\n",
+             comm, pid, pid);
+    snprintf(p, sizeof(p), "%s/status", d);
+    rc = rc ?: put_file(p, text, strlen(text));
+    snprintf(p, sizeof(p), "%s/cmdline", d);
+    rc = rc ?: put_file(p, argv, t_argv(cmd, argv, sizeof(argv)));
+    snprintf(p, sizeof(p), "%s/exe", d);
+    unlink(p);
+    return rc ?: (symlink(exe, p) < 0 ? -errno : 0);
+}
+
+static void fp_gone(struct fakeproc *f, int pid)
+{
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s/%d'", f->proc, pid);
+    if (system(cmd) != 0)
+        fprintf(stderr, "# could not remove %s/%d\n", f->proc, pid);
+}
+
+static int fp_init(struct fakeproc *f)
+{
+    snprintf(f->dir, sizeof(f->dir), "/tmp/fs-targets-proc.XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -errno;
+    snprintf(f->proc, sizeof(f->proc), "%s/proc", f->dir);
+    char p[128];
+    if (mkdir(f->proc, 0755) < 0)
+        return -errno;
+    snprintf(p, sizeof(p), "%s/meminfo", f->proc);
+    int rc = put_file(p, "MemTotal: 8000000 kB\n", 21);
+    snprintf(p, sizeof(p), "%s/uptime", f->proc);
+    return rc ?: put_file(p, "1000.00 900.00\n", 15);
+}
+
+static void fp_done(struct fakeproc *f)
+{
+    char cmd[96];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "# could not remove %s\n", f->dir);
+}
+
+struct resync_seen {
+    struct targets *t;
+    int added, gone;
+    int gone_pids[8];
+};
+
+static void resync_added(struct target *tg, void *arg)
+{
+    (void)tg;
+    ((struct resync_seen *)arg)->added++;
+}
+
+static void resync_gone(int pid, void *arg)
+{
+    struct resync_seen *s = arg;
+    if (s->gone < 8)
+        s->gone_pids[s->gone] = pid;
+    s->gone++;
+    targets_remove(s->t, pid);
+}
+
+static bool gone_has(const struct resync_seen *s, int pid)
+{
+    for (int i = 0; i < s->gone && i < 8; i++)
+        if (s->gone_pids[i] == pid)
+            return true;
+    return false;
+}
+
+#define JAVA "/usr/lib/jvm/bin/java"
+
+/* Events lost in a full ring: an exit (200), an exec of another program
+ * (300), a new JVM (400), a pid reused by the same program (500: only its
+ * start time tells). The rescan
+ * brings the table back to what /proc says, and a second one finds
+ * nothing more to do. */
+TEST(a_resync_adds_lost_execs_and_drops_lost_exits)
+{
+    struct fakeproc f;
+    struct config cfg;
+    struct config_error err;
+    CHECK_EQ(fp_init(&f), 0);
+    CHECK_EQ(config_load(&cfg, NULL, NULL, &err), 0); /* the default rule: java */
+    CHECK_EQ(fp_proc(&f, 100, 50, "/bin/sh -c x", "/bin/sh"), 0);
+    CHECK_EQ(fp_proc(&f, 200, 60, "java -cp /a A", JAVA), 0);
+    CHECK_EQ(fp_proc(&f, 300, 70, "java -cp /b B", JAVA), 0);
+    CHECK_EQ(fp_proc(&f, 500, 80, "java -cp /e E", JAVA), 0);
+    struct targets *t = targets_new(&cfg, f.proc, f.dir);
+    CHECK_EQ(targets_scan(t), 3);
+
+    fp_gone(&f, 200);
+    CHECK_EQ(fp_proc(&f, 300, 70, "python3 /srv/b.py", "/usr/bin/python3"), 0);
+    CHECK_EQ(fp_proc(&f, 400, 90, "java -jar /srv/d.jar", JAVA), 0);
+    fp_gone(&f, 500);
+    CHECK_EQ(fp_proc(&f, 500, 95, "java -cp /e E", JAVA), 0); /* the same command line */
+    struct resync_seen seen = {.t = t};
+    struct targets_resync r;
+    CHECK_EQ(targets_resync(t, resync_added, resync_gone, &seen, &r), 0);
+    CHECK_EQ(r.gone, 3);
+    CHECK_EQ(seen.gone, 3);
+    CHECK(gone_has(&seen, 200) && gone_has(&seen, 300) && gone_has(&seen, 500));
+    CHECK_EQ(r.found, 2);
+    CHECK_EQ(seen.added, 2);
+    CHECK_EQ(targets_count(t), 2);
+    CHECK(targets_find(t, 200) == NULL && targets_find(t, 300) == NULL);
+    CHECK(targets_find(t, 400) != NULL);
+    CHECK_STREQ(targets_find(t, 400)->service, "d");
+    CHECK(targets_find(t, 500) != NULL);
+    CHECK_EQ(targets_find(t, 500)->id.start_time, 95);
+    CHECK_STREQ(targets_find(t, 500)->service, "E");
+
+    seen = (struct resync_seen){.t = t};
+    CHECK_EQ(targets_resync(t, resync_added, resync_gone, &seen, &r), 0);
+    CHECK_EQ(r.found, 0);
+    CHECK_EQ(r.gone, 0);
+    CHECK_EQ(targets_count(t), 2);
+
+    /* /proc unreadable: the error, and the targets it cannot see are gone */
+    fp_done(&f);
+    seen = (struct resync_seen){.t = t};
+    CHECK(targets_resync(t, resync_added, resync_gone, &seen, &r) < 0);
+    CHECK_EQ(r.gone, 2);
+    CHECK_EQ(targets_count(t), 0);
+    targets_free(t);
+    config_free(&cfg);
+}
+
+TEST_MAIN(service_from_jar_or_main_class, a_resync_adds_lost_execs_and_drops_lost_exits,
+          a_candidate_is_added_once_the_probe_sees_libjvm_mapped,
           a_matching_non_jvm_waits_as_a_candidate_then_is_dropped, jdk_tools_are_never_targets,
           matching_process_becomes_a_target_with_limits, overrides_win_over_cgroup_limits,
           startup_scan_finds_existing_targets, a_rule_the_limits_make_unreachable_is_warned_once,
