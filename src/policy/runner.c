@@ -284,12 +284,17 @@ static void run_snapshot(const struct runner *r, const struct job *job, struct j
                                                             : CAPTURE_SNAP_NO_THREADS;
     capture_snapshots(&job->target, rt->settings.jcmd_timeout_ms, flags, &tx[0].out, &tx[1].out,
                       r->metrics, sum);
-    int ok = 0, big = 0;
+    int ok = 0, big = 0, spool = 0;
     bool cut = false;
     for (int i = 0; i < SNAPSHOT_TYPES; i++) {
         bool wanted = !rt->snapshot_only_types || rt->snapshot_type == i;
         if (!wanted || sum[i].rc < 0 || sum[i].output_size_bytes == 0) {
-            if (wanted && sum[i].rc == -EFBIG && !big++)
+            /* the spool, not the JVM, failed: the capture's own error
+             * would blame the reply */
+            if (wanted && tx[i].write_error && !spool++)
+                snprintf(res->reason, sizeof(res->reason), "outbox: writing the %s output: %s",
+                         snapshot_command((enum snapshot_type)i), strerror(tx[i].write_error));
+            else if (wanted && sum[i].rc == -EFBIG && !big++)
                 snprintf(res->reason, sizeof(res->reason), "%s", sum[i].error);
             else if (wanted && !res->reason[0])
                 snprintf(res->reason, sizeof(res->reason), "%s: %s",

@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,15 +79,20 @@ struct bench {
     struct runner r;
     struct runner_target rt;
     struct job job;
+    bool mounted;
 };
 
-static int bench_open(struct bench *b, int pid, bool urgent)
+/* tmpfs (NULL: none): the mount options of a tmpfs made the outbox's root */
+static int bench_open(struct bench *b, int pid, bool urgent, const char *tmpfs)
 {
     char err[256];
     memset(b, 0, sizeof(*b));
     snprintf(b->root, sizeof(b->root), "/tmp/fs-test-runner-XXXXXX");
     if (!mkdtemp(b->root))
         return -errno;
+    if (tmpfs && mount("tmpfs", b->root, "tmpfs", 0, tmpfs) < 0)
+        return -errno;
+    b->mounted = tmpfs != NULL;
     struct outbox_opts o = {.root = b->root};
     int rc = outbox_open(&o, &b->ob, err, sizeof(err));
     if (rc < 0)
@@ -108,6 +114,8 @@ static void bench_close(struct bench *b)
 {
     outbox_close(b->ob);
     char cmd[128];
+    if (b->mounted)
+        umount(b->root);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", b->root);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", b->root);
@@ -138,7 +146,7 @@ TEST(snapshot_cut_by_the_kill_is_kept_as_incomplete)
     struct job_result res = {0};
     NEED(geteuid() == 0, "needs root (the attach helper enters the JVM's namespaces)");
     NEED(fake_start("die-in-dump", &f) == 0, "run make test-build first (tests/helpers/fake_jvm)");
-    CHECK_EQ(bench_open(&b, f.pid, true), 0);
+    CHECK_EQ(bench_open(&b, f.pid, true, NULL), 0);
     runner_exec(&b.job, &res, &b.r);
     int status = fake_stop(&f);
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL); /* the kill came mid-dump */
@@ -170,7 +178,7 @@ static void whole_run(bool urgent, char *log, size_t cap, struct t_state *t_)
     log[0] = '\0';
     NEED(geteuid() == 0, "needs root (the attach helper enters the JVM's namespaces)");
     NEED(fake_start("whole", &f) == 0, "run make test-build first (tests/helpers/fake_jvm)");
-    CHECK_EQ(bench_open(&b, f.pid, urgent), 0);
+    CHECK_EQ(bench_open(&b, f.pid, urgent, NULL), 0);
     runner_exec(&b.job, &res, &b.r);
     read_until(f.out, log, cap, "GC.class_histogram");
     CHECK_EQ(fake_stop(&f), 0); /* alive until we killed it */
@@ -197,5 +205,37 @@ TEST(whole_snapshots_are_complete_and_urgent_ones_skip_the_full_gc)
     CHECK_CONTAINS(log, "request jcmd GC.class_histogram\n");
 }
 
+/* Another writer took every byte of the spool's filesystem: the job fails
+ * naming the spool (not the JVM's reply), and the loss is counted. */
+TEST(a_snapshot_the_full_spool_cannot_take_fails_naming_it)
+{
+    struct fake f;
+    struct bench b;
+    struct job_result res = {0};
+    struct outbox_stats st;
+    char filler[128];
+    static char block[65536];
+    NEED(geteuid() == 0, "needs root (the attach helper, the tmpfs)");
+    NEED(fake_start("whole", &f) == 0, "run make test-build first (tests/helpers/fake_jvm)");
+    CHECK_EQ(bench_open(&b, f.pid, false, "size=256k"), 0);
+    snprintf(filler, sizeof(filler), "%s/filler", b.root);
+    int fd = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    while (fd >= 0 && write(fd, block, sizeof(block)) > 0)
+        ;
+    if (fd >= 0)
+        close(fd);
+    runner_exec(&b.job, &res, &b.r);
+    fake_stop(&f);
+    outbox_stats(b.ob, &st);
+    bench_close(&b);
+    CHECK_EQ(res.state, JOB_FAILED);
+    CHECK_EQ(res.n_artefacts, 0);
+    CHECK_CONTAINS(res.reason, "outbox: writing the ");
+    CHECK_CONTAINS(res.reason, "No space left on device");
+    CHECK(st.dropped >= 1);
+    CHECK_CONTAINS(st.spool_error, "No space left on device");
+}
+
 TEST_MAIN(snapshot_cut_by_the_kill_is_kept_as_incomplete,
-          whole_snapshots_are_complete_and_urgent_ones_skip_the_full_gc)
+          whole_snapshots_are_complete_and_urgent_ones_skip_the_full_gc,
+          a_snapshot_the_full_spool_cannot_take_fails_naming_it)
