@@ -524,15 +524,23 @@ static void enospc_on(struct t_state *t_, const char *root)
     CHECK_EQ(count_files(path, ".tmp"), 0);
 }
 
-TEST(enospc_drops_the_oldest_and_retries_once)
+/* Runs body on a fresh 512 KiB tmpfs, unmounted after (with any mount
+ * body left stacked on it). */
+static void on_tmpfs(struct t_state *t_, void (*body)(struct t_state *, const char *))
 {
     char root[64];
     NEED(geteuid() == 0, "mounting a tmpfs needs root");
     CHECK(tmpdir(root));
     CHECK_EQ(mount("tmpfs", root, "tmpfs", 0, "size=512k"), 0);
-    enospc_on(t_, root);
-    umount(root);
+    body(t_, root);
+    while (umount(root) == 0)
+        ;
     rmdir(root);
+}
+
+TEST(enospc_drops_the_oldest_and_retries_once)
+{
+    on_tmpfs(t_, enospc_on);
 }
 
 /* Fills the filesystem of dir: a file that takes every byte left. */
@@ -557,7 +565,6 @@ static uint64_t dropped_of(struct outbox *ob, char *spool_error, size_t cap)
     return st.dropped;
 }
 
-/* The body runs with root a tmpfs; the caller unmounts whatever is left. */
 static void unwritable_spool_on(struct t_state *t_, const char *root)
 {
     char err[256], why[256], filler[PATH_MAX];
@@ -610,14 +617,7 @@ static void unwritable_spool_on(struct t_state *t_, const char *root)
 
 TEST(an_unwritable_spool_counts_each_lost_artefact_and_recovers)
 {
-    char root[64];
-    NEED(geteuid() == 0, "mounting a tmpfs needs root");
-    CHECK(tmpdir(root));
-    CHECK_EQ(mount("tmpfs", root, "tmpfs", 0, "size=512k"), 0);
-    unwritable_spool_on(t_, root);
-    while (umount(root) == 0) /* the read-only bind, if a check failed on it, then the tmpfs */
-        ;
-    rmdir(root);
+    on_tmpfs(t_, unwritable_spool_on);
 }
 
 TEST(datakit_routes_become_local_when_the_address_is_removed)
