@@ -373,6 +373,23 @@ static void run_gopprof(const struct runner *r, const struct job *job, struct jo
     gopprof_store_free(own);
 }
 
+/* A request that timed out on a stopped JVM (SIGSTOP, a debugger): a
+ * connect's error says so (attach.h), a snapshot's reply read does not,
+ * and a stopped JVM is not a slow one to whoever reads the job. */
+static void name_a_stopped_jvm(const struct job *job, struct job_result *res)
+{
+    struct proc_stat st;
+    size_t n = strlen(res->reason);
+    if (res->state != JOB_FAILED || !strstr(res->reason, "timed out") ||
+        strstr(res->reason, "is stopped (state"))
+        return;
+    if (procfs_read_stat(NULL, job->target.pid, &st) < 0 || (st.state != 'T' && st.state != 't') ||
+        !procfs_same_process(NULL, &job->target))
+        return;
+    snprintf(res->reason + n, sizeof(res->reason) - n,
+             "; the JVM process is stopped (state %c) and cannot answer until resumed", st.state);
+}
+
 void runner_exec(const struct job *job, struct job_result *res, void *arg)
 {
     const struct runner *r = arg;
@@ -393,6 +410,8 @@ void runner_exec(const struct job *job, struct job_result *res, void *arg)
     } else {
         run_profile(r, job, res);
     }
+    if (!go)
+        name_a_stopped_jvm(job, res);
     log_info("runner", "job %llu: %s%s%s", (unsigned long long)job->id, job_state_name(res->state),
              res->reason[0] ? ": " : "", res->reason);
 }

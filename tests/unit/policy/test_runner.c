@@ -236,6 +236,29 @@ TEST(a_snapshot_the_full_spool_cannot_take_fails_naming_it)
     CHECK_CONTAINS(st.spool_error, "No space left on device");
 }
 
+/* The listener runs but the process is stopped: the connect succeeds
+ * (the kernel queues it), the reply never comes; the reason says why. */
+TEST(a_snapshot_of_a_stopped_jvm_times_out_naming_the_stopped_state)
+{
+    struct fake f;
+    struct bench b;
+    struct job_result res = {0};
+    NEED(geteuid() == 0, "needs root (the attach helper enters the JVM's namespaces)");
+    NEED(fake_start("whole", &f) == 0, "run make test-build first (tests/helpers/fake_jvm)");
+    CHECK_EQ(bench_open(&b, f.pid, false, NULL), 0);
+    b.rt.settings.jcmd_timeout_ms = 1000;
+    kill(f.pid, SIGSTOP);
+    runner_exec(&b.job, &res, &b.r);
+    kill(f.pid, SIGCONT);
+    fake_stop(&f);
+    bench_close(&b);
+    CHECK_EQ(res.state, JOB_FAILED);
+    CHECK_EQ(res.n_artefacts, 0);
+    CHECK_CONTAINS(res.reason, "timed out");
+    CHECK_CONTAINS(res.reason, "the JVM process is stopped (state T)");
+}
+
 TEST_MAIN(snapshot_cut_by_the_kill_is_kept_as_incomplete,
+          a_snapshot_of_a_stopped_jvm_times_out_naming_the_stopped_state,
           whole_snapshots_are_complete_and_urgent_ones_skip_the_full_gc,
           a_snapshot_the_full_spool_cannot_take_fails_naming_it)
