@@ -218,14 +218,15 @@ snapshot_fails() {
         { echo "snapshot on a bad spool: $(cat "$D_BODY")"; return 1; }
 }
 
-# snapshot_kept NAME PID: a snapshot job ends done and its texts are on disk
+# snapshot_kept NAME PID: a snapshot job ends done and its texts reach
+# the local directory (the delivery thread moves them there)
 snapshot_kept() {
     local f
     d_expect "$1" 202 "/v1/snapshot?pid=$2" '.job_ids | length == 1' || return 1
     jobs_done "$1" "$(jq '.job_ids[0]' "$D_BODY")" || return 1
     jq -e '.artefacts | length == 2' "$D_BODY" > /dev/null || { cat "$D_BODY"; return 1; }
     for f in $(jq -r '.artefacts[].name' "$D_BODY"); do
-        [ -s "$f" ] || { echo "job says $f is kept, but it is not"; return 1; }
+        d_wait_file "$f" 20 > /dev/null || { echo "the job says $f is kept, but it is not"; return 1; }
     done
 }
 
