@@ -47,7 +47,7 @@ cleanup() {
         done
         mountpoint -q "$m" && umount -l "$m"
     done
-    rm -rf "$WORK"
+    rm -rf "$WORK" "$D_DIR" # again: a daemon killed above may have written its exit status since
 }
 trap cleanup EXIT
 
