@@ -52,6 +52,13 @@
  * oldest artefact and is retried once; a second failure fails that one
  * artefact with a reason. The agent never stops for a full disk.
  *
+ * A spool that cannot be written (full even after the drops, read-only,
+ * not writable): each artefact lost to it (a payload not created; a write,
+ * sync, rename or record failing) counts as a drop; the first loss of a
+ * run is logged (warn) with the reason, which the stats show (spool_error)
+ * until an artefact is written again, which is logged too. Artefacts
+ * already pending stay and are retried.
+ *
  * Thread-safety: every function may be called from any thread; producers
  * commit concurrently while the delivery thread sends. */
 #ifndef FS_OUTBOX_H
@@ -92,6 +99,7 @@ struct outbox_tx {
     struct bounded out;
     int fd;
     uint64_t reserved; /* budget held for it (payload so far, its record, a step ahead) */
+    int write_error;   /* errno of a failed write: outbox_abort counts the loss */
     struct outbox *ob;
     char path[PATH_MAX]; /* the temp file, inside the outbox directory */
 };
@@ -179,8 +187,9 @@ struct outbox_stats {
     uint64_t oldest_age_ms; /* age of the oldest pending artefact, 0: none */
     size_t local_items;     /* artefacts kept by the local sink */
     uint64_t local_bytes;
-    uint64_t max_bytes;                                   /* the budget */
-    uint64_t dropped;                                     /* since open */
+    uint64_t max_bytes;    /* the budget */
+    uint64_t dropped;      /* since open */
+    char spool_error[256]; /* why the spool refused the last write; "" once one succeeds */
     struct outbox_sink_stats sinks[ARTEFACT_ROUTE_COUNT]; /* indexed by route bit */
 };
 

@@ -150,7 +150,9 @@ static void outbox(struct buf *b, const struct metrics *m, const struct prom_ext
         "Age of the oldest artefact waiting in the outbox (0: none).",
         (double)x->outbox_oldest_age_ms / 1000.0);
     one(b, "flameshot_outbox_dropped_total", "counter",
-        "Artefacts dropped to keep FLAMESHOT_SPOOL_MAX_MB.", (double)get(&m->outbox_dropped));
+        "Artefacts dropped to keep FLAMESHOT_SPOOL_MAX_MB or lost to a spool that cannot be "
+        "written.",
+        (double)get(&m->outbox_dropped));
     one(b, "flameshot_captures_too_large_total", "counter",
         "Captures failed as too_large: an artefact past its cap, nothing kept.",
         (double)get(&m->too_large));

@@ -59,7 +59,11 @@ struct outbox {
     uint64_t bytes;
     uint64_t reserved; /* budget held by open transactions */
     uint64_t dropped;
-    uint64_t rng; /* units_jitter_next, under mu */
+    /* the spool's filesystem refusing a write (full, read-only): the
+     * first loss of a run is logged, and the first success after it */
+    uint64_t spool_losses; /* artefacts lost since the last success */
+    char spool_error[256]; /* "" while writes succeed */
+    uint64_t rng;          /* units_jitter_next, under mu */
     struct sink_state sinks[ARTEFACT_ROUTE_COUNT];
     struct sink_local *local;
     struct sink_datakit *dk; /* NULL: local mode */
@@ -235,6 +239,50 @@ static int make_room(struct outbox *ob, uint64_t need)
             return -ENOSPC;
     update_gauges(ob);
     return 0;
+}
+
+/* A write to the spool failed (the filesystem is full or read-only) and
+ * an artefact is lost: a drop. Every capture fails the same way until
+ * the disk is fixed, so only the first loss of a run is a warning. */
+static void spool_lost(struct outbox *ob, const char *why)
+{
+    pthread_mutex_lock(&ob->mu);
+    bool first = !ob->spool_error[0];
+    snprintf(ob->spool_error, sizeof(ob->spool_error), "%s", why);
+    ob->spool_losses++;
+    ob->dropped++;
+    metrics_inc(ob->metrics, outbox_dropped);
+    pthread_mutex_unlock(&ob->mu);
+    if (first)
+        log_warn(MOD,
+                 "dropped an artefact: %s; every artefact is dropped until the spool can be "
+                 "written again",
+                 why);
+    else
+        log_debug(MOD, "dropped an artefact: %s", why);
+}
+
+/* A commit failed: lost to a spool write (io < 0), or refused. */
+static void not_queued(struct outbox *ob, enum artefact_kind kind, int io, const char *err)
+{
+    if (io < 0 && io != -ENOMEM)
+        spool_lost(ob, err);
+    else
+        log_warn(MOD, "%s not queued: %s", artefact_kind_name(kind), err);
+}
+
+/* An artefact was written: ends a run of spool_lost. */
+static void spool_written(struct outbox *ob)
+{
+    pthread_mutex_lock(&ob->mu);
+    uint64_t lost = ob->spool_losses;
+    bool was = ob->spool_error[0];
+    ob->spool_error[0] = '\0';
+    ob->spool_losses = 0;
+    pthread_mutex_unlock(&ob->mu);
+    if (was)
+        log_info(MOD, "the spool %s can be written again (%" PRIu64 " artefacts dropped meanwhile)",
+                 ob->dir, lost);
 }
 
 /* After ENOSPC from the filesystem itself: free one artefact. 1 if one
@@ -496,8 +544,10 @@ static int tx_write(void *arg, const void *data, size_t len)
             if (drop_for_enospc(tx->ob))
                 continue;
         }
-        if (n < 0)
+        if (n < 0) {
+            tx->write_error = errno;
             return -errno;
+        }
         p += n;
         len -= (size_t)n;
     }
@@ -520,8 +570,10 @@ int outbox_begin(struct outbox *ob, uint64_t cap, struct outbox_tx *tx)
     snprintf(tx->path, sizeof(tx->path), "%s/" TMP_PREFIX "%016" PRIx64 ".payload", ob->dir, token);
     tx->fd = open(tx->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (tx->fd < 0) {
+        char why[PATH_MAX + 64];
         rc = -errno;
-        log_warn(MOD, "cannot create %s: %s", tx->path, strerror(errno));
+        snprintf(why, sizeof(why), "cannot create %s: %s", tx->path, strerror(errno));
+        spool_lost(ob, why);
         tx->path[0] = '\0';
         release(ob, tx);
         return rc;
@@ -531,6 +583,12 @@ int outbox_begin(struct outbox *ob, uint64_t cap, struct outbox_tx *tx)
 
 void outbox_abort(struct outbox *ob, struct outbox_tx *tx)
 {
+    if (tx->write_error) {
+        char why[PATH_MAX + 64];
+        snprintf(why, sizeof(why), "writing %s: %s", tx->path, strerror(tx->write_error));
+        tx->write_error = 0;
+        spool_lost(ob, why);
+    }
     if (tx->fd >= 0)
         close(tx->fd);
     tx->fd = -1;
@@ -572,11 +630,12 @@ int outbox_commit(struct outbox *ob, struct outbox_tx *tx, const struct artefact
     char dest[PATH_MAX];
     uint64_t size = 0, record_len = 0;
     struct item *it = NULL;
+    int io = 0; /* a write to the spool failed */
     int rc = artefact_kind_has_payload(meta->kind) ? 0 : -EINVAL;
     if (rc < 0)
         snprintf(err, errcap, "a %s has no payload", artefact_kind_name(meta->kind));
     if (rc == 0)
-        rc = seal(tx, &size, err, errcap);
+        io = rc = seal(tx, &size, err, errcap);
     if (rc == 0 && (rc = prepare(ob, meta, size, &it)) < 0)
         snprintf(err, errcap, "out of memory");
     if (rc == 0 && (rc = reserve(ob, it, size + RECORD_ROOM, &tx->reserved, err, errcap)) < 0) {
@@ -586,12 +645,12 @@ int outbox_commit(struct outbox *ob, struct outbox_tx *tx, const struct artefact
     if (rc == 0 && it) {
         path_of(ob, it->m.id, ".payload", dest, sizeof(dest));
         if (rename(tx->path, dest) < 0) {
-            rc = -errno;
+            io = rc = -errno;
             snprintf(err, errcap, "cannot rename %s: %s", tx->path, strerror(errno));
         } else {
             tx->path[0] = '\0';
             fsutil_fsync_parent(dest);
-            rc = write_record(ob, it, &record_len, err, errcap);
+            io = rc = write_record(ob, it, &record_len, err, errcap);
         }
         if (rc < 0)
             unlink(dest);
@@ -599,12 +658,15 @@ int outbox_commit(struct outbox *ob, struct outbox_tx *tx, const struct artefact
             fill_receipt(ob, it, rcpt); /* before publish: then it belongs to the sender */
         publish(ob, it, rc, record_len);
     }
+    if (rc == 0 || io < 0)
+        tx->write_error = 0; /* kept, or counted once below */
     outbox_abort(ob, tx);
     if (rc < 0) {
-        log_warn(MOD, "%s not queued: %s", artefact_kind_name(meta->kind), err);
+        not_queued(ob, meta->kind, io, err);
         item_free(it);
         return rc;
     }
+    spool_written(ob);
     log_debug(MOD, "queued %s (%" PRIu64 " bytes)", artefact_kind_name(meta->kind), size);
     return 0;
 }
@@ -625,17 +687,19 @@ int outbox_put_summary(struct outbox *ob, const struct artefact_meta *meta,
         item_free(it);
         it = NULL;
     }
+    int io = 0;
     if (rc == 0 && it) {
-        rc = write_record(ob, it, &record_len, err, errcap);
+        io = rc = write_record(ob, it, &record_len, err, errcap);
         if (rc == 0)
             fill_receipt(ob, it, rcpt);
         publish(ob, it, rc, record_len);
     }
     if (rc < 0) {
-        log_warn(MOD, "%s not queued: %s", artefact_kind_name(meta->kind), err);
+        not_queued(ob, meta->kind, io, err);
         item_free(it);
         return rc;
     }
+    spool_written(ob);
     return 0;
 }
 
@@ -1218,6 +1282,7 @@ void outbox_stats(struct outbox *ob, struct outbox_stats *st)
     st->local_bytes = sink_local_bytes(ob->local);
     st->max_bytes = ob->max_bytes;
     st->dropped = ob->dropped;
+    snprintf(st->spool_error, sizeof(st->spool_error), "%s", ob->spool_error);
     for (int i = 0; i < ARTEFACT_ROUTE_COUNT; i++) {
         const struct sink_state *s = &ob->sinks[i];
         struct outbox_sink_stats *o = &st->sinks[i];
@@ -1276,6 +1341,10 @@ cJSON *outbox_stats_json(struct outbox *ob)
     cJSON_AddNumberToObject(o, "local_bytes", (double)st.local_bytes);
     cJSON_AddNumberToObject(o, "max_bytes", (double)st.max_bytes);
     cJSON_AddNumberToObject(o, "dropped", (double)st.dropped);
+    if (st.spool_error[0])
+        cJSON_AddStringToObject(o, "spool_error", st.spool_error);
+    else
+        cJSON_AddNullToObject(o, "spool_error");
     for (int i = 0; i < ARTEFACT_ROUTE_COUNT; i++)
         if (st.sinks[i].enabled)
             cJSON_AddItemToObject(sinks, st.sinks[i].name, sink_json(&st.sinks[i]));

@@ -284,12 +284,17 @@ static void run_snapshot(const struct runner *r, const struct job *job, struct j
                                                             : CAPTURE_SNAP_NO_THREADS;
     capture_snapshots(&job->target, rt->settings.jcmd_timeout_ms, flags, &tx[0].out, &tx[1].out,
                       r->metrics, sum);
-    int ok = 0, big = 0;
+    int ok = 0, big = 0, spool = 0;
     bool cut = false;
     for (int i = 0; i < SNAPSHOT_TYPES; i++) {
         bool wanted = !rt->snapshot_only_types || rt->snapshot_type == i;
         if (!wanted || sum[i].rc < 0 || sum[i].output_size_bytes == 0) {
-            if (wanted && sum[i].rc == -EFBIG && !big++)
+            /* the spool, not the JVM, failed: the capture's own error
+             * would blame the reply */
+            if (wanted && tx[i].write_error && !spool++)
+                snprintf(res->reason, sizeof(res->reason), "outbox: writing the %s output: %s",
+                         snapshot_command((enum snapshot_type)i), strerror(tx[i].write_error));
+            else if (wanted && sum[i].rc == -EFBIG && !big++)
                 snprintf(res->reason, sizeof(res->reason), "%s", sum[i].error);
             else if (wanted && !res->reason[0])
                 snprintf(res->reason, sizeof(res->reason), "%s: %s",
@@ -387,6 +392,23 @@ bool runner_job_forbidden(const struct job *job, void *pods, char *why, size_t c
     return rc == -EPERM || (rc == -ESRCH && job->state != JOB_RUNNING);
 }
 
+/* A request that timed out on a stopped JVM (SIGSTOP, a debugger): a
+ * connect's error says so (attach.h), a snapshot's reply read does not,
+ * and a stopped JVM is not a slow one to whoever reads the job. */
+static void name_a_stopped_jvm(const struct job *job, struct job_result *res)
+{
+    struct proc_stat st;
+    size_t n = strlen(res->reason);
+    if (res->state != JOB_FAILED || !strstr(res->reason, "timed out") ||
+        strstr(res->reason, "is stopped (state"))
+        return;
+    if (procfs_read_stat(NULL, job->target.pid, &st) < 0 || (st.state != 'T' && st.state != 't') ||
+        !procfs_same_process(NULL, &job->target))
+        return;
+    snprintf(res->reason + n, sizeof(res->reason) - n,
+             "; the JVM process is stopped (state %c) and cannot answer until resumed", st.state);
+}
+
 void runner_exec(const struct job *job, struct job_result *res, void *arg)
 {
     const struct runner *r = arg;
@@ -415,6 +437,8 @@ void runner_exec(const struct job *job, struct job_result *res, void *arg)
     } else {
         run_profile(r, job, res);
     }
+    if (!go)
+        name_a_stopped_jvm(job, res);
     log_info("runner", "job %llu: %s%s%s", (unsigned long long)job->id, job_state_name(res->state),
              res->reason[0] ? ": " : "", res->reason);
 }

@@ -524,15 +524,100 @@ static void enospc_on(struct t_state *t_, const char *root)
     CHECK_EQ(count_files(path, ".tmp"), 0);
 }
 
-TEST(enospc_drops_the_oldest_and_retries_once)
+/* Runs body on a fresh 512 KiB tmpfs, unmounted after (with any mount
+ * body left stacked on it). */
+static void on_tmpfs(struct t_state *t_, void (*body)(struct t_state *, const char *))
 {
     char root[64];
     NEED(geteuid() == 0, "mounting a tmpfs needs root");
     CHECK(tmpdir(root));
     CHECK_EQ(mount("tmpfs", root, "tmpfs", 0, "size=512k"), 0);
-    enospc_on(t_, root);
-    umount(root);
+    body(t_, root);
+    while (umount(root) == 0)
+        ;
     rmdir(root);
+}
+
+TEST(enospc_drops_the_oldest_and_retries_once)
+{
+    on_tmpfs(t_, enospc_on);
+}
+
+/* Fills the filesystem of dir: a file that takes every byte left. */
+static void fill_up(const char *dir, char *filler, size_t cap)
+{
+    static char block[64 * 1024];
+    snprintf(filler, cap, "%s/filler", dir);
+    int fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    while (fd >= 0 && write(fd, block, sizeof(block)) > 0)
+        ;
+    while (fd >= 0 && write(fd, block, 1) > 0) /* the last partial block */
+        ;
+    if (fd >= 0)
+        close(fd);
+}
+
+static uint64_t dropped_of(struct outbox *ob, char *spool_error, size_t cap)
+{
+    struct outbox_stats st;
+    outbox_stats(ob, &st);
+    snprintf(spool_error, cap, "%s", st.spool_error);
+    return st.dropped;
+}
+
+static void unwritable_spool_on(struct t_state *t_, const char *root)
+{
+    char err[256], why[256], filler[PATH_MAX];
+    struct outbox *ob;
+    struct artefact_meta m;
+    struct metrics mx = {0};
+    CHECK_EQ(open_ob(root, NULL, 64 << 20, &mx, &ob), 0);
+    /* read-only (a read-only bind mount over the spool: the tmpfs itself
+     * cannot be remounted read-only while the outbox holds .lock open) */
+    CHECK_EQ(mount(root, root, NULL, MS_BIND, NULL), 0);
+    CHECK_EQ(mount(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL), 0);
+    meta_for(&m, ARTEFACT_PROFILE, 1);
+    int rc = put_payload(ob, &m, 1000, 'r', NULL);
+    artefact_meta_free(&m);
+    CHECK_EQ(rc, -EROFS);
+    CHECK_EQ(dropped_of(ob, why, sizeof(why)), 1);
+    CHECK_CONTAINS(why, "Read-only file system");
+    meta_for(&m, ARTEFACT_PROCESS_EXIT, 2);
+    rc = outbox_put_summary(ob, &m, NULL, err, sizeof(err));
+    artefact_meta_free(&m);
+    CHECK_EQ(rc, -EROFS);
+    CHECK_EQ(dropped_of(ob, why, sizeof(why)), 2);
+    CHECK_EQ(atomic_load(&mx.outbox_dropped), 2);
+    /* writable again: kept, and the reason is gone */
+    CHECK_EQ(umount(root), 0);
+    meta_for(&m, ARTEFACT_PROFILE, 3);
+    CHECK_EQ(put_payload(ob, &m, 1000, 'w', NULL), 0);
+    artefact_meta_free(&m);
+    CHECK_EQ(dropped_of(ob, why, sizeof(why)), 2);
+    CHECK_STREQ(why, "");
+    /* full, and still full after the one pending artefact is dropped */
+    fill_up(root, filler, sizeof(filler));
+    meta_for(&m, ARTEFACT_PROFILE, 4);
+    rc = put_payload(ob, &m, 100 * 1024, 'f', NULL);
+    artefact_meta_free(&m);
+    CHECK_EQ(rc, -ENOSPC);
+    CHECK_EQ(dropped_of(ob, why, sizeof(why)), 4); /* the pending one, then the new one */
+    CHECK_CONTAINS(why, "No space left on device");
+    CHECK_EQ(atomic_load(&mx.outbox_dropped), 4);
+    /* space returns */
+    CHECK_EQ(unlink(filler), 0);
+    meta_for(&m, ARTEFACT_PROFILE, 5);
+    CHECK_EQ(put_payload(ob, &m, 100 * 1024, 'g', NULL), 0);
+    artefact_meta_free(&m);
+    CHECK_EQ(outbox_run_once(ob), 1);
+    CHECK_EQ(dropped_of(ob, why, sizeof(why)), 4);
+    CHECK_STREQ(why, "");
+    outbox_close(ob);
+}
+
+TEST(an_unwritable_spool_counts_each_lost_artefact_and_recovers)
+{
+    on_tmpfs(t_, unwritable_spool_on);
 }
 
 TEST(datakit_routes_become_local_when_the_address_is_removed)
@@ -800,6 +885,7 @@ TEST_MAIN(a_go_profile_is_kept_as_a_directory_of_its_attachments,
           budget_is_held_from_begin_and_grows_before_the_bytes_are_written,
           writers_never_share_the_same_budget, a_payload_past_its_cap_is_refused_whole,
           concurrent_producers_with_the_delivery_thread, enospc_drops_the_oldest_and_retries_once,
+          an_unwritable_spool_counts_each_lost_artefact_and_recovers,
           datakit_routes_become_local_when_the_address_is_removed,
           an_unreachable_datakit_backs_off_and_keeps_the_artefact,
           stop_aborts_an_upload_in_flight_without_losing_it,

@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -79,15 +80,20 @@ struct bench {
     struct runner r;
     struct runner_target rt;
     struct job job;
+    bool mounted;
 };
 
-static int bench_open(struct bench *b, int pid, bool urgent)
+/* tmpfs (NULL: none): the mount options of a tmpfs made the outbox's root */
+static int bench_open(struct bench *b, int pid, bool urgent, const char *tmpfs)
 {
     char err[256];
     memset(b, 0, sizeof(*b));
     snprintf(b->root, sizeof(b->root), "/tmp/fs-test-runner-XXXXXX");
     if (!mkdtemp(b->root))
         return -errno;
+    if (tmpfs && mount("tmpfs", b->root, "tmpfs", 0, tmpfs) < 0)
+        return -errno;
+    b->mounted = tmpfs != NULL;
     struct outbox_opts o = {.root = b->root};
     int rc = outbox_open(&o, &b->ob, err, sizeof(err));
     if (rc < 0)
@@ -109,6 +115,8 @@ static void bench_close(struct bench *b)
 {
     outbox_close(b->ob);
     char cmd[128];
+    if (b->mounted)
+        umount(b->root);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", b->root);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", b->root);
@@ -139,7 +147,7 @@ TEST(snapshot_cut_by_the_kill_is_kept_as_incomplete)
     struct job_result res = {0};
     NEED(geteuid() == 0, "needs root (the attach helper enters the JVM's namespaces)");
     NEED(fake_start("die-in-dump", &f) == 0, "run make test-build first (tests/helpers/fake_jvm)");
-    CHECK_EQ(bench_open(&b, f.pid, true), 0);
+    CHECK_EQ(bench_open(&b, f.pid, true, NULL), 0);
     runner_exec(&b.job, &res, &b.r);
     int status = fake_stop(&f);
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL); /* the kill came mid-dump */
@@ -171,7 +179,7 @@ static void whole_run(bool urgent, char *log, size_t cap, struct t_state *t_)
     log[0] = '\0';
     NEED(geteuid() == 0, "needs root (the attach helper enters the JVM's namespaces)");
     NEED(fake_start("whole", &f) == 0, "run make test-build first (tests/helpers/fake_jvm)");
-    CHECK_EQ(bench_open(&b, f.pid, urgent), 0);
+    CHECK_EQ(bench_open(&b, f.pid, urgent, NULL), 0);
     runner_exec(&b.job, &res, &b.r);
     read_until(f.out, log, cap, "GC.class_histogram");
     CHECK_EQ(fake_stop(&f), 0); /* alive until we killed it */
@@ -220,7 +228,7 @@ TEST(a_job_of_a_pod_no_longer_opted_in_never_attaches)
     char log[4096] = "";
     NEED(geteuid() == 0, "needs root (the attach helper enters the JVM's namespaces)");
     NEED(fake_start("whole", &f) == 0, "run make test-build first (tests/helpers/fake_jvm)");
-    CHECK_EQ(bench_open(&b, f.pid, false), 0);
+    CHECK_EQ(bench_open(&b, f.pid, false, NULL), 0);
     CHECK_EQ(optin_open(&o, &b.cfg), 0);
     b.r.pods = o.pt;
     b.rt.pod_ref = optin_ref(&o); /* queued while opted in */
@@ -277,6 +285,61 @@ TEST(which_jobs_the_monitor_cancels)
     optin_close(&o);
 }
 
+/* Another writer took every byte of the spool's filesystem: the job fails
+ * naming the spool (not the JVM's reply), and the loss is counted. */
+TEST(a_snapshot_the_full_spool_cannot_take_fails_naming_it)
+{
+    struct fake f;
+    struct bench b;
+    struct job_result res = {0};
+    struct outbox_stats st;
+    char filler[128];
+    static char block[65536];
+    NEED(geteuid() == 0, "needs root (the attach helper, the tmpfs)");
+    NEED(fake_start("whole", &f) == 0, "run make test-build first (tests/helpers/fake_jvm)");
+    CHECK_EQ(bench_open(&b, f.pid, false, "size=256k"), 0);
+    snprintf(filler, sizeof(filler), "%s/filler", b.root);
+    int fd = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    while (fd >= 0 && write(fd, block, sizeof(block)) > 0)
+        ;
+    if (fd >= 0)
+        close(fd);
+    runner_exec(&b.job, &res, &b.r);
+    fake_stop(&f);
+    outbox_stats(b.ob, &st);
+    bench_close(&b);
+    CHECK_EQ(res.state, JOB_FAILED);
+    CHECK_EQ(res.n_artefacts, 0);
+    CHECK_CONTAINS(res.reason, "outbox: writing the ");
+    CHECK_CONTAINS(res.reason, "No space left on device");
+    CHECK(st.dropped >= 1);
+    CHECK_CONTAINS(st.spool_error, "No space left on device");
+}
+
+/* The listener runs but the process is stopped: the connect succeeds
+ * (the kernel queues it), the reply never comes; the reason says why. */
+TEST(a_snapshot_of_a_stopped_jvm_times_out_naming_the_stopped_state)
+{
+    struct fake f;
+    struct bench b;
+    struct job_result res = {0};
+    NEED(geteuid() == 0, "needs root (the attach helper enters the JVM's namespaces)");
+    NEED(fake_start("whole", &f) == 0, "run make test-build first (tests/helpers/fake_jvm)");
+    CHECK_EQ(bench_open(&b, f.pid, false, NULL), 0);
+    b.rt.settings.jcmd_timeout_ms = 1000;
+    kill(f.pid, SIGSTOP);
+    runner_exec(&b.job, &res, &b.r);
+    kill(f.pid, SIGCONT);
+    fake_stop(&f);
+    bench_close(&b);
+    CHECK_EQ(res.state, JOB_FAILED);
+    CHECK_EQ(res.n_artefacts, 0);
+    CHECK_CONTAINS(res.reason, "timed out");
+    CHECK_CONTAINS(res.reason, "the JVM process is stopped (state T)");
+}
+
 TEST_MAIN(snapshot_cut_by_the_kill_is_kept_as_incomplete,
+          a_snapshot_of_a_stopped_jvm_times_out_naming_the_stopped_state,
           whole_snapshots_are_complete_and_urgent_ones_skip_the_full_gc,
+          a_snapshot_the_full_spool_cannot_take_fails_naming_it,
           a_job_of_a_pod_no_longer_opted_in_never_attaches, which_jobs_the_monitor_cancels)
