@@ -14,6 +14,7 @@ struct metrics;
 struct gopprof_store;
 
 struct upload;
+struct journal;
 
 struct runner {
     const struct config *cfg;
@@ -21,6 +22,7 @@ struct runner {
     struct metrics *metrics;
     struct gopprof_store *gopprof; /* Go targets' baselines (gopprof.h); NULL: none kept */
     struct upload *upload;         /* heap dumps to object storage (outbox/upload.h); NULL: off */
+    struct journal *journal;       /* profiles in progress (capture/journal.h); NULL: none kept */
 };
 
 /* What the runner needs to know about a target beyond its identity,
