@@ -1,6 +1,7 @@
 #include "daemon.h"
 
 #include "capture/capture.h"
+#include "capture/heapdump.h"
 #include "events/events.h"
 #include "core/caps.h"
 #include "core/fsutil.h"
@@ -93,26 +94,29 @@ static int open_outbox(struct daemon *d)
     return rc;
 }
 
-/* A profile the agent's death (SIGKILL, OOM kill) cut short left its
- * recording running and its files in the JVM's container: undone here,
- * before any job can start one again; what it left is never delivered
- * (its JFR bytes were in the outbox's temp file, removed at open). */
+/* A profile or heap dump the agent's death (SIGKILL, OOM kill) cut short
+ * left its recording running and its files in the JVM's container (and a
+ * dump's copy on the node): undone here, before any job can start one
+ * again; what it left is never delivered (a profile's JFR bytes were in
+ * the outbox's temp file, removed at open). */
 static void recover_one(const struct journal_entry *e, void *arg)
 {
     char done[2048];
+    const char *what = e->dump[0] ? "heap-dumped" : "profiled";
     (void)arg;
-    int rc = capture_profile_recover(e, RECOVER_TIMEOUT_MS, done, sizeof(done));
+    int rc = e->dump[0] ? heapdump_recover(e, RECOVER_TIMEOUT_MS, done, sizeof(done))
+                        : capture_profile_recover(e, RECOVER_TIMEOUT_MS, done, sizeof(done));
     if (rc == -ESRCH)
-        log_info("daemon", "restart: pid %d (%s), profiled when the agent stopped, is gone",
-                 e->proc.pid, e->proc.comm);
+        log_info("daemon", "restart: pid %d (%s), %s when the agent stopped, is gone%s%s",
+                 e->proc.pid, e->proc.comm, what, done[0] ? ": " : "", done);
     else if (rc < 0)
         log_warn("daemon",
-                 "restart: pid %d (%s) was being profiled when the agent stopped; "
-                 "cannot clean up after it: %s",
-                 e->proc.pid, e->proc.comm, done);
+                 "restart: pid %d (%s) was being %s when the agent stopped; cannot clean up after "
+                 "it: %s",
+                 e->proc.pid, e->proc.comm, what, done);
     else
-        log_info("daemon", "restart: pid %d (%s) was being profiled when the agent stopped: %s",
-                 e->proc.pid, e->proc.comm, done);
+        log_info("daemon", "restart: pid %d (%s) was being %s when the agent stopped: %s",
+                 e->proc.pid, e->proc.comm, what, done);
 }
 
 /* After the outbox's lock: one agent per spool, so one per journal. */

@@ -1,7 +1,8 @@
 /* journal: the captures in progress, on the node's own disk, so that an
  * agent restarted after a SIGKILL can undo what a cut capture left in a
  * JVM: a JFR recording or an async-profiler session still running, its
- * output file and log in the container's work directory.
+ * output file and log in the container's work directory, a heap dump
+ * there and its copy half-written on the node.
  *
  * One small JSON file per capture, <dir>/<pid>-<start time>-<seq>.json,
  * written (atomically: temp, fsync, rename) before each step that changes
@@ -18,19 +19,22 @@
 
 #include "events/procfs.h"
 
+#include <limits.h>
 #include <stddef.h>
 
 struct journal;
 
 struct journal_entry {
-    char id[64];             /* the file's name without ".json" (journal_write sets it) */
-    struct proc_ident proc;  /* pid + start_time name the process; uid/gid/nspid/comm as seen */
-    char dir[256];           /* the work directory in the JVM's filesystem, "" not yet */
-    char jfr[320];           /* the JFR file the JVM writes there */
-    char log[320];           /* async-profiler's log there */
-    char recording[64];      /* the JFR.start name=, "" when none was asked for */
-    char staged[320];        /* the async-profiler library loaded, "" when none */
-    char repos_before[1024]; /* JFR repositories before JFR.start (capture.c) */
+    char id[64];              /* the file's name without ".json" (journal_write sets it) */
+    struct proc_ident proc;   /* pid + start_time name the process; uid/gid/nspid/comm as seen */
+    char dir[256];            /* the work directory in the JVM's filesystem, "" not yet */
+    char jfr[320];            /* the JFR file the JVM writes there */
+    char log[320];            /* async-profiler's log there */
+    char recording[64];       /* the JFR.start name=, "" when none was asked for */
+    char staged[320];         /* the async-profiler library loaded, "" when none */
+    char repos_before[1024];  /* JFR repositories before JFR.start (capture.c) */
+    char dump[PATH_MAX];      /* a heap dump the JVM was asked to write, "" none (heapdump.c) */
+    char node_part[PATH_MAX]; /* the node file its copy was going to, "" none */
 };
 
 /* Opens (creating it 0700 when absent) the journal directory dir. Returns

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #define MOD       "journal"
-#define ENTRY_MAX (16u << 10) /* an entry is < 3 KiB; anything larger is not ours */
+#define ENTRY_MAX (64u << 10) /* an entry is < 20 KiB escaped; anything larger is not ours */
 
 struct journal {
     char dir[PATH_MAX - 80];
@@ -48,7 +48,8 @@ static void path_of(const struct journal *jn, const char *id, char *buf, size_t 
 }
 
 /* The fields of an entry, for both directions. */
-#define STR_FIELDS(X) X(dir) X(jfr) X(log) X(recording) X(staged) X(repos_before)
+#define STR_FIELDS(X)                                                                              \
+    X(dir) X(jfr) X(log) X(recording) X(staged) X(repos_before) X(dump) X(node_part)
 
 char *journal_format(const struct journal_entry *e)
 {

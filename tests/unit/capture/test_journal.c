@@ -2,9 +2,12 @@
  * drained; a profile whose agent is SIGKILLed mid-recording (a forked
  * child running capture_profile against tests/helpers/fake_jvm) leaves an
  * entry from which capture_profile_recover stops that recording and
- * removes its file from the JVM's work directory; an entry whose process
- * is gone (or whose pid names another process) touches nothing. */
+ * removes its file from the JVM's work directory; a heap dump's entry
+ * has heapdump_recover remove the dump (never through a link) and its
+ * node copy; an entry whose process is gone (or whose pid names another
+ * process) touches nothing in it. */
 #include "capture/capture.h"
+#include "capture/heapdump.h"
 #include "capture/journal.h"
 #include "fakejvm.h"
 #include "harness.h"
@@ -232,7 +235,62 @@ TEST(an_entry_of_a_process_that_is_gone_touches_nothing)
     CHECK_EQ(capture_profile_recover(&e, 5000, done, sizeof(done)), -ESRCH);
 }
 
+static int touch(const char *path)
+{
+    int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    return fd < 0 ? -errno : close(fd);
+}
+
+/* The dump in the fake JVM's filesystem (the host's: it has no mount
+ * namespace of its own) and the node copy, both in dir. */
+static void dump_then_restart(struct t_state *t_, const struct fakejvm *f, const char *dir)
+{
+    char secret[160], done[2048];
+    struct journal_entry e = {0};
+    struct stat st;
+    CHECK_EQ(procfs_ident("/proc", f->pid, &e.proc), 0);
+    snprintf(e.dump, sizeof(e.dump), "%s/flameshot-heapdump-%d-1.hprof", dir, f->pid);
+    snprintf(e.node_part, sizeof(e.node_part), "%s/node-heap.hprof.part", dir);
+    CHECK_EQ(touch(e.dump), 0);
+    CHECK_EQ(touch(e.node_part), 0);
+    CHECK_EQ(heapdump_recover(&e, 5000, done, sizeof(done)), 0);
+    CHECK_CONTAINS(done, e.dump);
+    CHECK_CONTAINS(done, e.node_part);
+    CHECK_EQ(lstat(e.dump, &st), -1);
+    CHECK_EQ(lstat(e.node_part, &st), -1);
+    /* a link planted at the dump's name is not followed, nor removed */
+    snprintf(secret, sizeof(secret), "%s/secret", dir);
+    CHECK_EQ(touch(secret), 0);
+    CHECK_EQ(symlink(secret, e.dump), 0);
+    CHECK_EQ(heapdump_recover(&e, 5000, done, sizeof(done)), 0);
+    CHECK_CONTAINS(done, "not a regular file");
+    CHECK_EQ(lstat(e.dump, &st), 0);
+    CHECK(S_ISLNK(st.st_mode));
+    CHECK_EQ(stat(secret, &st), 0);
+    /* the process gone: the node's copy goes all the same */
+    CHECK_EQ(touch(e.node_part), 0);
+    e.proc.start_time++;
+    CHECK_EQ(heapdump_recover(&e, 5000, done, sizeof(done)), -ESRCH);
+    CHECK_EQ(lstat(e.node_part, &st), -1);
+    CHECK_EQ(lstat(e.dump, &st), 0);
+}
+
+TEST(a_heap_dump_cut_by_the_agents_death_is_removed_at_restart)
+{
+    NEED_FAKE_JVM();
+    char dir[64];
+    struct fakejvm f;
+    CHECK_EQ(tmpdir(dir, sizeof(dir)), 0);
+    int started = fakejvm_start(&f, "lazy", "java", NULL) == 0;
+    if (started)
+        dump_then_restart(t_, &f, dir);
+    fakejvm_stop(&f);
+    rmtree(dir);
+    CHECK(started);
+}
+
 TEST_MAIN(an_entry_rewritten_in_place_is_drained_once_with_its_last_content,
           a_removed_entry_is_not_drained, parse_refuses_what_is_not_an_entry,
           a_profile_cut_by_the_agents_death_is_stopped_and_removed_at_restart,
-          an_entry_of_a_process_that_is_gone_touches_nothing)
+          an_entry_of_a_process_that_is_gone_touches_nothing,
+          a_heap_dump_cut_by_the_agents_death_is_removed_at_restart)
