@@ -18,7 +18,7 @@ source "$ROOT/tests/lib/outbox.sh"
 CLASSES=$BUILD/tests/java
 WORK=$(mktemp -d /var/tmp/flameshot-restart-test.XXXXXX)
 # receivers are started in the cases' subshells: each records its pid
-trap 'd_cleanup; ct_cleanup; for f in "$WORK"/*.recv; do [ -f "$f" ] && kill "$(cat "$f")"; done; rm -rf "$WORK"' EXIT
+trap 'd_cleanup; ct_cleanup; for f in "$WORK"/*.recv; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done; rm -rf "$WORK"' EXIT
 
 caps() {
     need "[ \"\$(id -u)\" = 0 ]" "needs root"
