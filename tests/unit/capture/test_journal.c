@@ -204,21 +204,29 @@ static void cut_then_restart(struct t_state *t_, struct fakejvm *f, const char *
     CHECK_EQ(capture_profile_recover(&e, 5000, done, sizeof(done)), -ESRCH);
 }
 
-TEST(a_profile_cut_by_the_agents_death_is_stopped_and_removed_at_restart)
+typedef void (*with_jvm_fn)(struct t_state *t_, struct fakejvm *f, const char *dir);
+
+/* Runs body with a fake JVM and a temporary directory, and removes both
+ * (and what a failed profile left in the JVM's /tmp) whatever it did. */
+static void with_fake_jvm(struct t_state *t_, with_jvm_fn body)
 {
-    NEED_FAKE_JVM();
-    char dir[64];
+    char dir[64], jfr[128];
     struct fakejvm f;
     CHECK_EQ(tmpdir(dir, sizeof(dir)), 0);
     int started = fakejvm_start(&f, "lazy", "java", NULL) == 0;
     if (started)
-        cut_then_restart(t_, &f, dir);
-    char jfr[128];
+        body(t_, &f, dir);
     snprintf(jfr, sizeof(jfr), "/tmp/.flameshot-%u/profile-%d.jfr", (unsigned)getuid(), f.pid);
-    unlink(jfr); /* left when the test failed */
+    unlink(jfr);
     fakejvm_stop(&f);
     rmtree(dir);
     CHECK(started);
+}
+
+TEST(a_profile_cut_by_the_agents_death_is_stopped_and_removed_at_restart)
+{
+    NEED_FAKE_JVM();
+    with_fake_jvm(t_, cut_then_restart);
 }
 
 TEST(an_entry_of_a_process_that_is_gone_touches_nothing)
@@ -243,7 +251,7 @@ static int touch(const char *path)
 
 /* The dump in the fake JVM's filesystem (the host's: it has no mount
  * namespace of its own) and the node copy, both in dir. */
-static void dump_then_restart(struct t_state *t_, const struct fakejvm *f, const char *dir)
+static void dump_then_restart(struct t_state *t_, struct fakejvm *f, const char *dir)
 {
     char secret[160], done[2048];
     struct journal_entry e = {0};
@@ -278,15 +286,7 @@ static void dump_then_restart(struct t_state *t_, const struct fakejvm *f, const
 TEST(a_heap_dump_cut_by_the_agents_death_is_removed_at_restart)
 {
     NEED_FAKE_JVM();
-    char dir[64];
-    struct fakejvm f;
-    CHECK_EQ(tmpdir(dir, sizeof(dir)), 0);
-    int started = fakejvm_start(&f, "lazy", "java", NULL) == 0;
-    if (started)
-        dump_then_restart(t_, &f, dir);
-    fakejvm_stop(&f);
-    rmtree(dir);
-    CHECK(started);
+    with_fake_jvm(t_, dump_then_restart);
 }
 
 TEST_MAIN(an_entry_rewritten_in_place_is_drained_once_with_its_last_content,
