@@ -1,5 +1,7 @@
 #include "daemon.h"
 
+#include "capture/capture.h"
+#include "capture/heapdump.h"
 #include "events/events.h"
 #include "core/caps.h"
 #include "core/fsutil.h"
@@ -22,6 +24,7 @@
 #include "core/version.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,16 +34,18 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#define JOB_QUEUE_CAP     64
-#define JOB_HISTORY_CAP   256
-#define SHUTDOWN_GRACE_MS 20000
+#define JOB_QUEUE_CAP      64
+#define JOB_HISTORY_CAP    256
+#define SHUTDOWN_GRACE_MS  20000
+#define RECOVER_TIMEOUT_MS 5000 /* each attach step undoing a cut profile */
 
 /* The daemon's one context: every module instance and the loop's fds. */
 struct daemon {
     const struct config *cfg;
     struct metrics metrics;
     struct outbox *outbox;
-    struct upload *upload; /* NULL unless FLAMESHOT_HPROF_UPLOAD_ENABLED */
+    struct journal *journal; /* profiles in progress (capture/journal.h) */
+    struct upload *upload;   /* NULL unless FLAMESHOT_HPROF_UPLOAD_ENABLED */
     struct events_source *events;
     struct targets *targets;
     struct jobs *jobs;
@@ -87,6 +92,44 @@ static int open_outbox(struct daemon *d)
     if (rc < 0)
         log_error("daemon", "outbox delivery thread: %s", strerror(-rc));
     return rc;
+}
+
+/* A profile or heap dump the agent's death (SIGKILL, OOM kill) cut short
+ * left its recording running and its files in the JVM's container (and a
+ * dump's copy on the node): undone here, before any job can start one
+ * again; what it left is never delivered (a profile's JFR bytes were in
+ * the outbox's temp file, removed at open). */
+static void recover_one(const struct journal_entry *e, void *arg)
+{
+    char done[2048];
+    const char *what = e->dump[0] ? "heap-dumped" : "profiled";
+    (void)arg;
+    int rc = e->dump[0] ? heapdump_recover(e, RECOVER_TIMEOUT_MS, done, sizeof(done))
+                        : capture_profile_recover(e, RECOVER_TIMEOUT_MS, done, sizeof(done));
+    if (rc == -ESRCH)
+        log_info("daemon", "restart: pid %d (%s), %s when the agent stopped, is gone%s%s",
+                 e->proc.pid, e->proc.comm, what, done[0] ? ": " : "", done);
+    else if (rc < 0)
+        log_warn("daemon",
+                 "restart: pid %d (%s) was being %s when the agent stopped; cannot clean up after "
+                 "it: %s",
+                 e->proc.pid, e->proc.comm, what, done);
+    else
+        log_info("daemon", "restart: pid %d (%s) was being %s when the agent stopped: %s",
+                 e->proc.pid, e->proc.comm, what, done);
+}
+
+/* After the outbox's lock: one agent per spool, so one per journal. */
+static void open_journal(struct daemon *d)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s/journal", d->cfg->profiling_path);
+    int rc = journal_open(dir, &d->journal);
+    if (rc == 0 && (rc = journal_drain(d->journal, recover_one, NULL)) >= 0)
+        return;
+    log_warn("daemon",
+             "%s: %s: a profile cut by the agent's death would be left running in its JVM", dir,
+             strerror(-rc));
 }
 
 /* One line per feature the process's capabilities leave out, before the
@@ -232,6 +275,7 @@ static int open_core(struct daemon *d)
         .gopprof = gopprof_store_new(),
         .upload = d->upload,
         .pods = d->pods,
+        .journal = d->journal,
     };
     d->jobs = jobs_new(d->cfg->max_concurrent_jobs, JOB_QUEUE_CAP, JOB_HISTORY_CAP, runner_exec,
                        &d->runner, &d->metrics);
@@ -397,6 +441,7 @@ static void shutdown_all(struct daemon *d)
     podcache_free(d->pod_cache);
     events_close(d->events);
     upload_close(d->upload);
+    journal_close(d->journal);
     outbox_close(d->outbox);
     if (d->epfd >= 0)
         close(d->epfd);
@@ -436,6 +481,8 @@ int daemon_run(const struct config *cfg)
         rc = open_events(&d);
     if (rc == 0)
         rc = open_outbox(&d);
+    if (rc == 0)
+        open_journal(&d);
     if (rc == 0)
         rc = open_upload(&d);
     if (rc == 0)

@@ -16,6 +16,7 @@
 #define FS_CAPTURE_H
 
 #include "capture/asprof.h"
+#include "capture/journal.h"
 #include "events/procfs.h"
 #include "capture/snapshot.h"
 #include "outbox/bounded.h"
@@ -95,6 +96,7 @@ struct profile_req {
     int cancel_fd;                   /* readable = stop now (eventfd); -1: none */
     uint64_t attach_timeout_ms;      /* each attach / helper step; 0 = 10 s */
     struct metrics *metrics;         /* may be NULL */
+    struct journal *journal; /* what the capture does to the JVM, for a restart; NULL: none */
 };
 
 struct profile_result {
@@ -130,5 +132,24 @@ struct profile_result {
  * (then -errno) or too_large (-EFBIG); res is always filled. */
 int capture_profile(const struct proc_ident *p, const struct profile_req *req,
                     struct profile_result *res);
+
+/* With req->journal, capture_profile records (journal.h) what it is about
+ * to do to the JVM before each step: the process, then the work
+ * directory and the JFR file, then the recording's name or the
+ * async-profiler library loaded; the entry goes once it has cleaned up.
+ * An entry left behind names a capture cut by the agent's death (SIGKILL,
+ * OOM kill): capture_profile_recover undoes it, as the capture would
+ * have: stops that recording (JFR.stop name=, or async-profiler's stop),
+ * removes the JFR file and the log from the work directory (and the
+ * directory if that leaves it empty; a staged library that was loaded
+ * stays) and the JFR repository our JFR.start created, all as in
+ * capture_profile (symlink-free, from a confined child). Nothing is
+ * collected: a profile cut short is not delivered. Blocks up to a few
+ * timeout_ms. Returns 0 with done saying what was stopped and removed
+ * (and what could not be), -ESRCH when the process is gone or the pid
+ * names another one now (nothing to do), or jvm_open's -errno with done
+ * saying why. */
+int capture_profile_recover(const struct journal_entry *e, uint64_t timeout_ms, char *done,
+                            size_t cap);
 
 #endif

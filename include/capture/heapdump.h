@@ -36,6 +36,8 @@
 #include <stdint.h>
 
 struct metrics;
+struct journal;
+struct journal_entry;
 
 /* The room left beside a dump in the container: 25% of the estimate for
  * its error, plus this much for the application's own writes meanwhile. */
@@ -62,6 +64,7 @@ struct heapdump_req {
     uint64_t timeout_ms;        /* FLAMESHOT_HEAP_DUMP_TIMEOUT: the dump itself */
     uint64_t attach_timeout_ms; /* every other step; 0 = 10 s */
     struct metrics *metrics;    /* may be NULL */
+    struct journal *journal;    /* the dump in progress, for a restart (journal.h); NULL: none */
 };
 
 struct heapdump_result {
@@ -85,6 +88,19 @@ struct heapdump_result {
  * it closes when done). */
 int heapdump_capture(const struct proc_ident *p, const struct heapdump_req *req,
                      struct heapdump_result *res);
+
+/* With req->journal, the dump's container path and its node file's
+ * ".part" are recorded (journal.h) before GC.heap_dump is sent, and the
+ * entry goes once both are dealt with. An entry left behind names a dump
+ * cut by the agent's death (the JVM writes on without us):
+ * heapdump_recover removes the ".part" from the node and, if the same
+ * process still runs, the dump from its container (a regular file only,
+ * symlink-free, as the JVM's uid; a JVM still writing it keeps its open
+ * file until done). done says what was removed (or could not be). Blocks
+ * up to a few timeout_ms. Returns 0, -ESRCH when the process is gone or
+ * the pid names another now (the node file is removed all the same), or
+ * jvm_open's -errno. */
+int heapdump_recover(const struct journal_entry *e, uint64_t timeout_ms, char *done, size_t cap);
 
 /* ---- pure parts, for tests --------------------------------------------- */
 

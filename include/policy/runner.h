@@ -14,6 +14,7 @@ struct metrics;
 struct gopprof_store;
 
 struct upload;
+struct journal;
 
 struct runner {
     const struct config *cfg;
@@ -22,6 +23,7 @@ struct runner {
     struct gopprof_store *gopprof; /* Go targets' baselines (gopprof.h); NULL: none kept */
     struct upload *upload;         /* heap dumps to object storage (outbox/upload.h); NULL: off */
     struct podtable *pods;         /* Kubernetes mode: asked before every attach; NULL outside */
+    struct journal *journal;       /* profiles in progress (capture/journal.h); NULL: none kept */
 };
 
 /* What the runner needs to know about a target beyond its identity,

@@ -341,22 +341,36 @@ static int open_jfr(struct nsexec_child *c, const struct out_files *f)
     return fd;
 }
 
+/* Appends "<what><name>" to a ", "-separated list. */
+static void list_add(char *list, size_t cap, const char *what, const char *name)
+{
+    size_t n = strlen(list);
+    snprintf(list + n, cap - n, "%s%s%s", n ? ", " : "", what, name);
+}
+
 /* After the JVM wrote: hands the JFR's fd over (open_jfr), then removes
  * the JFR, the log and the directory if it is empty, whatever the JFR was
- * (the fd stays readable after the unlink). */
+ * (the fd stays readable after the unlink). Unless open_jfr failed, the
+ * reply lists what was removed. */
 static int child_collect(struct nsexec_child *c, void *arg)
 {
     const struct out_files *f = arg;
     int root = nsexec_root_fd(c);
     int fd = f->hand_over ? open_jfr(c, f) : -ENOENT;
-    struct stat st;
-    if (rootfs_lstat(root, f->jfr, &st) == 0 && S_ISREG(st.st_mode))
-        rootfs_unlink(root, f->jfr, 0);
-    if (rootfs_lstat(root, f->log, &st) == 0 && S_ISREG(st.st_mode))
-        rootfs_unlink(root, f->log, 0);
-    rootfs_unlink(root, f->dir, AT_REMOVEDIR); /* fails while a staged library is there */
+    const char *files[2] = {f->jfr, f->log};
+    char gone[800] = "";
+    for (int i = 0; i < 2; i++) {
+        struct stat st;
+        if (rootfs_lstat(root, files[i], &st) == 0 && S_ISREG(st.st_mode) &&
+            rootfs_unlink(root, files[i], 0) == 0)
+            list_add(gone, sizeof(gone), "", files[i]);
+    }
+    if (rootfs_unlink(root, f->dir, AT_REMOVEDIR) == 0) /* fails while a staged library is there */
+        list_add(gone, sizeof(gone), "", f->dir);
     if (fd >= 0)
         nsexec_pass_fd(c, fd);
+    if (fd >= 0 || fd == -ENOENT)
+        nsexec_reply(c, "%s", gone);
     return fd < 0 && fd != -ENOENT ? fd : 0;
 }
 
@@ -403,7 +417,18 @@ struct prof {
     char rec_name[64];       /* the JFR recording's name */
     char repos_before[1024]; /* JFR repositories in the temp dirs before JFR.start */
     char repo[256];          /* the JVM's repository, asked for after JFR.stop */
+    struct journal_entry je; /* what the journal says about this capture */
 };
+
+/* Records what the next step will do to the JVM (journal.h); a capture
+ * the journal cannot follow goes on: only a restart would miss it. */
+static void journal_step(struct prof *P)
+{
+    int rc = journal_write(P->req->journal, &P->je);
+    if (rc < 0)
+        log_warn("capture", "pid %d: journal of captures in progress: %s", P->je.proc.pid,
+                 strerror(-rc));
+}
 
 static int jvm_version(struct prof *P)
 {
@@ -436,6 +461,10 @@ static int prepare_files(struct prof *P)
     snprintf(P->f.jfr, sizeof(P->f.jfr), "%s/profile-%d.jfr", wd.dir, id->nspid);
     snprintf(P->f.log, sizeof(P->f.log), "%s/asprof-%d.log", wd.dir, id->nspid);
     P->f.uid = id->uid;
+    snprintf(P->je.dir, sizeof(P->je.dir), "%s", P->f.dir);
+    snprintf(P->je.jfr, sizeof(P->je.jfr), "%s", P->f.jfr);
+    snprintf(P->je.log, sizeof(P->je.log), "%s", P->f.log);
+    journal_step(P);
     rc = in_container(P->j, child_prepare, &P->f, P->tmo, err, sizeof(err));
     if (rc < 0)
         snprintf(P->res->reason, sizeof(P->res->reason), "%s", err);
@@ -469,11 +498,15 @@ static int start_asprof(struct prof *P, char *why, size_t cap)
     uint64_t cap_eff;
     if (rc == 0 && asprof_perf_limits(jvm_ident(P->j)->pid, &paranoid, &cap_eff) == 0)
         asprof_kernel_note(P->req->events, paranoid, cap_eff, note, sizeof(note));
-    if (rc == 0)
+    if (rc == 0) {
+        snprintf(P->je.staged, sizeof(P->je.staged), "%s", st.path);
+        journal_step(P);
         rc = load_staged(P->j, st.path, opts, P->tmo, P->req->metrics, &agent_rc, err, sizeof(err));
+    }
     if (rc == -ENOEXEC) /* the JFR fallback still needs the directory */
         asprof_unstage(P->j, &st, 0, P->tmo);
     if (rc < 0) {
+        P->je.staged[0] = '\0'; /* the next record (JFR's) says so */
         char logtext[512] = "";
         if (in_container(P->j, child_read_log, &P->f, P->tmo, logtext, sizeof(logtext)) < 0)
             logtext[0] = '\0';
@@ -593,6 +626,9 @@ static int start_jfr(struct prof *P)
              (unsigned long long)units_now_mono_ms());
     snprintf(cmd, sizeof(cmd), "JFR.start name=%s settings=profile duration=%llus filename=%s",
              P->rec_name, (unsigned long long)safety_seconds(P->req->duration_ms), P->f.jfr);
+    snprintf(P->je.recording, sizeof(P->je.recording), "%s", P->rec_name);
+    snprintf(P->je.repos_before, sizeof(P->je.repos_before), "%s", P->repos_before);
+    journal_step(P);
     struct attach_buf out = {.max = 4096};
     int code = 0;
     int rc = attach_jcmd(P->j, cmd, P->tmo, attach_buf_sink, &out, &code, P->req->metrics, err,
@@ -711,20 +747,22 @@ static int child_remove_repository(struct nsexec_child *c, void *arg)
 }
 
 /* What our JFR.start created in the container goes with the recording
- * (asked for after JFR.stop, so that nothing delays the start). */
-static void remove_repository(struct prof *P)
+ * (asked for after JFR.stop, so that nothing delays the start). 1 when
+ * P->repo was removed, else 0. */
+static int remove_repository(struct prof *P)
 {
     if (P->asprof || !P->rec_name[0] || !jvm_alive(P->j))
-        return;
+        return 0;
     jfr_repository(P, P->repo, sizeof(P->repo));
     if (!P->repo[0] || !repository_is_ours(P, P->repo))
-        return;
+        return 0;
     struct nsexec_result res;
     int rc = jvm_run_child(P->j, NULL, 0, P->tmo, child_remove_repository, P, &res);
     if (res.fd >= 0)
         close(res.fd);
     if (rc < 0 && rc != -ENOTEMPTY)
         add_note(P->res, "%sJFR repository left behind: %s", res.text);
+    return rc == 0;
 }
 
 static int record(struct prof *P)
@@ -768,6 +806,10 @@ int capture_profile(const struct proc_ident *p, const struct profile_req *req,
     res->start_ns = units_now_real_ns();
     int rc = jvm_open(p, &P.j, res->reason, sizeof(res->reason));
     int files = 0;
+    if (rc == 0 && req->journal) {
+        P.je.proc = *jvm_ident(P.j);
+        journal_step(&P);
+    }
     if (rc == 0)
         rc = jvm_version(&P);
     if (rc == 0 && (rc = prepare_files(&P)) == 0)
@@ -794,7 +836,67 @@ int capture_profile(const struct proc_ident *p, const struct profile_req *req,
     } else if (rc < 0 && res->outcome != CAPTURE_OUTCOME_TARGET_EXITED)
         res->outcome = CAPTURE_OUTCOME_FAILED;
     jvm_close(P.j);
+    journal_remove(req->journal, &P.je);
     if (res->outcome == CAPTURE_OUTCOME_TOO_LARGE)
         return -EFBIG;
     return res->outcome == CAPTURE_OUTCOME_FAILED ? (rc < 0 ? rc : -EIO) : 0;
+}
+
+/* ---- after a restart ----------------------------------------------------------- */
+
+/* Removes the JFR file and the log a cut capture left (collect without
+ * handing anything over) and says which went. */
+static void sweep(struct prof *P, char *gone, size_t cap)
+{
+    struct nsexec_result res;
+    P->f.hand_over = 0;
+    int rc = jvm_run_child(P->j, NULL, 0, P->tmo, child_collect, &P->f, &res);
+    if (res.fd >= 0)
+        close(res.fd);
+    if (rc < 0)
+        add_note(P->res, "%sremoving the files: %s", res.text);
+    else
+        snprintf(gone, cap, "%s", res.text);
+}
+
+static void prof_from_entry(struct prof *P, const struct journal_entry *e)
+{
+    snprintf(P->f.dir, sizeof(P->f.dir), "%s", e->dir);
+    snprintf(P->f.jfr, sizeof(P->f.jfr), "%s", e->jfr);
+    snprintf(P->f.log, sizeof(P->f.log), "%s", e->log);
+    P->f.uid = jvm_ident(P->j)->uid;
+    snprintf(P->rec_name, sizeof(P->rec_name), "%s", e->recording);
+    snprintf(P->staged, sizeof(P->staged), "%s", e->staged);
+    snprintf(P->repos_before, sizeof(P->repos_before), "%s", e->repos_before);
+    P->asprof = e->staged[0] != '\0';
+}
+
+int capture_profile_recover(const struct journal_entry *e, uint64_t timeout_ms, char *done,
+                            size_t cap)
+{
+    struct profile_req req = {.cancel_fd = -1};
+    struct profile_result res = {0};
+    struct prof P = {.req = &req, .res = &res, .tmo = tmo_or_default(timeout_ms)};
+    char gone[800] = "", what[1024] = "";
+    int rc = jvm_open(&e->proc, &P.j, done, cap);
+    if (rc < 0)
+        return rc;
+    prof_from_entry(&P, e);
+    if (P.asprof || P.rec_name[0]) {
+        stop_recording(&P);
+        if (!res.reason[0])
+            list_add(what, sizeof(what),
+                     P.asprof ? "stopped async-profiler loaded from " : "stopped JFR recording ",
+                     P.asprof ? P.staged : P.rec_name);
+    }
+    if (P.f.dir[0])
+        sweep(&P, gone, sizeof(gone));
+    if (gone[0])
+        list_add(what, sizeof(what), "removed ", gone);
+    if (remove_repository(&P))
+        list_add(what, sizeof(what), "removed the JFR repository ", P.repo);
+    jvm_close(P.j);
+    snprintf(done, cap, "%s%s%s", what[0] ? what : "nothing left to clean",
+             res.reason[0] ? "; " : "", res.reason);
+    return 0;
 }

@@ -2,11 +2,13 @@
 
 #include "capture/asprof.h"
 #include "capture/attach.h"
+#include "capture/journal.h"
 #include "capture/jvm.h"
 #include "capture/jvmopts.h"
 #include "capture/nsexec.h"
 #include "capture/rootfs.h"
 #include "core/fsutil.h"
+#include "core/log.h"
 #include "core/units.h"
 #include "outbox/bounded.h"
 
@@ -206,6 +208,7 @@ struct dump {
     uint64_t tmo;
     struct files f;
     bool asked; /* GC.heap_dump was sent: the file must go */
+    struct journal_entry je;
 };
 
 static int fail(struct dump *D, enum heapdump_outcome o, int rc, const char *fmt, ...)
@@ -342,10 +345,28 @@ static int node_dir(struct dump *D, char *dir, size_t cap)
     return 0;
 }
 
+/* Before GC.heap_dump: what a restart must remove should we die while
+ * the JVM writes (journal.h). A dump the journal cannot follow goes on. */
+static void journal_dump(struct dump *D)
+{
+    if (!D->req->journal)
+        return;
+    D->je.proc = *jvm_ident(D->j);
+    int n = snprintf(D->je.dump, sizeof(D->je.dump), "%s", D->f.path);
+    int m = snprintf(D->je.node_part, sizeof(D->je.node_part), "%s.part", D->res->node_path);
+    if (n >= (int)sizeof(D->je.dump) || m >= (int)sizeof(D->je.node_part))
+        D->je.dump[0] = D->je.node_part[0] = '\0'; /* never a truncated path */
+    int rc = journal_write(D->req->journal, &D->je);
+    if (rc < 0)
+        log_warn("heapdump", "pid %d: journal of captures in progress: %s", D->je.proc.pid,
+                 strerror(-rc));
+}
+
 static int dump(struct dump *D)
 {
     char cmd[ATTACH_ARG_MAX + 1], err[768];
     struct attach_buf out = {.max = 4096};
+    journal_dump(D);
     snprintf(cmd, sizeof(cmd), "GC.heap_dump -all%s %s", D->res->compressed ? " -gz=1" : "",
              D->f.path);
     D->asked = true;
@@ -445,8 +466,58 @@ int heapdump_capture(const struct proc_ident *p, const struct heapdump_req *req,
         if (rc == 0)
             rc = crc;
     }
+    journal_remove(req->journal, &D.je);
     jvm_close(D.j);
     if (rc < 0)
         res->node_path[0] = '\0';
     return rc;
+}
+
+/* ---- after a restart ----------------------------------------------------------- */
+
+/* Removes the dump if it is a regular file: 0, -ENOENT, or -errno with
+ * the reason replied. */
+static int child_discard(struct nsexec_child *c, void *arg)
+{
+    const struct files *f = arg;
+    struct stat st;
+    int root = nsexec_root_fd(c);
+    int rc = rootfs_lstat(root, f->path, &st);
+    if (rc == 0 && !S_ISREG(st.st_mode))
+        rc = -EINVAL;
+    if (rc == 0)
+        rc = rootfs_unlink(root, f->path, 0);
+    if (rc < 0 && rc != -ENOENT)
+        nsexec_reply(c, "%s: %s", f->path,
+                     rc == -EINVAL ? "not a regular file" : rootfs_strerror(rc));
+    return rc;
+}
+
+int heapdump_recover(const struct journal_entry *e, uint64_t timeout_ms, char *done, size_t cap)
+{
+    struct dump D = {.tmo = timeout_ms ? timeout_ms : DEFAULT_STEP_MS};
+    char why[512];
+    size_t n = 0;
+    done[0] = '\0';
+    if (e->node_part[0] && unlink(e->node_part) == 0)
+        n += (size_t)snprintf(done, cap, "removed %s on the node", e->node_part);
+    int rc = jvm_open(&e->proc, &D.j, why, sizeof(why));
+    if (rc < 0) {
+        if (rc != -ESRCH && n < cap)
+            snprintf(done + n, cap - n, "%s%s", n ? "; " : "", why);
+        return rc;
+    }
+    struct nsexec_result r = {.fd = -1};
+    snprintf(D.f.path, sizeof(D.f.path), "%s", e->dump);
+    rc = e->dump[0] ? jvm_run_child(D.j, NULL, 0, D.tmo, child_discard, &D.f, &r) : -ENOENT;
+    if (r.fd >= 0)
+        close(r.fd);
+    jvm_close(D.j);
+    if (n < cap && rc == 0)
+        snprintf(done + n, cap - n, "%sremoved %s", n ? ", " : "", e->dump);
+    else if (n < cap && rc != -ENOENT)
+        snprintf(done + n, cap - n, "%scannot remove the dump: %s", n ? "; " : "", r.text);
+    if (!done[0])
+        snprintf(done, cap, "nothing left to clean");
+    return 0;
 }

@@ -146,7 +146,8 @@ static void take(const struct runner *r, const struct job *job, struct heapdump_
                                .node_cap = budget_left(r, path),
                                .timeout_ms = r->cfg->heap_dump_timeout_ms,
                                .attach_timeout_ms = rt->settings.jcmd_timeout_ms,
-                               .metrics = r->metrics};
+                               .metrics = r->metrics,
+                               .journal = r->journal};
     heapdump_capture(&job->target, &req, hr);
 }
 

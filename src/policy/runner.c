@@ -203,6 +203,7 @@ static void run_profile(const struct runner *r, const struct job *job, struct jo
         .cancel_fd = job->cancel_fd,
         .attach_timeout_ms = ((const struct runner_target *)job->payload)->settings.jcmd_timeout_ms,
         .metrics = r->metrics,
+        .journal = r->journal,
     };
     struct profile_result pr;
     capture_profile(&job->target, &req, &pr);
