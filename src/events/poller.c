@@ -704,9 +704,7 @@ static int schedule(struct poller *p, uint64_t now)
 /* A mark or ladder set while asleep: back to the period at once. */
 static int keep_period(struct poller *p)
 {
-    if (p->tfd < 0 || p->periodic || !needs_period(p))
-        return 0;
-    return set_timer(p, p->period, true);
+    return needs_period(p) ? schedule(p, 0) : 0;
 }
 
 /* Whether the timer woke the poller (with the feed, its set says: an
