@@ -10,6 +10,8 @@
 #   namespace and private /tmp gone once released): the job ends as
 #   target_exited with the reason, the agent holds nothing of it (no fd on
 #   its mount namespace) and goes on.
+# - the JVM exiting mid-profile: target_exited early, the partial recording
+#   kept, nothing of ours left in its /tmp.
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/lib/container.sh"
@@ -18,7 +20,7 @@ source "$ROOT/tests/lib/outbox.sh"
 CLASSES=$BUILD/tests/java
 WORK=$(mktemp -d /var/tmp/flameshot-restart-test.XXXXXX)
 # receivers are started in the cases' subshells: each records its pid
-trap 'd_cleanup; ct_cleanup; for f in "$WORK"/*.recv; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done; rm -rf "$WORK"' EXIT
+trap 'd_cleanup; ct_cleanup; for f in "$WORK"/*.recv "$WORK"/*.keeper; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done; rm -rf "$WORK"' EXIT
 
 caps() {
     need "[ \"\$(id -u)\" = 0 ]" "needs root"
@@ -138,8 +140,42 @@ case_container_removed_mid_profile() {
     d_stop gone
 }
 
+# The JVM exits (SIGTERM) mid-profile, its container staying: the job ends
+# target_exited well before its duration, with the partial recording kept
+# (the JVM dumps it as it exits) in the local sink, the exit recorded, and
+# nothing of ours left in the container's /tmp (seen through a process kept
+# in its mount namespace, the JVM's init ending with it).
+case_target_exits_mid_profile() {
+    caps
+    ct_start ex -- /usr/bin/java -cp "$CLASSES" Burner 86703 || return 1
+    ct_wait_output ex "Burner started" 10 || return 1
+    local p id t0 keeper jfr; p=$(ct_pid ex)
+    nsenter -t "$p" -m sleep 600 &
+    keeper=$!
+    echo "$keeper" > "$WORK/ex.keeper"
+    touch "/proc/$p/root/tmp/ct-marker"
+    d_start ex FLAMESHOT_PROCESSES='[{"service":"ex","command":"Burner 86703$"}]' || return 1
+    id=$(profile ex "$p" 60s) || return 1
+    wait_recording "$p" || return 1
+    t0=$SECONDS
+    kill -TERM "$p"
+    job_is ex "$id" target_exited || return 1
+    [ $((SECONDS - t0)) -lt 30 ] || { echo "the job waited for its duration"; return 1; }
+    jq -e '.artefacts | length == 1' "$D_BODY" >/dev/null || { echo "no partial artefact: $(cat "$D_BODY")"; return 1; }
+    jfr=$(find "$(d_profiles ex)" -name '*.jfr' | head -n 1)
+    [ -n "$jfr" ] && jfr summary "$jfr" >/dev/null || { echo "no readable partial JFR in the sink"; return 1; }
+    d_wait_log ex "pid $p \\(java\\) exited" 10 || return 1
+    [ -e "/proc/$keeper/root/tmp/ct-marker" ] || { echo "not the container's /tmp"; return 1; }
+    [ ! -e "/proc/$keeper/root/tmp/.flameshot-$CT_UID" ] || { echo "our work directory is left"; return 1; }
+    [ -z "$(ls -A "$(d_data ex)/journal")" ] || { echo "journal left"; return 1; }
+    kill "$keeper"
+    d_stop ex
+}
+
 t_case "SIGKILLed mid-profile: the restart stops the recording, cleans the container, delivers the finished profile once" \
     case_sigkill_mid_profile_restart_cleans_up_and_delivers
 t_case "container removed mid-profile: target_exited with the reason, nothing of it held" \
     case_container_removed_mid_profile
+t_case "the JVM exits mid-profile: target_exited early, the partial JFR kept, nothing left in its /tmp" \
+    case_target_exits_mid_profile
 t_done
