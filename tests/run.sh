@@ -9,6 +9,14 @@
 #                           whose name contains NAME
 # CI=true turns a missing capability (root, BPF, JVM...) into a failure.
 #
+# The agent the integration scripts run ($FLAMESHOTD) is the ASan+UBSan
+# build (build/asan/flameshotd) with leak checking and every report halting
+# it; FLAMESHOT_TEST_AGENT=release runs them against build/flameshotd. The
+# scripts that are about the release binaries (the lean entry, the
+# benchmarks) choose it themselves. A sanitizer report from any process of
+# a script (the agent, its helpers, an ASan test helper) fails that script:
+# reports are written under build/test-artefacts/sanitizer/<script>/.
+#
 # Nothing passes silently. A producer fails when it prints no TAP plan
 # ("1..N"), more than one, a plan of 0, or a number of "ok"/"not ok" lines
 # other than its plan (it stopped early), or exits non-zero. The unit tests
@@ -92,6 +100,7 @@ run_one() {
 missing_builds() {
     local src
     [ -x "$BUILD/flameshotd" ] || echo "$BUILD/flameshotd"
+    [ -x "$BUILD/asan/flameshotd" ] || echo "$BUILD/asan/flameshotd"
     [ -x "$BUILD/libexec/flameshot/flameshotd" ] || echo "$BUILD/libexec/flameshot/flameshotd"
     for src in tests/helpers/*.c; do
         [ -f "$src" ] && [ ! -x "$BUILD/tests/helpers/$(basename "$src" .c)" ] &&
@@ -109,6 +118,32 @@ missing_builds() {
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+SAN_DIR=$BUILD/test-artefacts/sanitizer
+
+# run_integration script: one script against the agent chosen above; its
+# processes' sanitizer reports go to files (a daemon's stderr is its log,
+# which the script may never show) and any fails it
+run_integration() {
+    local name reports first
+    name=$(basename "$1" .sh)
+    reports=$SAN_DIR/$name
+    rm -rf "$reports" && mkdir -p "$reports"
+    if [ "${FLAMESHOT_TEST_AGENT:-asan}" = release ]; then
+        FLAMESHOTD=$BUILD/flameshotd
+    else
+        FLAMESHOTD=$BUILD/asan/flameshotd
+    fi
+    FLAMESHOTD=$FLAMESHOTD \
+        ASAN_OPTIONS="$ASAN_OPTIONS:halt_on_error=1:log_path=$reports/asan" \
+        UBSAN_OPTIONS="$UBSAN_OPTIONS:halt_on_error=1:log_path=$reports/ubsan" \
+        run_one "integration/$name" 900 bash "$1"
+    if [ -n "$(ls -A "$reports")" ]; then
+        first=$(grep -hm1 -E 'ERROR: |runtime error:' "$reports"/* | head -n 1)
+        fail_line "integration/$name" "sanitizer report: ${first:-see $reports} ($reports)"
+    else
+        rmdir "$reports"
+    fi
+}
 
 for src in tests/unit/*/test_*.c; do
     [ -f "$src" ] || continue
@@ -134,7 +169,7 @@ if [ $only_unit -eq 0 ]; then
             fail_line "test build" "missing (make test-build): $(echo $missing)"
     fi
     for t in "${scripts[@]}"; do
-        run_one "integration/$(basename "$t" .sh)" 900 bash "$t"
+        run_integration "$t"
     done
 fi
 

@@ -15,10 +15,12 @@ tree() {
     mkdir -p "$T/tests/integration" "$T/tests/unit/core" "$T/build/asan/tests" \
         "$T/build/libexec/flameshot"
     cp "$ROOT/tests/run.sh" "$ROOT/tests/lib.sh" "$T/tests/"
-    # flameshotd's two files: the lean entry and the full program
+    # flameshotd's two files (the lean entry and the full program), and the
+    # sanitizer build the integration scripts run
     printf '#!/bin/sh\n' >"$T/build/flameshotd"
     printf '#!/bin/sh\n' >"$T/build/libexec/flameshot/flameshotd"
-    chmod +x "$T/build/flameshotd" "$T/build/libexec/flameshot/flameshotd"
+    printf '#!/bin/sh\n' >"$T/build/asan/flameshotd"
+    chmod +x "$T/build/flameshotd" "$T/build/libexec/flameshot/flameshotd" "$T/build/asan/flameshotd"
 }
 
 # unit NAME TAP...: a unit test source and its "binary", printing the lines
@@ -137,6 +139,31 @@ case_selecting_nothing_fails() {
     expect "0 passed, 1 failed" 1
 }
 
+# A real ASan program (a leak, a heap overflow) run by a script whose TAP
+# says ok: the report its process wrote fails the script; the agent the
+# scripts get is the sanitizer build unless FLAMESHOT_TEST_AGENT=release.
+case_sanitizer_report_fails_the_script() {
+    need "command -v gcc" "needs gcc"
+    tree san
+    printf '#include <stdlib.h>\nint main(int c, char **v) { char *p = malloc(8); p[0] = c;\n%s\n' \
+        'if (c > 2) return p[8]; p = 0; return 0; }' >"$WORK/bad.c"
+    gcc -fsanitize=address -g -o "$T/build/bad" "$WORK/bad.c" || return 1
+    script 10_leak 't_ok "leaks, says ok"; "$BUILD/bad"; t_done'
+    script 20_overflow 't_ok "overflows, says ok"; "$BUILD/bad" x y; t_done'
+    script 30_agent 'echo "# agent $FLAMESHOTD"; t_ok agent; t_done'
+    verdict CI=true "$T/tests/run.sh"
+    expect "3 passed, 2 failed" 1 || return 1
+    grep -q "^not ok - integration/10_leak: sanitizer report: .*ERROR: LeakSanitizer: detected memory leaks" <<<"$OUT" &&
+        grep -q "^not ok - integration/20_overflow: sanitizer report: .*ERROR: AddressSanitizer: heap-buffer-overflow" <<<"$OUT" &&
+        grep -q "^# agent $T/build/asan/flameshotd$" <<<"$OUT" &&
+        compgen -G "$T/build/test-artefacts/sanitizer/10_leak/asan.*" >/dev/null || {
+        echo "$OUT" >&2
+        return 1
+    }
+    verdict CI=true FLAMESHOT_TEST_AGENT=release "$T/tests/run.sh" 30_agent
+    expect "1 passed, 0 failed" 0 && grep -q "^# agent $T/build/flameshotd$" <<<"$OUT"
+}
+
 t_case "run.sh: a complete run of units and scripts passes" case_complete_run_passes
 t_case "run.sh: a script that stops before t_done (no plan) fails" case_script_stopping_early_fails
 t_case "run.sh: no plan, fewer results than planned, 1..0, two plans: each fails" case_no_plan_and_wrong_count_fail
@@ -145,4 +172,5 @@ t_case "run.sh: a test build without a helper or a Java fixture fails" case_inco
 t_case "run.sh: a producer exiting non-zero after all ok fails" case_crash_after_all_ok_fails
 t_case "lib.sh: need and t_skip skip outside CI and fail under CI=true" case_skips_fail_under_ci
 t_case "run.sh: a NAME that selects nothing fails" case_selecting_nothing_fails
+t_case "run.sh: a sanitizer report from a script's process fails it; the agent is the ASan build" case_sanitizer_report_fails_the_script
 t_done

@@ -7,6 +7,8 @@
 # it, it says which path it wanted. And the jcmd path reaps its namespace
 # helper the moment it exits (a pidfd), never in a sleep-and-retry loop.
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+# the release files are what this is about, whichever agent the suite runs
+FLAMESHOTD=${BUILD:-$ROOT/build}/flameshotd
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/lib/daemon.sh"
 CLASSES=$BUILD/tests/java

@@ -14,10 +14,10 @@ ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 FLAMESHOTD=${FLAMESHOTD_ASAN:-${BUILD:-$ROOT/build}/asan/flameshotd}
 source "$ROOT/tests/integration/40_http_lib.bash"
 trap h_cleanup EXIT
-# leaks of the whole daemon are the unit tests' business; memory errors and
-# undefined behaviour here stop the daemon and fail the test
-export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1
-export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# memory errors, leaks at exit and undefined behaviour stop the daemon and
+# fail the test (tests/run.sh also sends the reports to files)
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 TOKEN=tok-$$-$RANDOM-s3cr3t
 RULES='[{"service":"abuse","command":"^\\S*java\\s.*-Dflameshot\\.test=abuse'"$$"'"}]'

@@ -8,6 +8,8 @@
 #   scenarios   tools/bench/run --smoke: every scenario's JSON has rows with
 #               numeric values, and the summary has them all
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+# benchmarks measure the release build, whichever agent the suite runs
+export FLAMESHOTD=${BUILD:-$ROOT/build}/flameshotd
 source "$ROOT/tests/lib.sh"
 W=$(mktemp -d /tmp/fs-bench-smoke.XXXXXX)
 trap 'rm -rf "$W"' EXIT
