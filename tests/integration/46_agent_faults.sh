@@ -1,10 +1,13 @@
 #!/bin/bash
 # Faults injected into the real agent (build/flameshotd, namespaced JVMs of
 # tests/lib/container.sh, the DataKit stand-in of tests/lib/outbox.sh):
-#   - a JVM stopped (SIGSTOP) before its first attach, and again with its
-#     attach listener running: /v1/snapshot and /v1/profile fail within
-#     their bound (FLAMESHOT_JCMD_TIMEOUT, inside the job deadline) with
-#     a reason naming the timeout and the stopped state; /v1/status answers
+#   - a JVM stopped (SIGSTOP) before its first attach: /v1/snapshot and
+#     /v1/profile fail at once naming the stopped state, twice, and the
+#     JVM is never signalled while stopped (after SIGCONT it has printed
+#     no thread dump: one SIGQUIT in all); and again with its attach
+#     listener running: they fail within their bound
+#     (FLAMESHOT_JCMD_TIMEOUT, inside the job deadline) with a reason
+#     naming the timeout and the stopped state; /v1/status answers
 #     within a second all along; after SIGCONT both succeed; nothing of
 #     ours is left in the JVM's /tmp;
 #   - the spool (FLAMESHOT_PROFILING_PATH, a small tmpfs of this test's)
@@ -174,18 +177,25 @@ stopped_jvm() {
     fi
     stop_jvm "$pid" || return 1
     ids=$(submit "$name" "$pid") || { echo "$ids"; return 1; }
-    responsive "$name" $ids || return 1
+    # no listener: the jobs fail at once (nothing is signalled); with
+    # one, the requests wait for their timeout
+    [ "$prewarm" = false ] || responsive "$name" $ids || return 1
+    failed_on_stopped "$name" "$want" $ids || return 1
+    ids=$(submit "$name" "$pid") || { echo "$ids"; return 1; } # a second trigger, still stopped
     failed_on_stopped "$name" "$want" $ids || return 1
     kill -CONT "$pid"
     ids=$(submit "$name" "$pid") || { echo "$ids"; return 1; }
     jobs_done "$name" $ids || return 1
     nothing_left "$name" || return 1
+    # one SIGQUIT in all: each more would have printed a thread dump
+    ! ct_output "$name" | grep -q "Full thread dump" ||
+        { echo "the JVM was signalled more than once:"; ct_output "$name" | grep "Full thread dump"; return 1; }
     d_expect "$name" 200 /healthz || return 1
     d_stop "$name" && ct_stop "$name"
 }
 
 case_stopped_before_attach() {
-    stopped_jvm stop1 86601 false "within the timeout|timed out"
+    stopped_jvm stop1 86601 false "no attach listener .* and the JVM process is stopped"
 }
 
 case_stopped_with_listener() {
@@ -373,7 +383,7 @@ case_datakit_down_60s_nothing_lost_nothing_twice() {
     d_stop dk && ob_receiver_stop && ct_stop dk
 }
 
-t_case "a JVM stopped before its first attach: snapshot and profile fail by the jcmd timeout naming it, the API answers, resumed they succeed, nothing left in its /tmp" case_stopped_before_attach
+t_case "a JVM stopped before its first attach: snapshot and profile fail at once naming it, twice, never signalled while stopped (no thread dump after), resumed they succeed, nothing left in its /tmp" case_stopped_before_attach
 t_case "a JVM stopped with its attach listener running: the reply times out naming it, the API answers, resumed they succeed, nothing left in its /tmp" case_stopped_with_listener
 t_case "spool full (tmpfs filled by another writer): the agent stays up, counts each lost artefact, logs it once, keeps new ones when space returns" case_spool_full_then_space_returns
 t_case "spool read-only: the agent stays up, counts each lost artefact, logs it once, keeps what it had, keeps new ones once writable" case_spool_read_only_then_writable
