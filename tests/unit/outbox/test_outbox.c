@@ -620,6 +620,78 @@ TEST(an_unwritable_spool_counts_each_lost_artefact_and_recovers)
     on_tmpfs(t_, unwritable_spool_on);
 }
 
+static void read_only_start_on(struct t_state *t_, const char *root)
+{
+    char err[256], why[256];
+    struct outbox *ob = NULL, *second = NULL;
+    struct artefact_meta m;
+    struct metrics mx = {0};
+    CHECK_EQ(open_ob(root, NULL, 64 << 20, NULL, &ob), 0); /* an earlier run made the spool */
+    meta_for(&m, ARTEFACT_PROFILE, 1);
+    CHECK_EQ(put_payload(ob, &m, 1000, 'a', NULL), 0);
+    artefact_meta_free(&m);
+    outbox_close(ob);
+    ob = NULL;
+    /* nothing holds it open now: the tmpfs itself goes read-only */
+    CHECK_EQ(mount(NULL, root, NULL, MS_REMOUNT | MS_RDONLY, "size=512k"), 0);
+    int rc = open_ob(root, NULL, 64 << 20, &mx, &ob);
+    CHECK_MSG(rc == 0, "a read-only spool stops the agent: %d", rc);
+    if (rc < 0)
+        return;
+    CHECK_EQ(dropped_of(ob, why, sizeof(why)), 0);
+    CHECK_CONTAINS(why, "Read-only file system");
+    struct outbox_stats st;
+    outbox_stats(ob, &st);
+    CHECK_EQ(st.items, 1); /* what it had is still there */
+    /* still one agent per spool */
+    struct outbox_opts o = {.root = root};
+    CHECK_EQ(outbox_open(&o, &second, err, sizeof(err)), -EWOULDBLOCK);
+    CHECK_CONTAINS(err, "another process is using this outbox");
+    /* what it cannot keep is counted */
+    meta_for(&m, ARTEFACT_PROFILE, 2);
+    CHECK_EQ(put_payload(ob, &m, 1000, 'b', NULL), -EROFS);
+    artefact_meta_free(&m);
+    CHECK_EQ(dropped_of(ob, why, sizeof(why)), 1);
+    CHECK_EQ(atomic_load(&mx.outbox_dropped), 1);
+    /* remounted read-write: kept again, the error gone */
+    CHECK_EQ(mount(NULL, root, NULL, MS_REMOUNT, "size=512k"), 0);
+    meta_for(&m, ARTEFACT_PROFILE, 3);
+    CHECK_EQ(put_payload(ob, &m, 1000, 'c', NULL), 0);
+    artefact_meta_free(&m);
+    CHECK_EQ(dropped_of(ob, why, sizeof(why)), 1);
+    CHECK_STREQ(why, "");
+    outbox_close(ob);
+}
+
+/* The agent starts on a spool gone read-only: the lock is taken through a
+ * read-only fd (a second outbox is still refused), the spool's error is
+ * shown at once, each artefact it cannot keep is a drop, and once the
+ * filesystem is remounted read-write artefacts are kept again. */
+TEST(an_outbox_opens_on_a_read_only_spool_and_recovers)
+{
+    on_tmpfs(t_, read_only_start_on);
+}
+
+/* Never written and read-only: there is no .lock to take; refused,
+ * naming the path and why. */
+static void read_only_fresh_on(struct t_state *t_, const char *root)
+{
+    char err[256], dir[PATH_MAX];
+    struct outbox *ob = NULL;
+    snprintf(dir, sizeof(dir), "%s/outbox", root);
+    CHECK_EQ(mkdir(dir, 0750), 0);
+    CHECK_EQ(mount(NULL, root, NULL, MS_REMOUNT | MS_RDONLY, "size=512k"), 0);
+    struct outbox_opts o = {.root = root};
+    CHECK_EQ(outbox_open(&o, &ob, err, sizeof(err)), -EROFS);
+    CHECK_CONTAINS(err, "/outbox/.lock");
+    CHECK_CONTAINS(err, "read-only");
+}
+
+TEST(a_read_only_spool_never_written_is_refused_naming_it)
+{
+    on_tmpfs(t_, read_only_fresh_on);
+}
+
 TEST(datakit_routes_become_local_when_the_address_is_removed)
 {
     char root[64], path[PATH_MAX];
@@ -890,4 +962,6 @@ TEST_MAIN(a_go_profile_is_kept_as_a_directory_of_its_attachments,
           an_unreachable_datakit_backs_off_and_keeps_the_artefact,
           stop_aborts_an_upload_in_flight_without_losing_it,
           a_kept_profile_is_local_at_once_and_still_pending_for_datakit,
-          a_dropped_kept_copy_takes_its_pending_upload_along)
+          a_dropped_kept_copy_takes_its_pending_upload_along,
+          an_outbox_opens_on_a_read_only_spool_and_recovers,
+          a_read_only_spool_never_written_is_refused_naming_it)
