@@ -799,6 +799,74 @@ TEST(stop_aborts_an_upload_in_flight_without_losing_it)
     rm_rf(root);
 }
 
+/* A forward proxy of one request: records the request's head, answers
+ * 200 without reading the body, and closes. */
+struct proxy {
+    int s;
+    char head[4096];
+};
+
+static void *proxy_serve(void *arg)
+{
+    struct proxy *p = arg;
+    int c = accept(p->s, NULL, NULL);
+    size_t len = 0;
+    while (c >= 0 && len + 1 < sizeof(p->head) && !strstr(p->head, "\r\n\r\n")) {
+        ssize_t n = read(c, p->head + len, sizeof(p->head) - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        p->head[len] = '\0';
+    }
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    if (c >= 0 && write(c, ok, sizeof(ok) - 1) < 0)
+        p->head[0] = '\0';
+    if (c >= 0) {
+        shutdown(c, SHUT_WR);
+        close(c);
+    }
+    return NULL;
+}
+
+/* Uploads honour http_proxy (libcurl's default, kept on purpose: some
+ * sites reach DataKit only through one): DataKit's address is a closed
+ * port, the proxy this test runs takes the request and answers. */
+TEST(datakit_uploads_go_through_the_proxy_of_the_environment)
+{
+    char root[64], proxy_url[64];
+    struct outbox *ob;
+    struct artefact_meta m;
+    struct proxy p = {.s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    pthread_t t;
+    CHECK_EQ(bind(p.s, (struct sockaddr *)&a, sizeof(a)), 0);
+    CHECK_EQ(listen(p.s, 4), 0);
+    getsockname(p.s, (struct sockaddr *)&a, &alen);
+    snprintf(proxy_url, sizeof(proxy_url), "http://127.0.0.1:%d", ntohs(a.sin_port));
+    CHECK_EQ(pthread_create(&t, NULL, proxy_serve, &p), 0);
+    setenv("http_proxy", proxy_url, 1);
+    unsetenv("no_proxy");
+    unsetenv("NO_PROXY");
+    CHECK(tmpdir(root));
+    CHECK_EQ(open_ob(root, "http://127.0.0.1:9/profiling/v1/input", 0, NULL, &ob), 0);
+    meta_for(&m, ARTEFACT_PROFILE, 8);
+    CHECK_EQ(put_payload(ob, &m, 10, 'p', NULL), 0);
+    artefact_meta_free(&m);
+    outbox_run_once(ob);
+    struct outbox_stats st;
+    outbox_stats(ob, &st);
+    outbox_close(ob);
+    unsetenv("http_proxy");
+    shutdown(p.s, SHUT_RDWR); /* ends an accept still waiting */
+    pthread_join(t, NULL);
+    close(p.s);
+    rm_rf(root);
+    CHECK_MSG(strncmp(p.head, "POST http://127.0.0.1:9/profiling/v1/input ", 43) == 0,
+              "the proxy got: %.200s", p.head);
+    CHECK_EQ(st.items, 0); /* delivered: the proxy's 200 */
+}
+
 /* A Go profile: one payload, kept locally as a directory of the files
  * its upload carries; the index counts them, the budget drops them. */
 TEST(a_go_profile_is_kept_as_a_directory_of_its_attachments)
@@ -964,4 +1032,5 @@ TEST_MAIN(a_go_profile_is_kept_as_a_directory_of_its_attachments,
           a_kept_profile_is_local_at_once_and_still_pending_for_datakit,
           a_dropped_kept_copy_takes_its_pending_upload_along,
           an_outbox_opens_on_a_read_only_spool_and_recovers,
-          a_read_only_spool_never_written_is_refused_naming_it)
+          a_read_only_spool_never_written_is_refused_naming_it,
+          datakit_uploads_go_through_the_proxy_of_the_environment)
