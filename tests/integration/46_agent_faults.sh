@@ -17,6 +17,8 @@
 #     artefact is counted in /v1/status and /metrics, the reason is logged
 #     once and shown in outbox.spool_error; when space returns (the filler
 #     removed, the read-only mount gone) new artefacts are kept again;
+#     and a spool already read-only when the agent starts: it starts,
+#     and keeps artefacts once the tmpfs is remounted read-write;
 #   - DataKit down for 60 s with 7 artefacts produced meanwhile (3 profiles,
 #     2 snapshots of 2 texts each): when it is back every one arrives
 #     exactly once (profiles by the SHA-256 of their JFR, snapshot
@@ -94,8 +96,17 @@ submit() {
     echo "$ids $(jq .job_id "$D_BODY")"
 }
 
+# ended NAME ID...: waits for each job to end (any state)
+ended() {
+    local name=$1 id st; shift
+    for id; do
+        st=$(d_wait_job "$name" "$id" 120) || { echo "$st"; return 1; }
+    done
+}
+
 # responsive NAME ID...: while any of the jobs is queued or running,
-# GET /v1/status must answer 200 within a second, every time
+# GET /v1/status must answer 200 within a second, every time (at least
+# 3 probes unless MIN_PROBES says otherwise: jobs that fail at once)
 responsive() {
     local name=$1 id busy out probes=0; shift
     local t0=$SECONDS
@@ -114,7 +125,7 @@ responsive() {
         sleep 0.2
     done
     [ $busy = 0 ] || { echo "the jobs are still running after 120 s"; return 1; }
-    [ $probes -ge 3 ] || { echo "only $probes probes while the jobs waited"; return 1; }
+    [ $probes -ge "${MIN_PROBES:-3}" ] || { echo "only $probes probes while the jobs waited"; return 1; }
 }
 
 # The jcmd timeout: the default, as short ones fail a JFR.start of a JVM
@@ -179,9 +190,10 @@ stopped_jvm() {
     ids=$(submit "$name" "$pid") || { echo "$ids"; return 1; }
     # no listener: the jobs fail at once (nothing is signalled); with
     # one, the requests wait for their timeout
-    [ "$prewarm" = false ] || responsive "$name" $ids || return 1
+    if [ "$prewarm" = true ]; then responsive "$name" $ids; else MIN_PROBES=0 responsive "$name" $ids; fi || return 1
     failed_on_stopped "$name" "$want" $ids || return 1
     ids=$(submit "$name" "$pid") || { echo "$ids"; return 1; } # a second trigger, still stopped
+    ended "$name" $ids || return 1
     failed_on_stopped "$name" "$want" $ids || return 1
     kill -CONT "$pid"
     ids=$(submit "$name" "$pid") || { echo "$ids"; return 1; }
@@ -302,6 +314,29 @@ case_spool_read_only_then_writable() {
     d_stop ro && ct_stop ro
 }
 
+# the spool read-only before the agent starts (remounted so while no agent
+# runs): it starts all the same, says so from the start, counts the
+# snapshot it cannot keep once, and keeps artefacts once remounted rw
+case_spool_read_only_at_start() {
+    caps
+    spool_agent rostart 86605 || return 1
+    local pid=$(ct_pid rostart) spool=$WORK/spool-rostart
+    d_stop rostart || return 1
+    mount -o remount,ro "$spool" || return 1
+    d_start rostart FLAMESHOT_PROFILING_PATH="$spool" "$(procs 86605)" || return 1
+    d_expect rostart 200 /v1/status '.outbox.dropped == 0 and
+        (.outbox.spool_error // "" | test("Read-only file system"))' || return 1
+    once_logged rostart || return 1
+    snapshot_fails rostart "$pid" "Read-only file system" || return 1
+    d_expect rostart 200 /v1/status '.outbox.dropped == 1' || return 1
+    dropped_agrees rostart 1 "Read-only file system" || return 1
+    once_logged rostart || return 1
+    mount -o remount,rw "$spool" || return 1
+    snapshot_kept rostart "$pid" || return 1
+    d_expect rostart 200 /v1/status '.outbox.spool_error == null' || return 1
+    d_stop rostart && ct_stop rostart
+}
+
 # ---- DataKit down for 60 s ----------------------------------------------------
 
 # done_job NAME PATH: submits, waits done, appends the job's artefacts
@@ -387,5 +422,6 @@ t_case "a JVM stopped before its first attach: snapshot and profile fail at once
 t_case "a JVM stopped with its attach listener running: the reply times out naming it, the API answers, resumed they succeed, nothing left in its /tmp" case_stopped_with_listener
 t_case "spool full (tmpfs filled by another writer): the agent stays up, counts each lost artefact, logs it once, keeps new ones when space returns" case_spool_full_then_space_returns
 t_case "spool read-only: the agent stays up, counts each lost artefact, logs it once, keeps what it had, keeps new ones once writable" case_spool_read_only_then_writable
+t_case "spool read-only at start: the agent starts, shows the error at once, counts one drop per lost snapshot job, keeps artefacts once remounted read-write" case_spool_read_only_at_start
 t_case "DataKit down 60 s with 7 artefacts produced meanwhile: back, each arrives exactly once and the outbox empties" case_datakit_down_60s_nothing_lost_nothing_twice
 t_done

@@ -620,16 +620,23 @@ TEST(an_unwritable_spool_counts_each_lost_artefact_and_recovers)
     on_tmpfs(t_, unwritable_spool_on);
 }
 
+/* A profile of pid with size bytes of c, committed. */
+static int put_profile(struct outbox *ob, int pid, size_t size, char c)
+{
+    struct artefact_meta m;
+    meta_for(&m, ARTEFACT_PROFILE, pid);
+    int rc = put_payload(ob, &m, size, c, NULL);
+    artefact_meta_free(&m);
+    return rc;
+}
+
 static void read_only_start_on(struct t_state *t_, const char *root)
 {
     char err[256], why[256];
     struct outbox *ob = NULL, *second = NULL;
-    struct artefact_meta m;
     struct metrics mx = {0};
     CHECK_EQ(open_ob(root, NULL, 64 << 20, NULL, &ob), 0); /* an earlier run made the spool */
-    meta_for(&m, ARTEFACT_PROFILE, 1);
-    CHECK_EQ(put_payload(ob, &m, 1000, 'a', NULL), 0);
-    artefact_meta_free(&m);
+    CHECK_EQ(put_profile(ob, 1, 1000, 'a'), 0);
     outbox_close(ob);
     ob = NULL;
     /* nothing holds it open now: the tmpfs itself goes read-only */
@@ -648,16 +655,12 @@ static void read_only_start_on(struct t_state *t_, const char *root)
     CHECK_EQ(outbox_open(&o, &second, err, sizeof(err)), -EWOULDBLOCK);
     CHECK_CONTAINS(err, "another process is using this outbox");
     /* what it cannot keep is counted */
-    meta_for(&m, ARTEFACT_PROFILE, 2);
-    CHECK_EQ(put_payload(ob, &m, 1000, 'b', NULL), -EROFS);
-    artefact_meta_free(&m);
+    CHECK_EQ(put_profile(ob, 2, 1000, 'b'), -EROFS);
     CHECK_EQ(dropped_of(ob, why, sizeof(why)), 1);
     CHECK_EQ(atomic_load(&mx.outbox_dropped), 1);
     /* remounted read-write: kept again, the error gone */
     CHECK_EQ(mount(NULL, root, NULL, MS_REMOUNT, "size=512k"), 0);
-    meta_for(&m, ARTEFACT_PROFILE, 3);
-    CHECK_EQ(put_payload(ob, &m, 1000, 'c', NULL), 0);
-    artefact_meta_free(&m);
+    CHECK_EQ(put_profile(ob, 3, 1000, 'c'), 0);
     CHECK_EQ(dropped_of(ob, why, sizeof(why)), 1);
     CHECK_STREQ(why, "");
     outbox_close(ob);
