@@ -72,7 +72,9 @@ void attach_buf_free(struct attach_buf *b);
  * inside the JVM's mount namespace as its uid/gid; every path is opened
  * symlink-free (rootfs.h) and the socket must be owned by the JVM's uid.
  * SIGQUIT is never sent when the JVM does not catch it or has attach
- * disabled. Concurrent connects to one process take turns, so however
+ * disabled, nor while it is stopped or an earlier SIGQUIT is pending
+ * (jvm_sigquit_safe): -ENOTSUP at once, err naming the stopped state.
+ * Concurrent connects to one process take turns, so however
  * many threads attach at once the JVM gets one SIGQUIT (a second would
  * print a thread dump on its stdout). Blocks until deadline_ms (CLOCK_MONOTONIC, units_now_mono_ms)
  * at most. Returns 0 with *sock set (caller closes), or:

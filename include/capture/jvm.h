@@ -67,8 +67,10 @@ int jvm_signal(const struct jvm *j, int sig);
 
 /* Whether SIGQUIT may be sent to start the attach listener: the JVM must
  * catch it (SigCgt) and not ignore it. A JVM still starting up, or run
- * with -Xrs, would take the default action and dump core. Returns 1, or 0
- * with the reason in why. */
+ * with -Xrs, would take the default action and dump core. Nor while an
+ * earlier SIGQUIT is not handled yet (jvm_status_quit_held): the JVM would
+ * get two, the second printing a thread dump into its output. Returns 1,
+ * or 0 with the reason in why. */
 int jvm_sigquit_safe(const struct jvm *j, char *why, size_t whycap);
 
 /* The JVM's options (jvmopts.h) from its command line and environment,
@@ -96,5 +98,9 @@ int jvm_read_mountinfo(const struct jvm *j, char **text);
 enum jvm_kind jvm_kind_from_maps(const char *maps_text);
 /* 1 if SigCgt has SIGQUIT and SigIgn does not, 0 if not, -EINVAL. */
 int jvm_status_catches_sigquit(const char *status_text);
+/* 1 with the reason in why when a SIGQUIT sent now would not be handled
+ * at once: the process is stopped (State T or t; one sent before may wait
+ * there), or SIGQUIT is pending (SigPnd, ShdPnd). 0 otherwise. */
+int jvm_status_quit_held(const char *status_text, char *why, size_t whycap);
 
 #endif

@@ -111,17 +111,21 @@ static void *snap_run(void *arg)
     char head[32], why[512] = "";
     int n = snprintf(head, sizeof(head), "%d:\n", s->pid);
     int rc = snap_sink(sj, head, (size_t)n);
-    if (rc == 0)
+    if (rc < 0) /* the writer (the spool), not the JVM: nothing was asked yet */
+        snprintf(why, sizeof(why), "writing the output: %s", strerror(-rc));
+    else
         rc = attach_request(sj->sock, "jcmd", args, sj->deadline_ms, snap_sink, sj, &s->jvm_rc, why,
                             sizeof(why));
     close(sj->sock);
     sj->sock = -1;
     s->ended_ns = units_now_real_ns();
     s->output_size_bytes = sj->out->written;
-    const char *body = sj->keep.data ? sj->keep.data + n : "";
+    const char *body = sj->keep.len > (size_t)n ? sj->keep.data + n : "";
     size_t blen = sj->keep.len > (size_t)n ? sj->keep.len - (size_t)n : 0;
     snapshot_preview(s->type, body, blen, s->preview, sizeof(s->preview));
-    snap_judge(sj, rc, s->output_size_bytes - (uint64_t)n, why);
+    /* the head may not have been written: no body then, not 2^64 bytes */
+    uint64_t head_len = s->output_size_bytes < (uint64_t)n ? s->output_size_bytes : (uint64_t)n;
+    snap_judge(sj, rc, s->output_size_bytes - head_len, why);
     attach_buf_free(&sj->keep);
     return NULL;
 }

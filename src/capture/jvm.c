@@ -474,14 +474,39 @@ int jvm_signal(const struct jvm *j, int sig)
     return kill(j->id.pid, sig) < 0 ? -errno : 0;
 }
 
+int jvm_status_quit_held(const char *status_text, char *why, size_t whycap)
+{
+    unsigned long long pnd = 0, shd = 0, bit = 1ull << (SIGQUIT - 1);
+    const char *st = strstr(status_text, "State:");
+    char state = st && (st == status_text || st[-1] == '\n') ? st[6 + strspn(st + 6, " \t")] : 0;
+    if (state == 'T' || state == 't') {
+        snprintf(why, whycap,
+                 "the JVM process is stopped (state %c): it handles no signal until resumed, so "
+                 "it is not signalled (a SIGQUIT sent earlier may be waiting there already)",
+                 state);
+        return 1;
+    }
+    if ((status_mask(status_text, "SigPnd:", &pnd) == 0 && (pnd & bit)) ||
+        (status_mask(status_text, "ShdPnd:", &shd) == 0 && (shd & bit))) {
+        snprintf(why, whycap,
+                 "a SIGQUIT sent earlier is still pending in the JVM: not signalled again");
+        return 1;
+    }
+    return 0;
+}
+
 int jvm_sigquit_safe(const struct jvm *j, char *why, size_t whycap)
 {
     char *text = NULL;
     int rc = read_at(j->proc_fd, "status", 65536, &text, NULL);
     int safe = rc == 0 ? jvm_status_catches_sigquit(text) : rc;
+    if (safe == 1 && jvm_status_quit_held(text, why, whycap))
+        safe = 2;
     free(text);
     if (safe == 1)
         return 1;
+    if (safe == 2)
+        return 0;
     if (safe == 0)
         snprintf(why, whycap,
                  "the JVM does not handle SIGQUIT (still starting, or run with -Xrs), so its "

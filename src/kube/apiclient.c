@@ -238,6 +238,10 @@ static int perform_once(struct kubeapi *a, const struct send *s, const char *pat
     curl_easy_reset(c);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+    /* the API server is reached directly: an https_proxy or all_proxy in
+     * the agent's environment (set for the uploads) must not carry the
+     * token through a proxy nor break the Pod watch */
+    curl_easy_setopt(c, CURLOPT_PROXY, "");
     curl_easy_setopt(c, CURLOPT_CAINFO, a->ca_path);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_S);

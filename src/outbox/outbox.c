@@ -1200,18 +1200,30 @@ static struct outbox *alloc_outbox(const struct outbox_opts *o)
 
 /* Two processes delivering one outbox would send everything twice (a
  * second agent on the node, or a restart racing an old instance). The
- * kernel drops the lock when the holder dies, even by SIGKILL. */
+ * kernel drops the lock when the holder dies, even by SIGKILL. flock
+ * needs no write access: on a spool gone read-only the .lock an earlier
+ * run made is locked through a read-only fd, the agent starts, and the
+ * spool's error is shown (spool_lost) until it can be written again.
+ * Where no .lock was ever made there is nothing to lock: refused. */
 static int lock_dir(struct outbox *ob, char *err, size_t errcap)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/.lock", ob->dir);
     ob->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int ro = ob->lock_fd < 0 && errno == EROFS;
+    if (ro)
+        ob->lock_fd = open(path, O_RDONLY | O_CLOEXEC);
     if (ob->lock_fd < 0 || flock(ob->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-        int rc = -errno;
+        int rc = ro && errno == ENOENT ? -EROFS : -errno;
         snprintf(err, errcap, "%s: %s", path,
-                 rc == -EWOULDBLOCK ? "another process is using this outbox" : strerror(-rc));
+                 rc == -EWOULDBLOCK ? "another process is using this outbox"
+                 : ro ? "the spool is on a read-only filesystem and was never written (no lock "
+                        "to take): make it writable"
+                      : strerror(-rc));
         return rc;
     }
+    if (ro)
+        snprintf(ob->spool_error, sizeof(ob->spool_error), "%s: %s", ob->dir, strerror(EROFS));
     return 0;
 }
 
@@ -1239,6 +1251,11 @@ int outbox_open(const struct outbox_opts *o, struct outbox **out, char *err, siz
     make_room(ob, 0);
     update_gauges(ob);
     pthread_mutex_unlock(&ob->mu);
+    if (ob->spool_error[0])
+        log_warn(MOD,
+                 "the spool cannot be written (%s); every artefact is dropped until the spool can "
+                 "be written again",
+                 ob->spool_error);
     log_info(MOD, "%zu artefacts pending in %s (%" PRIu64 " bytes); %zu kept locally; sink %s",
              ob->n, ob->dir, ob->bytes, sink_local_items(ob->local),
              !ob->dk          ? "local"

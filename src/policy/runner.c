@@ -269,12 +269,20 @@ static void run_snapshot(const struct runner *r, const struct job *job, struct j
     const struct runner_target *rt = job->payload;
     struct outbox_tx tx[SNAPSHOT_TYPES];
     struct snapshot_summary sum[SNAPSHOT_TYPES];
-    int rc = outbox_begin(r->outbox, CAPTURE_JCMD_MAX_BYTES, &tx[0]);
-    int rc1 = outbox_begin(r->outbox, CAPTURE_JCMD_MAX_BYTES, &tx[1]);
-    if (rc < 0 || rc1 < 0) {
+    /* only the wanted ones, and none after a refusal: a spool that cannot
+     * take the job's first artefact (read-only) loses the job once, one
+     * drop, not one per file it was not asked to try */
+    int rc = 0;
+    for (int i = 0; i < SNAPSHOT_TYPES; i++) {
+        bool wanted = !rt->snapshot_only_types || rt->snapshot_type == i;
+        if (rc == 0 && wanted)
+            rc = outbox_begin(r->outbox, CAPTURE_JCMD_MAX_BYTES, &tx[i]);
+        else
+            tx[i] = (struct outbox_tx){.fd = -1};
+    }
+    if (rc < 0) {
         outbox_abort(r->outbox, &tx[0]);
         outbox_abort(r->outbox, &tx[1]);
-        rc = rc < 0 ? rc : rc1;
         res->state = JOB_FAILED;
         snprintf(res->reason, sizeof(res->reason), "outbox: %s", strerror(-rc));
         return;

@@ -1,10 +1,13 @@
 #!/bin/bash
 # Faults injected into the real agent (build/flameshotd, namespaced JVMs of
 # tests/lib/container.sh, the DataKit stand-in of tests/lib/outbox.sh):
-#   - a JVM stopped (SIGSTOP) before its first attach, and again with its
-#     attach listener running: /v1/snapshot and /v1/profile fail within
-#     their bound (FLAMESHOT_JCMD_TIMEOUT, inside the job deadline) with
-#     a reason naming the timeout and the stopped state; /v1/status answers
+#   - a JVM stopped (SIGSTOP) before its first attach: /v1/snapshot and
+#     /v1/profile fail at once naming the stopped state, twice, and the
+#     JVM is never signalled while stopped (after SIGCONT it has printed
+#     no thread dump: one SIGQUIT in all); and again with its attach
+#     listener running: they fail within their bound
+#     (FLAMESHOT_JCMD_TIMEOUT, inside the job deadline) with a reason
+#     naming the timeout and the stopped state; /v1/status answers
 #     within a second all along; after SIGCONT both succeed; nothing of
 #     ours is left in the JVM's /tmp;
 #   - the spool (FLAMESHOT_PROFILING_PATH, a small tmpfs of this test's)
@@ -14,6 +17,8 @@
 #     artefact is counted in /v1/status and /metrics, the reason is logged
 #     once and shown in outbox.spool_error; when space returns (the filler
 #     removed, the read-only mount gone) new artefacts are kept again;
+#     and a spool already read-only when the agent starts: it starts,
+#     and keeps artefacts once the tmpfs is remounted read-write;
 #   - DataKit down for 60 s with 7 artefacts produced meanwhile (3 profiles,
 #     2 snapshots of 2 texts each): when it is back every one arrives
 #     exactly once (profiles by the SHA-256 of their JFR, snapshot
@@ -91,8 +96,17 @@ submit() {
     echo "$ids $(jq .job_id "$D_BODY")"
 }
 
+# ended NAME ID...: waits for each job to end (any state)
+ended() {
+    local name=$1 id st; shift
+    for id; do
+        st=$(d_wait_job "$name" "$id" 120) || { echo "$st"; return 1; }
+    done
+}
+
 # responsive NAME ID...: while any of the jobs is queued or running,
-# GET /v1/status must answer 200 within a second, every time
+# GET /v1/status must answer 200 within a second, every time (at least
+# 3 probes unless MIN_PROBES says otherwise: jobs that fail at once)
 responsive() {
     local name=$1 id busy out probes=0; shift
     local t0=$SECONDS
@@ -111,7 +125,7 @@ responsive() {
         sleep 0.2
     done
     [ $busy = 0 ] || { echo "the jobs are still running after 120 s"; return 1; }
-    [ $probes -ge 3 ] || { echo "only $probes probes while the jobs waited"; return 1; }
+    [ $probes -ge "${MIN_PROBES:-3}" ] || { echo "only $probes probes while the jobs waited"; return 1; }
 }
 
 # The jcmd timeout: the default, as short ones fail a JFR.start of a JVM
@@ -174,18 +188,26 @@ stopped_jvm() {
     fi
     stop_jvm "$pid" || return 1
     ids=$(submit "$name" "$pid") || { echo "$ids"; return 1; }
-    responsive "$name" $ids || return 1
+    # no listener: the jobs fail at once (nothing is signalled); with
+    # one, the requests wait for their timeout
+    if [ "$prewarm" = true ]; then responsive "$name" $ids; else MIN_PROBES=0 responsive "$name" $ids; fi || return 1
+    failed_on_stopped "$name" "$want" $ids || return 1
+    ids=$(submit "$name" "$pid") || { echo "$ids"; return 1; } # a second trigger, still stopped
+    ended "$name" $ids || return 1
     failed_on_stopped "$name" "$want" $ids || return 1
     kill -CONT "$pid"
     ids=$(submit "$name" "$pid") || { echo "$ids"; return 1; }
     jobs_done "$name" $ids || return 1
     nothing_left "$name" || return 1
+    # one SIGQUIT in all: each more would have printed a thread dump
+    ! ct_output "$name" | grep -q "Full thread dump" ||
+        { echo "the JVM was signalled more than once:"; ct_output "$name" | grep "Full thread dump"; return 1; }
     d_expect "$name" 200 /healthz || return 1
     d_stop "$name" && ct_stop "$name"
 }
 
 case_stopped_before_attach() {
-    stopped_jvm stop1 86601 false "within the timeout|timed out"
+    stopped_jvm stop1 86601 false "no attach listener .* and the JVM process is stopped"
 }
 
 case_stopped_with_listener() {
@@ -292,6 +314,29 @@ case_spool_read_only_then_writable() {
     d_stop ro && ct_stop ro
 }
 
+# the spool read-only before the agent starts (remounted so while no agent
+# runs): it starts all the same, says so from the start, counts the
+# snapshot it cannot keep once, and keeps artefacts once remounted rw
+case_spool_read_only_at_start() {
+    caps
+    spool_agent rostart 86605 || return 1
+    local pid=$(ct_pid rostart) spool=$WORK/spool-rostart
+    d_stop rostart || return 1
+    mount -o remount,ro "$spool" || return 1
+    d_start rostart FLAMESHOT_PROFILING_PATH="$spool" "$(procs 86605)" || return 1
+    d_expect rostart 200 /v1/status '.outbox.dropped == 0 and
+        (.outbox.spool_error // "" | test("Read-only file system"))' || return 1
+    once_logged rostart || return 1
+    snapshot_fails rostart "$pid" "Read-only file system" || return 1
+    d_expect rostart 200 /v1/status '.outbox.dropped == 1' || return 1
+    dropped_agrees rostart 1 "Read-only file system" || return 1
+    once_logged rostart || return 1
+    mount -o remount,rw "$spool" || return 1
+    snapshot_kept rostart "$pid" || return 1
+    d_expect rostart 200 /v1/status '.outbox.spool_error == null' || return 1
+    d_stop rostart && ct_stop rostart
+}
+
 # ---- DataKit down for 60 s ----------------------------------------------------
 
 # done_job NAME PATH: submits, waits done, appends the job's artefacts
@@ -373,9 +418,10 @@ case_datakit_down_60s_nothing_lost_nothing_twice() {
     d_stop dk && ob_receiver_stop && ct_stop dk
 }
 
-t_case "a JVM stopped before its first attach: snapshot and profile fail by the jcmd timeout naming it, the API answers, resumed they succeed, nothing left in its /tmp" case_stopped_before_attach
+t_case "a JVM stopped before its first attach: snapshot and profile fail at once naming it, twice, never signalled while stopped (no thread dump after), resumed they succeed, nothing left in its /tmp" case_stopped_before_attach
 t_case "a JVM stopped with its attach listener running: the reply times out naming it, the API answers, resumed they succeed, nothing left in its /tmp" case_stopped_with_listener
 t_case "spool full (tmpfs filled by another writer): the agent stays up, counts each lost artefact, logs it once, keeps new ones when space returns" case_spool_full_then_space_returns
 t_case "spool read-only: the agent stays up, counts each lost artefact, logs it once, keeps what it had, keeps new ones once writable" case_spool_read_only_then_writable
+t_case "spool read-only at start: the agent starts, shows the error at once, counts one drop per lost snapshot job, keeps artefacts once remounted read-write" case_spool_read_only_at_start
 t_case "DataKit down 60 s with 7 artefacts produced meanwhile: back, each arrives exactly once and the outbox empties" case_datakit_down_60s_nothing_lost_nothing_twice
 t_done

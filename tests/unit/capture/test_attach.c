@@ -229,6 +229,31 @@ TEST(sigquit_masks)
     CHECK_EQ(jvm_status_catches_sigquit("XSigCgt:\t4\n"), -EINVAL);
 }
 
+/* A SIGQUIT sent now would not be handled at once: stopped, or one pending. */
+TEST(sigquit_held_while_stopped_or_pending)
+{
+    char why[256] = "";
+    CHECK_EQ(jvm_status_quit_held("Name:\tjava\nState:\tS (sleeping)\nSigPnd:\t0000000000000000\n"
+                                  "ShdPnd:\t0000000000000000\n",
+                                  why, sizeof(why)),
+             0);
+    CHECK_EQ(jvm_status_quit_held("Name:\tjava\nState:\tT (stopped)\n", why, sizeof(why)), 1);
+    CHECK_CONTAINS(why, "the JVM process is stopped (state T)");
+    CHECK_EQ(jvm_status_quit_held("State:\tt (tracing stop)\n", why, sizeof(why)), 1);
+    CHECK_EQ(jvm_status_quit_held("State:\tR (running)\nSigPnd:\t0000000000000000\n"
+                                  "ShdPnd:\t0000000000000004\n",
+                                  why, sizeof(why)),
+             1);
+    CHECK_CONTAINS(why, "SIGQUIT sent earlier is still pending");
+    CHECK_EQ(
+        jvm_status_quit_held("State:\tS (sleeping)\nSigPnd:\t0000000000000004\n", why, sizeof(why)),
+        1);
+    /* another signal pending is no reason */
+    CHECK_EQ(
+        jvm_status_quit_held("State:\tS (sleeping)\nShdPnd:\t0000000000000002\n", why, sizeof(why)),
+        0);
+}
+
 /* (pid, start time) names a process: a pid reused by another process is
  * refused before anything is read or signalled. */
 TEST(reused_pid_is_refused)
@@ -414,10 +439,79 @@ TEST(racing_attaches_send_one_sigquit)
     CHECK_STREQ(quits, "1\n");
 }
 
+static char state_of(pid_t pid)
+{
+    char path[64], state = 0;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *fp = fopen(path, "r");
+    if (fp && fscanf(fp, "%*d %*s %c", &state) != 1)
+        state = 0;
+    if (fp)
+        fclose(fp);
+    return state;
+}
+
+/* 1 when SIGQUIT is pending in pid (queued for the process or a thread). */
+static int quit_pending(pid_t pid)
+{
+    char path[64], line[256];
+    unsigned long long mask = 0;
+    int pending = 0;
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *fp = fopen(path, "r");
+    while (fp && fgets(line, sizeof(line), fp))
+        if (sscanf(line, "ShdPnd: %llx", &mask) == 1 || sscanf(line, "SigPnd: %llx", &mask) == 1)
+            pending |= (mask & (1ull << (SIGQUIT - 1))) != 0;
+    if (fp)
+        fclose(fp);
+    return pending;
+}
+
+/* A stopped JVM handles no signal until resumed: attaches meanwhile fail
+ * at once naming the stopped state, and signal nothing, so that on
+ * SIGCONT the JVM does not get one SIGQUIT per attach that was tried
+ * (each after the first printing a thread dump into its output). */
+TEST(a_stopped_jvm_is_not_signalled)
+{
+    NEED_FAKE_JVM();
+    struct fakejvm f;
+    struct jvm *j = NULL;
+    struct attach_buf b = {.max = 4096};
+    char err[1024] = "", err2[1024] = "";
+    int code = -1, first = -99, again = -99, rc = -99, pending = -1;
+    char state = 0;
+    if (fakejvm_start(&f, "lazy", "java", NULL) == 0 && kill(f.pid, SIGSTOP) == 0) {
+        for (int i = 0; i < 500 && (state = state_of(f.pid)) != 'T'; i++)
+            usleep(10000);
+        rc = jvm_open_pid(f.pid, &j, err, sizeof(err));
+    }
+    if (rc == 0) {
+        first = attach_prewarm(j, 3000, err, sizeof(err));
+        again = attach_prewarm(j, 3000, err2, sizeof(err2));
+        pending = quit_pending(f.pid);
+        kill(f.pid, SIGCONT);
+        rc = attach_jcmd(j, "fake.sigquits", 5000, attach_buf_sink, &b, &code, NULL, err,
+                         sizeof(err));
+    }
+    char quits[32];
+    snprintf(quits, sizeof(quits), "%s", b.data ? b.data : "");
+    attach_buf_free(&b);
+    jvm_close(j);
+    fakejvm_stop(&f);
+    CHECK_EQ(state, 'T');
+    CHECK_MSG(first == -ENOTSUP, "first attach: %d: %s", first, err);
+    CHECK_MSG(again == -ENOTSUP, "second attach: %d: %s", again, err2);
+    CHECK_CONTAINS(err2, "the JVM process is stopped (state T)");
+    CHECK_EQ(pending, 0);
+    CHECK_MSG(rc == 0 && code == 0, "after SIGCONT: rc %d code %d: %s", rc, code, err);
+    CHECK_STREQ(quits, "1\n"); /* the one that started the listener after SIGCONT */
+}
+
 TEST_MAIN(frame_jcmd_pads_to_five_strings, frame_load_three_args, frame_limits, status_line,
           load_jdk8, load_jdk9_to_20, load_jdk21_plus, load_malformed, buf_sink_caps_and_counts,
           jdk_version_from_vm_version, maps_kinds, maps_fixture_of_a_real_jvm, sigquit_masks,
           reused_pid_is_refused, non_jvm_is_refused, a_jvm_killed_during_a_command_is_target_exited,
           a_live_jvm_dropping_the_connection_is_not_target_exited,
           a_jvm_dying_while_its_listener_starts_is_target_exited,
-          prewarm_starts_the_listener_with_one_sigquit, racing_attaches_send_one_sigquit)
+          prewarm_starts_the_listener_with_one_sigquit, racing_attaches_send_one_sigquit,
+          sigquit_held_while_stopped_or_pending, a_stopped_jvm_is_not_signalled)

@@ -336,6 +336,26 @@ TEST(urls)
     CHECK_STREQ(err, "no node name");
 }
 
+/* The proxy variables libcurl honours by default (set on a node for the
+ * uploads) never apply to the API server: here they name a closed port. */
+TEST(proxy_variables_do_not_reach_the_api_server)
+{
+    NEED_SERVER();
+    static const char *const vars[] = {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        setenv(vars[i], "http://127.0.0.1:9", 1);
+    unsetenv("no_proxy");
+    unsetenv("NO_PROXY");
+    struct pod_list l = {0};
+    char err[256] = "";
+    int rc = kubeapi_list(api, &l, err, sizeof(err));
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        unsetenv(vars[i]);
+    CHECK_MSG(rc == 0, "through the proxy: %d: %s", rc, err);
+    CHECK_EQ(l.n, 4);
+    pod_list_free(&l);
+}
+
 /* last: stops the server the others shared, which must still be up */
 TEST(server_served_to_the_end)
 {
@@ -344,9 +364,10 @@ TEST(server_served_to_the_end)
     CHECK_EQ(server_stop(&srv), 0);
 }
 
-TEST_MAIN(list_follows_continue_across_pages, expired_continue_is_stale,
-          watch_stream_in_uneven_writes_ends_with_gone, watch_stopped_by_the_caller,
-          watch_from_too_old_version_is_stale, token_rotation_reread_after_401,
-          server_not_signed_by_the_ca_is_refused, unusable_token_is_refused_before_connecting,
-          send_posts_and_patches, send_refuses_what_it_does_not_send,
-          server_serves_a_pods_file_for_another_node, urls, server_served_to_the_end)
+TEST_MAIN(list_follows_continue_across_pages, proxy_variables_do_not_reach_the_api_server,
+          expired_continue_is_stale, watch_stream_in_uneven_writes_ends_with_gone,
+          watch_stopped_by_the_caller, watch_from_too_old_version_is_stale,
+          token_rotation_reread_after_401, server_not_signed_by_the_ca_is_refused,
+          unusable_token_is_refused_before_connecting, send_posts_and_patches,
+          send_refuses_what_it_does_not_send, server_serves_a_pods_file_for_another_node, urls,
+          server_served_to_the_end)

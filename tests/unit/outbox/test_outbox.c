@@ -620,6 +620,81 @@ TEST(an_unwritable_spool_counts_each_lost_artefact_and_recovers)
     on_tmpfs(t_, unwritable_spool_on);
 }
 
+/* A profile of pid with size bytes of c, committed. */
+static int put_profile(struct outbox *ob, int pid, size_t size, char c)
+{
+    struct artefact_meta m;
+    meta_for(&m, ARTEFACT_PROFILE, pid);
+    int rc = put_payload(ob, &m, size, c, NULL);
+    artefact_meta_free(&m);
+    return rc;
+}
+
+static void read_only_start_on(struct t_state *t_, const char *root)
+{
+    char err[256], why[256];
+    struct outbox *ob = NULL, *second = NULL;
+    struct metrics mx = {0};
+    CHECK_EQ(open_ob(root, NULL, 64 << 20, NULL, &ob), 0); /* an earlier run made the spool */
+    CHECK_EQ(put_profile(ob, 1, 1000, 'a'), 0);
+    outbox_close(ob);
+    ob = NULL;
+    /* nothing holds it open now: the tmpfs itself goes read-only */
+    CHECK_EQ(mount(NULL, root, NULL, MS_REMOUNT | MS_RDONLY, "size=512k"), 0);
+    int rc = open_ob(root, NULL, 64 << 20, &mx, &ob);
+    CHECK_MSG(rc == 0, "a read-only spool stops the agent: %d", rc);
+    if (rc < 0)
+        return;
+    CHECK_EQ(dropped_of(ob, why, sizeof(why)), 0);
+    CHECK_CONTAINS(why, "Read-only file system");
+    struct outbox_stats st;
+    outbox_stats(ob, &st);
+    CHECK_EQ(st.items, 1); /* what it had is still there */
+    /* still one agent per spool */
+    struct outbox_opts o = {.root = root};
+    CHECK_EQ(outbox_open(&o, &second, err, sizeof(err)), -EWOULDBLOCK);
+    CHECK_CONTAINS(err, "another process is using this outbox");
+    /* what it cannot keep is counted */
+    CHECK_EQ(put_profile(ob, 2, 1000, 'b'), -EROFS);
+    CHECK_EQ(dropped_of(ob, why, sizeof(why)), 1);
+    CHECK_EQ(atomic_load(&mx.outbox_dropped), 1);
+    /* remounted read-write: kept again, the error gone */
+    CHECK_EQ(mount(NULL, root, NULL, MS_REMOUNT, "size=512k"), 0);
+    CHECK_EQ(put_profile(ob, 3, 1000, 'c'), 0);
+    CHECK_EQ(dropped_of(ob, why, sizeof(why)), 1);
+    CHECK_STREQ(why, "");
+    outbox_close(ob);
+}
+
+/* The agent starts on a spool gone read-only: the lock is taken through a
+ * read-only fd (a second outbox is still refused), the spool's error is
+ * shown at once, each artefact it cannot keep is a drop, and once the
+ * filesystem is remounted read-write artefacts are kept again. */
+TEST(an_outbox_opens_on_a_read_only_spool_and_recovers)
+{
+    on_tmpfs(t_, read_only_start_on);
+}
+
+/* Never written and read-only: there is no .lock to take; refused,
+ * naming the path and why. */
+static void read_only_fresh_on(struct t_state *t_, const char *root)
+{
+    char err[256], dir[PATH_MAX];
+    struct outbox *ob = NULL;
+    snprintf(dir, sizeof(dir), "%s/outbox", root);
+    CHECK_EQ(mkdir(dir, 0750), 0);
+    CHECK_EQ(mount(NULL, root, NULL, MS_REMOUNT | MS_RDONLY, "size=512k"), 0);
+    struct outbox_opts o = {.root = root};
+    CHECK_EQ(outbox_open(&o, &ob, err, sizeof(err)), -EROFS);
+    CHECK_CONTAINS(err, "/outbox/.lock");
+    CHECK_CONTAINS(err, "read-only");
+}
+
+TEST(a_read_only_spool_never_written_is_refused_naming_it)
+{
+    on_tmpfs(t_, read_only_fresh_on);
+}
+
 TEST(datakit_routes_become_local_when_the_address_is_removed)
 {
     char root[64], path[PATH_MAX];
@@ -725,6 +800,74 @@ TEST(stop_aborts_an_upload_in_flight_without_losing_it)
     outbox_close(ob);
     close(s);
     rm_rf(root);
+}
+
+/* A forward proxy of one request: records the request's head, answers
+ * 200 without reading the body, and closes. */
+struct proxy {
+    int s;
+    char head[4096];
+};
+
+static void *proxy_serve(void *arg)
+{
+    struct proxy *p = arg;
+    int c = accept(p->s, NULL, NULL);
+    size_t len = 0;
+    while (c >= 0 && len + 1 < sizeof(p->head) && !strstr(p->head, "\r\n\r\n")) {
+        ssize_t n = read(c, p->head + len, sizeof(p->head) - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        p->head[len] = '\0';
+    }
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    if (c >= 0 && write(c, ok, sizeof(ok) - 1) < 0)
+        p->head[0] = '\0';
+    if (c >= 0) {
+        shutdown(c, SHUT_WR);
+        close(c);
+    }
+    return NULL;
+}
+
+/* Uploads honour http_proxy (libcurl's default, kept on purpose: some
+ * sites reach DataKit only through one): DataKit's address is a closed
+ * port, the proxy this test runs takes the request and answers. */
+TEST(datakit_uploads_go_through_the_proxy_of_the_environment)
+{
+    char root[64], proxy_url[64];
+    struct outbox *ob;
+    struct artefact_meta m;
+    struct proxy p = {.s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    pthread_t t;
+    CHECK_EQ(bind(p.s, (struct sockaddr *)&a, sizeof(a)), 0);
+    CHECK_EQ(listen(p.s, 4), 0);
+    getsockname(p.s, (struct sockaddr *)&a, &alen);
+    snprintf(proxy_url, sizeof(proxy_url), "http://127.0.0.1:%d", ntohs(a.sin_port));
+    CHECK_EQ(pthread_create(&t, NULL, proxy_serve, &p), 0);
+    setenv("http_proxy", proxy_url, 1);
+    unsetenv("no_proxy");
+    unsetenv("NO_PROXY");
+    CHECK(tmpdir(root));
+    CHECK_EQ(open_ob(root, "http://127.0.0.1:9/profiling/v1/input", 0, NULL, &ob), 0);
+    meta_for(&m, ARTEFACT_PROFILE, 8);
+    CHECK_EQ(put_payload(ob, &m, 10, 'p', NULL), 0);
+    artefact_meta_free(&m);
+    outbox_run_once(ob);
+    struct outbox_stats st;
+    outbox_stats(ob, &st);
+    outbox_close(ob);
+    unsetenv("http_proxy");
+    shutdown(p.s, SHUT_RDWR); /* ends an accept still waiting */
+    pthread_join(t, NULL);
+    close(p.s);
+    rm_rf(root);
+    CHECK_MSG(strncmp(p.head, "POST http://127.0.0.1:9/profiling/v1/input ", 43) == 0,
+              "the proxy got: %.200s", p.head);
+    CHECK_EQ(st.items, 0); /* delivered: the proxy's 200 */
 }
 
 /* A Go profile: one payload, kept locally as a directory of the files
@@ -890,4 +1033,7 @@ TEST_MAIN(a_go_profile_is_kept_as_a_directory_of_its_attachments,
           an_unreachable_datakit_backs_off_and_keeps_the_artefact,
           stop_aborts_an_upload_in_flight_without_losing_it,
           a_kept_profile_is_local_at_once_and_still_pending_for_datakit,
-          a_dropped_kept_copy_takes_its_pending_upload_along)
+          a_dropped_kept_copy_takes_its_pending_upload_along,
+          an_outbox_opens_on_a_read_only_spool_and_recovers,
+          a_read_only_spool_never_written_is_refused_naming_it,
+          datakit_uploads_go_through_the_proxy_of_the_environment)

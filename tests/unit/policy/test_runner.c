@@ -8,6 +8,7 @@
 #include "optin_fixture.h"
 #include "outbox/outbox.h"
 #include "policy/runner.h"
+#include "capture/snapshot.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -316,6 +317,38 @@ TEST(a_snapshot_the_full_spool_cannot_take_fails_naming_it)
     CHECK_CONTAINS(st.spool_error, "No space left on device");
 }
 
+/* A read-only spool refuses a snapshot job's first file: the job fails
+ * before it attaches, naming the spool's error, and that one loss counts
+ * one drop, for a job of both types and for one of one type alike. */
+TEST(a_snapshot_on_a_read_only_spool_counts_one_drop)
+{
+    struct bench b;
+    struct job_result res = {0}, one = {0};
+    struct outbox_stats st, st1;
+    NEED(geteuid() == 0, "needs root (the tmpfs, the read-only bind mount)");
+    CHECK_EQ(bench_open(&b, getpid(), false, "size=1m"), 0);
+    /* read-only: a bind mount stacked on the tmpfs (the tmpfs itself
+     * cannot be remounted so while the outbox holds .lock open) */
+    CHECK_EQ(mount(b.root, b.root, NULL, MS_BIND, NULL), 0);
+    CHECK_EQ(mount(NULL, b.root, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL), 0);
+    runner_exec(&b.job, &res, &b.r);
+    outbox_stats(b.ob, &st);
+    b.rt.snapshot_only_types = true;
+    b.rt.snapshot_type = SNAPSHOT_THREAD_PRINT;
+    runner_exec(&b.job, &one, &b.r);
+    outbox_stats(b.ob, &st1);
+    umount(b.root);
+    bench_close(&b);
+    CHECK_EQ(res.state, JOB_FAILED);
+    CHECK_EQ(res.n_artefacts, 0);
+    CHECK_CONTAINS(res.reason, "Read-only file system");
+    CHECK_EQ(st.dropped, 1);
+    CHECK_CONTAINS(st.spool_error, "Read-only file system");
+    CHECK_EQ(one.state, JOB_FAILED);
+    CHECK_CONTAINS(one.reason, "Read-only file system");
+    CHECK_EQ(st1.dropped, 2);
+}
+
 /* The listener runs but the process is stopped: the connect succeeds
  * (the kernel queues it), the reply never comes; the reason says why. */
 TEST(a_snapshot_of_a_stopped_jvm_times_out_naming_the_stopped_state)
@@ -342,4 +375,5 @@ TEST_MAIN(snapshot_cut_by_the_kill_is_kept_as_incomplete,
           a_snapshot_of_a_stopped_jvm_times_out_naming_the_stopped_state,
           whole_snapshots_are_complete_and_urgent_ones_skip_the_full_gc,
           a_snapshot_the_full_spool_cannot_take_fails_naming_it,
+          a_snapshot_on_a_read_only_spool_counts_one_drop,
           a_job_of_a_pod_no_longer_opted_in_never_attaches, which_jobs_the_monitor_cancels)
