@@ -33,8 +33,8 @@ struct kubeapi {
     char ca_path[PATH_MAX];
     char *node_q; /* the fieldSelector, URL-escaped */
     char token[TOKEN_MAX];
-    uint64_t token_ms;       /* when it was read; 0: never */
-    const atomic_bool *stop; /* kubeapi_set_stop */
+    uint64_t token_ms;             /* when it was read; 0: never */
+    const atomic_bool *stop;       /* kubeapi_set_stop */
     void (*watch_open)(void *arg); /* kubeapi_set_watch_open */
     void *watch_open_arg;
 };
@@ -149,8 +149,8 @@ struct req {
     int stop;              /* what the parser (its callback) returned */
     char *body;            /* list, or any non-2xx answer */
     size_t len, cap, max;
-    bool over;    /* the body passed max */
-    bool discard; /* 2xx bodies are not kept (a write's echo) */
+    bool over;                  /* the body passed max */
+    bool discard;               /* 2xx bodies are not kept (a write's echo) */
     void (*on_open)(void *arg); /* called when the headers of a 2xx end */
     void *open_arg;
     CURL *curl;

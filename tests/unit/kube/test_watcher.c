@@ -369,5 +369,5 @@ TEST(cleanup)
 TEST_MAIN(list_in_pages_then_events_and_a_bookmark,
           gone_mid_stream_relists_and_the_cache_is_right_after,
           closed_stream_rewatches_from_the_last_version, server_down_backs_off_then_reconnects,
-          rewatch_answered_after_an_outage_is_connected, rejected_token_backs_off_until_rotated, stop_is_prompt, start_refuses_a_bad_config,
-          cleanup)
+          rewatch_answered_after_an_outage_is_connected, rejected_token_backs_off_until_rotated,
+          stop_is_prompt, start_refuses_a_bad_config, cleanup)
