@@ -225,12 +225,14 @@ case_slow_api_server_still_syncs() {
     pod_a 200 false team:a | event MODIFIED QUIET
     echo GONE >> "$K/events.jsonl"
     until_ok 20 test -f "$K/stall-held" || return 1
+    # the LIST is held until the stall ends: any answer shows the API does
+    # not wait for it (2 s leaves room for a loaded machine)
     local p slow=""
     for p in /v1/status /v1/pods /v1/targets /healthz /metrics; do
         t0=$(date +%s%N)
         [ "$(d_api k "$p")" = 200 ] || { echo "GET $p: $(head -c 300 "$D_BODY")"; return 1; }
         took=$((($(date +%s%N) - t0) / 1000000))
-        [ "$took" -lt 500 ] || slow="$slow $p:${took}ms"
+        [ "$took" -lt 2000 ] || slow="$slow $p:${took}ms"
     done
     d_expect k 200 /v1/status '.kubernetes.watch.lists == 1' || return 1
     rm -f "$K/stall"
