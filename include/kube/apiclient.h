@@ -44,6 +44,12 @@ void kubeapi_free(struct kubeapi *a);
  * later calls while it stays set. NULL removes the hook. */
 void kubeapi_set_stop(struct kubeapi *a, const atomic_bool *stop);
 
+/* fn(arg) is called, in kubeapi_watch's thread, once the server has
+ * answered a WATCH with 2xx (its headers, before any event): the stream is
+ * open, though a quiet node may send nothing for minutes. NULL removes
+ * the hook. */
+void kubeapi_set_watch_open(struct kubeapi *a, void (*fn)(void *arg), void *arg);
+
 /* LIST /api/v1/pods?fieldSelector=spec.nodeName=<node>, every page
  * (limit/continue), into *out (release with pod_list_free; its cont is
  * NULL and its resourceVersion the one to watch from; rejected Pods are

@@ -33,8 +33,10 @@ struct kubeapi {
     char ca_path[PATH_MAX];
     char *node_q; /* the fieldSelector, URL-escaped */
     char token[TOKEN_MAX];
-    uint64_t token_ms;       /* when it was read; 0: never */
-    const atomic_bool *stop; /* kubeapi_set_stop */
+    uint64_t token_ms;             /* when it was read; 0: never */
+    const atomic_bool *stop;       /* kubeapi_set_stop */
+    void (*watch_open)(void *arg); /* kubeapi_set_watch_open */
+    void *watch_open_arg;
 };
 
 static uint64_t mono_ms(void)
@@ -106,6 +108,12 @@ void kubeapi_set_stop(struct kubeapi *a, const atomic_bool *stop)
     a->stop = stop;
 }
 
+void kubeapi_set_watch_open(struct kubeapi *a, void (*fn)(void *arg), void *arg)
+{
+    a->watch_open = fn;
+    a->watch_open_arg = arg;
+}
+
 /* libcurl calls it often while busy and about once a second while idle */
 static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
@@ -141,10 +149,26 @@ struct req {
     int stop;              /* what the parser (its callback) returned */
     char *body;            /* list, or any non-2xx answer */
     size_t len, cap, max;
-    bool over;    /* the body passed max */
-    bool discard; /* 2xx bodies are not kept (a write's echo) */
+    bool over;                  /* the body passed max */
+    bool discard;               /* 2xx bodies are not kept (a write's echo) */
+    void (*on_open)(void *arg); /* called when the headers of a 2xx end */
+    void *open_arg;
     CURL *curl;
 };
+
+/* The blank line ending the headers of a 2xx answer: the stream is open. */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
+{
+    struct req *r = ud;
+    size_t n = size * nmemb;
+    long code = 0;
+    if ((n == 2 && data[0] == '\r') || (n == 1 && data[0] == '\n')) {
+        curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &code);
+        if (code / 100 == 2)
+            r->on_open(r->open_arg);
+    }
+    return n;
+}
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
@@ -258,6 +282,10 @@ static int perform_once(struct kubeapi *a, const struct send *s, const char *pat
         curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
         curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
         curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)a->stop);
+    }
+    if (r->on_open) {
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
     }
     r->curl = c;
     CURLcode cc = curl_easy_perform(c);
@@ -416,7 +444,10 @@ int kubeapi_watch(struct kubeapi *a, const char *resource_version, int timeout_s
                   void *arg, char *err, size_t errlen)
 {
     struct watch_ctx w = {cb, arg, false};
-    struct req r = {.max = ERROR_BODY_MAX, .wp = watchparse_new(0, on_event, &w)};
+    struct req r = {.max = ERROR_BODY_MAX,
+                    .wp = watchparse_new(0, on_event, &w),
+                    .on_open = a->watch_open,
+                    .open_arg = a->watch_open_arg};
     if (!r.wp)
         return fail(err, errlen, -ENOMEM, "out of memory");
     char path[1024];

@@ -81,6 +81,12 @@ static void set_connected(struct watcher *w)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* The server answered the watch: connected, even before any event. */
+static void on_watch_open(void *arg)
+{
+    set_connected(arg);
+}
+
 /* Waits the current backoff (+-20 %) unless stopped, then doubles it. */
 static void back_off(struct watcher *w)
 {
@@ -258,6 +264,7 @@ struct watcher *watcher_start(const struct watcher_config *cfg, char *err, size_
     w->rng = units_jitter_seed();
     atomic_init(&w->stop, false);
     kubeapi_set_stop(w->api, &w->stop);
+    kubeapi_set_watch_open(w->api, on_watch_open, w);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

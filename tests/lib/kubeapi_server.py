@@ -60,6 +60,20 @@ A test forces failures with files in DIR, checked at each such request:
                     (DIR/events-held is created when one is)
   events-expire     every stored Event is forgotten (their TTL passed);
                     the file is removed
+
+A slow or flaky API server, with files in DIR checked at each GET of the
+Pods (LIST and WATCH, before the token is):
+  slow-ms           holding a number N: the answer is delayed N ms
+  stall             the request is held unanswered while it exists
+                    (DIR/stall-held is created when one is)
+  cut-watch-ms      holding a number N (--live): every watch stream is cut
+                    N ms after it began, the connection closed without
+                    the chunked body's end, as a load balancer's idle
+                    timeout does (a line read from events.jsonl is always
+                    sent before the cut)
+Down and back: stop the server and start it again with --port.
+--live keeps DIR/state.json, {"resourceVersion": N, "pods": [Pod...]},
+the state after every change: what the clients should end up with.
 """
 import json
 import os
@@ -148,6 +162,7 @@ class Handler(BaseHTTPRequestHandler):
         return True
 
     def do_GET(self):
+        self.slow_down()
         if not self.authorized():
             return
         url = urlsplit(self.path)
@@ -161,6 +176,16 @@ class Handler(BaseHTTPRequestHandler):
         if q.get("watch") in ("1", "true"):
             return self.watch(q)
         return self.list(q)
+
+    def slow_down(self):
+        """What a slow or stalled server does to a GET (DIR/slow-ms, DIR/stall)."""
+        if self.flag("stall"):
+            open(os.path.join(DIR, "stall-held"), "a").close()
+            while self.flag("stall"):
+                time.sleep(0.01)
+        ms = number(os.path.join(DIR, "slow-ms"))
+        if ms:
+            time.sleep(ms / 1000.0)
 
     def live_list(self, q):
         with live.lock:
@@ -201,7 +226,12 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.flush()
         end = time.monotonic() + int(q["timeoutSeconds"])
+        cut = number(os.path.join(DIR, "cut-watch-ms"))
+        cut_at = time.monotonic() + cut / 1000.0 if cut else None
         while time.monotonic() < end:
+            if cut_at is not None and time.monotonic() >= cut_at:
+                self.close_connection = True  # no end chunk: the body is cut
+                return
             with live.lock:
                 if live.watch_serial != me:
                     return  # a newer watch took over
@@ -367,6 +397,15 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(200, stored)
 
 
+def number(path):
+    """The number a file holds; 0 when there is no such file (or no number)."""
+    try:
+        with open(path) as f:
+            return int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
 def merge(into, patch):
     """A merge patch of the Event fields (maps merge, null deletes, the
     rest replaces): what a strategic merge patch does to an Event."""
@@ -412,6 +451,7 @@ class Live:
             self.pods[pod["metadata"]["uid"]] = pod
         # a restarted server serves only what is appended after its start
         self.offset = os.path.getsize(EVENTS) if os.path.exists(EVENTS) else 0
+        self.save()
 
     def next_line(self):
         if not os.path.exists(EVENTS):
@@ -431,6 +471,14 @@ class Live:
             self.pods[obj["metadata"]["uid"]] = obj
         elif ev["type"] == "DELETED":
             self.pods.pop(obj["metadata"]["uid"], None)
+        self.save()
+
+    def save(self):
+        state = {"resourceVersion": str(self.rv), "pods": list(self.pods.values())}
+        tmp = os.path.join(DIR, "state.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump(state, f)
+        os.rename(tmp, os.path.join(DIR, "state.json"))
 
 
 live = None

@@ -272,6 +272,25 @@ TEST(server_down_backs_off_then_reconnects)
     CHECK_EQ(log_count("&resourceVersion=4413600&timeoutSeconds=60\n"), 2);
 }
 
+/* A watch the server answers again after an outage is connected at once,
+ * with no event yet (a quiet node has none for minutes). */
+TEST(rewatch_answered_after_an_outage_is_connected)
+{
+    NEED_SERVER();
+    CHECK_EQ(setup(1000), 0);
+    WAIT_FOR(stats().lists == 1 && log_has(WATCHING));
+    CHECK_EQ(server_kill(&srv), 0);
+    WAIT_FOR(stats().errors[WATCHER_ERR_IO] >= 2);
+    CHECK(!stats().connected);
+    CHECK_EQ(server_start(&srv), 0);
+    WAIT_FOR(log_count("&resourceVersion=4413600&timeoutSeconds=60\n") == 2);
+    WAIT_FOR(stats().connected);
+    struct watcher_stats s = stats();
+    CHECK_EQ(s.lists, 1);
+    CHECK_EQ(s.events, 0);
+    CHECK_STREQ(s.resource_version, "4413600");
+}
+
 /* The API stops accepting our token (rotated, the file not yet): 401s are
  * counted as auth errors and backed off; the rotated file brings it back. */
 TEST(rejected_token_backs_off_until_rotated)
@@ -350,5 +369,5 @@ TEST(cleanup)
 TEST_MAIN(list_in_pages_then_events_and_a_bookmark,
           gone_mid_stream_relists_and_the_cache_is_right_after,
           closed_stream_rewatches_from_the_last_version, server_down_backs_off_then_reconnects,
-          rejected_token_backs_off_until_rotated, stop_is_prompt, start_refuses_a_bad_config,
-          cleanup)
+          rewatch_answered_after_an_outage_is_connected, rejected_token_backs_off_until_rotated,
+          stop_is_prompt, start_refuses_a_bad_config, cleanup)
