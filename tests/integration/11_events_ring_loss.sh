@@ -15,11 +15,12 @@ CLASSES=$BUILD/tests/java
 MARK=ringloss$$
 RULES='[{"service":"ringloss","command":"Idle '"$MARK"'-"}]'
 WORK=$(mktemp -d /var/tmp/flameshot-ringloss-test.XXXXXX)
-JVMS=()
 FORKERS=()
+# the JVMs are started in the cases' subshells (t_case): found by their marker
 cleanup() {
     local p
-    for p in "${FORKERS[@]}" "${JVMS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    for p in "${FORKERS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    pkill -KILL -f "Idle $MARK-"
     d_cleanup
     rm -rf "$WORK"
 }
@@ -58,7 +59,6 @@ flood_wait() {
 start_idle() {
     java -cp "$CLASSES" Idle "$MARK-$1" > "$WORK/$1.log" 2>&1 &
     local pid=$!
-    JVMS+=("$pid")
     echo "$pid" > "$WORK/$1.pid"
     local i
     for i in $(seq 1 300); do # a JVM starting beside an exec flood is slow
