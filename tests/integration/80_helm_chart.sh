@@ -297,11 +297,14 @@ case_template_refuses() { tools; refused 'refused-*.yaml' "template says" 3 temp
 # installs the package of every library flameshotd links, and async-profiler
 # is pinned by version and a sha256 per architecture.
 case_dockerfile() {
-    need "[ -x '$FLAMESHOTD' ] && command -v readelf && command -v dpkg-query" "needs the agent (make), readelf and dpkg"
+    # the image ships the release build, whichever agent the suite runs
+    local entry=$BUILD/flameshotd full=$BUILD/libexec/flameshot/flameshotd
+    need "[ -x '$entry' ] && [ -x '$full' ] && command -v readelf && command -v dpkg-query" \
+        "needs the agent (make), readelf and dpkg"
     local df=$ROOT/Dockerfile runtime lib path pkg missing=""
     runtime=$(awk '/^FROM debian:12-slim/ {on=1} on' "$df" | sed -n '/apt-get install/,/rm -rf/p')
     # both files: the lean entry (libc) and the full program it execs
-    for lib in $(readelf -d "$FLAMESHOTD" "$BUILD/libexec/flameshot/flameshotd" |
+    for lib in $(readelf -d "$entry" "$full" |
         sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort -u); do
         case $lib in libc.so.*|ld-linux*) continue ;; esac
         path=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
