@@ -29,12 +29,22 @@ case_harness() {
     ! bash -c 'source "$1/tools/bench/lib.sh"; bench_init h --bogus' _ "$ROOT" 2> /dev/null
 }
 
+# failed_sections LOG: what each scenario that did not run to the end printed
+# (its own section of the log: the summary's table would push it out of a tail)
+failed_sections() {
+    local s
+    for s in $(sed -n 's/^scenarios that did not run to the end: //p' "$1"); do
+        sed -n "/^=== $s\$/,/^=== /p" "$1" | tail -n 60
+    done
+    grep '^scenarios that did not run' "$1"
+}
+
 case_scenarios() {
     need "[ \$(id -u) = 0 ]" "needs root"
     need "command -v java && command -v jq" "needs java and jq"
     need "[ -x '$FLAMESHOTD' ] && [ -d '$BUILD/tests/java' ]" "needs make test-build"
     BUILD=$BUILD BENCH_OUT=$W/bench nice -n 5 "$ROOT/tools/bench/run" --smoke > "$W/run.log" 2>&1 ||
-        { tail -40 "$W/run.log"; return 1; }
+        { failed_sections "$W/run.log"; return 1; }
     local s n
     for s in $SCENARIOS; do
         n=$(jq '[.rows[] | select(.value | type == "number")] | length' "$W/bench/$s.json") ||
