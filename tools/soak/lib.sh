@@ -168,7 +168,7 @@ churn_loop() {
         n=$((i % ${#names[@]}))
         churn_one "${names[$n]}" "${kinds[$n]}" "$i"
         i=$((i + 1))
-        echo "$i" > "$W/exec.count"
+        echo "$i" > "$W/exec.count.new" && mv "$W/exec.count.new" "$W/exec.count"
         sleep 0.05
     done
 }
@@ -253,22 +253,31 @@ job_counts() {
                    c["target_exited"], n - ended }' "$W/jobs.ids" "$W/jobs.final"
 }
 
-# row I: one line of the table (and of $OUT.tsv)
+# row I: one line of the table (and of $OUT.tsv). "held": the jobs the
+# agent keeps (queued, running and the latest 256 ended, as /v1/jobs lists
+# them), each with its cancel eventfd until it leaves that history: fds
+# grow with them until the history is full, then stay
 row() {
-    local acc ref counts fds rss
+    local acc ref counts fds rss held
+    poll_jobs
+    held=$(jq '.jobs | length' "$D_BODY")
     read -ra counts < <(job_counts)
     acc=$(grep -c '^202$' "$W/codes")
     ref=$(grep -vc '^202$' "$W/codes")
     read -r fds rss < <(agent_usage)
-    printf '%-8s %5s %7s %5s %6s %9s %7s %7s %6s %4s %8s %s\n' "$1" "$acc" "$ref" \
-        "${counts[@]}" "$(cat "$W/exec.count" 2>/dev/null || echo 0)" "$fds" \
+    printf '%-8s %5s %7s %5s %6s %9s %7s %7s %6s %4s %4s %8s %s\n' "$1" "$acc" "$ref" \
+        "${counts[@]}" "$(cat "$W/exec.count" 2>/dev/null || echo 0)" "$held" "$fds" \
         "$((rss / 1024))" "$((SECONDS - T0))" | tee -a "$OUT.tsv"
-    echo "$fds $rss" > "$W/usage.last"
+    echo "$fds $rss $held" > "$W/usage.last"
+    cp "$W/usage.last" "$W/usage.$1"
+    # warmed up: the history is full, the agent holds all it will hold
+    [ ! -f "$W/usage.warm" ] && [ "$held" -ge "$HISTORY" ] && warm_mark "$1"
+    return 0
 }
 
 header() {
-    printf '%-8s %5s %7s %5s %6s %9s %7s %7s %6s %4s %8s %s\n' triggers acc refused 'done' failed \
-        cancelled exited pending execs fds "RSS MiB" secs | tee "$OUT.tsv"
+    printf '%-8s %5s %7s %5s %6s %9s %7s %7s %6s %4s %4s %8s %s\n' triggers acc refused 'done' \
+        failed cancelled exited pending execs held fds "RSS MiB" secs | tee "$OUT.tsv"
 }
 
 # drain: until every job we got has ended (3 min)
@@ -326,19 +335,27 @@ valgrind_summary() {
 }
 
 # fd and RSS: the end (everything drained, quiet) against the warm-up row.
-# fd slack 4: an HTTP connection or a capture's pidfd may be open at the
-# warm-up sample. RSS slack max(8 MiB, 10%): the allocator keeps freed
+# fds are judged less the jobs held (one eventfd each, above: a run shorter
+# than the history would otherwise fail on design), and the eventfds at
+# the end must be no more than the jobs held and the agent's own before
+# the first trigger. fd slack 4: an HTTP
+# connection or a capture's pidfd may be open at the warm-up sample. RSS slack max(8 MiB, 10%): the allocator keeps freed
 # arenas and thread caches (ASan's quarantine, capped above; memcheck's
 # own bookkeeping grows with every block ever allocated), so flat means
 # no growth beyond what the warm-up already had in the same order.
 usage_verdicts() {
-    local fd0 rss0 fd1 rss1 slack judge=check
-    read -r fd0 rss0 < "$W/usage.warm"
-    read -r fd1 rss1 < "$W/usage.last"
+    local fd0 rss0 h0 fd1 rss1 h1 slack judge=check ev ev0
+    read -r fd0 rss0 h0 < "$W/usage.warm"
+    read -r fd1 rss1 h1 < "$W/usage.last"
     slack=$((rss0 / 10 > 8192 ? rss0 / 10 : 8192))
+    ev=$(grep -c 'anon_inode:\[eventfd\]' "$W/san/fds.end")
+    ev0=$(grep -c 'anon_inode:\[eventfd\]' "$W/san/fds.start")
     # 20 triggers are no soak: the smoke only reports them
     [ "$SMOKE" = 1 ] && judge=report
-    $judge "fds: $fd0 after warm-up, $fd1 at the end (<= +4)" [ "$fd1" -le $((fd0 + 4)) ]
+    $judge "fds less jobs held: $((fd0 - h0)) after warm-up (row $(cat "$W/warm.row")) ($fd0 - $h0), $((fd1 - h1)) at the end ($fd1 - $h1) (<= +4)" \
+        [ $((fd1 - h1)) -le $((fd0 - h0 + 4)) ]
+    $judge "eventfds at the end: $ev, for $h1 jobs held and $ev0 of the agent's own at start" \
+        [ "$ev" -le $((h1 + ev0)) ]
     $judge "RSS: $((rss0 / 1024)) MiB after warm-up, $((rss1 / 1024)) MiB at the end (<= +$((slack / 1024)) MiB)" \
         [ "$rss1" -le $((rss0 + slack)) ]
 }
@@ -386,10 +403,22 @@ caps() {
         { echo "needs valgrind (tools/deps.sh)" >&2; return 1; }
 }
 
-# warm_mark: the warm-up's usage and what its fds are (kept with the reports)
+# warm_mark ROW: the warm-up's usage and what its fds are (kept with the
+# reports)
 warm_mark() {
-    cp "$W/usage.last" "$W/usage.warm"
-    fd_list > "$W/san/fds.warm"
+    cp "$W/usage.$1" "$W/usage.warm"
+    echo "$1" > "$W/warm.row"
+    [ "$1" = end ] || fd_list > "$W/san/fds.warm"
+}
+
+# a run too short to fill the history is judged from its first quarter:
+# its RSS growth then includes the jobs the history keeps
+warm_fallback() {
+    local r=$((N / 4 / SAMPLE * SAMPLE))
+    [ "$r" -ge "$SAMPLE" ] || r=$SAMPLE
+    [ -f "$W/usage.$r" ] || r=end
+    warm_mark "$r"
+    echo "the job history ($HISTORY) never filled: warm-up row $r"
 }
 fd_list() { find "/proc/$(d_pid s)/fd" -mindepth 1 -printf '%f %l\n' | sort -n; }
 
@@ -402,19 +431,22 @@ soak_loop() {
         trigger "$i"
         [ $((i % 4)) -eq 0 ] && poll_jobs
         [ $((i % SAMPLE)) -eq 0 ] && row "$i"
-        [ "$i" -eq "$WARM" ] && warm_mark
         sleep "$PACE"
     done
 }
 
 soak_main() {
     local nctr=2 nns=2
-    SAMPLE=50 WARM=100 PERIOD=100 FAILED=0 OUT=$OUTDIR/$AGENT
-    [ "$SMOKE" = 1 ] && nctr=1 nns=1 SAMPLE=5 WARM=10 PERIOD=20 OUT=$OUTDIR/smoke-$AGENT
+    # a row every 1/20 of the run (5..50 triggers); the agent's job history
+    # (JOB_HISTORY_CAP, src/daemon.c) holds the latest 256 ended jobs
+    SAMPLE=$((N / 20 < 5 ? 5 : N / 20 > 50 ? 50 : N / 20))
+    HISTORY=256 PERIOD=100 FAILED=0 OUT=$OUTDIR/$AGENT
+    [ "$SMOKE" = 1 ] && nctr=1 nns=1 PERIOD=20 OUT=$OUTDIR/smoke-$AGENT
     agent_env && caps || exit 1
     : > "$W/codes"; : > "$W/jobs.ids"; : > "$W/jobs.final"; : > "$W/jobs.arts"
     echo "soak: $AGENT agent ($FLAMESHOTD), $N triggers, $nctr containerd and $nns namespaced JVMs"
     jvms_start "$nctr" "$nns" && agent_start && wait_targets $((nctr + nns)) || exit 1
+    fd_list > "$W/san/fds.start"
     T0=$SECONDS
     churn_loop &
     echo $! > "$W/churn.pid"
@@ -424,7 +456,7 @@ soak_main() {
     drain || echo "jobs still pending after 3 minutes"
     outbox_empty
     row end
-    [ -f "$W/usage.warm" ] || warm_mark
+    [ -f "$W/usage.warm" ] || warm_fallback
     fd_list > "$W/san/fds.end"
     echo "triggers by status: $(sort "$W/codes" | uniq -c | awk '{printf "%s %s, ", $2, $1}')"
     cat "$W/churn.log" 2>/dev/null
