@@ -11,7 +11,7 @@
 #   make asan       sanitizer build: build/asan/flameshotd and unit tests
 #   make bench      the agent's benchmarks, one table (tools/bench/run; minutes,
 #                   root, not in make test); bench-evidence, bench-jfr: the others
-#   make soak       1000 triggers with exec and Pod churn under ASan, then 100
+#   make soak       1000 triggers with exec and Pod churn under ASan, then 400
 #                   under valgrind's memcheck: no leak, fds and RSS flat, every
 #                   job accounted for (tools/soak/run; minutes, not in CI)
 #   make fuzz       every libFuzzer target in tests/fuzz/, FUZZ_SECONDS each (60)
@@ -81,7 +81,7 @@ TEST_HELPERS := $(TEST_HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 TEST_AGENT_SRCS := $(wildcard tests/agents/*.c)
 TEST_AGENTS := $(TEST_AGENT_SRCS:tests/agents/%.c=$(BUILD)/tests/agents/%.so)
 JAVA_SRCS := $(wildcard tests/fixtures/java/*.java)
-TOOL_SRCS := $(wildcard tools/*.c tools/bench/*.c)
+TOOL_SRCS := $(wildcard tools/*.c tools/bench/*.c tools/soak/*.c)
 TOOLS     := $(TOOL_SRCS:tools/%.c=$(BUILD)/tools/%)
 
 .PHONY: all deps run test asan unit bench soak bench-evidence bench-jfr fuzz test-build test-asprof format lint clean vmlinux
@@ -249,8 +249,8 @@ bench: test-build
 
 # the soak (tools/soak/run): SOAK_AGENT=asan|valgrind|release runs one agent,
 # SOAK_TRIGGERS triggers (1000); by default ASan's 1000, then memcheck's
-# SOAK_VALGRIND_TRIGGERS (100: each trigger costs memcheck ~20x the time)
-SOAK_VALGRIND_TRIGGERS ?= 100
+# SOAK_VALGRIND_TRIGGERS (400: enough to fill the job history, below 1000: memcheck runs the agent ~20x slower)
+SOAK_VALGRIND_TRIGGERS ?= 400
 soak: test-build
 	@if [ -n "$(SOAK_AGENT)" ]; then tools/soak/run --agent "$(SOAK_AGENT)"; else \
 		tools/soak/run --agent asan && \
@@ -275,7 +275,7 @@ run: deps all
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
 
-FORMAT_FILES := $(wildcard src/*.c src/*/*.c include/*.h include/*/*.h bpf/*.c bpf/*.h tests/unit/*/*.c tests/unit/*/*.h tests/*.h tests/helpers/*.c tests/agents/*.c tests/fuzz/*.h tests/fuzz/*/*.c tools/*.c tools/bench/*.c)
+FORMAT_FILES := $(wildcard src/*.c src/*/*.c include/*.h include/*/*.h bpf/*.c bpf/*.h tests/unit/*/*.c tests/unit/*/*.h tests/*.h tests/helpers/*.c tests/agents/*.c tests/fuzz/*.h tests/fuzz/*/*.c tools/*.c tools/bench/*.c tools/soak/*.c)
 
 format:
 	clang-format -i $(FORMAT_FILES)

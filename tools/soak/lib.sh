@@ -15,18 +15,29 @@
 # 256 MiB by default) is capped at 16 MiB so that it is full by the end of
 # the warm-up: filling it would look like RSS growth in the flat check
 agent_env() {
+    JVM_OPTS=() AGENT_ENV=()
     case $AGENT in
     asan)
         FLAMESHOTD=$BUILD/asan/flameshotd
-        export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:quarantine_size_mb=16:log_path=$W/san/asan"
-        export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$W/san/ubsan" ;;
+        AGENT_ENV=("ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:quarantine_size_mb=16:log_path=$W/san/asan"
+            "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$W/san/ubsan") ;;
     valgrind)
         # build/flameshotd is the lean entry that execs the full program:
         # memcheck runs the full program itself (no --trace-children), and
         # ignores the agent's forked namespace helpers, which end in _exit
         FLAMESHOTD=$BUILD/libexec/flameshot/flameshotd
         export D_WRAP="valgrind --tool=memcheck --leak-check=full --errors-for-leak-kinds=definite
-            --error-exitcode=99 --child-silent-after-fork=yes --log-file=$W/san/valgrind.%p" ;;
+            --error-exitcode=99 --child-silent-after-fork=yes --freelist-vol=4000000
+            --log-file=$W/san/valgrind.%p"
+        # --freelist-vol: memcheck's queue of freed blocks (ASan's
+        # quarantine), 20 MB by default, filling it would look like growth
+        # PCRE2's JIT code is opaque to memcheck (tools/soak/nojit.c)
+        cc -shared -fPIC -O2 -o "$W/nojit.so" "$ROOT/tools/soak/nojit.c" || return 1
+        AGENT_ENV=("LD_PRELOAD=$W/nojit.so")
+        # memcheck 3.19 (Debian 12) does not know pidfd_open (syscall 434):
+        # the agent then never signals a JVM to start its attach listener
+        # (the signal could hit a reused pid); the JVMs start it themselves
+        JVM_OPTS=(-XX:+StartAttachListener) ;;
     release) FLAMESHOTD=$BUILD/flameshotd ;;
     *) echo "unknown agent $AGENT (asan, valgrind, release)" >&2; return 2 ;;
     esac
@@ -51,7 +62,7 @@ agent_start() {
     port=$(ctr_api_server "$K" "$NODE") || { echo "$port"; return 1; }
     d_start s FLAMESHOT_MODE=kubernetes FLAMESHOT_KUBE_API="https://127.0.0.1:$port" \
         FLAMESHOT_KUBE_SA_DIR="$K" FLAMESHOT_NODE_NAME="$NODE" \
-        FLAMESHOT_PROCESSES='[{"command":"java"}]' > "$W/start.out" || wait_ready 180
+        FLAMESHOT_PROCESSES='[{"command":"java"}]' "${AGENT_ENV[@]}" > "$W/start.out" || wait_ready 180
 }
 
 # fds RSS-KiB of the agent's process (memcheck runs in it, no child)
@@ -90,13 +101,13 @@ event() {
 }
 
 start_ctr_jvm() { # name pod-uid
-    ctr_run "$1" --pod-uid "$2" --share-ro "$CLASSES" -- /usr/bin/java -Xmx64m -cp "$CLASSES" Idle ||
-        return 1
+    ctr_run "$1" --pod-uid "$2" --share-ro "$CLASSES" -- /usr/bin/java -Xmx64m "${JVM_OPTS[@]}" -cp "$CLASSES" \
+        Idle || return 1
     ctr_wait_output "$1" "Idle started" 60
 }
 
 start_ns_jvm() { # name
-    ct_start "$1" -- /usr/bin/java -Xmx64m -cp "$CLASSES" Idle || return 1
+    ct_start "$1" -- /usr/bin/java -Xmx64m "${JVM_OPTS[@]}" -cp "$CLASSES" Idle || return 1
     ct_wait_output "$1" "Idle started" 60
 }
 
@@ -336,18 +347,23 @@ valgrind_summary() {
 
 # fd and RSS: the end (everything drained, quiet) against the warm-up row.
 # fds are judged less the jobs held (one eventfd each, above: a run shorter
-# than the history would otherwise fail on design), and the eventfds at
+# than the history would otherwise fail by design), and the eventfds at
 # the end must be no more than the jobs held and the agent's own before
-# the first trigger. fd slack 4: an HTTP
-# connection or a capture's pidfd may be open at the warm-up sample. RSS slack max(8 MiB, 10%): the allocator keeps freed
-# arenas and thread caches (ASan's quarantine, capped above; memcheck's
-# own bookkeeping grows with every block ever allocated), so flat means
-# no growth beyond what the warm-up already had in the same order.
+# the first trigger; slack 4: an HTTP connection or a capture's pidfd may
+# be open at the warm-up sample.
+# RSS slack max(8 MiB, 10%): the allocator keeps freed arenas and thread
+# caches (the sanitizers' freed-block queues are capped above). Under ASan
+# max(16 MiB, 20%): its runtime keeps what a release build gives back (a
+# stack-depot record of every distinct allocation stack, never freed; free
+# lists per size class never returned to the kernel), so it levels off
+# later: the first 1000-trigger runs grew 21 -> 25 MiB released and
+# 86 -> 101 MiB under ASan from the warm-up row, with no leak at exit.
 usage_verdicts() {
     local fd0 rss0 h0 fd1 rss1 h1 slack judge=check ev ev0
     read -r fd0 rss0 h0 < "$W/usage.warm"
     read -r fd1 rss1 h1 < "$W/usage.last"
     slack=$((rss0 / 10 > 8192 ? rss0 / 10 : 8192))
+    [ "$AGENT" = asan ] && slack=$((rss0 / 5 > 16384 ? rss0 / 5 : 16384))
     ev=$(grep -c 'anon_inode:\[eventfd\]' "$W/san/fds.end")
     ev0=$(grep -c 'anon_inode:\[eventfd\]' "$W/san/fds.start")
     # 20 triggers are no soak: the smoke only reports them
