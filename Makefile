@@ -11,7 +11,7 @@
 #   make asan       sanitizer build: build/asan/flameshotd and unit tests
 #   make bench      the agent's benchmarks, one table (tools/bench/run; minutes,
 #                   root, not in make test); bench-evidence, bench-jfr: the others
-#   make soak       1000 triggers with exec and Pod churn under ASan, then 400
+#   make soak       1000 triggers with exec and Pod churn under ASan, then 800
 #                   under valgrind's memcheck: no leak, fds and RSS flat, every
 #                   job accounted for (tools/soak/run; minutes, not in CI)
 #   make fuzz       every libFuzzer target in tests/fuzz/, FUZZ_SECONDS each (60)
@@ -249,8 +249,9 @@ bench: test-build
 
 # the soak (tools/soak/run): SOAK_AGENT=asan|valgrind|release runs one agent,
 # SOAK_TRIGGERS triggers (1000); by default ASan's 1000, then memcheck's
-# SOAK_VALGRIND_TRIGGERS (400: enough to fill the job history, below 1000: memcheck runs the agent ~20x slower)
-SOAK_VALGRIND_TRIGGERS ?= 400
+# SOAK_VALGRIND_TRIGGERS (800: enough to fill the agent's job history of
+# 256, fewer than 1000: memcheck runs the agent many times slower)
+SOAK_VALGRIND_TRIGGERS ?= 800
 soak: test-build
 	@if [ -n "$(SOAK_AGENT)" ]; then tools/soak/run --agent "$(SOAK_AGENT)"; else \
 		tools/soak/run --agent asan && \
