@@ -23,8 +23,9 @@ agent_env() {
             "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$W/san/ubsan") ;;
     valgrind)
         # build/flameshotd is the lean entry that execs the full program:
-        # memcheck runs the full program itself (no --trace-children), and
-        # ignores the agent's forked namespace helpers, which end in _exit
+        # memcheck runs the full program itself (no --trace-children); the
+        # agent's forked helpers (namespace entry) are left out: they exit
+        # holding the parent's heap, which is no leak of theirs
         FLAMESHOTD=$BUILD/libexec/flameshot/flameshotd
         export D_WRAP="valgrind --tool=memcheck --leak-check=full --errors-for-leak-kinds=definite
             --error-exitcode=99 --child-silent-after-fork=yes --freelist-vol=4000000
@@ -36,7 +37,8 @@ agent_env() {
         AGENT_ENV=("LD_PRELOAD=$W/nojit.so")
         # memcheck 3.19 (Debian 12) does not know pidfd_open (syscall 434):
         # the agent then never signals a JVM to start its attach listener
-        # (the signal could hit a reused pid); the JVMs start it themselves
+        # (the signal could hit a reused pid); the JVMs start it themselves,
+        # so the signalling path is the ASan run's alone
         JVM_OPTS=(-XX:+StartAttachListener) ;;
     release) FLAMESHOTD=$BUILD/flameshotd ;;
     *) echo "unknown agent $AGENT (asan, valgrind, release)" >&2; return 2 ;;
@@ -101,8 +103,8 @@ event() {
 }
 
 start_ctr_jvm() { # name pod-uid
-    ctr_run "$1" --pod-uid "$2" --share-ro "$CLASSES" -- /usr/bin/java -Xmx64m "${JVM_OPTS[@]}" -cp "$CLASSES" \
-        Idle || return 1
+    ctr_run "$1" --pod-uid "$2" --share-ro "$CLASSES" -- \
+        /usr/bin/java -Xmx64m "${JVM_OPTS[@]}" -cp "$CLASSES" Idle || return 1
     ctr_wait_output "$1" "Idle started" 60
 }
 
@@ -111,7 +113,7 @@ start_ns_jvm() { # name
     ct_wait_output "$1" "Idle started" 60
 }
 
-# jvms_start NCTR NNS: the JVMs, their Pods in pods.json, and the agent
+# jvms_start NCTR NNS: containerd and the JVMs; their Pods in pods.json
 jvms_start() {
     local i n
     ctr_daemon_start || return 1
@@ -162,7 +164,7 @@ ns_exec() {
 # one exec in JVM NAME's container: a short process, every 25th a short JVM
 churn_one() { # name kind i
     local argv=(/bin/true)
-    [ $(($3 % 25)) -eq 0 ] && argv=(/usr/bin/java -Xmx16m -Xshare:auto -version)
+    [ $(($3 % 25)) -eq 0 ] && argv=(/usr/bin/java -Xmx16m -version)
     if [ "$2" = ctr ]; then
         ctr_exec "$1" --uid "$CTR_UID" -- "${argv[@]}" > /dev/null 2>&1
     else
