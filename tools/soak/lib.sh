@@ -71,7 +71,9 @@ agent_start() {
 agent_usage() {
     local pid
     pid=$(d_pid s)
-    echo "$(find "/proc/$pid/fd" -mindepth 1 | wc -l) $(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")"
+    # an fd closed while find lists them is only its warning: silenced
+    echo "$(find "/proc/$pid/fd" -mindepth 1 2> /dev/null | wc -l)" \
+        "$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")"
 }
 
 # --- the JVMs and their Pods ------------------------------------------
@@ -438,7 +440,7 @@ warm_fallback() {
     warm_mark "$r"
     echo "the job history ($HISTORY) never filled: warm-up row $r"
 }
-fd_list() { find "/proc/$(d_pid s)/fd" -mindepth 1 -printf '%f %l\n' | sort -n; }
+fd_list() { find "/proc/$(d_pid s)/fd" -mindepth 1 -printf '%f %l\n' 2> /dev/null | sort -n; }
 
 # the trigger loop; the warm-up row is the reference of the usage verdicts
 soak_loop() {
