@@ -81,7 +81,7 @@ TEST_HELPERS := $(TEST_HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 TEST_AGENT_SRCS := $(wildcard tests/agents/*.c)
 TEST_AGENTS := $(TEST_AGENT_SRCS:tests/agents/%.c=$(BUILD)/tests/agents/%.so)
 JAVA_SRCS := $(wildcard tests/fixtures/java/*.java)
-TOOL_SRCS := $(wildcard tools/*.c tools/bench/*.c tools/soak/*.c)
+TOOL_SRCS := $(wildcard tools/*.c tools/bench/*.c)
 TOOLS     := $(TOOL_SRCS:tools/%.c=$(BUILD)/tools/%)
 
 .PHONY: all deps run test asan unit bench soak bench-evidence bench-jfr fuzz test-build test-asprof format lint clean vmlinux
