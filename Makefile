@@ -11,6 +11,9 @@
 #   make asan       sanitizer build: build/asan/flameshotd and unit tests
 #   make bench      the agent's benchmarks, one table (tools/bench/run; minutes,
 #                   root, not in make test); bench-evidence, bench-jfr: the others
+#   make soak       1000 triggers with exec and Pod churn under ASan, then 800
+#                   under valgrind's memcheck: no leak, fds and RSS flat, every
+#                   job accounted for (tools/soak/run; minutes, not in CI)
 #   make fuzz       every libFuzzer target in tests/fuzz/, FUZZ_SECONDS each (60)
 #   make format / make lint
 
@@ -81,7 +84,7 @@ JAVA_SRCS := $(wildcard tests/fixtures/java/*.java)
 TOOL_SRCS := $(wildcard tools/*.c tools/bench/*.c)
 TOOLS     := $(TOOL_SRCS:tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all deps run test asan unit bench bench-evidence bench-jfr fuzz test-build test-asprof format lint clean vmlinux
+.PHONY: all deps run test asan unit bench soak bench-evidence bench-jfr fuzz test-build test-asprof format lint clean vmlinux
 .DEFAULT_GOAL := all
 # the BPF object and skeleton are intermediates of a pattern chain: keep them
 .SECONDARY: $(BPF_OBJS) $(SKELS)
@@ -244,6 +247,16 @@ unit: test-build
 bench: test-build
 	@tools/bench/run $(BENCH)
 
+# the soak (tools/soak/run): SOAK_AGENT=asan|valgrind|release runs one agent,
+# SOAK_TRIGGERS triggers (1000); by default ASan's 1000, then memcheck's
+# SOAK_VALGRIND_TRIGGERS (800: enough to fill the agent's job history of
+# 256, fewer than 1000: memcheck runs the agent many times slower)
+SOAK_VALGRIND_TRIGGERS ?= 800
+soak: test-build
+	@if [ -n "$(SOAK_AGENT)" ]; then tools/soak/run --agent "$(SOAK_AGENT)"; else \
+		tools/soak/run --agent asan && \
+		tools/soak/run --agent valgrind --triggers $(SOAK_VALGRIND_TRIGGERS); fi
+
 # evidence before the OOM kill, per leak rate and event source
 bench-evidence: all $(BUILD)/tests/java/.stamp
 	@tools/bench/evidence
@@ -263,7 +276,7 @@ run: deps all
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
 
-FORMAT_FILES := $(wildcard src/*.c src/*/*.c include/*.h include/*/*.h bpf/*.c bpf/*.h tests/unit/*/*.c tests/unit/*/*.h tests/*.h tests/helpers/*.c tests/agents/*.c tests/fuzz/*.h tests/fuzz/*/*.c tools/*.c tools/bench/*.c)
+FORMAT_FILES := $(wildcard src/*.c src/*/*.c include/*.h include/*/*.h bpf/*.c bpf/*.h tests/unit/*/*.c tests/unit/*/*.h tests/*.h tests/helpers/*.c tests/agents/*.c tests/fuzz/*.h tests/fuzz/*/*.c tools/*.c tools/bench/*.c tools/soak/*.c)
 
 format:
 	clang-format -i $(FORMAT_FILES)

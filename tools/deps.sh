@@ -8,6 +8,7 @@
 # golang-go builds the Go pprof target of tests/integration/26_go_pprof.sh.
 # python3-botocore checks every SigV4 signature in tests/helpers/s3_server.py.
 # time (/usr/bin/time) measures peak memory in tools/bench/jfr.
+# valgrind runs the agent under memcheck in `make soak` (tools/soak/run).
 # chromium (headless) opens the flame graph pages in
 # tests/integration/91_flame_browser.sh (driven by playwright-core from
 # tools/browser/fetch.sh).
@@ -20,6 +21,7 @@ PKGS="make gcc g++ clang llvm bpftool pkg-config
       python3-botocore
       time
       containerd runc
+      valgrind
       cppcheck clang-format
       golang-go
       chromium"
