@@ -16,6 +16,9 @@
 #                                 d_api, then checks the code and that the body
 #                                 satisfies the filter; says what came instead
 #   d_header NAME                 a header of the last d_api answer
+#   d_wait_api NAME PATH FILTER WANT [secs]
+#                                 polls PATH until jq -r FILTER of its body is
+#                                 WANT (30 s); the last body stays in $D_BODY
 #   d_wait_job NAME ID [secs]     waits until job ID has ended, prints its state
 #   d_wait_file GLOB [secs]       waits until a file matching GLOB and its .json
 #                                 sidecar exist, prints its path
@@ -23,7 +26,8 @@
 #                                 jq FILTER, prints its path
 #   d_metric NAME METRIC          a counter's or gauge's value on /metrics
 #   d_cleanup                     kill every daemon of this test, remove $D_DIR
-# D_WRAP (words) runs the daemon through a command, e.g. a namespace's.
+# D_WRAP (words) runs the daemon through a command, e.g. a namespace's;
+# D_READY_SECS (20) bounds d_start's wait for /readyz.
 # State lives in files under $D_DIR: t_case runs each case in a subshell.
 D_DIR=${D_DIR:-$(mktemp -d /var/tmp/flameshot-daemon-test.XXXXXX)}
 chmod 755 "$D_DIR"
@@ -67,7 +71,7 @@ d_start() {
         wait $!
         echo $? > "$D_DIR/$name/exit"
     ) </dev/null >/dev/null 2>&1 &
-    for i in $(seq 1 200); do
+    for i in $(seq 1 $((${D_READY_SECS:-20} * 10))); do
         [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")" = 200 ] &&
             return 0
         [ -f "$D_DIR/$name/exit" ] && break
@@ -132,6 +136,16 @@ d_expect() {
         echo "GET $path: $code but the body fails $filter: $(head -c 800 "$D_BODY")"
         return 1
     fi
+}
+
+d_wait_api() {
+    local name=$1 path=$2 filter=$3 want=$4 secs=${5:-30} i
+    for i in $(seq 1 $((secs * 5))); do
+        d_api "$name" "$path" > /dev/null
+        [ "$(jq -r "$filter" "$D_BODY" 2> /dev/null)" = "$want" ] && return 0
+        sleep 0.2
+    done
+    return 1
 }
 
 # A job ends on its own (its capture is bounded by the duration and the

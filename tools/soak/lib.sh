@@ -46,25 +46,13 @@ agent_env() {
     [ -x "$FLAMESHOTD" ] || { echo "no $FLAMESHOTD: make test-build" >&2; return 1; }
 }
 
-# d_start's 20 s are too few for memcheck's start-up: wait on
-wait_ready() {
-    local i
-    for i in $(seq 1 "$1"); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$(d_port s)/readyz")" = 200 ] &&
-            return 0
-        [ -f "$D_DIR/s/exit" ] && break
-        sleep 1
-    done
-    tail -n 20 "$D_DIR/s/log"
-    return 1
-}
-
 agent_start() {
     local port
     port=$(ctr_api_server "$K" "$NODE") || { echo "$port"; return 1; }
-    d_start s FLAMESHOT_MODE=kubernetes FLAMESHOT_KUBE_API="https://127.0.0.1:$port" \
+    # memcheck's start-up takes longer than d_start's default 20 s
+    D_READY_SECS=200 d_start s FLAMESHOT_MODE=kubernetes FLAMESHOT_KUBE_API="https://127.0.0.1:$port" \
         FLAMESHOT_KUBE_SA_DIR="$K" FLAMESHOT_NODE_NAME="$NODE" \
-        FLAMESHOT_PROCESSES='[{"command":"java"}]' "${AGENT_ENV[@]}" > "$W/start.out" || wait_ready 180
+        FLAMESHOT_PROCESSES='[{"command":"java"}]' "${AGENT_ENV[@]}"
 }
 
 # fds RSS-KiB of the agent's process (memcheck runs in it, no child)
@@ -136,12 +124,7 @@ jvms_start() {
 
 # wait_targets N: until the agent has N targets (60 s)
 wait_targets() {
-    local i
-    for i in $(seq 1 300); do
-        SRC=127.0.0.3 d_api s /v1/targets > /dev/null
-        [ "$(jq '.targets | length' "$D_BODY" 2>/dev/null)" = "$1" ] && return 0
-        sleep 0.2
-    done
+    SRC=127.0.0.3 d_wait_api s /v1/targets '.targets | length' "$1" 60 && return 0
     echo "the agent has not $1 targets: $(jq -c '[.targets[] | .pod_name]' "$D_BODY")"
     return 1
 }
@@ -308,12 +291,7 @@ drain() {
 
 # outbox_empty: until the outbox has delivered everything (1 min)
 outbox_empty() {
-    local i
-    for i in $(seq 1 120); do
-        SRC=127.0.0.3 d_api s /v1/status > /dev/null
-        [ "$(jq -r .outbox.items "$D_BODY")" = 0 ] && return 0
-        sleep 0.5
-    done
+    SRC=127.0.0.3 d_wait_api s /v1/status .outbox.items 0 60 && return 0
     echo "outbox: $(jq -c .outbox "$D_BODY")"
     return 1
 }
