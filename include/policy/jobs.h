@@ -84,7 +84,8 @@ struct job {
     uint64_t created_ns, started_ns, finished_ns; /* real time */
     uint64_t created_mono_ns; /* CLOCK_MONOTONIC when queued (latency benches) */
     uint64_t deadline_ms;     /* monotonic; 0 until started */
-    /* eventfd, readable once the job must stop (shutdown, deadline, jobs_cancel_if) */
+    /* eventfd, readable once the job must stop (shutdown, deadline, jobs_cancel_if);
+     * -1 once the job has ended */
     int cancel_fd;
     char cancel_why[256]; /* jobs_cancel_if's reason for a running job ("" when none) */
     char reason[256];

@@ -129,10 +129,16 @@ static void record_outcome(struct jobs *j, const struct job *job)
     }
 }
 
-/* Moves a finished job into the history ring. Lock held. */
+/* Moves a finished job into the history ring, its cancel eventfd closed.
+ * Lock held. */
 static void retire(struct jobs *j, struct job *job)
 {
     job->finished_ns = units_now_real_ns();
+    /* nothing signals an ended job: the history would hold one fd per job */
+    if (job->cancel_fd >= 0) {
+        close(job->cancel_fd);
+        job->cancel_fd = -1;
+    }
     record_outcome(j, job);
     if (j->hist_len == j->hist_cap) {
         job_free(j->history[j->hist_head]);

@@ -6,6 +6,7 @@
 #include "policy/jobs.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -266,6 +267,38 @@ TEST(history_is_bounded_and_listed_newest_first)
     CHECK_STREQ(cJSON_GetObjectItem(first, "state")->valuestring, "done");
     CHECK_STREQ(cJSON_GetObjectItem(first, "capture")->valuestring, "snapshot");
     cJSON_Delete(list);
+    jobs_free(j);
+}
+
+static int open_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    while (d && readdir(d))
+        n++;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* The soak saw the history hold a cancel eventfd per ended job (~256). */
+TEST(an_ended_job_holds_no_fd)
+{
+    reset();
+    struct jobs *j = jobs_new(2, 64, 64, exec_wait, NULL, NULL);
+    int before = open_fds();
+    uint64_t id = 0;
+    for (int i = 0; i < 20; i++) {
+        struct job_request r = req(10 + i, CAPTURE_SNAPSHOT, 1, 1000);
+        CHECK_EQ(jobs_submit(j, &r, &id), 0);
+    }
+    while (atomic_load(&executed) < 20)
+        usleep(1000);
+    jobs_stop(j, 1000);
+    cJSON *list = jobs_list_json(j);
+    CHECK_EQ(cJSON_GetArraySize(list), 20);
+    cJSON_Delete(list);
+    CHECK_EQ(open_fds(), before);
     jobs_free(j);
 }
 
@@ -697,6 +730,6 @@ TEST_MAIN(urgent_job_runs_while_the_only_worker_and_the_tenant_slot_are_busy,
           a_job_says_when_it_was_detected_and_queued_on_the_monotonic_clock,
           duplicates_per_target_and_kind_are_rejected, full_queue_is_reported,
           deadline_cancels_an_overrunning_job, stop_cancels_queued_and_running_jobs,
-          history_is_bounded_and_listed_newest_first,
+          history_is_bounded_and_listed_newest_first, an_ended_job_holds_no_fd,
           cancel_if_drops_queued_jobs_and_stops_running_ones,
           routine_jobs_wait_while_an_urgent_one_of_their_process_is_queued)
