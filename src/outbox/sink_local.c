@@ -28,7 +28,10 @@ struct entry {
     char *sidecar; /* relpath of the .json; equals relpath for a summary */
     uint64_t created_ns;
     uint64_t bytes;
-    cJSON *info; /* this entry's line of the index */
+    const char *kind; /* artefact_kind_name's */
+    /* this entry's line of index.json, as text: a parsed tree costs several
+     * times that, and the index holds every kept artefact */
+    char *line;
 };
 
 struct sink_local {
@@ -74,7 +77,7 @@ static void entry_free(struct entry *e)
 {
     free(e->relpath);
     free(e->sidecar);
-    cJSON_Delete(e->info);
+    free(e->line);
 }
 
 static void abs_path(const struct sink_local *s, const char *rel, char *buf, size_t cap)
@@ -117,31 +120,34 @@ static int insert(struct sink_local *s, struct entry *e)
     return 0;
 }
 
-static cJSON *make_info(const struct sink_local *s, const struct artefact_meta *m,
-                        const char *relpath, const char *sidecar, uint64_t bytes)
+/* Fills e's kind and index line from m; e's paths and bytes are set. */
+static int describe(const struct sink_local *s, const struct artefact_meta *m, struct entry *e)
 {
     char path[PATH_MAX], side[PATH_MAX], ts[48];
     struct tags t = {0};
     cJSON *o = cJSON_CreateObject();
     if (!o || artefact_compose_tags(m, &t) < 0) {
         cJSON_Delete(o);
-        return NULL;
+        return -ENOMEM;
     }
-    abs_path(s, relpath, path, sizeof(path));
-    abs_path(s, sidecar, side, sizeof(side));
+    e->kind = artefact_kind_name(m->kind);
+    abs_path(s, e->relpath, path, sizeof(path));
+    abs_path(s, e->sidecar, side, sizeof(side));
     cJSON_AddStringToObject(o, "id", m->id ? m->id : "");
-    cJSON_AddStringToObject(o, "kind", artefact_kind_name(m->kind));
+    cJSON_AddStringToObject(o, "kind", e->kind);
     cJSON_AddStringToObject(o, "created", units_rfc3339nano(m->created_ns, ts, sizeof(ts)));
     cJSON_AddStringToObject(o, "path", path);
     cJSON_AddStringToObject(o, "metadata", side);
-    cJSON_AddNumberToObject(o, "size_bytes", (double)bytes);
+    cJSON_AddNumberToObject(o, "size_bytes", (double)e->bytes);
     const char *keys[] = {"service",       "process_id", "trigger",
                           "pod_namespace", "pod_name",   "container_name"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if (tags_get(&t, keys[i]))
             cJSON_AddStringToObject(o, keys[i], tags_get(&t, keys[i]));
     tags_free(&t);
-    return o;
+    e->line = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return e->line ? 0 : -ENOMEM;
 }
 
 /* Rewrites profiles/index.json from the entries; called with mu held. A
@@ -149,16 +155,19 @@ static cJSON *make_info(const struct sink_local *s, const struct artefact_meta *
 static void write_index(struct sink_local *s)
 {
     char path[PATH_MAX];
-    cJSON *a = cJSON_CreateArray();
-    for (size_t i = 0; a && i < s->n; i++)
-        cJSON_AddItemToArray(a, cJSON_Duplicate(s->v[i].info, 1));
-    char *text = a ? cJSON_Print(a) : NULL;
+    size_t len = 4;
+    for (size_t i = 0; i < s->n; i++)
+        len += strlen(s->v[i].line) + 4;
+    char *text = malloc(len), *at = text;
+    for (size_t i = 0; text && i < s->n; i++)
+        at += sprintf(at, "%s\n  %s", i ? "," : "[", s->v[i].line);
+    if (text)
+        strcpy(at, s->n ? "\n]\n" : "[]\n");
     snprintf(path, sizeof(path), "%s/%s/%s", s->root, PROFILES, INDEX_NAME);
     int rc = text ? fsutil_write_atomic(path, text, strlen(text), 0644) : -ENOMEM;
     if (rc < 0)
         log_warn(MOD, "cannot rewrite %s: %s", path, strerror(-rc));
     free(text);
-    cJSON_Delete(a);
 }
 
 /* ---- the scan at open --------------------------------------------------- */
@@ -194,8 +203,8 @@ static int scan_sidecar(struct sink_local *s, const char *rel)
         char p2[PATH_MAX];
         abs_path(s, e.relpath, p2, sizeof(p2));
         e.bytes = fsutil_file_size(path) + (strcmp(e.relpath, rel) ? kept_bytes(p2) : 0);
-        e.info = make_info(s, &m, e.relpath, rel, e.bytes);
-        rc = e.info ? insert(s, &e) : -ENOMEM;
+        rc = describe(s, &m, &e);
+        rc = rc < 0 ? rc : insert(s, &e);
     }
     if (rc < 0)
         entry_free(&e);
@@ -451,8 +460,7 @@ static int record(struct sink_local *s, const struct artefact_meta *m, const cha
                       .sidecar = strdup(side),
                       .created_ns = m->created_ns,
                       .bytes = bytes};
-    e.info = make_info(s, m, rel, side, bytes);
-    if (!e.relpath || !e.sidecar || !e.info) {
+    if (!e.relpath || !e.sidecar || describe(s, m, &e) < 0) {
         entry_free(&e);
         return -ENOMEM;
     }
@@ -563,8 +571,7 @@ uint64_t sink_local_drop_oldest(struct sink_local *s, char *what, size_t cap)
     }
     struct entry *e = &s->v[0];
     uint64_t freed = e->bytes;
-    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(e->info, "kind");
-    snprintf(what, cap, "%s %s", cJSON_IsString(kind) ? kind->valuestring : "file", e->relpath);
+    snprintf(what, cap, "%s %s", e->kind, e->relpath);
     abs_path(s, e->relpath, path, sizeof(path));
     remove_kept(path);
     abs_path(s, e->sidecar, path, sizeof(path));
@@ -581,7 +588,7 @@ cJSON *sink_local_index(struct sink_local *s)
     pthread_mutex_lock(&s->mu);
     cJSON *a = cJSON_CreateArray();
     for (size_t i = 0; a && i < s->n; i++)
-        cJSON_AddItemToArray(a, cJSON_Duplicate(s->v[i].info, 1));
+        cJSON_AddItemToArray(a, cJSON_Parse(s->v[i].line));
     pthread_mutex_unlock(&s->mu);
     return a;
 }
