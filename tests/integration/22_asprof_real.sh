@@ -75,12 +75,7 @@ setup() {
     if [ -f "$W/asprof.home" ]; then
         d_start main FLAMESHOT_PROCESSES="$rules" FLAMESHOT_JCMD_TIMEOUT=60s \
             FLAMESHOT_ASYNC_PROFILER_PATH="$(cat "$W/asprof.home")" || return 1
-        local i
-        for i in $(seq 1 100); do
-            d_api main /v1/targets > /dev/null
-            [ "$(jq .count "$D_BODY")" = 1 ] && return 0
-            sleep 0.1
-        done
+        d_wait_api main /v1/targets .count 1 && return 0
         echo "the workload never became a target: $(cat "$D_BODY")"
         return 1
     fi

@@ -33,12 +33,8 @@ setup() {
         return 1
     d_start main FLAMESHOT_PROCESSES="$RULES" FLAMESHOT_MAX_PROFILE_MB=8 \
         FLAMESHOT_ASYNC_PROFILER_PATH=/nonexistent FLAMESHOT_JCMD_TIMEOUT=30s || return 1
-    local i
-    for i in $(seq 1 100); do # the start-up scan finds all three
-        d_api main /v1/targets > /dev/null
-        [ "$(jq .count "$D_BODY")" = 3 ] && return 0
-        sleep 0.1
-    done
+    # the start-up scan finds all three
+    d_wait_api main /v1/targets .count 3 && return 0
     echo "targets: $(cat "$D_BODY")"
     return 1
 }

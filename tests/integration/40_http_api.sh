@@ -63,11 +63,8 @@ setup() {
     disown -a # killed at the end: no job-control noise
     cat "$H_DIR/nontarget" "$H_DIR/fakejcmd" > "$H_DIR/others"
     d_start main FLAMESHOT_PROCESSES="$RULES" FLAMESHOT_NODE_NAME=http-test || return 1
-    for i in $(seq 1 100); do # the start-up scan, then exec events
-        d_api main /v1/targets > /dev/null
-        [ "$(jq .count "$D_BODY")" = $((N_FILLERS + 2)) ] && return 0
-        sleep 0.1
-    done
+    # the start-up scan, then exec events
+    d_wait_api main /v1/targets .count $((N_FILLERS + 2)) && return 0
     echo "targets: $(jq -c '[.targets[].process_name]' "$D_BODY")"
     return 1
 }

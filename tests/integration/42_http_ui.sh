@@ -80,11 +80,8 @@ setup() {
     done
     p=$(cat "$OB_TMP/jvm.pid")
     d_start main FLAMESHOT_PROCESSES="$RULES" FLAMESHOT_HTTP_TOKEN="$TOKEN" || return 1
-    for i in $(seq 1 100); do
-        d_api main /v1/targets "${AUTH[@]}" >/dev/null
-        [ "$(jq .count "$D_BODY")" = 1 ] && break
-        sleep 0.1
-    done
+    d_wait_api main /v1/targets .count 1 30 "${AUTH[@]}" ||
+        { echo "targets: $(cat "$D_BODY")"; return 1; }
     local k
     for k in 1 2; do
         ui main 202 "/v1/profile?pid=$p&duration=3s&events=cpu" && wait_done main || return 1
@@ -230,11 +227,8 @@ case_local_keep_beside_datakit() {
         FLAMESHOT_DATAKIT_ADDR="http://127.0.0.1:$RECV_PORT/profiling/v1/input" || return 1
     local i p
     p=$(cat "$OB_TMP/jvm.pid")
-    for i in $(seq 1 100); do
-        d_api dk /v1/targets "${AUTH[@]}" >/dev/null
-        [ "$(jq .count "$D_BODY")" = 1 ] && break
-        sleep 0.1
-    done
+    d_wait_api dk /v1/targets .count 1 30 "${AUTH[@]}" ||
+        { echo "targets: $(cat "$D_BODY")"; return 1; }
     ui dk 202 "/v1/profile?pid=$p&duration=2s&events=cpu" && wait_done dk || return 1
     local kept; kept=$(jq -r '.artefacts[0].name' "$D_BODY")
     for i in $(seq 1 300); do

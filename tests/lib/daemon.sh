@@ -16,7 +16,7 @@
 #                                 d_api, then checks the code and that the body
 #                                 satisfies the filter; says what came instead
 #   d_header NAME                 a header of the last d_api answer
-#   d_wait_api NAME PATH FILTER WANT [secs]
+#   d_wait_api NAME PATH FILTER WANT [secs [curl args]]
 #                                 polls PATH until jq -r FILTER of its body is
 #                                 WANT (30 s); the last body stays in $D_BODY
 #   d_wait_job NAME ID [secs]     waits until job ID has ended, prints its state
@@ -140,8 +140,9 @@ d_expect() {
 
 d_wait_api() {
     local name=$1 path=$2 filter=$3 want=$4 secs=${5:-30} i
+    shift $(($# < 5 ? $# : 5))
     for i in $(seq 1 $((secs * 5))); do
-        d_api "$name" "$path" > /dev/null
+        d_api "$name" "$path" "$@" > /dev/null
         [ "$(jq -r "$filter" "$D_BODY" 2> /dev/null)" = "$want" ] && return 0
         sleep 0.2
     done
