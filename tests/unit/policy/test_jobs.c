@@ -249,18 +249,27 @@ TEST(cancel_if_drops_queued_jobs_and_stops_running_ones)
     jobs_free(j);
 }
 
+/* Submits n snapshot jobs (pids 10..), lets them run, stops the workers;
+ * returns how many were accepted. */
+static int run_snapshots(struct jobs *j, int n)
+{
+    uint64_t id = 0;
+    int ok = 0;
+    for (int i = 0; i < n; i++) {
+        struct job_request r = req(10 + i, CAPTURE_SNAPSHOT, 1, 1000);
+        ok += jobs_submit(j, &r, &id) == 0;
+    }
+    while (atomic_load(&executed) < ok)
+        usleep(1000);
+    jobs_stop(j, 1000);
+    return ok;
+}
+
 TEST(history_is_bounded_and_listed_newest_first)
 {
     reset();
     struct jobs *j = jobs_new(2, 16, 3, exec_wait, NULL, NULL);
-    uint64_t id = 0;
-    for (int i = 0; i < 5; i++) {
-        struct job_request r = req(10 + i, CAPTURE_SNAPSHOT, 1, 1000);
-        CHECK_EQ(jobs_submit(j, &r, &id), 0);
-    }
-    while (atomic_load(&executed) < 5)
-        usleep(1000);
-    jobs_stop(j, 1000);
+    CHECK_EQ(run_snapshots(j, 5), 5);
     cJSON *list = jobs_list_json(j);
     CHECK_EQ(cJSON_GetArraySize(list), 3);
     cJSON *first = cJSON_GetArrayItem(list, 0);
@@ -287,14 +296,7 @@ TEST(an_ended_job_holds_no_fd)
     reset();
     struct jobs *j = jobs_new(2, 64, 64, exec_wait, NULL, NULL);
     int before = open_fds();
-    uint64_t id = 0;
-    for (int i = 0; i < 20; i++) {
-        struct job_request r = req(10 + i, CAPTURE_SNAPSHOT, 1, 1000);
-        CHECK_EQ(jobs_submit(j, &r, &id), 0);
-    }
-    while (atomic_load(&executed) < 20)
-        usleep(1000);
-    jobs_stop(j, 1000);
+    CHECK_EQ(run_snapshots(j, 20), 20);
     cJSON *list = jobs_list_json(j);
     CHECK_EQ(cJSON_GetArraySize(list), 20);
     cJSON_Delete(list);
