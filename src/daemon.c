@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -59,6 +60,7 @@ struct daemon {
     struct podtable *pods;
     struct recorder *recorder; /* Events on Pods with malformed annotations */
     int sigfd, tickfd, epfd;
+    uint64_t trimmed_ms; /* when malloc_trim last ran */
 };
 
 static int block_signals(struct daemon *d)
@@ -378,6 +380,8 @@ static void on_event(const struct fs_event *ev, void *arg)
     monitor_on_event(arg, ev);
 }
 
+#define TRIM_EVERY_MS 30000
+
 static void on_tick(struct daemon *d)
 {
     uint64_t expirations;
@@ -386,6 +390,12 @@ static void on_tick(struct daemon *d)
     uint64_t now = units_now_mono_ms();
     monitor_tick(d->monitor, now);
     monitor_resync(d->monitor, now); /* losses may stop with no event after them */
+    /* glibc keeps the pages a job freed in its thread's arena: over a
+     * soak they added up to RSS growth with a flat live heap */
+    if (now - d->trimmed_ms >= TRIM_EVERY_MS) {
+        malloc_trim(0);
+        d->trimmed_ms = now;
+    }
 }
 
 /* Returns when a stop signal arrives. */
