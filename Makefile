@@ -250,12 +250,14 @@ bench: test-build
 # the soak (tools/soak/run): SOAK_AGENT=asan|valgrind|release runs one agent,
 # SOAK_TRIGGERS triggers (1000); by default ASan's 1000, then memcheck's
 # SOAK_VALGRIND_TRIGGERS (800: enough to fill the agent's job history of
-# 256, fewer than 1000: memcheck runs the agent many times slower)
+# 256, fewer than 1000: memcheck runs the agent many times slower), then
+# the release build's 1000, whose RSS is the figure of flatness
 SOAK_VALGRIND_TRIGGERS ?= 800
 soak: test-build
 	@if [ -n "$(SOAK_AGENT)" ]; then tools/soak/run --agent "$(SOAK_AGENT)"; else \
 		tools/soak/run --agent asan && \
-		tools/soak/run --agent valgrind --triggers $(SOAK_VALGRIND_TRIGGERS); fi
+		tools/soak/run --agent valgrind --triggers $(SOAK_VALGRIND_TRIGGERS) && \
+		tools/soak/run --agent release; fi
 
 # evidence before the OOM kill, per leak rate and event source
 bench-evidence: all $(BUILD)/tests/java/.stamp

@@ -3,9 +3,10 @@
 # (tools/soak/run --smoke: the agent of this suite in Kubernetes mode, one
 # containerd and one namespaced JVM, 20 HTTP triggers with exec and Pod
 # churn, a containerd JVM replaced) must run to the end with every job a
-# trigger returned in a final state, every ok job's artefact kept, no
-# sanitizer report and a clean stop. fd and RSS figures are printed, not
-# judged: 20 triggers are no soak.
+# trigger returned in a final state, every ok job's artefact kept, as many
+# fds and eventfds at the end as at the start (an ended job holds none), no
+# sanitizer report and a clean stop. RSS is printed, not judged: 20
+# triggers are no soak.
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/lib/ctr.sh"
@@ -31,7 +32,8 @@ case_smoke() {
     BUILD=$BUILD SOAK_OUT=$W/out SOAK_TRIGGERS=20 nice -n 5 "$ROOT/tools/soak/run" --smoke \
         --agent "$a" > "$W/run.log" 2>&1 || { tail -40 "$W/run.log"; return 1; }
     if ! grep -q '^ok    every job accounted for: [1-9][0-9]* jobs, 0 without' "$out.txt" ||
-        ! grep -q '^ok    agent stopped cleanly' "$out.txt" || ! grep -q '^end ' "$out.tsv"; then
+        ! grep -q '^ok    agent stopped cleanly' "$out.txt" || ! grep -q '^end ' "$out.tsv" ||
+        ! grep -q '^ok    fds: ' "$out.txt" || ! grep -q '^ok    eventfds: ' "$out.txt"; then
         cat "$W/run.log"
         return 1
     fi
