@@ -55,6 +55,7 @@ struct wcg {
 struct pmark {
     int tgid;
     bool has_mark;
+    bool unnamed; /* not in the table at this scan's start: checked after the listing */
     struct mark m;
     struct ladder l;
 };
@@ -593,9 +594,15 @@ static int scan(struct poller *p, uint64_t now, bool quiet)
     /* a target's RSS first, from the previous listing: an emergency must
      * not wait for /proc to be listed and every new process judged (the
      * consumer may read each one's command line), which can take longer
-     * than the rest of the period on a busy node */
-    for (size_t i = 0; i < p->pm.n; i++)
-        check_proc_mark(p, &p->pm.v[i]);
+     * than the rest of the period on a busy node. One the table does not
+     * know yet waits for the listing to name it: a record without its
+     * comm, parent and cgroup is one a consumer cannot place */
+    for (size_t i = 0; i < p->pm.n; i++) {
+        struct pmark *pm = &p->pm.v[i];
+        pm->unnamed = !find_proc(p, pm->tgid);
+        if (!pm->unnamed)
+            check_proc_mark(p, pm);
+    }
     if (p->feed) {
         bool list = feed_wants_listing(p, now);
         if (list && p->resync)
@@ -621,6 +628,9 @@ static int scan(struct poller *p, uint64_t now, bool quiet)
     }
     if (rc < 0)
         return rc;
+    for (size_t i = 0; i < p->pm.n; i++)
+        if (p->pm.v[i].unnamed)
+            check_proc_mark(p, &p->pm.v[i]);
     if (rescan)
         p->last_rescan_ms = now;
     for (size_t i = 0; i < p->cgs.n; i++)

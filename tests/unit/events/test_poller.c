@@ -433,6 +433,32 @@ TEST(process_watermark_comes_before_the_scans_new_processes)
     fx_done(&f);
 }
 
+/* A mark set on a process the table does not hold yet (it was exec'd since
+ * the last listing) is judged after the listing that names it: checked
+ * first, its record went out without a comm, and a consumer filtering on
+ * it lost the crossing (10_events_poller, a JVM climbing right after its
+ * start). */
+TEST(process_watermark_of_a_process_not_yet_listed_carries_its_name)
+{
+    struct fx f;
+    CHECK_EQ(fx_init(&f), 0);
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    struct poller *p = fx_poller(&f);
+    CHECK(p != NULL);
+    CHECK_EQ(scan_at(p, &f, 50), 0);
+    CHECK_EQ(poller_set_proc_mark(p, 600, 100 * page, 80 * page), 0);
+    CHECK_EQ(mkproc(&f, 600, "java", 'S', 100, 700, 120, 1, ""), 0);
+    CHECK_EQ(scan_at(p, &f, 100), 2);
+    CHECK_EQ(f.ev[0].kind, FS_EV_EXEC);
+    CHECK_EQ(f.ev[1].kind, FS_EV_WATERMARK_PROC);
+    CHECK_EQ(f.ev[1].pid, 600);
+    CHECK_EQ(f.ev[1].ppid, 100);
+    CHECK_STREQ(f.ev[1].comm, "java");
+    CHECK_EQ(f.ev[1].value_bytes, 120 * page);
+    poller_free(p);
+    fx_done(&f);
+}
+
 TEST(cgroup_watermark_needs_a_watch_and_fires_once_per_crossing)
 {
     struct fx f;
@@ -851,6 +877,7 @@ TEST_MAIN(baseline_is_silent_then_new_processes_are_execs,
           old_processes_of_a_watched_cgroup_far_from_its_limit_wait_for_the_rescan,
           process_watermark_fires_once_per_upward_crossing,
           process_watermark_comes_before_the_scans_new_processes,
+          process_watermark_of_a_process_not_yet_listed_carries_its_name,
           cgroup_watermark_needs_a_watch_and_fires_once_per_crossing,
           step_rule_reports_each_boundary_once_and_follows_a_fall,
           cgroup_ladder_reports_steps_beside_the_watermark,
