@@ -255,8 +255,7 @@ job_counts() {
 
 # row I: one line of the table (and of $OUT.tsv). "held": the jobs the
 # agent keeps (queued, running and the latest 256 ended, as /v1/jobs lists
-# them), each with its cancel eventfd until it leaves that history: fds
-# grow with them until the history is full, then stay
+# them); the RSS is judged from the first row with that history full
 row() {
     local acc ref counts fds rss anon held
     poll_jobs
