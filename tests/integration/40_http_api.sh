@@ -334,15 +334,12 @@ case_metrics() {
 case_container_queue_full_429() {
     caps
     SRC=127.0.0.17
-    local i f tenant
+    local f tenant
     # both workers busy for a minute, one per container (1 running each)
     d_expect main 202 "/v1/profile?pid=$(JVM1)&duration=60s" || return 1
     d_expect main 202 "/v1/profile?pid=$(JVM2)&duration=60s" || return 1
-    for i in $(seq 1 100); do
-        d_api main /v1/status > /dev/null
-        [ "$(jq .jobs.running "$D_BODY")" = 2 ] && break
-        sleep 0.1
-    done
+    # d_expect below says what came instead
+    d_wait_api main /v1/status .jobs.running 2 10
     d_expect main 200 /v1/status '.jobs.running == 2 and .jobs.running_per_container == 1 and
         .jobs.queued_per_container == 8 and .config.max_queued_per_container == 8' || return 1
     # 70 fillers match: 8 wait, 62 are refused as their container's share is full

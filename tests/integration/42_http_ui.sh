@@ -90,11 +90,9 @@ setup() {
     ui main 202 "/v1/snapshot?pid=$p&type=thread_print" && wait_done main || return 1
     jq -r '.artefacts[0].name' "$D_BODY" >"$OB_TMP/snapshot"
     # the records reach the local sink through the outbox, after the jobs
-    for i in $(seq 1 300); do
-        d_api main /v1/artefacts "${AUTH[@]}" >/dev/null
-        [ "$(jq '[.artefacts[] | select(.service == "ui-burner")] | length' "$D_BODY")" = 3 ] && break
-        sleep 0.1
-    done
+    # the cases judge what came (artefacts.json)
+    d_wait_api main /v1/artefacts '[.artefacts[] | select(.service == "ui-burner")] | length' 3 \
+        30 "${AUTH[@]}"
     cp "$D_BODY" "$OB_TMP/artefacts.json"
     touch "$OB_TMP/ready"
 }

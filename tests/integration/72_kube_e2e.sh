@@ -102,12 +102,7 @@ queue_profile() {
 
 # wait_running ID: until job ID runs (10 s); fails saying its state
 wait_running() {
-    local i
-    for i in $(seq 1 100); do
-        d_api k "/v1/jobs/$1" > /dev/null
-        [ "$(jq -r .state "$D_BODY")" = running ] && return 0
-        sleep 0.1
-    done
+    d_wait_api k "/v1/jobs/$1" .state running 10 && return 0
     echo "job $1: $(cat "$D_BODY")"
     return 1
 }
@@ -237,13 +232,7 @@ case_unreported_container_waits_for_its_id() {
     ctr_run d --pod-uid "$UID_D" --cid "$CID_D" --share-ro "$CLASSES" -- \
         /usr/bin/java -cp "$CLASSES" Idle || return 1
     ctr_wait_output d "Idle started" 60 || return 1
-    local i
-    for i in $(seq 1 100); do
-        d_api k /v1/status > /dev/null
-        [ "$(jq -r .kubernetes.processes_waiting "$D_BODY")" -ge 1 ] 2>/dev/null && break
-        sleep 0.2
-    done
-    jq -e '.kubernetes.processes_waiting >= 1' "$D_BODY" > /dev/null ||
+    d_wait_api k /v1/status '.kubernetes.processes_waiting >= 1' true 20 ||
         { echo "status: $(jq -c .kubernetes "$D_BODY")"; return 1; }
     wait_targets "$(ctr_pid app)" 1 || return 1
     ctr_pod_json "$NS" batch-0 "$UID_D" "$NODE" --rv 8002 --annotation flameshot.io/enabled=true \
@@ -298,17 +287,12 @@ case_opted_out_pods_queued_job_never_attaches() {
 
 case_pod_deleted_while_profiled_keeps_its_tags() {
     caps && ids
-    local id i
+    local id
     id=$(queue_profile "/v1/profile?namespace=$NS&pod=$POD_A&container=app&duration=6s") ||
         return 1
     wait_running "$id"
     pod_a_on --rv 9005 | event DELETED
-    for i in $(seq 1 50); do
-        d_api k /v1/targets > /dev/null
-        [ "$(jq -r '.targets[0].pod_active' "$D_BODY")" = false ] && break
-        sleep 0.2
-    done
-    [ "$(jq -r '.targets[0].pod_active' "$D_BODY")" = false ] ||
+    d_wait_api k /v1/targets '.targets[0].pod_active' false 10 ||
         { echo "the deletion was not seen: $(cat "$D_BODY")"; return 1; }
     # a deleted Pod's process gets nothing new (asked at once: once the Pod's
     # tombstone expires, 2 minutes on, its process is no target at all)

@@ -293,12 +293,7 @@ case_under_runtime_default_seccomp() {
         grep -q '^Uid:\s*0\s' "$st" || { grep -E '^(Uid|Cap|Seccomp)' "$st"; return 1; }
     d_wait_log ctr 'event source: bpf \(' 5 || return 1
     ! caps_warnings ctr || return 1
-    for i in $(seq 1 150); do
-        d_api ctr /v1/targets > /dev/null
-        [ "$(jq .count "$D_BODY")" = 3 ] && break
-        sleep 0.2
-    done
-    [ "$(jq .count "$D_BODY")" = 3 ] || { echo "targets: $(cat "$D_BODY")"; return 1; }
+    d_wait_api ctr /v1/targets .count 3 || { echo "targets: $(cat "$D_BODY")"; return 1; }
     local jvm
     for jvm in app wl; do
         st=$(job ctr profile "$jvm" "&duration=2s&events=cpu") && [ "$st" = done ] &&
