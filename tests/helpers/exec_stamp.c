@@ -1,7 +1,9 @@
 /* exec_stamp FILE PROG [ARGS...]: writes CLOCK_BOOTTIME in nanoseconds to
  * FILE, then execvp()s PROG in the same process. The integration tests
  * measure event latency as (the consumer's seen_ns - this stamp): the
- * whole path from just before execve() to the callback. */
+ * whole path from just before execve() to the callback. The clock is read
+ * before FILE is written: put FILE on tmpfs, where the write cannot wait
+ * for a journal. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
