@@ -87,15 +87,11 @@ j() { jq -r "$1" "$2"; }
 # for the job; the JFR is copied to NAME.jfr, the job to NAME.job.json,
 # the sidecar (the artefact's tags) to NAME.meta.json.
 profile_via_agent() {
-    local ev=$1 name=$2 p id i st
+    local ev=$1 name=$2 p id st
     p=$(ct_pid wl)
     d_expect main 202 "/v1/profile?pid=$p&duration=2s&events=$ev" '.queued == 1' || return 1
     id=$(jq .job_id "$D_BODY")
-    for i in $(seq 1 300); do
-        d_api main "/v1/jobs/$id" > /dev/null
-        st=$(jq -r .state "$D_BODY")
-        case $st in queued | running) sleep 0.2 ;; *) break ;; esac
-    done
+    st=$(d_wait_job main "$id" 60)
     cp "$D_BODY" "$name.job.json"
     [ "$st" = done ] || { echo "job $id: $(cat "$name.job.json")"; return 1; }
     local jfr; jfr=$(j '.artefacts[0].name' "$name.job.json")

@@ -54,17 +54,10 @@ is_page() { # the last answer: HTML with a CSP that allows no network
 }
 
 wait_done() { # NAME: the job of the last 202 ends done (d_wait_job, with the token)
-    local id st i
+    local id st
     id=$(jq .job_id "$D_BODY")
-    for i in $(seq 1 1200); do
-        d_api "$1" "/v1/jobs/$id" "${AUTH[@]}" >/dev/null
-        st=$(jq -r .state "$D_BODY" 2>/dev/null)
-        case $st in
-            queued | running) sleep 0.1 ;;
-            done) return 0 ;;
-            *) break ;;
-        esac
-    done
+    st=$(d_wait_job "$1" "$id" 120 "${AUTH[@]}")
+    [ "$st" = done ] && return 0
     echo "job $id: $(cat "$D_BODY")"
     return 1
 }

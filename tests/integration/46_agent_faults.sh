@@ -351,12 +351,7 @@ done_job() {
 
 # outbox_empty NAME SECS: waits until nothing is pending
 outbox_empty() {
-    local i
-    for i in $(seq 1 $(($2 * 5))); do
-        d_api "$1" /v1/status > /dev/null
-        jq -e '.outbox.items == 0' "$D_BODY" > /dev/null && return 0
-        sleep 0.2
-    done
+    d_wait_api "$1" /v1/status '.outbox.items == 0' true "$2" && return 0
     echo "still pending after $2 s: $(jq -c .outbox "$D_BODY")"
     return 1
 }

@@ -93,13 +93,9 @@ case_outage_and_sigkill_lose_nothing() {
         FLAMESHOT_PROCESSES='[{"service":"dk2","command":"Burner 86502$"}]' || return 1
     d_expect dk2 202 "/v1/profile?pid=$pid&duration=2s" '.job_id > 0' || return 1
     jobs_done dk2 "$(jq .job_id "$D_BODY")" || return 1
-    local i
-    for i in $(seq 1 300); do
-        d_api dk2 /v1/status >/dev/null
-        jq -e '.outbox.items >= 1 and (.outbox.sinks | tostring | test("onnect|refused|ouldn"))' "$D_BODY" \
-            >/dev/null 2>&1 && break
-        sleep 0.1
-    done
+    # the check below judges what came
+    d_wait_api dk2 /v1/status \
+        '.outbox.items >= 1 and (.outbox.sinks | tostring | test("onnect|refused|ouldn"))' true 30
     jq -e '.outbox.items >= 1' "$D_BODY" >/dev/null || { jq .outbox "$D_BODY"; return 1; }
     d_kill dk2
     [ "$(find "$(d_data dk2)/outbox" -name '*.payload' | wc -l)" -ge 1 ] || { echo "nothing pending on disk"; return 1; }

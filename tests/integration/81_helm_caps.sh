@@ -194,12 +194,7 @@ agent() {
         [ "$got" = "$want" ] || { echo "$k $got, want $want ($*)"; return 1; }
     done
     grep -q '^Uid:\s*0\s' "/proc/$(d_pid "$name")/status" || { echo "not uid 0"; return 1; }
-    local i
-    for i in $(seq 1 150); do
-        d_api "$name" /v1/targets > /dev/null
-        [ "$(jq .count "$D_BODY")" = 3 ] && return 0
-        sleep 0.2
-    done
+    d_wait_api "$name" /v1/targets .count 3 30 && return 0
     echo "targets: $(jq -c '[.targets[] | [.pid, .pod_name]]' "$D_BODY"), want the 3 JVMs"
     d_log "$name" | tail -n 20
     return 1

@@ -152,10 +152,12 @@ d_wait_api() {
 # A job ends on its own (its capture is bounded by the duration and the
 # attach timeouts), so wait for that rather than for a time; secs (300) only
 # keeps a hung daemon from hanging the test. The job's JSON stays in $D_BODY.
+# Arguments after secs go to curl (e.g. a token).
 d_wait_job() {
     local name=$1 id=$2 secs=${3:-300} st t0=$SECONDS
+    shift $(($# < 3 ? $# : 3))
     while :; do
-        d_api "$name" "/v1/jobs/$id" > /dev/null
+        d_api "$name" "/v1/jobs/$id" "$@" > /dev/null
         st=$(jq -r .state "$D_BODY" 2>/dev/null)
         case $st in
             queued | running) ;;
