@@ -263,8 +263,12 @@ static int connect_sock(struct nsexec_child *c, const char *path, uid_t uid, uin
             rc = -errno;
         if (fchdir(nsexec_root_fd(c)) < 0 && rc == 0)
             rc = -errno;
-        if (rc < 0)
+        if (rc == -EAGAIN) { /* SO_SNDTIMEO ran out: the listener accepts nothing */
+            nsexec_reply(c, "timed out connecting to %s: its queue of connections is full", path);
+            rc = -ETIMEDOUT;
+        } else if (rc < 0) {
             nsexec_reply(c, "connecting to %s: %s", path, strerror(-rc));
+        }
     }
     close(pfd);
     if (rc < 0 && s >= 0)

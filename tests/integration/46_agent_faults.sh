@@ -169,6 +169,27 @@ nothing_left() { # container
     [ -z "$left" ] || { echo "left in the JVM's /tmp: $left"; return 1; }
 }
 
+# listener_idle NAME: the pre-warm started the JVM's attach listener, and the
+# JVM accepted the pre-warm's connection. Its queue (HotSpot listens with a
+# backlog of 5) holds 6 connections: the two triggers make 6, and with the
+# pre-warm's still queued when the JVM stops, the last connect, not its
+# reply, would time out.
+listener_idle() {
+    local q= i
+    for i in $(seq 1 200); do
+        if [ "$(d_metric "$1" flameshot_attach_prewarmed_total)" = 1 ]; then
+            # the listener binds .java_pidN.tmp and renames it: ss shows the first
+            q=$(nsenter -t "$(ct_pid "$1")" -n ss -xlH |
+                awk -v p="/tmp/.java_pid$(ct_nspid "$1").tmp" '$5 == p { print $3 }')
+            [ "$q" = 0 ] && return 0
+        fi
+        sleep 0.1
+    done
+    [ -n "$q" ] || { echo "the pre-warm did not start the attach listener"; return 1; }
+    echo "the attach listener holds $q connections, want 0"
+    return 1
+}
+
 # stopped_jvm NAME MARKER PREWARM REASON-REGEX
 stopped_jvm() {
     local name=$1 marker=$2 prewarm=$3 want=$4
@@ -177,14 +198,8 @@ stopped_jvm() {
     local pid ids; pid=$(ct_pid "$name")
     d_start "$name" FLAMESHOT_JCMD_TIMEOUT=${TMO}s FLAMESHOT_ATTACH_PREWARM="$prewarm" \
         "$(procs "$marker")" || return 1
-    local sock i
-    sock="$(ct_root "$name")/tmp/.java_pid$(ct_nspid "$name")"
     if [ "$prewarm" = true ]; then # the listener runs: the request, not the connect, waits
-        for i in $(seq 1 200); do
-            [ -S "$sock" ] && break
-            sleep 0.1
-        done
-        [ -S "$sock" ] || { echo "the pre-warm did not start the attach listener"; return 1; }
+        listener_idle "$name" || return 1
     fi
     stop_jvm "$pid" || return 1
     ids=$(submit "$name" "$pid") || { echo "$ids"; return 1; }

@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 TEST(frame_jcmd_pads_to_five_strings)
@@ -507,6 +509,58 @@ TEST(a_stopped_jvm_is_not_signalled)
     CHECK_STREQ(quits, "1\n"); /* the one that started the listener after SIGCONT */
 }
 
+/* Fills the listener's queue of fake_jvm f, stopped so that it accepts
+ * none: nonblocking connects until one is refused with EAGAIN. The
+ * number of connections queued, or -1. */
+static int fill_queue(const struct fakejvm *f, int fds[], int cap)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    fakejvm_socket(f, a.sun_path, sizeof(a.sun_path));
+    for (int n = 0; n < cap; n++) {
+        fds[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fds[n] >= 0 && connect(fds[n], (struct sockaddr *)&a, sizeof(a)) == 0)
+            continue;
+        int full = fds[n] >= 0 && errno == EAGAIN;
+        if (fds[n] >= 0)
+            close(fds[n]);
+        return full ? n : -1;
+    }
+    return -1;
+}
+
+/* A JVM stopped with its listener running and its queue of connections
+ * full: the connect waits out the timeout and says so, naming the
+ * stopped state, not "Resource temporarily unavailable". */
+TEST(a_full_listener_queue_is_a_timeout_naming_the_stopped_state)
+{
+    NEED_FAKE_JVM();
+    struct fakejvm f;
+    struct jvm *j = NULL;
+    struct attach_buf b = {.max = 4096};
+    char err[1024] = "";
+    int fds[64], queued = -1, code = -1, rc = -99;
+    if (fakejvm_start(&f, "stream", "java", NULL) == 0 && kill(f.pid, SIGSTOP) == 0) {
+        for (int i = 0; i < 500 && state_of(f.pid) != 'T'; i++)
+            usleep(10000);
+        queued = fill_queue(&f, fds, 64);
+        rc = jvm_open_pid(f.pid, &j, err, sizeof(err));
+    }
+    if (rc == 0)
+        rc =
+            attach_jcmd(j, "Thread.print", 500, attach_buf_sink, &b, &code, NULL, err, sizeof(err));
+    for (int i = 0; i < queued; i++)
+        close(fds[i]);
+    kill(f.pid, SIGCONT);
+    attach_buf_free(&b);
+    jvm_close(j);
+    fakejvm_stop(&f);
+    CHECK_MSG(queued > 0, "queued %d", queued);
+    CHECK_MSG(rc == -ETIMEDOUT, "rc %d: %s", rc, err);
+    CHECK_CONTAINS(err, "timed out connecting to /tmp/.java_pid");
+    CHECK_CONTAINS(err, "its queue of connections is full");
+    CHECK_CONTAINS(err, "the JVM process is stopped (state T)");
+}
+
 TEST_MAIN(frame_jcmd_pads_to_five_strings, frame_load_three_args, frame_limits, status_line,
           load_jdk8, load_jdk9_to_20, load_jdk21_plus, load_malformed, buf_sink_caps_and_counts,
           jdk_version_from_vm_version, maps_kinds, maps_fixture_of_a_real_jvm, sigquit_masks,
@@ -514,4 +568,5 @@ TEST_MAIN(frame_jcmd_pads_to_five_strings, frame_load_three_args, frame_limits, 
           a_live_jvm_dropping_the_connection_is_not_target_exited,
           a_jvm_dying_while_its_listener_starts_is_target_exited,
           prewarm_starts_the_listener_with_one_sigquit, racing_attaches_send_one_sigquit,
-          sigquit_held_while_stopped_or_pending, a_stopped_jvm_is_not_signalled)
+          sigquit_held_while_stopped_or_pending, a_stopped_jvm_is_not_signalled,
+          a_full_listener_queue_is_a_timeout_naming_the_stopped_state)
