@@ -379,11 +379,13 @@ static int dump(struct dump *D)
         rc = -EIO;
     }
     attach_buf_free(&out);
+    /* the step that timed out is named: a dump may never have started
+     * (a stopped JVM whose listener queue is full refuses the connect) */
     if (rc == -ETIMEDOUT)
         return fail(D, HEAPDUMP_TIMEOUT, rc,
-                    "GC.heap_dump did not finish within %llu ms (FLAMESHOT_HEAP_DUMP_TIMEOUT); "
-                    "its file was removed",
-                    (unsigned long long)D->req->timeout_ms);
+                    "GC.heap_dump timed out after %llu ms (FLAMESHOT_HEAP_DUMP_TIMEOUT): %s; any "
+                    "file it began was removed",
+                    (unsigned long long)D->req->timeout_ms, err);
     if (rc < 0)
         return fail(D, rc == -ESRCH || !jvm_alive(D->j) ? HEAPDUMP_TARGET_EXITED : HEAPDUMP_FAILED,
                     rc, "%s", err);

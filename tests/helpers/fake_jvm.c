@@ -32,6 +32,9 @@
  *   fake_jvm whole        Thread.print and GC.class_histogram answer whole
  *                         replies as HotSpot prints them (last lines
  *                         included)
+ *   fake_jvm hang-dump    GC.heap_dump gets no reply until the reader
+ *                         leaves, as a dump that outlasts its timeout;
+ *                         other commands answer status 0
  *
  * FAKE_JVM_LISTENER_DELAY_MS in the environment makes lazy and
  * exit-on-quit wait that long after the trigger before listening, as a
@@ -185,6 +188,15 @@ static void whole(int c, const char *cmdline)
         say(c, "0\n");
 }
 
+/* hang-dump: the connection stays open, unanswered, until the agent
+ * gives up on it. */
+static void await_reader_gone(int c)
+{
+    char b[256];
+    while (read(c, b, sizeof(b)) > 0)
+        ;
+}
+
 static void serve(int c)
 {
     char buf[8192];
@@ -211,6 +223,8 @@ static void serve(int c)
         die_in_dump(c, parts[2]);
     else if (strcmp(mode, "whole") == 0)
         whole(c, parts[2]);
+    else if (strcmp(mode, "hang-dump") == 0 && strncmp(parts[2], "GC.heap_dump", 12) == 0)
+        await_reader_gone(c);
     else if (strcmp(mode, "exit-on-jfr") == 0 && strncmp(parts[2], "JFR.start", 9) == 0)
         kill(getppid(), SIGKILL), _exit(0);
     else if (strncmp(parts[2], "JFR.start", 9) == 0)
@@ -249,8 +263,9 @@ static void wait_trigger(void)
     sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
-static const char *const modes[] = {"stream", "sparse-jfr",   "exit-on-jfr", "exit-on-jcmd", "drop",
-                                    "lazy",   "exit-on-quit", "die-in-dump", "whole"};
+static const char *const modes[] = {"stream", "sparse-jfr", "exit-on-jfr",  "exit-on-jcmd",
+                                    "drop",   "lazy",       "exit-on-quit", "die-in-dump",
+                                    "whole",  "hang-dump"};
 
 int main(int argc, char **argv)
 {
@@ -260,7 +275,7 @@ int main(int argc, char **argv)
         m++;
     if (m == sizeof(modes) / sizeof(modes[0])) {
         fprintf(stderr, "usage: fake_jvm stream|sparse-jfr|exit-on-jfr|exit-on-jcmd|drop|lazy|"
-                        "exit-on-quit|die-in-dump|whole\n");
+                        "exit-on-quit|die-in-dump|whole|hang-dump\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);

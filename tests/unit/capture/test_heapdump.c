@@ -1,11 +1,15 @@
 /* The pure parts of an active heap dump: the heap's used size from
  * GC.heap_info as each collector prints it (the dump's size estimate),
  * the JDK that may compress, and the free-space decision that keeps a
- * dump from filling a Pod's ephemeral storage. */
+ * dump from filling a Pod's ephemeral storage; and a dump that outlasts
+ * its timeout (tests/helpers/fake_jvm hang-dump) says which step timed
+ * out and leaves nothing behind. */
 #include "capture/heapdump.h"
+#include "fakejvm.h"
 #include "harness.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 
 #define K 1024ull
 
@@ -90,4 +94,45 @@ TEST(free_space_decision)
     CHECK_EQ(heapdump_space_check(0, HEAPDUMP_CONTAINER_MARGIN, why, sizeof(why)), 0);
 }
 
-TEST_MAIN(heap_used_from_every_collector, gz_from_jdk_15, free_space_decision)
+/* The reason carries the attach step's own words: "timed out waiting for
+ * the JVM's reply" here, "its queue of connections is full" when the
+ * connect itself timed out and no dump began (test_attach). */
+TEST(a_dump_past_its_timeout_names_the_step_and_leaves_nothing)
+{
+    NEED_FAKE_JVM();
+    struct fakejvm f;
+    struct proc_ident id;
+    struct heapdump_result res = {0};
+    char dir[] = "/tmp/fs-heapdump-XXXXXX", node[64], left[PATH_MAX + 32];
+    struct stat st;
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(node, sizeof(node), "%s/heap.hprof", dir);
+    int rc = -99, started = fakejvm_start(&f, "hang-dump", "java", NULL) == 0;
+    if (started && procfs_ident("/proc", f.pid, &id) == 0) {
+        struct heapdump_req req = {.node_path = node,
+                                   .node_cap = 1ull << 30,
+                                   .timeout_ms = 1000,
+                                   .attach_timeout_ms = 5000};
+        rc = heapdump_capture(&id, &req, &res);
+        snprintf(left, sizeof(left), "/proc/%d/root%s", f.pid, res.container_path);
+    }
+    int kept = rc != -99 && res.container_path[0] && lstat(left, &st) == 0;
+    if (started)
+        fakejvm_stop(&f);
+    int empty = rmdir(dir) == 0; /* nothing on the node either */
+    char rm[64];
+    snprintf(rm, sizeof(rm), "rm -rf %s", dir);
+    if (!empty && system(rm) != 0)
+        fprintf(stderr, "cannot remove %s\n", dir);
+    CHECK_MSG(rc == -ETIMEDOUT, "rc %d: %s", rc, res.reason);
+    CHECK_EQ(res.outcome, HEAPDUMP_TIMEOUT);
+    CHECK_CONTAINS(res.reason,
+                   "GC.heap_dump timed out after 1000 ms (FLAMESHOT_HEAP_DUMP_TIMEOUT)");
+    CHECK_CONTAINS(res.reason, "timed out waiting for the JVM's reply");
+    CHECK_MSG(!kept, "%s is left in the container", res.container_path);
+    CHECK_EQ(res.node_path[0], '\0');
+    CHECK_MSG(empty, "%s was not empty", dir);
+}
+
+TEST_MAIN(heap_used_from_every_collector, gz_from_jdk_15, free_space_decision,
+          a_dump_past_its_timeout_names_the_step_and_leaves_nothing)
