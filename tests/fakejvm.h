@@ -19,11 +19,14 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -137,6 +140,19 @@ static inline const char *fakejvm_socket(const struct fakejvm *f, char *buf, siz
 {
     snprintf(buf, cap, "/tmp/.java_pid%d", (int)f->pid);
     return buf;
+}
+
+/* Whether its listener accepts a connection: a socket file alone may be
+ * a stale one, left by a JVM killed earlier that had the same pid. */
+static inline bool fakejvm_listening(const struct fakejvm *f)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    fakejvm_socket(f, a.sun_path, sizeof(a.sun_path));
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool ok = s >= 0 && connect(s, (struct sockaddr *)&a, sizeof(a)) == 0;
+    if (s >= 0)
+        close(s);
+    return ok;
 }
 
 static inline void fakejvm_stop(struct fakejvm *f)

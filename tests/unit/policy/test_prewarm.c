@@ -67,13 +67,6 @@ static int settle(struct bench *b, uint64_t now_ms)
     return -1;
 }
 
-static bool has_socket(const struct fakejvm *f)
-{
-    char path[64];
-    struct stat st;
-    return stat(fakejvm_socket(f, path, sizeof(path)), &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
 TEST(a_target_is_warmed_once_after_the_settle_time)
 {
     NEED_FAKE_JVM();
@@ -83,10 +76,10 @@ TEST(a_target_is_warmed_once_after_the_settle_time)
     uint64_t added = ok == 0 ? b.tg->added_ms : 0;
     if (ok == 0) {
         early = prewarm_tick(b.pw, b.t, added + PREWARM_SETTLE_MS - 1);
-        before = has_socket(&b.f);
+        before = fakejvm_listening(&b.f);
         due = prewarm_tick(b.pw, b.t, added + PREWARM_SETTLE_MS);
         ok = settle(&b, added + PREWARM_SETTLE_MS);
-        after = has_socket(&b.f);
+        after = fakejvm_listening(&b.f);
         later = prewarm_tick(b.pw, b.t, added + 100 * PREWARM_SETTLE_MS);
     }
     uint64_t warmed = b.metrics.prewarmed, failed = b.metrics.prewarm_failed;
@@ -115,7 +108,7 @@ TEST(a_jvm_with_attach_disabled_is_never_warmed)
         /* settled for good: not tried again as a JVM still starting would be */
         later = prewarm_tick(b.pw, b.t, b.tg->added_ms + 100 * PREWARM_SETTLE_MS);
     }
-    bool sock = has_socket(&b.f);
+    bool sock = fakejvm_listening(&b.f);
     uint64_t warmed = b.metrics.prewarmed, failed = b.metrics.prewarm_failed;
     bench_stop(&b);
     CHECK_EQ(ok, 0);
@@ -201,7 +194,7 @@ TEST(a_jvm_being_captured_is_not_warmed_meanwhile)
         after = prewarm_tick(b.pw, b.t, due);
         ok = ok ?: settle(&b, due);
     }
-    bool sock = has_socket(&b.f);
+    bool sock = fakejvm_listening(&b.f);
     atomic_store(&release, true);
     jobs_stop(jobs, 5000);
     jobs_free(jobs);
@@ -238,7 +231,7 @@ TEST(a_jvm_whose_pod_opted_out_is_never_warmed)
             due = prewarm_tick(b.pw, b.t, b.tg->added_ms + PREWARM_SETTLE_MS);
             ok = ok ?: settle(&b, b.tg->added_ms + PREWARM_SETTLE_MS);
         }
-        bool sock = has_socket(&b.f);
+        bool sock = fakejvm_listening(&b.f);
         bench_stop(&b);
         optin_close(&o);
         CHECK_EQ(ok, 0);
