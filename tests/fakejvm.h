@@ -142,17 +142,42 @@ static inline const char *fakejvm_socket(const struct fakejvm *f, char *buf, siz
     return buf;
 }
 
+/* A connection to its listener (flags: 0 or SOCK_NONBLOCK): the fd, or
+ * -1 with errno. */
+static inline int fakejvm_connect(const struct fakejvm *f, int flags)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    fakejvm_socket(f, a.sun_path, sizeof(a.sun_path));
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
+    if (s >= 0 && connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        int e = errno;
+        close(s);
+        errno = e;
+        s = -1;
+    }
+    return s;
+}
+
 /* Whether its listener accepts a connection: a socket file alone may be
  * a stale one, left by a JVM killed earlier that had the same pid. */
 static inline bool fakejvm_listening(const struct fakejvm *f)
 {
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    fakejvm_socket(f, a.sun_path, sizeof(a.sun_path));
-    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool ok = s >= 0 && connect(s, (struct sockaddr *)&a, sizeof(a)) == 0;
+    int s = fakejvm_connect(f, 0);
     if (s >= 0)
         close(s);
-    return ok;
+    return s >= 0;
+}
+
+/* Removes what a JVM of that pid leaves in /tmp when killed (its socket,
+ * a trigger file): else they look like those of a later JVM given the
+ * same pid. */
+static inline void fakejvm_remove_files(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/.java_pid%d", (int)pid);
+    unlink(path);
+    snprintf(path, sizeof(path), "/tmp/.attach_pid%d", (int)pid);
+    unlink(path);
 }
 
 static inline void fakejvm_stop(struct fakejvm *f)
@@ -162,9 +187,7 @@ static inline void fakejvm_stop(struct fakejvm *f)
         kill(f->pid, SIGKILL);
         for (int i = 0; i < 200 && !fakejvm_gone(f); i++)
             usleep(10000);
-        unlink(fakejvm_socket(f, path, sizeof(path)));
-        snprintf(path, sizeof(path), "/tmp/.attach_pid%d", (int)f->pid);
-        unlink(path);
+        fakejvm_remove_files(f->pid);
     }
     if (f->out > 0)
         close(f->out);

@@ -12,8 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 TEST(frame_jcmd_pads_to_five_strings)
@@ -514,17 +512,9 @@ TEST(a_stopped_jvm_is_not_signalled)
  * number of connections queued, or -1. */
 static int fill_queue(const struct fakejvm *f, int fds[], int cap)
 {
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    fakejvm_socket(f, a.sun_path, sizeof(a.sun_path));
-    for (int n = 0; n < cap; n++) {
-        fds[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fds[n] >= 0 && connect(fds[n], (struct sockaddr *)&a, sizeof(a)) == 0)
-            continue;
-        int full = fds[n] >= 0 && errno == EAGAIN;
-        if (fds[n] >= 0)
-            close(fds[n]);
-        return full ? n : -1;
-    }
+    for (int n = 0; n < cap; n++)
+        if ((fds[n] = fakejvm_connect(f, SOCK_NONBLOCK)) < 0)
+            return errno == EAGAIN ? n : -1;
     return -1;
 }
 

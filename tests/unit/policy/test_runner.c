@@ -4,6 +4,7 @@
  * say complete: true; urgent snapshots skip the histogram's full GC,
  * routine ones do not. Needs root and `make test-build`. */
 #include "core/fsutil.h"
+#include "fakejvm.h"
 #include "harness.h"
 #include "optin_fixture.h"
 #include "outbox/outbox.h"
@@ -61,20 +62,17 @@ static int fake_start(const char *mode, struct fake *f)
     return read_until(f->out, text, sizeof(text), "fake_jvm ready") ? 0 : -ETIMEDOUT;
 }
 
-/* Kills it (if alive) and returns how it ended (waitpid status). Its
- * socket goes too: left in /tmp it would look like the listener of a
- * later test's JVM given the same pid. */
+/* Kills it (if alive) and returns how it ended (waitpid status). What
+ * it left in /tmp goes too. */
 static int fake_stop(struct fake *f)
 {
     int status = 0;
-    char sock[64];
     if (waitpid(f->pid, &status, WNOHANG) == 0) {
         kill(f->pid, SIGKILL);
         waitpid(f->pid, &status, 0);
         status = 0; /* it did not die on its own */
     }
-    snprintf(sock, sizeof(sock), "/tmp/.java_pid%d", (int)f->pid);
-    unlink(sock);
+    fakejvm_remove_files(f->pid);
     close(f->out);
     return status;
 }
